@@ -1,0 +1,28 @@
+"""synth-ops: privacy-safe synthetic copies of tables, gated and published as pipeline assets.
+
+Importing this package is cheap: heavy libraries (SDV, GX, torch, boto3) load inside the functions
+that need them, so DAG files and Dagster code locations parse fast.
+"""
+from __future__ import annotations
+
+from synth_ops.errors import (
+    GateFailed,
+    InputError,
+    ModelIntegrityError,
+    SpecError,
+    StoreError,
+    SynthOpsError,
+)
+from synth_ops.spec import Spec, load_spec
+
+__all__ = [
+    "GateFailed", "InputError", "ModelIntegrityError", "Spec", "SpecError", "StoreError", "SynthOpsError",
+    "load_spec", "read_latest",
+]
+
+
+def read_latest(uri: str, name: str, table: str):
+    """The current published synthetic table as a DataFrame, with part checksums verified."""
+    from synth_ops.releases import read_latest as _read_latest
+
+    return _read_latest(uri, name, table)

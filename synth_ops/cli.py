@@ -1,0 +1,268 @@
+"""The `synth-ops` command: CI/CD-triggered regeneration and local runs.
+
+Exit codes (DESIGN.md): 0 published or up to date, 1 a gate failed (nothing published),
+2 invalid spec or input, 3 store or infrastructure failure, 4 an internal error (a bug: please
+report it with the traceback that --verbose prints).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from contextlib import contextmanager
+from typing import Callable, Sequence
+
+from synth_ops.errors import GateFailed, SynthOpsError
+
+log = logging.getLogger("synth_ops")
+INTERNAL_ERROR = 4
+
+
+def _add_spec(parser: argparse.ArgumentParser, tables: bool = True) -> None:
+    parser.add_argument("spec", help="path to the pipeline spec (YAML)")
+    parser.add_argument("--root", help="directory relative paths in the spec resolve against (default: cwd)")
+    if tables:
+        parser.add_argument("--table", action="append", help="only this table (repeatable; default: all)")
+
+
+def _add_workers(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--workers", type=int, default=1, help="worker processes for shards (default: 1)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="synth-ops",
+        description="Make, gate and publish privacy-safe synthetic copies of tables.",
+        epilog="exit codes: 0 published or up to date, 1 gate failed, 2 invalid spec or input, "
+               "3 store failure, 4 internal error",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logs and tracebacks")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    parser.add_argument("--json", action="store_true", help="print the step records as JSON on stdout")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="all steps: profile, fit, generate, validate, publish",
+                              description="Run every step for every table; publish only if every gate passes.")
+    _add_spec(run, tables=False)
+    _add_workers(run)
+    p = commands.add_parser("profile", help="profile the sources (stats, SDV metadata, PII flags)",
+                            description="Profile each source table into the private artifacts.")
+    _add_spec(p)
+    p = commands.add_parser("fit", help="fit the synthesizer on the training rows",
+                            description="Fit the spec's SDV synthesizer; writes model.pkl and model.json.")
+    _add_spec(p)
+    p = commands.add_parser("generate", help="sample the synthetic shards",
+                            description="Sample every shard (or one, with --shard) into staged Parquet.")
+    _add_spec(p)
+    _add_workers(p)
+    p.add_argument("--shard", type=int, help="only this shard index")
+    p = commands.add_parser("validate", help="run the gates on the staged shards",
+                            description="Run every gate; exit 1 if one fails.")
+    _add_spec(p)
+    p = commands.add_parser("publish", help="publish a validated run",
+                            description="Publish the run if every gate passed; _latest.json is switched last.")
+    _add_spec(p, tables=False)
+    pull = commands.add_parser("pull", help="write the latest published table to a file",
+                               description="Read the current release through _latest.json (checksums verified) "
+                                           "and write one table to a .parquet or .csv file.")
+    pull.add_argument("spec", nargs="?", help="spec to take the publish URI and name from")
+    pull.add_argument("--root", help="directory relative paths in the spec resolve against")
+    pull.add_argument("--uri", help="publish location (overrides the spec's)")
+    pull.add_argument("--name", help="pipeline name (overrides the spec's)")
+    pull.add_argument("--table", help="table to pull (default: the only table)")
+    pull.add_argument("-o", "--out", required=True, help="output file: .parquet or .csv")
+    return parser
+
+
+class _Progress:
+    """tqdm bars on a terminal; silent otherwise (CI logs stay readable)."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+
+    @contextmanager
+    def rows(self, total: int | None, label: str):
+        if not self.enabled:
+            yield None
+            return
+        from tqdm import tqdm
+
+        with tqdm(total=total, desc=label, unit="rows", unit_scale=True, file=sys.stderr) as bar:
+            yield bar.update
+
+    def fit(self) -> Callable[[str, int], None] | None:
+        if not self.enabled:
+            return None
+        from tqdm import tqdm
+
+        bars = {}
+
+        def update(stage: str, done: int) -> None:
+            if stage == "fitting":
+                bars["bar"] = tqdm(total=1, desc="fit", unit="model", file=sys.stderr,
+                                   bar_format="{desc}: {bar} {elapsed}")
+            elif "bar" in bars:
+                bars.pop("bar").update(1)
+
+        return update
+
+
+def _configure_logging(verbose: bool, quiet: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("synth-ops: %(message)s"))
+    log.handlers[:] = [handler]
+    log.propagate = False
+    log.setLevel(logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO)
+
+
+def _tables(ws, selected: Sequence[str] | None) -> list[str]:
+    from synth_ops.errors import SpecError
+
+    if not selected:
+        return list(ws.spec.tables)
+    unknown = [t for t in selected if t not in ws.spec.tables]
+    if unknown:
+        raise SpecError(f"--table: no table named {', '.join(unknown)} in the spec")
+    return list(selected)
+
+
+def _emit(args, records: list, summary: str) -> None:
+    if args.json:
+        print(json.dumps([r.to_dict() for r in records], indent=2, sort_keys=True))
+    else:
+        print(summary)
+
+
+def _run(args, progress: _Progress) -> int:
+    from synth_ops.spec import load_spec
+
+    if args.command == "pull":
+        return _pull(args)
+    spec = load_spec(args.spec, root=args.root)
+    if args.command == "run":
+        from synth_ops.pipeline import run
+
+        with progress.rows(None, "generate") as on_rows:
+            release = run(spec, workers=args.workers, on_rows=on_rows, on_fit=progress.fit())
+        _emit(args, [release], _release_line(release))
+        return 0
+
+    from synth_ops.workspace import Workspace
+
+    ws = Workspace.open(spec)
+    if args.command == "publish":
+        from synth_ops.steps.publish import publish
+
+        release = publish(ws)
+        _emit(args, [release], _release_line(release))
+        return 0
+    tables = _tables(ws, args.table)
+    if args.command == "profile":
+        from synth_ops.steps.profile import profile
+
+        records = [profile(ws, t) for t in tables]
+        _emit(args, records, "\n".join(
+            f"profiled {r.table}: {r.rows} rows x {r.columns} columns; PII flagged: {', '.join(r.pii_columns) or 'none'}; "
+            f"profile at {ws.location(r.profile_key)}" for r in records))
+    elif args.command == "fit":
+        from synth_ops.steps.fit import fit
+
+        records = [fit(ws, t, progress=progress.fit()) for t in tables]
+        _emit(args, records, "\n".join(
+            f"fitted {r.table}: {r.kind} on {r.train_rows} rows ({r.holdout_rows} held out) in {r.fit_seconds:.1f}s"
+            for r in records))
+    elif args.command == "generate":
+        from synth_ops.steps.generate import generate, generate_shard, planned_rows
+
+        records = []
+        for t in tables:
+            total = planned_rows(ws, t)
+            with progress.rows(total[args.shard] if args.shard is not None else sum(total), f"generate {t}") as on_rows:
+                if args.shard is not None:
+                    records.append(generate_shard(ws, t, args.shard, on_rows))
+                else:
+                    records += generate(ws, t, workers=args.workers, on_rows=on_rows)
+        _emit(args, records, f"generated {sum(r.rows for r in records)} rows in {len(records)} shard(s)")
+    elif args.command == "validate":
+        from synth_ops.steps.validate import validate
+
+        records = [validate(ws, t) for t in tables]
+        _emit(args, records, "\n".join(
+            f"validated {r.table}: {'passed' if r.passed else 'FAILED'} ({len(r.results)} checks); "
+            f"results in {ws.location(r.gates_key)}" for r in records))
+        failures = [line for r in records for line in r.failures()]
+        if failures:
+            raise GateFailed(f"{len(failures)} gate(s) failed", failures)
+    return 0
+
+
+def _release_line(release) -> str:
+    tables = ", ".join(f"{t} {v['rows']} rows" for t, v in release.tables.items())
+    if release.status == "up_to_date":
+        return f"up to date: {release.name} version {release.version} ({tables})"
+    return f"published {release.name} version {release.version} to {release.publish_uri} ({tables})"
+
+
+def _pull(args) -> int:
+    from pathlib import Path
+
+    from synth_ops import releases
+    from synth_ops.errors import SpecError
+    from synth_ops.stores import open_store
+
+    uri, name, table = args.uri, args.name, args.table
+    if args.spec:
+        from synth_ops.spec import load_spec
+
+        spec = load_spec(args.spec, root=args.root)
+        uri, name = uri or spec.publish.uri, name or spec.name
+        if table is None and len(spec.tables) == 1:
+            table = next(iter(spec.tables))
+    missing = [flag for flag, value in (("--uri", uri), ("--name", name), ("--table", table)) if not value]
+    if missing:
+        raise SpecError(f"pull: give a spec or {', '.join(missing)}")
+    out = Path(args.out)
+    if out.suffix not in (".parquet", ".csv"):
+        raise SpecError(f"--out: expected a .parquet or .csv file, got {out.name}")
+    store = open_store(uri)
+    release = releases.latest_release(store, name)
+    data = releases.read_table(store, release, table)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        pq.write_table(data, out)
+    else:
+        data.to_pandas().to_csv(out, index=False)
+    print(f"pulled {name}/{table} version {release['version']}: {data.num_rows} rows to {out}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _configure_logging(args.verbose, args.quiet)
+    progress = _Progress(sys.stderr.isatty() and not args.quiet)
+    try:
+        return _run(args, progress)
+    except GateFailed as error:
+        for line in error.failures:
+            print(f"synth-ops: gate failed: {line}", file=sys.stderr)
+        print(f"synth-ops: {error}", file=sys.stderr)
+        return error.exit_code
+    except SynthOpsError as error:
+        print(f"synth-ops: error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("synth-ops: interrupted; nothing was published by the unfinished step", file=sys.stderr)
+        return 130
+    except Exception as error:  # a bug: keep data values out of the default output
+        if args.verbose:
+            raise
+        print(f"synth-ops: internal error ({type(error).__name__}); re-run with --verbose for the traceback",
+              file=sys.stderr)
+        return INTERNAL_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,38 @@
+"""run(spec): the five steps in order, for every table. What the CLI and the tests call."""
+from __future__ import annotations
+
+from typing import Callable
+
+from synth_ops import releases
+from synth_ops.errors import GateFailed
+from synth_ops.records import ReleaseRecord
+from synth_ops.spec import Spec
+from synth_ops.steps.fit import fit
+from synth_ops.steps.generate import generate
+from synth_ops.steps.profile import profile
+from synth_ops.steps.publish import publish, up_to_date
+from synth_ops.steps.validate import validate
+from synth_ops.stores import open_store
+from synth_ops.workspace import Workspace
+
+
+def run(spec: Spec, workers: int = 1, on_rows: Callable[[int], None] | None = None,
+        on_fit: Callable[[str, int], None] | None = None) -> ReleaseRecord:
+    """Profile, fit, generate, validate and publish. Raises GateFailed (nothing published) if a gate fails.
+
+    With unchanged spec, sources and libraries the version id is unchanged, and a run whose
+    version is already current does no work at all.
+    """
+    ws = Workspace.open(spec)
+    store = open_store(spec.publish.uri)
+    if releases.current_version(store, spec.name) == ws.run_id:
+        return up_to_date(ws, store)
+    failures = []
+    for table in spec.tables:
+        profile(ws, table)
+        fit(ws, table, progress=on_fit)
+        generate(ws, table, workers=workers, on_rows=on_rows)
+        failures += validate(ws, table).failures()
+    if failures:
+        raise GateFailed(f"{len(failures)} gate(s) failed; nothing published", failures)
+    return publish(ws, store)

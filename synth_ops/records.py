@@ -1,0 +1,105 @@
+"""Step records: the small JSON-serialisable results that travel through XCom or Dagster metadata.
+
+Data never travels in a record, only URIs, counts, fingerprints, scores and pass/fail.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any, TypeVar
+
+T = TypeVar("T", bound="Record")
+
+
+@dataclasses.dataclass(frozen=True)
+class Record:
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls: type[T], doc: dict[str, Any]) -> T:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in doc.items() if k in names})
+
+
+@dataclasses.dataclass(frozen=True)
+class ProfileRecord(Record):
+    name: str
+    table: str
+    run_id: str
+    source_fingerprint: str
+    rows: int
+    columns: int
+    pii_columns: list[str]
+    primary_key: str | None
+    profile_key: str
+    metadata_key: str
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelRecord(Record):
+    name: str
+    table: str
+    run_id: str
+    kind: str
+    seed: int
+    train_rows: int
+    holdout_rows: int
+    model_key: str
+    model_sha256: str
+    fit_seconds: float
+
+
+@dataclasses.dataclass(frozen=True)
+class ShardRecord(Record):
+    name: str
+    table: str
+    run_id: str
+    shard: int
+    seed: int
+    rows: int
+    bytes: int
+    sha256: str
+    key: str
+    seconds: float
+
+
+@dataclasses.dataclass(frozen=True)
+class GateResult(Record):
+    gate: str  # family: expectations, quality, privacy, ...
+    name: str  # one check within the family
+    value: float
+    threshold: float
+    passed: bool
+    detail: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class GateRecord(Record):
+    name: str
+    table: str
+    run_id: str
+    passed: bool
+    results: list[dict[str, Any]]
+    gates_key: str
+
+    def failures(self) -> list[str]:
+        return [
+            f"{self.table}: gate {r['gate']}/{r['name']} failed: value {r['value']:g}, threshold {r['threshold']:g}"
+            + (f" ({r['detail']})" if r.get("detail") else "")
+            for r in self.results
+            if not r["passed"]
+        ]
+
+
+@dataclasses.dataclass(frozen=True)
+class ReleaseRecord(Record):
+    name: str
+    version: str
+    status: str  # "published" | "up_to_date"
+    publish_uri: str
+    release_key: str
+    tables: dict[str, dict[str, Any]]

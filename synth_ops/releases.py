@@ -1,0 +1,66 @@
+"""The published layout and its readers (DESIGN.md, "Storage layout and the publish protocol").
+
+    <publish>/<name>/<table>/<version>/part-00000.parquet ... and _manifest.json
+    <publish>/<name>/_releases/<version>.json
+    <publish>/<name>/_latest.json        written last; readers start here and only here
+"""
+from __future__ import annotations
+
+import io
+
+from synth_ops.errors import InputError, StoreError
+from synth_ops.fingerprints import sha256_bytes
+from synth_ops.stores import Store, open_store, read_json
+
+
+def part_key(name: str, table: str, version: str, part: int) -> str:
+    return f"{name}/{table}/{version}/part-{part:05d}.parquet"
+
+
+def manifest_key(name: str, table: str, version: str) -> str:
+    return f"{name}/{table}/{version}/_manifest.json"
+
+
+def release_key(name: str, version: str) -> str:
+    return f"{name}/_releases/{version}.json"
+
+
+def latest_key(name: str) -> str:
+    return f"{name}/_latest.json"
+
+
+def current_version(store: Store, name: str) -> str | None:
+    if not store.exists(latest_key(name)):
+        return None
+    return read_json(store, latest_key(name))["version"]
+
+
+def latest_release(store: Store, name: str) -> dict:
+    if not store.exists(latest_key(name)):
+        raise StoreError(f"{store.uri}/{latest_key(name)}: nothing published for {name!r}")
+    pointer = read_json(store, latest_key(name))
+    return read_json(store, pointer["release"])
+
+
+def read_table(store: Store, release: dict, table: str):
+    """One table of a release as an Arrow table, every part checked against the manifest."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if table not in release["tables"]:
+        raise InputError(f"table {table!r} is not in release {release['version']} of {release['name']!r} "
+                         f"(tables: {', '.join(sorted(release['tables']))})")
+    manifest = read_json(store, release["tables"][table]["manifest"])
+    parts = []
+    for part in manifest["parts"]:
+        blob = store.read_bytes(part["key"])
+        if sha256_bytes(blob) != part["sha256"]:
+            raise StoreError(f"{store.uri}/{part['key']}: sha256 does not match the manifest")
+        parts.append(pq.read_table(io.BytesIO(blob)))
+    return pa.concat_tables(parts) if parts else pa.table({})
+
+
+def read_latest(uri: str, name: str, table: str):
+    """The current published synthetic table as a DataFrame."""
+    store = open_store(uri)
+    return read_table(store, latest_release(store, name), table).to_pandas()

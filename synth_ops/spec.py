@@ -1,0 +1,231 @@
+"""The pipeline spec: plain, frozen, inspectable configuration (see DESIGN.md, "The spec").
+
+``load_spec`` turns a YAML file into a :class:`Spec` or raises :class:`SpecError` with one line
+naming every offending field path. Relative paths resolve against ``root`` (default: the current
+directory), and are stored absolute so that a spec object means the same thing in any process.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from synth_ops.errors import SpecError
+
+SYNTHESIZER_KINDS = ("gaussian_copula", "ctgan", "tvae", "copulagan")
+SOURCE_SUFFIXES = (".csv", ".csv.gz", ".csv.zip", ".parquet")
+NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ColumnOverride(_Frozen):
+    """SDV column metadata that replaces what detection chose for one column."""
+
+    sdtype: str = Field(description="SDV semantic type: numerical, categorical, datetime, id, boolean, ...")
+    datetime_format: Optional[str] = Field(None, description="strftime format, for datetime columns")
+    computer_representation: Optional[str] = Field(None, description="Int64, Float, ... for numerical")
+    pii: Optional[bool] = Field(None, description="for sdtypes such as email: anonymize when true")
+    regex_format: Optional[str] = Field(None, description="for id columns")
+
+    def sdv_kwargs(self) -> dict[str, Any]:
+        return {k: v for k, v in self.model_dump().items() if v is not None}
+
+
+class TableMetadata(_Frozen):
+    # Unset means "keep what detection chose"; an explicit null means "no primary key".
+    primary_key: Optional[str] = Field(None, description="primary key column, or null for none")
+    columns: dict[str, ColumnOverride] = Field(default_factory=dict)
+
+    @property
+    def overrides_primary_key(self) -> bool:
+        return "primary_key" in self.model_fields_set
+
+
+class TableSpec(_Frozen):
+    source: str = Field(description="local path or s3://bucket/key; .csv, .csv.gz, .csv.zip or .parquet")
+    metadata: TableMetadata = Field(default_factory=TableMetadata)
+    exclude: tuple[str, ...] = Field((), description="source columns dropped before profiling")
+
+    @field_validator("source")
+    @classmethod
+    def _known_format(cls, value: str) -> str:
+        if not value.lower().endswith(SOURCE_SUFFIXES):
+            raise ValueError(f"expected a file ending in {', '.join(SOURCE_SUFFIXES)}, got {value!r}")
+        return value
+
+
+class Relationship(_Frozen):
+    parent_table_name: str
+    parent_primary_key: str
+    child_table_name: str
+    child_foreign_key: str
+
+
+class SynthesizerSpec(_Frozen):
+    kind: Literal["gaussian_copula", "ctgan", "tvae", "copulagan"] = "gaussian_copula"
+    params: dict[str, Any] = Field(default_factory=dict, description="passed to the SDV synthesizer")
+    seed: int = Field(0, ge=0, description="seeds the holdout split, fitting and every shard")
+
+
+class GenerateSpec(_Frozen):
+    rows: Optional[int] = Field(None, gt=0, description="rows per table; exclusive with scale")
+    scale: Optional[float] = Field(None, gt=0, description="times the source row count (default 1.0)")
+    shards: int = Field(1, ge=1, le=10_000, description="independent seeded shards")
+    batch_rows: int = Field(50_000, gt=0, description="rows sampled and written per batch")
+
+    @model_validator(mode="after")
+    def _rows_or_scale(self) -> "GenerateSpec":
+        if self.rows is not None and self.scale is not None:
+            raise ValueError("give rows or scale, not both")
+        return self
+
+    def row_count(self, source_rows: int) -> int:
+        if self.rows is not None:
+            return self.rows
+        return max(1, round(source_rows * (self.scale or 1.0)))
+
+
+class GatesSpec(_Frozen):
+    suites: tuple[str, ...] = Field((), description="hand-written GX suite JSON files")
+    quality_min: float = Field(0.80, ge=0, le=1)
+    holdout: float = Field(0.2, ge=0, lt=1, description="share of real rows kept out of fitting")
+    exact_match_max: float = Field(0.0, ge=0, le=1)
+    dcr_share_max: float = Field(0.60, ge=0, le=1)
+    validate_batch_rows: int = Field(1_000_000, gt=0, description="rows per GX validation batch")
+
+
+class PublishSpec(_Frozen):
+    uri: str = "warehouse"
+
+
+class ArtifactsSpec(_Frozen):
+    uri: str = ".synth-ops/artifacts"
+
+
+class Spec(_Frozen):
+    name: str = Field(pattern=NAME_PATTERN)
+    tables: dict[str, TableSpec] = Field(min_length=1)
+    relationships: tuple[Relationship, ...] = ()
+    synthesizer: SynthesizerSpec = Field(default_factory=SynthesizerSpec)
+    generate: GenerateSpec = Field(default_factory=GenerateSpec)
+    gates: GatesSpec = Field(default_factory=GatesSpec)
+    publish: PublishSpec = Field(default_factory=PublishSpec)
+    artifacts: ArtifactsSpec = Field(default_factory=ArtifactsSpec)
+
+    @field_validator("tables")
+    @classmethod
+    def _table_names(cls, tables: dict[str, TableSpec]) -> dict[str, TableSpec]:
+        import re
+
+        bad = [t for t in tables if not re.match(NAME_PATTERN, t)]
+        if bad:
+            raise ValueError(f"table names must match {NAME_PATTERN}, got {bad}")
+        return tables
+
+    @model_validator(mode="after")
+    def _relationships_name_tables(self) -> "Spec":
+        for rel in self.relationships:
+            for table in (rel.parent_table_name, rel.child_table_name):
+                if table not in self.tables:
+                    raise ValueError(f"relationships: no table named {table!r}")
+        return self
+
+    def content_hash(self) -> str:
+        """Hash of what shapes the synthetic data; locations (sources, publish, artifacts) excluded.
+
+        Source *content* enters the version through the source fingerprints instead, so moving a
+        file or publishing elsewhere does not change the version id.
+        """
+        doc = self.model_dump(mode="json")
+        doc.pop("publish")
+        doc.pop("artifacts")
+        for table in doc["tables"].values():
+            table.pop("source")
+        doc["gates"]["suites"] = [_file_sha256(path) for path in self.gates.suites]
+        return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
+
+
+def _file_sha256(path: str) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _is_remote(uri: str) -> bool:
+    return "://" in uri
+
+
+def _resolve(uri: str, root: Path) -> str:
+    if _is_remote(uri):
+        return uri
+    return str((root / os.path.expanduser(uri)).resolve())
+
+
+def _format_errors(error: ValidationError) -> str:
+    problems = []
+    for item in error.errors():
+        path = ".".join(str(part) for part in item["loc"]) or "spec"
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            message = "unknown key"
+        elif item["type"] == "missing":
+            message = "required key is missing"
+        elif item["type"] in ("literal_error", "string_pattern_mismatch", "greater_than", "greater_than_equal",
+                              "less_than", "less_than_equal") and not isinstance(item.get("input"), (dict, list)):
+            message = f"{message}, got {item['input']!r}"
+        problems.append(f"{path}: {message.removeprefix('Value error, ')}")
+    return "; ".join(problems)
+
+
+def parse_spec(doc: Any, root: str | Path | None = None, origin: str = "spec") -> Spec:
+    """Validate a parsed YAML document and resolve its paths against ``root``."""
+    if not isinstance(doc, dict):
+        raise SpecError(f"{origin}: expected a mapping at the top level, got {type(doc).__name__}")
+    try:
+        spec = Spec.model_validate(doc)
+    except ValidationError as error:
+        raise SpecError(f"{origin}: {_format_errors(error)}") from None
+    base = Path(root) if root is not None else Path.cwd()
+    tables = {
+        name: table.model_copy(update={"source": _resolve(table.source, base)})
+        for name, table in spec.tables.items()
+    }
+    spec = spec.model_copy(update={
+        "tables": tables,
+        "gates": spec.gates.model_copy(update={"suites": tuple(_resolve(s, base) for s in spec.gates.suites)}),
+        "publish": PublishSpec(uri=_resolve(spec.publish.uri, base)),
+        "artifacts": ArtifactsSpec(uri=_resolve(spec.artifacts.uri, base)),
+    })
+    problems = []
+    for name, table in spec.tables.items():
+        if not _is_remote(table.source) and not Path(table.source).is_file():
+            problems.append(f"tables.{name}.source: file not found: {table.source}")
+    for i, suite in enumerate(spec.gates.suites):
+        if not Path(suite).is_file():
+            problems.append(f"gates.suites.{i}: file not found: {suite}")
+    if problems:
+        raise SpecError(f"{origin}: {'; '.join(problems)}")
+    return spec
+
+
+def load_spec(path: str | Path, root: str | Path | None = None) -> Spec:
+    """Load and validate a spec file. Relative paths in it resolve against ``root`` (default: cwd)."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise SpecError(f"{path}: cannot read spec file ({error.strerror})") from None
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or "invalid YAML"
+        raise SpecError(f"{path}: malformed YAML{where}: {problem}") from None
+    return parse_spec(doc, root=root, origin=str(path))

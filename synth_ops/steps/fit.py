@@ -1,0 +1,192 @@
+"""fit: the one module that touches SDV synthesizers (fit, save, verified load, seeded sampling).
+
+``model.pkl`` is written together with ``model.json`` (its sha256 and the library versions it was
+pickled under). ``load_model`` checks both before unpickling, so a tampered pickle or an upgrade
+is refused with a clear error instead of failing somewhere inside SDV.
+"""
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from typing import Iterator
+
+from synth_ops.errors import InputError, ModelIntegrityError, SpecError
+from synth_ops.fingerprints import sha256_bytes, sha256_json
+from synth_ops.records import ModelRecord
+from synth_ops.sources import read_source
+from synth_ops.workspace import Workspace
+
+log = logging.getLogger("synth_ops")
+
+_SYNTHESIZERS = {
+    "gaussian_copula": "GaussianCopulaSynthesizer",
+    "ctgan": "CTGANSynthesizer",
+    "tvae": "TVAESynthesizer",
+    "copulagan": "CopulaGANSynthesizer",
+}
+
+
+def split_holdout(n_rows: int, share: float, seed: int):
+    """Seeded split of row positions into (train, holdout), both sorted."""
+    import numpy as np
+
+    order = np.random.default_rng([seed, 0x5EED]).permutation(n_rows)
+    n_holdout = int(round(n_rows * share))
+    if share > 0 and n_rows - n_holdout < 2:
+        raise InputError(f"gates.holdout: {share} leaves fewer than 2 training rows out of {n_rows}")
+    return np.sort(order[n_holdout:]), np.sort(order[:n_holdout])
+
+
+def load_training_rows(ws: Workspace, table: str):
+    """(train, holdout) frames of the source, exactly as the fit step split them."""
+    spec_table = ws.spec.tables[table]
+    frame = read_source(spec_table.source, spec_table.exclude, field=f"tables.{table}.source")
+    train, holdout = split_holdout(len(frame), ws.spec.gates.holdout, ws.spec.synthesizer.seed)
+    return frame.iloc[train].reset_index(drop=True), frame.iloc[holdout].reset_index(drop=True)
+
+
+def seed_everything(seed: int) -> None:
+    import random
+
+    import numpy as np
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is an SDV dependency
+        return
+    torch.manual_seed(seed)
+
+
+def fit(ws: Workspace, table: str, progress=None) -> ModelRecord:
+    """Fit the spec's synthesizer on the training rows; write model.pkl, model.json, split.json."""
+    if ws.spec.relationships:
+        raise SpecError("relationships: multi-table synthesis is not supported yet; fit tables separately")
+    if not ws.has(table, "profile.json"):
+        raise InputError(f"tables.{table}: no profile for this run; run `synth-ops profile` first")
+    spec = ws.spec.synthesizer
+    train, holdout = load_training_rows(ws, table)
+    split = {
+        "seed": spec.seed,
+        "holdout_share": ws.spec.gates.holdout,
+        "train_rows": len(train),
+        "holdout_rows": len(holdout),
+        "source_fingerprint": ws.source_fingerprints[table],
+    }
+    ws.write(table, "split.json", split)
+
+    synthesizer = _build(ws, table)
+    started = time.perf_counter()
+    seed_everything(spec.seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            if progress:
+                progress("fitting", 0)
+            synthesizer.fit({table: train})
+        except Exception as error:
+            if type(error).__module__.startswith("sdv"):
+                raise InputError(f"tables.{table}: SDV cannot fit this table: {_one_line(error)}") from None
+            raise
+    fit_seconds = round(time.perf_counter() - started, 3)
+    if progress:
+        progress("fitted", 1)
+
+    import cloudpickle
+
+    blob = cloudpickle.dumps(synthesizer)
+    model_key = ws.key(table, "model.pkl")
+    ws.artifacts.write_bytes(model_key, blob)
+    record = ModelRecord(
+        name=ws.spec.name, table=table, run_id=ws.run_id, kind=spec.kind, seed=spec.seed,
+        train_rows=len(train), holdout_rows=len(holdout), model_key=model_key,
+        model_sha256=sha256_bytes(blob), fit_seconds=fit_seconds,
+    )
+    ws.write(table, "model.json", {
+        **record.to_dict(),
+        "libraries": ws.versions,
+        "spec_hash": ws.spec_hash,
+        "source_fingerprint": ws.source_fingerprints[table],
+        "split_sha256": sha256_json(split),
+    })
+    log.info("%s: fitted %s on %d rows in %.1fs", table, spec.kind, len(train), fit_seconds)
+    return record
+
+
+def _build(ws: Workspace, table: str):
+    import sdv.single_table
+    from sdv.metadata import Metadata
+
+    spec = ws.spec.synthesizer
+    metadata = Metadata.load_from_dict(ws.read(table, "metadata.json"))
+    cls = getattr(sdv.single_table, _SYNTHESIZERS[spec.kind])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return cls(metadata, **spec.params)
+        except TypeError as error:
+            raise SpecError(f"synthesizer.params: {_one_line(error)}") from None
+        except Exception as error:
+            if type(error).__module__.startswith("sdv"):
+                raise SpecError(f"synthesizer.params: {_one_line(error)}") from None
+            raise
+
+
+def _one_line(error: Exception) -> str:
+    return " ".join(str(error).split())
+
+
+def load_model(ws: Workspace, table: str):
+    """Unpickle model.pkl only after its sha256 and library versions match model.json."""
+    if not ws.has(table, "model.json"):
+        raise InputError(f"tables.{table}: no model for this run; run `synth-ops fit` first")
+    info = ws.read(table, "model.json")
+    where = ws.location(ws.key(table, "model.pkl"))
+    mismatched = {
+        name: (info["libraries"].get(name), version)
+        for name, version in ws.versions.items()
+        if info["libraries"].get(name) != version
+    }
+    if mismatched:
+        listed = ", ".join(f"{n} {old} (installed {new})" for n, (old, new) in sorted(mismatched.items()))
+        raise ModelIntegrityError(f"{where}: pickled under other library versions: {listed}; refit the model")
+    blob = ws.artifacts.read_bytes(ws.key(table, "model.pkl"))
+    if sha256_bytes(blob) != info["model_sha256"]:
+        raise ModelIntegrityError(f"{where}: sha256 does not match model.json; the file was modified, refit")
+    import cloudpickle
+
+    return cloudpickle.loads(blob)
+
+
+def sample_batches(model, table: str, rows: int, batch_rows: int, seed: int) -> Iterator:
+    """Yield DataFrames of at most ``batch_rows`` rows, ``rows`` in all, from a seeded stream.
+
+    Seeds the copula/GAN random state and every RDT transformer's reverse-transform state, so
+    that shards with different seeds draw independent rows and the same seed repeats exactly.
+    """
+    seed_everything(seed)
+    model._set_random_state(seed % 2**32)
+    _seed_transformers(model, seed)
+    remaining = rows
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        while remaining > 0:
+            n = min(batch_rows, remaining)
+            batch = model.sample(n)
+            frame = batch[table] if isinstance(batch, dict) else batch
+            remaining -= len(frame)
+            yield frame
+
+
+def _seed_transformers(model, seed: int) -> None:
+    import numpy as np
+
+    processor = getattr(model, "_data_processor", None)
+    hyper = getattr(processor, "_hyper_transformer", None)
+    transformers = getattr(hyper, "field_transformers", None) or {}
+    for i, transformer in enumerate(transformers.values()):
+        if transformer is not None and hasattr(transformer, "set_random_state"):
+            state = np.random.RandomState(np.random.SeedSequence([seed, i]).generate_state(1)[0])
+            transformer.set_random_state(state, "reverse_transform")

@@ -1,0 +1,154 @@
+"""generate: rows in independent seeded shards, each streamed to Parquet in bounded batches.
+
+A shard is the unit of parallelism (worker processes here, mapped tasks in Airflow, multiprocess
+steps in Dagster). Peak memory per shard depends on ``generate.batch_rows``, not on the row count.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import time
+from typing import Callable
+
+from synth_ops.errors import InputError, SynthOpsError
+from synth_ops.fingerprints import sha256_file
+from synth_ops.records import ShardRecord
+from synth_ops.stores import read_json
+from synth_ops.workspace import Workspace
+
+log = logging.getLogger("synth_ops")
+
+
+def shard_rows(total: int, shards: int) -> list[int]:
+    base, extra = divmod(total, shards)
+    return [base + (1 if i < extra else 0) for i in range(shards)]
+
+
+def shard_seed(seed: int, shard: int) -> int:
+    import numpy as np
+
+    return int(np.random.SeedSequence([seed, shard]).generate_state(1)[0])
+
+
+def shard_key(ws: Workspace, table: str, shard: int, suffix: str = "parquet") -> str:
+    return ws.key(table, "shards", f"part-{shard:05d}.{suffix}")
+
+
+def planned_rows(ws: Workspace, table: str) -> list[int]:
+    if not ws.has(table, "profile.json"):
+        raise InputError(f"tables.{table}: no profile for this run; run `synth-ops profile` first")
+    source_rows = ws.read(table, "profile.json")["rows"]
+    return shard_rows(ws.spec.generate.row_count(source_rows), ws.spec.generate.shards)
+
+
+def generate_shard(ws: Workspace, table: str, shard: int, on_batch: Callable[[int], None] | None = None) -> ShardRecord:
+    """Sample one shard and write it as ``shards/part-NNNNN.parquet`` plus its record."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from synth_ops.steps.fit import load_model, sample_batches
+
+    plan = planned_rows(ws, table)
+    if not 0 <= shard < len(plan):
+        raise InputError(f"generate.shards: shard {shard} does not exist (0..{len(plan) - 1})")
+    profile = ws.read(table, "profile.json")
+    schema = pa.schema([(name, pa.type_for_alias(kind)) for name, kind in profile["arrow_schema"]])
+    model = load_model(ws, table)
+    seed = shard_seed(ws.spec.synthesizer.seed, shard)
+    key = shard_key(ws, table, shard)
+    local = ws.artifacts.local_path(key)
+    if local:
+        os.makedirs(os.path.dirname(local), exist_ok=True)
+        fd, staging = tempfile.mkstemp(dir=os.path.dirname(local), suffix=".partial")
+    else:
+        fd, staging = tempfile.mkstemp(suffix=".parquet")
+    os.close(fd)
+    started = time.perf_counter()
+    rows = 0
+    try:
+        with pq.ParquetWriter(staging, schema, compression="zstd") as writer:
+            for frame in sample_batches(model, table, plan[shard], ws.spec.generate.batch_rows, seed):
+                writer.write_table(to_arrow(frame, schema))
+                rows += len(frame)
+                if on_batch:
+                    on_batch(len(frame))
+        digest = sha256_file(staging)
+        size = os.path.getsize(staging)
+        if local:
+            os.replace(staging, local)
+        else:
+            ws.artifacts.put_file(key, staging)
+    finally:
+        if os.path.exists(staging):
+            os.unlink(staging)
+    record = ShardRecord(
+        name=ws.spec.name, table=table, run_id=ws.run_id, shard=shard, seed=seed, rows=rows,
+        bytes=size, sha256=digest, key=key, seconds=round(time.perf_counter() - started, 3),
+    )
+    ws.artifacts.write_bytes(shard_key(ws, table, shard, "json"), record.to_json().encode())
+    return record
+
+
+def to_arrow(frame, schema):
+    """A sampled batch as an Arrow table of the source's schema (ints stay ints, NaN becomes null)."""
+    import pyarrow as pa
+
+    arrays = []
+    for field in schema:
+        series = frame[field.name]
+        if pa.types.is_integer(field.type) and series.dtype.kind == "f":
+            series = series.round()
+        arrays.append(pa.array(series, type=field.type, from_pandas=True))
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def generate(ws: Workspace, table: str, workers: int = 1, on_rows: Callable[[int], None] | None = None) -> list[ShardRecord]:
+    """All shards of one table; ``workers`` > 1 runs them in separate processes."""
+    plan = planned_rows(ws, table)
+    if workers <= 1 or len(plan) == 1:
+        records = [generate_shard(ws, table, shard, on_rows) for shard in range(len(plan))]
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        # spawn, not fork: a forked child of a process that ran torch can deadlock in its thread pools.
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=min(workers, len(plan)), mp_context=context) as pool:
+            futures = {pool.submit(generate_shard, ws, table, shard): shard for shard in range(len(plan))}
+            records = []
+            for future in as_completed(futures):
+                record = future.result()
+                records.append(record)
+                if on_rows:
+                    on_rows(record.rows)
+        records.sort(key=lambda r: r.shard)
+    log.info("%s: generated %d rows in %d shards", table, sum(r.rows for r in records), len(records))
+    return records
+
+
+def shard_records(ws: Workspace, table: str) -> list[ShardRecord]:
+    """The records of every planned shard; InputError if one is missing."""
+    records = []
+    missing = []
+    for shard in range(len(planned_rows(ws, table))):
+        key = shard_key(ws, table, shard, "json")
+        if not ws.artifacts.exists(key):
+            missing.append(shard)
+            continue
+        records.append(ShardRecord.from_dict(read_json(ws.artifacts, key)))
+    if missing:
+        raise InputError(f"tables.{table}: shards {missing} not generated for this run; run `synth-ops generate` first")
+    return records
+
+
+def verify_shard(ws: Workspace, record: ShardRecord) -> str:
+    """A local path of the shard after checking its sha256 against its record."""
+    local = ws.artifacts.local_path(record.key)
+    if local is None:  # remote artifacts: stage a copy
+        fd, local = tempfile.mkstemp(suffix=".parquet")
+        os.close(fd)
+        ws.artifacts.get_file(record.key, local)
+    if sha256_file(local) != record.sha256:
+        raise SynthOpsError(f"{ws.location(record.key)}: sha256 does not match its shard record; regenerate")
+    return local

@@ -1,0 +1,96 @@
+"""publish: copy gated shards into a versioned release and switch ``_latest.json`` last.
+
+Order matters and is the whole protocol: parts, then each table's manifest, then the release
+record, then the pointer. A run killed at any point leaves ``_latest.json`` naming the previous
+complete release; a re-run rewrites the same content-addressed version and completes it.
+"""
+from __future__ import annotations
+
+import datetime
+import logging
+
+from synth_ops import releases
+from synth_ops.errors import GateFailed, InputError
+from synth_ops.records import GateRecord, ReleaseRecord
+from synth_ops.steps.generate import shard_records, verify_shard
+from synth_ops.stores import Store, open_store, write_json
+from synth_ops.workspace import Workspace
+
+log = logging.getLogger("synth_ops")
+
+
+def publish(ws: Workspace, store: Store | None = None) -> ReleaseRecord:
+    spec = ws.spec
+    store = store or open_store(spec.publish.uri)
+    version = ws.run_id
+    if releases.current_version(store, spec.name) == version:
+        return up_to_date(ws, store)
+
+    gate_records = {}
+    for table in spec.tables:
+        if not ws.has(table, "gates.json"):
+            raise InputError(f"tables.{table}: not validated for this run; run `synth-ops validate` first")
+        gate_records[table] = GateRecord.from_dict(ws.read(table, "gates.json"))
+    failures = [line for record in gate_records.values() for line in record.failures()]
+    if failures:
+        raise GateFailed(f"{len(failures)} gate(s) failed; nothing published", failures)
+
+    tables = {}
+    for table in spec.tables:
+        tables[table] = _publish_table(ws, store, table, version, gate_records[table])
+    release = {
+        "name": spec.name,
+        "version": version,
+        "published_at": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+        "spec_hash": ws.spec_hash,
+        "source_fingerprints": ws.source_fingerprints,
+        "libraries": ws.versions,
+        "tables": tables,
+    }
+    key = releases.release_key(spec.name, version)
+    write_json(store, key, release)
+    write_json(store, releases.latest_key(spec.name), {
+        "name": spec.name, "version": version, "release": key, "published_at": release["published_at"],
+    })
+    log.info("published %s version %s to %s", spec.name, version, store.uri)
+    return ReleaseRecord(name=spec.name, version=version, status="published", publish_uri=store.uri,
+                         release_key=key, tables={t: {"rows": v["rows"], "manifest": v["manifest"]}
+                                                   for t, v in tables.items()})
+
+
+def _publish_table(ws: Workspace, store: Store, table: str, version: str, gates: GateRecord) -> dict:
+    name = ws.spec.name
+    parts = []
+    for record in shard_records(ws, table):
+        key = releases.part_key(name, table, version, record.shard)
+        store.put_file(key, verify_shard(ws, record))
+        parts.append({"key": key, "rows": record.rows, "bytes": record.bytes, "sha256": record.sha256})
+    model = ws.read(table, "model.json")
+    manifest = {
+        "name": name,
+        "table": table,
+        "version": version,
+        "rows": sum(p["rows"] for p in parts),
+        "bytes": sum(p["bytes"] for p in parts),
+        "schema": ws.read(table, "profile.json")["arrow_schema"],
+        "parts": parts,
+    }
+    key = releases.manifest_key(name, table, version)
+    write_json(store, key, manifest)
+    return {
+        "manifest": key,
+        "rows": manifest["rows"],
+        "model_sha256": model["model_sha256"],
+        "source_fingerprint": ws.source_fingerprints[table],
+        "gates": {"passed": gates.passed, "results": gates.results},
+    }
+
+
+def up_to_date(ws: Workspace, store: Store) -> ReleaseRecord:
+    release = releases.latest_release(store, ws.spec.name)
+    log.info("%s is up to date (version %s)", ws.spec.name, release["version"])
+    return ReleaseRecord(
+        name=ws.spec.name, version=release["version"], status="up_to_date", publish_uri=store.uri,
+        release_key=releases.release_key(ws.spec.name, release["version"]),
+        tables={t: {"rows": v["rows"], "manifest": v["manifest"]} for t, v in release["tables"].items()},
+    )

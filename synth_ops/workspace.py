@@ -1,0 +1,55 @@
+"""Where one run's private artifacts live: ``<artifacts>/<name>/<run_id>/<table>/...``.
+
+The run id is content-addressed (spec content, source bytes, library versions), so every step of
+a run, in any process (CLI step, Airflow task, Dagster op), finds the same directory.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from synth_ops.fingerprints import library_versions, run_id
+from synth_ops.sources import source_fingerprint
+from synth_ops.spec import Spec
+from synth_ops.stores import Store, open_store, read_json, write_json
+
+
+@dataclasses.dataclass(frozen=True)
+class Workspace:
+    spec: Spec
+    artifacts: Store
+    run_id: str
+    spec_hash: str
+    source_fingerprints: dict[str, str]
+    versions: dict[str, str]
+
+    @classmethod
+    def open(cls, spec: Spec) -> "Workspace":
+        fingerprints = {name: source_fingerprint(t.source) for name, t in spec.tables.items()}
+        versions = library_versions()
+        spec_hash = spec.content_hash()
+        return cls(
+            spec=spec,
+            artifacts=open_store(spec.artifacts.uri),
+            run_id=run_id(spec_hash, fingerprints, versions),
+            spec_hash=spec_hash,
+            source_fingerprints=fingerprints,
+            versions=versions,
+        )
+
+    def key(self, table: str, *parts: str) -> str:
+        return "/".join((self.spec.name, self.run_id, table, *parts))
+
+    def location(self, key: str) -> str:
+        return f"{self.artifacts.uri}/{key}"
+
+    def read(self, table: str, filename: str) -> Any:
+        return read_json(self.artifacts, self.key(table, filename))
+
+    def write(self, table: str, filename: str, doc: Any) -> str:
+        key = self.key(table, filename)
+        write_json(self.artifacts, key, doc)
+        return key
+
+    def has(self, table: str, filename: str) -> bool:
+        return self.artifacts.exists(self.key(table, filename))
