@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 import warnings
+import zlib
 from typing import Iterator
 
 from synth_ops.errors import InputError, ModelIntegrityError, SpecError
@@ -186,7 +187,10 @@ def _seed_transformers(model, seed: int) -> None:
     processor = getattr(model, "_data_processor", None)
     hyper = getattr(processor, "_hyper_transformer", None)
     transformers = getattr(hyper, "field_transformers", None) or {}
-    for i, transformer in enumerate(transformers.values()):
+    # Keyed by column name, not position: RDT builds this dict in an order that varies with
+    # PYTHONHASHSEED, and a positional seed would make two processes disagree.
+    for column, transformer in transformers.items():
         if transformer is not None and hasattr(transformer, "set_random_state"):
-            state = np.random.RandomState(np.random.SeedSequence([seed, i]).generate_state(1)[0])
+            key = zlib.crc32(repr(column).encode())
+            state = np.random.RandomState(np.random.SeedSequence([seed, key]).generate_state(1)[0])
             transformer.set_random_state(state, "reverse_transform")

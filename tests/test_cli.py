@@ -1,0 +1,90 @@
+import json
+import shutil
+
+import pandas as pd
+import pytest
+
+from tests.conftest import PENGUINS_CSV, REPO, run_cli, write_spec
+
+COMMANDS = ["run", "profile", "fit", "generate", "validate", "publish", "pull"]
+
+
+@pytest.mark.parametrize("command", [None, *COMMANDS])
+def test_help_for_every_command(command):
+    result = run_cli(*([command] if command else []), "--help")
+    assert result.returncode == 0
+    assert "usage: synth-ops" in result.stdout
+
+
+def test_example_penguins_end_to_end_then_pull(tmp_path, penguins_frame):
+    """The demo as a user runs it: the example spec from a copy of the repository layout."""
+    for part in ("examples", "expectations"):
+        shutil.copytree(REPO / part, tmp_path / part)
+    result = run_cli("run", "examples/penguins.yaml", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("published penguins version ")
+    out = tmp_path / "out" / "penguins.csv"
+    pulled = run_cli("pull", "examples/penguins.yaml", "--out", str(out), cwd=tmp_path)
+    assert pulled.returncode == 0, pulled.stderr
+    frame = pd.read_csv(out)
+    assert len(frame) == 10_000 and list(frame.columns) == list(penguins_frame.columns)
+    assert set(frame.species) <= set(penguins_frame.species)
+    again = run_cli("run", "examples/penguins.yaml", cwd=tmp_path)
+    assert again.returncode == 0 and again.stdout.startswith("up to date: penguins")
+    # private artifacts hold real values; the published location holds only synthetic tables and records
+    published = {p.name for p in (tmp_path / "warehouse").rglob("*") if p.is_file()}
+    assert not published & {"profile.json", "metadata.json", "suite.json", "model.pkl"}
+    # logs never print real values
+    for value in ("Adelie", "Torgersen", "Biscoe", "3750", "39.1"):
+        assert value not in result.stderr + result.stdout + again.stderr
+
+
+def test_step_by_step_commands_with_json_records(tmp_path):
+    from tests.conftest import penguins_doc
+
+    spec = str(write_spec(tmp_path, penguins_doc(generate={"rows": 400, "shards": 4})))
+    fit_first = run_cli("fit", spec)
+    assert fit_first.returncode == 2 and "run `synth-ops profile` first" in fit_first.stderr
+    records = {}
+    for step in ("profile", "fit", "generate", "validate", "publish"):
+        result = run_cli("--json", step, spec, *(["--workers", "2"] if step == "generate" else []))
+        assert result.returncode == 0, (step, result.stderr)
+        records[step] = json.loads(result.stdout)
+    assert records["profile"][0]["rows"] == 344
+    assert [r["shard"] for r in records["generate"]] == [0, 1, 2, 3]
+    assert records["validate"][0]["passed"] is True
+    assert records["publish"][0]["status"] == "published"
+    one = run_cli("generate", spec, "--shard", "2")
+    assert one.returncode == 0 and "100 rows in 1 shard" in one.stdout
+    pulled = run_cli("pull", "--uri", str(tmp_path / "warehouse"), "--name", "penguins", "--table", "penguins",
+                     "--out", str(tmp_path / "p.parquet"))
+    assert pulled.returncode == 0 and len(pd.read_parquet(tmp_path / "p.parquet")) == 400
+
+
+def test_flights_sample_end_to_end(tmp_path, flights_sample_csv, flights_frame):
+    doc = {
+        "name": "flights",
+        "tables": {"flights": {
+            "source": str(flights_sample_csv),
+            "exclude": ["year"],
+            "metadata": {"primary_key": None, "columns": {"flight": {"sdtype": "categorical"}}},
+        }},
+        "synthesizer": {"kind": "gaussian_copula", "seed": 13},
+        "generate": {"rows": 3000, "shards": 3, "batch_rows": 1000},
+    }
+    spec = write_spec(tmp_path, doc)
+    result = run_cli("run", str(spec), "--workers", "2")
+    assert result.returncode == 0, result.stderr
+    out = tmp_path / "flights.parquet"
+    assert run_cli("pull", str(spec), "--out", str(out)).returncode == 0
+    frame = pd.read_parquet(out)
+    assert len(frame) == 3000 and "year" not in frame.columns and frame.shape[1] == 18
+    assert set(frame.carrier.dropna()) <= set(flights_frame.carrier)
+    assert frame.dep_delay.isna().any()  # real flights have cancellations; so does the copy
+    assert str(frame.sched_dep_time.dtype) == "int64"
+
+
+def test_pull_without_a_release_is_exit_3(tmp_path):
+    result = run_cli("pull", "--uri", str(tmp_path), "--name", "penguins", "--table", "penguins",
+                     "--out", str(tmp_path / "x.csv"))
+    assert result.returncode == 3 and "nothing published" in result.stderr

@@ -1,0 +1,114 @@
+import time
+
+import numpy as np
+import pytest
+
+from synth_ops.errors import InputError, SpecError
+from synth_ops.spec import load_spec
+from synth_ops.steps.profile import profile
+from synth_ops.workspace import Workspace
+from tests.conftest import penguins_doc, write_spec
+
+
+def test_penguins_profile_stats_metadata_and_fingerprint(penguins_spec, penguins_frame):
+    ws = Workspace.open(load_spec(penguins_spec))
+    record = profile(ws, "penguins")
+    assert (record.rows, record.columns) == (344, 8)
+    doc = ws.read("penguins", "profile.json")
+    body_mass = doc["columns"]["body_mass_g"]
+    assert body_mass["min"] == penguins_frame.body_mass_g.min()
+    assert body_mass["max"] == penguins_frame.body_mass_g.max()
+    assert body_mass["null_share"] == pytest.approx(penguins_frame.body_mass_g.isna().mean())
+    assert doc["columns"]["species"]["distinct"] == 3
+    assert doc["columns"]["species"]["top"][0][0] == penguins_frame.species.value_counts().index[0]
+    # The spec override wins over detection (SDV detects "ordinal" for year).
+    assert doc["columns"]["year"]["sdtype"] == "categorical"
+    metadata = ws.read("penguins", "metadata.json")
+    assert metadata["tables"]["penguins"]["columns"]["year"]["sdtype"] == "categorical"
+    assert record.source_fingerprint == ws.source_fingerprints["penguins"] and len(record.source_fingerprint) == 64
+    assert [name for name, _ in doc["arrow_schema"]] == list(penguins_frame.columns)
+
+
+def test_pii_columns_are_flagged(tmp_path, penguins_frame):
+    rng = np.random.default_rng(0)
+    frame = penguins_frame.copy()
+    n = len(frame)
+    first = ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Radia", "Tim"]
+    last = ["Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Allen", "Thompson", "Perlman", "Lee"]
+    frame["observer"] = [f"{rng.choice(first)} {rng.choice(last)}{'e' * int(i % 7)}" for i in range(n)]
+    frame["contact"] = [f"observer{i}@antarctica.example.org" for i in range(n)]
+    frame["radio"] = [f"+1 (555) {rng.integers(100, 999)}-{rng.integers(1000, 9999)}" for _ in range(n)]
+    frame["band_code"] = [f"BX-{i:05d}-{rng.integers(0, 10**6)}" for i in range(n)]
+    source = tmp_path / "penguins_pii.csv"
+    frame.to_csv(source, index=False)
+    ws = Workspace.open(load_spec(write_spec(tmp_path, penguins_doc(source))))
+    record = profile(ws, "penguins")
+    pii = ws.read("penguins", "profile.json")["pii"]
+    assert set(record.pii_columns) == {"observer", "contact", "radio", "band_code"}
+    assert "person names" in pii["observer"] and "free-text identifier" in pii["band_code"]
+
+
+def test_numeric_primary_key_detection_is_visible_and_fixable(tmp_path, penguins_frame):
+    frame = penguins_frame.copy()
+    frame.insert(0, "sample_number", np.arange(1000, 1000 + len(frame)))
+    source = tmp_path / "numbered.csv"
+    frame.to_csv(source, index=False)
+    ws = Workspace.open(load_spec(write_spec(tmp_path, penguins_doc(source))))
+    profile(ws, "penguins")
+    doc = ws.read("penguins", "profile.json")
+    assert doc["primary_key_detected"] == "sample_number" and doc["primary_key"] == "sample_number"
+    assert any("tables.penguins.metadata.primary_key" in w for w in doc["warnings"])
+
+    fixed = penguins_doc(source)
+    fixed["tables"]["penguins"]["metadata"] = {
+        "primary_key": None,
+        "columns": {"sample_number": {"sdtype": "numerical"}, "year": {"sdtype": "categorical"}},
+    }
+    ws = Workspace.open(load_spec(write_spec(tmp_path, fixed, "fixed.yaml")))
+    profile(ws, "penguins")
+    doc = ws.read("penguins", "profile.json")
+    assert doc["primary_key"] is None and doc["warnings"] == []
+    assert doc["columns"]["sample_number"]["sdtype"] == "numerical"
+
+
+def test_invalid_override_is_a_spec_error(tmp_path):
+    doc = penguins_doc()
+    doc["tables"]["penguins"]["metadata"]["columns"]["species"] = {"sdtype": "not_a_type"}
+    ws = Workspace.open(load_spec(write_spec(tmp_path, doc)))
+    with pytest.raises(SpecError, match="tables.penguins.metadata.columns.species"):
+        profile(ws, "penguins")
+
+
+def test_unusable_columns_reported_together(tmp_path, penguins_frame):
+    frame = penguins_frame.copy()
+    frame["empty"] = np.nan
+    frame["colony"] = "Palmer"
+    source = tmp_path / "bad.csv"
+    frame.to_csv(source, index=False)
+    doc = penguins_doc(source)
+    doc["tables"]["penguins"]["metadata"]["columns"]["yeer"] = {"sdtype": "categorical"}
+    ws = Workspace.open(load_spec(write_spec(tmp_path, doc)))
+    with pytest.raises(InputError) as error:
+        profile(ws, "penguins")
+    message = str(error.value)
+    assert "'empty' is entirely null" in message and "'colony' is constant" in message
+    assert "tables.penguins.metadata.columns.yeer: no such column in the source" in message
+    assert "Palmer" not in message  # never a data value
+
+
+def test_flights_profile_is_fast_and_exclude_fixes_the_constant_year(tmp_path, flights_frame):
+    source = tmp_path / "flights.parquet"
+    flights_frame.to_parquet(source)
+    doc = {"name": "flights", "tables": {"flights": {"source": str(source)}}}
+    ws = Workspace.open(load_spec(write_spec(tmp_path, doc)))
+    with pytest.raises(InputError, match="'year' is constant"):
+        profile(ws, "flights")
+    doc["tables"]["flights"]["exclude"] = ["year"]
+    ws = Workspace.open(load_spec(write_spec(tmp_path, doc)))
+    started = time.perf_counter()
+    record = profile(ws, "flights")
+    elapsed = time.perf_counter() - started
+    assert (record.rows, record.columns) == (336_776, 18)
+    assert elapsed < 10, f"profiling flights took {elapsed:.1f}s"
+    stats = ws.read("flights", "profile.json")["columns"]
+    assert stats["dep_delay"]["null_share"] > 0 and stats["carrier"]["distinct"] == 16
