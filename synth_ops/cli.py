@@ -190,7 +190,7 @@ def _run(args, progress: _Progress) -> int:
         records = [validate(ws, t) for t in tables]
         _emit(args, records, "\n".join(
             f"validated {r.table}: {'passed' if r.passed else 'FAILED'} ({len(r.results)} checks); "
-            f"results in {ws.location(r.gates_key)}" for r in records))
+            f"results in {ws.location(r.gates_key)}; report at {ws.location(r.report_key)}" for r in records))
         failures = [line for r in records for line in r.failures()]
         if failures:
             raise GateFailed(f"{len(failures)} gate(s) failed", failures)

@@ -85,6 +85,7 @@ class GateRecord(Record):
     passed: bool
     results: list[dict[str, Any]]
     gates_key: str
+    report_key: str = ""
 
     def failures(self) -> list[str]:
         return [

@@ -93,13 +93,21 @@ class GenerateSpec(_Frozen):
         return max(1, round(source_rows * (self.scale or 1.0)))
 
 
+class UtilitySpec(_Frozen):
+    target: str = Field(description="column a model predicts from the others")
+    min_ratio: float = Field(0.9, gt=0, description="score(train on synthetic) / score(train on real), at least")
+
+
 class GatesSpec(_Frozen):
     suites: tuple[str, ...] = Field((), description="hand-written GX suite JSON files")
-    quality_min: float = Field(0.80, ge=0, le=1)
+    quality_min: float = Field(0.80, ge=0, le=1, description="SDMetrics quality score, at least")
     holdout: float = Field(0.2, ge=0, lt=1, description="share of real rows kept out of fitting")
-    exact_match_max: float = Field(0.0, ge=0, le=1)
-    dcr_share_max: float = Field(0.60, ge=0, le=1)
+    exact_match_max: float = Field(0.0, ge=0, le=1, description="exact-match share beyond the holdout's own")
+    dcr_share_max: float = Field(0.60, ge=0, le=1, description="share of synthetic rows closer to training rows")
+    utility: Optional[UtilitySpec] = Field(None, description="optional train-on-synthetic gate")
     validate_batch_rows: int = Field(1_000_000, gt=0, description="rows per GX validation batch")
+    quality_rows: int = Field(20_000, gt=0, description="seeded subsample size for the quality gate")
+    privacy_rows: int = Field(5_000, gt=0, description="seeded subsample size for distance to closest record")
 
 
 class PublishSpec(_Frozen):

@@ -1,24 +1,69 @@
 """Gates: checks that must all pass before a release is published.
 
 A gate is a function ``(GateInput) -> list[GateResult]``; ``GATES`` lists them in the order they
-run. Fidelity and privacy gates slot in here beside the expectations gate.
+run. Each result carries its value, threshold and pass/fail; any failure blocks publication.
 """
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Callable
 
 from synth_ops.records import GateResult, ShardRecord
 from synth_ops.workspace import Workspace
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass
 class GateInput:
+    """What gates look at. Real rows and samples load once, on first use, and are shared."""
+
     ws: Workspace
     table: str
     profile: dict
     shard_paths: list[str]  # verified local Parquet files of the synthetic table
     shards: list[ShardRecord]
+    _samples: dict = dataclasses.field(default_factory=dict, repr=False)
+
+    @functools.cached_property
+    def real(self):
+        """(train, holdout) exactly as the fit step split them."""
+        from synth_ops.steps.fit import load_training_rows
+
+        return load_training_rows(self.ws, self.table)
+
+    @functools.cached_property
+    def metadata(self) -> dict:
+        return self.ws.read(self.table, "metadata.json")["tables"][self.table]
+
+    def iter_synthetic(self, batch_rows: int = 200_000):
+        """Every synthetic row, in bounded DataFrame batches."""
+        import pyarrow.parquet as pq
+
+        for path in self.shard_paths:
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows):
+                yield batch.to_pandas()
+
+    def synthetic_sample(self, rows: int):
+        """A seeded uniform sample of at most ``rows`` synthetic rows, read shard by shard (cached)."""
+        if rows not in self._samples:
+            self._samples[rows] = self._sample(rows)
+        return self._samples[rows]
+
+    def _sample(self, rows: int):
+        import numpy as np
+        import pandas as pd
+        import pyarrow.parquet as pq
+
+        total = sum(s.rows for s in self.shards)
+        rng = np.random.default_rng([self.ws.spec.synthesizer.seed, 0x6A7E])
+        chosen = np.sort(rng.choice(total, size=min(rows, total), replace=False))
+        parts, offset = [], 0
+        for path, shard in zip(self.shard_paths, self.shards):
+            local = chosen[(chosen >= offset) & (chosen < offset + shard.rows)] - offset
+            if len(local):
+                parts.append(pq.read_table(path).take(local).to_pandas())
+            offset += shard.rows
+        return pd.concat(parts, ignore_index=True)
 
 
 def _expectations(gate_input: GateInput) -> list[GateResult]:
@@ -27,4 +72,24 @@ def _expectations(gate_input: GateInput) -> list[GateResult]:
     return run_expectations(gate_input)
 
 
-GATES: list[Callable[[GateInput], list[GateResult]]] = [_expectations]
+def _quality(gate_input: GateInput) -> list[GateResult]:
+    from synth_ops.gates.quality import quality_gate
+
+    return quality_gate(gate_input)
+
+
+def _privacy(gate_input: GateInput) -> list[GateResult]:
+    from synth_ops.gates.privacy import privacy_gates
+
+    return privacy_gates(gate_input)
+
+
+def _utility(gate_input: GateInput) -> list[GateResult]:
+    if gate_input.ws.spec.gates.utility is None:
+        return []
+    from synth_ops.gates.utility import utility_gate
+
+    return utility_gate(gate_input)
+
+
+GATES: list[Callable[[GateInput], list[GateResult]]] = [_expectations, _quality, _privacy, _utility]

@@ -54,8 +54,7 @@ def publish(ws: Workspace, store: Store | None = None) -> ReleaseRecord:
     })
     log.info("published %s version %s to %s", spec.name, version, store.uri)
     return ReleaseRecord(name=spec.name, version=version, status="published", publish_uri=store.uri,
-                         release_key=key, tables={t: {"rows": v["rows"], "manifest": v["manifest"]}
-                                                   for t, v in tables.items()})
+                         release_key=key, tables=_summary(tables))
 
 
 def _publish_table(ws: Workspace, store: Store, table: str, version: str, gates: GateRecord) -> dict:
@@ -83,6 +82,8 @@ def _publish_table(ws: Workspace, store: Store, table: str, version: str, gates:
         "model_sha256": model["model_sha256"],
         "source_fingerprint": ws.source_fingerprints[table],
         "gates": {"passed": gates.passed, "results": gates.results},
+        # The report stays private (it shows real distributions); the release only says where it is.
+        "report": ws.location(gates.report_key) if gates.report_key else None,
     }
 
 
@@ -92,5 +93,9 @@ def up_to_date(ws: Workspace, store: Store) -> ReleaseRecord:
     return ReleaseRecord(
         name=ws.spec.name, version=release["version"], status="up_to_date", publish_uri=store.uri,
         release_key=releases.release_key(ws.spec.name, release["version"]),
-        tables={t: {"rows": v["rows"], "manifest": v["manifest"]} for t, v in release["tables"].items()},
+        tables=_summary(release["tables"]),
     )
+
+
+def _summary(tables: dict) -> dict:
+    return {t: {"rows": v["rows"], "manifest": v["manifest"], "report": v.get("report")} for t, v in tables.items()}

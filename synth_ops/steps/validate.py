@@ -21,13 +21,32 @@ def validate(ws: Workspace, table: str) -> GateRecord:
         ws=ws, table=table, profile=ws.read(table, "profile.json"),
         shard_paths=[verify_shard(ws, record) for record in shards], shards=shards,
     )
-    results = [result for gate in GATES for result in gate(gate_input)]
-    passed = all(r.passed for r in results)
+    results = [result.to_dict() for gate in GATES for result in gate(gate_input)]
+    passed = all(r["passed"] for r in results)
     record = GateRecord(
-        name=ws.spec.name, table=table, run_id=ws.run_id, passed=passed,
-        results=[r.to_dict() for r in results], gates_key=ws.key(table, "gates.json"),
+        name=ws.spec.name, table=table, run_id=ws.run_id, passed=passed, results=results,
+        gates_key=ws.key(table, "gates.json"), report_key=_write_report(ws, table, gate_input, results),
     )
     ws.write(table, "gates.json", record.to_dict())
-    log.info("%s: gates %s (%d checks, %d failed)", table, "passed" if passed else "FAILED",
-             len(results), sum(not r.passed for r in results))
+    log.info("%s: gates %s (%d checks, %d failed); report at %s", table, "passed" if passed else "FAILED",
+             len(results), sum(not r["passed"] for r in results), ws.location(record.report_key))
     return record
+
+
+def _write_report(ws: Workspace, table: str, gate_input: GateInput, results: list[dict]) -> str:
+    from synth_ops import report
+
+    train, _ = gate_input.real
+    rows = ws.spec.gates.quality_rows
+    page = report.render(
+        name=ws.spec.name, table=table, run_id=ws.run_id, gates=results,
+        real=train.sample(min(len(train), rows), random_state=ws.spec.synthesizer.seed),
+        synthetic=gate_input.synthetic_sample(rows), metadata=gate_input.metadata,
+        fingerprints={"run id": ws.run_id, "spec hash": ws.spec_hash,
+                      "source sha256": ws.source_fingerprints[table],
+                      "model sha256": ws.read(table, "model.json")["model_sha256"],
+                      **{f"{name} version": v for name, v in ws.versions.items()}},
+    )
+    key = ws.key(table, "report.html")
+    ws.artifacts.write_bytes(key, page.encode())
+    return key

@@ -1,0 +1,134 @@
+"""The run report: one self-contained HTML file (inline SVG and CSS, no scripts, no network).
+
+It shows the gate table, real-vs-synthetic distributions for every column, the numeric
+correlation matrices side by side, and the run's fingerprints. It holds real values (histograms of
+the training rows), so it is written to the private artifacts only, never published.
+"""
+from __future__ import annotations
+
+import datetime
+import html
+import math
+
+REAL, SYNTHETIC = "#4c72b0", "#dd8452"
+BINS = 20
+TOP = 12
+
+
+def _svg_bars(labels: list[str], real: list[float], synthetic: list[float], title: str) -> str:
+    width, height, pad = 420, 180, 28
+    n = max(len(labels), 1)
+    peak = max([*real, *synthetic, 1e-9])
+    slot = (width - 2 * pad) / n
+    bar = max(slot / 2 - 1, 0.5)
+    rects = []
+    for i, (r, s) in enumerate(zip(real, synthetic)):
+        x = pad + i * slot
+        for offset, value, color in ((0, r, REAL), (bar, s, SYNTHETIC)):
+            h = (height - 2 * pad) * value / peak
+            rects.append(f'<rect x="{x + offset:.1f}" y="{height - pad - h:.1f}" width="{bar:.1f}" '
+                         f'height="{h:.1f}" fill="{color}"><title>{html.escape(labels[i])}</title></rect>')
+    ticks = ""
+    if labels:
+        ticks = (f'<text x="{pad}" y="{height - 8}" font-size="10">{html.escape(labels[0])}</text>'
+                 f'<text x="{width - pad}" y="{height - 8}" font-size="10" text-anchor="end">'
+                 f'{html.escape(labels[-1])}</text>')
+    return (f'<svg class="plot" role="img" aria-label="{html.escape(title)}" width="{width}" height="{height}" '
+            f'viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">'
+            f'<text x="{pad}" y="16" font-size="12" font-weight="bold">{html.escape(title)}</text>'
+            f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}" stroke="#333"/>'
+            + "".join(rects) + ticks + "</svg>")
+
+
+def _distribution(column: str, real, synthetic, numeric: bool) -> str:
+    import numpy as np
+    import pandas as pd
+
+    if numeric:
+        r = pd.to_numeric(real, errors="coerce").dropna().to_numpy(dtype="float64")
+        s = pd.to_numeric(synthetic, errors="coerce").dropna().to_numpy(dtype="float64")
+        both = np.concatenate([r, s])
+        if both.size == 0:
+            return _svg_bars([], [], [], f"{column} (no values)")
+        edges = np.histogram_bin_edges(both, bins=BINS)
+        rh = np.histogram(r, bins=edges)[0] / max(len(r), 1)
+        sh = np.histogram(s, bins=edges)[0] / max(len(s), 1)
+        labels = [f"{edges[i]:.4g}" for i in range(BINS)]
+        labels[-1] = f"{edges[-1]:.4g}"
+        return _svg_bars(labels, list(rh), list(sh), column)
+    r = real.astype("string").fillna("(null)").value_counts(normalize=True)
+    s = synthetic.astype("string").fillna("(null)").value_counts(normalize=True)
+    categories = list(r.index[:TOP])
+    return _svg_bars([str(c) for c in categories], [float(r.get(c, 0)) for c in categories],
+                     [float(s.get(c, 0)) for c in categories], f"{column} (top {len(categories)} categories)")
+
+
+def _heatmap(matrix, columns: list[str], title: str) -> str:
+    cell, pad = 22, 110
+    size = pad + cell * len(columns) + 10
+    parts = []
+    for i in range(len(columns)):
+        parts.append(f'<text x="{pad - 4}" y="{pad + i * cell + 15}" font-size="10" text-anchor="end">'
+                     f'{html.escape(columns[i][:16])}</text>')
+        for j in range(len(columns)):
+            value = matrix[i][j]
+            value = 0.0 if value is None or (isinstance(value, float) and math.isnan(value)) else value
+            # blue for positive, red for negative correlation
+            color = f"rgb({int(255 - 200 * max(value, 0))},{int(255 - 200 * abs(value))},{int(255 + 200 * min(value, 0))})"
+            parts.append(f'<rect x="{pad + j * cell}" y="{pad + i * cell}" width="{cell - 1}" height="{cell - 1}" '
+                         f'fill="{color}"><title>{value:.2f}</title></rect>')
+    return (f'<svg class="plot heatmap" role="img" aria-label="{html.escape(title)}" width="{size}" height="{size}" '
+            f'xmlns="http://www.w3.org/2000/svg"><text x="4" y="16" font-size="12" font-weight="bold">'
+            f'{html.escape(title)}</text>' + "".join(parts) + "</svg>")
+
+
+def render(*, name: str, table: str, run_id: str, gates: list[dict], real, synthetic, metadata: dict,
+           fingerprints: dict[str, str]) -> str:
+    """The report as an HTML string. ``real`` and ``synthetic`` are bounded samples."""
+    import pandas as pd
+
+    sdtypes = {c: m.get("sdtype") for c, m in metadata.get("columns", {}).items()}
+    numeric = [c for c in real.columns if sdtypes.get(c) == "numerical"
+               and pd.api.types.is_numeric_dtype(real[c])]
+    passed = all(g["passed"] for g in gates)
+    rows = "".join(
+        f'<tr class="{"pass" if g["passed"] else "fail"}"><td>{html.escape(g["gate"])}</td>'
+        f'<td>{html.escape(g["name"])}</td><td>{g["value"]:g}</td><td>{g["threshold"]:g}</td>'
+        f'<td>{"pass" if g["passed"] else "FAIL"}</td><td>{html.escape(g.get("detail", ""))}</td></tr>'
+        for g in gates)
+    plots = "".join(_distribution(c, real[c], synthetic[c], c in numeric) for c in real.columns)
+    corr = ""
+    if len(numeric) >= 2:
+        real_corr = real[numeric].corr().to_numpy().tolist()
+        synthetic_corr = synthetic[numeric].apply(pd.to_numeric, errors="coerce").corr().to_numpy().tolist()
+        corr = _heatmap(real_corr, numeric, "real") + _heatmap(synthetic_corr, numeric, "synthetic")
+    prints = "".join(f"<tr><td>{html.escape(k)}</td><td><code>{html.escape(str(v))}</code></td></tr>"
+                     for k, v in fingerprints.items())
+    created = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>synth-ops report: {html.escape(name)}.{html.escape(table)}</title>
+<style>
+body {{ font-family: sans-serif; margin: 2em; color: #222; }}
+table {{ border-collapse: collapse; margin-bottom: 1.5em; }}
+td, th {{ border: 1px solid #ccc; padding: 4px 8px; font-size: 13px; text-align: left; }}
+tr.fail td {{ background: #fde2e1; }} tr.pass td:nth-child(5) {{ color: #1a7f37; }}
+.plots {{ display: flex; flex-wrap: wrap; gap: 12px; }}
+.legend span {{ display: inline-block; width: 12px; height: 12px; margin: 0 4px 0 12px; }}
+.verdict {{ font-size: 18px; font-weight: bold; color: {"#1a7f37" if passed else "#b42318"}; }}
+</style></head><body>
+<h1>{html.escape(name)} / {html.escape(table)}</h1>
+<p class="verdict" id="verdict">{"All gates passed" if passed else "Gates FAILED: nothing was published"}</p>
+<p>run {html.escape(run_id)}, {created}. Private: this report shows real distributions; do not publish it.</p>
+<h2>Gates</h2>
+<table id="gates"><thead><tr><th>gate</th><th>check</th><th>value</th><th>threshold</th><th>result</th>
+<th>detail</th></tr></thead><tbody>{rows}</tbody></table>
+<h2>Distributions</h2>
+<p class="legend"><span style="background:{REAL}"></span>real (training rows)
+<span style="background:{SYNTHETIC}"></span>synthetic</p>
+<div class="plots" id="distributions">{plots}</div>
+<h2>Correlations (numeric columns)</h2>
+<div class="plots" id="correlations">{corr or "<p>fewer than two numeric columns</p>"}</div>
+<h2>Fingerprints</h2>
+<table id="fingerprints">{prints}</table>
+</body></html>
+"""
