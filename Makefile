@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.synth-ops-installed
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test bench clean chromium
 
 install: $(STAMP)
 
@@ -22,11 +22,17 @@ demo: $(STAMP)
 	$(VENV)/bin/synth-ops run examples/penguins.yaml
 	$(VENV)/bin/synth-ops pull examples/penguins.yaml --out pulled/penguins.csv
 
-test: $(STAMP)
+# The report test opens the HTML in headless Chromium (Debian's package).
+chromium:
+	command -v chromium >/dev/null || apt-get install -y -q chromium >/dev/null \
+	  || (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null)
+
+test: $(STAMP) chromium
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: $(STAMP) examples/data/flights.csv
 	$(PY) bench/generate.py
+	$(PY) bench/gates.py
 
 clean:
 	rm -rf .synth-ops warehouse

@@ -3,8 +3,12 @@
 exact_match     share of synthetic rows identical to a training row, minus the holdout's own
                 share (its 95% Wilson upper bound, so a small holdout's noise does not fail a
                 good fit); all-categorical tables repeat rows naturally and the baseline says so.
-dcr_share       share of synthetic rows closer to a training row than to any holdout row; 0.5 is
-                ideal. Training and holdout references are equal-size seeded samples.
+dcr_share       share of synthetic rows closer to a training row than to any holdout row, with
+                the two reference sets weighted by their sizes so that 0.5 is ideal: with n_t
+                training and n_h holdout references and raw share s, the value is
+                (s/n_t) / (s/n_t + (1-s)/n_h). References are every training and holdout row up to
+                ``REFERENCE_ROWS`` each (seeded samples beyond), so a synthesizer that copies any
+                training row is caught; ``gates.privacy_rows`` synthetic rows are measured.
 pii_leak        values of columns the profile flagged as PII that appear verbatim in the output.
 
 DCR encoding (documented so the number means something): numeric and datetime columns are scaled
@@ -22,6 +26,7 @@ from synth_ops.records import GateResult
 
 log = logging.getLogger("synth_ops")
 ONE_HOT_MAX = 50
+REFERENCE_ROWS = 100_000
 _NUMERIC_SDTYPES = {"numerical", "datetime"}
 
 
@@ -137,9 +142,8 @@ def _dcr(gate_input) -> GateResult:
     if len(holdout) == 0:
         return GateResult(gate="privacy", name="dcr_share", value=1.0, threshold=gates.dcr_share_max, passed=False,
                           detail="gates.holdout is 0: no holdout rows to measure distance against")
-    n_ref = min(len(train), len(holdout), gates.privacy_rows)
-    train_ref = train.sample(n_ref, random_state=seed)
-    holdout_ref = holdout.sample(n_ref, random_state=seed)
+    train_ref = train.sample(min(len(train), REFERENCE_ROWS), random_state=seed)
+    holdout_ref = holdout.sample(min(len(holdout), REFERENCE_ROWS), random_state=seed)
     synthetic = gate_input.synthetic_sample(gates.privacy_rows)
     encoders = _encoder(train, gate_input.metadata, set(gate_input.profile.get("pii", {})))
     to_train = NearestNeighbors(n_neighbors=1).fit(_encode(train_ref, encoders))
@@ -148,11 +152,14 @@ def _dcr(gate_input) -> GateResult:
     d_train = to_train.kneighbors(encoded)[0][:, 0]
     d_holdout = to_holdout.kneighbors(encoded)[0][:, 0]
     closer = np.isclose(d_train, d_holdout, rtol=0, atol=1e-12)
-    share = float(((d_train < d_holdout) & ~closer).mean() + 0.5 * closer.mean())
+    raw = float(((d_train < d_holdout) & ~closer).mean() + 0.5 * closer.mean())
+    n_t, n_h = len(train_ref), len(holdout_ref)
+    share = (raw / n_t) / (raw / n_t + (1 - raw) / n_h) if 0 < raw < 1 else raw
     return GateResult(
         gate="privacy", name="dcr_share", value=round(share, 4), threshold=gates.dcr_share_max,
         passed=share <= gates.dcr_share_max,
-        detail=f"{len(synthetic)} synthetic rows vs {n_ref} training and {n_ref} holdout rows; 0.5 is ideal",
+        detail=f"{len(synthetic)} synthetic rows vs {n_t} training and {n_h} holdout rows "
+               f"(unweighted share {raw:.4f}); 0.5 is ideal",
     )
 
 

@@ -1,0 +1,182 @@
+"""Fidelity, privacy and utility gates: each fails on data built to fail it and passes a real fit."""
+import json
+import shutil
+import subprocess
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from synth_ops.spec import load_spec
+from synth_ops.steps.fit import fit, load_training_rows
+from synth_ops.steps.generate import generate
+from synth_ops.steps.profile import profile
+from synth_ops.steps.validate import validate
+from synth_ops.workspace import Workspace
+from tests.conftest import REPO, penguins_doc, run_cli, write_spec
+from tests.test_validate import _rewrite_shard
+
+
+def _generated(directory, source=None, **sections):
+    doc = penguins_doc(**({"source": source} if source else {}))
+    doc.update(sections)
+    ws = Workspace.open(load_spec(write_spec(directory, doc)))
+    profile(ws, "penguins")
+    fit(ws, "penguins")
+    return ws, generate(ws, "penguins")
+
+
+def _gates(record):
+    return {r["name"]: r for r in record.results if r["gate"] != "expectations"}
+
+
+def _replace_output(ws, records, make_rows):
+    """Overwrite every shard with rows from ``make_rows(n)``: a stand-in for a bad synthesizer."""
+    for record in records:
+        _rewrite_shard(ws, record, make_rows(record.rows).reset_index(drop=True))
+
+
+def test_a_real_fit_passes_every_gate(tmp_path):
+    ws, _ = _generated(tmp_path)
+    record = validate(ws, "penguins")
+    gates = _gates(record)
+    assert record.passed, record.failures()
+    assert set(gates) == {"quality_score", "exact_match", "dcr_share", "pii_leak"}
+    assert gates["quality_score"]["value"] >= 0.8 and gates["quality_score"]["threshold"] == 0.8
+    assert 0.3 < gates["dcr_share"]["value"] <= 0.6
+    assert gates["exact_match"]["value"] == 0.0
+
+
+def test_returning_training_rows_fails_exact_match_and_dcr(tmp_path):
+    ws, records = _generated(tmp_path)
+    train, _ = load_training_rows(ws, "penguins")
+    _replace_output(ws, records, lambda n: train.sample(n, replace=True, random_state=n))
+    record = validate(ws, "penguins")
+    gates = _gates(record)
+    assert not record.passed
+    assert not gates["exact_match"]["passed"] and gates["exact_match"]["value"] > 0.9
+    assert not gates["dcr_share"]["passed"] and gates["dcr_share"]["value"] > 0.95
+    assert any("privacy/exact_match" in line for line in record.failures())
+
+
+def test_shuffled_columns_fail_fidelity(tmp_path):
+    ws, records = _generated(tmp_path)
+    first = pd.read_parquet(ws.artifacts.local_path(records[0].key))
+
+    def shuffled(n):
+        rows = first.sample(n, replace=True, random_state=n).reset_index(drop=True)
+        # every value lands in another column of the same type: each marginal is wrong
+        numbers = ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"]
+        labels = ["species", "island", "sex"]
+        for group in (numbers, labels):
+            rows[group] = rows[group[1:] + group[:1]].to_numpy()
+        return rows
+
+    _replace_output(ws, records, shuffled)
+    gates = _gates(validate(ws, "penguins"))
+    assert not gates["quality_score"]["passed"] and gates["quality_score"]["value"] < 0.6
+
+
+def test_all_categorical_data_passes_exact_match_with_a_good_fit(tmp_path):
+    doc = penguins_doc(generate={"rows": 3000, "shards": 2})
+    doc["tables"]["penguins"]["exclude"] = ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"]
+    ws = Workspace.open(load_spec(write_spec(tmp_path, doc)))
+    profile(ws, "penguins"), fit(ws, "penguins"), generate(ws, "penguins")
+    gates = _gates(validate(ws, "penguins"))
+    # most synthetic rows repeat a training row, because so do most real rows: the baseline says so
+    synthetic_share = float(gates["exact_match"]["detail"].split()[1])
+    assert synthetic_share > 0.5  # far above the 0.0 threshold without the holdout baseline
+    assert gates["exact_match"]["passed"], gates["exact_match"]
+
+
+def _with_observers(tmp_path, frame):
+    rng = np.random.default_rng(1)
+    first = ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Radia", "Tim"]
+    last = ["Lovelacek", "Hopperk", "Turingk", "Dijkstrak", "Liskovk", "Knuthk", "Allenk", "Thompsonk"]
+    frame = frame.copy()
+    frame["observer"] = [f"{rng.choice(first)} {rng.choice(last)}{'x' * int(rng.integers(0, 9))}" for _ in frame.index]
+    path = tmp_path / "observed.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_pii_leak_fails_when_names_are_copied_and_passes_when_anonymized(tmp_path, penguins_frame):
+    source = _with_observers(tmp_path, penguins_frame)
+    leaky = tmp_path / "leaky"
+    leaky.mkdir()
+    ws, _ = _generated(leaky, source=source)
+    assert "observer" in ws.read("penguins", "profile.json")["pii"]
+    gates = _gates(validate(ws, "penguins"))
+    assert not gates["pii_leak"]["passed"] and gates["pii_leak"]["value"] > 0
+    assert "observer" in gates["pii_leak"]["detail"] and "Ada" not in gates["pii_leak"]["detail"]
+
+    fixed = tmp_path / "fixed"
+    fixed.mkdir()
+    doc = penguins_doc(source=source)
+    doc["tables"]["penguins"]["metadata"]["columns"]["observer"] = {"sdtype": "name", "pii": True}
+    ws = Workspace.open(load_spec(write_spec(fixed, doc)))
+    profile(ws, "penguins"), fit(ws, "penguins"), generate(ws, "penguins")
+    gates = _gates(validate(ws, "penguins"))
+    assert gates["pii_leak"]["passed"], gates["pii_leak"]
+
+
+@pytest.mark.parametrize("min_ratio, passes", [(0.5, True), (0.999, False)])
+def test_utility_gate(tmp_path, min_ratio, passes):
+    ws, _ = _generated(tmp_path, gates={"utility": {"target": "species", "min_ratio": min_ratio}})
+    gate = _gates(validate(ws, "penguins"))["utility_ratio[species]"]
+    assert gate["passed"] is passes and gate["threshold"] == min_ratio
+    assert "accuracy on holdout" in gate["detail"]
+
+
+def test_failed_gates_print_one_summary_line_each_and_publish_nothing(tmp_path):
+    spec = write_spec(tmp_path, penguins_doc(gates={"quality_min": 0.99, "dcr_share_max": 0.01}))
+    result = run_cli("run", str(spec))
+    assert result.returncode == 1
+    failed = [line for line in result.stderr.splitlines() if "gate failed" in line]
+    assert len(failed) == 2
+    assert any("quality/quality_score failed: value 0." in line and "threshold 0.99" in line for line in failed)
+    assert any("privacy/dcr_share failed" in line and "threshold 0.01" in line for line in failed)
+    assert not (tmp_path / "warehouse").exists()
+
+
+def _chromium(*args):
+    binary = shutil.which("chromium")
+    assert binary, "Debian's chromium is required (make test installs it)"
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+    return subprocess.run([binary, *flags, *args], capture_output=True, text=True, timeout=120)
+
+
+def test_report_renders_in_headless_chromium_and_stays_private(tmp_path):
+    from PIL import Image
+
+    spec = write_spec(tmp_path, penguins_doc())
+    result = run_cli("run", str(spec))
+    assert result.returncode == 0, result.stderr
+    release = json.loads(next((tmp_path / "warehouse").rglob("_releases/*.json")).read_text())
+    report = release["tables"]["penguins"]["report"]
+    assert report.startswith(str(tmp_path / "artifacts")) and f"report at {report}" in result.stderr
+    profile_dir = tmp_path / "chrome-profile"
+    dom = _chromium(f"--user-data-dir={profile_dir}", "--dump-dom", f"file://{report}")
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert dom.stdout.count("<tr class=\"pass\">") >= 20 and "quality_score" in dom.stdout
+    assert dom.stdout.count('<svg class="plot"') == 8 and 'class="plot heatmap"' in dom.stdout
+    shot = tmp_path / "report.png"
+    taken = _chromium(f"--user-data-dir={profile_dir}", "--window-size=1300,2400", f"--screenshot={shot}",
+                      f"file://{report}")
+    assert taken.returncode == 0 and shot.exists(), taken.stderr[-2000:]
+    pixels = np.asarray(Image.open(shot).convert("RGB")).reshape(-1, 3).astype(int)
+
+    def share(rgb):
+        return float((np.abs(pixels - np.array(rgb)).sum(axis=1) < 30).mean())
+
+    # the real (blue) and synthetic (orange) bars are drawn, not just present in the markup
+    assert share((0x4C, 0x72, 0xB0)) > 0.005 and share((0xDD, 0x84, 0x52)) > 0.005
+    # profile, suite, metadata and report hold real values: none of them is published
+    published = [p for p in (tmp_path / "warehouse").rglob("*") if p.is_file()]
+    assert not [p for p in published if p.suffix == ".html" or p.name in
+                {"profile.json", "suite.json", "metadata.json", "gates.json", "model.pkl"}]
+    for path in published:
+        if path.suffix == ".json":
+            text = path.read_text()
+            assert "Torgersen" not in text and "Biscoe" not in text
