@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import subprocess
 import sys
@@ -56,22 +55,28 @@ def _child(mode: str, spec_path: str, model_path: str, rows: int) -> dict:
         started = time.perf_counter()
         produced = sum(r.rows for r in generate(ws, "flights", workers=1))
     seconds = time.perf_counter() - started
-    return {"rows": produced, "seconds": seconds}
+    return {"rows": produced, "seconds": seconds, "peak_rss_mb": _peak_rss_mb()}
+
+
+def _peak_rss_mb() -> float:
+    """This process's own high-water RSS. (getrusage's ru_maxrss survives fork+exec on Linux, so a
+    child of a big parent would report the parent's size; VmHWM belongs to this address space.)"""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def _measure(mode: str, spec_path: Path, model_path: str, rows: int) -> dict:
-    proc = subprocess.Popen(
+    result = subprocess.run(
         [sys.executable, __file__, "--child", mode, "--spec", str(spec_path), "--model", model_path,
          "--rows", str(rows)],
         stdout=subprocess.PIPE, text=True,
     )
-    _, status, usage = os.wait4(proc.pid, 0)
-    out = proc.stdout.read()
-    if os.waitstatus_to_exitcode(status) != 0:
+    if result.returncode != 0:
         raise SystemExit(f"{mode} child failed at {rows} rows")
-    result = json.loads(out.strip().splitlines()[-1])
-    result["peak_rss_mb"] = usage.ru_maxrss / 1024  # Linux reports KiB
-    return result
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:

@@ -21,8 +21,12 @@ __all__ = [
 ]
 
 
-def read_latest(uri: str, name: str, table: str):
-    """The current published synthetic table as a DataFrame, with part checksums verified."""
+def read_latest(uri: str, name: str, table: str, s3_options=None):
+    """The current published synthetic table as a DataFrame, with part checksums verified.
+
+    ``uri`` is a local directory or ``s3://bucket/prefix``; ``s3_options`` (a spec's ``s3``
+    section) sets endpoint, region and addressing style, else the AWS environment does.
+    """
     from synth_ops.releases import read_latest as _read_latest
 
-    return _read_latest(uri, name, table)
+    return _read_latest(uri, name, table, s3_options)

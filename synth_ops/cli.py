@@ -211,12 +211,12 @@ def _pull(args) -> int:
     from synth_ops.errors import SpecError
     from synth_ops.stores import open_store
 
-    uri, name, table = args.uri, args.name, args.table
+    uri, name, table, s3_options = args.uri, args.name, args.table, None
     if args.spec:
         from synth_ops.spec import load_spec
 
         spec = load_spec(args.spec, root=args.root)
-        uri, name = uri or spec.publish.uri, name or spec.name
+        uri, name, s3_options = uri or spec.publish.uri, name or spec.name, spec.s3
         if table is None and len(spec.tables) == 1:
             table = next(iter(spec.tables))
     missing = [flag for flag, value in (("--uri", uri), ("--name", name), ("--table", table)) if not value]
@@ -225,7 +225,7 @@ def _pull(args) -> int:
     out = Path(args.out)
     if out.suffix not in (".parquet", ".csv"):
         raise SpecError(f"--out: expected a .parquet or .csv file, got {out.name}")
-    store = open_store(uri)
+    store = open_store(uri, s3_options)
     release = releases.latest_release(store, name)
     data = releases.read_table(store, release, table)
     out.parent.mkdir(parents=True, exist_ok=True)

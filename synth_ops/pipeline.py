@@ -24,7 +24,10 @@ def run(spec: Spec, workers: int = 1, on_rows: Callable[[int], None] | None = No
     version is already current does no work at all.
     """
     ws = Workspace.open(spec)
-    store = open_store(spec.publish.uri)
+    store = open_store(spec.publish.uri, spec.s3)
+    # Fail before hours of fitting, not after: both stores must be usable.
+    store.check()
+    ws.artifacts.check()
     if releases.current_version(store, spec.name) == ws.run_id:
         return up_to_date(ws, store)
     failures = []

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import io
+import json
 
 from synth_ops.errors import InputError, StoreError
 from synth_ops.fingerprints import sha256_bytes
@@ -29,10 +30,17 @@ def latest_key(name: str) -> str:
     return f"{name}/_latest.json"
 
 
-def current_version(store: Store, name: str) -> str | None:
+def read_pointer(store: Store, name: str) -> tuple[dict | None, str | None]:
+    """(``_latest.json`` document, its version tag for a conditional switch), or (None, None)."""
     if not store.exists(latest_key(name)):
-        return None
-    return read_json(store, latest_key(name))["version"]
+        return None, None
+    data, tag = store.read_versioned(latest_key(name))
+    return json.loads(data), tag
+
+
+def current_version(store: Store, name: str) -> str | None:
+    pointer, _ = read_pointer(store, name)
+    return pointer["version"] if pointer else None
 
 
 def latest_release(store: Store, name: str) -> dict:
@@ -60,7 +68,7 @@ def read_table(store: Store, release: dict, table: str):
     return pa.concat_tables(parts) if parts else pa.table({})
 
 
-def read_latest(uri: str, name: str, table: str):
+def read_latest(uri: str, name: str, table: str, s3_options=None):
     """The current published synthetic table as a DataFrame."""
-    store = open_store(uri)
+    store = open_store(uri, s3_options)
     return read_table(store, latest_release(store, name), table).to_pandas()

@@ -1,12 +1,31 @@
-"""Reading source tables and fingerprinting their content. Errors name the file."""
+"""Reading source tables and fingerprinting their content. Errors name the file.
+
+Sources are local paths or s3:// URIs. An S3 source is streamed to a local temporary file in
+chunks (never held whole in memory) and read from there.
+"""
 from __future__ import annotations
 
-from synth_ops.errors import InputError
+import os
+import tempfile
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+from synth_ops.errors import InputError, StoreError
 from synth_ops.fingerprints import sha256_file
 
 
-def source_fingerprint(uri: str) -> str:
-    """sha256 of the source bytes, streamed, so it costs no memory on large files."""
+def source_fingerprint(uri: str, s3_options: Any = None) -> str:
+    """sha256 of a local source (streamed); the ETag and size of an S3 one (no download)."""
+    if uri.startswith("s3://"):
+        from synth_ops.stores import open_object
+
+        store, key = open_object(uri, s3_options)
+        try:
+            return store.fingerprint(key)
+        except StoreError as error:
+            if str(error).endswith("not found"):
+                raise InputError(f"{uri}: source not found") from None
+            raise
     try:
         return sha256_file(uri)
     except FileNotFoundError:
@@ -15,15 +34,34 @@ def source_fingerprint(uri: str) -> str:
         raise InputError(f"{uri}: cannot read source ({error.strerror})") from None
 
 
-def read_source(uri: str, exclude: tuple[str, ...] = (), field: str = "source"):
+@contextmanager
+def _local_copy(uri: str, s3_options: Any) -> Iterator[str]:
+    if not uri.startswith("s3://"):
+        yield uri
+        return
+    from synth_ops.stores import open_object
+
+    store, key = open_object(uri, s3_options)
+    suffix = "".join(part for part in (".csv", ".gz", ".zip", ".parquet") if part in key[-12:].lower())
+    fd, path = tempfile.mkstemp(prefix="synth-ops-source-", suffix=suffix or ".data")
+    os.close(fd)
+    try:
+        store.get_file(key, path)
+        yield path
+    finally:
+        os.unlink(path)
+
+
+def read_source(uri: str, exclude: tuple[str, ...] = (), field: str = "source", s3_options: Any = None):
     """The source table as a DataFrame, with ``exclude`` columns dropped."""
     import pandas as pd
 
     try:
-        if uri.lower().endswith(".parquet"):
-            frame = pd.read_parquet(uri)
-        else:
-            frame = pd.read_csv(uri, low_memory=False)
+        with _local_copy(uri, s3_options) as path:
+            if uri.lower().endswith(".parquet"):
+                frame = pd.read_parquet(path)
+            else:
+                frame = pd.read_csv(path, low_memory=False, compression="infer")
     except FileNotFoundError:
         raise InputError(f"{field}: source file not found: {uri}") from None
     except pd.errors.EmptyDataError:

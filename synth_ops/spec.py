@@ -110,6 +110,21 @@ class GatesSpec(_Frozen):
     privacy_rows: int = Field(5_000, gt=0, description="seeded subsample size for distance to closest record")
 
 
+class S3Options(_Frozen):
+    """How to reach S3 for every s3:// URI of the spec. Credentials never go here: they come from
+    the standard AWS chain (environment, shared profile, instance or pod role)."""
+
+    endpoint_url: Optional[str] = Field(None, description="MinIO or other S3-compatible endpoint; "
+                                        "default: AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, else AWS")
+    region: Optional[str] = Field(None, description="default: AWS_REGION / AWS_DEFAULT_REGION")
+    addressing_style: Optional[Literal["auto", "path", "virtual"]] = Field(
+        None, description="default: SYNTH_OPS_S3_ADDRESSING_STYLE, else auto")
+    sse: Literal["AES256", "aws:kms"] = Field("AES256", description="server-side encryption of every object")
+    kms_key_id: Optional[str] = Field(None, description="KMS key id or ARN when sse is aws:kms")
+    max_attempts: int = Field(5, ge=1, le=20, description="attempts per request (botocore standard retries)")
+    multipart_threshold_mb: int = Field(64, ge=5, description="parts at least this big upload in parts")
+
+
 class PublishSpec(_Frozen):
     uri: str = "warehouse"
 
@@ -127,6 +142,7 @@ class Spec(_Frozen):
     gates: GatesSpec = Field(default_factory=GatesSpec)
     publish: PublishSpec = Field(default_factory=PublishSpec)
     artifacts: ArtifactsSpec = Field(default_factory=ArtifactsSpec)
+    s3: S3Options = Field(default_factory=S3Options)
 
     @field_validator("tables")
     @classmethod
@@ -155,6 +171,7 @@ class Spec(_Frozen):
         doc = self.model_dump(mode="json")
         doc.pop("publish")
         doc.pop("artifacts")
+        doc.pop("s3")
         for table in doc["tables"].values():
             table.pop("source")
         doc["gates"]["suites"] = [_file_sha256(path) for path in self.gates.suites]

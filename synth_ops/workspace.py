@@ -25,12 +25,12 @@ class Workspace:
 
     @classmethod
     def open(cls, spec: Spec) -> "Workspace":
-        fingerprints = {name: source_fingerprint(t.source) for name, t in spec.tables.items()}
+        fingerprints = {name: source_fingerprint(t.source, spec.s3) for name, t in spec.tables.items()}
         versions = library_versions()
         spec_hash = spec.content_hash()
         return cls(
             spec=spec,
-            artifacts=open_store(spec.artifacts.uri),
+            artifacts=open_store(spec.artifacts.uri, spec.s3),
             run_id=run_id(spec_hash, fingerprints, versions),
             spec_hash=spec_hash,
             source_fingerprints=fingerprints,

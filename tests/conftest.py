@@ -75,3 +75,33 @@ def flights_sample_csv(flights_frame: pd.DataFrame, tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("flights") / "flights_sample.csv"
     flights_frame.sample(3000, random_state=13).to_csv(path, index=False)
     return path
+
+
+@pytest.fixture(scope="session")
+def moto_server():
+    from tests.s3_server import MotoServer
+
+    server = MotoServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3(moto_server, monkeypatch, request):
+    """A fresh bucket on the loopback S3 server, with the AWS environment pointing at it.
+
+    Subprocesses (the CLI) inherit the environment: credentials come from the standard chain.
+    """
+    import re
+    import uuid
+
+    import boto3
+
+    from tests.s3_server import s3_env
+
+    for key, value in s3_env(moto_server.endpoint).items():
+        monkeypatch.setenv(key, value)
+    bucket = re.sub(r"[^a-z0-9-]", "-", f"t-{request.node.name.lower()}")[:40].strip("-") + "-" + uuid.uuid4().hex[:8]
+    client = boto3.client("s3")
+    client.create_bucket(Bucket=bucket)
+    return {"bucket": bucket, "client": client, "endpoint": moto_server.endpoint, "port": moto_server.port}

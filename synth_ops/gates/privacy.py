@@ -170,7 +170,7 @@ def _pii_leak(gate_input) -> GateResult:
         spec_table = gate_input.ws.spec.tables[gate_input.table]
         from synth_ops.sources import read_source
 
-        source = read_source(spec_table.source, spec_table.exclude)
+        source = read_source(spec_table.source, spec_table.exclude, s3_options=gate_input.ws.spec.s3)
         real_values = {c: set(source[c].dropna().astype(str)) for c in flagged}
         for batch in gate_input.iter_synthetic():
             for column in flagged:

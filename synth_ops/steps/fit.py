@@ -42,7 +42,7 @@ def split_holdout(n_rows: int, share: float, seed: int):
 def load_training_rows(ws: Workspace, table: str):
     """(train, holdout) frames of the source, exactly as the fit step split them."""
     spec_table = ws.spec.tables[table]
-    frame = read_source(spec_table.source, spec_table.exclude, field=f"tables.{table}.source")
+    frame = read_source(spec_table.source, spec_table.exclude, field=f"tables.{table}.source", s3_options=ws.spec.s3)
     train, holdout = split_holdout(len(frame), ws.spec.gates.holdout, ws.spec.synthesizer.seed)
     return frame.iloc[train].reset_index(drop=True), frame.iloc[holdout].reset_index(drop=True)
 

@@ -33,7 +33,7 @@ def profile(ws: Workspace, table: str) -> ProfileRecord:
     """Profile one source table and write ``profile.json`` and ``metadata.json`` to the artifacts."""
     spec_table = ws.spec.tables[table]
     field = f"tables.{table}"
-    frame = read_source(spec_table.source, spec_table.exclude, field=f"{field}.source")
+    frame = read_source(spec_table.source, spec_table.exclude, field=f"{field}.source", s3_options=ws.spec.s3)
     _check_usable(frame, table, spec_table)
 
     metadata, detected_key = _metadata(frame, table, spec_table)

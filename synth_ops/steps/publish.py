@@ -7,13 +7,14 @@ complete release; a re-run rewrites the same content-addressed version and compl
 from __future__ import annotations
 
 import datetime
+import json
 import logging
 
 from synth_ops import releases
-from synth_ops.errors import GateFailed, InputError
+from synth_ops.errors import GateFailed, InputError, StoreError
 from synth_ops.records import GateRecord, ReleaseRecord
 from synth_ops.steps.generate import shard_records, verify_shard
-from synth_ops.stores import Store, open_store, write_json
+from synth_ops.stores import PreconditionFailed, Store, open_store, write_json
 from synth_ops.workspace import Workspace
 
 log = logging.getLogger("synth_ops")
@@ -21,9 +22,11 @@ log = logging.getLogger("synth_ops")
 
 def publish(ws: Workspace, store: Store | None = None) -> ReleaseRecord:
     spec = ws.spec
-    store = store or open_store(spec.publish.uri)
+    store = store or open_store(spec.publish.uri, spec.s3)
     version = ws.run_id
-    if releases.current_version(store, spec.name) == version:
+    store.check()
+    pointer, pointer_tag = releases.read_pointer(store, spec.name)
+    if pointer and pointer["version"] == version:
         return up_to_date(ws, store)
 
     gate_records = {}
@@ -49,9 +52,17 @@ def publish(ws: Workspace, store: Store | None = None) -> ReleaseRecord:
     }
     key = releases.release_key(spec.name, version)
     write_json(store, key, release)
-    write_json(store, releases.latest_key(spec.name), {
-        "name": spec.name, "version": version, "release": key, "published_at": release["published_at"],
-    })
+    pointer_doc = {"name": spec.name, "version": version, "release": key, "published_at": release["published_at"]}
+    try:
+        # Conditional on the pointer we read at the start: a concurrent publisher cannot be overwritten.
+        store.write_if(releases.latest_key(spec.name), json.dumps(pointer_doc, indent=2).encode(), pointer_tag)
+    except PreconditionFailed:
+        now = releases.current_version(store, spec.name)
+        if now == version:
+            return up_to_date(ws, store)
+        raise StoreError(f"{store.uri}/{releases.latest_key(spec.name)}: another publisher switched it to version "
+                         f"{now} during this publish; release {version} is complete but not current, re-run to "
+                         "publish on top") from None
     log.info("published %s version %s to %s", spec.name, version, store.uri)
     return ReleaseRecord(name=spec.name, version=version, status="published", publish_uri=store.uri,
                          release_key=key, tables=_summary(tables))

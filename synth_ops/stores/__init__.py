@@ -1,6 +1,8 @@
-"""Stores: where artifacts and releases live. Keys are '/'-separated paths relative to the root.
+"""Stores: where sources, artifacts and releases live. Keys are '/'-separated paths under the root.
 
-``open_store(uri)`` picks the implementation from the URI; a plain path is the embedded local store.
+``open_store(uri, s3_options)`` picks the implementation from the URI: ``s3://bucket/prefix`` is
+the S3 store, a plain path the embedded local store. tests/test_store_contract.py runs one suite
+against both.
 """
 from __future__ import annotations
 
@@ -14,11 +16,24 @@ from synth_ops.errors import StoreError
 class Store(Protocol):
     uri: str
 
+    def check(self) -> None:
+        """Raise StoreError now if the store cannot be used (missing bucket, denied, unreachable)."""
+
     def read_bytes(self, key: str) -> bytes:
         """Whole object; StoreError if missing."""
 
     def write_bytes(self, key: str, data: bytes) -> None:
         """Atomic: readers see the old object or the new one, never a partial one."""
+
+    def read_versioned(self, key: str) -> tuple[bytes, str]:
+        """The object and a version tag (ETag) for ``write_if``."""
+
+    def write_if(self, key: str, data: bytes, expected: str | None) -> None:
+        """Atomic write only if the object still has tag ``expected`` (None: only if absent);
+        raises PreconditionFailed otherwise."""
+
+    def fingerprint(self, key: str) -> str:
+        """A content identity of the object, cheap to compute."""
 
     def put_file(self, key: str, local_path: str) -> None:
         """Atomic upload of a local file."""
@@ -37,14 +52,31 @@ class Store(Protocol):
         """A filesystem path for ``key`` when the store is local, else None (callers then stage)."""
 
 
-def open_store(uri: str) -> Store:
+class PreconditionFailed(StoreError):
+    """A conditional write lost: the object changed since it was read."""
+
+
+def open_store(uri: str, s3_options: Any = None) -> Store:
     if uri.startswith("s3://"):
-        raise StoreError(f"{uri}: the S3 store is not available yet")
+        from synth_ops.stores.s3 import S3Store
+
+        return S3Store(uri, s3_options)
     if "://" in uri and not uri.startswith("file://"):
-        raise StoreError(f"{uri}: unsupported store scheme")
+        raise StoreError(f"{uri}: unsupported store scheme (use a local path or s3://bucket/prefix)")
     from synth_ops.stores.local import LocalStore
 
     return LocalStore(uri.removeprefix("file://"))
+
+
+def open_object(uri: str, s3_options: Any = None) -> tuple[Store, str]:
+    """(store, key) for one object URI such as a table source."""
+    if uri.startswith("s3://"):
+        from synth_ops.stores.s3 import split_uri
+
+        bucket, key = split_uri(uri)
+        return open_store(f"s3://{bucket}", s3_options), key
+    directory, _, name = uri.rstrip("/").rpartition("/")
+    return open_store(directory or "/"), name
 
 
 def read_json(store: Store, key: str) -> Any:

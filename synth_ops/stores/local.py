@@ -1,12 +1,15 @@
 """The embedded default store: a local directory, with atomic writes (temp file + rename)."""
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
 from synth_ops.errors import StoreError
+from synth_ops.fingerprints import sha256_bytes, sha256_file
+from synth_ops.stores import PreconditionFailed
 
 
 class LocalStore:
@@ -19,6 +22,14 @@ class LocalStore:
         if not parts or any(p in (".", "..") for p in parts):
             raise StoreError(f"{key!r}: invalid store key")
         return self.root.joinpath(*parts)
+
+    def check(self) -> None:
+        """Directories are created on first write; only a file in the root's place is fatal."""
+        for parent in (self.root, *self.root.parents):
+            if parent.exists():
+                if not parent.is_dir():
+                    raise StoreError(f"{parent}: not a directory")
+                return
 
     def read_bytes(self, key: str) -> bytes:
         try:
@@ -54,6 +65,27 @@ class LocalStore:
     def write_bytes(self, key: str, data: bytes) -> None:
         self._atomic(key, lambda handle: handle.write(data))
 
+    def read_versioned(self, key: str) -> tuple[bytes, str]:
+        data = self.read_bytes(key)
+        return data, sha256_bytes(data)
+
+    def write_if(self, key: str, data: bytes, expected: str | None) -> None:
+        target = self._path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # An exclusive lock on a sidecar file serialises check-and-replace between processes.
+        with open(target.parent / f".{target.name}.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            current = sha256_file(target) if target.is_file() else None
+            if current != expected:
+                raise PreconditionFailed(f"{target}: changed by another writer since it was read")
+            self.write_bytes(key, data)
+
+    def fingerprint(self, key: str) -> str:
+        try:
+            return sha256_file(self._path(key))
+        except FileNotFoundError:
+            raise StoreError(f"{self._path(key)}: not found") from None
+
     def put_file(self, key: str, local_path: str) -> None:
         def copy(handle):
             with open(local_path, "rb") as source:
@@ -77,7 +109,7 @@ class LocalStore:
         return sorted(
             p.relative_to(self.root).as_posix()
             for p in base.rglob("*")
-            if p.is_file() and not p.name.endswith(".tmp")
+            if p.is_file() and not p.name.startswith(".")  # temp and lock files are hidden
         )
 
     def delete(self, key: str) -> None:

@@ -1,0 +1,230 @@
+"""The S3 store end to end, over HTTP to moto's server on loopback (no patched clients)."""
+import os
+import random
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+
+from synth_ops import read_latest, releases
+from synth_ops.pipeline import run
+from synth_ops.spec import S3Options, load_spec
+from synth_ops.stores import open_store
+from tests.conftest import PENGUINS_CSV, REPO, penguins_doc, run_cli, write_spec
+from tests.s3_server import FaultProxy
+
+
+def _s3_spec(tmp_path, bucket, filename="spec.yaml", **sections):
+    doc = penguins_doc(publish={"uri": f"s3://{bucket}/synthetic"}, **sections)
+    return write_spec(tmp_path, doc, filename)
+
+
+def _all_objects(client, bucket):
+    pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+    return [item["Key"] for page in pages for item in page.get("Contents", [])]
+
+
+def test_run_publishes_to_s3_encrypted_then_pull(tmp_path, s3, penguins_frame):
+    spec = _s3_spec(tmp_path, s3["bucket"])
+    result = run_cli("run", str(spec))
+    assert result.returncode == 0, result.stderr
+    assert f"to s3://{s3['bucket']}/synthetic" in result.stdout
+    keys = _all_objects(s3["client"], s3["bucket"])
+    assert "synthetic/penguins/_latest.json" in keys
+    assert sum(k.endswith(".parquet") for k in keys) == 2 and any(k.endswith("_manifest.json") for k in keys)
+    for key in keys:
+        head = s3["client"].head_object(Bucket=s3["bucket"], Key=key)
+        assert head["ServerSideEncryption"] == "AES256", key
+    out = tmp_path / "pulled.csv"
+    pulled = run_cli("pull", str(spec), "--out", str(out))
+    assert pulled.returncode == 0, pulled.stderr
+    assert len(pd.read_csv(out)) == 600
+    again = run_cli("run", str(spec))
+    assert again.returncode == 0 and again.stdout.startswith("up to date")
+
+
+def test_source_and_artifacts_on_s3(tmp_path, s3):
+    s3["client"].upload_file(str(PENGUINS_CSV), s3["bucket"], "raw/penguins.csv")
+    doc = penguins_doc(source=f"s3://{s3['bucket']}/raw/penguins.csv",
+                       publish={"uri": f"s3://{s3['bucket']}/synthetic"},
+                       artifacts={"uri": f"s3://{s3['bucket']}/private"})
+    spec = load_spec(write_spec(tmp_path, doc))
+    release = run(spec, workers=2)
+    assert release.status == "published"
+    keys = _all_objects(s3["client"], s3["bucket"])
+    run_keys = [k for k in keys if k.startswith("private/penguins/")]
+    assert any(k.endswith("model.pkl") for k in run_keys) and any(k.endswith("report.html") for k in run_keys)
+    profile = [k for k in run_keys if k.endswith("profile.json")][0]
+    import json
+
+    doc = json.loads(s3["client"].get_object(Bucket=s3["bucket"], Key=profile)["Body"].read())
+    assert doc["source_fingerprint"].startswith("s3-etag:")
+    frame = read_latest(f"s3://{s3['bucket']}/synthetic", "penguins", "penguins")
+    assert len(frame) == 600
+
+
+def test_kms_encryption_is_configurable(s3):
+    store = open_store(f"s3://{s3['bucket']}", S3Options(sse="aws:kms", kms_key_id="alias/synthetic-data"))
+    store.write_bytes("k.json", b"{}")
+    head = s3["client"].head_object(Bucket=s3["bucket"], Key="k.json")
+    assert head["ServerSideEncryption"] == "aws:kms" and "synthetic-data" in head["SSEKMSKeyId"]
+
+
+def test_missing_bucket_is_one_line_exit_3(tmp_path, s3):
+    spec = _s3_spec(tmp_path, "no-such-bucket-for-synth-ops")
+    result = run_cli("run", str(spec))
+    assert result.returncode == 3
+    lines = result.stderr.strip().splitlines()
+    assert lines == ["synth-ops: error: s3://no-such-bucket-for-synth-ops/synthetic: "
+                     "bucket 'no-such-bucket-for-synth-ops' does not exist"]  # before any work
+    assert "Traceback" not in result.stderr
+
+
+@pytest.fixture
+def proxy(s3, monkeypatch):
+    fault = FaultProxy(s3["port"])
+    monkeypatch.setenv("AWS_ENDPOINT_URL", fault.endpoint)
+    yield fault
+    fault.stop()
+
+
+def test_denied_access_is_one_line_exit_3(tmp_path, s3, proxy):
+    proxy.deny("_latest.json")
+    result = run_cli("run", str(_s3_spec(tmp_path, s3["bucket"])))
+    assert result.returncode == 3, result.stderr
+    assert result.stderr.strip().splitlines()[-1].endswith("access denied (check the AWS credentials and bucket policy)")
+
+
+def test_slowdown_and_5xx_are_retried(tmp_path, s3, proxy):
+    spec = load_spec(_s3_spec(tmp_path, s3["bucket"]))
+    proxy.fail_next(3, status=503, code="SlowDown")
+    assert run(spec).status == "published"
+    assert proxy.injected == 3
+    frame = read_latest(spec.publish.uri, "penguins", "penguins")
+    assert len(frame) == 600
+
+
+PUBLISHER = """
+import sys
+from synth_ops.spec import load_spec
+from synth_ops.steps.publish import publish
+from synth_ops.workspace import Workspace
+ws = Workspace.open(load_spec(sys.argv[1]))
+print("start", flush=True)
+try:
+    publish(ws)
+except Exception as error:
+    print(type(error).__name__, error, file=sys.stderr)
+    sys.exit(3)
+print("done", flush=True)
+"""
+
+
+def _validated(tmp_path, bucket, filename, **sections):
+    """A run that passed its gates and waits to be published."""
+    from synth_ops.steps.fit import fit
+    from synth_ops.steps.generate import generate
+    from synth_ops.steps.profile import profile
+    from synth_ops.steps.validate import validate
+    from synth_ops.workspace import Workspace
+
+    path = _s3_spec(tmp_path, bucket, filename, **sections)
+    ws = Workspace.open(load_spec(path))
+    profile(ws, "penguins"), fit(ws, "penguins"), generate(ws, "penguins")
+    assert validate(ws, "penguins").passed
+    return path, ws
+
+
+def _publisher(path):
+    return subprocess.Popen([sys.executable, "-c", PUBLISHER, str(path)], cwd=REPO, env=os.environ.copy(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_faults_mid_publish_leave_the_previous_release_current(tmp_path, s3, proxy):
+    s3_section = {"max_attempts": 2}
+    old_path, _ = _validated(tmp_path, s3["bucket"], "old.yaml", s3=s3_section, generate={"rows": 300, "shards": 1})
+    assert _publisher(old_path).wait(timeout=60) == 0
+    uri = f"s3://{s3['bucket']}/synthetic"
+    old_frame = read_latest(uri, "penguins", "penguins")
+    new_path, new_ws = _validated(tmp_path, s3["bucket"], "new.yaml", s3=s3_section,
+                                  generate={"rows": 3000, "shards": 30, "batch_rows": 100})
+    store = open_store(uri)
+    rng = random.Random(7)
+
+    # 1. injected 503s on every write, beyond the retry budget: the publish fails, nothing switches
+    proxy.fail_next(10_000, methods=("PUT",))
+    failed = _publisher(new_path)
+    assert failed.wait(timeout=120) == 3
+    assert "S3 error" in failed.stderr.read()
+    assert releases.current_version(store, "penguins") != new_ws.run_id
+    proxy.fail_next(0)
+    pd.testing.assert_frame_equal(read_latest(uri, "penguins", "penguins"), old_frame)
+
+    # 2. the server disappears at random points mid-publish
+    for _ in range(3):
+        proc = _publisher(new_path)
+        assert proc.stdout.readline().strip() == "start"
+        time.sleep(rng.uniform(0.05, 0.4))
+        proxy.stop()
+        code = proc.wait(timeout=120)
+        proxy.start()
+        current = releases.current_version(store, "penguins")
+        if code != 0:
+            assert current != new_ws.run_id
+            pd.testing.assert_frame_equal(read_latest(uri, "penguins", "penguins"), old_frame)
+        else:  # it finished before the server went away
+            assert current == new_ws.run_id
+    # 3. a re-run completes
+    assert _publisher(new_path).wait(timeout=120) == 0
+    assert releases.current_version(store, "penguins") == new_ws.run_id
+    assert len(read_latest(uri, "penguins", "penguins")) == 3000
+
+
+def test_two_racing_publishers_leave_one_complete_current_release(tmp_path, s3):
+    uri = f"s3://{s3['bucket']}/synthetic"
+    paths = {}
+    for seed in (1, 2):
+        path, ws = _validated(tmp_path, s3["bucket"], f"seed{seed}.yaml",
+                              synthesizer={"kind": "gaussian_copula", "seed": seed},
+                              generate={"rows": 2000, "shards": 20, "batch_rows": 100})
+        paths[ws.run_id] = path
+    procs = {version: _publisher(path) for version, path in paths.items()}
+    codes = {version: proc.wait(timeout=120) for version, proc in procs.items()}
+    assert 0 in codes.values()
+    for version, code in codes.items():
+        if code != 0:
+            assert "another publisher switched it" in procs[version].stderr.read()
+    store = open_store(uri)
+    current = releases.current_version(store, "penguins")
+    assert current in paths
+    frame = read_latest(uri, "penguins", "penguins")
+    assert len(frame) == 2000
+    manifest = releases.read_table(store, releases.latest_release(store, "penguins"), "penguins")
+    assert manifest.num_rows == 2000
+
+
+# VmHWM, not getrusage: ru_maxrss survives fork+exec on Linux and would report pytest's own size.
+DOWNLOADER = """
+import sys
+from synth_ops.stores import open_store
+store = open_store(sys.argv[1])
+store.get_file(sys.argv[2], sys.argv[3])
+print(next(int(l.split()[1]) // 1024 for l in open("/proc/self/status") if l.startswith("VmHWM:")))
+"""
+
+
+def test_large_objects_stream_to_disk_not_memory(tmp_path, s3):
+    big = tmp_path / "big.parquet"
+    with open(big, "wb") as handle:
+        for _ in range(200):
+            handle.write(os.urandom(1024 * 1024))
+    s3["client"].upload_file(str(big), s3["bucket"], "raw/big.parquet")
+    big.unlink()
+    out = tmp_path / "copy.parquet"
+    result = subprocess.run([sys.executable, "-c", DOWNLOADER, f"s3://{s3['bucket']}", "raw/big.parquet", str(out)],
+                            capture_output=True, text=True, env=os.environ.copy(), check=True)
+    peak_mb = int(result.stdout.strip())
+    assert out.stat().st_size == 200 * 1024 * 1024
+    assert peak_mb < 120, f"downloading a 200 MB object peaked at {peak_mb} MB"
