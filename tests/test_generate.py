@@ -1,3 +1,5 @@
+import os
+
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
@@ -43,6 +45,19 @@ def test_shards_stream_in_bounded_batches_with_source_schema(tmp_path, penguins_
     assert not first.head(50).reset_index(drop=True).equals(second.head(50).reset_index(drop=True))
 
 
+def test_existing_shards_are_reused_unless_forced(tmp_path):
+    ws = _prepared(tmp_path, generate={"rows": 300, "shards": 2})
+    first = generate(ws, "penguins")
+    paths = [ws.artifacts.local_path(r.key) for r in first]
+    stamps = [os.stat(p).st_mtime_ns for p in paths]
+    assert generate(ws, "penguins") == first
+    assert [os.stat(p).st_mtime_ns for p in paths] == stamps
+    with open(paths[1], "ab") as handle:  # a damaged shard is regenerated, not reused
+        handle.write(b"x")
+    again = generate(ws, "penguins")
+    assert again[1].sha256 == first[1].sha256 and os.stat(paths[0]).st_mtime_ns == stamps[0]
+
+
 def test_scale_sets_rows_from_the_source(tmp_path):
     ws = _prepared(tmp_path, generate={"scale": 0.5, "shards": 2})
     assert sum(r.rows for r in generate(ws, "penguins")) == 172
@@ -51,7 +66,7 @@ def test_scale_sets_rows_from_the_source(tmp_path):
 def test_worker_processes_give_the_same_rows_as_one_process(tmp_path):
     ws = _prepared(tmp_path, generate={"rows": 800, "shards": 4, "batch_rows": 300})
     serial = generate(ws, "penguins", workers=1)
-    parallel = generate(ws, "penguins", workers=2)
+    parallel = generate(ws, "penguins", workers=2, force=True)
     assert [r.sha256 for r in serial] == [r.sha256 for r in parallel]
 
 

@@ -61,8 +61,15 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def fit(ws: Workspace, table: str, progress=None) -> ModelRecord:
-    """Fit the spec's synthesizer on the training rows; write model.pkl, model.json, split.json."""
+def fit(ws: Workspace, table: str, progress=None, force: bool = False) -> ModelRecord:
+    """Fit the spec's synthesizer on the training rows; write model.pkl, model.json, split.json.
+
+    A model of this run (same spec content, source and libraries) whose pickle still matches its
+    checksum is reused unless ``force``: re-running a pipeline does not refit.
+    """
+    if not force and _fitted(ws, table):
+        log.info("%s: model up to date", table)
+        return ModelRecord.from_dict(ws.read(table, "model.json"))
     if ws.spec.relationships:
         raise SpecError("relationships: multi-table synthesis is not supported yet; fit tables separately")
     if not ws.has(table, "profile.json"):
@@ -114,6 +121,13 @@ def fit(ws: Workspace, table: str, progress=None) -> ModelRecord:
     })
     log.info("%s: fitted %s on %d rows in %.1fs", table, spec.kind, len(train), fit_seconds)
     return record
+
+
+def _fitted(ws: Workspace, table: str) -> bool:
+    if not (ws.has(table, "model.json") and ws.has(table, "model.pkl")):
+        return False
+    info = ws.read(table, "model.json")
+    return sha256_bytes(ws.artifacts.read_bytes(ws.key(table, "model.pkl"))) == info["model_sha256"]
 
 
 def _build(ws: Workspace, table: str):

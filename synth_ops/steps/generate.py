@@ -42,8 +42,12 @@ def planned_rows(ws: Workspace, table: str) -> list[int]:
     return shard_rows(ws.spec.generate.row_count(source_rows), ws.spec.generate.shards)
 
 
-def generate_shard(ws: Workspace, table: str, shard: int, on_batch: Callable[[int], None] | None = None) -> ShardRecord:
-    """Sample one shard and write it as ``shards/part-NNNNN.parquet`` plus its record."""
+def generate_shard(ws: Workspace, table: str, shard: int, on_batch: Callable[[int], None] | None = None,
+                   force: bool = False) -> ShardRecord:
+    """Sample one shard and write it as ``shards/part-NNNNN.parquet`` plus its record.
+
+    A shard of this run that still matches its record is reused unless ``force``.
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -52,6 +56,12 @@ def generate_shard(ws: Workspace, table: str, shard: int, on_batch: Callable[[in
     plan = planned_rows(ws, table)
     if not 0 <= shard < len(plan):
         raise InputError(f"generate.shards: shard {shard} does not exist (0..{len(plan) - 1})")
+    if not force:
+        existing = _existing_shard(ws, table, shard)
+        if existing:
+            if on_batch:
+                on_batch(existing.rows)
+            return existing
     profile = ws.read(table, "profile.json")
     schema = pa.schema([(name, pa.type_for_alias(kind)) for name, kind in profile["arrow_schema"]])
     model = load_model(ws, table)
@@ -90,6 +100,18 @@ def generate_shard(ws: Workspace, table: str, shard: int, on_batch: Callable[[in
     return record
 
 
+def _existing_shard(ws: Workspace, table: str, shard: int) -> ShardRecord | None:
+    key = shard_key(ws, table, shard, "json")
+    if not ws.artifacts.exists(key):
+        return None
+    record = ShardRecord.from_dict(read_json(ws.artifacts, key))
+    try:
+        verify_shard(ws, record)
+    except SynthOpsError:
+        return None
+    return record
+
+
 def to_arrow(frame, schema):
     """A sampled batch as an Arrow table of the source's schema (ints stay ints, NaN becomes null)."""
     import pyarrow as pa
@@ -103,11 +125,12 @@ def to_arrow(frame, schema):
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
-def generate(ws: Workspace, table: str, workers: int = 1, on_rows: Callable[[int], None] | None = None) -> list[ShardRecord]:
+def generate(ws: Workspace, table: str, workers: int = 1, on_rows: Callable[[int], None] | None = None,
+             force: bool = False) -> list[ShardRecord]:
     """All shards of one table; ``workers`` > 1 runs them in separate processes."""
     plan = planned_rows(ws, table)
     if workers <= 1 or len(plan) == 1:
-        records = [generate_shard(ws, table, shard, on_rows) for shard in range(len(plan))]
+        records = [generate_shard(ws, table, shard, on_rows, force) for shard in range(len(plan))]
     else:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -115,7 +138,7 @@ def generate(ws: Workspace, table: str, workers: int = 1, on_rows: Callable[[int
         # spawn, not fork: a forked child of a process that ran torch can deadlock in its thread pools.
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=min(workers, len(plan)), mp_context=context) as pool:
-            futures = {pool.submit(generate_shard, ws, table, shard): shard for shard in range(len(plan))}
+            futures = {pool.submit(generate_shard, ws, table, shard, None, force): shard for shard in range(len(plan))}
             records = []
             for future in as_completed(futures):
                 record = future.result()

@@ -29,8 +29,14 @@ _SDV_PII_SDTYPES = {"email", "phone_number", "first_name", "last_name", "name", 
                     "street_address", "iban", "credit_card_number", "ipv4_address", "ipv6_address"}
 
 
-def profile(ws: Workspace, table: str) -> ProfileRecord:
-    """Profile one source table and write ``profile.json`` and ``metadata.json`` to the artifacts."""
+def profile(ws: Workspace, table: str, force: bool = False) -> ProfileRecord:
+    """Profile one source table and write ``profile.json`` and ``metadata.json`` to the artifacts.
+
+    The run id is content-addressed, so an existing profile of this run is reused unless ``force``.
+    """
+    if not force and ws.has(table, "profile.json") and ws.has(table, "metadata.json"):
+        log.info("%s: profile up to date", table)
+        return ProfileRecord.from_dict(ws.read(table, "profile.json")["record"])
     spec_table = ws.spec.tables[table]
     field = f"tables.{table}"
     frame = read_source(spec_table.source, spec_table.exclude, field=f"{field}.source", s3_options=ws.spec.s3)
@@ -60,18 +66,19 @@ def profile(ws: Workspace, table: str) -> ProfileRecord:
         "pii": pii,
         "warnings": warnings,
     }
-    profile_key = ws.write(table, "profile.json", doc)
     metadata_key = ws.write(table, "metadata.json", metadata)
+    record = ProfileRecord(
+        name=ws.spec.name, table=table, run_id=ws.run_id, source_fingerprint=doc["source_fingerprint"],
+        rows=doc["rows"], columns=int(frame.shape[1]), pii_columns=sorted(pii), primary_key=primary_key,
+        profile_key=ws.key(table, "profile.json"), metadata_key=metadata_key,
+    )
+    ws.write(table, "profile.json", {**doc, "record": record.to_dict()})  # written last: marks completion
     for warning in warnings:
         log.warning("%s: %s", table, warning)
     if pii:
         log.warning("%s: columns flagged as PII: %s", table, ", ".join(sorted(pii)))
     log.info("%s: profiled %d rows x %d columns", table, len(frame), frame.shape[1])
-    return ProfileRecord(
-        name=ws.spec.name, table=table, run_id=ws.run_id, source_fingerprint=doc["source_fingerprint"],
-        rows=doc["rows"], columns=int(frame.shape[1]), pii_columns=sorted(pii), primary_key=primary_key,
-        profile_key=profile_key, metadata_key=metadata_key,
-    )
+    return record
 
 
 def _check_usable(frame, table: str, spec_table) -> None:

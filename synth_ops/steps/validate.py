@@ -12,11 +12,20 @@ from synth_ops.workspace import Workspace
 log = logging.getLogger("synth_ops")
 
 
-def validate(ws: Workspace, table: str) -> GateRecord:
-    """All gates for one table. Returns the record; callers decide what a failure means."""
+def validate(ws: Workspace, table: str, force: bool = False) -> GateRecord:
+    """All gates for one table. Returns the record; callers decide what a failure means.
+
+    Gates of this run are reused (unless ``force``) when they judged exactly the current shards.
+    """
     if not ws.has(table, "profile.json"):
         raise InputError(f"tables.{table}: no profile for this run; run `synth-ops profile` first")
     shards = shard_records(ws, table)
+    judged = [s.sha256 for s in shards]
+    if not force and ws.has(table, "gates.json"):
+        previous = ws.read(table, "gates.json")
+        if previous.get("shards_sha256") == judged:
+            log.info("%s: gates up to date (%s)", table, "passed" if previous["passed"] else "FAILED")
+            return GateRecord.from_dict(previous)
     gate_input = GateInput(
         ws=ws, table=table, profile=ws.read(table, "profile.json"),
         shard_paths=[verify_shard(ws, record) for record in shards], shards=shards,
@@ -27,7 +36,7 @@ def validate(ws: Workspace, table: str) -> GateRecord:
         name=ws.spec.name, table=table, run_id=ws.run_id, passed=passed, results=results,
         gates_key=ws.key(table, "gates.json"), report_key=_write_report(ws, table, gate_input, results),
     )
-    ws.write(table, "gates.json", record.to_dict())
+    ws.write(table, "gates.json", {**record.to_dict(), "shards_sha256": judged})
     log.info("%s: gates %s (%d checks, %d failed); report at %s", table, "passed" if passed else "FAILED",
              len(results), sum(not r["passed"] for r in results), ws.location(record.report_key))
     return record
