@@ -143,6 +143,15 @@ class Spec(_Frozen):
     publish: PublishSpec = Field(default_factory=PublishSpec)
     artifacts: ArtifactsSpec = Field(default_factory=ArtifactsSpec)
     s3: S3Options = Field(default_factory=S3Options)
+    schedule: Optional[str] = Field(None, description="cron expression for scheduled regeneration "
+                                    "(Dagster schedule / Airflow DAG schedule)")
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and len(value.split()) != 5:
+            raise ValueError(f"expected a 5-field cron expression, got {value!r}")
+        return value
 
     @field_validator("tables")
     @classmethod
@@ -172,6 +181,7 @@ class Spec(_Frozen):
         doc.pop("publish")
         doc.pop("artifacts")
         doc.pop("s3")
+        doc.pop("schedule")
         for table in doc["tables"].values():
             table.pop("source")
         doc["gates"]["suites"] = [_file_sha256(path) for path in self.gates.suites]
@@ -208,8 +218,12 @@ def _format_errors(error: ValidationError) -> str:
     return "; ".join(problems)
 
 
-def parse_spec(doc: Any, root: str | Path | None = None, origin: str = "spec") -> Spec:
-    """Validate a parsed YAML document and resolve its paths against ``root``."""
+def parse_spec(doc: Any, root: str | Path | None = None, origin: str = "spec", check_files: bool = True) -> Spec:
+    """Validate a parsed YAML document and resolve its paths against ``root``.
+
+    ``check_files=False`` skips the existence checks of local files: orchestrators load specs
+    to build their graphs on machines where the data need not be present yet.
+    """
     if not isinstance(doc, dict):
         raise SpecError(f"{origin}: expected a mapping at the top level, got {type(doc).__name__}")
     try:
@@ -227,6 +241,8 @@ def parse_spec(doc: Any, root: str | Path | None = None, origin: str = "spec") -
         "publish": PublishSpec(uri=_resolve(spec.publish.uri, base)),
         "artifacts": ArtifactsSpec(uri=_resolve(spec.artifacts.uri, base)),
     })
+    if not check_files:
+        return spec
     problems = []
     for name, table in spec.tables.items():
         if not _is_remote(table.source) and not Path(table.source).is_file():
@@ -239,7 +255,7 @@ def parse_spec(doc: Any, root: str | Path | None = None, origin: str = "spec") -
     return spec
 
 
-def load_spec(path: str | Path, root: str | Path | None = None) -> Spec:
+def load_spec(path: str | Path, root: str | Path | None = None, check_files: bool = True) -> Spec:
     """Load and validate a spec file. Relative paths in it resolve against ``root`` (default: cwd)."""
     path = Path(path)
     try:
@@ -253,4 +269,4 @@ def load_spec(path: str | Path, root: str | Path | None = None) -> Spec:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(error, "problem", None) or "invalid YAML"
         raise SpecError(f"{path}: malformed YAML{where}: {problem}") from None
-    return parse_spec(doc, root=root, origin=str(path))
+    return parse_spec(doc, root=root, origin=str(path), check_files=check_files)

@@ -1,0 +1,16 @@
+"""Dagster integration: synthetic tables as assets, gates as blocking asset checks.
+
+    from synth_ops.dagster import build_definitions
+    defs = build_definitions(["examples/penguins.yaml"])
+
+Per table of a spec: ``[name, table, source]`` (observed, external), ``profile``, ``model``,
+``synthetic`` (one op per shard) with one blocking check per gate, and ``published``.
+Customise keys, groups and tags by subclassing :class:`SynthOpsTranslator`.
+"""
+from synth_ops.dagster.factory import build_definitions
+from synth_ops.dagster.resource import SynthOpsResource
+from synth_ops.dagster.specs import TableAssets, build_asset_specs, gate_names
+from synth_ops.dagster.translator import SynthOpsTranslator
+
+__all__ = ["SynthOpsResource", "SynthOpsTranslator", "TableAssets", "build_asset_specs", "build_definitions",
+           "gate_names"]

@@ -1,0 +1,216 @@
+"""The asset factory: a thin wrapper that turns the pure asset specs into executable definitions.
+
+Every function body only resolves the spec, calls one core step and translates its record into
+Dagster metadata or check results. No profiling, fitting, gating or publishing happens here.
+"""
+
+import json
+from pathlib import Path
+from typing import Iterable
+
+import dagster as dg
+
+from synth_ops.dagster.resource import SynthOpsResource
+from synth_ops.dagster.specs import TableAssets, build_asset_specs
+from synth_ops.dagster.translator import SynthOpsTranslator
+
+RESOURCE_KEY = "synth_ops"
+
+
+def _profile_asset(path: str, ta: TableAssets, prefix: str) -> dg.AssetsDefinition:
+    @dg.multi_asset(name=f"{prefix}profile", specs=[ta.profile], required_resource_keys={RESOURCE_KEY})
+    def _asset(context: dg.AssetExecutionContext):
+        from synth_ops.steps.profile import profile
+
+        ws = context.resources.synth_ops.workspace(path)
+        record = profile(ws, ta.table)
+        return dg.MaterializeResult(data_version=dg.DataVersion(ws.run_id), metadata={
+            "rows": record.rows, "columns": record.columns, "pii_columns": ", ".join(record.pii_columns) or "none",
+            "primary_key": str(record.primary_key), "source_fingerprint": record.source_fingerprint,
+            "profile": dg.MetadataValue.path(ws.location(record.profile_key)), "run_id": ws.run_id,
+        })
+
+    return _asset
+
+
+def _model_asset(path: str, ta: TableAssets, prefix: str) -> dg.AssetsDefinition:
+    @dg.multi_asset(name=f"{prefix}model", specs=[ta.model], required_resource_keys={RESOURCE_KEY})
+    def _asset(context: dg.AssetExecutionContext):
+        from synth_ops.steps.fit import fit
+
+        ws = context.resources.synth_ops.workspace(path)
+        record = fit(ws, ta.table)
+        return dg.MaterializeResult(data_version=dg.DataVersion(record.model_sha256[:16]), metadata={
+            "kind": record.kind, "train_rows": record.train_rows, "holdout_rows": record.holdout_rows,
+            "fit_seconds": record.fit_seconds, "model_sha256": record.model_sha256,
+            "model": dg.MetadataValue.path(ws.location(record.model_key)),
+        })
+
+    return _asset
+
+
+def _synthetic_asset(path: str, ta: TableAssets, prefix: str) -> dg.AssetsDefinition:
+    """Graph-backed: one op per shard, so shards run in parallel under the multiprocess executor."""
+
+    @dg.op(name=f"{prefix}plan_shards", ins={"start": dg.In(dg.Nothing)}, out=dg.DynamicOut(int),
+           required_resource_keys={RESOURCE_KEY})
+    def plan(context: dg.OpExecutionContext):
+        from synth_ops.steps.generate import planned_rows
+
+        ws = context.resources.synth_ops.workspace(path)
+        for shard in range(len(planned_rows(ws, ta.table))):
+            yield dg.DynamicOutput(shard, mapping_key=f"shard_{shard:05d}")
+
+    @dg.op(name=f"{prefix}generate_shard", required_resource_keys={RESOURCE_KEY})
+    def generate(context: dg.OpExecutionContext, shard: int) -> dict:
+        from synth_ops.steps.generate import generate_shard
+
+        record = generate_shard(context.resources.synth_ops.workspace(path), ta.table, shard)
+        context.log.info(f"shard {shard}: {record.rows} rows in {record.seconds:.1f}s")
+        return record.to_dict()
+
+    @dg.op(name=f"{prefix}collect_shards")
+    def collect(records: list) -> dg.Output:
+        records = sorted(records, key=lambda r: r["shard"])
+        summary = {"run_id": records[0]["run_id"], "rows": sum(r["rows"] for r in records), "shards": len(records)}
+        return dg.Output(summary, data_version=dg.DataVersion(summary["run_id"]), metadata={
+            "rows": summary["rows"], "shards": summary["shards"], "run_id": summary["run_id"],
+            "bytes": sum(r["bytes"] for r in records),
+        })
+
+    spec = ta.synthetic
+
+    @dg.graph_asset(key=spec.key, group_name=spec.group_name, tags=spec.tags,
+                    kinds=spec.kinds, description=spec.description, code_version=spec.code_version,
+                    ins={"model": dg.AssetIn(key=ta.model.key, dagster_type=dg.Nothing)})
+    def _asset(model):
+        return collect(plan(model).map(generate).collect())
+
+    return _asset
+
+
+def _gate_of(result: dict) -> str:
+    if result["gate"] == "expectations":
+        return "expectations"
+    if result["gate"] == "quality":
+        return "quality"
+    if result["gate"] == "utility":
+        return "utility"
+    return result["name"]  # exact_match, dcr_share, pii_leak
+
+
+def _gate_checks(path: str, ta: TableAssets, prefix: str) -> dg.AssetChecksDefinition:
+    @dg.multi_asset_check(name=f"{prefix}gates", specs=list(ta.checks), required_resource_keys={RESOURCE_KEY})
+    def _checks(context: dg.AssetCheckExecutionContext):
+        from synth_ops.steps.validate import validate
+
+        ws = context.resources.synth_ops.workspace(path)
+        record = validate(ws, ta.table)
+        report = ws.location(record.report_key)
+        for check in ta.checks:
+            results = [r for r in record.results if _gate_of(r) == check.name]
+            failed = [r for r in results if not r["passed"]]
+            if check.name == "expectations":
+                value, threshold = float(len(failed)), 0.0
+            else:
+                value, threshold = results[0]["value"], results[0]["threshold"]
+            yield dg.AssetCheckResult(
+                asset_key=check.asset_key, check_name=check.name, passed=not failed,
+                severity=dg.AssetCheckSeverity.ERROR,
+                metadata={"value": value, "threshold": threshold, "checks": len(results),
+                          "failed": "; ".join(f"{r['name']}: {r['detail']}" for r in failed) or "none",
+                          "report": dg.MetadataValue.path(report)},
+            )
+
+    return _checks
+
+
+def _published_assets(path: str, tables: list[TableAssets], name: str) -> dg.AssetsDefinition:
+    @dg.multi_asset(name=f"{name}__published", specs=[ta.published for ta in tables], can_subset=False,
+                    required_resource_keys={RESOURCE_KEY})
+    def _assets(context: dg.AssetExecutionContext):
+        from synth_ops.releases import latest_key
+        from synth_ops.steps.publish import publish
+
+        ws = context.resources.synth_ops.workspace(path)
+        release = publish(ws)
+        for ta in tables:
+            gates = {r["name"]: r["value"] for r in ws.read(ta.table, "gates.json")["results"]}
+            info = release.tables[ta.table]
+            yield dg.MaterializeResult(asset_key=ta.published.key, data_version=dg.DataVersion(release.version),
+                                       metadata={
+                "status": release.status, "version": release.version, "rows": info["rows"],
+                "quality_score": gates.get("quality_score"), "dcr_share": gates.get("dcr_share"),
+                "exact_match": gates.get("exact_match"),
+                "latest": dg.MetadataValue.path(f"{release.publish_uri}/{latest_key(name)}"),
+                "report": dg.MetadataValue.path(info.get("report") or ""),
+                "source_fingerprint": ws.source_fingerprints[ta.table],
+                "model_sha256": ws.read(ta.table, "model.json")["model_sha256"],
+                "spec_hash": ws.spec_hash,
+            })
+
+    return _assets
+
+
+def _source_asset(path: str, ta: TableAssets) -> dg.SourceAsset:
+    @dg.observable_source_asset(key=ta.source.key, group_name=ta.source.group_name, tags=ta.source.tags,
+                                description=ta.source.description, required_resource_keys={RESOURCE_KEY})
+    def _source(context):
+        from synth_ops.sources import source_fingerprint
+
+        spec = context.resources.synth_ops.load(path)
+        return dg.DataVersion(source_fingerprint(spec.tables[ta.table].source, spec.s3))
+
+    return _source
+
+
+def _source_sensor(path: str, spec_name: str, job) -> dg.SensorDefinition:
+    """Requests a regeneration when a source's content fingerprint changes (not on the first look)."""
+
+    @dg.sensor(name=f"{spec_name}_source_changed", job=job, minimum_interval_seconds=60,
+               required_resource_keys={RESOURCE_KEY})
+    def _sensor(context: dg.SensorEvaluationContext):
+        from synth_ops.sources import source_fingerprint
+
+        spec = context.resources.synth_ops.load(path)
+        current = {t: source_fingerprint(s.source, spec.s3) for t, s in spec.tables.items()}
+        previous = json.loads(context.cursor) if context.cursor else None
+        context.update_cursor(json.dumps(current, sort_keys=True))
+        if previous is None:
+            return dg.SkipReason("first look: source fingerprints recorded")
+        changed = sorted(t for t in current if previous.get(t) != current[t])
+        if not changed:
+            return dg.SkipReason("sources unchanged")
+        return dg.RunRequest(run_key=json.dumps(current, sort_keys=True),
+                             tags={"synth-ops/changed-sources": ",".join(changed)})
+
+    return _sensor
+
+
+def build_definitions(spec_paths: Iterable[str | Path], translator: SynthOpsTranslator | None = None,
+                      resource: SynthOpsResource | None = None) -> dg.Definitions:
+    """Definitions for every spec: assets, blocking gate checks, a job, a sensor and any schedule."""
+    from synth_ops.spec import load_spec
+
+    resource = resource or SynthOpsResource()
+    translator = translator or SynthOpsTranslator()
+    assets, checks, jobs, schedules, sensors = [], [], [], [], []
+    for spec_path in spec_paths:
+        path = str(Path(spec_path).resolve())
+        spec = load_spec(path, root=resource.root or None, check_files=False)
+        tables = build_asset_specs(spec, translator)
+        for ta in tables:
+            prefix = f"{spec.name}__{ta.table}__"
+            assets += [_source_asset(path, ta), _profile_asset(path, ta, prefix), _model_asset(path, ta, prefix),
+                       _synthetic_asset(path, ta, prefix)]
+            checks.append(_gate_checks(path, ta, prefix))
+        assets.append(_published_assets(path, tables, spec.name))
+        keys = [getattr(ta, stage).key for ta in tables for stage in ("profile", "model", "synthetic", "published")]
+        job = dg.define_asset_job(f"{spec.name}_synthesize", selection=dg.AssetSelection.assets(*keys),
+                                  description=f"Regenerate, gate and publish the synthetic copy {spec.name!r}")
+        jobs.append(job)
+        sensors.append(_source_sensor(path, spec.name, job))
+        if spec.schedule:
+            schedules.append(dg.ScheduleDefinition(name=f"{spec.name}_schedule", job=job, cron_schedule=spec.schedule))
+    return dg.Definitions(assets=assets, asset_checks=checks, jobs=jobs, schedules=schedules, sensors=sensors,
+                          resources={RESOURCE_KEY: resource})

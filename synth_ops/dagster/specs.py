@@ -1,0 +1,58 @@
+"""Pure: a synth-ops spec -> the Dagster asset and check specs it stands for. Testable alone."""
+from __future__ import annotations
+
+import dataclasses
+
+import dagster as dg
+
+from synth_ops.dagster.translator import SynthOpsTranslator
+
+
+@dataclasses.dataclass(frozen=True)
+class TableAssets:
+    table: str
+    source: dg.AssetSpec
+    profile: dg.AssetSpec
+    model: dg.AssetSpec
+    synthetic: dg.AssetSpec
+    published: dg.AssetSpec
+    checks: tuple[dg.AssetCheckSpec, ...]
+
+
+def gate_names(spec) -> list[str]:
+    """One blocking check per gate; the utility gate only when the spec asks for it."""
+    names = ["expectations", "quality", "exact_match", "dcr_share", "pii_leak"]
+    return names + (["utility"] if spec.gates.utility is not None else [])
+
+
+def build_asset_specs(spec, translator: SynthOpsTranslator | None = None) -> list[TableAssets]:
+    translator = translator or SynthOpsTranslator()
+    code_version = spec.content_hash()[:16]
+    group = translator.get_group_name(spec)
+    out = []
+    for table in spec.tables:
+        key = {stage: translator.get_asset_key(spec, table, stage) for stage in
+               ("source", "profile", "model", "synthetic", "published")}
+
+        def asset_spec(stage: str, deps) -> dg.AssetSpec:
+            return dg.AssetSpec(
+                key=key[stage], deps=deps, group_name=group, tags=translator.get_tags(spec, table, stage),
+                kinds=translator.get_kinds(spec, table, stage), description=translator.get_description(spec, table, stage),
+                code_version=None if stage == "source" else code_version,
+            )
+
+        checks = tuple(
+            dg.AssetCheckSpec(name=gate, asset=key["synthetic"], blocking=True,
+                              description=f"synth-ops gate {gate}: publication is blocked when it fails")
+            for gate in gate_names(spec)
+        )
+        out.append(TableAssets(
+            table=table,
+            source=asset_spec("source", []),
+            profile=asset_spec("profile", [key["source"]]),
+            model=asset_spec("model", [key["profile"]]),
+            synthetic=asset_spec("synthetic", [key["model"]]),
+            published=asset_spec("published", [key["synthetic"]]),
+            checks=checks,
+        ))
+    return out

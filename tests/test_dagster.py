@@ -1,0 +1,172 @@
+"""Dagster: assets materialize against a real DagsterInstance in a temp DAGSTER_HOME."""
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+import dagster as dg
+import pytest
+
+from synth_ops.dagster import SynthOpsResource, SynthOpsTranslator, build_asset_specs, build_definitions
+from synth_ops.spec import load_spec
+from tests.conftest import REPO, penguins_doc, write_spec
+
+STAGES = ("profile", "model", "synthetic", "published")
+
+
+def test_asset_specs_are_built_by_a_pure_function(penguins_spec):
+    spec = load_spec(penguins_spec)
+    (table,) = build_asset_specs(spec)
+    assert table.synthetic.key == dg.AssetKey(["penguins", "penguins", "synthetic"])
+    assert {s.group_name for s in (table.profile, table.model, table.synthetic, table.published)} == {"penguins"}
+    assert [d.asset_key for d in table.model.deps] == [table.profile.key]
+    assert [d.asset_key for d in table.profile.deps] == [table.source.key]
+    assert table.published.tags["synth-ops/synthetic"] == "true"
+    assert table.model.code_version == spec.content_hash()[:16]
+    assert [c.name for c in table.checks] == ["expectations", "quality", "exact_match", "dcr_share", "pii_leak"]
+    assert all(c.blocking and c.asset_key == table.synthetic.key for c in table.checks)
+
+
+def test_translator_is_the_customisation_point(penguins_spec):
+    class Team(SynthOpsTranslator):
+        def get_asset_key(self, spec, table, stage):
+            return dg.AssetKey(["synthetic_data", spec.name, table, stage])
+
+        def get_group_name(self, spec):
+            return "privacy_team"
+
+    (table,) = build_asset_specs(load_spec(penguins_spec), Team())
+    assert table.published.key.path[0] == "synthetic_data" and table.published.group_name == "privacy_team"
+    assert [d.asset_key for d in table.published.deps] == [table.synthetic.key]
+
+
+def test_code_location_loads_no_heavy_library():
+    code = ("import runpy, sys; runpy.run_path('assets/definitions.py'); "
+            "print(sorted(m for m in ('sdv', 'great_expectations', 'torch', 'pandas', 'boto3') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-W", "ignore", "-c", code], cwd=REPO, capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"
+    validate = subprocess.run([str(REPO / ".venv" / "bin" / "dagster") if (REPO / ".venv").exists() else "dagster",
+                               "definitions", "validate", "-f", "assets/definitions.py"],
+                              cwd=REPO, capture_output=True, text=True, env={**os.environ, "DAGSTER_HOME": ""})
+    assert validate.returncode == 0, validate.stderr[-2000:]
+
+
+def _defs_file(directory, spec_path):
+    path = directory / "defs.py"
+    path.write_text(textwrap.dedent(f"""
+        from synth_ops.dagster import SynthOpsResource, build_definitions
+        defs = build_definitions([{str(spec_path)!r}], resource=SynthOpsResource(root={str(directory)!r}))
+    """))
+    return path
+
+
+def _materializations(instance, key):
+    return instance.fetch_materializations(dg.AssetKey(key), limit=10).records
+
+
+def test_penguins_end_to_end_multiprocess_with_parallel_shards(tmp_path):
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    spec = write_spec(tmp_path, penguins_doc(generate={"rows": 2000, "shards": 2}))
+    defs = _defs_file(tmp_path, spec)
+    env = {**os.environ, "DAGSTER_HOME": str(home)}
+    dagster = str(REPO / ".venv" / "bin" / "dagster") if (REPO / ".venv").exists() else "dagster"
+    result = subprocess.run([dagster, "job", "execute", "-f", str(defs), "-j", "penguins_synthesize"],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    instance = dg.DagsterInstance.from_config(str(home))
+    for stage in STAGES:
+        assert _materializations(instance, ["penguins", "penguins", stage]), stage
+    published = _materializations(instance, ["penguins", "penguins", "published"])[0].asset_materialization.metadata
+    assert published["status"].value == "published" and published["rows"].value == 2000
+    assert 0.8 <= published["quality_score"].value <= 1 and published["dcr_share"].value <= 0.6
+    assert published["report"].value.endswith("report.html") and len(published["version"].value) == 16
+    synthetic_key = dg.AssetKey(["penguins", "penguins", "synthetic"])
+    checks = {}
+    for name in ("expectations", "quality", "exact_match", "dcr_share", "pii_leak"):
+        record = instance.event_log_storage.get_latest_asset_check_execution_by_key(
+            [dg.AssetCheckKey(synthetic_key, name)])[dg.AssetCheckKey(synthetic_key, name)]
+        evaluation = record.event.dagster_event.event_specific_data
+        checks[name] = evaluation
+        assert evaluation.passed, name
+    assert checks["quality"].metadata["threshold"].value == 0.8
+    assert "value" in checks["dcr_share"].metadata
+    # the two shards ran as separate steps (processes) that overlapped in time
+    run = instance.get_runs(limit=1)[0]
+    spans = {}
+    for event in instance.all_logs(run.run_id):
+        step = event.step_key or ""
+        if "generate_shard" in step and event.dagster_event and event.dagster_event.event_type_value in (
+                "STEP_START", "STEP_SUCCESS"):
+            spans.setdefault(step, {})[event.dagster_event.event_type_value] = event.timestamp
+    assert len(spans) == 2
+    (a, b) = spans.values()
+    assert a["STEP_START"] < b["STEP_SUCCESS"] and b["STEP_START"] < a["STEP_SUCCESS"], spans
+
+
+def _instance(tmp_path):
+    """A real DagsterInstance (sqlite storage) in a temporary DAGSTER_HOME."""
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    return dg.instance_for_test(temp_dir=str(home))
+
+
+def _job(spec_path, directory):
+    defs = build_definitions([spec_path], resource=SynthOpsResource(root=str(directory)))
+    return defs.resolve_job_def("penguins_synthesize")
+
+
+def test_failing_gate_blocks_published(tmp_path):
+    spec = write_spec(tmp_path, penguins_doc(gates={"quality_min": 0.99}))
+    with _instance(tmp_path) as instance:
+        result = _job(spec, tmp_path).execute_in_process(instance=instance, raise_on_error=False)
+        check = next(e for e in result.get_asset_check_evaluations() if e.check_name == "quality")
+        assert not check.passed and check.metadata["threshold"].value == 0.99
+        assert check.metadata["value"].value < 0.99
+        assert not _materializations(instance, ["penguins", "penguins", "published"])
+        assert _materializations(instance, ["penguins", "penguins", "synthetic"])
+    assert not (tmp_path / "warehouse").exists()
+
+
+def test_rematerializing_unchanged_inputs_does_not_refit_or_republish(tmp_path):
+    spec = write_spec(tmp_path, penguins_doc())
+    with _instance(tmp_path) as instance:
+        job = _job(spec, tmp_path)
+        assert job.execute_in_process(instance=instance).success
+        model = next((tmp_path / "artifacts").rglob("model.pkl"))
+        latest = tmp_path / "warehouse" / "penguins" / "_latest.json"
+        stamps = (model.stat().st_mtime_ns, latest.stat().st_mtime_ns)
+        time.sleep(0.01)
+        assert job.execute_in_process(instance=instance).success
+        assert (model.stat().st_mtime_ns, latest.stat().st_mtime_ns) == stamps
+        published = _materializations(instance, ["penguins", "penguins", "published"])
+        assert [m.asset_materialization.metadata["status"].value for m in published] == ["up_to_date", "published"]
+
+
+def test_sensor_fires_after_the_source_changes_and_not_before(tmp_path, penguins_frame):
+    source = tmp_path / "penguins.csv"
+    penguins_frame.to_csv(source, index=False)
+    spec = write_spec(tmp_path, penguins_doc(source=source))
+    resource = SynthOpsResource(root=str(tmp_path))
+    defs = build_definitions([spec], resource=resource)
+    sensor = defs.resolve_sensor_def("penguins_source_changed")
+    with dg.instance_for_test() as instance:
+        context = dg.build_sensor_context(instance=instance, resources={"synth_ops": resource})
+        first = sensor.evaluate_tick(context)
+        assert not first.run_requests and "recorded" in first.skip_message
+        context = dg.build_sensor_context(instance=instance, cursor=first.cursor, resources={"synth_ops": resource})
+        second = sensor.evaluate_tick(context)
+        assert not second.run_requests and second.skip_message == "sources unchanged"
+        penguins_frame.head(300).to_csv(source, index=False)
+        context = dg.build_sensor_context(instance=instance, cursor=second.cursor, resources={"synth_ops": resource})
+        third = sensor.evaluate_tick(context)
+        assert len(third.run_requests) == 1 and third.run_requests[0].tags["synth-ops/changed-sources"] == "penguins"
+
+
+def test_schedule_comes_from_the_spec(tmp_path):
+    spec = write_spec(tmp_path, penguins_doc(schedule="0 3 * * 1"))
+    defs = build_definitions([spec], resource=SynthOpsResource(root=str(tmp_path)))
+    schedule = defs.resolve_schedule_def("penguins_schedule")
+    assert schedule.cron_schedule == "0 3 * * 1" and schedule.job_name == "penguins_synthesize"
