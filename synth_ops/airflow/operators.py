@@ -1,0 +1,144 @@
+"""One operator per synth-ops step, each a few lines over SynthOpsHook and the core step.
+
+XCom carries only the step's small JSON record. ``synth_task_group`` builds the whole chain,
+with shards mapped (``.expand_kwargs``) so they spread over Celery or Kubernetes workers.
+"""
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Sequence
+
+from airflow.sdk import Asset, BaseOperator, TaskGroup
+
+from synth_ops.airflow.hooks import SynthOpsHook
+
+
+class SynthOpsBaseOperator(BaseOperator):
+    template_fields: Sequence[str] = ("spec_path", "rows", "seed", "synth_ops_conn_id")
+    ui_color = "#e8f1fb"
+
+    def __init__(self, *, spec_path: str, synth_ops_conn_id: str | None = None, root: str | None = None,
+                 rows: int | str | None = None, seed: int | str | None = None, table: str | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.spec_path = spec_path
+        self.synth_ops_conn_id = synth_ops_conn_id
+        self.root = root
+        self.rows = rows
+        self.seed = seed
+        self.table = table
+
+    @cached_property
+    def hook(self) -> SynthOpsHook:
+        return SynthOpsHook(self.spec_path, self.synth_ops_conn_id, self.root, {"rows": self.rows, "seed": self.seed})
+
+    def tables(self, ws) -> list[str]:
+        return [self.table] if self.table else list(ws.spec.tables)
+
+
+class SynthProfileOperator(SynthOpsBaseOperator):
+    def execute(self, context) -> list[dict[str, Any]]:
+        from synth_ops.steps.profile import profile
+
+        ws = self.hook.get_workspace()
+        return [profile(ws, t).to_dict() for t in self.tables(ws)]
+
+
+class SynthFitOperator(SynthOpsBaseOperator):
+    def execute(self, context) -> list[dict[str, Any]]:
+        from synth_ops.steps.fit import fit
+
+        ws = self.hook.get_workspace()
+        return [fit(ws, t).to_dict() for t in self.tables(ws)]
+
+
+class SynthGenerateOperator(SynthOpsBaseOperator):
+    """All shards, or one (``table`` + ``shard``): the unit that dynamic task mapping spreads."""
+
+    template_fields: Sequence[str] = (*SynthOpsBaseOperator.template_fields, "shard")
+
+    def __init__(self, *, shard: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.shard = shard
+
+    def execute(self, context) -> list[dict[str, Any]]:
+        from synth_ops.steps.generate import generate, generate_shard
+
+        ws = self.hook.get_workspace()
+        if self.shard is not None:
+            table = self.table or next(iter(ws.spec.tables))
+            return [generate_shard(ws, table, int(self.shard)).to_dict()]
+        return [r.to_dict() for t in self.tables(ws) for r in generate(ws, t)]
+
+
+class SynthValidateOperator(SynthOpsBaseOperator):
+    """Fails without retries (AirflowFailException) when a gate fails, naming gate, value, threshold."""
+
+    def execute(self, context) -> list[dict[str, Any]]:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from synth_ops.steps.validate import validate
+
+        ws = self.hook.get_workspace()
+        records = [validate(ws, t) for t in self.tables(ws)]
+        failures = [line for r in records for line in r.failures()]
+        if failures:
+            raise AirflowFailException(f"{len(failures)} gate(s) failed; nothing will be published: " + "; ".join(failures))
+        return [{k: v for k, v in r.to_dict().items() if k != "results"} | {"checks": len(r.results)} for r in records]
+
+
+def published_asset(spec_path: str, root: str | None = None, table: str | None = None) -> Asset:
+    """The Airflow Asset of a published table: its ``_latest.json`` URI. Parses the spec only."""
+    from synth_ops.releases import latest_key
+    from synth_ops.spec import load_spec
+
+    spec = load_spec(spec_path, root=root, check_files=False)
+    table = table or next(iter(spec.tables))
+    base = spec.publish.uri if "://" in spec.publish.uri else Path(spec.publish.uri).as_uri()
+    uri = f"{base}/{latest_key(spec.name)}"
+    if len(spec.tables) > 1:  # one pointer serves every table of the release
+        uri += f"?table={table}"
+    return Asset(name=f"synth-ops.{spec.name}.{table}", uri=uri, group="synthetic-data",
+                 extra={"pipeline": spec.name, "table": table})
+
+
+class SynthPublishOperator(SynthOpsBaseOperator):
+    """Publishes the gated run and emits one Asset event per published table."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        from synth_ops.spec import load_spec
+
+        spec = load_spec(self.spec_path, root=self.root, check_files=False)
+        self.assets = {t: published_asset(self.spec_path, self.root, t) for t in spec.tables}
+        self.outlets = list(self.assets.values())
+
+    def execute(self, context) -> dict[str, Any]:
+        from synth_ops.steps.publish import publish
+
+        release = publish(self.hook.get_workspace())
+        for table, asset in self.assets.items():
+            context["outlet_events"][asset].extra = {
+                "version": release.version, "status": release.status, "rows": release.tables[table]["rows"],
+            }
+        return release.to_dict()
+
+
+def synth_task_group(spec_path: str, *, group_id: str | None = None, synth_ops_conn_id: str | None = None,
+                     root: str | None = None, rows: int | str | None = None, seed: int | str | None = None,
+                     **task_kwargs) -> TaskGroup:
+    """profile >> fit >> generate (mapped per shard) >> validate >> publish, in one line."""
+    from synth_ops.spec import load_spec
+
+    spec = load_spec(spec_path, root=root, check_files=False)  # structure only: no data is read here
+    common = dict(spec_path=spec_path, synth_ops_conn_id=synth_ops_conn_id, root=root, rows=rows, seed=seed,
+                  **task_kwargs)
+    with TaskGroup(group_id=group_id or f"synth_{spec.name}") as group:
+        profile = SynthProfileOperator(task_id="profile", **common)
+        fit = SynthFitOperator(task_id="fit", **common)
+        shards = [{"table": t, "shard": i} for t in spec.tables for i in range(spec.generate.shards)]
+        generate = SynthGenerateOperator.partial(task_id="generate", **common).expand_kwargs(shards)
+        validate = SynthValidateOperator(task_id="validate", retries=0, **common)
+        publish = SynthPublishOperator(task_id="publish", **common)
+        profile >> fit >> generate >> validate >> publish
+    return group

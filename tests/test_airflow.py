@@ -1,0 +1,145 @@
+"""Airflow: DAGs run with dag.test() against a real SQLite metadata DB in a temporary AIRFLOW_HOME.
+
+Airflow reads its configuration at import, so everything Airflow runs in subprocesses
+(tests/airflow_driver.py) whose environment points at the temporary home.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import REPO
+
+DRIVER = str(REPO / "tests" / "airflow_driver.py")
+
+
+def _airflow_bin() -> str:
+    local = Path(sys.executable).parent / "airflow"
+    return str(local) if local.exists() else "airflow"
+
+
+@pytest.fixture(scope="module")
+def airflow_home(tmp_path_factory):
+    base = tmp_path_factory.mktemp("airflow")
+    root = base / "root"
+    root.mkdir()
+    for part in ("examples", "expectations"):
+        shutil.copytree(REPO / part, root / part, ignore=shutil.ignore_patterns("flights.csv"))
+    env = {**os.environ, "AIRFLOW_HOME": str(base / "home"), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+           "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"), "SYNTH_OPS_ROOT": str(root)}
+    migrated = subprocess.run([_airflow_bin(), "db", "migrate"], env=env, capture_output=True, text=True, timeout=300)
+    assert migrated.returncode == 0, migrated.stderr[-2000:]
+    return {"env": env, "root": root, "base": base}
+
+
+def _driver(env, *args) -> dict:
+    result = subprocess.run([sys.executable, DRIVER, *args], env=env, capture_output=True, text=True, timeout=600)
+    marker = [line for line in result.stdout.splitlines() if line.startswith("DRIVER-JSON ")]
+    if args[0] == "dagbag":
+        assert result.returncode == 0, result.stderr[-3000:]
+        return json.loads(result.stdout.strip().splitlines()[-1])
+    assert marker, (result.stdout[-3000:], result.stderr[-3000:])
+    out = json.loads(marker[0].removeprefix("DRIVER-JSON "))
+    out["log"] = result.stdout + result.stderr
+    return out
+
+
+def test_every_dag_imports_without_heavy_libraries(airflow_home):
+    dags = sorted(str(p) for p in (REPO / "dags").glob("*.py"))
+    out = _driver(airflow_home["env"], "dagbag", *dags)
+    assert out["import_errors"] == {}
+    assert out["dag_ids"] == ["synth_penguins", "train_on_synthetic"]
+    assert out["heavy_modules"] == []
+    print("DAG parse seconds:", out["parse_seconds"])
+
+
+def test_provider_is_registered(airflow_home):
+    listed = subprocess.run([_airflow_bin(), "providers", "list"], env=airflow_home["env"], capture_output=True,
+                            text=True, timeout=120)
+    assert listed.returncode == 0 and "synth-ops" in listed.stdout
+    hooks = subprocess.run([_airflow_bin(), "providers", "hooks"], env=airflow_home["env"], capture_output=True,
+                           text=True, timeout=120)
+    assert "synth_ops.airflow.hooks.SynthOpsHook" in hooks.stdout
+
+
+def test_synth_penguins_then_train_on_synthetic(airflow_home):
+    out = _driver(airflow_home["env"], "test", "synth_penguins")
+    assert out["run_state"] == "success", out["log"][-3000:]
+    states = {(t["task_id"], t["map_index"]): t["state"] for t in out["tasks"]}
+    assert set(states.values()) == {"success"}
+    shards = sorted(i for (task, i) in states if task.endswith(".generate"))
+    assert shards == [0, 1, 2, 3]  # one mapped task instance per shard of examples/penguins.yaml
+    latest = airflow_home["root"] / "warehouse" / "penguins" / "_latest.json"
+    assert latest.exists()
+    version = json.loads(latest.read_text())["version"]
+    (event,) = out["asset_events"]
+    assert event["uri"] == latest.as_uri() and event["extra"]["version"] == version
+    assert event["extra"]["rows"] == 10000
+    # XCom carries small records only
+    assert all(len(json.dumps(v)) < 5000 for v in out["xcoms"].values())
+
+    trained = _driver(airflow_home["env"], "test", "train_on_synthetic")
+    assert trained["run_state"] == "success", trained["log"][-3000:]
+    result = trained["xcoms"]["train_species_classifier[-1]"]
+    assert result["rows"] == 10000 and 0.0 <= result["accuracy"] <= 1.0
+    assert "held-out synthetic accuracy" in trained["log"]
+
+
+def test_failed_gate_fails_validate_and_skips_publish(airflow_home, tmp_path):
+    root = airflow_home["root"]
+    doc = yaml.safe_load((root / "examples" / "penguins.yaml").read_text())
+    doc["gates"]["quality_min"] = 0.99
+    doc["publish"] = {"uri": str(tmp_path / "strict_warehouse")}
+    spec = tmp_path / "strict.yaml"
+    spec.write_text(yaml.safe_dump(doc))
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    (dags / "synth_strict.py").write_text(textwrap.dedent(f"""
+        import pendulum
+        from airflow.sdk import DAG
+        from synth_ops.airflow import synth_task_group
+        with DAG("synth_strict", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC")):
+            synth_task_group({str(spec)!r}, root={str(root)!r})
+    """))
+    env = {**airflow_home["env"], "AIRFLOW__CORE__DAGS_FOLDER": str(dags)}
+    out = _driver(env, "test", "synth_strict")
+    states = {t["task_id"].split(".")[-1]: t["state"] for t in out["tasks"] if t["map_index"] <= 0}
+    assert out["run_state"] == "failed"
+    assert states["validate"] == "failed" and states["publish"] == "upstream_failed"
+    assert "gate quality/quality_score failed: value 0.8" in out["log"] and "threshold 0.99" in out["log"]
+    assert not (tmp_path / "strict_warehouse").exists()
+
+
+HOOK = """
+import json, os, sys
+from synth_ops.airflow.hooks import SynthOpsHook
+from synth_ops.errors import SpecError
+spec_path, root = sys.argv[1], sys.argv[2]
+hook = SynthOpsHook(spec_path, "synth_ops_default", root, {"rows": "50", "seed": 3})
+out = {"publish": hook.spec.publish.uri, "artifacts": hook.spec.artifacts.uri, "rows": hook.spec.generate.rows,
+       "seed": hook.spec.synthesizer.seed}
+try:
+    SynthOpsHook(spec_path, None, root, {"rows": -1}).spec
+except SpecError as error:
+    out["error"] = str(error)
+print(json.dumps(out))
+"""
+
+
+def test_hook_takes_locations_from_a_connection_and_validates_overrides(airflow_home, tmp_path):
+    conn = {"conn_type": "fs", "extra": {"path": str(tmp_path / "pub"), "artifacts_path": str(tmp_path / "art")}}
+    env = {**airflow_home["env"], "AIRFLOW_CONN_SYNTH_OPS_DEFAULT": json.dumps(conn)}
+    root = airflow_home["root"]
+    result = subprocess.run([sys.executable, "-c", HOOK, str(root / "examples" / "penguins.yaml"), str(root)],
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert out["publish"] == str(tmp_path / "pub") and out["artifacts"] == str(tmp_path / "art")
+    assert (out["rows"], out["seed"]) == (50, 3)
+    assert out["error"].startswith("generate.rows: Input should be greater than 0")
