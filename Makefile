@@ -33,6 +33,7 @@ test: $(STAMP) chromium
 bench: $(STAMP) examples/data/flights.csv
 	$(PY) bench/generate.py
 	$(PY) bench/gates.py
+	$(PY) bench/perf.py
 
 clean:
 	rm -rf .synth-ops warehouse

@@ -73,6 +73,11 @@ class SynthesizerSpec(_Frozen):
     kind: Literal["gaussian_copula", "ctgan", "tvae", "copulagan"] = "gaussian_copula"
     params: dict[str, Any] = Field(default_factory=dict, description="passed to the SDV synthesizer")
     seed: int = Field(0, ge=0, description="seeds the holdout split, fitting and every shard")
+    fit_rows: Optional[int] = Field(50_000, gt=0, description="seeded sample of training rows the model's "
+                                    "marginals and correlations are fitted on (transformers see every row); "
+                                    "null: all rows")
+    fast_sampling: bool = Field(True, description="tabulated inverse CDFs and vectorised datetimes; "
+                                "false: SDV's own sampling path throughout")
 
 
 class GenerateSpec(_Frozen):

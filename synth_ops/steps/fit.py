@@ -85,19 +85,28 @@ def fit(ws: Workspace, table: str, progress=None, force: bool = False) -> ModelR
     }
     ws.write(table, "split.json", split)
 
-    synthesizer = _build(ws, table)
     started = time.perf_counter()
+    datetimes = _native_datetimes(ws, table, train) if spec.fast_sampling else {}
+    synthesizer = _build(ws, table, drop_formats=set(datetimes))
     seed_everything(spec.seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
             if progress:
                 progress("fitting", 0)
-            synthesizer.fit({table: train})
+            # Transformers learn from every training row (ranges, categories); the model's marginals
+            # and correlations from a seeded sample of fit_rows, which is where fitting time goes.
+            processed = synthesizer.preprocess({table: train})[table]
+            fit_rows = len(processed)
+            if spec.fit_rows and len(processed) > spec.fit_rows:
+                processed = processed.sample(spec.fit_rows, random_state=spec.seed)
+                fit_rows = spec.fit_rows
+            synthesizer.fit_processed_data({table: processed})
         except Exception as error:
-            if type(error).__module__.startswith("sdv"):
+            if type(error).__module__.startswith(("sdv", "rdt")):
                 raise InputError(f"tables.{table}: SDV cannot fit this table: {_one_line(error)}") from None
             raise
+    synthesizer._synth_ops_datetime_formats = datetimes
     fit_seconds = round(time.perf_counter() - started, 3)
     if progress:
         progress("fitted", 1)
@@ -118,6 +127,9 @@ def fit(ws: Workspace, table: str, progress=None, force: bool = False) -> ModelR
         "spec_hash": ws.spec_hash,
         "source_fingerprint": ws.source_fingerprints[table],
         "split_sha256": sha256_json(split),
+        "fit_rows": fit_rows,
+        "fast_sampling": spec.fast_sampling,
+        "native_datetimes": datetimes,
     })
     log.info("%s: fitted %s on %d rows in %.1fs", table, spec.kind, len(train), fit_seconds)
     return record
@@ -130,12 +142,32 @@ def _fitted(ws: Workspace, table: str) -> bool:
     return sha256_bytes(ws.artifacts.read_bytes(ws.key(table, "model.pkl"))) == info["model_sha256"]
 
 
-def _build(ws: Workspace, table: str):
+def _native_datetimes(ws: Workspace, table: str, train) -> dict[str, str]:
+    """Datetime string columns parsed once, vectorised (in place); column -> format to print back."""
+    import pandas as pd
+
+    from synth_ops.steps.fastpath import roundtrip_format
+
+    columns = ws.read(table, "metadata.json")["tables"][table]["columns"]
+    formats = {}
+    for column, meta in columns.items():
+        if meta.get("sdtype") == "datetime" and column in train and train[column].dtype == object:
+            fmt = roundtrip_format(train[column], meta.get("datetime_format"))
+            if fmt:
+                train[column] = pd.to_datetime(train[column], format=fmt)
+                formats[column] = fmt
+    return formats
+
+
+def _build(ws: Workspace, table: str, drop_formats: set[str] = frozenset()):
     import sdv.single_table
     from sdv.metadata import Metadata
 
     spec = ws.spec.synthesizer
-    metadata = Metadata.load_from_dict(ws.read(table, "metadata.json"))
+    doc = ws.read(table, "metadata.json")
+    for column in drop_formats:  # parsed to datetime64 already: SDV must not re-parse strings
+        doc["tables"][table]["columns"][column].pop("datetime_format", None)
+    metadata = Metadata.load_from_dict(doc)
     cls = getattr(sdv.single_table, _SYNTHESIZERS[spec.kind])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -175,15 +207,20 @@ def load_model(ws: Workspace, table: str):
     return cloudpickle.loads(blob)
 
 
-def sample_batches(model, table: str, rows: int, batch_rows: int, seed: int) -> Iterator:
+def sample_batches(model, table: str, rows: int, batch_rows: int, seed: int, fast: bool = False) -> Iterator:
     """Yield DataFrames of at most ``batch_rows`` rows, ``rows`` in all, from a seeded stream.
 
     Seeds the copula/GAN random state and every RDT transformer's reverse-transform state, so
     that shards with different seeds draw independent rows and the same seed repeats exactly.
     """
+    from synth_ops.steps.fastpath import tabulate_marginals
+
     seed_everything(seed)
     model._set_random_state(seed % 2**32)
     _seed_transformers(model, seed)
+    datetimes = getattr(model, "_synth_ops_datetime_formats", {})
+    if fast:
+        tabulate_marginals(model)
     remaining = rows
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -191,6 +228,8 @@ def sample_batches(model, table: str, rows: int, batch_rows: int, seed: int) -> 
             n = min(batch_rows, remaining)
             batch = model.sample(n)
             frame = batch[table] if isinstance(batch, dict) else batch
+            for column, fmt in datetimes.items():
+                frame[column] = frame[column].dt.strftime(fmt)
             remaining -= len(frame)
             yield frame
 

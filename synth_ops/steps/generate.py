@@ -78,7 +78,8 @@ def generate_shard(ws: Workspace, table: str, shard: int, on_batch: Callable[[in
     rows = 0
     try:
         with pq.ParquetWriter(staging, schema, compression="zstd") as writer:
-            for frame in sample_batches(model, table, plan[shard], ws.spec.generate.batch_rows, seed):
+            for frame in sample_batches(model, table, plan[shard], ws.spec.generate.batch_rows, seed,
+                                        fast=ws.spec.synthesizer.fast_sampling):
                 writer.write_table(to_arrow(frame, schema))
                 rows += len(frame)
                 if on_batch:
