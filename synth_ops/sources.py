@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import tempfile
 from contextlib import contextmanager
+from pathlib import PurePosixPath
 from typing import Any, Iterator
 
 from synth_ops.errors import InputError, StoreError
@@ -42,8 +43,8 @@ def _local_copy(uri: str, s3_options: Any) -> Iterator[str]:
     from synth_ops.stores import open_object
 
     store, key = open_object(uri, s3_options)
-    suffix = "".join(part for part in (".csv", ".gz", ".zip", ".parquet") if part in key[-12:].lower())
-    fd, path = tempfile.mkstemp(prefix="synth-ops-source-", suffix=suffix or ".data")
+    # keep ".csv.gz" etc.: pandas infers the compression from the file name
+    fd, path = tempfile.mkstemp(prefix="synth-ops-source-", suffix="".join(PurePosixPath(key).suffixes[-2:]))
     os.close(fd)
     try:
         store.get_file(key, path)

@@ -1,8 +1,6 @@
 """Bad input: exit 2, a one-line message naming the field or file, and nothing published."""
 import numpy as np
-import pandas as pd
 import pytest
-import yaml
 
 from tests.conftest import PENGUINS_CSV, penguins_doc, run_cli, write_spec
 

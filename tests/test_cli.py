@@ -4,7 +4,7 @@ import shutil
 import pandas as pd
 import pytest
 
-from tests.conftest import PENGUINS_CSV, REPO, run_cli, write_spec
+from tests.conftest import REPO, run_cli, write_spec
 
 COMMANDS = ["run", "profile", "fit", "generate", "validate", "publish", "pull"]
 

@@ -1,7 +1,6 @@
 """The core never imports an orchestrator, and importing synth_ops loads no heavy library."""
 import subprocess
 import sys
-from pathlib import Path
 
 from tests.conftest import REPO
 

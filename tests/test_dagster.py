@@ -6,7 +6,6 @@ import textwrap
 import time
 
 import dagster as dg
-import pytest
 
 from synth_ops.dagster import SynthOpsResource, SynthOpsTranslator, build_asset_specs, build_definitions
 from synth_ops.spec import load_spec

@@ -13,7 +13,7 @@ from synth_ops.steps.generate import generate
 from synth_ops.steps.profile import profile
 from synth_ops.steps.validate import validate
 from synth_ops.workspace import Workspace
-from tests.conftest import REPO, penguins_doc, run_cli, write_spec
+from tests.conftest import penguins_doc, run_cli, write_spec
 from tests.test_validate import _rewrite_shard
 
 

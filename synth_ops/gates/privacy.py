@@ -91,7 +91,8 @@ def _encoder(train, metadata: dict, pii: set[str]):
         series = train[column]
         if sdtype in _NUMERIC_SDTYPES:
             values = _as_number(series, sdtype)
-            low, high = np.nanmin(values) if np.isfinite(values).any() else 0.0, np.nanmax(values) if np.isfinite(values).any() else 1.0
+            finite = values[np.isfinite(values)]
+            low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
             span = (high - low) or 1.0
             encoders.append(("number", column, sdtype, low, span))
         else:
@@ -110,7 +111,8 @@ def _as_number(series, sdtype):
 
     if sdtype == "datetime":
         parsed = pd.to_datetime(series, errors="coerce", utc=True)
-        return (parsed.astype("int64", errors="ignore").where(parsed.notna()).astype("float64")).to_numpy()
+        seconds = (parsed - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)
+        return seconds.to_numpy(dtype="float64", na_value=np.nan)
     return pd.to_numeric(series, errors="coerce").astype("float64").to_numpy()
 
 
