@@ -219,11 +219,12 @@ def sample_batches(model, table: str, rows: int, batch_rows: int, seed: int, fas
     model._set_random_state(seed % 2**32)
     _seed_transformers(model, seed)
     datetimes = getattr(model, "_synth_ops_datetime_formats", {})
-    if fast:
-        tabulate_marginals(model)
     remaining = rows
     with warnings.catch_warnings():
+        # scipy warns when a beta ppf root search gives up in the far tails; SDV's path does the same
         warnings.simplefilter("ignore")
+        if fast:
+            tabulate_marginals(model)
         while remaining > 0:
             n = min(batch_rows, remaining)
             batch = model.sample(n)
