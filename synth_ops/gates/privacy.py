@@ -169,11 +169,9 @@ def _pii_leak(gate_input) -> GateResult:
     flagged = sorted(gate_input.profile.get("pii", {}))
     leaked = {}
     if flagged:
-        spec_table = gate_input.ws.spec.tables[gate_input.table]
-        from synth_ops.sources import read_source
-
-        source = read_source(spec_table.source, spec_table.exclude, s3_options=gate_input.ws.spec.s3)
-        real_values = {c: set(source[c].dropna().astype(str)) for c in flagged}
+        # every real row: the training rows and the holdout, already loaded for the other gates
+        real_values = {c: set().union(*(set(part[c].dropna().astype(str)) for part in gate_input.real))
+                       for c in flagged}
         for batch in gate_input.iter_synthetic():
             for column in flagged:
                 values = batch[column].dropna().astype(str)
