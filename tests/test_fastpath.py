@@ -49,7 +49,11 @@ def test_marginals_that_cannot_be_tabulated_fall_back_to_sdv(tmp_path):
     broken.percent_point = lambda u: np.full_like(np.asarray(u, dtype=float), np.nan)
     outcome = tabulate_marginals(model)
     assert outcome["fallback"] == [model._model.columns[2]] and len(outcome["tabulated"]) == 7
-    assert broken.percent_point is not original  # the (broken) SDV function is kept, not a table
+    # the fallback column is sampled through its own percent_point: here the broken one, so NaN
+    column = model._model.columns[2]
+    assert model._model.sample(20)[column].isna().all()
+    broken.percent_point = original
+    assert model._model.sample(20)[column].notna().all()
     frames = list(sample_batches(load_model(ws, "penguins"), "penguins", 50, 50, seed=1, fast=True))
     assert len(frames[0]) == 50
 
@@ -83,6 +87,18 @@ def test_datetime_strings_take_the_vectorised_path_and_print_back(tmp_path, flig
     frame = next(sample_batches(load_model(ws, "flights"), "flights", 500, 500, seed=2, fast=True))
     parsed = pd.to_datetime(frame.time_hour, format="%Y-%m-%dT%H:%M:%SZ")
     assert parsed.notna().all() and parsed.min().year == 2013
+
+
+@pytest.mark.parametrize("fmt", ["%Y-%m-%dT%H:%M:%SZ", "%d/%m/%Y %H:%M", "%b %d %Y", "%Y-%m-%d %H:%M:%S.%f"])
+def test_datetimes_print_back_exactly_as_pandas_would(fmt):
+    from synth_ops.steps.fastpath import format_datetimes
+
+    rng = np.random.default_rng(0)
+    series = pd.Series(pd.to_datetime("1969-12-30") + pd.to_timedelta(rng.uniform(0, 3e9, 5000), unit="s"))
+    series[3] = pd.NaT
+    expected = series.dt.strftime(fmt)
+    pd.testing.assert_series_equal(format_datetimes(series, fmt).fillna("NaT"), expected.fillna("NaT"),
+                                   check_names=False)
 
 
 def test_roundtrip_format_refuses_lossy_formats():

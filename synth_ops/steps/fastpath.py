@@ -5,8 +5,9 @@ Raw SDV spends its sampling time in two places (measured on flights, cProfile): 
 datetime strings. Here:
 
 - each fitted marginal's inverse CDF is evaluated once on a dense grid (uniform in normal-quantile
-  space, so the tails are as well resolved as the middle) and sampled by ``np.interp``; a marginal
-  whose grid is not finite and monotone keeps SDV's own ``percent_point`` (fallback per column);
+  space, so the tails are as well resolved as the middle) and each normal draw is mapped through it
+  by linear interpolation; a marginal whose grid is not finite and monotone keeps SDV's own
+  ``percent_point`` (fallback per column);
 - datetime string columns whose format round-trips exactly are parsed once, vectorised, before
   fitting and formatted back, vectorised, after sampling; others stay on SDV's string path.
 """
@@ -19,7 +20,12 @@ GRID_POINTS = 16385
 
 
 def tabulate_marginals(model) -> dict[str, list[str]]:
-    """Swap each copula marginal's ``percent_point`` for a table lookup, in memory only."""
+    """Make the copula sample through inverse-CDF tables, in memory only.
+
+    The grid is uniform in normal space, so a draw's table position is arithmetic on the normal
+    sample itself: no norm.cdf, no search. Marginals that cannot be tabulated stay on SDV's
+    ``percent_point``; conditional sampling goes to SDV's own ``sample``.
+    """
     import numpy as np
     from scipy.stats import norm
 
@@ -29,7 +35,7 @@ def tabulate_marginals(model) -> dict[str, list[str]]:
     if type(copula).__name__ != "GaussianMultivariate" or not univariates:
         return {"tabulated": [], "fallback": columns or ["<model>"]}
     grid_u = norm.cdf(np.linspace(-GRID_Z, GRID_Z, GRID_POINTS))
-    done, fallback = [], []
+    tables, fallback = {}, []
     for column, univariate in zip(columns, univariates):
         try:
             grid_x = np.asarray(univariate.percent_point(grid_u), dtype="float64")
@@ -39,9 +45,51 @@ def tabulate_marginals(model) -> dict[str, list[str]]:
         if not (np.isfinite(grid_x).all() and (np.diff(grid_x) >= 0).all()):
             fallback.append(str(column))
             continue
-        univariate.percent_point = functools.partial(np.interp, xp=grid_u, fp=grid_x)
-        done.append(str(column))
-    return {"tabulated": done, "fallback": fallback}
+        tables[column] = grid_x
+    copula.sample = functools.partial(_sample, copula, tables)  # instance attribute: not pickled back
+    return {"tabulated": [str(c) for c in tables], "fallback": fallback}
+
+
+def _lookup(z, table):
+    import numpy as np
+
+    step = 2 * GRID_Z / (GRID_POINTS - 1)
+    position = (np.clip(z, -GRID_Z, GRID_Z) + GRID_Z) / step
+    index = np.minimum(position.astype(np.int64), GRID_POINTS - 2)
+    return table[index] + (table[index + 1] - table[index]) * (position - index)
+
+
+def _sample(copula, tables, num_rows=1, conditions=None):
+    """GaussianMultivariate.sample, with the same random-state handling and the same normal draws."""
+    import pandas as pd
+    from copulas.utils import set_random_state
+    from scipy.stats import norm
+
+    if conditions:
+        return type(copula).sample(copula, num_rows, conditions)
+    copula.check_fit()
+    if copula.random_state is None:
+        normal = copula._get_normal_samples(num_rows, None)
+    else:
+        with set_random_state(copula.random_state, copula.set_random_state):
+            normal = copula._get_normal_samples(num_rows, None)
+    out = {}
+    for column, univariate in zip(copula.columns, copula.univariates):
+        z = normal[column].to_numpy()
+        table = tables.get(column)
+        out[column] = _lookup(z, table) if table is not None else univariate.percent_point(norm.cdf(z))
+    return pd.DataFrame(out)
+
+
+def format_datetimes(series, fmt: str):
+    """Datetimes back to the source's strings; Arrow's strftime where it matches pandas exactly."""
+    if "%f" in fmt:  # Arrow would need sub-second units; keep pandas for fractional formats
+        return series.dt.strftime(fmt)
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    seconds = pa.array(series.dt.floor("s"), type=pa.timestamp("s"))
+    return pc.strftime(seconds, format=fmt).to_pandas()
 
 
 def roundtrip_format(series, detected: str | None) -> str | None:

@@ -213,7 +213,7 @@ def sample_batches(model, table: str, rows: int, batch_rows: int, seed: int, fas
     Seeds the copula/GAN random state and every RDT transformer's reverse-transform state, so
     that shards with different seeds draw independent rows and the same seed repeats exactly.
     """
-    from synth_ops.steps.fastpath import tabulate_marginals
+    from synth_ops.steps.fastpath import format_datetimes, tabulate_marginals
 
     seed_everything(seed)
     model._set_random_state(seed % 2**32)
@@ -230,7 +230,7 @@ def sample_batches(model, table: str, rows: int, batch_rows: int, seed: int, fas
             batch = model.sample(n)
             frame = batch[table] if isinstance(batch, dict) else batch
             for column, fmt in datetimes.items():
-                frame[column] = frame[column].dt.strftime(fmt)
+                frame[column] = format_datetimes(frame[column], fmt)
             remaining -= len(frame)
             yield frame
 
