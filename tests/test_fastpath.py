@@ -58,6 +58,25 @@ def test_marginals_that_cannot_be_tabulated_fall_back_to_sdv(tmp_path):
     assert len(frames[0]) == 50
 
 
+def test_parallel_marginal_fits_find_the_same_parameters(tmp_path):
+    from copulas.multivariate.gaussian import GaussianMultivariate
+
+    (tmp_path / "serial").mkdir()
+    (tmp_path / "parallel").mkdir()
+    serial = _model(tmp_path / "serial")
+    doc = penguins_doc(synthesizer={"kind": "gaussian_copula", "seed": 7})
+    ws = Workspace.open(load_spec(write_spec(tmp_path / "parallel", doc)))
+    profile(ws, "penguins")
+    fit(ws, "penguins", workers=2)
+    assert GaussianMultivariate._fit_columns.__name__ == "_fit_columns" and \
+        GaussianMultivariate._fit_columns.__module__ == "copulas.multivariate.gaussian"  # restored
+    one, two = load_model(serial, "penguins")._model, load_model(ws, "penguins")._model
+    assert one.columns == two.columns
+    for a, b in zip(one.univariates, two.univariates):
+        assert type(a) is type(b) and a._params == b._params
+    np.testing.assert_array_equal(np.asarray(one.correlation), np.asarray(two.correlation))
+
+
 def test_non_copula_models_use_sdv_sampling(tmp_path):
     doc = penguins_doc(synthesizer={"kind": "tvae", "seed": 1, "params": {"epochs": 1}})
     ws = Workspace.open(load_spec(write_spec(tmp_path, doc)))
