@@ -144,7 +144,8 @@ def _publisher(path):
 
 def test_faults_mid_publish_leave_the_previous_release_current(tmp_path, s3, proxy):
     s3_section = {"max_attempts": 2}
-    old_path, _ = _validated(tmp_path, s3["bucket"], "old.yaml", s3=s3_section, generate={"rows": 300, "shards": 1})
+    old_path, old_ws = _validated(tmp_path, s3["bucket"], "old.yaml", s3=s3_section,
+                                  generate={"rows": 300, "shards": 1})
     assert _publisher(old_path).wait(timeout=60) == 0
     uri = f"s3://{s3['bucket']}/synthetic"
     old_frame = read_latest(uri, "penguins", "penguins")
@@ -171,11 +172,15 @@ def test_faults_mid_publish_leave_the_previous_release_current(tmp_path, s3, pro
         code = proc.wait(timeout=120)
         proxy.start()
         current = releases.current_version(store, "penguins")
-        if code != 0:
-            assert current != new_ws.run_id
-            pd.testing.assert_frame_equal(read_latest(uri, "penguins", "penguins"), old_frame)
-        else:  # it finished before the server went away
+        # Whatever the exit code (a pointer PUT can land while its response is lost), the current
+        # release is a complete one: the old or the new, never a mixture.
+        if code == 0:
             assert current == new_ws.run_id
+        if current == new_ws.run_id:
+            assert len(read_latest(uri, "penguins", "penguins")) == 3000
+        else:
+            assert current == old_ws.run_id
+            pd.testing.assert_frame_equal(read_latest(uri, "penguins", "penguins"), old_frame)
     # 3. a re-run completes
     assert _publisher(new_path).wait(timeout=120) == 0
     assert releases.current_version(store, "penguins") == new_ws.run_id
