@@ -98,7 +98,7 @@ def fit(ws: Workspace, table: str, progress=None, force: bool = False, workers: 
             if progress:
                 progress("fitting", 0)
             # Transformers learn from every training row (ranges, categories); the model's marginals
-            # and correlations from a seeded sample of fit_rows, which is where fitting time goes.
+            # and correlations, where fitting time goes, from every row too unless fit_rows bounds them.
             processed = synthesizer.preprocess({table: train})[table]
             fit_rows = len(processed)
             if spec.fit_rows and len(processed) > spec.fit_rows:
