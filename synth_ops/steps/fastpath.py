@@ -116,10 +116,14 @@ def roundtrip_format(series, detected: str | None) -> str | None:
 
 def _fit_marginal(job):
     """One copula marginal, fitted exactly as copulas does it (same code path, same fallback)."""
-    column, distribution, name = job
+    import warnings
+
     from copulas.multivariate.gaussian import GaussianMultivariate
 
-    return GaussianMultivariate._fit_column(GaussianMultivariate(), column, distribution, name)
+    column, distribution, name = job
+    with warnings.catch_warnings():  # the same scipy optimiser warnings the in-process fit silences
+        warnings.simplefilter("ignore")
+        return GaussianMultivariate._fit_column(GaussianMultivariate(), column, distribution, name)
 
 
 @contextmanager
