@@ -40,21 +40,39 @@ def _svg_bars(labels: list[str], real: list[float], synthetic: list[float], titl
             + "".join(rects) + ticks + "</svg>")
 
 
-def _distribution(column: str, real, synthetic, numeric: bool) -> str:
+def _as_seconds(series):
     import numpy as np
     import pandas as pd
 
-    if numeric:
-        r = pd.to_numeric(real, errors="coerce").dropna().to_numpy(dtype="float64")
-        s = pd.to_numeric(synthetic, errors="coerce").dropna().to_numpy(dtype="float64")
+    parsed = pd.to_datetime(series, errors="coerce", utc=True)
+    seconds = (parsed - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)
+    return seconds.to_numpy(dtype="float64", na_value=np.nan)
+
+
+def _distribution(column: str, real, synthetic, kind: str) -> str:
+    """kind: "numeric", "datetime" (histogram over time) or "categorical" (top categories)."""
+    import numpy as np
+    import pandas as pd
+
+    if kind in ("numeric", "datetime"):
+        if kind == "datetime":
+            r, s = _as_seconds(real), _as_seconds(synthetic)
+        else:
+            r = pd.to_numeric(real, errors="coerce").to_numpy(dtype="float64")
+            s = pd.to_numeric(synthetic, errors="coerce").to_numpy(dtype="float64")
+        r, s = r[~np.isnan(r)], s[~np.isnan(s)]
         both = np.concatenate([r, s])
         if both.size == 0:
             return _svg_bars([], [], [], f"{column} (no values)")
         edges = np.histogram_bin_edges(both, bins=BINS)
         rh = np.histogram(r, bins=edges)[0] / max(len(r), 1)
         sh = np.histogram(s, bins=edges)[0] / max(len(s), 1)
-        labels = [f"{edges[i]:.4g}" for i in range(BINS)]
-        labels[-1] = f"{edges[-1]:.4g}"
+        if kind == "datetime":
+            labels = [pd.Timestamp(edge, unit="s").strftime("%Y-%m-%d") for edge in edges[:BINS]]
+            labels[-1] = pd.Timestamp(edges[-1], unit="s").strftime("%Y-%m-%d")
+        else:
+            labels = [f"{edges[i]:.4g}" for i in range(BINS)]
+            labels[-1] = f"{edges[-1]:.4g}"
         return _svg_bars(labels, list(rh), list(sh), column)
     r = real.astype("string").fillna("(null)").value_counts(normalize=True)
     s = synthetic.astype("string").fillna("(null)").value_counts(normalize=True)
@@ -64,20 +82,20 @@ def _distribution(column: str, real, synthetic, numeric: bool) -> str:
 
 
 def _heatmap(matrix, columns: list[str], title: str) -> str:
-    cell, pad = 22, 110
-    size = pad + cell * len(columns) + 10
+    cell, pad, top = 22, 110, 28
+    width, height = pad + cell * len(columns) + 10, top + cell * len(columns) + 10
     parts = []
     for i in range(len(columns)):
-        parts.append(f'<text x="{pad - 4}" y="{pad + i * cell + 15}" font-size="10" text-anchor="end">'
+        parts.append(f'<text x="{pad - 4}" y="{top + i * cell + 15}" font-size="10" text-anchor="end">'
                      f'{html.escape(columns[i][:16])}</text>')
         for j in range(len(columns)):
             value = matrix[i][j]
             value = 0.0 if value is None or (isinstance(value, float) and math.isnan(value)) else value
             # blue for positive, red for negative correlation
             color = f"rgb({int(255 - 200 * max(value, 0))},{int(255 - 200 * abs(value))},{int(255 + 200 * min(value, 0))})"
-            parts.append(f'<rect x="{pad + j * cell}" y="{pad + i * cell}" width="{cell - 1}" height="{cell - 1}" '
-                         f'fill="{color}"><title>{value:.2f}</title></rect>')
-    return (f'<svg class="plot heatmap" role="img" aria-label="{html.escape(title)}" width="{size}" height="{size}" '
+            parts.append(f'<rect x="{pad + j * cell}" y="{top + i * cell}" width="{cell - 1}" height="{cell - 1}" '
+                         f'fill="{color}"><title>{html.escape(columns[i])} x {html.escape(columns[j])}: {value:.2f}</title></rect>')
+    return (f'<svg class="plot heatmap" role="img" aria-label="{html.escape(title)}" width="{width}" height="{height}" '
             f'xmlns="http://www.w3.org/2000/svg"><text x="4" y="16" font-size="12" font-weight="bold">'
             f'{html.escape(title)}</text>' + "".join(parts) + "</svg>")
 
@@ -96,7 +114,9 @@ def render(*, name: str, table: str, run_id: str, gates: list[dict], real, synth
         f'<td>{html.escape(g["name"])}</td><td>{g["value"]:g}</td><td>{g["threshold"]:g}</td>'
         f'<td>{"pass" if g["passed"] else "FAIL"}</td><td>{html.escape(g.get("detail", ""))}</td></tr>'
         for g in gates)
-    plots = "".join(_distribution(c, real[c], synthetic[c], c in numeric) for c in real.columns)
+    kinds = {c: "numeric" if c in numeric else "datetime" if sdtypes.get(c) == "datetime" else "categorical"
+             for c in real.columns}
+    plots = "".join(_distribution(c, real[c], synthetic[c], kinds[c]) for c in real.columns)
     corr = ""
     if len(numeric) >= 2:
         real_corr = real[numeric].corr().to_numpy().tolist()
