@@ -6,6 +6,11 @@ Each subclass maps to one CLI exit code (see ``EXIT_CODES``), so the shells
 from __future__ import annotations
 
 
+def one_line(error: Exception) -> str:
+    """A library's error message, whitespace collapsed, for embedding in one of ours."""
+    return " ".join(str(error).split())
+
+
 class SynthOpsError(Exception):
     """Root of all synth-ops errors. ``str(error)`` is a single line for the user."""
 

@@ -40,26 +40,16 @@ def _svg_bars(labels: list[str], real: list[float], synthetic: list[float], titl
             + "".join(rects) + ticks + "</svg>")
 
 
-def _as_seconds(series):
-    import numpy as np
-    import pandas as pd
-
-    parsed = pd.to_datetime(series, errors="coerce", utc=True)
-    seconds = (parsed - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)
-    return seconds.to_numpy(dtype="float64", na_value=np.nan)
-
-
 def _distribution(column: str, real, synthetic, kind: str) -> str:
     """kind: "numeric", "datetime" (histogram over time) or "categorical" (top categories)."""
     import numpy as np
     import pandas as pd
 
     if kind in ("numeric", "datetime"):
-        if kind == "datetime":
-            r, s = _as_seconds(real), _as_seconds(synthetic)
-        else:
-            r = pd.to_numeric(real, errors="coerce").to_numpy(dtype="float64")
-            s = pd.to_numeric(synthetic, errors="coerce").to_numpy(dtype="float64")
+        from synth_ops.gates.privacy import as_number
+
+        sdtype = "datetime" if kind == "datetime" else "numerical"
+        r, s = as_number(real, sdtype), as_number(synthetic, sdtype)
         r, s = r[~np.isnan(r)], s[~np.isnan(s)]
         both = np.concatenate([r, s])
         if both.size == 0:

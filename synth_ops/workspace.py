@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from synth_ops.errors import InputError
 from synth_ops.fingerprints import library_versions, run_id
 from synth_ops.sources import source_fingerprint
 from synth_ops.spec import Spec
@@ -53,3 +54,8 @@ class Workspace:
 
     def has(self, table: str, filename: str) -> bool:
         return self.artifacts.exists(self.key(table, filename))
+
+    def require(self, table: str, filename: str, step: str) -> None:
+        """InputError unless the earlier ``step`` of this run has written ``filename``."""
+        if not self.has(table, filename):
+            raise InputError(f"tables.{table}: no {filename} for this run; run `synth-ops {step}` first")

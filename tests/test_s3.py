@@ -4,6 +4,7 @@ import random
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -51,8 +52,17 @@ def test_source_and_artifacts_on_s3(tmp_path, s3):
                        publish={"uri": f"s3://{s3['bucket']}/synthetic"},
                        artifacts={"uri": f"s3://{s3['bucket']}/private"})
     spec = load_spec(write_spec(tmp_path, doc))
+    import tempfile
+
+    def staged():
+        temp = Path(tempfile.gettempdir())
+        return set(temp.glob("synth-ops-shards-*")) | set(temp.glob("*.parquet"))
+
+    staged_before = staged()
     release = run(spec, workers=2)
     assert release.status == "published"
+    # shards staged from remote artifacts for validate and publish are removed afterwards
+    assert staged() == staged_before
     keys = _all_objects(s3["client"], s3["bucket"])
     run_keys = [k for k in keys if k.startswith("private/penguins/")]
     assert any(k.endswith("model.pkl") for k in run_keys) and any(k.endswith("report.html") for k in run_keys)

@@ -90,7 +90,7 @@ def _encoder(train, metadata: dict, pii: set[str]):
             continue
         series = train[column]
         if sdtype in _NUMERIC_SDTYPES:
-            values = _as_number(series, sdtype)
+            values = as_number(series, sdtype)
             finite = values[np.isfinite(values)]
             low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
             span = (high - low) or 1.0
@@ -105,7 +105,8 @@ def _encoder(train, metadata: dict, pii: set[str]):
     return encoders
 
 
-def _as_number(series, sdtype):
+def as_number(series, sdtype):
+    """Numbers as float64, datetimes (strings or datetime64) as epoch seconds; unparseable -> NaN."""
     import numpy as np
     import pandas as pd
 
@@ -124,7 +125,7 @@ def _encode(frame, encoders):
         kind, column = encoder[0], encoder[1]
         if kind == "number":
             _, _, sdtype, low, span = encoder
-            values = (_as_number(frame[column], sdtype) - low) / span
+            values = (as_number(frame[column], sdtype) - low) / span
             blocks.append(np.where(np.isnan(values), -1.0, values)[:, None])
         elif kind == "onehot":
             text = frame[column].astype("string").fillna("\0<null>").to_numpy()

@@ -12,7 +12,7 @@ import warnings
 import zlib
 from typing import Iterator
 
-from synth_ops.errors import InputError, ModelIntegrityError, SpecError
+from synth_ops.errors import InputError, ModelIntegrityError, SpecError, one_line
 from synth_ops.fingerprints import sha256_bytes, sha256_json
 from synth_ops.records import ModelRecord
 from synth_ops.sources import read_source
@@ -75,8 +75,7 @@ def fit(ws: Workspace, table: str, progress=None, force: bool = False, workers: 
         return ModelRecord.from_dict(ws.read(table, "model.json"))
     if ws.spec.relationships:
         raise SpecError("relationships: multi-table synthesis is not supported yet; fit tables separately")
-    if not ws.has(table, "profile.json"):
-        raise InputError(f"tables.{table}: no profile for this run; run `synth-ops profile` first")
+    ws.require(table, "profile.json", "profile")
     spec = ws.spec.synthesizer
     train, holdout = load_training_rows(ws, table)
     split = {
@@ -108,7 +107,7 @@ def fit(ws: Workspace, table: str, progress=None, force: bool = False, workers: 
                 synthesizer.fit_processed_data({table: processed})
         except Exception as error:
             if type(error).__module__.startswith(("sdv", "rdt")):
-                raise InputError(f"tables.{table}: SDV cannot fit this table: {_one_line(error)}") from None
+                raise InputError(f"tables.{table}: SDV cannot fit this table: {one_line(error)}") from None
             raise
     synthesizer._synth_ops_datetime_formats = datetimes
     fit_seconds = round(time.perf_counter() - started, 3)
@@ -178,21 +177,17 @@ def _build(ws: Workspace, table: str, drop_formats: set[str] = frozenset()):
         try:
             return cls(metadata, **spec.params)
         except TypeError as error:
-            raise SpecError(f"synthesizer.params: {_one_line(error)}") from None
+            raise SpecError(f"synthesizer.params: {one_line(error)}") from None
         except Exception as error:
             if type(error).__module__.startswith("sdv"):
-                raise SpecError(f"synthesizer.params: {_one_line(error)}") from None
+                raise SpecError(f"synthesizer.params: {one_line(error)}") from None
             raise
 
-
-def _one_line(error: Exception) -> str:
-    return " ".join(str(error).split())
 
 
 def load_model(ws: Workspace, table: str):
     """Unpickle model.pkl only after its sha256 and library versions match model.json."""
-    if not ws.has(table, "model.json"):
-        raise InputError(f"tables.{table}: no model for this run; run `synth-ops fit` first")
+    ws.require(table, "model.json", "fit")
     info = ws.read(table, "model.json")
     where = ws.location(ws.key(table, "model.pkl"))
     mismatched = {

@@ -9,7 +9,8 @@ import logging
 import os
 import tempfile
 import time
-from typing import Callable
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 from synth_ops.errors import InputError, SynthOpsError
 from synth_ops.fingerprints import sha256_file
@@ -36,8 +37,7 @@ def shard_key(ws: Workspace, table: str, shard: int, suffix: str = "parquet") ->
 
 
 def planned_rows(ws: Workspace, table: str) -> list[int]:
-    if not ws.has(table, "profile.json"):
-        raise InputError(f"tables.{table}: no profile for this run; run `synth-ops profile` first")
+    ws.require(table, "profile.json", "profile")
     source_rows = ws.read(table, "profile.json")["rows"]
     return shard_rows(ws.spec.generate.row_count(source_rows), ws.spec.generate.shards)
 
@@ -107,10 +107,10 @@ def _existing_shard(ws: Workspace, table: str, shard: int) -> ShardRecord | None
         return None
     record = ShardRecord.from_dict(read_json(ws.artifacts, key))
     try:
-        verify_shard(ws, record)
+        with verified_shards(ws, [record]):
+            return record
     except SynthOpsError:
         return None
-    return record
 
 
 def to_arrow(frame, schema):
@@ -166,13 +166,20 @@ def shard_records(ws: Workspace, table: str) -> list[ShardRecord]:
     return records
 
 
-def verify_shard(ws: Workspace, record: ShardRecord) -> str:
-    """A local path of the shard after checking its sha256 against its record."""
-    local = ws.artifacts.local_path(record.key)
-    if local is None:  # remote artifacts: stage a copy
-        fd, local = tempfile.mkstemp(suffix=".parquet")
-        os.close(fd)
-        ws.artifacts.get_file(record.key, local)
-    if sha256_file(local) != record.sha256:
-        raise SynthOpsError(f"{ws.location(record.key)}: sha256 does not match its shard record; regenerate")
-    return local
+@contextmanager
+def verified_shards(ws: Workspace, records: list[ShardRecord]) -> Iterator[list[str]]:
+    """Local paths of the shards, each checked against its record's sha256.
+
+    With remote artifacts the shards are staged in a temporary directory, removed on exit.
+    """
+    with tempfile.TemporaryDirectory(prefix="synth-ops-shards-") as staging:
+        paths = []
+        for record in records:
+            local = ws.artifacts.local_path(record.key)
+            if local is None:
+                local = os.path.join(staging, f"part-{record.shard:05d}.parquet")
+                ws.artifacts.get_file(record.key, local)
+            if sha256_file(local) != record.sha256:
+                raise SynthOpsError(f"{ws.location(record.key)}: sha256 does not match its shard record; regenerate")
+            paths.append(local)
+        yield paths

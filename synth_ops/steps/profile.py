@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import re
 
-from synth_ops.errors import InputError, SpecError
+from synth_ops.errors import InputError, SpecError, one_line
 from synth_ops.records import ProfileRecord
 from synth_ops.sources import read_source
 from synth_ops.workspace import Workspace
@@ -124,7 +124,7 @@ def _metadata(frame, table: str, spec_table) -> tuple[dict, str | None]:
         try:
             metadata.update_column(column, table_name=table, **override.sdv_kwargs())
         except Exception as error:  # SDV raises InvalidMetadataError; its message names the problem
-            problems.append(f"{field}.columns.{column}: {_one_line(error)}")
+            problems.append(f"{field}.columns.{column}: {one_line(error)}")
     if spec_table.metadata.overrides_primary_key:
         try:
             if spec_table.metadata.primary_key is None:
@@ -133,14 +133,11 @@ def _metadata(frame, table: str, spec_table) -> tuple[dict, str | None]:
             else:
                 metadata.set_primary_key(spec_table.metadata.primary_key, table_name=table)
         except Exception as error:
-            problems.append(f"{field}.primary_key: {_one_line(error)}")
+            problems.append(f"{field}.primary_key: {one_line(error)}")
     if problems:
         raise SpecError("; ".join(problems))
     return metadata.to_dict(), detected_key
 
-
-def _one_line(error: Exception) -> str:
-    return " ".join(str(error).split())
 
 
 def _column_stats(series, sdtype: str) -> dict:

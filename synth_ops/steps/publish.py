@@ -11,9 +11,9 @@ import json
 import logging
 
 from synth_ops import releases
-from synth_ops.errors import GateFailed, InputError, StoreError
+from synth_ops.errors import GateFailed, StoreError
 from synth_ops.records import GateRecord, ReleaseRecord
-from synth_ops.steps.generate import shard_records, verify_shard
+from synth_ops.steps.generate import shard_records, verified_shards
 from synth_ops.stores import PreconditionFailed, Store, open_store, write_json
 from synth_ops.workspace import Workspace
 
@@ -31,8 +31,7 @@ def publish(ws: Workspace, store: Store | None = None) -> ReleaseRecord:
 
     gate_records = {}
     for table in spec.tables:
-        if not ws.has(table, "gates.json"):
-            raise InputError(f"tables.{table}: not validated for this run; run `synth-ops validate` first")
+        ws.require(table, "gates.json", "validate")
         gate_records[table] = GateRecord.from_dict(ws.read(table, "gates.json"))
     failures = [line for record in gate_records.values() for line in record.failures()]
     if failures:
@@ -71,10 +70,12 @@ def publish(ws: Workspace, store: Store | None = None) -> ReleaseRecord:
 def _publish_table(ws: Workspace, store: Store, table: str, version: str, gates: GateRecord) -> dict:
     name = ws.spec.name
     parts = []
-    for record in shard_records(ws, table):
-        key = releases.part_key(name, table, version, record.shard)
-        store.put_file(key, verify_shard(ws, record))
-        parts.append({"key": key, "rows": record.rows, "bytes": record.bytes, "sha256": record.sha256})
+    records = shard_records(ws, table)
+    with verified_shards(ws, records) as paths:
+        for record, path in zip(records, paths):
+            key = releases.part_key(name, table, version, record.shard)
+            store.put_file(key, path)
+            parts.append({"key": key, "rows": record.rows, "bytes": record.bytes, "sha256": record.sha256})
     model = ws.read(table, "model.json")
     manifest = {
         "name": name,

@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import logging
 
-from synth_ops.errors import InputError
 from synth_ops.gates import GATES, GateInput
 from synth_ops.records import GateRecord
-from synth_ops.steps.generate import shard_records, verify_shard
+from synth_ops.steps.generate import shard_records, verified_shards
 from synth_ops.workspace import Workspace
 
 log = logging.getLogger("synth_ops")
@@ -17,8 +16,7 @@ def validate(ws: Workspace, table: str, force: bool = False) -> GateRecord:
 
     Gates of this run are reused (unless ``force``) when they judged exactly the current shards.
     """
-    if not ws.has(table, "profile.json"):
-        raise InputError(f"tables.{table}: no profile for this run; run `synth-ops profile` first")
+    ws.require(table, "profile.json", "profile")
     shards = shard_records(ws, table)
     judged = [s.sha256 for s in shards]
     if not force and ws.has(table, "gates.json"):
@@ -26,16 +24,15 @@ def validate(ws: Workspace, table: str, force: bool = False) -> GateRecord:
         if previous.get("shards_sha256") == judged:
             log.info("%s: gates up to date (%s)", table, "passed" if previous["passed"] else "FAILED")
             return GateRecord.from_dict(previous)
-    gate_input = GateInput(
-        ws=ws, table=table, profile=ws.read(table, "profile.json"),
-        shard_paths=[verify_shard(ws, record) for record in shards], shards=shards,
-    )
-    results = [result.to_dict() for gate in GATES for result in gate(gate_input)]
-    passed = all(r["passed"] for r in results)
-    record = GateRecord(
-        name=ws.spec.name, table=table, run_id=ws.run_id, passed=passed, results=results,
-        gates_key=ws.key(table, "gates.json"), report_key=_write_report(ws, table, gate_input, results),
-    )
+    with verified_shards(ws, shards) as paths:
+        gate_input = GateInput(ws=ws, table=table, profile=ws.read(table, "profile.json"),
+                               shard_paths=paths, shards=shards)
+        results = [result.to_dict() for gate in GATES for result in gate(gate_input)]
+        passed = all(r["passed"] for r in results)
+        record = GateRecord(
+            name=ws.spec.name, table=table, run_id=ws.run_id, passed=passed, results=results,
+            gates_key=ws.key(table, "gates.json"), report_key=_write_report(ws, table, gate_input, results),
+        )
     ws.write(table, "gates.json", {**record.to_dict(), "shards_sha256": judged})
     log.info("%s: gates %s (%d checks, %d failed); report at %s", table, "passed" if passed else "FAILED",
              len(results), sum(not r["passed"] for r in results), ws.location(record.report_key))
