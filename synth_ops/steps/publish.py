@@ -70,12 +70,12 @@ def publish(ws: Workspace, store: Store | None = None) -> ReleaseRecord:
 def _publish_table(ws: Workspace, store: Store, table: str, version: str, gates: GateRecord) -> dict:
     name = ws.spec.name
     parts = []
-    records = shard_records(ws, table)
-    with verified_shards(ws, records) as paths:
-        for record, path in zip(records, paths):
+    for record in shard_records(ws, table):
+        # one shard at a time: remote artifacts never need the whole table staged on local disk
+        with verified_shards(ws, [record]) as (path,):
             key = releases.part_key(name, table, version, record.shard)
             store.put_file(key, path)
-            parts.append({"key": key, "rows": record.rows, "bytes": record.bytes, "sha256": record.sha256})
+        parts.append({"key": key, "rows": record.rows, "bytes": record.bytes, "sha256": record.sha256})
     model = ws.read(table, "model.json")
     manifest = {
         "name": name,
