@@ -28,7 +28,7 @@ def _add_spec(parser: argparse.ArgumentParser, tables: bool = True) -> None:
 
 def _add_workers(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=1,
-                        help="worker processes for shards and for a Gaussian copula's marginal fits (default: 1)")
+                        help="worker processes for shards (default: 1)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,7 +53,6 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("fit", help="fit the synthesizer on the training rows",
                             description="Fit the spec's SDV synthesizer; writes model.pkl and model.json.")
     _add_spec(p)
-    _add_workers(p)
     p = commands.add_parser("generate", help="sample the synthetic shards",
                             description="Sample every shard (or one, with --shard) into staged Parquet.")
     _add_spec(p)
@@ -170,7 +169,7 @@ def _run(args, progress: _Progress) -> int:
     elif args.command == "fit":
         from synth_ops.steps.fit import fit
 
-        records = [fit(ws, t, progress=progress.fit(), workers=args.workers) for t in tables]
+        records = [fit(ws, t, progress=progress.fit()) for t in tables]
         _emit(args, records, "\n".join(
             f"fitted {r.table}: {r.kind} on {r.train_rows} rows ({r.holdout_rows} held out) in {r.fit_seconds:.1f}s"
             for r in records))

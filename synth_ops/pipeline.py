@@ -33,7 +33,7 @@ def run(spec: Spec, workers: int = 1, on_rows: Callable[[int], None] | None = No
     failures = []
     for table in spec.tables:
         profile(ws, table)
-        fit(ws, table, progress=on_fit, workers=workers)
+        fit(ws, table, progress=on_fit)
         generate(ws, table, workers=workers, on_rows=on_rows)
         failures += validate(ws, table).failures()
     if failures:

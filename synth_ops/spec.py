@@ -73,10 +73,9 @@ class SynthesizerSpec(_Frozen):
     kind: Literal["gaussian_copula", "ctgan", "tvae", "copulagan"] = "gaussian_copula"
     params: dict[str, Any] = Field(default_factory=dict, description="passed to the SDV synthesizer")
     seed: int = Field(0, ge=0, description="seeds the holdout split, fitting and every shard")
-    fit_rows: Optional[int] = Field(None, gt=0, description="fit the model's marginals and correlations on a "
-                                    "seeded sample of this many training rows (transformers still see every "
-                                    "row); null: all rows. Faster, but SDV's beta fits are ill-conditioned: "
-                                    "on flights a 50k sample moved some marginals far from the full fit")
+    fit_rows: Optional[int] = Field(50_000, gt=0, description="a copula marginal is fitted on all training rows "
+                                    "(exactly, over its distinct values) when the column has at most this many "
+                                    "distinct values, else on a seeded sample of this many; null: always all rows")
     fast_sampling: bool = Field(True, description="tabulated inverse CDFs and vectorised datetimes; "
                                 "false: SDV's own sampling path throughout")
 

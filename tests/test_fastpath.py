@@ -58,25 +58,6 @@ def test_marginals_that_cannot_be_tabulated_fall_back_to_sdv(tmp_path):
     assert len(frames[0]) == 50
 
 
-def test_parallel_marginal_fits_find_the_same_parameters(tmp_path):
-    from copulas.multivariate.gaussian import GaussianMultivariate
-
-    (tmp_path / "serial").mkdir()
-    (tmp_path / "parallel").mkdir()
-    serial = _model(tmp_path / "serial")
-    doc = penguins_doc(synthesizer={"kind": "gaussian_copula", "seed": 7})
-    ws = Workspace.open(load_spec(write_spec(tmp_path / "parallel", doc)))
-    profile(ws, "penguins")
-    fit(ws, "penguins", workers=2)
-    assert GaussianMultivariate._fit_columns.__name__ == "_fit_columns" and \
-        GaussianMultivariate._fit_columns.__module__ == "copulas.multivariate.gaussian"  # restored
-    one, two = load_model(serial, "penguins")._model, load_model(ws, "penguins")._model
-    assert one.columns == two.columns
-    for a, b in zip(one.univariates, two.univariates):
-        assert type(a) is type(b) and a._params == b._params
-    np.testing.assert_array_equal(np.asarray(one.correlation), np.asarray(two.correlation))
-
-
 def test_non_copula_models_use_sdv_sampling(tmp_path):
     doc = penguins_doc(synthesizer={"kind": "tvae", "seed": 1, "params": {"epochs": 1}})
     ws = Workspace.open(load_spec(write_spec(tmp_path, doc)))
@@ -86,14 +67,17 @@ def test_non_copula_models_use_sdv_sampling(tmp_path):
     assert len(next(sample_batches(model, "penguins", 20, 20, seed=1, fast=True))) == 20
 
 
-def test_fit_rows_bounds_the_model_fit_and_is_recorded(tmp_path):
+def test_fit_rows_bounds_the_marginal_fits_and_is_recorded(tmp_path, penguins_frame):
     ws = _model(tmp_path, fit_rows=100)
     info = ws.read("penguins", "model.json")
     assert info["fit_rows"] == 100 and info["train_rows"] == 275
-    model = load_model(ws, "penguins")
+    marginals = info["marginals"]
+    # flipper lengths take ~55 distinct values: fitted on every row; bill lengths take ~160: sampled
+    assert marginals["flipper_length_mm"]["fitted_on"] == "all rows"
+    assert marginals["flipper_length_mm"]["rows"] == 275
+    assert marginals["bill_length_mm"] == {"fitted_on": "sample", "rows": 100}
     # the transformers still saw every training row: every real category can be produced
     assert set(_draw(ws, fast=True).island) == {"Biscoe", "Dream", "Torgersen"}
-    del model
 
 
 def test_datetime_strings_take_the_vectorised_path_and_print_back(tmp_path, flights_sample_csv):
@@ -108,7 +92,8 @@ def test_datetime_strings_take_the_vectorised_path_and_print_back(tmp_path, flig
     assert parsed.notna().all() and parsed.min().year == 2013
 
 
-@pytest.mark.parametrize("fmt", ["%Y-%m-%dT%H:%M:%SZ", "%d/%m/%Y %H:%M", "%b %d %Y", "%Y-%m-%d %H:%M:%S.%f"])
+@pytest.mark.parametrize("fmt", ["%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d",
+                                 "%d/%m/%Y %H:%M", "%b %d %Y", "%Y-%m-%d %H:%M:%S.%f"])
 def test_datetimes_print_back_exactly_as_pandas_would(fmt):
     from synth_ops.steps.fastpath import format_datetimes
 
@@ -125,3 +110,84 @@ def test_roundtrip_format_refuses_lossy_formats():
     assert roundtrip_format(values, "%Y-%m-%d %H:%M") == "%Y-%m-%d %H:%M"
     assert roundtrip_format(values, "%Y-%m-%d") is None
     assert roundtrip_format(values, None) is None
+
+
+@pytest.mark.parametrize("fmt", ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y/%m/%d %H", "%Y-%m-%d", "%d/%m/%Y %H:%M"])
+def test_datetime_truncation_matches_rdts_print_and_parse(fmt):
+    from rdt.transformers.datetime import UnixTimestampEncoder
+
+    from synth_ops.steps.fastpath import truncate_datetimes_natively
+
+    rng = np.random.default_rng(4)
+    train = pd.DataFrame({"t": pd.to_datetime("1969-06-01") + pd.to_timedelta(rng.uniform(0, 2e8, 500), unit="s")})
+    outputs = []
+    for native in (False, True):
+        encoder = UnixTimestampEncoder(datetime_format=fmt)
+        encoder.fit(train, "t")
+
+        class Model:  # the attributes truncate_datetimes_natively reads from an SDV synthesizer
+            pass
+
+        model = Model()
+        model._data_processor = Model()
+        model._data_processor._hyper_transformer = Model()
+        model._data_processor._hyper_transformer.field_transformers = {"t": encoder}
+        changed = truncate_datetimes_natively(model) if native else []
+        assert changed == (["t"] if native and fmt != "%d/%m/%Y %H:%M" else [])
+        values = pd.DataFrame({"t": rng.uniform(-2e16, 2e17, 2000)}) if not native else outputs[0][1]
+        outputs.append((encoder.reverse_transform(values.copy()), values))
+    pd.testing.assert_frame_equal(outputs[0][0], outputs[1][0])
+
+
+class _Holder:
+    """The attributes the fast-path helpers read from an SDV synthesizer."""
+
+    def __init__(self, hyper):
+        self._data_processor = type("Processor", (), {"_hyper_transformer": hyper})()
+
+
+def test_columnwise_reverse_transform_gives_rdts_rows(penguins_frame):
+    from rdt import HyperTransformer
+    from rdt.transformers import FloatFormatter, UniformEncoder
+
+    from synth_ops.steps.fastpath import columnwise_reverse_transform
+
+    frame = penguins_frame.copy()
+    hyper = HyperTransformer()
+    hyper.detect_initial_config(frame)
+    # one transformer with two output columns (value + is_null), one with random reverse draws
+    hyper.update_transformers({"body_mass_g": FloatFormatter(missing_value_generation="from_column"),
+                               "sex": UniformEncoder(), "island": UniformEncoder()})
+    hyper.fit(frame)
+    transformed = hyper.transform(frame)
+    assert "body_mass_g.is_null" in transformed.columns
+    hyper.reset_randomization()
+    expected = hyper.reverse_transform_subset(transformed.copy())
+    hyper.reset_randomization()
+    assert columnwise_reverse_transform(_Holder(hyper))
+    got = hyper.reverse_transform_subset(transformed.copy())
+    pd.testing.assert_frame_equal(got, expected)
+    # a strict full reverse keeps RDT's own path and its subset check
+    hyper.reset_randomization()
+    pd.testing.assert_frame_equal(hyper.reverse_transform(transformed.copy()), expected)
+
+
+@pytest.mark.parametrize("dataset", ["penguins", "flights"])
+def test_columnwise_reverse_keeps_the_sampled_rows(tmp_path, flights_sample_csv, monkeypatch, dataset):
+    from synth_ops.steps import fastpath
+
+    if dataset == "penguins":
+        ws = _model(tmp_path)
+    else:
+        doc = {"name": "flights", "tables": {"flights": {"source": str(flights_sample_csv), "exclude": ["year"]}}}
+        ws = Workspace.open(load_spec(write_spec(tmp_path, doc)))
+        profile(ws, "flights")
+        fit(ws, "flights")
+
+    def draw():
+        return pd.concat(sample_batches(load_model(ws, dataset), dataset, 3000, 1000, seed=5, fast=True),
+                         ignore_index=True)
+
+    fast = draw()
+    monkeypatch.setattr(fastpath, "columnwise_reverse_transform", lambda model: False)
+    pd.testing.assert_frame_equal(fast, draw())

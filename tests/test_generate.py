@@ -94,3 +94,23 @@ def test_different_seeds_give_different_rows(tmp_path, seed):
     # the run id (and so the artifact directory) depends on the seed
     assert ws.run_id in record.key
     assert _frame(ws, [record]).body_mass_g.notna().sum() > 50
+
+
+def _thread_counts():
+    import numpy  # noqa: F401  (loads OpenBLAS)
+    import pyarrow as pa
+    from threadpoolctl import threadpool_info
+
+    return pa.cpu_count(), [pool["num_threads"] for pool in threadpool_info()]
+
+
+def test_generate_workers_share_the_cores_instead_of_oversubscribing():
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from synth_ops.steps.generate import limit_threads
+
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=context, initializer=limit_threads, initargs=(1,)) as pool:
+        arrow, blas = pool.submit(_thread_counts).result()
+    assert arrow == 1 and blas and all(threads == 1 for threads in blas)

@@ -9,15 +9,26 @@ datetime strings. Here:
   by linear interpolation; a marginal whose grid is not finite and monotone keeps SDV's own
   ``percent_point`` (fallback per column);
 - datetime string columns whose format round-trips exactly are parsed once, vectorised, before
-  fitting and formatted back, vectorised, after sampling; others stay on SDV's string path.
+  fitting and formatted back, vectorised, after sampling; others stay on SDV's string path;
+- RDT's HyperTransformer reverses column by column instead of copying the batch per column;
+- RDT's print-and-reparse truncation of sampled datetime64 values becomes ``floor`` where the
+  format makes the two the same.
 """
 from __future__ import annotations
 
 import functools
-from contextlib import contextmanager
+import re
 
 GRID_Z = 8.3      # norm.cdf(-8.3) ~ 5e-17: beyond any probability a float64 uniform reaches
 GRID_POINTS = 16385
+
+
+def accelerate(model) -> dict:
+    """Every shortcut below, on one loaded model (SDV's own path wherever one does not apply)."""
+    outcome = tabulate_marginals(model)
+    outcome["floored_datetimes"] = truncate_datetimes_natively(model)
+    outcome["columnwise_reverse"] = columnwise_reverse_transform(model)
+    return outcome
 
 
 def tabulate_marginals(model) -> dict[str, list[str]]:
@@ -82,15 +93,125 @@ def _sample(copula, tables, num_rows=1, conditions=None):
     return pd.DataFrame(out)
 
 
+def columnwise_reverse_transform(model) -> bool:
+    """RDT's HyperTransformer reverse, one column at a time instead of one table copy per column.
+
+    RDT's ``BaseTransformer.reverse_transform`` copies the whole batch, drops the transformer's
+    columns and concatenates its output back, once per transformer: on flights that quadratic
+    shuffling was 55% of the sampling time. Here each transformer's own ``_reverse_transform``
+    gets exactly what RDT would hand it (a copy of its columns), under the same random state and
+    with the same missing-value rule, and the table is assembled once; the rows are identical
+    (tested). Set on this loaded model only (an instance attribute, never pickled back).
+    """
+    hyper = getattr(getattr(model, "_data_processor", None), "_hyper_transformer", None)
+    if hyper is None or not hasattr(hyper, "_transformers_sequence"):
+        return False
+    hyper._reverse_transform = functools.partial(_reverse_columnwise, hyper, type(hyper)._reverse_transform)
+    return True
+
+
+def _reverse_columnwise(hyper, original, data, prevent_subset):
+    import warnings
+
+    import numpy as np
+    import pandas as pd
+    from rdt.transformers.base import set_random_states
+
+    if prevent_subset or set(data.columns) - set(hyper._output_columns):
+        return original(hyper, data, prevent_subset)  # RDT's own checks and error messages
+    hyper._validate_config_exists()
+    hyper._validate_fitted()
+    index = data.index
+    columns = {name: data[name] for name in data.columns}
+    for transformer in reversed(hyper._transformers_sequence):
+        outputs = transformer.get_output_columns()
+        if not outputs or not set(outputs).issubset(columns):
+            continue
+        given = columns[outputs[0]].copy() if len(outputs) == 1 else pd.DataFrame({c: columns[c] for c in outputs})
+        missing_rule = transformer.missing_value_generation
+        if missing_rule is not None and np.asarray(pd.isna(given)).any():
+            warnings.warn(  # RDT's warning, word for word
+                f"The 'missing_value_generation' parameter is set to '{missing_rule}' but the data already "
+                "contains missing values. Missing value generation will be skipped.", UserWarning)
+            transformer.missing_value_generation = None
+        try:
+            if transformer.random_states is None:
+                reversed_data = transformer._reverse_transform(given)
+            else:
+                with set_random_states(transformer.random_states, "reverse_transform", transformer.set_random_state):
+                    reversed_data = transformer._reverse_transform(given)
+        finally:
+            transformer.missing_value_generation = missing_rule
+        for name in outputs:
+            del columns[name]
+        # RDT places the output by position (set_index(data.index)), whatever index it came with
+        if isinstance(reversed_data, pd.DataFrame):
+            for name, position in zip(transformer.columns, range(reversed_data.shape[1])):
+                columns[name] = reversed_data.iloc[:, position].set_axis(index)
+        elif isinstance(reversed_data, pd.Series):
+            columns[transformer.columns[0]] = reversed_data.set_axis(index)
+        else:
+            values = np.asarray(reversed_data)
+            values = values.reshape(len(index), -1)
+            for position, name in enumerate(transformer.columns):
+                columns[name] = pd.Series(values[:, position], index=index)
+    ordered = [name for name in hyper._input_columns if name in columns]
+    return pd.DataFrame({name: columns[name].rename(name) for name in ordered}, index=index)
+
+
+# "%Y-%m-%d", optionally with " %H:%M:%S" or "T%H:%M:%S" and a literal "Z": Arrow's cast to string
+# prints these ~5x faster than strftime (measured, 300k values: 0.06 s against 0.28 s)
+_ISO_FORMAT = re.compile(r"%Y-%m-%d(?:(?P<sep>[ T])%H:%M:%S(?P<suffix>Z?))?")
+
+# Directive chains that pin a timestamp down to a unit, coarse to fine; nothing else may appear
+_TRUNCATING_FORMATS = {("Y", "m", "d"): "D", ("Y", "m", "d", "H"): "h", ("Y", "m", "d", "H", "M"): "min",
+                       ("Y", "m", "d", "H", "M", "S"): "s"}
+
+
 def format_datetimes(series, fmt: str):
-    """Datetimes back to the source's strings; Arrow's strftime where it matches pandas exactly."""
+    """Datetimes back to the source's strings: Arrow, byte-identical to pandas' strftime (tested)."""
     if "%f" in fmt:  # Arrow would need sub-second units; keep pandas for fractional formats
         return series.dt.strftime(fmt)
     import pyarrow as pa
     import pyarrow.compute as pc
 
     seconds = pa.array(series.dt.floor("s"), type=pa.timestamp("s"))
-    return pc.strftime(seconds, format=fmt).to_pandas()
+    iso = _ISO_FORMAT.fullmatch(fmt)
+    if not iso:
+        return pc.strftime(seconds, format=fmt).to_pandas()
+    if iso["sep"] is None:
+        return seconds.cast(pa.date32()).cast(pa.string()).to_pandas()
+    text = seconds.cast(pa.string())  # "YYYY-MM-DD HH:MM:SS"
+    if iso["sep"] == "T":
+        text = pc.replace_substring(text, " ", "T", max_replacements=1)
+    if iso["suffix"]:
+        text = pc.binary_join_element_wise(text, iso["suffix"], "")
+    return text.to_pandas()
+
+
+def truncate_datetimes_natively(model) -> list[str]:
+    """RDT prints sampled datetime64 values with its learned format and parses them back, to drop
+    what the format does not show; for formats that pin a date down to a unit that is ``floor``.
+    Set on this loaded model's transformers only (instance attributes, never pickled back)."""
+    import pandas as pd
+
+    hyper = getattr(getattr(model, "_data_processor", None), "_hyper_transformer", None)
+    changed = []
+    for column, transformer in (getattr(hyper, "field_transformers", None) or {}).items():
+        fmt = getattr(transformer, "datetime_format", None)
+        dtype = getattr(transformer, "_dtype", None)
+        if not fmt or type(transformer).__name__ != "UnixTimestampEncoder" or dtype is None \
+                or not pd.api.types.is_datetime64_dtype(dtype):
+            continue
+        unit = _TRUNCATING_FORMATS.get(tuple(re.findall(r"%(.)", fmt)))
+        if unit:
+            transformer._format_datetime = functools.partial(_floor, unit=unit)
+            changed.append(str(column))
+    return changed
+
+
+def _floor(datetime_data, unit: str):
+    return datetime_data.dt.floor(unit)
 
 
 def roundtrip_format(series, detected: str | None) -> str | None:
@@ -112,46 +233,3 @@ def roundtrip_format(series, detected: str | None) -> str | None:
         if (parsed.dt.strftime(fmt) == sample).all():
             return fmt
     return None
-
-
-def _fit_marginal(job):
-    """One copula marginal, fitted exactly as copulas does it (same code path, same fallback)."""
-    import warnings
-
-    from copulas.multivariate.gaussian import GaussianMultivariate
-
-    column, distribution, name = job
-    with warnings.catch_warnings():  # the same scipy optimiser warnings the in-process fit silences
-        warnings.simplefilter("ignore")
-        return GaussianMultivariate._fit_column(GaussianMultivariate(), column, distribution, name)
-
-
-@contextmanager
-def parallel_marginals(workers: int):
-    """While active, copulas fits the marginals of a GaussianMultivariate in ``workers`` processes.
-
-    Each marginal fit is independent and deterministic, so the fitted parameters are the ones a
-    single process would find (tested); only the wall time changes. Scoped to this context.
-    """
-    if workers <= 1:
-        yield
-        return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    from copulas.multivariate.gaussian import GaussianMultivariate
-
-    original = GaussianMultivariate._fit_columns
-
-    def _fit_columns(self, X):
-        jobs = [(X[name], self._get_distribution_for_column(name), name) for name in X.columns]
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context) as pool:
-            univariates = list(pool.map(_fit_marginal, jobs))
-        return list(X.columns), univariates
-
-    GaussianMultivariate._fit_columns = _fit_columns
-    try:
-        yield
-    finally:
-        GaussianMultivariate._fit_columns = original

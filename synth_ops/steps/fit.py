@@ -61,14 +61,14 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def fit(ws: Workspace, table: str, progress=None, force: bool = False, workers: int = 1) -> ModelRecord:
+def fit(ws: Workspace, table: str, progress=None, force: bool = False) -> ModelRecord:
     """Fit the spec's synthesizer on the training rows; write model.pkl, model.json, split.json.
 
     A model of this run (same spec content, source and libraries) whose pickle still matches its
-    checksum is reused unless ``force``: re-running a pipeline does not refit. ``workers`` > 1
-    fits a Gaussian copula's marginals in parallel processes (same parameters, less wall time).
+    checksum is reused unless ``force``: re-running a pipeline does not refit. The fit runs inside
+    ``fastfit.fast_fit``: SDV's model, fitted without per-row Python loops.
     """
-    from synth_ops.steps.fastpath import parallel_marginals
+    from synth_ops.steps.fastfit import fast_fit
 
     if not force and _fitted(ws, table):
         log.info("%s: model up to date", table)
@@ -96,15 +96,10 @@ def fit(ws: Workspace, table: str, progress=None, force: bool = False, workers: 
         try:
             if progress:
                 progress("fitting", 0)
-            # Transformers learn from every training row (ranges, categories); the model's marginals
-            # and correlations, where fitting time goes, from every row too unless fit_rows bounds them.
-            processed = synthesizer.preprocess({table: train})[table]
-            fit_rows = len(processed)
-            if spec.fit_rows and len(processed) > spec.fit_rows:
-                processed = processed.sample(spec.fit_rows, random_state=spec.seed)
-                fit_rows = spec.fit_rows
-            with parallel_marginals(workers if spec.fast_sampling else 1):
-                synthesizer.fit_processed_data({table: processed})
+            # Transformers and correlations learn from every training row; a marginal with more
+            # distinct values than fit_rows is fitted on a seeded sample of fit_rows values.
+            with fast_fit(spec.fit_rows, spec.seed) as marginals:
+                synthesizer.fit({table: train})
         except Exception as error:
             if type(error).__module__.startswith(("sdv", "rdt")):
                 raise InputError(f"tables.{table}: SDV cannot fit this table: {one_line(error)}") from None
@@ -130,7 +125,8 @@ def fit(ws: Workspace, table: str, progress=None, force: bool = False, workers: 
         "spec_hash": ws.spec_hash,
         "source_fingerprint": ws.source_fingerprints[table],
         "split_sha256": sha256_json(split),
-        "fit_rows": fit_rows,
+        "fit_rows": spec.fit_rows,
+        "marginals": marginals,
         "fast_sampling": spec.fast_sampling,
         "native_datetimes": datetimes,
     })
@@ -212,7 +208,7 @@ def sample_batches(model, table: str, rows: int, batch_rows: int, seed: int, fas
     Seeds the copula/GAN random state and every RDT transformer's reverse-transform state, so
     that shards with different seeds draw independent rows and the same seed repeats exactly.
     """
-    from synth_ops.steps.fastpath import format_datetimes, tabulate_marginals
+    from synth_ops.steps.fastpath import accelerate, format_datetimes
 
     seed_everything(seed)
     model._set_random_state(seed % 2**32)
@@ -223,7 +219,7 @@ def sample_batches(model, table: str, rows: int, batch_rows: int, seed: int, fas
         # scipy warns when a beta ppf root search gives up in the far tails; SDV's path does the same
         warnings.simplefilter("ignore")
         if fast:
-            tabulate_marginals(model)
+            accelerate(model)
         while remaining > 0:
             n = min(batch_rows, remaining)
             batch = model.sample(n)
