@@ -1,4 +1,5 @@
 """The fast fitting path against SDV's own: the same model, and every shortcut checked on its own."""
+import contextlib
 import warnings
 
 import numpy as np
@@ -68,6 +69,49 @@ def test_uniform_encoder_draws_the_same_numbers_vectorised():
         else:
             outputs.append(encoder.transform(data.copy()))
     pd.testing.assert_frame_equal(outputs[0], outputs[1])  # bit for bit, NaN category included
+
+
+def test_pandas_categoricals_keep_rdts_one_draw_per_category():
+    from rdt.transformers.categorical import UniformEncoder
+
+    rng = np.random.default_rng(2)
+    data = pd.DataFrame({"c": pd.Categorical(rng.choice(["a", "b", "c"], 2000))})
+    outputs = []
+    for patched in (False, True):
+        encoder = UniformEncoder()
+        encoder.fit(data, "c")
+        encoder.set_random_state(np.random.RandomState(42), "transform")
+        with fast_fit(None, 0) if patched else contextlib.nullcontext():
+            outputs.append(encoder.transform(data.copy()))
+    pd.testing.assert_frame_equal(outputs[0], outputs[1])
+    assert outputs[1]["c"].nunique() == 3  # pandas maps a categorical once per category
+
+
+def test_concurrent_fits_take_turns_and_leave_nothing_patched():
+    import threading
+
+    import copulas.univariate.beta
+    from rdt.transformers.categorical import UniformEncoder
+
+    before = (copulas.univariate.beta.beta, UniformEncoder._transform)
+    inside, seen = threading.Event(), []
+
+    def hold():
+        with fast_fit(10, 1):
+            inside.set()
+            seen.append("first in")
+            threading.Event().wait(0.3)
+            seen.append("first out")
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    inside.wait(5)
+    with fast_fit(20, 2):
+        seen.append("second in")
+        assert copulas.univariate.beta.beta._fit_rows == 20
+    thread.join(5)
+    assert seen == ["first in", "first out", "second in"]
+    assert (copulas.univariate.beta.beta, UniformEncoder._transform) == before
 
 
 def test_unseen_categories_keep_rdts_warning_path():

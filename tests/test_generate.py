@@ -104,13 +104,39 @@ def _thread_counts():
     return pa.cpu_count(), [pool["num_threads"] for pool in threadpool_info()]
 
 
-def test_generate_workers_share_the_cores_instead_of_oversubscribing():
+def _numpy_first_then_limit(threads):
+    import numpy  # noqa: F401  (as when the parent's __main__ imports numpy: OpenBLAS starts first)
+
+    from synth_ops.steps.generate import limit_threads
+
+    limit_threads(threads)
+
+
+@pytest.mark.parametrize("initializer", ["plain", "numpy first"])
+def test_generate_workers_share_the_cores_instead_of_oversubscribing(monkeypatch, initializer):
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from synth_ops.steps.generate import THREAD_VARIABLES, limit_threads
+
+    for name in THREAD_VARIABLES:
+        monkeypatch.delenv(name, raising=False)  # the spawned worker inherits this environment
+    function = limit_threads if initializer == "plain" else _numpy_first_then_limit
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=context, initializer=function, initargs=(1,)) as pool:
+        arrow, blas = pool.submit(_thread_counts).result()
+    assert arrow == 1 and blas and all(threads == 1 for threads in blas)
+
+
+def test_thread_counts_the_user_set_are_kept(monkeypatch):
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     from synth_ops.steps.generate import limit_threads
 
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(1, mp_context=context, initializer=limit_threads, initargs=(1,)) as pool:
         arrow, blas = pool.submit(_thread_counts).result()
-    assert arrow == 1 and blas and all(threads == 1 for threads in blas)
+    assert arrow == 2 and all(threads == 2 for threads in blas)

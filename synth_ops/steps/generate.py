@@ -133,11 +133,20 @@ def limit_threads(threads: int) -> None:
     """Worker initializer: share the cores between the workers instead of oversubscribing them.
 
     One worker alone uses ~1.3 cores (OpenBLAS in the normal draws, Arrow's pool in the Parquet
-    writer); N workers each doing so on N cores slow each other down. Runs before the worker
-    imports numpy or pyarrow (the variables are read when their thread pools start).
+    writer); N workers each doing so on N cores slow each other down. Thread counts the user set
+    in the environment are left alone. The variables cover libraries not loaded yet; threadpoolctl
+    and Arrow's setter cover those already loaded (a spawned worker re-imports the parent's
+    ``__main__``, which may have imported numpy).
     """
+    if any(name in os.environ for name in THREAD_VARIABLES):
+        return
     for name in THREAD_VARIABLES:
         os.environ[name] = str(threads)
+    import pyarrow
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(threads)
+    pyarrow.set_cpu_count(threads)
 
 
 def generate(ws: Workspace, table: str, workers: int = 1, on_rows: Callable[[int], None] | None = None,
