@@ -76,8 +76,9 @@ class SynthesizerSpec(_Frozen):
     fit_rows: Optional[int] = Field(50_000, gt=0, description="a copula marginal is fitted on all training rows "
                                     "(exactly, over its distinct values) when the column has at most this many "
                                     "distinct values, else on a seeded sample of this many; null: always all rows")
-    fast_sampling: bool = Field(True, description="tabulated inverse CDFs and vectorised datetimes; "
-                                "false: SDV's own sampling path throughout")
+    fast_sampling: bool = Field(True, description="tabulated inverse CDFs, column-wise RDT reverse transforms "
+                                "and vectorised datetimes (same rows up to table interpolation); false: "
+                                "SDV's own sampling path throughout")
 
 
 class GenerateSpec(_Frozen):

@@ -112,6 +112,13 @@ def test_roundtrip_format_refuses_lossy_formats():
     assert roundtrip_format(values, None) is None
 
 
+class _Holder:
+    """The attributes the fast-path helpers read from an SDV synthesizer."""
+
+    def __init__(self, hyper):
+        self._data_processor = type("Processor", (), {"_hyper_transformer": hyper})()
+
+
 @pytest.mark.parametrize("fmt", ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y/%m/%d %H", "%Y-%m-%d", "%d/%m/%Y %H:%M"])
 def test_datetime_truncation_matches_rdts_print_and_parse(fmt):
     from rdt.transformers.datetime import UnixTimestampEncoder
@@ -125,25 +132,12 @@ def test_datetime_truncation_matches_rdts_print_and_parse(fmt):
         encoder = UnixTimestampEncoder(datetime_format=fmt)
         encoder.fit(train, "t")
 
-        class Model:  # the attributes truncate_datetimes_natively reads from an SDV synthesizer
-            pass
-
-        model = Model()
-        model._data_processor = Model()
-        model._data_processor._hyper_transformer = Model()
-        model._data_processor._hyper_transformer.field_transformers = {"t": encoder}
+        model = _Holder(type("Hyper", (), {"field_transformers": {"t": encoder}})())
         changed = truncate_datetimes_natively(model) if native else []
         assert changed == (["t"] if native and fmt != "%d/%m/%Y %H:%M" else [])
         values = pd.DataFrame({"t": rng.uniform(-2e16, 2e17, 2000)}) if not native else outputs[0][1]
         outputs.append((encoder.reverse_transform(values.copy()), values))
     pd.testing.assert_frame_equal(outputs[0][0], outputs[1][0])
-
-
-class _Holder:
-    """The attributes the fast-path helpers read from an SDV synthesizer."""
-
-    def __init__(self, hyper):
-        self._data_processor = type("Processor", (), {"_hyper_transformer": hyper})()
 
 
 def test_columnwise_reverse_transform_gives_rdts_rows(penguins_frame):

@@ -23,6 +23,11 @@ GRID_Z = 8.3      # norm.cdf(-8.3) ~ 5e-17: beyond any probability a float64 uni
 GRID_POINTS = 16385
 
 
+def hyper_transformer(model):
+    """The RDT HyperTransformer inside an SDV synthesizer, or None."""
+    return getattr(getattr(model, "_data_processor", None), "_hyper_transformer", None)
+
+
 def accelerate(model) -> dict:
     """Every shortcut below, on one loaded model (SDV's own path wherever one does not apply)."""
     outcome = tabulate_marginals(model)
@@ -103,7 +108,7 @@ def columnwise_reverse_transform(model) -> bool:
     with the same missing-value rule, and the table is assembled once; the rows are identical
     (tested). Set on this loaded model only (an instance attribute, never pickled back).
     """
-    hyper = getattr(getattr(model, "_data_processor", None), "_hyper_transformer", None)
+    hyper = hyper_transformer(model)
     if hyper is None or not hasattr(hyper, "_transformers_sequence"):
         return False
     hyper._reverse_transform = functools.partial(_reverse_columnwise, hyper, type(hyper)._reverse_transform)
@@ -195,7 +200,7 @@ def truncate_datetimes_natively(model) -> list[str]:
     Set on this loaded model's transformers only (instance attributes, never pickled back)."""
     import pandas as pd
 
-    hyper = getattr(getattr(model, "_data_processor", None), "_hyper_transformer", None)
+    hyper = hyper_transformer(model)
     changed = []
     for column, transformer in (getattr(hyper, "field_transformers", None) or {}).items():
         fmt = getattr(transformer, "datetime_format", None)

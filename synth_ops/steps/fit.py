@@ -219,7 +219,8 @@ def sample_batches(model, table: str, rows: int, batch_rows: int, seed: int, fas
         # scipy warns when a beta ppf root search gives up in the far tails; SDV's path does the same
         warnings.simplefilter("ignore")
         if fast:
-            accelerate(model)
+            outcome = accelerate(model)
+            log.debug("%s: fast sampling: %s", table, outcome)
         while remaining > 0:
             n = min(batch_rows, remaining)
             batch = model.sample(n)
@@ -233,9 +234,9 @@ def sample_batches(model, table: str, rows: int, batch_rows: int, seed: int, fas
 def _seed_transformers(model, seed: int) -> None:
     import numpy as np
 
-    processor = getattr(model, "_data_processor", None)
-    hyper = getattr(processor, "_hyper_transformer", None)
-    transformers = getattr(hyper, "field_transformers", None) or {}
+    from synth_ops.steps.fastpath import hyper_transformer
+
+    transformers = getattr(hyper_transformer(model), "field_transformers", None) or {}
     # Keyed by column name, not position: RDT builds this dict in an order that varies with
     # PYTHONHASHSEED, and a positional seed would make two processes disagree.
     for column, transformer in transformers.items():
