@@ -224,18 +224,19 @@ def _format_errors(error: ValidationError) -> str:
     return "; ".join(problems)
 
 
-def parse_spec(doc: Any, root: str | Path | None = None, origin: str = "spec", check_files: bool = True) -> Spec:
+def parse_spec(doc: Any, root: str | Path | None = None, origin: str | None = "spec", check_files: bool = True) -> Spec:
     """Validate a parsed YAML document and resolve its paths against ``root``.
 
     ``check_files=False`` skips the existence checks of local files: orchestrators load specs
     to build their graphs on machines where the data need not be present yet.
     """
+    where = f"{origin}: " if origin else ""
     if not isinstance(doc, dict):
-        raise SpecError(f"{origin}: expected a mapping at the top level, got {type(doc).__name__}")
+        raise SpecError(f"{where}expected a mapping at the top level, got {type(doc).__name__}")
     try:
         spec = Spec.model_validate(doc)
     except ValidationError as error:
-        raise SpecError(f"{origin}: {_format_errors(error)}") from None
+        raise SpecError(f"{where}{_format_errors(error)}") from None
     base = Path(root) if root is not None else Path.cwd()
     tables = {
         name: table.model_copy(update={"source": _resolve(table.source, base)})
@@ -257,8 +258,20 @@ def parse_spec(doc: Any, root: str | Path | None = None, origin: str = "spec", c
         if not Path(suite).is_file():
             problems.append(f"gates.suites.{i}: file not found: {suite}")
     if problems:
-        raise SpecError(f"{origin}: {'; '.join(problems)}")
+        raise SpecError(f"{where}{'; '.join(problems)}")
     return spec
+
+
+def with_overrides(spec: Spec, changes: dict[str, dict[str, Any]], root: str | Path | None = None) -> Spec:
+    """``spec`` with fields of its sections replaced, e.g. ``{"publish": {"uri": ...}}``: validated
+    and resolved against ``root`` like a loaded spec. For per-deployment settings in orchestrators.
+
+    Only the keys the spec file set are carried over, so "left out" stays different from "null".
+    """
+    doc = spec.model_dump(exclude_unset=True)
+    for section, fields in changes.items():
+        doc[section] = {**doc.get(section, {}), **fields}
+    return parse_spec(doc, root=root, origin=None, check_files=False)
 
 
 def load_spec(path: str | Path, root: str | Path | None = None, check_files: bool = True) -> Spec:

@@ -35,10 +35,10 @@ class SynthOpsHook(BaseHook):
 
     @cached_property
     def spec(self):
-        from synth_ops.spec import ArtifactsSpec, PublishSpec, load_spec
+        from synth_ops.spec import load_spec, with_overrides
 
         spec = load_spec(self.spec_path, root=self.root)
-        update: dict[str, Any] = {}
+        update: dict[str, dict[str, Any]] = {}
         if self.synth_ops_conn_id:
             conn = self.get_connection(self.synth_ops_conn_id)
             extra = conn.extra_dejson
@@ -50,38 +50,21 @@ class SynthOpsHook(BaseHook):
                 s3 = {k: extra[src] for k, src in (("region", "region_name"), ("endpoint_url", "endpoint_url"))
                       if extra.get(src)}
                 if s3:
-                    update["s3"] = spec.s3.model_copy(update=s3)
+                    update["s3"] = s3
             else:
                 if extra.get("path"):
-                    update["publish"] = PublishSpec(uri=extra["path"])
+                    update["publish"] = {"uri": extra["path"]}
                 if extra.get("artifacts_path"):
-                    update["artifacts"] = ArtifactsSpec(uri=extra["artifacts_path"])
+                    update["artifacts"] = {"uri": extra["artifacts_path"]}
         # Templated overrides go through the spec's own validation (a negative row count is refused).
         if "rows" in self.overrides:
-            update["generate"] = _revalidate(spec.generate, "generate", rows=self.overrides["rows"], scale=None)
+            update["generate"] = {"rows": self.overrides["rows"], "scale": None}
         if "seed" in self.overrides:
-            update["synthesizer"] = _revalidate(spec.synthesizer, "synthesizer", seed=self.overrides["seed"])
-        return spec.model_copy(update=update) if update else spec
+            update["synthesizer"] = {"seed": self.overrides["seed"]}
+        return with_overrides(spec, update, root=self.root) if update else spec
 
     def get_workspace(self):
         from synth_ops.workspace import Workspace
 
         return Workspace.open(self.spec)
 
-    def get_publish_store(self):
-        from synth_ops.stores import open_store
-
-        return open_store(self.spec.publish.uri, self.spec.s3)
-
-
-def _revalidate(section, field: str, **changes):
-    from pydantic import ValidationError
-
-    from synth_ops.errors import SpecError
-
-    try:
-        return type(section).model_validate({**section.model_dump(), **changes})
-    except ValidationError as error:
-        problem = error.errors()[0]
-        where = ".".join([field, *map(str, problem["loc"])])
-        raise SpecError(f"{where}: {problem['msg']}, got {problem.get('input')!r}") from None

@@ -1,8 +1,6 @@
 """The Dagster resource: where specs resolve and which stores they use, per deployment."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import dagster as dg
 from pydantic import Field
 
@@ -16,23 +14,15 @@ class SynthOpsResource(dg.ConfigurableResource):
     s3_endpoint_url: str = Field("", description="overrides every spec's s3.endpoint_url when set")
 
     def load(self, spec_path: str):
-        from synth_ops.spec import ArtifactsSpec, PublishSpec, load_spec
+        from synth_ops.spec import load_spec, with_overrides
 
         spec = load_spec(spec_path, root=self.root or None)
-        update = {}
-        if self.publish_uri:
-            update["publish"] = PublishSpec(uri=self.publish_uri)
-        if self.artifacts_uri:
-            update["artifacts"] = ArtifactsSpec(uri=self.artifacts_uri)
-        if self.s3_endpoint_url:
-            update["s3"] = spec.s3.model_copy(update={"endpoint_url": self.s3_endpoint_url})
-        return spec.model_copy(update=update) if update else spec
+        update = {section: {key: value} for section, key, value in (
+            ("publish", "uri", self.publish_uri), ("artifacts", "uri", self.artifacts_uri),
+            ("s3", "endpoint_url", self.s3_endpoint_url)) if value}
+        return with_overrides(spec, update, root=self.root or None) if update else spec
 
     def workspace(self, spec_path: str):
         from synth_ops.workspace import Workspace
 
         return Workspace.open(self.load(spec_path))
-
-    @property
-    def base(self) -> Path:
-        return Path(self.root) if self.root else Path.cwd()
