@@ -26,7 +26,7 @@ def main() -> None:
     from synth_ops.gates import GATES, GateInput
     from synth_ops.spec import load_spec
     from synth_ops.steps.fit import fit
-    from synth_ops.steps.generate import generate, verify_shard
+    from synth_ops.steps.generate import generate, verified_shards
     from synth_ops.steps.profile import profile
     from synth_ops.workspace import Workspace
 
@@ -44,18 +44,19 @@ def main() -> None:
         shards = generate(ws, "flights", workers=args.workers)
         print(f"generate {sum(s.rows for s in shards):,} rows: {time.perf_counter() - started:.1f}s", flush=True)
 
-        gate_input = GateInput(ws=ws, table="flights", profile=ws.read("flights", "profile.json"),
-                               shard_paths=[verify_shard(ws, s) for s in shards], shards=shards)
-        rows = []
-        total_started = time.perf_counter()
-        for gate in GATES:
-            started = time.perf_counter()
-            results = gate(gate_input)
-            seconds = time.perf_counter() - started
-            for result in results or []:
-                rows.append((gate.__name__.strip("_"), result.name, result.value, result.threshold, result.passed))
-            rows.append((gate.__name__.strip("_"), "(gate family total)", seconds, None, None))
-        total = time.perf_counter() - total_started
+        with verified_shards(ws, shards) as paths:
+            gate_input = GateInput(ws=ws, table="flights", profile=ws.read("flights", "profile.json"),
+                                   shard_paths=paths, shards=shards)
+            rows = []
+            total_started = time.perf_counter()
+            for gate in GATES:
+                started = time.perf_counter()
+                results = gate(gate_input)
+                seconds = time.perf_counter() - started
+                for result in results or []:
+                    rows.append((gate.__name__.strip("_"), result.name, result.value, result.threshold, result.passed))
+                rows.append((gate.__name__.strip("_"), "(gate family total)", seconds, None, None))
+            total = time.perf_counter() - total_started
 
     print("\n| gate | check | value / seconds | threshold | passed |\n| --- | --- | ---: | ---: | --- |")
     for family, name, value, threshold, passed in rows:

@@ -11,22 +11,20 @@ from contextlib import contextmanager
 from pathlib import PurePosixPath
 from typing import Any, Iterator
 
-from synth_ops.errors import InputError, StoreError
+from synth_ops.errors import InputError
 from synth_ops.fingerprints import sha256_file
 
 
 def source_fingerprint(uri: str, s3_options: Any = None) -> str:
     """sha256 of a local source (streamed); the ETag and size of an S3 one (no download)."""
     if uri.startswith("s3://"):
-        from synth_ops.stores import open_object
+        from synth_ops.stores import ObjectNotFound, open_object
 
         store, key = open_object(uri, s3_options)
         try:
             return store.fingerprint(key)
-        except StoreError as error:
-            if str(error).endswith("not found"):
-                raise InputError(f"{uri}: source not found") from None
-            raise
+        except ObjectNotFound:
+            raise InputError(f"{uri}: source not found") from None
     try:
         return sha256_file(uri)
     except FileNotFoundError:

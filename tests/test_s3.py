@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from synth_ops import read_latest, releases
+from synth_ops.errors import StoreError
 from synth_ops.pipeline import run
 from synth_ops.spec import S3Options, load_spec
 from synth_ops.stores import open_store
@@ -243,3 +244,17 @@ def test_large_objects_stream_to_disk_not_memory(tmp_path, s3):
     peak_mb = int(result.stdout.strip())
     assert out.stat().st_size == 200 * 1024 * 1024
     assert peak_mb < 120, f"downloading a 200 MB object peaked at {peak_mb} MB"
+
+
+def test_only_a_501_makes_a_conditional_write_unconditional(s3, proxy):
+    store = open_store(f"s3://{s3['bucket']}/p501")  # "501" in every message: the type decides, not the text
+    store.write_bytes("pointer", b"one")
+    _, etag = store.read_versioned("pointer")
+    proxy.fail_next(10, status=500, code="InternalError", methods=("PUT",))
+    with pytest.raises(StoreError, match="InternalError"):
+        store.write_if("pointer", b"two", etag)
+    proxy.fail_next(0)
+    assert store.read_bytes("pointer") == b"one"
+    proxy.fail_next(1, status=501, code="NotImplemented", methods=("PUT",))
+    store.write_if("pointer", b"three", etag)
+    assert store.read_bytes("pointer") == b"three"

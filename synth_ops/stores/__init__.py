@@ -56,6 +56,14 @@ class PreconditionFailed(StoreError):
     """A conditional write lost: the object changed since it was read."""
 
 
+class ObjectNotFound(StoreError):
+    """The key (or the bucket's object) does not exist."""
+
+
+class ConditionalWriteUnsupported(StoreError):
+    """The server does not implement conditional writes (HTTP 501)."""
+
+
 def open_store(uri: str, s3_options: Any = None) -> Store:
     if uri.startswith("s3://"):
         from synth_ops.stores.s3 import S3Store

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from synth_ops.errors import StoreError
 from synth_ops.fingerprints import sha256_bytes, sha256_file
-from synth_ops.stores import PreconditionFailed
+from synth_ops.stores import ObjectNotFound, PreconditionFailed
 
 
 class LocalStore:
@@ -35,7 +35,7 @@ class LocalStore:
         try:
             return self._path(key).read_bytes()
         except FileNotFoundError:
-            raise StoreError(f"{self._path(key)}: not found") from None
+            raise ObjectNotFound(f"{self._path(key)}: not found") from None
         except OSError as error:
             raise StoreError(f"{self._path(key)}: cannot read ({error.strerror})") from None
 
@@ -84,7 +84,7 @@ class LocalStore:
         try:
             return sha256_file(self._path(key))
         except FileNotFoundError:
-            raise StoreError(f"{self._path(key)}: not found") from None
+            raise ObjectNotFound(f"{self._path(key)}: not found") from None
 
     def put_file(self, key: str, local_path: str) -> None:
         def copy(handle):
@@ -97,7 +97,7 @@ class LocalStore:
         try:
             shutil.copyfile(self._path(key), local_path)
         except FileNotFoundError:
-            raise StoreError(f"{self._path(key)}: not found") from None
+            raise ObjectNotFound(f"{self._path(key)}: not found") from None
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()

@@ -16,7 +16,7 @@ import os
 from typing import Any
 
 from synth_ops.errors import StoreError
-from synth_ops.stores import PreconditionFailed
+from synth_ops.stores import ConditionalWriteUnsupported, ObjectNotFound, PreconditionFailed
 
 log = logging.getLogger("synth_ops")
 MB = 1024 * 1024
@@ -88,18 +88,25 @@ class S3Store:
         if isinstance(error, ClientError):
             code = error.response.get("Error", {}).get("Code", "")
             status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            if code == "NoSuchBucket":
-                return StoreError(f"{where}: bucket {self.bucket!r} does not exist")
-            if code in ("AccessDenied", "403", "Forbidden", "AllAccessDisabled") or status == 403:
-                return StoreError(f"{where}: access denied (check the AWS credentials and bucket policy)")
             if code in ("NoSuchKey", "404", "NotFound"):
-                return StoreError(f"{where}: not found")
+                return ObjectNotFound(f"{where}: not found")
             if code == "PreconditionFailed" or status == 412:
                 return PreconditionFailed(f"{where}: changed by another writer since it was read")
-            return StoreError(f"{where}: S3 error {code or status} after retries")
+            if code == "NotImplemented" or status == 501:
+                return ConditionalWriteUnsupported(f"{where}: S3 error {code or status} after retries")
+            return self._coded_error(where, code, status)
+
         if isinstance(error, BotoCoreError):
             return StoreError(f"{where}: cannot reach S3 ({type(error).__name__}) after retries")
         raise error
+
+    def _coded_error(self, where: str, code: str, status: int | None = None) -> StoreError:
+        """The message for an S3 error code, shared by every call that can fail with one."""
+        if code == "NoSuchBucket":
+            return StoreError(f"{where}: bucket {self.bucket!r} does not exist")
+        if code in ("AccessDenied", "403", "Forbidden", "AllAccessDisabled") or status == 403:
+            return StoreError(f"{where}: access denied (check the AWS credentials and bucket policy)")
+        return StoreError(f"{where}: S3 error {code or status} after retries")
 
     def _call(self, key: str, method: str, **kwargs):
         from botocore.exceptions import BotoCoreError, ClientError
@@ -118,7 +125,7 @@ class S3Store:
         except ClientError as error:
             status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
             if status == 404:
-                raise StoreError(f"{self.uri}: bucket {self.bucket!r} does not exist") from None
+                raise self._coded_error(self.uri, "NoSuchBucket") from None
             raise self._error(error, "") from None
         except BotoCoreError as error:
             raise self._error(error, "") from None
@@ -145,11 +152,7 @@ class S3Store:
         try:
             self._call(key, "put_object", Bucket=self.bucket, Key=self._key(key), Body=data,
                        **condition, **self._encryption())
-        except PreconditionFailed:
-            raise
-        except StoreError as error:
-            if "NotImplemented" not in str(error) and "501" not in str(error):
-                raise
+        except ConditionalWriteUnsupported:
             log.warning("%s: server has no conditional writes; writing unconditionally", self._where(key))
             self.write_bytes(key, data)
 
@@ -171,10 +174,8 @@ class S3Store:
             text = str(error)
             code = next((c for c in ("NoSuchBucket", "AccessDenied", "SlowDown", "InternalError",
                                      "ServiceUnavailable") if c in text), "unknown")
-            if code == "NoSuchBucket":
-                raise StoreError(f"{self._where(key)}: bucket {self.bucket!r} does not exist") from None
-            if code == "AccessDenied":
-                raise StoreError(f"{self._where(key)}: access denied (check the AWS credentials and bucket policy)") from None
+            if code in ("NoSuchBucket", "AccessDenied"):
+                raise self._coded_error(self._where(key), code) from None
             raise StoreError(f"{self._where(key)}: upload failed after retries (S3 error {code})") from None
 
     def get_file(self, key: str, local_path: str) -> None:
@@ -197,12 +198,8 @@ class S3Store:
         try:
             self._call(key, "head_object", Bucket=self.bucket, Key=self._key(key))
             return True
-        except PreconditionFailed:
-            raise
-        except StoreError as error:
-            if str(error).endswith(": not found"):
-                return False
-            raise
+        except ObjectNotFound:
+            return False
 
     def fingerprint(self, key: str) -> str:
         """Content identity without downloading: the ETag (an MD5 of the bytes for single-part
