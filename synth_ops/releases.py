@@ -44,9 +44,9 @@ def current_version(store: Store, name: str) -> str | None:
 
 
 def latest_release(store: Store, name: str) -> dict:
-    if not store.exists(latest_key(name)):
+    pointer, _ = read_pointer(store, name)
+    if pointer is None:
         raise StoreError(f"{store.uri}/{latest_key(name)}: nothing published for {name!r}")
-    pointer = read_json(store, latest_key(name))
     return read_json(store, pointer["release"])
 
 

@@ -12,7 +12,7 @@ import dagster as dg
 
 from synth_ops.dagster.resource import SynthOpsResource
 from synth_ops.dagster.specs import TableAssets, build_asset_specs
-from synth_ops.dagster.translator import SynthOpsTranslator
+from synth_ops.dagster.translator import STAGES, SynthOpsTranslator
 
 RESOURCE_KEY = "synth_ops"
 
@@ -55,10 +55,8 @@ def _synthetic_asset(path: str, ta: TableAssets, prefix: str) -> dg.AssetsDefini
     @dg.op(name=f"{prefix}plan_shards", ins={"start": dg.In(dg.Nothing)}, out=dg.DynamicOut(int),
            required_resource_keys={RESOURCE_KEY})
     def plan(context: dg.OpExecutionContext):
-        from synth_ops.steps.generate import planned_rows
-
-        ws = context.resources.synth_ops.workspace(path)
-        for shard in range(len(planned_rows(ws, ta.table))):
+        # the spec alone fixes the shard count: no workspace (source hashing) needed to fan out
+        for shard in range(context.resources.synth_ops.load(path).generate.shards):
             yield dg.DynamicOutput(shard, mapping_key=f"shard_{shard:05d}")
 
     @dg.op(name=f"{prefix}generate_shard", required_resource_keys={RESOURCE_KEY})
@@ -90,13 +88,8 @@ def _synthetic_asset(path: str, ta: TableAssets, prefix: str) -> dg.AssetsDefini
 
 
 def _gate_of(result: dict) -> str:
-    if result["gate"] == "expectations":
-        return "expectations"
-    if result["gate"] == "quality":
-        return "quality"
-    if result["gate"] == "utility":
-        return "utility"
-    return result["name"]  # exact_match, dcr_share, pii_leak
+    """The check a gate result belongs to: one per gate family, one per privacy measure."""
+    return result["name"] if result["gate"] == "privacy" else result["gate"]
 
 
 def _gate_checks(path: str, ta: TableAssets, prefix: str) -> dg.AssetChecksDefinition:
@@ -205,7 +198,7 @@ def build_definitions(spec_paths: Iterable[str | Path], translator: SynthOpsTran
                        _synthetic_asset(path, ta, prefix)]
             checks.append(_gate_checks(path, ta, prefix))
         assets.append(_published_assets(path, tables, spec.name))
-        keys = [getattr(ta, stage).key for ta in tables for stage in ("profile", "model", "synthetic", "published")]
+        keys = [getattr(ta, stage).key for ta in tables for stage in STAGES if stage != "source"]
         job = dg.define_asset_job(f"{spec.name}_synthesize", selection=dg.AssetSelection.assets(*keys),
                                   description=f"Regenerate, gate and publish the synthetic copy {spec.name!r}")
         jobs.append(job)

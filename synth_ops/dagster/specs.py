@@ -5,7 +5,7 @@ import dataclasses
 
 import dagster as dg
 
-from synth_ops.dagster.translator import SynthOpsTranslator
+from synth_ops.dagster.translator import STAGES, SynthOpsTranslator
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,8 +31,7 @@ def build_asset_specs(spec, translator: SynthOpsTranslator | None = None) -> lis
     group = translator.get_group_name(spec)
     out = []
     for table in spec.tables:
-        key = {stage: translator.get_asset_key(spec, table, stage) for stage in
-               ("source", "profile", "model", "synthetic", "published")}
+        key = {stage: translator.get_asset_key(spec, table, stage) for stage in STAGES}
 
         def asset_spec(stage: str, deps) -> dg.AssetSpec:
             return dg.AssetSpec(

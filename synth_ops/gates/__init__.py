@@ -43,6 +43,11 @@ class GateInput:
             for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows):
                 yield batch.to_pandas()
 
+    def real_sample(self, rows: int):
+        """A seeded sample of at most ``rows`` training rows, the same for every caller."""
+        train, _ = self.real
+        return train.sample(min(len(train), rows), random_state=self.ws.spec.synthesizer.seed)
+
     def synthetic_sample(self, rows: int):
         """A seeded uniform sample of at most ``rows`` synthetic rows, read shard by shard (cached)."""
         if rows not in self._samples:

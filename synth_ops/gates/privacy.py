@@ -19,12 +19,10 @@ id and PII columns are left out. Distance is Euclidean over that encoding.
 """
 from __future__ import annotations
 
-import logging
 import math
 
 from synth_ops.records import GateResult
 
-log = logging.getLogger("synth_ops")
 ONE_HOT_MAX = 50
 REFERENCE_ROWS = 100_000
 _NUMERIC_SDTYPES = {"numerical", "datetime"}

@@ -19,8 +19,7 @@ def quality_gate(gate_input) -> list[GateResult]:
         from sdmetrics.reports.single_table import QualityReport
 
     gates = gate_input.ws.spec.gates
-    train, _ = gate_input.real
-    real = train.sample(min(len(train), gates.quality_rows), random_state=gate_input.ws.spec.synthesizer.seed)
+    real = gate_input.real_sample(gates.quality_rows)
     synthetic = gate_input.synthetic_sample(gates.quality_rows)
     report = QualityReport()
     with warnings.catch_warnings():

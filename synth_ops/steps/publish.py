@@ -22,9 +22,10 @@ log = logging.getLogger("synth_ops")
 
 def publish(ws: Workspace, store: Store | None = None) -> ReleaseRecord:
     spec = ws.spec
-    store = store or open_store(spec.publish.uri, spec.s3)
+    if store is None:  # a caller that passes its store has checked it already (pipeline.run)
+        store = open_store(spec.publish.uri, spec.s3)
+        store.check()
     version = ws.run_id
-    store.check()
     pointer, pointer_tag = releases.read_pointer(store, spec.name)
     if pointer and pointer["version"] == version:
         return up_to_date(ws, store)

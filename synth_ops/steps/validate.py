@@ -42,11 +42,10 @@ def validate(ws: Workspace, table: str, force: bool = False) -> GateRecord:
 def _write_report(ws: Workspace, table: str, gate_input: GateInput, results: list[dict]) -> str:
     from synth_ops import report
 
-    train, _ = gate_input.real
     rows = ws.spec.gates.quality_rows
     page = report.render(
         name=ws.spec.name, table=table, run_id=ws.run_id, gates=results,
-        real=train.sample(min(len(train), rows), random_state=ws.spec.synthesizer.seed),
+        real=gate_input.real_sample(rows),
         synthetic=gate_input.synthetic_sample(rows), metadata=gate_input.metadata,
         fingerprints={"run id": ws.run_id, "spec hash": ws.spec_hash,
                       "source sha256": ws.source_fingerprints[table],
