@@ -37,7 +37,6 @@ def _spec(workdir: Path, source: Path, rows: int, shards: int) -> Path:
 
 def _child(mode: str, spec_path: str, model_path: str, rows: int) -> dict:
     """Runs in a fresh process: one measurement."""
-    started = time.perf_counter()
     if mode == "raw":
         import cloudpickle
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -24,6 +25,69 @@ def write_spec(directory: Path, doc: dict, filename: str = "spec.yaml") -> Path:
     path = directory / filename
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     return path
+
+
+def venv_script(name: str) -> str:
+    """A console script installed next to the running interpreter (the venv's), else from PATH."""
+    return shutil.which(name, path=str(Path(sys.executable).parent)) or name
+
+
+def copy_repo_layout(destination: Path) -> None:
+    """examples/ and expectations/ as a user's checkout has them (without the 31 MB flights.csv)."""
+    for part in ("examples", "expectations"):
+        shutil.copytree(REPO / part, destination / part, ignore=shutil.ignore_patterns("flights.csv"))
+
+
+# Publishes one spec's validated run; prints "start" first so a test can time or kill it mid-protocol.
+PUBLISHER = """
+import sys
+from synth_ops.spec import load_spec
+from synth_ops.steps.publish import publish
+from synth_ops.workspace import Workspace
+ws = Workspace.open(load_spec(sys.argv[1]))
+print("start", flush=True)
+try:
+    publish(ws)
+except Exception as error:
+    print(type(error).__name__, error, file=sys.stderr)
+    sys.exit(3)
+print("done", flush=True)
+"""
+
+
+def start_publisher(spec_path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", PUBLISHER, str(spec_path)], cwd=REPO, env=os.environ.copy(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def fitted_workspace(directory: Path, doc: dict):
+    """A workspace for ``doc`` (written into ``directory``) with every table profiled and fitted."""
+    from synth_ops.spec import load_spec
+    from synth_ops.steps.fit import fit
+    from synth_ops.steps.profile import profile
+    from synth_ops.workspace import Workspace
+
+    ws = Workspace.open(load_spec(write_spec(directory, doc)))
+    for table in ws.spec.tables:
+        profile(ws, table)
+        fit(ws, table)
+    return ws
+
+
+def rewrite_shard(ws, table: str, record, frame: pd.DataFrame) -> None:
+    """Replace a shard's rows and keep its record consistent, as a buggy synthesizer would."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from synth_ops.fingerprints import sha256_file
+    from synth_ops.records import ShardRecord
+    from synth_ops.steps.generate import shard_key, to_arrow
+
+    schema = pa.schema([(n, pa.type_for_alias(t)) for n, t in ws.read(table, "profile.json")["arrow_schema"]])
+    path = ws.artifacts.local_path(record.key)
+    pq.write_table(to_arrow(frame, schema), path)
+    fixed = ShardRecord(**{**record.to_dict(), "sha256": sha256_file(path), "rows": len(frame)})
+    ws.artifacts.write_bytes(shard_key(ws, table, record.shard, "json"), fixed.to_json().encode())
 
 
 def penguins_doc(source: Path | str = PENGUINS_CSV, **sections) -> dict:
@@ -104,4 +168,4 @@ def s3(moto_server, monkeypatch, request):
     bucket = re.sub(r"[^a-z0-9-]", "-", f"t-{request.node.name.lower()}")[:40].strip("-") + "-" + uuid.uuid4().hex[:8]
     client = boto3.client("s3")
     client.create_bucket(Bucket=bucket)
-    return {"bucket": bucket, "client": client, "endpoint": moto_server.endpoint, "port": moto_server.port}
+    return {"bucket": bucket, "client": client, "port": moto_server.port}

@@ -62,7 +62,6 @@ class FaultProxy:
         self.fail_status, self.fail_code = 503, "SlowDown"
         self.fail_methods = ("PUT", "POST", "GET", "HEAD", "DELETE")
         self.denied: list[str] = []
-        self.requests = 0
         self.injected = 0
         self._lock = threading.Lock()
         self._server = None
@@ -114,7 +113,6 @@ class FaultProxy:
             def _handle(self) -> None:
                 body = self._body()
                 with proxy._lock:
-                    proxy.requests += 1
                     inject = proxy.failures_left > 0 and self.command in proxy.fail_methods
                     if inject:
                         proxy.failures_left -= 1

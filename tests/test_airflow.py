@@ -5,23 +5,16 @@ Airflow reads its configuration at import, so everything Airflow runs in subproc
 """
 import json
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.conftest import REPO
+from tests.conftest import REPO, copy_repo_layout, venv_script
 
 DRIVER = str(REPO / "tests" / "airflow_driver.py")
-
-
-def _airflow_bin() -> str:
-    local = Path(sys.executable).parent / "airflow"
-    return str(local) if local.exists() else "airflow"
 
 
 @pytest.fixture(scope="module")
@@ -29,13 +22,12 @@ def airflow_home(tmp_path_factory):
     base = tmp_path_factory.mktemp("airflow")
     root = base / "root"
     root.mkdir()
-    for part in ("examples", "expectations"):
-        shutil.copytree(REPO / part, root / part, ignore=shutil.ignore_patterns("flights.csv"))
+    copy_repo_layout(root)
     env = {**os.environ, "AIRFLOW_HOME": str(base / "home"), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"), "SYNTH_OPS_ROOT": str(root)}
-    migrated = subprocess.run([_airflow_bin(), "db", "migrate"], env=env, capture_output=True, text=True, timeout=300)
+    migrated = subprocess.run([venv_script("airflow"), "db", "migrate"], env=env, capture_output=True, text=True, timeout=300)
     assert migrated.returncode == 0, migrated.stderr[-2000:]
-    return {"env": env, "root": root, "base": base}
+    return {"env": env, "root": root}
 
 
 def _driver(env, *args) -> dict:
@@ -60,10 +52,10 @@ def test_every_dag_imports_without_heavy_libraries(airflow_home):
 
 
 def test_provider_is_registered(airflow_home):
-    listed = subprocess.run([_airflow_bin(), "providers", "list"], env=airflow_home["env"], capture_output=True,
+    listed = subprocess.run([venv_script("airflow"), "providers", "list"], env=airflow_home["env"], capture_output=True,
                             text=True, timeout=120)
     assert listed.returncode == 0 and "synth-ops" in listed.stdout
-    hooks = subprocess.run([_airflow_bin(), "providers", "hooks"], env=airflow_home["env"], capture_output=True,
+    hooks = subprocess.run([venv_script("airflow"), "providers", "hooks"], env=airflow_home["env"], capture_output=True,
                            text=True, timeout=120)
     assert "synth_ops.airflow.hooks.SynthOpsHook" in hooks.stdout
 

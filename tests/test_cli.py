@@ -1,10 +1,9 @@
 import json
-import shutil
 
 import pandas as pd
 import pytest
 
-from tests.conftest import REPO, run_cli, write_spec
+from tests.conftest import copy_repo_layout, run_cli, write_spec
 
 COMMANDS = ["run", "profile", "fit", "generate", "validate", "publish", "pull"]
 
@@ -18,8 +17,7 @@ def test_help_for_every_command(command):
 
 def test_example_penguins_end_to_end_then_pull(tmp_path, penguins_frame):
     """The demo as a user runs it: the example spec from a copy of the repository layout."""
-    for part in ("examples", "expectations"):
-        shutil.copytree(REPO / part, tmp_path / part)
+    copy_repo_layout(tmp_path)
     result = run_cli("run", "examples/penguins.yaml", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("published penguins version ")

@@ -9,7 +9,7 @@ import dagster as dg
 
 from synth_ops.dagster import SynthOpsResource, SynthOpsTranslator, build_asset_specs, build_definitions
 from synth_ops.spec import load_spec
-from tests.conftest import REPO, penguins_doc, write_spec
+from tests.conftest import REPO, penguins_doc, venv_script, write_spec
 
 STAGES = ("profile", "model", "synthetic", "published")
 
@@ -46,8 +46,7 @@ def test_code_location_loads_no_heavy_library():
     out = subprocess.run([sys.executable, "-W", "ignore", "-c", code], cwd=REPO, capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "[]"
-    validate = subprocess.run([str(REPO / ".venv" / "bin" / "dagster") if (REPO / ".venv").exists() else "dagster",
-                               "definitions", "validate", "-f", "assets/definitions.py"],
+    validate = subprocess.run([venv_script("dagster"), "definitions", "validate", "-f", "assets/definitions.py"],
                               cwd=REPO, capture_output=True, text=True, env={**os.environ, "DAGSTER_HOME": ""})
     assert validate.returncode == 0, validate.stderr[-2000:]
 
@@ -71,8 +70,7 @@ def test_penguins_end_to_end_multiprocess_with_parallel_shards(tmp_path):
     spec = write_spec(tmp_path, penguins_doc(generate={"rows": 2000, "shards": 2}))
     defs = _defs_file(tmp_path, spec)
     env = {**os.environ, "DAGSTER_HOME": str(home)}
-    dagster = str(REPO / ".venv" / "bin" / "dagster") if (REPO / ".venv").exists() else "dagster"
-    result = subprocess.run([dagster, "job", "execute", "-f", str(defs), "-j", "penguins_synthesize"],
+    result = subprocess.run([venv_script("dagster"), "job", "execute", "-f", str(defs), "-j", "penguins_synthesize"],
                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     instance = dg.DagsterInstance.from_config(str(home))

@@ -9,10 +9,10 @@ from scipy import stats
 
 from synth_ops.spec import load_spec
 from synth_ops.steps.fastfit import DistinctValueMLE, fast_fit
-from synth_ops.steps.fit import _build, fit, load_model, load_training_rows, seed_everything
+from synth_ops.steps.fit import _build, load_model, load_training_rows, seed_everything
 from synth_ops.steps.profile import profile
 from synth_ops.workspace import Workspace
-from tests.conftest import penguins_doc, write_spec
+from tests.conftest import fitted_workspace, penguins_doc, write_spec
 
 
 def _integer_column(flights_frame, column="dep_delay", rows=20_000):
@@ -63,10 +63,7 @@ def test_uniform_encoder_draws_the_same_numbers_vectorised():
         encoder = UniformEncoder()
         encoder.fit(data, "c")
         encoder.set_random_state(np.random.RandomState(42), "transform")
-        if patched:
-            with fast_fit(None, 0):
-                outputs.append(encoder.transform(data.copy()))
-        else:
+        with fast_fit(None, 0) if patched else contextlib.nullcontext():
             outputs.append(encoder.transform(data.copy()))
     pd.testing.assert_frame_equal(outputs[0], outputs[1])  # bit for bit, NaN category included
 
@@ -135,10 +132,7 @@ def test_validation_reports_the_same_invalid_values(tmp_path, penguins_frame):
     for patched in (False, True):
         synthesizer = _build(ws, "penguins")
         with pytest.raises(Exception) as raised:
-            if patched:
-                with fast_fit(None, 0):
-                    synthesizer.validate({"penguins": bad})
-            else:
+            with fast_fit(None, 0) if patched else contextlib.nullcontext():
                 synthesizer.validate({"penguins": bad})
         messages.append(str(raised.value))
     assert messages[0] == messages[1] and "heavy" in messages[1]
@@ -200,9 +194,7 @@ def test_fast_fit_is_sdvs_model(tmp_path, flights_sample_csv, dataset):
     else:
         doc = {"name": "flights", "synthesizer": {"fit_rows": None},
                "tables": {"flights": {"source": str(flights_sample_csv), "exclude": ["year"]}}}
-    ws = Workspace.open(load_spec(write_spec(tmp_path, doc)))
-    profile(ws, dataset)
-    fit(ws, dataset)
+    ws = fitted_workspace(tmp_path, doc)
     fast, plain = load_model(ws, dataset)._model, _plain_sdv_fit(ws, dataset)
     assert fast.columns == plain.columns
     for column, a, b in zip(fast.columns, fast.univariates, plain.univariates):

@@ -8,17 +8,13 @@ from synth_ops.steps.fastpath import roundtrip_format, tabulate_marginals
 from synth_ops.steps.fit import fit, load_model, sample_batches
 from synth_ops.steps.profile import profile
 from synth_ops.workspace import Workspace
-from tests.conftest import penguins_doc, write_spec
+from tests.conftest import fitted_workspace, penguins_doc, write_spec
 
 NUMERIC = ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"]
 
 
 def _model(tmp_path, **synthesizer):
-    doc = penguins_doc(synthesizer={"kind": "gaussian_copula", "seed": 7, **synthesizer})
-    ws = Workspace.open(load_spec(write_spec(tmp_path, doc)))
-    profile(ws, "penguins")
-    fit(ws, "penguins")
-    return ws
+    return fitted_workspace(tmp_path, penguins_doc(synthesizer={"kind": "gaussian_copula", "seed": 7, **synthesizer}))
 
 
 def _draw(ws, fast: bool, rows=4000):
@@ -83,9 +79,7 @@ def test_fit_rows_bounds_the_marginal_fits_and_is_recorded(tmp_path, penguins_fr
 def test_datetime_strings_take_the_vectorised_path_and_print_back(tmp_path, flights_sample_csv):
     doc = {"name": "flights", "tables": {"flights": {"source": str(flights_sample_csv), "exclude": ["year"]}},
            "generate": {"rows": 500, "shards": 1}}
-    ws = Workspace.open(load_spec(write_spec(tmp_path, doc)))
-    profile(ws, "flights")
-    fit(ws, "flights")
+    ws = fitted_workspace(tmp_path, doc)
     assert ws.read("flights", "model.json")["native_datetimes"] == {"time_hour": "%Y-%m-%dT%H:%M:%SZ"}
     frame = next(sample_batches(load_model(ws, "flights"), "flights", 500, 500, seed=2, fast=True))
     parsed = pd.to_datetime(frame.time_hour, format="%Y-%m-%dT%H:%M:%SZ")
@@ -174,9 +168,7 @@ def test_columnwise_reverse_keeps_the_sampled_rows(tmp_path, flights_sample_csv,
         ws = _model(tmp_path)
     else:
         doc = {"name": "flights", "tables": {"flights": {"source": str(flights_sample_csv), "exclude": ["year"]}}}
-        ws = Workspace.open(load_spec(write_spec(tmp_path, doc)))
-        profile(ws, "flights")
-        fit(ws, "flights")
+        ws = fitted_workspace(tmp_path, doc)
 
     def draw():
         return pd.concat(sample_batches(load_model(ws, dataset), dataset, 3000, 1000, seed=5, fast=True),

@@ -13,16 +13,13 @@ from synth_ops.steps.generate import generate
 from synth_ops.steps.profile import profile
 from synth_ops.steps.validate import validate
 from synth_ops.workspace import Workspace
-from tests.conftest import penguins_doc, run_cli, write_spec
-from tests.test_validate import _rewrite_shard
+from tests.conftest import fitted_workspace, penguins_doc, rewrite_shard, run_cli, write_spec
 
 
 def _generated(directory, source=None, **sections):
     doc = penguins_doc(**({"source": source} if source else {}))
     doc.update(sections)
-    ws = Workspace.open(load_spec(write_spec(directory, doc)))
-    profile(ws, "penguins")
-    fit(ws, "penguins")
+    ws = fitted_workspace(directory, doc)
     return ws, generate(ws, "penguins")
 
 
@@ -33,7 +30,7 @@ def _gates(record):
 def _replace_output(ws, records, make_rows):
     """Overwrite every shard with rows from ``make_rows(n)``: a stand-in for a bad synthesizer."""
     for record in records:
-        _rewrite_shard(ws, record, make_rows(record.rows).reset_index(drop=True))
+        rewrite_shard(ws, "penguins", record, make_rows(record.rows).reset_index(drop=True))
 
 
 def test_a_real_fit_passes_every_gate(tmp_path):

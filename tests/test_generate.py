@@ -4,19 +4,12 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from synth_ops.spec import load_spec
-from synth_ops.steps.fit import fit
 from synth_ops.steps.generate import generate, shard_rows
-from synth_ops.steps.profile import profile
-from synth_ops.workspace import Workspace
-from tests.conftest import penguins_doc, run_cli, write_spec
+from tests.conftest import fitted_workspace, penguins_doc, run_cli, write_spec
 
 
 def _prepared(directory, **sections):
-    ws = Workspace.open(load_spec(write_spec(directory, penguins_doc(**sections))))
-    profile(ws, "penguins")
-    fit(ws, "penguins")
-    return ws
+    return fitted_workspace(directory, penguins_doc(**sections))
 
 
 def _frame(ws, records):

@@ -2,8 +2,6 @@ import json
 import random
 import shutil
 import signal
-import subprocess
-import sys
 import time
 
 import pandas as pd
@@ -14,7 +12,7 @@ from synth_ops.errors import GateFailed, StoreError
 from synth_ops.pipeline import run
 from synth_ops.spec import load_spec
 from synth_ops.stores import open_store
-from tests.conftest import REPO, penguins_doc, write_spec
+from tests.conftest import penguins_doc, start_publisher, write_spec
 
 
 def _snapshot(root):
@@ -81,18 +79,6 @@ def _impossible_suite(tmp_path):
     return path
 
 
-PUBLISHER = """
-import sys
-from synth_ops.spec import load_spec
-from synth_ops.steps.publish import publish
-from synth_ops.workspace import Workspace
-ws = Workspace.open(load_spec(sys.argv[1]))
-print("start", flush=True)
-publish(ws)
-print("done", flush=True)
-"""
-
-
 def test_killed_publish_never_leaves_a_partial_release(tmp_path):
     """SIGKILL a publishing process at random points; readers always see a complete release."""
     old_spec = load_spec(write_spec(tmp_path, penguins_doc(generate={"rows": 300, "shards": 2}), "old.yaml"))
@@ -113,12 +99,8 @@ def test_killed_publish_never_leaves_a_partial_release(tmp_path):
     store = open_store(new_spec.publish.uri)
     warehouse = tmp_path / "warehouse"
 
-    def publish_process():
-        return subprocess.Popen([sys.executable, "-c", PUBLISHER, str(new_path)], cwd=REPO,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
     # Measure one uninterrupted publish (from its "start" line), then undo it.
-    proc = publish_process()
+    proc = start_publisher(new_path)
     assert proc.stdout.readline().strip() == "start"
     started = time.perf_counter()
     assert proc.wait(timeout=120) == 0, proc.stderr.read()
@@ -136,7 +118,7 @@ def test_killed_publish_never_leaves_a_partial_release(tmp_path):
     interrupted = 0
     for _ in range(12):  # timing-based: enough trials that kills land mid-protocol under CI load too
         reset()
-        proc = publish_process()
+        proc = start_publisher(new_path)
         assert proc.stdout.readline().strip() == "start"
         time.sleep(rng.uniform(0, duration))
         proc.send_signal(signal.SIGKILL)
@@ -153,7 +135,7 @@ def test_killed_publish_never_leaves_a_partial_release(tmp_path):
         # SIGKILL can strand a hidden temp file; it must never be listed as an object
         assert not [k for k in store.list("penguins") if k.endswith(".tmp")]
         # a re-run completes the release
-        rerun = publish_process()
+        rerun = start_publisher(new_path)
         assert rerun.wait(timeout=120) == 0, rerun.stderr.read()
         assert releases.current_version(store, "penguins") == ws.run_id
         pd.testing.assert_frame_equal(read_latest(new_spec.publish.uri, "penguins", "penguins"), new_frame)

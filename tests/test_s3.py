@@ -14,7 +14,7 @@ from synth_ops.errors import StoreError
 from synth_ops.pipeline import run
 from synth_ops.spec import S3Options, load_spec
 from synth_ops.stores import open_store
-from tests.conftest import PENGUINS_CSV, REPO, penguins_doc, run_cli, write_spec
+from tests.conftest import PENGUINS_CSV, penguins_doc, run_cli, start_publisher, write_spec
 from tests.s3_server import FaultProxy
 
 
@@ -117,22 +117,6 @@ def test_slowdown_and_5xx_are_retried(tmp_path, s3, proxy):
     assert len(frame) == 600
 
 
-PUBLISHER = """
-import sys
-from synth_ops.spec import load_spec
-from synth_ops.steps.publish import publish
-from synth_ops.workspace import Workspace
-ws = Workspace.open(load_spec(sys.argv[1]))
-print("start", flush=True)
-try:
-    publish(ws)
-except Exception as error:
-    print(type(error).__name__, error, file=sys.stderr)
-    sys.exit(3)
-print("done", flush=True)
-"""
-
-
 def _validated(tmp_path, bucket, filename, **sections):
     """A run that passed its gates and waits to be published."""
     from synth_ops.steps.fit import fit
@@ -148,16 +132,11 @@ def _validated(tmp_path, bucket, filename, **sections):
     return path, ws
 
 
-def _publisher(path):
-    return subprocess.Popen([sys.executable, "-c", PUBLISHER, str(path)], cwd=REPO, env=os.environ.copy(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
 def test_faults_mid_publish_leave_the_previous_release_current(tmp_path, s3, proxy):
     s3_section = {"max_attempts": 2}
     old_path, old_ws = _validated(tmp_path, s3["bucket"], "old.yaml", s3=s3_section,
                                   generate={"rows": 300, "shards": 1})
-    assert _publisher(old_path).wait(timeout=60) == 0
+    assert start_publisher(old_path).wait(timeout=60) == 0
     uri = f"s3://{s3['bucket']}/synthetic"
     old_frame = read_latest(uri, "penguins", "penguins")
     new_path, new_ws = _validated(tmp_path, s3["bucket"], "new.yaml", s3=s3_section,
@@ -167,7 +146,7 @@ def test_faults_mid_publish_leave_the_previous_release_current(tmp_path, s3, pro
 
     # 1. injected 503s on every write, beyond the retry budget: the publish fails, nothing switches
     proxy.fail_next(10_000, methods=("PUT",))
-    failed = _publisher(new_path)
+    failed = start_publisher(new_path)
     assert failed.wait(timeout=120) == 3
     assert "S3 error" in failed.stderr.read()
     assert releases.current_version(store, "penguins") != new_ws.run_id
@@ -176,7 +155,7 @@ def test_faults_mid_publish_leave_the_previous_release_current(tmp_path, s3, pro
 
     # 2. the server disappears at random points mid-publish
     for _ in range(3):
-        proc = _publisher(new_path)
+        proc = start_publisher(new_path)
         assert proc.stdout.readline().strip() == "start"
         time.sleep(rng.uniform(0.05, 0.4))
         proxy.stop()
@@ -193,7 +172,7 @@ def test_faults_mid_publish_leave_the_previous_release_current(tmp_path, s3, pro
             assert current == old_ws.run_id
             pd.testing.assert_frame_equal(read_latest(uri, "penguins", "penguins"), old_frame)
     # 3. a re-run completes
-    assert _publisher(new_path).wait(timeout=120) == 0
+    assert start_publisher(new_path).wait(timeout=120) == 0
     assert releases.current_version(store, "penguins") == new_ws.run_id
     assert len(read_latest(uri, "penguins", "penguins")) == 3000
 
@@ -206,7 +185,7 @@ def test_two_racing_publishers_leave_one_complete_current_release(tmp_path, s3):
                               synthesizer={"kind": "gaussian_copula", "seed": seed},
                               generate={"rows": 2000, "shards": 20, "batch_rows": 100})
         paths[ws.run_id] = path
-    procs = {version: _publisher(path) for version, path in paths.items()}
+    procs = {version: start_publisher(path) for version, path in paths.items()}
     codes = {version: proc.wait(timeout=120) for version, proc in procs.items()}
     assert 0 in codes.values()
     for version, code in codes.items():

@@ -1,26 +1,20 @@
 import json
 
 import pandas as pd
-import pyarrow.parquet as pq
 import pytest
 
 from synth_ops.errors import SynthOpsError
-from synth_ops.fingerprints import sha256_file
 from synth_ops.gates.expectations import automatic_suite
-from synth_ops.records import ShardRecord
 from synth_ops.spec import load_spec
-from synth_ops.steps.fit import fit
-from synth_ops.steps.generate import generate, shard_key, to_arrow
+from synth_ops.steps.generate import generate
 from synth_ops.steps.profile import profile
 from synth_ops.steps.validate import validate
 from synth_ops.workspace import Workspace
-from tests.conftest import REPO, penguins_doc, run_cli, write_spec
+from tests.conftest import REPO, fitted_workspace, penguins_doc, rewrite_shard, run_cli, write_spec
 
 
 def _generated(directory, **sections):
-    ws = Workspace.open(load_spec(write_spec(directory, penguins_doc(**sections))))
-    profile(ws, "penguins")
-    fit(ws, "penguins")
+    ws = fitted_workspace(directory, penguins_doc(**sections))
     return ws, generate(ws, "penguins")
 
 
@@ -51,18 +45,6 @@ def test_a_real_fit_passes_every_expectation(tmp_path):
     assert any(r["name"].startswith("penguins_domain/") for r in record.results)  # the hand-written suite ran
 
 
-def _rewrite_shard(ws, record: ShardRecord, frame: pd.DataFrame) -> None:
-    """Replace a shard's rows and keep its record consistent, as a buggy synthesizer would."""
-    profile_doc = ws.read("penguins", "profile.json")
-    import pyarrow as pa
-
-    schema = pa.schema([(n, pa.type_for_alias(t)) for n, t in profile_doc["arrow_schema"]])
-    path = ws.artifacts.local_path(record.key)
-    pq.write_table(to_arrow(frame, schema), path)
-    fixed = ShardRecord(**{**record.to_dict(), "sha256": sha256_file(path), "rows": len(frame)})
-    ws.artifacts.write_bytes(shard_key(ws, "penguins", record.shard, "json"), fixed.to_json().encode())
-
-
 @pytest.mark.parametrize("batch_rows", [1_000_000, 64])
 def test_out_of_domain_rows_fail_the_automatic_suite(tmp_path, batch_rows):
     ws, records = _generated(tmp_path, gates={"validate_batch_rows": batch_rows})
@@ -70,7 +52,7 @@ def test_out_of_domain_rows_fail_the_automatic_suite(tmp_path, batch_rows):
     frame.loc[:4, "species"] = "Emperor"       # 5 unknown categories
     frame.loc[10:12, "body_mass_g"] = 99999.0  # 3 values above the real maximum
     frame.loc[20:21, "island"] = None          # 2 nulls where the real column has none
-    _rewrite_shard(ws, records[0], frame)
+    rewrite_shard(ws, "penguins", records[0], frame)
     record = validate(ws, "penguins")
     assert not record.passed
     results = _results(record)
