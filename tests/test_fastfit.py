@@ -53,11 +53,10 @@ def test_other_uses_of_the_distribution_go_to_scipy():
     assert proxy.fit([0.2, 0.4, 0.5, 0.7], floc=0, fscale=1) == stats.beta.fit([0.2, 0.4, 0.5, 0.7], floc=0, fscale=1)
 
 
-def test_uniform_encoder_draws_the_same_numbers_vectorised():
+def _uniform_encodings(data):
+    """RDT's UniformEncoder output for ``data``, unpatched and inside fast_fit, from one seed."""
     from rdt.transformers.categorical import UniformEncoder
 
-    rng = np.random.default_rng(1)
-    data = pd.DataFrame({"c": rng.choice(["a", "b", None, "d"], 5000, p=[0.5, 0.2, 0.1, 0.2])})
     outputs = []
     for patched in (False, True):
         encoder = UniformEncoder()
@@ -65,21 +64,18 @@ def test_uniform_encoder_draws_the_same_numbers_vectorised():
         encoder.set_random_state(np.random.RandomState(42), "transform")
         with fast_fit(None, 0) if patched else contextlib.nullcontext():
             outputs.append(encoder.transform(data.copy()))
+    return outputs
+
+
+def test_uniform_encoder_draws_the_same_numbers_vectorised():
+    rng = np.random.default_rng(1)
+    outputs = _uniform_encodings(pd.DataFrame({"c": rng.choice(["a", "b", None, "d"], 5000, p=[0.5, 0.2, 0.1, 0.2])}))
     pd.testing.assert_frame_equal(outputs[0], outputs[1])  # bit for bit, NaN category included
 
 
 def test_pandas_categoricals_keep_rdts_one_draw_per_category():
-    from rdt.transformers.categorical import UniformEncoder
-
     rng = np.random.default_rng(2)
-    data = pd.DataFrame({"c": pd.Categorical(rng.choice(["a", "b", "c"], 2000))})
-    outputs = []
-    for patched in (False, True):
-        encoder = UniformEncoder()
-        encoder.fit(data, "c")
-        encoder.set_random_state(np.random.RandomState(42), "transform")
-        with fast_fit(None, 0) if patched else contextlib.nullcontext():
-            outputs.append(encoder.transform(data.copy()))
+    outputs = _uniform_encodings(pd.DataFrame({"c": pd.Categorical(rng.choice(["a", "b", "c"], 2000))}))
     pd.testing.assert_frame_equal(outputs[0], outputs[1])
     assert outputs[1]["c"].nunique() == 3  # pandas maps a categorical once per category
 
