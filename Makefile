@@ -31,6 +31,7 @@ test: $(STAMP) chromium
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: $(STAMP) examples/data/flights.csv
+	$(PY) bench/corpus.py
 	$(PY) bench/generate.py
 	$(PY) bench/gates.py
 	$(PY) bench/perf.py

@@ -31,17 +31,30 @@ def _add_workers(parser: argparse.ArgumentParser) -> None:
                         help="worker processes for shards (default: 1)")
 
 
+def _global_flags(defaults: bool) -> argparse.ArgumentParser:
+    """-v, -q and --json, accepted before the command and after it (``run spec.yaml --json``).
+
+    The subcommands' copies default to SUPPRESS, so a flag given before the command is not reset
+    by the subcommand parser that runs after it.
+    """
+    flags = argparse.ArgumentParser(add_help=False)
+    default = (lambda value: value) if defaults else (lambda value: argparse.SUPPRESS)
+    flags.add_argument("-v", "--verbose", action="store_true", default=default(False), help="debug logs and tracebacks")
+    flags.add_argument("-q", "--quiet", action="store_true", default=default(False), help="only warnings and errors")
+    flags.add_argument("--json", action="store_true", default=default(False),
+                       help="print the step records as JSON on stdout")
+    return flags
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="synth-ops",
         description="Make, gate and publish privacy-safe synthetic copies of tables.",
         epilog="exit codes: 0 published or up to date, 1 gate failed, 2 invalid spec or input, "
                "3 store failure, 4 internal error",
+        parents=[_global_flags(defaults=True)],
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logs and tracebacks")
-    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
-    parser.add_argument("--json", action="store_true", help="print the step records as JSON on stdout")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = _Subcommands(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
 
     run = commands.add_parser("run", help="all steps: profile, fit, generate, validate, publish",
                               description="Run every step for every table; publish only if every gate passes.")
@@ -74,6 +87,16 @@ def build_parser() -> argparse.ArgumentParser:
     pull.add_argument("--table", help="table to pull (default: the only table)")
     pull.add_argument("-o", "--out", required=True, help="output file: .parquet or .csv")
     return parser
+
+
+class _Subcommands:
+    """add_parser with the global flags attached to every subcommand."""
+
+    def __init__(self, actions):
+        self._actions = actions
+
+    def add_parser(self, name: str, **kwargs) -> argparse.ArgumentParser:
+        return self._actions.add_parser(name, parents=[_global_flags(defaults=False)], **kwargs)
 
 
 class _Progress:
@@ -164,7 +187,8 @@ def _run(args, progress: _Progress) -> int:
 
         records = [profile(ws, t) for t in tables]
         _emit(args, records, "\n".join(
-            f"profiled {r.table}: {r.rows} rows x {r.columns} columns; PII flagged: {', '.join(r.pii_columns) or 'none'}; "
+            f"profiled {r.table}: {r.rows} rows x {r.columns} columns; generated, not learned: "
+            f"{', '.join(f'{c} ({role})' for c, role in r.generated.items()) or 'none'}; "
             f"profile at {ws.location(r.profile_key)}" for r in records))
     elif args.command == "fit":
         from synth_ops.steps.fit import fit

@@ -30,9 +30,10 @@ def run(spec: Spec, workers: int = 1, on_rows: Callable[[int], None] | None = No
     ws.artifacts.check()
     if releases.current_version(store, spec.name) == ws.run_id:
         return up_to_date(ws, store)
+    for table in spec.tables:  # every table's input is checked before any model is fitted
+        profile(ws, table)
     failures = []
     for table in spec.tables:
-        profile(ws, table)
         fit(ws, table, progress=on_fit)
         generate(ws, table, workers=workers, on_rows=on_rows)
         failures += validate(ws, table).failures()

@@ -37,6 +37,7 @@ class ProfileRecord(Record):
     primary_key: str | None
     profile_key: str
     metadata_key: str
+    generated: dict[str, str] = dataclasses.field(default_factory=dict)  # column -> role, if not learned
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,6 +76,8 @@ class GateResult(Record):
     threshold: float
     passed: bool
     detail: str = ""
+    baseline: float | None = None  # what real data achieves on the same measure (holdout vs training)
+    bound: float | None = None     # the confidence bound the threshold was compared with, if any
 
 
 @dataclasses.dataclass(frozen=True)

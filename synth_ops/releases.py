@@ -6,7 +6,6 @@
 """
 from __future__ import annotations
 
-import io
 import json
 
 from synth_ops.errors import InputError, StoreError
@@ -64,8 +63,25 @@ def read_table(store: Store, release: dict, table: str):
         blob = store.read_bytes(part["key"])
         if sha256_bytes(blob) != part["sha256"]:
             raise StoreError(f"{store.uri}/{part['key']}: sha256 does not match the manifest")
-        parts.append(pq.read_table(io.BytesIO(blob)))
+        parts.append(pq.read_table(pa.BufferReader(arrow_owned(blob))))
     return pa.concat_tables(parts) if parts else pa.table({})
+
+
+def arrow_owned(blob: bytes):
+    """``blob`` copied into Arrow's own memory.
+
+    Parquet read from a Python object (``io.BytesIO``, even ``pa.py_buffer``) leaves Arrow pool
+    threads holding Python references that they release *after* ``read_table`` returns; when that
+    happens during interpreter shutdown CPython ends the thread mid-destructor and the process
+    aborts with "terminate called without an active exception" (apache/arrow#34314). Seen as
+    ``synth-ops pull`` exiting -6 at random under load; a copy owned by Arrow holds no Python
+    reference at all.
+    """
+    import pyarrow as pa
+
+    sink = pa.BufferOutputStream()
+    sink.write(blob)
+    return sink.getvalue()
 
 
 def read_latest(uri: str, name: str, table: str, s3_options=None):

@@ -90,9 +90,14 @@ def _heatmap(matrix, columns: list[str], title: str) -> str:
             f'{html.escape(title)}</text>' + "".join(parts) + "</svg>")
 
 
+def _number(value) -> str:
+    return "" if value is None else f"{value:g}"
+
+
 def render(*, name: str, table: str, run_id: str, gates: list[dict], real, synthetic, metadata: dict,
-           fingerprints: dict[str, str]) -> str:
-    """The report as an HTML string. ``real`` and ``synthetic`` are bounded samples."""
+           fingerprints: dict[str, str], generated: dict[str, dict] | None = None) -> str:
+    """The report as an HTML string. ``real`` and ``synthetic`` are bounded samples of the learned
+    columns; ``generated`` is the column plan of the others (role and reason)."""
     import pandas as pd
 
     sdtypes = {c: m.get("sdtype") for c, m in metadata.get("columns", {}).items()}
@@ -101,9 +106,13 @@ def render(*, name: str, table: str, run_id: str, gates: list[dict], real, synth
     passed = all(g["passed"] for g in gates)
     rows = "".join(
         f'<tr class="{"pass" if g["passed"] else "fail"}"><td>{html.escape(g["gate"])}</td>'
-        f'<td>{html.escape(g["name"])}</td><td>{g["value"]:g}</td><td>{g["threshold"]:g}</td>'
+        f'<td>{html.escape(g["name"])}</td><td>{g["value"]:g}</td><td>{_number(g.get("baseline"))}</td>'
+        f'<td>{_number(g.get("bound"))}</td><td>{g["threshold"]:g}</td>'
         f'<td>{"pass" if g["passed"] else "FAIL"}</td><td>{html.escape(g.get("detail", ""))}</td></tr>'
         for g in gates)
+    generated_rows = "".join(
+        f"<tr><td>{html.escape(str(column))}</td><td>{html.escape(entry['role'])}</td>"
+        f"<td>{html.escape(entry.get('reason', ''))}</td></tr>" for column, entry in (generated or {}).items())
     kinds = {c: "numeric" if c in numeric else "datetime" if sdtypes.get(c) == "datetime" else "categorical"
              for c in real.columns}
     plots = "".join(_distribution(c, real[c], synthetic[c], kinds[c]) for c in real.columns)
@@ -121,7 +130,7 @@ def render(*, name: str, table: str, run_id: str, gates: list[dict], real, synth
 body {{ font-family: sans-serif; margin: 2em; color: #222; }}
 table {{ border-collapse: collapse; margin-bottom: 1.5em; }}
 td, th {{ border: 1px solid #ccc; padding: 4px 8px; font-size: 13px; text-align: left; }}
-tr.fail td {{ background: #fde2e1; }} tr.pass td:nth-child(5) {{ color: #1a7f37; }}
+tr.fail td {{ background: #fde2e1; }} tr.pass td:nth-child(7) {{ color: #1a7f37; }}
 .plots {{ display: flex; flex-wrap: wrap; gap: 12px; }}
 .legend span {{ display: inline-block; width: 12px; height: 12px; margin: 0 4px 0 12px; }}
 .verdict {{ font-size: 18px; font-weight: bold; color: {"#1a7f37" if passed else "#b42318"}; }}
@@ -130,9 +139,14 @@ tr.fail td {{ background: #fde2e1; }} tr.pass td:nth-child(5) {{ color: #1a7f37;
 <p class="verdict" id="verdict">{"All gates passed" if passed else "Gates FAILED: nothing was published"}</p>
 <p>run {html.escape(run_id)}, {created}. Private: this report shows real distributions; do not publish it.</p>
 <h2>Gates</h2>
-<table id="gates"><thead><tr><th>gate</th><th>check</th><th>value</th><th>threshold</th><th>result</th>
-<th>detail</th></tr></thead><tbody>{rows}</tbody></table>
-<h2>Distributions</h2>
+<table id="gates"><thead><tr><th>gate</th><th>check</th><th>value</th><th>baseline</th><th>bound</th>
+<th>threshold</th><th>result</th><th>detail</th></tr></thead><tbody>{rows}</tbody></table>
+<p>baseline: what real rows the model never saw (the holdout) score on the same measure; bound: the
+95% confidence bound at the sample size that the threshold is compared with.</p>
+<h2>Generated columns</h2>
+<table id="generated"><thead><tr><th>column</th><th>role</th><th>why</th></tr></thead>
+<tbody>{generated_rows or '<tr><td colspan="3">none: every column is learned</td></tr>'}</tbody></table>
+<h2>Distributions (learned columns)</h2>
 <p class="legend"><span style="background:{REAL}"></span>real (training rows)
 <span style="background:{SYNTHETIC}"></span>synthetic</p>
 <div class="plots" id="distributions">{plots}</div>

@@ -26,17 +26,32 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class ColumnOverride(_Frozen):
-    """SDV column metadata that replaces what detection chose for one column."""
+class KeyFormat(_Frozen):
+    """How a key or id column is generated (see synth_ops/keys.py); unset fields keep what the
+    profile inferred from the source."""
 
-    sdtype: str = Field(description="SDV semantic type: numerical, categorical, datetime, id, boolean, ...")
+    kind: Optional[Literal["integer", "numbered"]] = Field(None, description="integer: start + step * n; "
+                                                          "numbered: prefix + zero-padded number + suffix")
+    start: Optional[int] = Field(None, description="first key")
+    step: Optional[int] = Field(None, ge=1, description="gap between consecutive keys")
+    prefix: Optional[str] = Field(None, description="numbered: text before the number")
+    width: Optional[int] = Field(None, ge=0, le=18, description="numbered: digits, zero-padded (0: no padding)")
+    suffix: Optional[str] = Field(None, description="numbered: text after the number")
+
+
+class ColumnOverride(_Frozen):
+    """What a column is, replacing what detection chose for it."""
+
+    sdtype: str = Field(description="SDV semantic type: numerical, categorical, datetime, boolean, id, "
+                        "or a PII sdtype such as email")
     datetime_format: Optional[str] = Field(None, description="strftime format, for datetime columns")
     computer_representation: Optional[str] = Field(None, description="Int64, Float, ... for numerical")
-    pii: Optional[bool] = Field(None, description="for sdtypes such as email: anonymize when true")
-    regex_format: Optional[str] = Field(None, description="for id columns")
+    pii: Optional[bool] = Field(None, description="true: replace the column by random values of its shape; "
+                                "false: learn it even if its sdtype is a PII one")
+    key_format: Optional[KeyFormat] = Field(None, description="for id columns and the primary key")
 
     def sdv_kwargs(self) -> dict[str, Any]:
-        return {k: v for k, v in self.model_dump().items() if v is not None}
+        return {k: v for k, v in self.model_dump().items() if v is not None and k != "key_format"}
 
 
 class TableMetadata(_Frozen):
@@ -106,7 +121,10 @@ class UtilitySpec(_Frozen):
 
 class GatesSpec(_Frozen):
     suites: tuple[str, ...] = Field((), description="hand-written GX suite JSON files")
-    quality_min: float = Field(0.80, ge=0, le=1, description="SDMetrics quality score, at least")
+    quality_share: float = Field(0.7, gt=0, le=1, description="synthetic quality score / the holdout's "
+                                 "(real rows scored against the training rows, same report and sizes), at least")
+    quality_min: Optional[float] = Field(None, ge=0, le=1, description="absolute floor for the SDMetrics quality "
+                                         "score, on top of quality_share; required when holdout is 0")
     holdout: float = Field(0.2, ge=0, lt=1, description="share of real rows kept out of fitting")
     exact_match_max: float = Field(0.0, ge=0, le=1, description="exact-match share beyond the holdout's own")
     dcr_share_max: float = Field(0.60, ge=0, le=1, description="share of synthetic rows closer to training rows")
@@ -114,6 +132,12 @@ class GatesSpec(_Frozen):
     validate_batch_rows: int = Field(1_000_000, gt=0, description="rows per GX validation batch")
     quality_rows: int = Field(20_000, gt=0, description="seeded subsample size for the quality gate")
     privacy_rows: int = Field(5_000, gt=0, description="seeded subsample size for distance to closest record")
+
+    @model_validator(mode="after")
+    def _baseline_or_floor(self) -> "GatesSpec":
+        if self.holdout == 0 and self.quality_min is None:
+            raise ValueError("quality_min is required when holdout is 0 (no holdout rows to score a baseline)")
+        return self
 
 
 class S3Options(_Frozen):
@@ -253,7 +277,8 @@ def parse_spec(doc: Any, root: str | Path | None = None, origin: str | None = "s
     problems = []
     for name, table in spec.tables.items():
         if not _is_remote(table.source) and not Path(table.source).is_file():
-            problems.append(f"tables.{name}.source: file not found: {table.source}")
+            found = "is a directory, not a file" if Path(table.source).is_dir() else "file not found"
+            problems.append(f"tables.{name}.source: {found}: {table.source}")
     for i, suite in enumerate(spec.gates.suites):
         if not Path(suite).is_file():
             problems.append(f"gates.suites.{i}: file not found: {suite}")

@@ -76,14 +76,14 @@ def fitted_workspace(directory: Path, doc: dict):
 
 def rewrite_shard(ws, table: str, record, frame: pd.DataFrame) -> None:
     """Replace a shard's rows and keep its record consistent, as a buggy synthesizer would."""
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     from synth_ops.fingerprints import sha256_file
     from synth_ops.records import ShardRecord
-    from synth_ops.steps.generate import shard_key, to_arrow
+    from synth_ops.schema import from_profile, to_arrow
+    from synth_ops.steps.generate import shard_key
 
-    schema = pa.schema([(n, pa.type_for_alias(t)) for n, t in ws.read(table, "profile.json")["arrow_schema"]])
+    schema = from_profile(ws.read(table, "profile.json")["arrow_schema"])
     path = ws.artifacts.local_path(record.key)
     pq.write_table(to_arrow(frame, schema), path)
     fixed = ShardRecord(**{**record.to_dict(), "sha256": sha256_file(path), "rows": len(frame)})

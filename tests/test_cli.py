@@ -1,9 +1,13 @@
 import json
+import os
+import shutil
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
 
-from tests.conftest import copy_repo_layout, run_cli, write_spec
+from tests.conftest import REPO, copy_repo_layout, penguins_doc, run_cli, write_spec
 
 COMMANDS = ["run", "profile", "fit", "generate", "validate", "publish", "pull"]
 
@@ -31,21 +35,21 @@ def test_example_penguins_end_to_end_then_pull(tmp_path, penguins_frame):
     assert again.returncode == 0 and again.stdout.startswith("up to date: penguins")
     # private artifacts hold real values; the published location holds only synthetic tables and records
     published = {p.name for p in (tmp_path / "warehouse").rglob("*") if p.is_file()}
-    assert not published & {"profile.json", "metadata.json", "suite.json", "model.pkl"}
+    assert not published & {"profile.json", "metadata.json", "suite.json"} and not any(name.endswith(".pkl") for name in published)
     # logs never print real values
     for value in ("Adelie", "Torgersen", "Biscoe", "3750", "39.1"):
         assert value not in result.stderr + result.stdout + again.stderr
 
 
 def test_step_by_step_commands_with_json_records(tmp_path):
-    from tests.conftest import penguins_doc
-
     spec = str(write_spec(tmp_path, penguins_doc(generate={"rows": 400, "shards": 4})))
     fit_first = run_cli("fit", spec)
     assert fit_first.returncode == 2 and "run `synth-ops profile` first" in fit_first.stderr
     records = {}
     for step in ("profile", "fit", "generate", "validate", "publish"):
-        result = run_cli("--json", step, spec, *(["--workers", "2"] if step == "generate" else []))
+        # global flags go before the command or after it
+        flags = ["--json", step, spec] if step in ("profile", "validate") else [step, spec, "--json", "-q"]
+        result = run_cli(*flags, *(["--workers", "2"] if step == "generate" else []))
         assert result.returncode == 0, (step, result.stderr)
         records[step] = json.loads(result.stdout)
     assert records["profile"][0]["rows"] == 344
@@ -69,10 +73,7 @@ def test_flights_sample_end_to_end(tmp_path, flights_sample_csv, flights_frame):
         }},
         "synthesizer": {"kind": "gaussian_copula", "seed": 13},
         "generate": {"rows": 3000, "shards": 3, "batch_rows": 1000},
-        # A 2,400-row training sample of 18 columns: GaussianCopula's pair trends are weak here
-        # (measured 0.67 quality) and the high-cardinality tailnum pulls DCR up (0.68).
-        "gates": {"quality_min": 0.6, "dcr_share_max": 0.75},
-    }
+    }  # default gates: judged against the holdout's own score and at the sample's confidence bound
     spec = write_spec(tmp_path, doc)
     result = run_cli("run", str(spec), "--workers", "2")
     assert result.returncode == 0, result.stderr
@@ -89,3 +90,57 @@ def test_pull_without_a_release_is_exit_3(tmp_path):
     result = run_cli("pull", "--uri", str(tmp_path), "--name", "penguins", "--table", "penguins",
                      "--out", str(tmp_path / "x.csv"))
     assert result.returncode == 3 and "nothing published" in result.stderr
+
+
+def test_global_flags_are_accepted_after_the_command(tmp_path):
+    spec = str(write_spec(tmp_path, penguins_doc()))
+    quiet = run_cli("profile", spec, "-q")
+    assert quiet.returncode == 0 and "profiled penguins" in quiet.stdout and "synth-ops: penguins:" not in quiet.stderr
+    verbose = run_cli("profile", spec, "--verbose", "--json")
+    assert verbose.returncode == 0 and json.loads(verbose.stdout)[0]["table"] == "penguins"
+    assert "profile up to date" in verbose.stderr
+
+
+GIL_DELAY_SHIM = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+/* Every thread but the main one waits before taking the GIL: a thread that still holds a Python
+   reference when the interpreter exits is then (nearly) always caught finalizing. */
+typedef int (*ensure_t)(void);
+int PyGILState_Ensure(void) {
+    static ensure_t real = NULL;
+    if (!real) real = (ensure_t)dlsym(RTLD_NEXT, "PyGILState_Ensure");
+    if (syscall(SYS_gettid) != getpid()) usleep(1000 * atoi(getenv("GIL_DELAY_MS") ?: "5"));
+    return real();
+}
+"""
+
+
+
+
+def test_pull_never_aborts_at_exit_even_when_threads_are_slow_to_take_the_gil(tmp_path):
+    """Arrow pool threads that released Python objects after read_table returned made ``pull``
+    abort at interpreter exit ("terminate called without an active exception", -6) once in ~50
+    runs under load. Delaying every non-main thread's GIL request turns that race into a near
+    certainty (47 of 50 pulls aborted before the fix): now none of six may."""
+    compiler = shutil.which("gcc") or shutil.which("cc")
+    assert compiler, "a C compiler is needed to build the GIL-delay shim (gcc is on every machine)"
+    (tmp_path / "shim.c").write_text(GIL_DELAY_SHIM)
+    shim = tmp_path / "shim.so"
+    subprocess.run([compiler, "-shared", "-fPIC", "-O1", "-o", str(shim), str(tmp_path / "shim.c"), "-ldl"], check=True)
+    from synth_ops.pipeline import run
+    from synth_ops.spec import load_spec
+
+    spec = write_spec(tmp_path, penguins_doc(generate={"rows": 700, "shards": 3, "batch_rows": 200}))
+    run(load_spec(spec))  # in-process: the pulls below are what is tested
+    env = {**os.environ, "LD_PRELOAD": str(shim), "GIL_DELAY_MS": "5"}
+    for i in range(6):
+        out = tmp_path / f"pulled-{i}.parquet"
+        result = subprocess.run([sys.executable, "-m", "synth_ops.cli", "pull", str(spec), "--out", str(out)],
+                                cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0 and "terminate called" not in result.stderr, (i, result.returncode, result.stderr)
+        assert len(pd.read_parquet(out)) == 700
+

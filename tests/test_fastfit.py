@@ -174,6 +174,7 @@ def _plain_sdv_fit(ws, table):
     from synth_ops.steps.fit import _native_datetimes
 
     train, _ = load_training_rows(ws, table)
+    train = train[ws.read(table, "model.json")["learned_columns"]].copy()
     datetimes = _native_datetimes(ws, table, train)
     synthesizer = _build(ws, table, drop_formats=set(datetimes))
     seed_everything(ws.spec.synthesizer.seed)

@@ -114,8 +114,7 @@ def test_an_intact_model_is_reused_and_a_damaged_one_refitted(fitted):
 def test_bad_synthesizer_param_names_the_field(tmp_path):
     doc = penguins_doc(synthesizer={"kind": "gaussian_copula", "params": {"no_such_param": 1}})
     ws = Workspace.open(load_spec(write_spec(tmp_path, doc)))
-    profile(ws, "penguins")
     from synth_ops.errors import SpecError
 
-    with pytest.raises(SpecError, match="synthesizer.params"):
-        fit(ws, "penguins")
+    with pytest.raises(SpecError, match="synthesizer.params.no_such_param: unknown parameter"):
+        profile(ws, "penguins")  # found before any fitting

@@ -39,9 +39,11 @@ def test_a_real_fit_passes_every_gate(tmp_path):
     gates = _gates(record)
     assert record.passed, record.failures()
     assert set(gates) == {"quality_score", "exact_match", "dcr_share", "pii_leak"}
-    assert gates["quality_score"]["value"] >= 0.8 and gates["quality_score"]["threshold"] == 0.8
-    assert 0.3 < gates["dcr_share"]["value"] <= 0.6
-    assert gates["exact_match"]["value"] == 0.0
+    quality = gates["quality_score"]
+    assert 0.6 < quality["baseline"] < 1 and quality["threshold"] == pytest.approx(0.7 * quality["baseline"], abs=1e-4)
+    assert quality["value"] >= quality["threshold"]
+    assert 0.3 < gates["dcr_share"]["value"] < 0.75 and gates["dcr_share"]["bound"] <= 0.6
+    assert gates["exact_match"]["bound"] == 0.0 and gates["exact_match"]["baseline"] is not None
 
 
 def test_returning_training_rows_fails_exact_match_and_dcr(tmp_path):
@@ -97,24 +99,22 @@ def _with_observers(tmp_path, frame):
     return path
 
 
-def test_pii_leak_fails_when_names_are_copied_and_passes_when_anonymized(tmp_path, penguins_frame):
+def test_identifying_names_are_replaced_and_a_leak_of_them_fails(tmp_path, penguins_frame):
     source = _with_observers(tmp_path, penguins_frame)
-    leaky = tmp_path / "leaky"
-    leaky.mkdir()
-    ws, _ = _generated(leaky, source=source)
-    assert "observer" in ws.read("penguins", "profile.json")["pii"]
+    ws, records = _generated(tmp_path, source=source)
+    assert "observer" in ws.read("penguins", "profile.json")["pii"]  # mostly unique person names: replaced
+    gates = _gates(validate(ws, "penguins"))
+    assert gates["pii_leak"]["passed"], gates["pii_leak"]
+    real = set(penguins_frame.assign(observer=pd.read_csv(source).observer).observer)
+    published = pd.concat(pd.read_parquet(ws.artifacts.local_path(r.key)) for r in records)
+    assert not set(published.observer) & real
+
+    # a generator that reproduced real names would be caught
+    names = pd.read_csv(source).observer
+    _replace_output(ws, records, lambda n: published.head(n).assign(observer=names.sample(n, replace=True, random_state=n).to_numpy()))
     gates = _gates(validate(ws, "penguins"))
     assert not gates["pii_leak"]["passed"] and gates["pii_leak"]["value"] > 0
     assert "observer" in gates["pii_leak"]["detail"] and "Ada" not in gates["pii_leak"]["detail"]
-
-    fixed = tmp_path / "fixed"
-    fixed.mkdir()
-    doc = penguins_doc(source=source)
-    doc["tables"]["penguins"]["metadata"]["columns"]["observer"] = {"sdtype": "name", "pii": True}
-    ws = Workspace.open(load_spec(write_spec(fixed, doc)))
-    profile(ws, "penguins"), fit(ws, "penguins"), generate(ws, "penguins")
-    gates = _gates(validate(ws, "penguins"))
-    assert gates["pii_leak"]["passed"], gates["pii_leak"]
 
 
 @pytest.mark.parametrize("min_ratio, passes", [(0.5, True), (0.999, False)])
@@ -172,7 +172,7 @@ def test_report_renders_in_headless_chromium_and_stays_private(tmp_path):
     # profile, suite, metadata and report hold real values: none of them is published
     published = [p for p in (tmp_path / "warehouse").rglob("*") if p.is_file()]
     assert not [p for p in published if p.suffix == ".html" or p.name in
-                {"profile.json", "suite.json", "metadata.json", "gates.json", "model.pkl"}]
+                {"profile.json", "suite.json", "metadata.json", "gates.json"} or p.suffix == ".pkl"]
     for path in published:
         if path.suffix == ".json":
             text = path.read_text()

@@ -71,8 +71,10 @@ def test_two_cli_runs_into_two_directories_give_identical_rows(tmp_path, penguin
         spec = write_spec(directory, penguins_doc(generate={"rows": 700, "shards": 3, "batch_rows": 200}))
         result = run_cli("run", str(spec), "--workers", "2")
         assert result.returncode == 0, result.stderr
-        out = directory / "pulled.parquet"
-        assert run_cli("pull", str(spec), "--out", str(out)).returncode == 0
+        # pull twice after each parallel run: a CLI that aborted at exit (once, -6) fails here
+        for out in (directory / "pulled.csv", directory / "pulled.parquet"):
+            pulled = run_cli("pull", str(spec), "--out", str(out))
+            assert pulled.returncode == 0, (pulled.returncode, pulled.stderr)
         frames.append(pd.read_parquet(out))
     pd.testing.assert_frame_equal(frames[0], frames[1])
     assert len(frames[0]) == 700

@@ -29,7 +29,7 @@ def test_penguins_profile_stats_metadata_and_fingerprint(penguins_spec, penguins
     assert [name for name, _ in doc["arrow_schema"]] == list(penguins_frame.columns)
 
 
-def test_pii_columns_are_flagged(tmp_path, penguins_frame):
+def test_identifying_columns_are_replaced_and_look_alikes_are_learned(tmp_path, penguins_frame):
     rng = np.random.default_rng(0)
     frame = penguins_frame.copy()
     n = len(frame)
@@ -39,13 +39,29 @@ def test_pii_columns_are_flagged(tmp_path, penguins_frame):
     frame["contact"] = [f"observer{i}@antarctica.example.org" for i in range(n)]
     frame["radio"] = [f"+1 (555) {rng.integers(100, 999)}-{rng.integers(1000, 9999)}" for _ in range(n)]
     frame["band_code"] = [f"BX-{i:05d}-{rng.integers(0, 10**6)}" for i in range(n)]
+    # named like PII, but ordinary categories and numbers: SDV would replace every one of them
+    frame["city"] = frame.island.map({"Torgersen": "Palmer", "Biscoe": "Rothera", "Dream": "Vernadsky"})
+    frame["state"] = "Antarctica"
+    frame["latitude"] = -64.77 + rng.normal(0, 0.01, n).round(4)
+    frame["emails_sent"] = rng.integers(0, 20, n)
+    frame["leader_name"] = rng.choice(["Ada Lovelace", "Alan Turing", "Grace Hopper"], n)
     source = tmp_path / "penguins_pii.csv"
     frame.to_csv(source, index=False)
     ws = Workspace.open(load_spec(write_spec(tmp_path, penguins_doc(source))))
     record = profile(ws, "penguins")
-    pii = ws.read("penguins", "profile.json")["pii"]
-    assert set(record.pii_columns) == {"observer", "contact", "radio", "band_code"}
-    assert "person names" in pii["observer"] and "free-text identifier" in pii["band_code"]
+    doc = ws.read("penguins", "profile.json")
+    plan = doc["columns_plan"]
+    assert set(record.pii_columns) == {"observer", "contact", "radio"}
+    assert "person names" in doc["pii"]["observer"] and "email" in doc["pii"]["contact"]
+    assert plan["band_code"]["role"] == "key"  # a unique code: the detected primary key, generated
+    for column, sdtype in (("city", "categorical"), ("latitude", "numerical"), ("emails_sent", "numerical"),
+                           ("leader_name", "categorical")):
+        assert plan[column] == {"role": "learned", "sdtype": sdtype}, column
+    assert plan["state"]["role"] == "constant"
+    # what looked like PII but is learned is said in the profile, with what to set to change it
+    assert any("'leader_name'" in w and "pii: true" in w for w in doc["warnings"])
+    assert record.generated == {"observer": "replaced", "contact": "replaced", "radio": "replaced",
+                                "band_code": "key", "state": "constant"}
 
 
 def test_numeric_primary_key_detection_is_visible_and_fixable(tmp_path, penguins_frame):
@@ -81,34 +97,48 @@ def test_invalid_override_is_a_spec_error(tmp_path):
 
 def test_unusable_columns_reported_together(tmp_path, penguins_frame):
     frame = penguins_frame.copy()
-    frame["empty"] = np.nan
-    frame["colony"] = "Palmer"
+    frame["ratio"] = np.where(frame.index < 4, np.inf, 1.5)
     source = tmp_path / "bad.csv"
     frame.to_csv(source, index=False)
     doc = penguins_doc(source)
     doc["tables"]["penguins"]["metadata"]["columns"]["yeer"] = {"sdtype": "categorical"}
+    doc["tables"]["penguins"]["metadata"]["primary_key"] = "band"
     ws = Workspace.open(load_spec(write_spec(tmp_path, doc)))
     with pytest.raises(InputError) as error:
         profile(ws, "penguins")
     message = str(error.value)
-    assert "'empty' is entirely null" in message and "'colony' is constant" in message
+    assert "column 'ratio' holds 4 infinite values" in message
     assert "tables.penguins.metadata.columns.yeer: no such column in the source" in message
-    assert "Palmer" not in message  # never a data value
+    assert "tables.penguins.metadata.primary_key: no such column" in message
 
 
-def test_flights_profile_is_fast_and_exclude_fixes_the_constant_year(tmp_path, flights_frame):
+def test_constant_and_all_null_columns_are_carried_and_listed(tmp_path, penguins_frame):
+    frame = penguins_frame.copy()
+    frame["empty"] = np.nan
+    frame["colony"] = "Palmer"
+    source = tmp_path / "carried.csv"
+    frame.to_csv(source, index=False)
+    ws = Workspace.open(load_spec(write_spec(tmp_path, penguins_doc(source))))
+    profile(ws, "penguins")
+    doc = ws.read("penguins", "profile.json")
+    assert doc["columns_plan"]["empty"]["role"] == "null" and doc["columns_plan"]["colony"]["role"] == "constant"
+    assert any("'empty': every value is null" in w for w in doc["warnings"])
+    assert any("'colony': one distinct value" in w for w in doc["warnings"])
+    assert "empty" not in ws.read("penguins", "metadata.json")["tables"]["penguins"]["columns"]  # never fitted
+
+
+def test_flights_profile_is_fast_and_carries_the_constant_year(tmp_path, flights_frame):
     source = tmp_path / "flights.parquet"
     flights_frame.to_parquet(source)
     doc = {"name": "flights", "tables": {"flights": {"source": str(source)}}}
     ws = Workspace.open(load_spec(write_spec(tmp_path, doc)))
-    with pytest.raises(InputError, match="'year' is constant"):
-        profile(ws, "flights")
-    doc["tables"]["flights"]["exclude"] = ["year"]
-    ws = Workspace.open(load_spec(write_spec(tmp_path, doc)))
     started = time.perf_counter()
     record = profile(ws, "flights")
     elapsed = time.perf_counter() - started
-    assert (record.rows, record.columns) == (336_776, 18)
+    assert (record.rows, record.columns) == (336_776, 19)
     assert elapsed < 10, f"profiling flights took {elapsed:.1f}s"
-    stats = ws.read("flights", "profile.json")["columns"]
+    doc = ws.read("flights", "profile.json")
+    stats = doc["columns"]
     assert stats["dep_delay"]["null_share"] > 0 and stats["carrier"]["distinct"] == 16
+    assert doc["columns_plan"]["year"] == {"role": "constant", "reason": "one distinct value: reproduced as is",
+                                           "value": 2013, "null_share": 0.0}

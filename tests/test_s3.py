@@ -1,6 +1,7 @@
 """The S3 store end to end, over HTTP to moto's server on loopback (no patched clients)."""
 import os
 import random
+import re
 import subprocess
 import sys
 import time
@@ -66,7 +67,7 @@ def test_source_and_artifacts_on_s3(tmp_path, s3):
     assert staged() == staged_before
     keys = _all_objects(s3["client"], s3["bucket"])
     run_keys = [k for k in keys if k.startswith("private/penguins/")]
-    assert any(k.endswith("model.pkl") for k in run_keys) and any(k.endswith("report.html") for k in run_keys)
+    assert any(re.search(r"/model-[0-9a-f]{16}\.pkl$", k) for k in run_keys) and any(k.endswith("report.html") for k in run_keys)
     profile = [k for k in run_keys if k.endswith("profile.json")][0]
     import json
 

@@ -12,7 +12,7 @@ def test_example_specs_load_with_documented_defaults():
     assert spec.name == "penguins"
     assert spec.tables["penguins"].source == str(PENGUINS_CSV)
     assert spec.tables["penguins"].metadata.columns["year"].sdtype == "categorical"
-    assert spec.gates.quality_min == 0.80 and spec.gates.dcr_share_max == 0.60
+    assert spec.gates.quality_min is None and spec.gates.quality_share == 0.7 and spec.gates.dcr_share_max == 0.60
     assert Path(spec.publish.uri).is_absolute() and spec.publish.uri == str(REPO / "warehouse")
     assert not spec.tables["penguins"].metadata.overrides_primary_key
 

@@ -26,6 +26,7 @@ def _profile_asset(path: str, ta: TableAssets, prefix: str) -> dg.AssetsDefiniti
         record = profile(ws, ta.table)
         return dg.MaterializeResult(data_version=dg.DataVersion(ws.run_id), metadata={
             "rows": record.rows, "columns": record.columns, "pii_columns": ", ".join(record.pii_columns) or "none",
+            "generated_columns": ", ".join(f"{c} ({role})" for c, role in record.generated.items()) or "none",
             "primary_key": str(record.primary_key), "source_fingerprint": record.source_fingerprint,
             "profile": dg.MetadataValue.path(ws.location(record.profile_key)), "run_id": ws.run_id,
         })
@@ -103,14 +104,17 @@ def _gate_checks(path: str, ta: TableAssets, prefix: str) -> dg.AssetChecksDefin
         for check in ta.checks:
             results = [r for r in record.results if _gate_of(r) == check.name]
             failed = [r for r in results if not r["passed"]]
+            measured = {}
             if check.name == "expectations":
                 value, threshold = float(len(failed)), 0.0
             else:
                 value, threshold = results[0]["value"], results[0]["threshold"]
+                # what real data achieves, and the confidence bound the threshold was compared with
+                measured = {k: results[0][k] for k in ("baseline", "bound") if results[0].get(k) is not None}
             yield dg.AssetCheckResult(
                 asset_key=check.asset_key, check_name=check.name, passed=not failed,
                 severity=dg.AssetCheckSeverity.ERROR,
-                metadata={"value": value, "threshold": threshold, "checks": len(results),
+                metadata={"value": value, "threshold": threshold, **measured, "checks": len(results),
                           "failed": "; ".join(f"{r['name']}: {r['detail']}" for r in failed) or "none",
                           "report": dg.MetadataValue.path(report)},
             )

@@ -32,15 +32,22 @@ class GateInput:
         return load_training_rows(self.ws, self.table)
 
     @functools.cached_property
+    def learned(self) -> list[str]:
+        """The columns the synthesizer learned: the only ones fidelity and privacy are judged on."""
+        from synth_ops.columns import learned_columns
+
+        return learned_columns(self.profile["columns_plan"])
+
+    @functools.cached_property
     def metadata(self) -> dict:
         return self.ws.read(self.table, "metadata.json")["tables"][self.table]
 
-    def iter_synthetic(self, batch_rows: int = 200_000):
-        """Every synthetic row, in bounded DataFrame batches."""
+    def iter_synthetic(self, batch_rows: int = 200_000, columns: list[str] | None = None):
+        """Every synthetic row (of ``columns``, default all), in bounded DataFrame batches."""
         import pyarrow.parquet as pq
 
         for path in self.shard_paths:
-            for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows):
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows, columns=columns):
                 yield batch.to_pandas()
 
     def real_sample(self, rows: int):

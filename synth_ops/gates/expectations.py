@@ -13,50 +13,76 @@ import json
 import logging
 from pathlib import Path
 
-from synth_ops.errors import SpecError
+from synth_ops.errors import SpecError, one_line
 from synth_ops.records import GateResult
 
 log = logging.getLogger("synth_ops")
 
-_TYPE_FAMILIES = {
-    # "XDtype" names are how GX's pandas engine recognises pandas' nullable extension dtypes.
-    "int": ["int64", "Int64Dtype"],
-    "float": ["float64", "Float64Dtype"],
-    "bool": ["bool", "BooleanDtype"],
-    "object": ["object", "str", "StringDtype"],
-}
 _SET_SDTYPES = {"categorical", "boolean", "ordinal"}
+# Judged on every row of the release at once (over the columns they name), not batch by batch:
+# a key repeated across two shards is only visible there.
+WHOLE_RELEASE = {"expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique",
+                 "expect_column_unique_value_count_to_be_between", "expect_column_proportion_of_unique_values_to_be_between"}
 
 
-def _family(dtype: str) -> list[str]:
-    for prefix, names in _TYPE_FAMILIES.items():
-        if dtype.lower().startswith(prefix):
-            return names
-    return [dtype]
+def gx_type_names(arrow_type: str) -> list[str] | None:
+    """The type names GX's in_type_list accepts for a column of this Arrow type, as the gate reads
+    shards (``_to_pandas``); None where GX has no name for it (time-zone-aware timestamps: the
+    Parquet schema of every shard pins their type already)."""
+    if arrow_type.startswith(("int", "uint")):
+        return ["int64", "Int64Dtype"]
+    if arrow_type in ("double", "float", "halffloat"):
+        return ["float64", "Float64Dtype"]
+    if arrow_type == "bool":
+        return ["bool", "BooleanDtype"]
+    if arrow_type in ("string", "large_string"):
+        return ["object", "str", "StringDtype"]
+    if arrow_type.startswith("timestamp"):
+        return None if "tz=" in arrow_type else ["datetime64[ns]"]
+    if arrow_type.startswith("date"):
+        return ["date"]
+    return [arrow_type]
 
 
 def automatic_suite(profile: dict) -> dict:
-    """The suite, as plain GX JSON, that every synthetic table must meet."""
+    """The suite, as plain GX JSON, that every synthetic table must meet: types and nulls for every
+    column, domains for learned ones, and for generated ones what their role promises (keys unique
+    over the release and of the source's pattern, constants constant, all-null columns null)."""
+    from synth_ops import columns as roles
+    from synth_ops import keys
+
     order = [name for name, _ in profile["arrow_schema"]]
+    types = dict((name, kind) for name, kind in profile["arrow_schema"])
     expectations = [{"type": "expect_table_columns_to_match_ordered_list", "kwargs": {"column_list": order}}]
+    plan = profile["columns_plan"]
     for column in order:
-        stats = profile["columns"][column]
-        expectations.append({
-            "type": "expect_column_values_to_be_in_type_list",
-            "kwargs": {"column": column, "type_list": _family(stats["dtype"])},
-        })
+        stats, entry = profile["columns"][column], plan[column]
+        role = entry["role"]
+
+        def expect(kind: str, **kwargs):
+            expectations.append({"type": kind, "kwargs": {"column": column, **kwargs}})
+
+        names = gx_type_names(types[column])
+        if names and role != roles.NULL:
+            expect("expect_column_values_to_be_in_type_list", type_list=names)
+        if role == roles.NULL:
+            expect("expect_column_values_to_be_null")
+            continue
         if stats["null_share"] == 0:
-            expectations.append({"type": "expect_column_values_to_not_be_null", "kwargs": {"column": column}})
-        if stats["sdtype"] in _SET_SDTYPES and "categories" in stats:
-            expectations.append({
-                "type": "expect_column_values_to_be_in_set",
-                "kwargs": {"column": column, "value_set": stats["categories"]},
-            })
-        elif "min" in stats:
-            expectations.append({
-                "type": "expect_column_values_to_be_between",
-                "kwargs": {"column": column, "min_value": stats["min"], "max_value": stats["max"]},
-            })
+            expect("expect_column_values_to_not_be_null")
+        if role == roles.CONSTANT:
+            expect("expect_column_values_to_be_in_set", value_set=[entry["value"]])
+        elif role in (roles.KEY, roles.ID):
+            if role == roles.KEY or entry.get("unique"):
+                expect("expect_column_values_to_be_unique")
+            pattern = keys.regex(entry["format"])
+            if pattern:
+                expect("expect_column_values_to_match_regex", regex=pattern)
+        elif role == roles.LEARNED:
+            if stats["sdtype"] in _SET_SDTYPES and "categories" in stats:
+                expect("expect_column_values_to_be_in_set", value_set=stats["categories"])
+            elif "min" in stats:
+                expect("expect_column_values_to_be_between", min_value=stats["min"], max_value=stats["max"])
     return {"name": f"{profile['name']}.{profile['table']}.automatic", "expectations": expectations,
             "meta": {"generated_by": "synth-ops"}}
 
@@ -68,18 +94,48 @@ def load_suites(paths: tuple[str, ...], table: str) -> list[dict]:
         field = f"gates.suites.{i}"
         try:
             doc = json.loads(Path(path).read_text())
-        except (OSError, json.JSONDecodeError) as error:
-            raise SpecError(f"{field}: cannot read GX suite {path}: {error}") from None
+        except OSError as error:
+            raise SpecError(f"{field}: cannot read GX suite {path} ({error.strerror})") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise SpecError(f"{field}: {path} is not JSON ({one_line(error)})") from None
         if not isinstance(doc, dict) or not isinstance(doc.get("expectations"), list):
             raise SpecError(f"{field}: {path} is not a GX suite (expected an object with an 'expectations' list)")
-        if doc.get("meta", {}).get("table", table) == table:
+        meta = doc.get("meta") if isinstance(doc.get("meta"), dict) else {}
+        if meta.get("table", table) == table:
             suites.append({"name": doc.get("name") or Path(path).stem, "expectations": doc["expectations"],
-                           "meta": doc.get("meta", {}), "path": path})
+                           "meta": meta, "path": path, "index": i})
     return suites
 
 
-def run_expectations(gate_input) -> list[GateResult]:
+def build_expectation(doc):
+    """One expectation built by GX from its JSON, or SpecError saying why not (GX only logs some)."""
     import logging as _logging
+
+    import great_expectations as gx
+
+    if not isinstance(doc, dict) or not isinstance(doc.get("type"), str):
+        raise SpecError("expected an object with a 'type' naming a GX expectation and its 'kwargs'")
+    gx_log = _logging.getLogger("great_expectations")
+    level = gx_log.level
+    gx_log.setLevel(_logging.CRITICAL)  # GX logs a traceback for an unknown type, then drops it
+    try:
+        suite = gx.ExpectationSuite(name="check", expectations=[doc])
+    except Exception as error:  # GX raises several types (pydantic, TypeError, its own)
+        raise SpecError(f"invalid {doc['type']}: {one_line(error)[:300]}") from None
+    finally:
+        gx_log.setLevel(level)
+    if len(suite.expectations) != 1:
+        raise SpecError(f"unknown expectation type {doc['type']!r}")
+    return suite.expectations[0]
+
+
+def _columns_of(expectation: dict) -> list[str]:
+    kwargs = expectation.get("kwargs") or {}
+    named = [kwargs[k] for k in ("column", "column_A", "column_B") if isinstance(kwargs.get(k), str)]
+    return named + [c for c in kwargs.get("column_list") or [] if isinstance(c, str)]
+
+
+def run_expectations(gate_input) -> list[GateResult]:
     import warnings
 
     import great_expectations as gx
@@ -89,7 +145,6 @@ def run_expectations(gate_input) -> list[GateResult]:
     ws, table = gate_input.ws, gate_input.table
     suite_docs = [automatic_suite(gate_input.profile), *load_suites(ws.spec.gates.suites, table)]
     ws.write(table, "suite.json", suite_docs)
-    _logging.getLogger("great_expectations").setLevel(_logging.ERROR)
 
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
@@ -98,34 +153,53 @@ def run_expectations(gate_input) -> list[GateResult]:
         .add_dataframe_asset(table)
         .add_batch_definition_whole_dataframe("batch")
     )
-    definitions = []
-    for i, doc in enumerate(suite_docs):
+
+    def definition(name: str, expectations: list[dict]):
         try:
-            suite = gx.ExpectationSuite(name=f"{i}-{doc['name']}", expectations=doc["expectations"])
+            suite = context.suites.add(gx.ExpectationSuite(name=name, expectations=expectations))
         except Exception as error:  # GX raises several types for an invalid expectation config
-            where = doc.get("path", "automatic suite")
-            raise SpecError(f"gates.suites: invalid expectation in {where}: {' '.join(str(error).split())}") from None
-        suite = context.suites.add(suite)
-        definitions.append((doc["name"], context.validation_definitions.add(
-            gx.ValidationDefinition(name=f"{i}-{doc['name']}", data=batch_definition, suite=suite))))
+            raise SpecError(f"gates.suites: invalid expectation in suite {name}: {one_line(error)[:300]}") from None
+        return context.validation_definitions.add(gx.ValidationDefinition(name=name, data=batch_definition, suite=suite))
+
+    batched, whole, whole_columns = [], [], []
+    for i, doc in enumerate(suite_docs):
+        rows = [e for e in doc["expectations"] if e.get("type") not in WHOLE_RELEASE]
+        release = [e for e in doc["expectations"] if e.get("type") in WHOLE_RELEASE]
+        if rows:
+            batched.append((doc["name"], definition(f"{i}-{doc['name']}", rows)))
+        if release:
+            whole.append((doc["name"], definition(f"{i}-{doc['name']}-release", release)))
+            whole_columns += [c for e in release for c in _columns_of(e)]
 
     # (suite, expectation id) -> [passed on every batch, unexpected rows, type, column]
     outcome: dict[tuple[str, int], list] = {}
+
+    def record(suite_name: str, frame, validation) -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = validation.run(batch_parameters={"dataframe": frame},
+                                    result_format={"result_format": "BASIC", "partial_unexpected_count": 0})
+        for item in result.results:
+            config = item.expectation_config
+            entry = outcome.setdefault((suite_name, config.id), [True, 0, config.type, config.kwargs.get("column")])
+            entry[0] = entry[0] and bool(item.success)
+            # Row-wise expectations count unexpected rows; others count failed batches.
+            counted = (item.result or {}).get("unexpected_count")
+            entry[1] += int(counted) if counted is not None else int(not item.success)
+
     for path in gate_input.shard_paths:
         for batch in pq.ParquetFile(path).iter_batches(batch_size=ws.spec.gates.validate_batch_rows):
             frame = _to_pandas(batch)
-            for suite_name, definition in definitions:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    result = definition.run(batch_parameters={"dataframe": frame},
-                                            result_format={"result_format": "BASIC", "partial_unexpected_count": 0})
-                for item in result.results:
-                    config = item.expectation_config
-                    entry = outcome.setdefault((suite_name, config.id), [True, 0, config.type, config.kwargs.get("column")])
-                    entry[0] = entry[0] and bool(item.success)
-                    # Row-wise expectations count unexpected rows; others count failed batches.
-                    counted = (item.result or {}).get("unexpected_count")
-                    entry[1] += int(counted) if counted is not None else int(not item.success)
+            for suite_name, validation in batched:
+                record(suite_name, frame, validation)
+    if whole:
+        present = [c for c in dict.fromkeys(whole_columns) if c in pq.read_schema(gate_input.shard_paths[0]).names]
+        import pyarrow as pa
+
+        release = pa.concat_tables(pq.read_table(path, columns=present) for path in gate_input.shard_paths)
+        frame = _to_pandas(release, compact_text=True)
+        for suite_name, validation in whole:
+            record(suite_name, frame, validation)
 
     results = []
     for (suite_name, _), (passed, unexpected, kind, column) in outcome.items():
@@ -141,10 +215,14 @@ def run_expectations(gate_input) -> list[GateResult]:
     return results
 
 
-def _to_pandas(batch):
+def _to_pandas(batch, compact_text: bool = False):
+    """A shard batch as GX sees it. Nullable integers and booleans keep their type (a default
+    conversion makes floats and objects of them); timestamps in nanoseconds. ``compact_text``
+    keeps text in Arrow buffers: the whole-release frame holds every key of the release."""
     import pandas as pd
     import pyarrow as pa
 
-    # Nullable integers stay integers (a default conversion would turn them into floats).
     mapping = {pa.int64(): pd.Int64Dtype(), pa.int32(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
-    return batch.to_pandas(types_mapper=mapping.get)
+    if compact_text:
+        mapping[pa.string()] = pd.StringDtype("pyarrow")
+    return batch.to_pandas(types_mapper=mapping.get, coerce_temporal_nanoseconds=True)

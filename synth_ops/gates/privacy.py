@@ -1,21 +1,34 @@
-"""Privacy gates, always measured against the holdout rows kept out of fitting.
+"""Privacy gates, always measured against the holdout rows kept out of fitting, on the learned
+columns only (keys, ids, replaced and constant columns are generated, so they say nothing about
+what the model memorised; a copied row with a fresh key must still count as copied).
 
-exact_match     share of synthetic rows identical to a training row, minus the holdout's own
-                share (its 95% Wilson upper bound, so a small holdout's noise does not fail a
-                good fit); all-categorical tables repeat rows naturally and the baseline says so.
+Both share gates judge a *confidence bound* at their sample size rather than the point estimate,
+so sampling noise on a small table does not fail a good synthesizer, while a copying one (share
+near 1) still fails on a few hundred rows:
+
+exact_match     share of synthetic rows identical to a training row, beyond the holdout's own
+                share: its bound is the 95% Wilson lower bound of the synthetic share minus the
+                upper bound of the holdout's; all-categorical tables repeat rows naturally and the
+                baseline says so.
 dcr_share       share of synthetic rows closer to a training row than to any holdout row, with
                 the two reference sets weighted by their sizes so that 0.5 is ideal: with n_t
                 training and n_h holdout references and raw share s, the value is
-                (s/n_t) / (s/n_t + (1-s)/n_h). References are every training and holdout row up to
-                ``REFERENCE_ROWS`` each (seeded samples beyond), so a synthesizer that copies any
-                training row is caught; ``gates.privacy_rows`` synthetic rows are measured.
-pii_leak        values of columns the profile flagged as PII that appear verbatim in the output.
+                (s/n_t) / (s/n_t + (1-s)/n_h). Its bound is that value at the 95% Wilson lower
+                bound of s, at the effective sample size of ``effective_rows``. References are every training and
+                holdout row up to ``REFERENCE_ROWS`` each (seeded samples beyond);
+                ``gates.privacy_rows`` synthetic rows are measured.
+pii_leak        values of replaced (identifying) columns that appear verbatim in the output.
 
 DCR encoding (documented so the number means something): numeric and datetime columns are scaled
 to [0, 1] by the training range, a missing value sits at -1; categorical columns with at most
 ``ONE_HOT_MAX`` categories are one-hot scaled by 1/sqrt(2), so a mismatch adds exactly 1 to the
-squared distance; higher-cardinality categoricals are encoded by training frequency rank in [0, 1];
-id and PII columns are left out. Distance is Euclidean over that encoding.
+squared distance; higher-cardinality categoricals are encoded by their training frequency,
+log(1 + count) / log(1 + largest count), an unseen value as one seen once: two rare values are as close
+as two rare values are in real data (by identity, every synthetic category is a training one and no holdout
+row with a category unseen in training could ever be nearer, which fails every synthesizer). A
+synthetic row as near to a training row as to a holdout row counts at the share a good synthesizer
+has, n_t / (n_t + n_h), not as a half.
+Distance is Euclidean over that encoding.
 """
 from __future__ import annotations
 
@@ -46,46 +59,56 @@ def _row_hashes(frame, columns):
     return pd.util.hash_pandas_object(canonical, index=False).to_numpy()
 
 
-def _wilson_upper(share: float, n: int, z: float = 1.96) -> float:
+def _wilson(share: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson score interval of a share observed on ``n`` rows."""
     if n == 0:
-        return 0.0
+        return 0.0, 1.0
     centre = share + z * z / (2 * n)
     margin = z * math.sqrt(share * (1 - share) / n + z * z / (4 * n * n))
-    return min(1.0, (centre + margin) / (1 + z * z / n))
+    scale = 1 + z * z / n
+    return max(0.0, (centre - margin) / scale), min(1.0, (centre + margin) / scale)
+
+
+def _no_learned_columns(name: str, threshold: float) -> GateResult:
+    return GateResult(gate="privacy", name=name, value=0.0, threshold=threshold, passed=True,
+                      detail="no learned columns: nothing was learned from the real rows")
 
 
 def _exact_match(gate_input) -> GateResult:
     import numpy as np
 
+    threshold = gate_input.ws.spec.gates.exact_match_max
+    columns = gate_input.learned
+    if not columns:
+        return _no_learned_columns("exact_match", threshold)
     train, holdout = gate_input.real
-    columns = list(train.columns)
     train_hashes = np.unique(_row_hashes(train, columns))
     holdout_share = float(np.isin(_row_hashes(holdout, columns), train_hashes).mean()) if len(holdout) else 0.0
     matched = total = 0
-    for batch in gate_input.iter_synthetic():
+    for batch in gate_input.iter_synthetic(columns=columns):
         matched += int(np.isin(_row_hashes(batch, columns), train_hashes).sum())
         total += len(batch)
     synthetic_share = matched / total if total else 0.0
-    baseline = _wilson_upper(holdout_share, len(holdout))
-    value = max(0.0, synthetic_share - baseline)
-    threshold = gate_input.ws.spec.gates.exact_match_max
+    holdout_upper = _wilson(holdout_share, len(holdout))[1]
+    synthetic_lower = _wilson(synthetic_share, total)[0]
+    bound = max(0.0, synthetic_lower - holdout_upper)
     return GateResult(
-        gate="privacy", name="exact_match", value=round(value, 6), threshold=threshold, passed=value <= threshold,
-        detail=f"synthetic {synthetic_share:.4f} of {total} rows match a training row; holdout baseline "
-               f"{holdout_share:.4f} (upper bound {baseline:.4f}, {len(holdout)} rows)",
+        gate="privacy", name="exact_match", value=round(max(0.0, synthetic_share - holdout_share), 6),
+        threshold=threshold, passed=bound <= threshold, baseline=round(holdout_share, 6), bound=round(bound, 6),
+        detail=f"synthetic {synthetic_share:.4f} of {total} rows match a training row (lower bound "
+               f"{synthetic_lower:.4f}); holdout baseline {holdout_share:.4f} (upper bound {holdout_upper:.4f}, "
+               f"{len(holdout)} rows); judged on {len(columns)} learned columns",
     )
 
 
-def _encoder(train, metadata: dict, pii: set[str]):
-    """Column encoders fitted on the training rows (see the module docstring)."""
+def _encoder(train, metadata: dict, columns: list[str]):
+    """Encoders of the learned ``columns``, fitted on the training rows (see the module docstring)."""
     import numpy as np
     import pandas as pd
 
     encoders = []
-    for column in train.columns:
+    for column in columns:
         sdtype = metadata["columns"].get(column, {}).get("sdtype", "categorical")
-        if column in pii or sdtype == "id" or column == metadata.get("primary_key"):
-            continue
         series = train[column]
         if sdtype in _NUMERIC_SDTYPES:
             values = as_number(series, sdtype)
@@ -98,8 +121,9 @@ def _encoder(train, metadata: dict, pii: set[str]):
             if len(counts) <= ONE_HOT_MAX:
                 encoders.append(("onehot", column, list(counts.index)))
             else:
-                ranks = pd.Series(np.linspace(0, 1, len(counts)), index=counts.index)
-                encoders.append(("rank", column, ranks))
+                frequency = np.log1p(counts) / np.log1p(counts.max())
+                unseen = float(np.log1p(1) / np.log1p(counts.max()))  # as rare as a value seen once
+                encoders.append(("frequency", column, pd.Series(frequency.to_numpy(), index=counts.index), unseen))
     return encoders
 
 
@@ -130,8 +154,25 @@ def _encode(frame, encoders):
             blocks.append((text[:, None] == np.array(encoder[2], dtype=object)[None, :]) / math.sqrt(2))
         else:
             text = frame[column].astype("string").fillna("\0<null>")
-            blocks.append(text.map(encoder[2]).fillna(-1.0).to_numpy(dtype="float64")[:, None])
+            blocks.append(text.map(encoder[2]).fillna(encoder[3]).to_numpy(dtype="float64")[:, None])
     return np.hstack(blocks).astype("float64") if blocks else np.zeros((len(frame), 0))
+
+
+def _weighted(raw: float, n_t: int, n_h: int) -> float:
+    """A raw closer-to-training share, reweighted for the reference sizes (0.5 is ideal)."""
+    return (raw / n_t) / (raw / n_t + (1 - raw) / n_h) if 0 < raw < 1 else raw
+
+
+def effective_rows(synthetic: int, training: int) -> float:
+    """The sample size of a DCR share, counting the noise of both samples it depends on.
+
+    Under a good synthesizer the share closer to the holdout is the probability mass of the
+    holdout rows' neighbourhoods; with N real rows those masses vary about as much as a binomial
+    sample of the training rows would (variance about p/N on top of the synthetic sample's
+    p(1-p)/n). Adding the two gives a binomial of 1 / (1/n_synthetic + 1/n_training) rows. On a
+    30-row table that is ~15, not 30: the bound must not pretend the reference rows are exact.
+    """
+    return 1.0 / (1.0 / max(synthetic, 1) + 1.0 / max(training, 1))
 
 
 def _dcr(gate_input) -> GateResult:
@@ -139,6 +180,9 @@ def _dcr(gate_input) -> GateResult:
     from sklearn.neighbors import NearestNeighbors
 
     gates, seed = gate_input.ws.spec.gates, gate_input.ws.spec.synthesizer.seed
+    columns = gate_input.learned
+    if not columns:
+        return _no_learned_columns("dcr_share", gates.dcr_share_max)
     train, holdout = gate_input.real
     if len(holdout) == 0:
         return GateResult(gate="privacy", name="dcr_share", value=1.0, threshold=gates.dcr_share_max, passed=False,
@@ -146,32 +190,34 @@ def _dcr(gate_input) -> GateResult:
     train_ref = train.sample(min(len(train), REFERENCE_ROWS), random_state=seed)
     holdout_ref = holdout.sample(min(len(holdout), REFERENCE_ROWS), random_state=seed)
     synthetic = gate_input.synthetic_sample(gates.privacy_rows)
-    encoders = _encoder(train, gate_input.metadata, set(gate_input.profile.get("pii", {})))
+    encoders = _encoder(train, gate_input.metadata, columns)
     to_train = NearestNeighbors(n_neighbors=1).fit(_encode(train_ref, encoders))
     to_holdout = NearestNeighbors(n_neighbors=1).fit(_encode(holdout_ref, encoders))
     encoded = _encode(synthetic, encoders)
     d_train = to_train.kneighbors(encoded)[0][:, 0]
     d_holdout = to_holdout.kneighbors(encoded)[0][:, 0]
-    closer = np.isclose(d_train, d_holdout, rtol=0, atol=1e-12)
-    raw = float(((d_train < d_holdout) & ~closer).mean() + 0.5 * closer.mean())
     n_t, n_h = len(train_ref), len(holdout_ref)
-    share = (raw / n_t) / (raw / n_t + (1 - raw) / n_h) if 0 < raw < 1 else raw
+    # A tie (as near to both) is neutral: counted at the share a good synthesizer has, n_t / (n_t + n_h)
+    tied = np.isclose(d_train, d_holdout, rtol=0, atol=1e-12)
+    raw = float(((d_train < d_holdout) & ~tied).mean() + n_t / (n_t + n_h) * tied.mean())
+    share = _weighted(raw, n_t, n_h)
+    bound = _weighted(_wilson(raw, effective_rows(len(synthetic), n_t))[0], n_t, n_h)
     return GateResult(
         gate="privacy", name="dcr_share", value=round(share, 4), threshold=gates.dcr_share_max,
-        passed=share <= gates.dcr_share_max,
+        passed=bound <= gates.dcr_share_max, baseline=0.5, bound=round(bound, 4),
         detail=f"{len(synthetic)} synthetic rows vs {n_t} training and {n_h} holdout rows "
-               f"(unweighted share {raw:.4f}); 0.5 is ideal",
+               f"(unweighted share {raw:.4f}, lower bound {bound:.4f}); 0.5 is ideal",
     )
 
 
 def _pii_leak(gate_input) -> GateResult:
-    flagged = sorted(gate_input.profile.get("pii", {}))
+    flagged = sorted(gate_input.profile.get("pii", {}))  # the replaced columns
     leaked = {}
     if flagged:
         # every real row: the training rows and the holdout, already loaded for the other gates
         real_values = {c: set().union(*(set(part[c].dropna().astype(str)) for part in gate_input.real))
                        for c in flagged}
-        for batch in gate_input.iter_synthetic():
+        for batch in gate_input.iter_synthetic(columns=flagged):
             for column in flagged:
                 values = batch[column].dropna().astype(str)
                 hits = int(values.isin(real_values[column]).sum())

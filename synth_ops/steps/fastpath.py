@@ -238,3 +238,29 @@ def roundtrip_format(series, detected: str | None) -> str | None:
         if (parsed.dt.strftime(fmt) == sample).all():
             return fmt
     return None
+
+
+def utc_format(series, detected: str | None) -> str | None:
+    """For datetime strings with UTC offsets (``%z``): the format that prints a UTC instant in the
+    source's offset notation (``Z``, ``+00:00`` or ``+0000``), or None if they do not all parse."""
+    import warnings
+
+    import pandas as pd
+
+    if not detected or "%z" not in detected:
+        return None
+    values = series.dropna().astype(str)
+    if values.empty:
+        return None
+    sample = values.sample(min(len(values), 2000), random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            pd.to_datetime(values, format=detected, utc=True)
+        except (ValueError, TypeError):
+            return None
+    tail = sample.str.extract(r"(Z|[+-]\d{2}:?\d{2})$")[0]
+    if tail.isna().any():
+        return None
+    notation = "Z" if (tail == "Z").all() else "+00:00" if tail.str.contains(":").all() else "+0000"
+    return detected.replace("%z", notation)

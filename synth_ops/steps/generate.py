@@ -12,9 +12,12 @@ import time
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
+from synth_ops import schema as arrow_schema
+from synth_ops.columns import fill
 from synth_ops.errors import InputError, SynthOpsError
 from synth_ops.fingerprints import sha256_file
 from synth_ops.records import ShardRecord
+from synth_ops.staging import staging_path
 from synth_ops.stores import read_json
 from synth_ops.workspace import Workspace
 
@@ -48,7 +51,6 @@ def generate_shard(ws: Workspace, table: str, shard: int, on_batch: Callable[[in
 
     A shard of this run that still matches its record is reused unless ``force``.
     """
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     from synth_ops.steps.fit import load_model, sample_batches
@@ -63,24 +65,25 @@ def generate_shard(ws: Workspace, table: str, shard: int, on_batch: Callable[[in
                 on_batch(existing.rows)
             return existing
     profile = ws.read(table, "profile.json")
-    schema = pa.schema([(name, pa.type_for_alias(kind)) for name, kind in profile["arrow_schema"]])
+    schema = arrow_schema.from_profile(profile["arrow_schema"])
+    columns_plan = profile["columns_plan"]
+    first_row = sum(plan[:shard])  # this shard's block of release row numbers, hence of keys
     model = load_model(ws, table)
     seed = shard_seed(ws.spec.synthesizer.seed, shard)
     key = shard_key(ws, table, shard)
     local = ws.artifacts.local_path(key)
     if local:
-        os.makedirs(os.path.dirname(local), exist_ok=True)
-        fd, staging = tempfile.mkstemp(dir=os.path.dirname(local), suffix=".partial")
-    else:
-        fd, staging = tempfile.mkstemp(suffix=".parquet")
-    os.close(fd)
+        staging = staging_path(os.path.dirname(local), os.path.basename(local))
+    else:  # remote artifacts: staged in the temp directory under a name unique to this run's shard
+        staging = staging_path(tempfile.gettempdir(), f"synth-ops-{ws.run_id}-{table}-{os.path.basename(key)}")
     started = time.perf_counter()
     rows = 0
     try:
         with pq.ParquetWriter(staging, schema, compression="zstd") as writer:
-            for frame in sample_batches(model, table, plan[shard], ws.spec.generate.batch_rows, seed,
-                                        fast=ws.spec.synthesizer.fast_sampling):
-                writer.write_table(to_arrow(frame, schema))
+            for learned in sample_batches(model, table, plan[shard], ws.spec.generate.batch_rows, seed,
+                                          fast=ws.spec.synthesizer.fast_sampling):
+                frame = fill(learned, columns_plan, len(learned), first_row + rows, seed)
+                writer.write_table(arrow_schema.to_arrow(frame, schema))
                 rows += len(frame)
                 if on_batch:
                     on_batch(len(frame))
@@ -111,19 +114,6 @@ def _existing_shard(ws: Workspace, table: str, shard: int) -> ShardRecord | None
             return record
     except SynthOpsError:
         return None
-
-
-def to_arrow(frame, schema):
-    """A sampled batch as an Arrow table of the source's schema (ints stay ints, NaN becomes null)."""
-    import pyarrow as pa
-
-    arrays = []
-    for field in schema:
-        series = frame[field.name]
-        if pa.types.is_integer(field.type) and series.dtype.kind == "f":
-            series = series.round()
-        arrays.append(pa.array(series, type=field.type, from_pandas=True))
-    return pa.Table.from_arrays(arrays, schema=schema)
 
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")

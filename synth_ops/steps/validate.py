@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 
 from synth_ops.gates import GATES, GateInput
+from synth_ops.quiet import quiet_libraries
 from synth_ops.records import GateRecord
 from synth_ops.steps.generate import shard_records, verified_shards
 from synth_ops.workspace import Workspace
@@ -27,7 +28,8 @@ def validate(ws: Workspace, table: str, force: bool = False) -> GateRecord:
     with verified_shards(ws, shards) as paths:
         gate_input = GateInput(ws=ws, table=table, profile=ws.read(table, "profile.json"),
                                shard_paths=paths, shards=shards)
-        results = [result.to_dict() for gate in GATES for result in gate(gate_input)]
+        with quiet_libraries():
+            results = [result.to_dict() for gate in GATES for result in gate(gate_input)]
         passed = all(r["passed"] for r in results)
         record = GateRecord(
             name=ws.spec.name, table=table, run_id=ws.run_id, passed=passed, results=results,
@@ -42,11 +44,12 @@ def validate(ws: Workspace, table: str, force: bool = False) -> GateRecord:
 def _write_report(ws: Workspace, table: str, gate_input: GateInput, results: list[dict]) -> str:
     from synth_ops import report
 
-    rows = ws.spec.gates.quality_rows
+    rows, learned = ws.spec.gates.quality_rows, gate_input.learned
     page = report.render(
         name=ws.spec.name, table=table, run_id=ws.run_id, gates=results,
-        real=gate_input.real_sample(rows),
-        synthetic=gate_input.synthetic_sample(rows), metadata=gate_input.metadata,
+        real=gate_input.real_sample(rows)[learned], synthetic=gate_input.synthetic_sample(rows)[learned],
+        metadata=gate_input.metadata,
+        generated={c: e for c, e in gate_input.profile["columns_plan"].items() if e["role"] != "learned"},
         fingerprints={"run id": ws.run_id, "spec hash": ws.spec_hash,
                       "source sha256": ws.source_fingerprints[table],
                       "model sha256": ws.read(table, "model.json")["model_sha256"],

@@ -4,11 +4,11 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 from synth_ops.errors import StoreError
 from synth_ops.fingerprints import sha256_bytes, sha256_file
+from synth_ops.staging import staging_path
 from synth_ops.stores import ObjectNotFound, PreconditionFailed
 
 
@@ -42,10 +42,9 @@ class LocalStore:
     def _atomic(self, key: str, fill) -> None:
         target = self._path(key)
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+            tmp = staging_path(target.parent, target.name)
             try:
-                with os.fdopen(fd, "wb") as handle:
+                with open(tmp, "wb") as handle:
                     fill(handle)
                     handle.flush()
                     os.fsync(handle.fileno())

@@ -1,0 +1,79 @@
+"""The column plan: for every source column, whether the synthesizer learns it or synth-ops generates
+it, and how. Written into ``profile.json`` under ``"columns_plan"``, so a user sees (and the spec can
+change) every column that is not learned, with the reason.
+
+Roles:
+    learned   modelled by the synthesizer (the only columns SDV ever sees)
+    key       the primary key: unique over the whole release, generated from the release row number
+    id        another identifier: same shape as the source (unique if the source's is), never learned
+    replaced  identifying text: random values of the source's shape, never a real value
+    constant  one value in every row (and nulls where the source has them, at its rate)
+    null      every value null, as in the source
+
+Generated columns are vectorised and seeded from ``(shard seed, column)``; keys from the row's
+position in the release, so shards own disjoint key blocks whatever their number.
+"""
+from __future__ import annotations
+
+import zlib
+from typing import Any
+
+LEARNED, KEY, ID, REPLACED, CONSTANT, NULL = "learned", "key", "id", "replaced", "constant", "null"
+GENERATED = (KEY, ID, REPLACED, CONSTANT, NULL)
+
+
+def learned_columns(plan: dict[str, dict]) -> list[str]:
+    return [c for c, entry in plan.items() if entry["role"] == LEARNED]
+
+
+def unique_columns(plan: dict[str, dict]) -> list[str]:
+    """Columns that must not repeat anywhere in a release: the key and ids unique in the source."""
+    return [c for c, e in plan.items() if e["role"] == KEY or (e["role"] == ID and e.get("unique"))]
+
+
+def column_rng(seed: int, column: str, first_row: int = 0):
+    """The random stream of one generated column in one batch (the batch's first release row)."""
+    import numpy as np
+
+    return np.random.default_rng([seed, zlib.crc32(repr(column).encode()), first_row])
+
+
+def generate_column(entry: dict[str, Any], rows: int, first_row: int, rng):
+    """One generated column for ``rows`` rows whose first is release row ``first_row``: numpy array."""
+    import numpy as np
+
+    from synth_ops import keys
+
+    role = entry["role"]
+    if role == NULL:
+        return np.full(rows, None, dtype=object)
+    if role == CONSTANT:
+        values = np.full(rows, entry["value"], dtype=object)
+    elif role == KEY or (role == ID and entry.get("unique")):
+        values = keys.generate(entry["format"], np.arange(first_row, first_row + rows, dtype="int64"), rng)
+    elif role == ID:
+        values = keys.generate(entry["format"], rng.integers(0, max(entry["distinct"], 1), rows), rng)
+    elif role == REPLACED:
+        values = keys.generate(entry["format"], np.zeros(rows, dtype="int64"), rng)
+    else:
+        raise ValueError(f"column role {role!r} is not generated")
+    share = entry.get("null_share", 0.0)
+    if share > 0 and role != KEY:
+        values = values.astype(object)
+        values[rng.random(rows) < share] = None
+    return values
+
+
+def fill(learned, plan: dict[str, dict], rows: int, first_row: int, seed: int):
+    """The full table in source column order: ``learned`` (a DataFrame, may lack columns) plus every
+    generated column. ``first_row`` is the release row number of the batch's first row."""
+    import pandas as pd
+
+    columns = {}
+    for column, entry in plan.items():
+        if entry["role"] == LEARNED:
+            columns[column] = learned[column].reset_index(drop=True)
+        else:
+            rng = column_rng(seed, column, first_row)
+            columns[column] = pd.Series(generate_column(entry, rows, first_row, rng))
+    return pd.DataFrame(columns)
