@@ -39,29 +39,39 @@ def column_rng(seed: int, column: str, first_row: int = 0):
 
 
 def generate_column(entry: dict[str, Any], rows: int, first_row: int, rng):
-    """One generated column for ``rows`` rows whose first is release row ``first_row``: numpy array."""
+    """One generated column for ``rows`` rows whose first is release row ``first_row``: a pandas
+    Series, integers as Int64 (exact beyond 2**53 even with nulls), text as objects with None."""
     import numpy as np
+    import pandas as pd
 
     from synth_ops import keys
 
     role = entry["role"]
     if role == NULL:
-        return np.full(rows, None, dtype=object)
+        return pd.Series(np.full(rows, None, dtype=object))
     if role == CONSTANT:
-        values = np.full(rows, entry["value"], dtype=object)
+        value = entry["value"]
+        values = np.full(rows, value, dtype="int64" if isinstance(value, int) and not isinstance(value, bool)
+                         else object)
     elif role == KEY or (role == ID and entry.get("unique")):
         values = keys.generate(entry["format"], np.arange(first_row, first_row + rows, dtype="int64"), rng)
     elif role == ID:
-        values = keys.generate(entry["format"], rng.integers(0, max(entry["distinct"], 1), rows), rng)
+        # as many distinct values as the source has, within what the format can hold
+        distinct = min(max(entry["distinct"], 1), keys.capacity(entry["format"]) or entry["distinct"])
+        values = keys.generate(entry["format"], rng.integers(0, distinct, rows), rng)
     elif role == REPLACED:
         values = keys.generate(entry["format"], np.zeros(rows, dtype="int64"), rng)
     else:
         raise ValueError(f"column role {role!r} is not generated")
+    missing = np.zeros(rows, dtype=bool)
     share = entry.get("null_share", 0.0)
     if share > 0 and role != KEY:
-        values = values.astype(object)
-        values[rng.random(rows) < share] = None
-    return values
+        missing = rng.random(rows) < share
+    if values.dtype.kind == "i":
+        return pd.Series(pd.arrays.IntegerArray(values.astype("int64"), missing))
+    values = values.astype(object)
+    values[missing] = None
+    return pd.Series(values)
 
 
 def fill(learned, plan: dict[str, dict], rows: int, first_row: int, seed: int):
@@ -74,6 +84,5 @@ def fill(learned, plan: dict[str, dict], rows: int, first_row: int, seed: int):
         if entry["role"] == LEARNED:
             columns[column] = learned[column].reset_index(drop=True)
         else:
-            rng = column_rng(seed, column, first_row)
-            columns[column] = pd.Series(generate_column(entry, rows, first_row, rng))
+            columns[column] = generate_column(entry, rows, first_row, column_rng(seed, column, first_row))
     return pd.DataFrame(columns)

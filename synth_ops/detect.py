@@ -91,12 +91,32 @@ def _looks_like_dates(text) -> bool:
     return bool(parsed.notna().mean() > 0.9 and sample.str.contains(r"\d{4}|\d{1,2}[/:-]\d{1,2}").all())
 
 
-def detect_key(frame) -> str | None:
-    """The first column, in source order, that is a key (see the module docstring)."""
+def detect_key(frame, overrides=None) -> str | None:
+    """The first column, in source order, that is a key (see the module docstring); a column the
+    spec gives another sdtype than ``id`` is not one."""
+    overrides = overrides or {}
     for column in frame.columns:
+        override = overrides.get(column)
+        if override is not None and override.sdtype != "id":
+            continue
         if _is_key(frame[column], column):
             return column
     return None
+
+
+def _replaceable(series) -> bool:
+    import pandas as pd
+
+    return not (pd.api.types.is_bool_dtype(series) or pd.api.types.is_datetime64_any_dtype(series))
+
+
+def _plain(value):
+    """A cell as plain JSON: numpy scalars as Python ones, timestamps and dates as ISO text."""
+    import datetime
+
+    if isinstance(value, (datetime.date, datetime.datetime)):  # pandas Timestamps included
+        return value.isoformat()
+    return value.item() if hasattr(value, "item") else value
 
 
 def _learned_sdtype(series) -> str:
@@ -122,7 +142,11 @@ def _check_override(series, column: str, override, field: str) -> list[str]:
     if override.sdtype == "datetime" and not pd.api.types.is_datetime64_any_dtype(series):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            parsed = pd.to_datetime(values.astype(str), errors="coerce", format=override.datetime_format or "mixed")
+            try:
+                parsed = pd.to_datetime(values.astype(str), errors="coerce",
+                                        format=override.datetime_format or "mixed")
+            except (ValueError, TypeError):  # the format itself is invalid, whatever the values
+                return [f"{field}.datetime_format: {override.datetime_format!r} is not a strftime format"]
         bad = int(parsed.isna().sum())
         if bad:
             return [f"{field}: sdtype datetime, but {bad} of {len(values)} values do not parse as datetimes"
@@ -158,7 +182,7 @@ def detect(frame, table: str, spec_table, seed: int) -> Detection:
                 problems.append(f"{field}.primary_key: column {primary_key!r} has {nulls} nulls and {repeats} "
                                 "repeated values; a primary key must be unique and never null")
     else:
-        primary_key = detected_key = detect_key(frame)
+        primary_key = detected_key = detect_key(frame, overrides)
         if detected_key is not None:
             notes.append(f"primary key {detected_key!r} was chosen by detection; set {field}.primary_key "
                          "(or null) in the spec if that is wrong")
@@ -176,9 +200,8 @@ def detect(frame, table: str, spec_table, seed: int) -> Detection:
         if distinct == 0:
             plan[column] = {"role": roles.NULL, "reason": "every value is null: reproduced as null"}
         elif distinct == 1:
-            value = series.dropna().iloc[0]
             plan[column] = {"role": roles.CONSTANT, "reason": "one distinct value: reproduced as is",
-                            "value": value.item() if hasattr(value, "item") else value, "null_share": null_share}
+                            "value": _plain(series.dropna().iloc[0]), "null_share": null_share}
         elif column == primary_key:
             plan[column] = {"role": roles.KEY, "reason": "primary key" + (" (detected)" if detected_key else ""),
                             "format": _key_format(series, override, f"{field}.columns.{column}", problems)}
@@ -188,6 +211,9 @@ def detect(frame, table: str, spec_table, seed: int) -> Detection:
                             "distinct": distinct, "null_share": null_share,
                             "format": _key_format(series, override, f"{field}.columns.{column}", problems)}
         elif override is not None and (override.pii or (override.sdtype in PII_SDTYPES and override.pii is not False)):
+            if not _replaceable(series):
+                problems.append(f"{field}.columns.{column}: pii: true on a {series.dtype} column; only text and "
+                                "numbers can be replaced by random values of their shape")
             plan[column] = {"role": roles.REPLACED, "reason": "PII in the spec", "null_share": null_share,
                             "format": keys.shapes_format(series, seed)}
         elif override is not None:

@@ -12,11 +12,12 @@ a column will be generated:
     One entry per character: a literal or a character class. The counter is spread over the
     trailing class positions through the bijection ``(m * n + b) mod capacity`` (so keys look
     random yet never repeat); any further class positions are filled at random.
-``{"kind": "shapes", "shapes": ["Aaaa Aaaaaa", "Aaa Aaaa"], "suffix": ""}``
-    For identifying text that is replaced, not learned: each value takes a random shape (``A``
-    upper-case letter, ``a`` lower-case, ``9`` digit, anything else literal) filled with random
-    characters, so no real value is reproduced. Emails keep the shape of the local part and get
-    ``suffix`` ``@example.com`` (a domain reserved for examples, RFC 2606).
+``{"kind": "shapes", "shapes": ["Aaaa Aaaaaa", "Aaa Aaaa"], "weights": [0.7, 0.3], "suffix": ""}``
+    For identifying text that is replaced, not learned: each value takes a shape (``A`` upper-case
+    letter, ``a`` lower-case, ``9`` digit, anything else literal) drawn with the source's
+    frequencies, filled with random characters, so no real value is reproduced but by chance
+    (``chance_matches`` says how often). Emails keep the shape of the local part and get ``suffix``
+    ``@example.com`` (a domain reserved for examples, RFC 2606).
 
 A counter ``n`` is a row's position in the whole release (shard offset + row in shard): keys drawn
 from it are unique across shards by construction. Ids that repeat in the source are drawn with
@@ -46,6 +47,7 @@ _REGEX_CLASSES = {"digit": r"\d", "hex_lower": "[0-9a-f]", "hex_upper": "[0-9A-F
 # (multiplier * n + offset) fits in int64 arithmetic; that still numbers two billion rows.
 _COUNTER_CAPACITY = 2**31
 _NUMBERED = re.compile(r"^(\D*)(\d{1,18})(\D*)$")
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 EMAIL_SUFFIX = "@example.com"
 
 
@@ -63,7 +65,8 @@ def infer_format(series, unique: bool) -> dict[str, Any]:
     values = series.dropna()
     if pd.api.types.is_bool_dtype(values):
         values = values.astype(str)
-    if pd.api.types.is_numeric_dtype(values) and len(values) and (values % 1 == 0).all():
+    if pd.api.types.is_numeric_dtype(values) and len(values) and (values % 1 == 0).all() \
+            and INT64_MIN <= int(values.min()) and int(values.max()) <= INT64_MAX:
         return _integer_format(values.astype("int64"))
     text = values.astype(str)
     numbered = _numbered_format(text)
@@ -163,8 +166,27 @@ def shapes_format(series, seed: int, limit: int = 200) -> dict[str, Any]:
     if len(sample) and sample.str.match(EMAIL_PATTERN).mean() >= 0.5:
         sample = sample.str.split("@").str[0]
         suffix = EMAIL_SUFFIX
-    shapes = sample.map(_shape).drop_duplicates().head(limit).tolist() or ["aaaaaaaa"]
-    return {"kind": "shapes", "shapes": shapes, "suffix": suffix}
+    counts = sample.map(_shape).value_counts().head(limit)
+    if counts.empty:
+        return {"kind": "shapes", "shapes": ["aaaaaaaa"], "weights": [1.0], "suffix": suffix}
+    weights = (counts / counts.sum()).round(6)
+    return {"kind": "shapes", "shapes": counts.index.tolist(), "weights": weights.tolist(), "suffix": suffix}
+
+
+def shape_capacity(shape: str) -> int:
+    """How many distinct values random filling of ``shape`` can give."""
+    return 26 ** sum(c in "Aa" for c in shape) * 10 ** shape.count("9")
+
+
+def chance_matches(fmt: dict[str, Any], real_values, rows: int) -> float:
+    """Expected number of ``rows`` generated values equal to one of ``real_values`` by chance alone:
+    a short shape (``aa99``) filled at random hits real values without copying anything."""
+    from collections import Counter
+
+    suffix = fmt.get("suffix", "")
+    real = Counter(_shape(v[:len(v) - len(suffix)]) for v in real_values if v.endswith(suffix))
+    weights = fmt.get("weights") or [1 / len(fmt["shapes"])] * len(fmt["shapes"])
+    return rows * sum(w * real[s] / shape_capacity(s) for s, w in zip(fmt["shapes"], weights))
 
 
 def _shape(value: str) -> str:
@@ -183,9 +205,12 @@ def _shape(value: str) -> str:
 
 
 def capacity(fmt: dict[str, Any]) -> int | None:
-    """How many distinct values the format can produce, or None for unbounded."""
+    """How many distinct values the format can produce (counters 0..capacity-1), or None for unbounded."""
     if fmt["kind"] == "template":
         return _template_capacity(fmt["positions"])
+    if fmt["kind"] in ("integer", "numbered"):  # start + step * n must stay a 64-bit integer
+        start, step = fmt["start"], fmt["step"]
+        return (INT64_MAX - start) // step + 1 if start <= INT64_MAX else 0
     return None
 
 
@@ -257,11 +282,19 @@ def _template(fmt, counter, rng):
     return _to_strings(matrix)
 
 
+def _normalised(weights):
+    import numpy as np
+
+    weights = np.asarray(weights, dtype="float64")
+    return weights / weights.sum()
+
+
 def _shapes(fmt, n: int, rng):
     import numpy as np
 
     shapes = fmt["shapes"]
-    chosen = rng.integers(0, len(shapes), n)
+    weights = fmt.get("weights")
+    chosen = rng.choice(len(shapes), size=n, p=None if weights is None else _normalised(weights))
     out = np.empty(n, dtype=object)
     for index, shape in enumerate(shapes):
         rows = np.flatnonzero(chosen == index)

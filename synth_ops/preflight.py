@@ -106,16 +106,24 @@ def check_utility(utility, table: str, plan: dict[str, dict], tables: int) -> No
 
 
 def check_key_capacity(plan: dict[str, dict], table: str, rows: int) -> None:
-    """Every unique generated column can hold ``rows`` distinct values (a short code pattern cannot)."""
+    """Every unique generated column can number ``rows`` rows (a short code pattern cannot, nor can
+    an integer key that would pass 2**63), and every other id its distinct values."""
     from synth_ops import keys
     from synth_ops.columns import unique_columns
 
     problems = []
-    for column in unique_columns(plan):
-        capacity = keys.capacity(plan[column]["format"])
-        if capacity is not None and capacity < rows:
-            problems.append(f"tables.{table}.metadata.columns.{column}: the key's pattern holds {capacity} distinct "
-                            f"values, fewer than the {rows} rows to generate; lower generate.rows or set its "
-                            "key_format (kind integer or numbered)")
+    unique = set(unique_columns(plan))
+    for column, entry in plan.items():
+        if "format" not in entry or entry["format"]["kind"] == "shapes":
+            continue
+        needed = rows if column in unique else entry["distinct"]
+        capacity = keys.capacity(entry["format"])
+        if column not in unique and entry["format"]["kind"] == "template":
+            continue  # repeated ids draw from what the pattern holds
+        if capacity is not None and capacity < needed:
+            what = "pattern" if entry["format"]["kind"] == "template" else "numbering (start + step * n, 64-bit)"
+            problems.append(f"tables.{table}.metadata.columns.{column}: the key's {what} holds {capacity} distinct "
+                            f"values, fewer than the {needed} to generate; lower generate.rows or set its "
+                            "key_format (kind integer or numbered, start, step)")
     if problems:
         raise SpecError("; ".join(problems))

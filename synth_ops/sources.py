@@ -146,29 +146,39 @@ def _read_parquet(path: str, uri: str, field: str):
     import pyarrow.parquet as pq
 
     schema = pq.read_schema(path)
-    _check_header(schema.names, field, uri)
-    nested = [name for name in schema.names if pa.types.is_nested(schema.field(name).type)]
+    # a DataFrame's index written by pandas (a filtered frame's __index_level_0__) is not a column
+    index = {c for c in ((schema.pandas_metadata or {}).get("index_columns") or []) if isinstance(c, str)}
+    names = [name for name in schema.names if name not in index]
+    _check_header(names, field, uri)
+    nested = [name for name in names if pa.types.is_nested(schema.field(name).type)]
     if nested:
         raise InputError(f"{field}: {uri}: column(s) {', '.join(map(repr, nested))} hold nested values "
                          "(lists, structs or maps), which cannot be synthesized; flatten them or list them in exclude")
-    unsupported = [f"{name!r} ({schema.field(name).type})" for name in schema.names
+    unsupported = [f"{name!r} ({schema.field(name).type})" for name in names
                    if not _supported(schema.field(name).type)]
     if unsupported:
         raise InputError(f"{field}: {uri}: column(s) {', '.join(unsupported)} have a type synth-ops cannot "
                          "synthesize (supported: integers, floats, decimals, booleans, text, dates, timestamps)")
-    table = pq.read_table(path)
+    table = pq.read_table(path, columns=names)
     types = {}
     columns = {}
-    for name in schema.names:
+    for name in names:
         arrow_type = schema.field(name).type
         if pa.types.is_dictionary(arrow_type):  # a pandas categorical: its values, as plain values
             arrow_type = arrow_type.value_type
             columns[name] = table.column(name).cast(arrow_type)
         elif pa.types.is_decimal(arrow_type):
             columns[name] = table.column(name).cast(pa.float64())
-        elif pa.types.is_date(arrow_type):  # pandas would hold Python dates; SDV learns datetime64
-            columns[name] = table.column(name).cast(pa.timestamp("ms"))
-            types[name] = "date32[day]"
+        elif pa.types.is_date(arrow_type) or (pa.types.is_timestamp(arrow_type) and arrow_type.unit != "ns"):
+            # SDV and RDT read every datetime64 as nanoseconds (a date or a microsecond timestamp in
+            # another unit comes out as 1970): they learn nanoseconds; the file's type is written back
+            tz = getattr(arrow_type, "tz", None)
+            try:
+                columns[name] = table.column(name).cast(pa.timestamp("ns", tz=tz))
+            except pa.ArrowInvalid:
+                raise InputError(f"{field}: {uri}: column {name!r} holds dates outside 1677-2262, which "
+                                 "synth-ops cannot synthesize") from None
+            types[name] = str(arrow_type)
         else:
             columns[name] = table.column(name)
         if pa.types.is_integer(arrow_type) and table.column(name).null_count:

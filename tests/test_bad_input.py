@@ -153,6 +153,17 @@ CASES = {
                                    "columns.island: sdtype numerical, but 344 of 344 values are not numbers", 2),
     "datetime_override_on_text": (lambda tmp, df: _columns(island={"sdtype": "datetime", "datetime_format": "%Y"}),
                                   "columns.island: sdtype datetime, but 344 of 344 values do not parse", 2),
+    "bad_datetime_format": (lambda tmp, df: _columns(island={"sdtype": "datetime", "datetime_format": "%Q"}),
+                            "columns.island.datetime_format: '%Q' is not a strftime format", 2),
+    "pii_on_a_boolean": (lambda tmp, df: penguins_doc(source=_csv(tmp, _with(df, tagged=df.index % 3 == 0)))
+                         | {"tables": {"penguins": {"source": str(tmp / "source.csv"),
+                                                    "metadata": {"columns": {"tagged": {"sdtype": "boolean", "pii": True}}}}}},
+                         "columns.tagged: pii: true on a bool column", 2),
+    "key_numbering_past_64_bits": (lambda tmp, df: penguins_doc(
+        source=_csv(tmp, _with(df, user_id=np.linspace(10**18, 9 * 10**18, len(df)).astype("int64"))),
+        generate={"rows": 1000}), "columns.user_id: the key's numbering (start + step * n, 64-bit) holds", 2),
+    "no_holdout_row": (lambda tmp, df: penguins_doc(source=_csv(tmp, df.head(2))),
+                       "gates.holdout: 0.2 of 2 rows is no holdout row", 2),
     "boolean_override_on_text": (lambda tmp, df: _columns(sex={"sdtype": "boolean"}),
                                  "columns.sex: sdtype boolean, but 333 of 333 values are not true/false", 2),
     "invalid_sdtype": (lambda tmp, df: _columns(species={"sdtype": "not_a_type"}),
@@ -209,5 +220,5 @@ def test_a_short_key_pattern_that_cannot_number_every_row_is_refused(tmp_path, p
     spec = write_spec(tmp_path, penguins_doc(source=source, generate={"rows": 1000}))
     assert main(["run", str(spec)]) == 2
     err = capsys.readouterr().err
-    assert "metadata.columns.pen: the key's pattern holds 160 distinct values, fewer than the 1000 rows" in err
+    assert "metadata.columns.pen: the key's pattern holds 160 distinct values, fewer than the 1000 to generate" in err
     assert not (tmp_path / "warehouse").exists()

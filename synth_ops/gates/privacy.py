@@ -211,21 +211,34 @@ def _dcr(gate_input) -> GateResult:
 
 
 def _pii_leak(gate_input) -> GateResult:
+    """Replaced values equal to real ones, beyond what random filling of their shapes gives by chance.
+
+    A value with no letter or digit ("-", "?") is punctuation, kept as it is, not a leak."""
+    import math
+
+    from synth_ops import keys
+
     flagged = sorted(gate_input.profile.get("pii", {}))  # the replaced columns
-    leaked = {}
-    if flagged:
+    plan = gate_input.profile["columns_plan"]
+    leaked, expected = {}, 0.0
+    for column in flagged:
         # every real row: the training rows and the holdout, already loaded for the other gates
-        real_values = {c: set().union(*(set(part[c].dropna().astype(str)) for part in gate_input.real))
-                       for c in flagged}
-        for batch in gate_input.iter_synthetic(columns=flagged):
-            for column in flagged:
-                values = batch[column].dropna().astype(str)
-                hits = int(values.isin(real_values[column]).sum())
-                if hits:
-                    leaked[column] = leaked.get(column, 0) + hits
+        real = set().union(*(set(part[column].dropna().astype(str)) for part in gate_input.real))
+        rows = hits = 0
+        for batch in gate_input.iter_synthetic(columns=[column]):
+            values = batch[column].dropna().astype(str)
+            values = values[values.str.contains(r"[^\W_]", regex=True)]
+            hits += int(values.isin(real).sum())
+            rows += len(values)
+        expected += keys.chance_matches(plan[column]["format"], real, rows)
+        if hits:
+            leaked[column] = hits
     total = sum(leaked.values())
-    detail = "no PII columns flagged" if not flagged else (
+    bound = expected + 4 * math.sqrt(expected) + 1 if expected else 0.0  # chance alone stays below this
+    detail = "no columns replaced" if not flagged else (
         f"checked {', '.join(flagged)}" if not total
         else "real values reproduced in " + ", ".join(f"{c} ({n} rows)" for c, n in leaked.items()))
-    return GateResult(gate="privacy", name="pii_leak", value=float(total), threshold=0.0, passed=total == 0,
-                      detail=detail)
+    if flagged and expected:
+        detail += f"; {expected:.1f} expected by chance (random fill of short shapes)"
+    return GateResult(gate="privacy", name="pii_leak", value=float(total), threshold=round(bound, 3),
+                      passed=total <= bound, baseline=round(expected, 3), detail=detail)

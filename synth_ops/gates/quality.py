@@ -53,13 +53,12 @@ def quality_gate(gate_input) -> list[GateResult]:
     _, holdout = gate_input.real
     reference = gate_input.real_sample(gates.quality_rows)[learned]
     baseline = None
+    total = sum(s.rows for s in gate_input.shards)
+    # one sample size for both: fewer rows score lower by noise alone
+    size = min(gates.quality_rows, len(holdout) or len(reference), total)
     if len(holdout):
-        size = min(gates.quality_rows, len(holdout))
         held = holdout.sample(size, random_state=gate_input.ws.spec.synthesizer.seed)[learned]
         baseline, _ = quality_score(reference, held, metadata, table)
-    else:
-        size = min(gates.quality_rows, len(reference))
-    total = sum(s.rows for s in gate_input.shards)
     samples = max(1, min(MAX_SAMPLES, math.ceil(SYNTHETIC_ROWS_PER_SCORE / size), total // size))
     pool = gate_input.synthetic_sample(min(total, size * samples))[learned]
     scores, properties = [], []

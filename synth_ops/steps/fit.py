@@ -38,6 +38,9 @@ def split_holdout(n_rows: int, share: float, seed: int):
     n_holdout = int(round(n_rows * share))
     if share > 0 and n_rows - n_holdout < 2:
         raise InputError(f"gates.holdout: {share} leaves fewer than 2 training rows out of {n_rows}")
+    if share > 0 and n_holdout == 0:
+        raise InputError(f"gates.holdout: {share} of {n_rows} rows is no holdout row; the quality and privacy "
+                         "gates measure against the holdout (raise holdout, or set 0 and gates.quality_min)")
     return np.sort(order[n_holdout:]), np.sort(order[:n_holdout])
 
 

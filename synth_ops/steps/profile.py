@@ -13,6 +13,7 @@ from synth_ops.columns import CONSTANT, ID, KEY, LEARNED, NULL, REPLACED, learne
 from synth_ops.errors import InputError
 from synth_ops.records import ProfileRecord
 from synth_ops.sources import read_source_table
+from synth_ops.steps.fit import split_holdout
 from synth_ops.workspace import Workspace
 
 log = logging.getLogger("synth_ops")
@@ -46,6 +47,7 @@ def profile(ws: Workspace, table: str, force: bool = False) -> ProfileRecord:
     preflight.check_suites(ws.spec.gates.suites, table, list(frame.columns))
     preflight.check_utility(ws.spec.gates.utility, table, detection.plan, len(ws.spec.tables))
     preflight.check_key_capacity(detection.plan, table, ws.spec.generate.row_count(len(frame)))
+    split_holdout(len(frame), ws.spec.gates.holdout, ws.spec.synthesizer.seed)  # a holdout to judge against
 
     sdtypes = {c: m["sdtype"] for c, m in detection.metadata["tables"][table]["columns"].items()}
     columns = {c: _column_stats(frame[c], sdtypes.get(c, detection.plan[c]["role"])) for c in frame.columns}
@@ -64,7 +66,7 @@ def profile(ws: Workspace, table: str, force: bool = False) -> ProfileRecord:
         "primary_key_detected": detection.detected_key,
         "columns": columns,
         "columns_plan": detection.plan,
-        "arrow_schema": schema.infer(frame, known_types),
+        "arrow_schema": schema.with_key_types(schema.infer(frame, known_types), detection.plan),
         "pii": replaced,
         "warnings": warnings,
     }
