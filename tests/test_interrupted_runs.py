@@ -72,8 +72,19 @@ def test_a_run_killed_during_generate_then_rerun(tmp_path):
     spec = write_spec(tmp_path, penguins_doc(generate={"rows": 300_000, "shards": 2, "batch_rows": 10_000}))
     process = _start_run(spec)
     artifacts = tmp_path / "artifacts"
-    assert _kill_when(process, lambda: any(artifacts.rglob("*.partial")))
-    assert list(artifacts.rglob("*.partial")), "SIGKILL skips every finally: the staging file is left"
+    assert _kill_when(process, lambda: any(artifacts.rglob(".part-*.partial")))  # a shard being written
+    assert list(artifacts.rglob(".part-*.partial")), "SIGKILL skips every finally: the staging file is left"
     assert not (tmp_path / "warehouse" / "penguins" / "_latest.json").exists()
     assert run(load_spec(spec)).status == "published"  # the re-run, in-process: same code as the CLI
     _one_complete_current_release(tmp_path, 300_000)
+
+
+def test_staging_files_of_dead_processes_are_swept_whatever_their_name(tmp_path):
+    from synth_ops.staging import staging_path
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    pid = int(dead.stdout)
+    (tmp_path / f".model-0123.pkl.{pid}-{pid}.partial").write_bytes(b"half a model")
+    (tmp_path / f".part-00000.parquet.{pid}-{pid}.partial").write_bytes(b"half a shard")
+    mine = staging_path(tmp_path, "model-4567.pkl")  # another name: a refit under another content hash
+    assert [p.name for p in tmp_path.iterdir()] == [mine.rsplit("/", 1)[1]]

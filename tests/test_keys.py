@@ -134,3 +134,4 @@ def test_integer_numbering_that_would_pass_64_bits_has_no_room():
 def test_schema_is_inferred_from_values_not_from_leading_nulls():
     frame = pd.DataFrame({"flag": [None] * 12_000 + [True, False] * 10})
     assert infer(frame, {}) == [["flag", "bool"]]
+
