@@ -5,6 +5,7 @@ from typing import Callable
 
 from synth_ops import releases
 from synth_ops.errors import GateFailed
+from synth_ops.plan import build_plan
 from synth_ops.records import ReleaseRecord
 from synth_ops.spec import Spec
 from synth_ops.steps.fit import fit
@@ -30,13 +31,15 @@ def run(spec: Spec, workers: int = 1, on_rows: Callable[[int], None] | None = No
     ws.artifacts.check()
     if releases.current_version(store, spec.name) == ws.run_id:
         return up_to_date(ws, store)
-    for table in spec.tables:  # every table's input is checked before any model is fitted
-        profile(ws, table)
+    plan = build_plan(spec)
+    for table in plan.tables:  # every table's input is checked before any model is fitted
+        profile(ws, table.name)
+    for model in plan.models:
+        fit(ws, model.name, progress=on_fit)
     failures = []
-    for table in spec.tables:
-        fit(ws, table, progress=on_fit)
-        generate(ws, table, workers=workers, on_rows=on_rows)
-        failures += validate(ws, table).failures()
+    for table in plan.tables:  # parents before children
+        generate(ws, table.name, workers=workers, on_rows=on_rows)
+        failures += validate(ws, table.name).failures()
     if failures:
         raise GateFailed(f"{len(failures)} gate(s) failed; nothing published", failures)
     return publish(ws, store)

@@ -1,68 +1,11 @@
 """Everything about a spec that can be checked before any fitting, run by the profile step: the
-synthesizer's params, the hand-written suites, the utility target. Each check collects every
-problem of its part and raises one SpecError naming the fields, never a data value.
+hand-written suites, the utility target, room in the key formats (the synthesizer's params are
+checked by its backend: ``Synthesizer.check``). Each check collects every problem of its part and
+raises one SpecError naming the fields, never a data value.
 """
 from __future__ import annotations
 
-from typing import Any
-
 from synth_ops.errors import SpecError
-
-# Hyper-parameters SDV passes to ctgan unchecked, where a bad value fails deep in training (or never).
-_POSITIVE = {"epochs", "batch_size", "pac", "embedding_dim", "discriminator_steps"}
-_NON_NEGATIVE = {"generator_lr", "generator_decay", "discriminator_lr", "discriminator_decay", "l2scale",
-                 "loss_factor"}
-
-
-def _type_problems(name: str, value: Any, default: Any) -> list[str]:
-    field = f"synthesizer.params.{name}"
-    if isinstance(default, bool):
-        return [] if isinstance(value, bool) else [f"{field}: expected true or false, got {type(value).__name__}"]
-    if isinstance(default, int):
-        if isinstance(value, bool) or not isinstance(value, int):
-            return [f"{field}: expected an integer, got {type(value).__name__}"]
-        if name in _POSITIVE and value < 1:
-            return [f"{field}: expected at least 1, got {value}"]
-        return []
-    if isinstance(default, float):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return [f"{field}: expected a number, got {type(value).__name__}"]
-        if name in _NON_NEGATIVE and value < 0:
-            return [f"{field}: expected at least 0, got {value}"]
-        return []
-    if isinstance(default, tuple):
-        if not isinstance(value, (list, tuple)) or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0
-                                                           for v in value):
-            return [f"{field}: expected a list of positive integers"]
-    return []
-
-
-def check_synthesizer(spec, metadata: dict | None) -> None:
-    """Unknown, mistyped or out-of-range ``synthesizer.params``, found before fitting.
-
-    ``metadata`` is the SDV metadata of the learned columns (None when nothing is learned: the
-    params are then checked by name and type only).
-    """
-    import inspect
-
-    from synth_ops.steps.fit import build_synthesizer, synthesizer_class
-
-    signature = inspect.signature(synthesizer_class(spec.kind).__init__)
-    known = {name: p.default for name, p in signature.parameters.items() if name not in ("self", "metadata")}
-    problems = [f"synthesizer.params.{name}: unknown parameter of {spec.kind} (known: {', '.join(sorted(known))})"
-                for name in spec.params if name not in known]
-    for name, value in spec.params.items():
-        if name in known and known[name] is not inspect.Parameter.empty and known[name] is not None:
-            problems += _type_problems(name, value, known[name])
-    if spec.kind in ("ctgan", "copulagan") and not problems:
-        batch, pac = spec.params.get("batch_size", known["batch_size"]), spec.params.get("pac", known["pac"])
-        if batch % 2 or batch % pac:
-            problems.append(f"synthesizer.params.batch_size: must be even and a multiple of pac ({pac}), got {batch}")
-    if problems:
-        raise SpecError("; ".join(problems))
-    if metadata is not None:
-        build_synthesizer(spec, metadata)  # SDV's own checks of the values (distributions, flags)
-
 
 def check_suites(paths: tuple[str, ...], table: str, columns: list[str]) -> list[dict]:
     """The hand-written suites that apply to ``table``, each expectation built by GX once, and every

@@ -17,7 +17,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from synth_ops.errors import SpecError
 
-SYNTHESIZER_KINDS = ("gaussian_copula", "ctgan", "tvae", "copulagan")
 SOURCE_SUFFIXES = (".csv", ".csv.gz", ".csv.zip", ".parquet")
 NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 
@@ -85,7 +84,8 @@ class Relationship(_Frozen):
 
 
 class SynthesizerSpec(_Frozen):
-    kind: Literal["gaussian_copula", "ctgan", "tvae", "copulagan"] = "gaussian_copula"
+    kind: str = Field("gaussian_copula", description="a registered backend (synth_ops.synthesizers): "
+                      "gaussian_copula, ctgan, tvae, copulagan, ...")
     params: dict[str, Any] = Field(default_factory=dict, description="passed to the SDV synthesizer")
     seed: int = Field(0, ge=0, description="seeds the holdout split, fitting and every shard")
     fit_rows: Optional[int] = Field(50_000, gt=0, description="a copula marginal is fitted on all training rows "
@@ -94,6 +94,15 @@ class SynthesizerSpec(_Frozen):
     fast_sampling: bool = Field(True, description="tabulated inverse CDFs, column-wise RDT reverse transforms "
                                 "and vectorised datetimes (same rows up to table interpolation); false: "
                                 "SDV's own sampling path throughout")
+
+    @field_validator("kind")
+    @classmethod
+    def _registered(cls, value: str) -> str:
+        from synth_ops.synthesizers import kinds
+
+        if value not in kinds():
+            raise ValueError(f"Input should be one of {', '.join(kinds())}, got {value!r}")
+        return value
 
 
 class GenerateSpec(_Frozen):

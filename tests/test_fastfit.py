@@ -8,8 +8,10 @@ import pytest
 from scipy import stats
 
 from synth_ops.spec import load_spec
-from synth_ops.steps.fastfit import DistinctValueMLE, fast_fit
-from synth_ops.steps.fit import _build, load_model, load_training_rows, seed_everything
+from synth_ops import models
+from synth_ops.holdout import load_training_rows
+from synth_ops.synthesizers.sdv.fastfit import DistinctValueMLE, fast_fit
+from synth_ops.synthesizers.sdv.single import SDVSingleTable, native_datetimes, seed_everything
 from synth_ops.steps.profile import profile
 from synth_ops.workspace import Workspace
 from tests.conftest import fitted_workspace, penguins_doc, write_spec
@@ -126,7 +128,7 @@ def test_validation_reports_the_same_invalid_values(tmp_path, penguins_frame):
     bad.loc[[3, 9, 30], "body_mass_g"] = ["heavy", "heavy", "light"]
     messages = []
     for patched in (False, True):
-        synthesizer = _build(ws, "penguins")
+        synthesizer = _sdv_synthesizer(ws, "penguins")
         with pytest.raises(Exception) as raised:
             with fast_fit(None, 0) if patched else contextlib.nullcontext():
                 synthesizer.validate({"penguins": bad})
@@ -169,14 +171,21 @@ def test_patches_are_restored_even_after_an_error():
     assert (copulas.univariate.beta.beta, UniformEncoder._transform, ScipyModel.cdf) == before
 
 
+def _sdv_synthesizer(ws, table, train=None):
+    """An unfitted SDV synthesizer as the backend builds it (string datetimes of ``train`` parsed)."""
+    columns = ws.read(table, "metadata.json")["tables"][table]
+    columns = {**columns, "columns": {c: dict(m) for c, m in columns["columns"].items()}}
+    for column in native_datetimes(columns, train) if train is not None else {}:
+        for setting in ("datetime_format", "range_min", "range_max"):
+            columns["columns"][column].pop(setting, None)
+    return SDVSingleTable("gaussian_copula", ws.spec.synthesizer.params, ws.spec.synthesizer.seed)._build(table, columns)
+
+
 def _plain_sdv_fit(ws, table):
     """SDV's own fit of the same training rows, nothing patched."""
-    from synth_ops.steps.fit import _native_datetimes
-
     train, _ = load_training_rows(ws, table)
     train = train[ws.read(table, "model.json")["learned_columns"]].copy()
-    datetimes = _native_datetimes(ws, table, train)
-    synthesizer = _build(ws, table, drop_formats=set(datetimes))
+    synthesizer = _sdv_synthesizer(ws, table, train)
     seed_everything(ws.spec.synthesizer.seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -192,7 +201,7 @@ def test_fast_fit_is_sdvs_model(tmp_path, flights_sample_csv, dataset):
         doc = {"name": "flights", "synthesizer": {"fit_rows": None},
                "tables": {"flights": {"source": str(flights_sample_csv), "exclude": ["year"]}}}
     ws = fitted_workspace(tmp_path, doc)
-    fast, plain = load_model(ws, dataset)._model, _plain_sdv_fit(ws, dataset)
+    fast, plain = models.load(ws, dataset).model._model, _plain_sdv_fit(ws, dataset)
     assert fast.columns == plain.columns
     for column, a, b in zip(fast.columns, fast.univariates, plain.univariates):
         assert type(a) is type(b), column

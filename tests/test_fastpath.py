@@ -4,8 +4,9 @@ import pandas as pd
 import pytest
 
 from synth_ops.spec import load_spec
-from synth_ops.steps.fastpath import roundtrip_format, tabulate_marginals
-from synth_ops.steps.fit import fit, load_model, sample_batches
+from synth_ops import models
+from synth_ops.steps.fit import fit
+from synth_ops.synthesizers.sdv.fastpath import roundtrip_format, tabulate_marginals
 from synth_ops.steps.profile import profile
 from synth_ops.workspace import Workspace
 from tests.conftest import fitted_workspace, penguins_doc, write_spec
@@ -17,9 +18,14 @@ def _model(tmp_path, **synthesizer):
     return fitted_workspace(tmp_path, penguins_doc(synthesizer={"kind": "gaussian_copula", "seed": 7, **synthesizer}))
 
 
+def _batches(ws, table, rows, batch_rows, seed, fast=True):
+    backend = models.load(ws, table)
+    backend.options["fast_sampling"] = fast
+    return list(backend.sample(table, rows, seed, batch_rows))
+
+
 def _draw(ws, fast: bool, rows=4000):
-    model = load_model(ws, "penguins")
-    return pd.concat(sample_batches(model, "penguins", rows, 1000, seed=11, fast=fast), ignore_index=True)
+    return pd.concat(_batches(ws, "penguins", rows, 1000, seed=11, fast=fast), ignore_index=True)
 
 
 @pytest.mark.parametrize("distribution", ["beta", "norm", "truncnorm", "uniform", "gamma", "gaussian_kde"])
@@ -39,7 +45,7 @@ def test_tabulated_sampling_matches_sdv_row_for_row(tmp_path, penguins_frame, di
 
 def test_marginals_that_cannot_be_tabulated_fall_back_to_sdv(tmp_path):
     ws = _model(tmp_path)
-    model = load_model(ws, "penguins")
+    model = models.load(ws, "penguins").model
     broken = model._model.univariates[2]
     original = broken.percent_point
     broken.percent_point = lambda u: np.full_like(np.asarray(u, dtype=float), np.nan)
@@ -50,7 +56,7 @@ def test_marginals_that_cannot_be_tabulated_fall_back_to_sdv(tmp_path):
     assert model._model.sample(20)[column].isna().all()
     broken.percent_point = original
     assert model._model.sample(20)[column].notna().all()
-    frames = list(sample_batches(load_model(ws, "penguins"), "penguins", 50, 50, seed=1, fast=True))
+    frames = _batches(ws, "penguins", 50, 50, seed=1)
     assert len(frames[0]) == 50
 
 
@@ -58,9 +64,8 @@ def test_non_copula_models_use_sdv_sampling(tmp_path):
     doc = penguins_doc(synthesizer={"kind": "tvae", "seed": 1, "params": {"epochs": 1}})
     ws = Workspace.open(load_spec(write_spec(tmp_path, doc)))
     profile(ws, "penguins"), fit(ws, "penguins")
-    model = load_model(ws, "penguins")
-    assert tabulate_marginals(model)["tabulated"] == []
-    assert len(next(sample_batches(model, "penguins", 20, 20, seed=1, fast=True))) == 20
+    assert tabulate_marginals(models.load(ws, "penguins").model)["tabulated"] == []
+    assert len(_batches(ws, "penguins", 20, 20, seed=1)[0]) == 20
 
 
 def test_fit_rows_bounds_the_marginal_fits_and_is_recorded(tmp_path, penguins_frame):
@@ -81,7 +86,7 @@ def test_datetime_strings_take_the_vectorised_path_and_print_back(tmp_path, flig
            "generate": {"rows": 500, "shards": 1}}
     ws = fitted_workspace(tmp_path, doc)
     assert ws.read("flights", "model.json")["native_datetimes"] == {"time_hour": "%Y-%m-%dT%H:%M:%SZ"}
-    frame = next(sample_batches(load_model(ws, "flights"), "flights", 500, 500, seed=2, fast=True))
+    frame = _batches(ws, "flights", 500, 500, seed=2)[0]
     parsed = pd.to_datetime(frame.time_hour, format="%Y-%m-%dT%H:%M:%SZ")
     assert parsed.notna().all() and parsed.min().year == 2013
 
@@ -89,7 +94,7 @@ def test_datetime_strings_take_the_vectorised_path_and_print_back(tmp_path, flig
 @pytest.mark.parametrize("fmt", ["%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d",
                                  "%d/%m/%Y %H:%M", "%b %d %Y", "%Y-%m-%d %H:%M:%S.%f"])
 def test_datetimes_print_back_exactly_as_pandas_would(fmt):
-    from synth_ops.steps.fastpath import format_datetimes
+    from synth_ops.synthesizers.sdv.fastpath import format_datetimes
 
     rng = np.random.default_rng(0)
     series = pd.Series(pd.to_datetime("1969-12-30") + pd.to_timedelta(rng.uniform(0, 3e9, 5000), unit="s"))
@@ -117,7 +122,7 @@ class _Holder:
 def test_datetime_truncation_matches_rdts_print_and_parse(fmt):
     from rdt.transformers.datetime import UnixTimestampEncoder
 
-    from synth_ops.steps.fastpath import truncate_datetimes_natively
+    from synth_ops.synthesizers.sdv.fastpath import truncate_datetimes_natively
 
     rng = np.random.default_rng(4)
     train = pd.DataFrame({"t": pd.to_datetime("1969-06-01") + pd.to_timedelta(rng.uniform(0, 2e8, 500), unit="s")})
@@ -138,7 +143,7 @@ def test_columnwise_reverse_transform_gives_rdts_rows(penguins_frame):
     from rdt import HyperTransformer
     from rdt.transformers import FloatFormatter, UniformEncoder
 
-    from synth_ops.steps.fastpath import columnwise_reverse_transform
+    from synth_ops.synthesizers.sdv.fastpath import columnwise_reverse_transform
 
     frame = penguins_frame.copy()
     hyper = HyperTransformer()
@@ -162,7 +167,7 @@ def test_columnwise_reverse_transform_gives_rdts_rows(penguins_frame):
 
 @pytest.mark.parametrize("dataset", ["penguins", "flights"])
 def test_columnwise_reverse_keeps_the_sampled_rows(tmp_path, flights_sample_csv, monkeypatch, dataset):
-    from synth_ops.steps import fastpath
+    from synth_ops.synthesizers.sdv import fastpath
 
     if dataset == "penguins":
         ws = _model(tmp_path)
@@ -171,7 +176,7 @@ def test_columnwise_reverse_keeps_the_sampled_rows(tmp_path, flights_sample_csv,
         ws = fitted_workspace(tmp_path, doc)
 
     def draw():
-        return pd.concat(sample_batches(load_model(ws, dataset), dataset, 3000, 1000, seed=5, fast=True),
+        return pd.concat(_batches(ws, dataset, 3000, 1000, seed=5),
                          ignore_index=True)
 
     fast = draw()

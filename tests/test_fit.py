@@ -7,7 +7,9 @@ import pytest
 from synth_ops.errors import ModelIntegrityError
 from synth_ops.fingerprints import library_versions
 from synth_ops.spec import load_spec
-from synth_ops.steps.fit import fit, load_model, load_training_rows
+from synth_ops.holdout import load_training_rows
+from synth_ops.models import load as load_model
+from synth_ops.steps.fit import fit
 from synth_ops.steps.profile import profile
 from synth_ops.workspace import Workspace
 from tests.conftest import penguins_doc, run_cli, write_spec
@@ -46,7 +48,7 @@ def test_holdout_split_is_seeded_and_disjoint(fitted, penguins_frame):
 def test_verified_model_loads_and_samples(fitted):
     ws, _ = fitted
     model = load_model(ws, "penguins")
-    assert len(model.sample(5)["penguins"]) == 5
+    assert len(next(model.sample("penguins", 5, seed=0, batch_rows=5))) == 5
 
 
 def test_tampered_pickle_is_refused_before_unpickling(fitted):
@@ -108,7 +110,7 @@ def test_an_intact_model_is_reused_and_a_damaged_one_refitted(fitted):
     refitted = fit(ws, "penguins")
     # refitted (a pickle embeds a fresh synthesizer id, so its bytes differ) and verifiable again
     assert refitted.model_sha256 != record.model_sha256 and os.stat(path).st_mtime_ns != stamp
-    assert len(load_model(ws, "penguins").sample(3)["penguins"]) == 3
+    assert len(next(load_model(ws, "penguins").sample("penguins", 3, seed=0, batch_rows=3))) == 3
 
 
 def test_bad_synthesizer_param_names_the_field(tmp_path):

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from synth_ops.spec import load_spec
-from synth_ops.steps.fit import fit, load_training_rows
+from synth_ops.holdout import load_training_rows
+from synth_ops.steps.fit import fit
 from synth_ops.steps.generate import generate
 from synth_ops.steps.profile import profile
 from synth_ops.steps.validate import validate

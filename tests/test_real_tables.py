@@ -13,7 +13,8 @@ import pytest
 from synth_ops import keys, read_latest
 from synth_ops.pipeline import run
 from synth_ops.spec import load_spec
-from synth_ops.steps.fit import fit, load_training_rows
+from synth_ops.holdout import load_training_rows
+from synth_ops.steps.fit import fit
 from synth_ops.steps.generate import generate
 from synth_ops.steps.profile import profile
 from synth_ops.steps.validate import validate

@@ -128,6 +128,7 @@ def synth_task_group(spec_path: str, *, group_id: str | None = None, synth_ops_c
                      root: str | None = None, rows: int | str | None = None, seed: int | str | None = None,
                      **task_kwargs) -> TaskGroup:
     """profile >> fit >> generate (mapped per shard) >> validate >> publish, in one line."""
+    from synth_ops.plan import build_plan
     from synth_ops.spec import load_spec
 
     spec = load_spec(spec_path, root=root, check_files=False)  # structure only: no data is read here
@@ -136,7 +137,8 @@ def synth_task_group(spec_path: str, *, group_id: str | None = None, synth_ops_c
     with TaskGroup(group_id=group_id or f"synth_{spec.name}") as group:
         profile = SynthProfileOperator(task_id="profile", **common)
         fit = SynthFitOperator(task_id="fit", **common)
-        shards = [{"table": t, "shard": i} for t in spec.tables for i in range(spec.generate.shards)]
+        plan = build_plan(spec)
+        shards = [{"table": t.name, "shard": i} for t in plan.tables for i in range(t.shards)]
         generate = SynthGenerateOperator.partial(task_id="generate", **common).expand_kwargs(shards)
         validate = SynthValidateOperator(task_id="validate", retries=0, **common)
         publish = SynthPublishOperator(task_id="publish", **common)

@@ -56,8 +56,10 @@ def _synthetic_asset(path: str, ta: TableAssets, prefix: str) -> dg.AssetsDefini
     @dg.op(name=f"{prefix}plan_shards", ins={"start": dg.In(dg.Nothing)}, out=dg.DynamicOut(int),
            required_resource_keys={RESOURCE_KEY})
     def plan(context: dg.OpExecutionContext):
-        # the spec alone fixes the shard count: no workspace (source hashing) needed to fan out
-        for shard in range(context.resources.synth_ops.load(path).generate.shards):
+        # the run plan (the spec alone) fixes the shard count: no workspace (source hashing) needed to fan out
+        from synth_ops.plan import build_plan
+
+        for shard in range(build_plan(context.resources.synth_ops.load(path)).table(ta.table).shards):
             yield dg.DynamicOutput(shard, mapping_key=f"shard_{shard:05d}")
 
     @dg.op(name=f"{prefix}generate_shard", required_resource_keys={RESOURCE_KEY})

@@ -27,7 +27,7 @@ class GateInput:
     @functools.cached_property
     def real(self):
         """(train, holdout) exactly as the fit step split them."""
-        from synth_ops.steps.fit import load_training_rows
+        from synth_ops.holdout import load_training_rows
 
         return load_training_rows(self.ws, self.table)
 

@@ -12,6 +12,7 @@ import time
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
+from synth_ops import models
 from synth_ops import schema as arrow_schema
 from synth_ops.columns import fill
 from synth_ops.errors import InputError, SynthOpsError
@@ -40,9 +41,11 @@ def shard_key(ws: Workspace, table: str, shard: int, suffix: str = "parquet") ->
 
 
 def planned_rows(ws: Workspace, table: str) -> list[int]:
+    from synth_ops.plan import build_plan
+
     ws.require(table, "profile.json", "profile")
     source_rows = ws.read(table, "profile.json")["rows"]
-    return shard_rows(ws.spec.generate.row_count(source_rows), ws.spec.generate.shards)
+    return shard_rows(ws.spec.generate.row_count(source_rows), build_plan(ws.spec).table(table).shards)
 
 
 def generate_shard(ws: Workspace, table: str, shard: int, on_batch: Callable[[int], None] | None = None,
@@ -53,7 +56,6 @@ def generate_shard(ws: Workspace, table: str, shard: int, on_batch: Callable[[in
     """
     import pyarrow.parquet as pq
 
-    from synth_ops.steps.fit import load_model, sample_batches
 
     plan = planned_rows(ws, table)
     if not 0 <= shard < len(plan):
@@ -68,7 +70,7 @@ def generate_shard(ws: Workspace, table: str, shard: int, on_batch: Callable[[in
     schema = arrow_schema.from_profile(profile["arrow_schema"])
     columns_plan = profile["columns_plan"]
     first_row = sum(plan[:shard])  # this shard's block of release row numbers, hence of keys
-    model = load_model(ws, table)
+    model = models.load(ws, table)
     seed = shard_seed(ws.spec.synthesizer.seed, shard)
     key = shard_key(ws, table, shard)
     local = ws.artifacts.local_path(key)
@@ -80,8 +82,7 @@ def generate_shard(ws: Workspace, table: str, shard: int, on_batch: Callable[[in
     rows = 0
     try:
         with pq.ParquetWriter(staging, schema, compression="zstd") as writer:
-            for learned in sample_batches(model, table, plan[shard], ws.spec.generate.batch_rows, seed,
-                                          fast=ws.spec.synthesizer.fast_sampling):
+            for learned in _learned_batches(model, table, plan[shard], ws.spec.generate.batch_rows, seed):
                 frame = fill(learned, columns_plan, len(learned), first_row + rows, seed)
                 writer.write_table(arrow_schema.to_arrow(frame, schema))
                 rows += len(frame)
@@ -102,6 +103,17 @@ def generate_shard(ws: Workspace, table: str, shard: int, on_batch: Callable[[in
     )
     ws.artifacts.write_bytes(shard_key(ws, table, shard, "json"), record.to_json().encode())
     return record
+
+
+def _learned_batches(model, table: str, rows: int, batch_rows: int, seed: int):
+    """The model's batches of learned columns; empty frames of the right length when nothing is learned."""
+    if model is not None:
+        yield from model.sample(table, rows, seed, batch_rows)
+        return
+    import pandas as pd
+
+    for start in range(0, rows, batch_rows):
+        yield pd.DataFrame(index=range(min(batch_rows, rows - start)))
 
 
 def _existing_shard(ws: Workspace, table: str, shard: int) -> ShardRecord | None:

@@ -13,7 +13,7 @@ from synth_ops.columns import CONSTANT, ID, KEY, LEARNED, NULL, REPLACED, learne
 from synth_ops.errors import InputError
 from synth_ops.records import ProfileRecord
 from synth_ops.sources import read_source_table
-from synth_ops.steps.fit import split_holdout
+from synth_ops.holdout import split_holdout
 from synth_ops.workspace import Workspace
 
 log = logging.getLogger("synth_ops")
@@ -30,7 +30,7 @@ def profile(ws: Workspace, table: str, force: bool = False) -> ProfileRecord:
     one error before any model is fitted. The run id is content-addressed, so an existing
     profile of this run is reused unless ``force``.
     """
-    from synth_ops import preflight
+    from synth_ops import preflight, synthesizers
     from synth_ops.detect import detect
 
     if not force and ws.has(table, "profile.json") and ws.has(table, "metadata.json"):
@@ -43,7 +43,8 @@ def profile(ws: Workspace, table: str, force: bool = False) -> ProfileRecord:
     _check_usable(frame, table, spec_table)
     detection = detect(frame, table, spec_table, ws.spec.synthesizer.seed)
     learned = learned_columns(detection.plan)
-    preflight.check_synthesizer(ws.spec.synthesizer, detection.metadata if learned else None)
+    synthesizers.create(ws.spec.synthesizer).check(
+        {table: detection.metadata["tables"][table] if learned else {"columns": {}}})
     preflight.check_suites(ws.spec.gates.suites, table, list(frame.columns))
     preflight.check_utility(ws.spec.gates.utility, table, detection.plan, len(ws.spec.tables))
     preflight.check_key_capacity(detection.plan, table, ws.spec.generate.row_count(len(frame)))

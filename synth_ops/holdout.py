@@ -1,0 +1,29 @@
+"""The seeded split of each source table into training rows and holdout rows (kept out of fitting,
+for the privacy gates' and the quality gate's baselines)."""
+from __future__ import annotations
+
+from synth_ops.errors import InputError
+from synth_ops.sources import read_source
+from synth_ops.workspace import Workspace
+
+
+def split_holdout(n_rows: int, share: float, seed: int):
+    """Seeded split of row positions into (train, holdout), both sorted."""
+    import numpy as np
+
+    order = np.random.default_rng([seed, 0x5EED]).permutation(n_rows)
+    n_holdout = int(round(n_rows * share))
+    if share > 0 and n_rows - n_holdout < 2:
+        raise InputError(f"gates.holdout: {share} leaves fewer than 2 training rows out of {n_rows}")
+    if share > 0 and n_holdout == 0:
+        raise InputError(f"gates.holdout: {share} of {n_rows} rows is no holdout row; the quality and privacy "
+                         "gates measure against the holdout (raise holdout, or set 0 and gates.quality_min)")
+    return np.sort(order[n_holdout:]), np.sort(order[:n_holdout])
+
+
+def load_training_rows(ws: Workspace, table: str):
+    """(train, holdout) frames of the source, exactly as the fit step split them."""
+    spec_table = ws.spec.tables[table]
+    frame = read_source(spec_table.source, spec_table.exclude, field=f"tables.{table}.source", s3_options=ws.spec.s3)
+    train, holdout = split_holdout(len(frame), ws.spec.gates.holdout, ws.spec.synthesizer.seed)
+    return frame.iloc[train].reset_index(drop=True), frame.iloc[holdout].reset_index(drop=True)

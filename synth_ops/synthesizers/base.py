@@ -1,0 +1,88 @@
+"""The synthesizer contract: what every backend (SDV single-table, SDV HMA, synth-ops' own copula,
+later differential privacy) states it can do, and the calls the steps make on it.
+
+A backend is plain configuration in (``synthesizer`` of the spec), a fitted model out, and
+seeded batches of the learned columns when sampled. Public methods validate, then call the
+private ones a backend implements (as SDV's ``fit`` calls ``_fit``). Everything a backend pickles
+is behind ``to_bytes``/``from_bytes``; the steps store it with its checksum and the library
+versions it was made under (``synth_ops/models.py``) and never unpickle a mismatch.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, ClassVar, Iterator
+
+
+@dataclasses.dataclass(frozen=True)
+class Capabilities:
+    """What a backend can do; the run plan and the preflight checks read these, nothing else."""
+
+    multi_table: bool = False        # one model covers several related tables
+    max_tables: int | None = 1       # None: no limit
+    max_depth: int | None = None     # longest parent -> child chain it accepts
+    composite_keys: bool = False     # keys of several columns
+    shards: bool = True              # a table can be sampled in independent seeded shards
+    differential_privacy: bool = False
+    portable_sampler: bool = False   # exports a sampler that needs no backend library
+
+
+class Synthesizer:
+    """One fitted (or to-be-fitted) model. Subclasses set ``kinds`` and ``capabilities`` and
+    implement ``_check``, ``_fit`` and ``_sample``."""
+
+    kinds: ClassVar[tuple[str, ...]] = ()
+    capabilities: ClassVar[Capabilities] = Capabilities()
+
+    def __init__(self, kind: str, params: dict[str, Any], seed: int, options: dict[str, Any] | None = None):
+        if kind not in self.kinds:
+            raise ValueError(f"{type(self).__name__} does not implement kind {kind!r}")
+        self.kind, self.params, self.seed = kind, dict(params), seed
+        self.options = dict(options or {})  # backend settings of the spec (fit_rows, fast_sampling, ...)
+        self.tables: tuple[str, ...] = ()
+
+    # -- before fitting -----------------------------------------------------------------------
+    def check(self, metadata: dict[str, dict]) -> None:
+        """SpecError for params this backend refuses, given each table's metadata of learned
+        columns (empty for a table with nothing to learn). Never fits anything."""
+        self._check(metadata)
+
+    def _check(self, metadata: dict[str, dict]) -> None:
+        raise NotImplementedError
+
+    # -- fitting --------------------------------------------------------------------------------
+    def fit(self, data: dict[str, Any], metadata: dict[str, dict]) -> dict[str, Any]:
+        """Fit on ``data`` (table -> training rows of its learned columns); returns what model.json
+        should say about how it was fitted (JSON-serialisable)."""
+        unknown = set(data) - set(metadata)
+        if unknown:
+            raise ValueError(f"no metadata for tables {sorted(unknown)}")
+        if not self.capabilities.multi_table and len(data) != 1:
+            raise ValueError(f"{self.kind} fits one table at a time, got {len(data)}")
+        self.tables = tuple(data)
+        return self._fit(data, metadata)
+
+    def _fit(self, data: dict[str, Any], metadata: dict[str, dict]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    # -- sampling -------------------------------------------------------------------------------
+    def sample(self, table: str, rows: int, seed: int, batch_rows: int) -> Iterator[Any]:
+        """DataFrames of the learned columns of ``table``, ``rows`` in all, at most ``batch_rows``
+        each, from a stream seeded by ``seed`` alone (a shard's seed): same seed, same rows."""
+        if table not in self.tables:
+            raise ValueError(f"this model does not cover table {table!r}")
+        yield from self._sample(table, rows, seed, batch_rows)
+
+    def _sample(self, table: str, rows: int, seed: int, batch_rows: int) -> Iterator[Any]:
+        raise NotImplementedError
+
+    # -- persistence ----------------------------------------------------------------------------
+    def to_bytes(self) -> bytes:
+        import cloudpickle
+
+        return cloudpickle.dumps(self)
+
+    @staticmethod
+    def from_bytes(blob: bytes) -> "Synthesizer":
+        import cloudpickle
+
+        return cloudpickle.loads(blob)
