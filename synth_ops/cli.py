@@ -143,12 +143,15 @@ def _configure_logging(verbose: bool, quiet: bool) -> None:
 def _tables(ws, selected: Sequence[str] | None) -> list[str]:
     from synth_ops.errors import SpecError
 
+    from synth_ops.plan import build_plan
+
+    order = [t.name for t in build_plan(ws.spec).tables]  # parents before children
     if not selected:
-        return list(ws.spec.tables)
+        return order
     unknown = [t for t in selected if t not in ws.spec.tables]
     if unknown:
         raise SpecError(f"--table: no table named {', '.join(unknown)} in the spec")
-    return list(selected)
+    return [t for t in order if t in selected]
 
 
 def _emit(args, records: list, summary: str) -> None:
@@ -193,7 +196,10 @@ def _run(args, progress: _Progress) -> int:
     elif args.command == "fit":
         from synth_ops.steps.fit import fit
 
-        records = [fit(ws, t, progress=progress.fit()) for t in tables]
+        from synth_ops.plan import build_plan
+
+        units = dict.fromkeys(build_plan(ws.spec).model_of(t).name for t in tables)  # related tables: one model
+        records = [fit(ws, unit, progress=progress.fit()) for unit in units]
         _emit(args, records, "\n".join(
             f"fitted {r.table}: {r.kind} on {r.train_rows} rows ({r.holdout_rows} held out) in {r.fit_seconds:.1f}s"
             for r in records))
@@ -212,7 +218,12 @@ def _run(args, progress: _Progress) -> int:
     elif args.command == "validate":
         from synth_ops.steps.validate import validate
 
+        from synth_ops.steps.validate import validate_release
+
         records = [validate(ws, t) for t in tables]
+        if not args.table:  # related tables: the release gates judge them together
+            release = validate_release(ws)
+            records += [release] if release is not None else []
         _emit(args, records, "\n".join(
             f"validated {r.table}: {'passed' if r.passed else 'FAILED'} ({len(r.results)} checks); "
             f"results in {ws.location(r.gates_key)}; report at {ws.location(r.report_key)}" for r in records))

@@ -9,6 +9,8 @@ Roles:
     replaced  identifying text: random values of the source's shape, never a real value
     constant  one value in every row (and nulls where the source has them, at its rate)
     null      every value null, as in the source
+    foreign   a foreign key: the primary key of the synthetic parent row the row is sampled under
+              (or drawn among), so every non-null value resolves within the release
 
 Generated columns are vectorised and seeded from ``(shard seed, column)``; keys from the row's
 position in the release, so shards own disjoint key blocks whatever their number.
@@ -19,6 +21,7 @@ import zlib
 from typing import Any
 
 LEARNED, KEY, ID, REPLACED, CONSTANT, NULL = "learned", "key", "id", "replaced", "constant", "null"
+FOREIGN = "foreign"
 GENERATED = (KEY, ID, REPLACED, CONSTANT, NULL)
 
 
@@ -81,7 +84,7 @@ def fill(learned, plan: dict[str, dict], rows: int, first_row: int, seed: int):
 
     columns = {}
     for column, entry in plan.items():
-        if entry["role"] == LEARNED:
+        if entry["role"] in (LEARNED, FOREIGN):  # foreign keys: set from the parents before filling
             columns[column] = learned[column].reset_index(drop=True)
         else:
             columns[column] = generate_column(entry, rows, first_row, column_rng(seed, column, first_row))

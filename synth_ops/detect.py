@@ -33,7 +33,7 @@ MIN_KEY_ROWS = 6  # as SDV: fewer rows than this say nothing about uniqueness
 class Detection:
     metadata: dict            # SDV metadata ({"tables": {table: ...}}) of the learned columns only
     plan: dict[str, dict]     # every source column, in source order -> its role entry
-    primary_key: str | None
+    primary_key: str | list[str] | None  # a list for a composite key
     detected_key: str | None  # the key detection chose (None when the spec set it)
     notes: list[str]
 
@@ -158,8 +158,15 @@ def _check_override(series, column: str, override, field: str) -> list[str]:
     return []
 
 
-def detect(frame, table: str, spec_table, seed: int) -> Detection:
-    """Detect, correct and override: raises SpecError naming every bad override at once."""
+def detect(frame, table: str, spec_table, seed: int, key: tuple[str, ...] | None = None,
+           foreign: dict[str, str] | None = None) -> Detection:
+    """Detect, correct and override: raises SpecError naming every bad override at once.
+
+    ``key``: the primary key the relationships give (it beats the metadata and detection);
+    ``foreign``: foreign key columns -> the relationship that sets them (never learned).
+    """
+    from synth_ops.spec import as_columns
+
     from sdv.metadata import Metadata
 
     from synth_ops import keys
@@ -172,17 +179,23 @@ def detect(frame, table: str, spec_table, seed: int) -> Detection:
     overrides = spec_table.metadata.columns
     problems, notes = [], []
 
+    foreign = foreign or {}
     detected_key = None
-    if spec_table.metadata.overrides_primary_key:
-        primary_key = spec_table.metadata.primary_key
-        if primary_key is not None:
-            series = frame[primary_key]
-            nulls, repeats = int(series.isna().sum()), int(series.dropna().duplicated().sum())
+    if key or spec_table.metadata.overrides_primary_key:
+        key_columns = key or as_columns(spec_table.metadata.primary_key)
+        primary_key = None if not key_columns else key_columns[0] if len(key_columns) == 1 else list(key_columns)
+        if key_columns:
+            values = frame[list(key_columns)]
+            nulls = int(values.isna().any(axis=1).sum())
+            repeats = int(values.dropna().duplicated().sum())
             if nulls or repeats:
-                problems.append(f"{field}.primary_key: column {primary_key!r} has {nulls} nulls and {repeats} "
-                                "repeated values; a primary key must be unique and never null")
+                what = f"column {key_columns[0]!r}" if len(key_columns) == 1 else f"columns {list(key_columns)}"
+                problems.append(f"{field}.primary_key: {what} has {nulls} nulls and {repeats} repeated values; "
+                                "a primary key must be unique and never null")
     else:
         primary_key = detected_key = detect_key(frame, overrides)
+        if detected_key in foreign:  # a foreign key is the parent's, never this table's own numbering
+            primary_key = detected_key = None
         if detected_key is not None:
             notes.append(f"primary key {detected_key!r} was chosen by detection; set {field}.primary_key "
                          "(or null) in the spec if that is wrong")
@@ -197,7 +210,10 @@ def detect(frame, table: str, spec_table, seed: int) -> Detection:
         sdv_sdtype = sdv_sdtypes.get(column)
         if override is not None:
             problems += _check_override(series, column, override, f"{field}.columns.{column}")
-        if distinct == 0:
+        if column in foreign:
+            plan[column] = {"role": roles.FOREIGN, "reason": f"foreign key ({foreign[column]})",
+                            "relationship": foreign[column], "null_share": null_share}
+        elif distinct == 0:
             plan[column] = {"role": roles.NULL, "reason": "every value is null: reproduced as null"}
         elif distinct == 1:
             plan[column] = {"role": roles.CONSTANT, "reason": "one distinct value: reproduced as is",

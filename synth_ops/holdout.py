@@ -3,7 +3,6 @@ for the privacy gates' and the quality gate's baselines)."""
 from __future__ import annotations
 
 from synth_ops.errors import InputError
-from synth_ops.sources import read_source
 from synth_ops.workspace import Workspace
 
 
@@ -23,7 +22,8 @@ def split_holdout(n_rows: int, share: float, seed: int):
 
 def load_training_rows(ws: Workspace, table: str):
     """(train, holdout) frames of the source, exactly as the fit step split them."""
-    spec_table = ws.spec.tables[table]
-    frame = read_source(spec_table.source, spec_table.exclude, field=f"tables.{table}.source", s3_options=ws.spec.s3)
+    from synth_ops.relations import kept_source
+
+    frame = kept_source(ws, table)
     train, holdout = split_holdout(len(frame), ws.spec.gates.holdout, ws.spec.synthesizer.seed)
     return frame.iloc[train].reset_index(drop=True), frame.iloc[holdout].reset_index(drop=True)

@@ -12,7 +12,7 @@ from synth_ops.steps.fit import fit
 from synth_ops.steps.generate import generate
 from synth_ops.steps.profile import profile
 from synth_ops.steps.publish import publish, up_to_date
-from synth_ops.steps.validate import validate
+from synth_ops.steps.validate import validate, validate_release
 from synth_ops.stores import open_store
 from synth_ops.workspace import Workspace
 
@@ -40,6 +40,9 @@ def run(spec: Spec, workers: int = 1, on_rows: Callable[[int], None] | None = No
     for table in plan.tables:  # parents before children
         generate(ws, table.name, workers=workers, on_rows=on_rows)
         failures += validate(ws, table.name).failures()
+    release = validate_release(ws)
+    if release is not None:
+        failures += release.failures()
     if failures:
         raise GateFailed(f"{len(failures)} gate(s) failed; nothing published", failures)
     return publish(ws, store)

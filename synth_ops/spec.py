@@ -10,7 +10,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Literal, Optional, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -53,9 +53,20 @@ class ColumnOverride(_Frozen):
         return {k: v for k, v in self.model_dump().items() if v is not None and k != "key_format"}
 
 
+Columns = Union[str, tuple[str, ...]]
+
+
+def as_columns(key: Columns | None) -> tuple[str, ...]:
+    """A key given as one column or a list of columns, as a tuple of columns."""
+    if key is None:
+        return ()
+    return (key,) if isinstance(key, str) else tuple(key)
+
+
 class TableMetadata(_Frozen):
     # Unset means "keep what detection chose"; an explicit null means "no primary key".
-    primary_key: Optional[str] = Field(None, description="primary key column, or null for none")
+    primary_key: Optional[Columns] = Field(None, description="primary key column (or a list of columns), "
+                                           "or null for none")
     columns: dict[str, ColumnOverride] = Field(default_factory=dict)
 
     @property
@@ -67,6 +78,8 @@ class TableSpec(_Frozen):
     source: str = Field(description="local path or s3://bucket/key; .csv, .csv.gz, .csv.zip or .parquet")
     metadata: TableMetadata = Field(default_factory=TableMetadata)
     exclude: tuple[str, ...] = Field((), description="source columns dropped before profiling")
+    synthesizer: Optional["SynthesizerSpec"] = Field(None, description="this table's own synthesizer, instead of "
+                                                     "the spec's (tables in no relationship only)")
 
     @field_validator("source")
     @classmethod
@@ -77,10 +90,28 @@ class TableSpec(_Frozen):
 
 
 class Relationship(_Frozen):
+    """A child table's foreign key pointing at its parent's primary key (SDV's field names)."""
+
     parent_table_name: str
-    parent_primary_key: str
+    parent_primary_key: Columns = Field(description="a column, or a list of columns for a composite key")
     child_table_name: str
-    child_foreign_key: str
+    child_foreign_key: Columns = Field(description="as many columns as parent_primary_key, in its order")
+    orphans: Literal["keep", "drop"] = Field(
+        "keep", description="child rows whose foreign key is not in the parent: keep (the row is learned and "
+        "synthesized with a null foreign key, since no synthetic parent matches it) or drop (not learned)")
+
+    @property
+    def parent_columns(self) -> tuple[str, ...]:
+        return as_columns(self.parent_primary_key)
+
+    @property
+    def child_columns(self) -> tuple[str, ...]:
+        return as_columns(self.child_foreign_key)
+
+    @property
+    def name(self) -> str:
+        """Stable and unique within a spec (a child's foreign key columns appear in one relationship)."""
+        return f"{self.child_table_name}.{'+'.join(self.child_columns)}"
 
 
 class SynthesizerSpec(_Frozen):
@@ -103,6 +134,9 @@ class SynthesizerSpec(_Frozen):
         if value not in kinds():
             raise ValueError(f"Input should be one of {', '.join(kinds())}, got {value!r}")
         return value
+
+
+TableSpec.model_rebuild()
 
 
 class GenerateSpec(_Frozen):
@@ -141,6 +175,10 @@ class GatesSpec(_Frozen):
     validate_batch_rows: int = Field(1_000_000, gt=0, description="rows per GX validation batch")
     quality_rows: int = Field(20_000, gt=0, description="seeded subsample size for the quality gate")
     privacy_rows: int = Field(5_000, gt=0, description="seeded subsample size for distance to closest record")
+    cardinality_min: float = Field(0.7, ge=0, le=1, description="related tables: 1 - KS distance of the "
+                                   "children per parent row, real vs synthetic, at least")
+    release_quality_min: float = Field(0.6, ge=0, le=1, description="related tables: SDMetrics' multi-table "
+                                       "quality score at least this (quality_min, when set, instead)")
 
     @model_validator(mode="after")
     def _baseline_or_floor(self) -> "GatesSpec":
@@ -202,13 +240,59 @@ class Spec(_Frozen):
             raise ValueError(f"table names must match {NAME_PATTERN}, got {bad}")
         return tables
 
+    @model_validator(mode="before")
+    @classmethod
+    def _multi_table_default(cls, doc: Any) -> Any:
+        """With relationships and no synthesizer kind given, the scalable multi-table copula."""
+        if isinstance(doc, dict) and doc.get("relationships"):
+            synthesizer = doc.get("synthesizer") or {}
+            if isinstance(synthesizer, dict) and "kind" not in synthesizer:
+                doc = {**doc, "synthesizer": {**synthesizer, "kind": "copula"}}
+        return doc
+
     @model_validator(mode="after")
-    def _relationships_name_tables(self) -> "Spec":
-        for rel in self.relationships:
-            for table in (rel.parent_table_name, rel.child_table_name):
-                if table not in self.tables:
-                    raise ValueError(f"relationships: no table named {table!r}")
+    def _relationships_valid(self) -> "Spec":
+        problems = []
+        parent_keys: dict[str, tuple[str, ...]] = {}
+        seen: dict[str, int] = {}
+        for i, rel in enumerate(self.relationships):
+            field = f"relationships.{i}"
+            for role in ("parent_table_name", "child_table_name"):
+                if getattr(rel, role) not in self.tables:
+                    problems.append(f"{field}.{role}: no table named {getattr(rel, role)!r}")
+            parent, child = rel.parent_columns, rel.child_columns
+            for role, columns in (("parent_primary_key", parent), ("child_foreign_key", child)):
+                if not columns or len(set(columns)) != len(columns):
+                    problems.append(f"{field}.{role}: expected one column or a list of distinct columns")
+            if len(parent) != len(child):
+                problems.append(f"{field}.child_foreign_key: {len(child)} columns for a parent_primary_key "
+                                f"of {len(parent)}")
+            if rel.parent_table_name == rel.child_table_name:
+                problems.append(f"{field}: a table referencing itself is not supported")
+            known = parent_keys.setdefault(rel.parent_table_name, parent)
+            if known != parent:
+                problems.append(f"{field}.parent_primary_key: table {rel.parent_table_name!r} has one primary key; "
+                                f"another relationship gives {list(known)}")
+            table = self.tables.get(rel.parent_table_name)
+            if table is not None and table.metadata.overrides_primary_key \
+                    and as_columns(table.metadata.primary_key) != parent:
+                problems.append(f"{field}.parent_primary_key: tables.{rel.parent_table_name}.metadata.primary_key "
+                                "names other columns")
+            if rel.name in seen:
+                problems.append(f"{field}: the same foreign key as relationships.{seen[rel.name]}")
+            seen.setdefault(rel.name, i)
+        related = {r.parent_table_name for r in self.relationships} | {r.child_table_name for r in self.relationships}
+        for name, table in self.tables.items():
+            if table.synthesizer is not None and name in related:
+                problems.append(f"tables.{name}.synthesizer: {name} is in a relationship, and related tables share "
+                                "one model: set the spec's synthesizer instead")
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
+
+    def synthesizer_of(self, table: str) -> "SynthesizerSpec":
+        """The synthesizer settings of ``table``'s model: its own, else the spec's."""
+        return self.tables[table].synthesizer or self.synthesizer
 
     def content_hash(self) -> str:
         """Hash of what shapes the synthetic data; locations (sources, publish, artifacts) excluded.
@@ -244,7 +328,7 @@ def _resolve(uri: str, root: Path) -> str:
 def _format_errors(error: ValidationError) -> str:
     problems = []
     for item in error.errors():
-        path = ".".join(str(part) for part in item["loc"]) or "spec"
+        path = ".".join(str(part) for part in item["loc"])
         message = item["msg"]
         if item["type"] == "extra_forbidden":
             message = "unknown key"
@@ -253,7 +337,8 @@ def _format_errors(error: ValidationError) -> str:
         elif item["type"] in ("literal_error", "string_pattern_mismatch", "greater_than", "greater_than_equal",
                               "less_than", "less_than_equal") and not isinstance(item.get("input"), (dict, list)):
             message = f"{message}, got {item['input']!r}"
-        problems.append(f"{path}: {message.removeprefix('Value error, ')}")
+        message = message.removeprefix("Value error, ")
+        problems.append(f"{path}: {message}" if path else message)  # model-level messages name their fields
     return "; ".join(problems)
 
 

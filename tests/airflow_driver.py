@@ -27,7 +27,9 @@ def _report(dag, run) -> dict:
                                                          TaskInstance.run_id == run.run_id)).all()
         events = session.execute(select(AssetModel.uri, AssetModel.name, AssetEvent.extra).join(
             AssetModel, AssetEvent.asset_id == AssetModel.id)).all()
-        states = [{"task_id": ti.task_id, "map_index": ti.map_index, "state": str(ti.state)} for ti in tis]
+        states = [{"task_id": ti.task_id, "map_index": ti.map_index, "state": str(ti.state),
+                   "start": ti.start_date.timestamp() if ti.start_date else None,
+                   "end": ti.end_date.timestamp() if ti.end_date else None} for ti in tis]
         xcoms = {}
         for ti in tis:
             if ti.state == "success":
@@ -38,6 +40,7 @@ def _report(dag, run) -> dict:
                     XComModel.map_index == ti.map_index, XComModel.key == "return_value")).first()
                 xcoms[f"{ti.task_id}[{ti.map_index}]"] = value
     return {"run_state": str(run.state), "tasks": states,
+            "upstream": {task.task_id: sorted(task.upstream_task_ids) for task in dag.tasks},
             "asset_events": [{"uri": u, "name": n, "extra": e} for u, n, e in events], "xcoms": xcoms}
 
 

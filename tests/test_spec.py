@@ -92,3 +92,70 @@ def test_explicit_null_primary_key_is_an_override():
     doc = penguins_doc()
     doc["tables"]["penguins"]["metadata"]["primary_key"] = None
     assert parse_spec(doc).tables["penguins"].metadata.overrides_primary_key
+
+
+def _related(relationships, tables=("parent", "child")):
+    return {"name": "r", "tables": {t: {"source": f"{t}.csv"} for t in tables}, "relationships": relationships}
+
+
+def _rel(parent_key="id", child_key="parent_id", parent="parent", child="child", **extra):
+    return {"parent_table_name": parent, "parent_primary_key": parent_key, "child_table_name": child,
+            "child_foreign_key": child_key, **extra}
+
+
+@pytest.mark.parametrize("relationships, expected", [
+    ([_rel(child="kid")], r"relationships\.0\.child_table_name: no table named 'kid'"),
+    ([_rel(parent_key=["a", "b"], child_key="a")], r"relationships\.0\.child_foreign_key: 1 columns for a "
+                                                    r"parent_primary_key of 2"),
+    ([_rel(parent="child")], r"relationships\.0: a table referencing itself is not supported"),
+    ([_rel(), _rel(parent_key="code", child_key="code")], r"relationships\.1\.parent_primary_key: table 'parent' "
+                                                          r"has one primary key; another relationship gives \['id'\]"),
+    ([_rel(), _rel()], r"relationships\.1: the same foreign key as relationships\.0"),
+    ([_rel(parent_key=["a", "a"], child_key=["x", "y"])], r"relationships\.0\.parent_primary_key: expected one "
+                                                          r"column or a list of distinct columns"),
+    ([_rel(orphans="ignore")], r"relationships\.0\.orphans: Input should be 'keep' or 'drop'"),
+])
+def test_relationship_errors_name_the_relationship_and_field(relationships, expected):
+    with pytest.raises(SpecError, match=expected):
+        parse_spec(_related(relationships), check_files=False)
+
+
+def test_relationship_errors_are_collected_at_once():
+    with pytest.raises(SpecError) as error:
+        parse_spec(_related([_rel(child="kid"), _rel(parent="child")]), check_files=False)
+    assert "relationships.0.child_table_name" in str(error.value) and "relationships.1:" in str(error.value)
+
+
+def test_relationships_default_to_the_multi_table_copula_and_keep_orphans():
+    spec = parse_spec(_related([_rel(parent_key=["a", "b"], child_key=["x", "y"])]), check_files=False)
+    assert spec.synthesizer.kind == "copula"
+    assert spec.relationships[0].orphans == "keep" and spec.relationships[0].child_columns == ("x", "y")
+    explicit = parse_spec({**_related([_rel()]), "synthesizer": {"kind": "gaussian_copula"}}, check_files=False)
+    from synth_ops.plan import build_plan
+
+    with pytest.raises(SpecError, match="gaussian_copula models one table at a time"):
+        build_plan(explicit)
+
+
+def test_nycflights13_example_declares_every_table_and_relationship():
+    from synth_ops.plan import build_plan
+
+    spec = load_spec(REPO / "examples" / "nycflights13.yaml", root=REPO, check_files=False)
+    plan = build_plan(spec)
+    assert set(spec.tables) == {"airlines", "airports", "planes", "weather", "flights"}
+    assert [t.name for t in plan.tables][-1] == "flights" and plan.table("flights").primary == "flights.origin+time_hour"
+    assert {r.name for r in plan.relations} == {"flights.carrier", "weather.origin", "flights.origin+time_hour",
+                                                 "flights.origin", "flights.dest", "flights.tailnum"}
+
+
+def test_a_table_may_have_its_own_synthesizer_unless_it_is_related():
+    from synth_ops.plan import build_plan
+
+    doc = {"name": "r", "tables": {"a": {"source": "a.csv", "synthesizer": {"kind": "copula", "seed": 4}},
+                                   "b": {"source": "b.csv"}}, "synthesizer": {"kind": "gaussian_copula"}}
+    plan = build_plan(parse_spec(doc, check_files=False))
+    assert {m.name: m.kind for m in plan.models} == {"a": "copula", "b": "gaussian_copula"}
+    related = {**_related([_rel()]), "tables": {"parent": {"source": "p.csv", "synthesizer": {"kind": "copula"}},
+                                                 "child": {"source": "c.csv"}}}
+    with pytest.raises(SpecError, match=r"tables\.parent\.synthesizer: parent is in a relationship"):
+        parse_spec(related, check_files=False)

@@ -33,7 +33,9 @@ class SynthOpsBaseOperator(BaseOperator):
         return SynthOpsHook(self.spec_path, self.synth_ops_conn_id, self.root, {"rows": self.rows, "seed": self.seed})
 
     def tables(self, ws) -> list[str]:
-        return [self.table] if self.table else list(ws.spec.tables)
+        from synth_ops.plan import build_plan
+
+        return [self.table] if self.table else [t.name for t in build_plan(ws.spec).tables]  # parents first
 
 
 class SynthProfileOperator(SynthOpsBaseOperator):
@@ -48,8 +50,12 @@ class SynthFitOperator(SynthOpsBaseOperator):
     def execute(self, context) -> list[dict[str, Any]]:
         from synth_ops.steps.fit import fit
 
+        from synth_ops.plan import build_plan
+
         ws = self.hook.get_workspace()
-        return [fit(ws, t).to_dict() for t in self.tables(ws)]
+        plan = build_plan(ws.spec)
+        units = dict.fromkeys(plan.model_of(t).name for t in self.tables(ws))  # related tables share one model
+        return [fit(ws, unit).to_dict() for unit in units]
 
 
 class SynthGenerateOperator(SynthOpsBaseOperator):
@@ -80,7 +86,11 @@ class SynthValidateOperator(SynthOpsBaseOperator):
         from synth_ops.steps.validate import validate
 
         ws = self.hook.get_workspace()
+        from synth_ops.steps.validate import validate_release
+
         records = [validate(ws, t) for t in self.tables(ws)]
+        release = None if self.table else validate_release(ws)  # related tables: judged as one release
+        records += [release] if release is not None else []
         failures = [line for r in records for line in r.failures()]
         if failures:
             raise AirflowFailException(f"{len(failures)} gate(s) failed; nothing will be published: " + "; ".join(failures))
@@ -127,7 +137,8 @@ class SynthPublishOperator(SynthOpsBaseOperator):
 def synth_task_group(spec_path: str, *, group_id: str | None = None, synth_ops_conn_id: str | None = None,
                      root: str | None = None, rows: int | str | None = None, seed: int | str | None = None,
                      **task_kwargs) -> TaskGroup:
-    """profile >> fit >> generate (mapped per shard) >> validate >> publish, in one line."""
+    """profile >> fit >> generate (mapped per shard) >> validate >> publish, in one line; with
+    relationships, one mapped generate task per table, in the plan's parent-before-child order."""
     from synth_ops.plan import build_plan
     from synth_ops.spec import load_spec
 
@@ -138,9 +149,21 @@ def synth_task_group(spec_path: str, *, group_id: str | None = None, synth_ops_c
         profile = SynthProfileOperator(task_id="profile", **common)
         fit = SynthFitOperator(task_id="fit", **common)
         plan = build_plan(spec)
-        shards = [{"table": t.name, "shard": i} for t in plan.tables for i in range(t.shards)]
-        generate = SynthGenerateOperator.partial(task_id="generate", **common).expand_kwargs(shards)
         validate = SynthValidateOperator(task_id="validate", retries=0, **common)
         publish = SynthPublishOperator(task_id="publish", **common)
-        profile >> fit >> generate >> validate >> publish
+        if not plan.relations:
+            shards = [{"table": t.name, "shard": i} for t in plan.tables for i in range(t.shards)]
+            generate = SynthGenerateOperator.partial(task_id="generate", **common).expand_kwargs(shards)
+            profile >> fit >> generate >> validate >> publish
+        else:  # one mapped task per table; a child's shards start once its parents' shards are all done
+            generated = {}
+            for table in plan.tables:
+                shards = [{"table": table.name, "shard": i} for i in range(table.shards)]
+                generated[table.name] = SynthGenerateOperator.partial(
+                    task_id=f"generate_{table.name}", **common).expand_kwargs(shards)
+                upstream = [generated[p] for p in table.parents] or [fit]
+                upstream >> generated[table.name]
+                generated[table.name] >> validate
+            profile >> fit
+            validate >> publish
     return group

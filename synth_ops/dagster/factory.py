@@ -53,7 +53,12 @@ def _model_asset(path: str, ta: TableAssets, prefix: str) -> dg.AssetsDefinition
 def _synthetic_asset(path: str, ta: TableAssets, prefix: str) -> dg.AssetsDefinition:
     """Graph-backed: one op per shard, so shards run in parallel under the multiprocess executor."""
 
-    @dg.op(name=f"{prefix}plan_shards", ins={"start": dg.In(dg.Nothing)}, out=dg.DynamicOut(int),
+    spec = ta.synthetic
+    # lineage and order: a child's shards start once its parents' synthetic assets are materialized
+    parents = [dep.asset_key for dep in spec.deps if dep.asset_key != ta.model.key]
+    after = {f"parent_{i}": dg.In(dg.Nothing) for i in range(len(parents))}
+
+    @dg.op(name=f"{prefix}plan_shards", ins={"start": dg.In(dg.Nothing), **after}, out=dg.DynamicOut(int),
            required_resource_keys={RESOURCE_KEY})
     def plan(context: dg.OpExecutionContext):
         # the run plan (the spec alone) fixes the shard count: no workspace (source hashing) needed to fan out
@@ -79,13 +84,13 @@ def _synthetic_asset(path: str, ta: TableAssets, prefix: str) -> dg.AssetsDefini
             "bytes": sum(r["bytes"] for r in records),
         })
 
-    spec = ta.synthetic
+    ins = {"model": dg.AssetIn(key=ta.model.key, dagster_type=dg.Nothing),
+           **{f"parent_{i}": dg.AssetIn(key=key, dagster_type=dg.Nothing) for i, key in enumerate(parents)}}
 
     @dg.graph_asset(key=spec.key, group_name=spec.group_name, tags=spec.tags,
-                    kinds=spec.kinds, description=spec.description, code_version=spec.code_version,
-                    ins={"model": dg.AssetIn(key=ta.model.key, dagster_type=dg.Nothing)})
-    def _asset(model):
-        return collect(plan(model).map(generate).collect())
+                    kinds=spec.kinds, description=spec.description, code_version=spec.code_version, ins=ins)
+    def _asset(model, **parents):
+        return collect(plan(start=model, **parents).map(generate).collect())
 
     return _asset
 
@@ -131,8 +136,11 @@ def _published_assets(path: str, tables: list[TableAssets], name: str) -> dg.Ass
         from synth_ops.releases import latest_key
         from synth_ops.steps.publish import publish
 
+        from synth_ops.plan import build_plan
+
         ws = context.resources.synth_ops.workspace(path)
         release = publish(ws)
+        plan = build_plan(ws.spec)
         for ta in tables:
             gates = {r["name"]: r["value"] for r in ws.read(ta.table, "gates.json")["results"]}
             info = release.tables[ta.table]
@@ -144,7 +152,7 @@ def _published_assets(path: str, tables: list[TableAssets], name: str) -> dg.Ass
                 "latest": dg.MetadataValue.path(f"{release.publish_uri}/{latest_key(name)}"),
                 "report": dg.MetadataValue.path(info.get("report") or ""),
                 "source_fingerprint": ws.source_fingerprints[ta.table],
-                "model_sha256": ws.read(ta.table, "model.json")["model_sha256"],
+                "model_sha256": ws.read(plan.model_of(ta.table).name, "model.json")["model_sha256"],
                 "spec_hash": ws.spec_hash,
             })
 

@@ -26,12 +26,19 @@ def gate_names(spec) -> list[str]:
 
 
 def build_asset_specs(spec, translator: SynthOpsTranslator | None = None) -> list[TableAssets]:
+    from synth_ops.plan import build_plan
+
     translator = translator or SynthOpsTranslator()
     code_version = spec.content_hash()[:16]
     group = translator.get_group_name(spec)
+    plan = build_plan(spec)
     out = []
-    for table in spec.tables:
+    for table in [t.name for t in plan.tables]:  # parents first
         key = {stage: translator.get_asset_key(spec, table, stage) for stage in STAGES}
+        # one model covers related tables: it needs every one of their profiles
+        profiles = [translator.get_asset_key(spec, t, "profile") for t in plan.model_of(table).tables]
+        # lineage: a child's synthetic rows are sampled under its parents' synthetic rows
+        parents = [translator.get_asset_key(spec, p, "synthetic") for p in plan.table(table).parents]
 
         def asset_spec(stage: str, deps) -> dg.AssetSpec:
             return dg.AssetSpec(
@@ -48,9 +55,11 @@ def build_asset_specs(spec, translator: SynthOpsTranslator | None = None) -> lis
         out.append(TableAssets(
             table=table,
             source=asset_spec("source", []),
-            profile=asset_spec("profile", [key["source"]]),
-            model=asset_spec("model", [key["profile"]]),
-            synthetic=asset_spec("synthetic", [key["model"]]),
+            # a child's foreign keys are resolved against its parents' profiled rows
+            profile=asset_spec("profile", [key["source"], *(translator.get_asset_key(spec, p, "profile")
+                                                           for p in plan.table(table).parents)]),
+            model=asset_spec("model", list(dict.fromkeys([key["profile"], *profiles]))),
+            synthetic=asset_spec("synthetic", [key["model"], *parents]),
             published=asset_spec("published", [key["synthetic"]]),
             checks=checks,
         ))

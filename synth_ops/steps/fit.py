@@ -10,74 +10,122 @@ import time
 
 from synth_ops import models
 from synth_ops.columns import learned_columns
-from synth_ops.errors import SpecError
 from synth_ops.fingerprints import sha256_json
-from synth_ops.holdout import load_training_rows
+from synth_ops.holdout import load_training_rows, split_holdout
 from synth_ops.records import ModelRecord
 from synth_ops.workspace import Workspace
 
 log = logging.getLogger("synth_ops")
 
 
-def fit(ws: Workspace, table: str, progress=None, force: bool = False) -> ModelRecord:
-    """Fit the spec's synthesizer on ``table``'s training rows; write the model, model.json and split.json.
+def fit(ws: Workspace, unit: str, progress=None, force: bool = False) -> ModelRecord:
+    """Fit the model of ``unit`` (a table, or the model covering related tables: the plan's
+    SCHEMA_MODEL or any of its tables) on the training rows; write the model, model.json, and each
+    table's split.json.
 
-    A model of this run (same spec content, source and libraries) whose pickle still matches its
-    checksum is reused unless ``force``: re-running a pipeline does not refit. A table whose
+    A model of this run (same spec content, sources and libraries) whose pickle still matches its
+    checksum is reused unless ``force``: re-running a pipeline does not refit. A single table whose
     columns are all generated (keys, ids, replaced text, constants) has no model to fit.
     """
     from synth_ops import synthesizers
+    from synth_ops.plan import build_plan
 
-    if not force and models.fitted(ws, table):
-        log.info("%s: model up to date", table)
-        return ModelRecord.from_dict(ws.read(table, models.MODEL_JSON))
-    if ws.spec.relationships:
-        raise SpecError("relationships: multi-table synthesis is not supported yet; fit tables separately")
-    ws.require(table, "profile.json", "profile")
-    settings = ws.spec.synthesizer
-    learned = learned_columns(ws.read(table, "profile.json")["columns_plan"])
-    train, holdout = load_training_rows(ws, table)
-    split = {
-        "seed": settings.seed,
-        "holdout_share": ws.spec.gates.holdout,
-        "train_rows": len(train),
-        "holdout_rows": len(holdout),
-        "source_fingerprint": ws.source_fingerprints[table],
-    }
-    ws.write(table, "split.json", split)
+    plan = build_plan(ws.spec)
+    if unit in ws.spec.tables:
+        unit = plan.model_of(unit).name
+    model = plan.model(unit)
+    if not force and models.fitted(ws, unit):
+        log.info("%s: model up to date", unit)
+        return ModelRecord.from_dict(ws.read(unit, models.MODEL_JSON))
+    settings = ws.spec.synthesizer_of(model.tables[0])
+    data, metadata, learned, splits, positions = {}, {}, {}, {}, {}
+    for table in model.tables:
+        ws.require(table, "profile.json", "profile")
+        learned[table] = learned_columns(ws.read(table, "profile.json")["columns_plan"])
+        train, holdout = load_training_rows(ws, table)
+        positions[table] = split_holdout(len(train) + len(holdout), ws.spec.gates.holdout, settings.seed)[0]
+        splits[table] = {
+            "seed": settings.seed,
+            "holdout_share": ws.spec.gates.holdout,
+            "train_rows": len(train),
+            "holdout_rows": len(holdout),
+            "source_fingerprint": ws.source_fingerprints[table],
+        }
+        ws.write(table, "split.json", splits[table])
+        data[table] = train[learned[table]].copy()
+        metadata[table] = ws.read(table, "metadata.json")["tables"][table]
+    relations = _relation_data(ws, plan, model, positions, learned)
 
     started = time.perf_counter()
     synthesizer, info = None, {}
-    if learned:
+    if any(learned.values()) or relations:
         synthesizer = synthesizers.create(settings)
-        metadata = {table: ws.read(table, "metadata.json")["tables"][table]}
+        # a backend that samples a whole schema at once (hma) needs the release's scale now
+        root = model.tables[0]
+        root_rows = splits[root]["train_rows"] + splits[root]["holdout_rows"]
+        synthesizer.options["scale"] = ws.spec.generate.row_count(root_rows) / max(root_rows, 1)
         if progress:
             progress("fitting", 0)
-        info = synthesizer.fit({table: train[learned].copy()}, metadata)
+        info = synthesizer.fit(data, metadata, relations) if relations else synthesizer.fit(data, metadata)
         if progress:
             progress("fitted", 1)
     fit_seconds = round(time.perf_counter() - started, 3)
 
     import cloudpickle
 
-    model_key, digest = models.write(ws, table, cloudpickle.dumps(synthesizer))
+    model_key, digest = models.write(ws, unit, cloudpickle.dumps(synthesizer))
+    train_rows = sum(s["train_rows"] for s in splits.values())
+    holdout_rows = sum(s["holdout_rows"] for s in splits.values())
     record = ModelRecord(
-        name=ws.spec.name, table=table, run_id=ws.run_id, kind=settings.kind, seed=settings.seed,
-        train_rows=len(train), holdout_rows=len(holdout), model_key=model_key,
+        name=ws.spec.name, table=unit, run_id=ws.run_id, kind=settings.kind, seed=settings.seed,
+        train_rows=train_rows, holdout_rows=holdout_rows, model_key=model_key,
         model_sha256=digest, fit_seconds=fit_seconds,
     )
-    ws.write(table, models.MODEL_JSON, {
+    ws.write(unit, models.MODEL_JSON, {
         **record.to_dict(),
         "libraries": ws.versions,
         "spec_hash": ws.spec_hash,
-        "source_fingerprint": ws.source_fingerprints[table],
-        "split_sha256": sha256_json(split),
-        "learned_columns": learned,
+        "tables": list(model.tables),
+        "source_fingerprint": {t: ws.source_fingerprints[t] for t in model.tables}
+        if len(model.tables) > 1 else ws.source_fingerprints[model.tables[0]],
+        "split_sha256": sha256_json(splits if len(model.tables) > 1 else splits[model.tables[0]]),
+        "learned_columns": learned if len(model.tables) > 1 else learned[model.tables[0]],
         **info,
     })
-    if learned:
-        log.info("%s: fitted %s on %d rows x %d learned columns in %.1fs", table, settings.kind, len(train),
-                 len(learned), fit_seconds)
+    if synthesizer is not None:
+        log.info("%s: fitted %s on %d rows of %s in %.1fs", unit, settings.kind, train_rows,
+                 ", ".join(model.tables), fit_seconds)
     else:
-        log.info("%s: every column is generated (keys, ids, replaced or constant): no model to fit", table)
+        log.info("%s: every column is generated (keys, ids, replaced or constant): no model to fit", unit)
     return record
+
+
+def _relation_data(ws: Workspace, plan, model, positions: dict, learned: dict) -> dict:
+    """Each relationship among the model's tables as the backend learns it (see RelationData)."""
+    import numpy as np
+
+    from synth_ops.relations import kept_source, read_links
+    from synth_ops.synthesizers.base import RelationData
+
+    relations = {}
+    for relation in plan.relations:
+        if relation.child not in model.tables or relation.implied:
+            continue
+        profile = ws.read(relation.child, "profile.json")
+        links = read_links(ws, relation.child)[relation.name].to_numpy()
+        parent_rows = ws.read(relation.parent, "profile.json")["rows"]
+        counts = np.bincount(links[links >= 0], minlength=parent_rows)[positions[relation.parent]]
+        parents = links[positions[relation.child]]
+        context, sequence = None, None
+        if relation.primary:
+            parent_frame = kept_source(ws, relation.parent)[learned[relation.parent]]
+            context = parent_frame.iloc[np.maximum(parents, 0)].reset_index(drop=True)
+            context.loc[parents < 0, :] = None
+            sequence = next(((c, e["step"]) for c, e in profile["columns_plan"].items()
+                             if e.get("unique_within") == relation.name), None)
+        relations[relation.name] = RelationData(
+            plan=relation, counts=counts.astype("int64"), parents=np.where(parents >= 0, parents, -1),
+            context=context, unlinked_share=float((links < 0).mean()) if len(links) else 0.0, sequence=sequence,
+            parent_rows=positions[relation.parent],
+        )
+    return relations

@@ -9,6 +9,7 @@ import logging
 import os
 import tempfile
 import time
+import zlib
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
@@ -41,11 +42,56 @@ def shard_key(ws: Workspace, table: str, shard: int, suffix: str = "parquet") ->
 
 
 def planned_rows(ws: Workspace, table: str) -> list[int]:
+    """Rows of each shard: the spec's count for a table without parents; for a child table, the
+    children its primary parent's synthetic rows ask for (shard i under parent shard i) plus rows
+    without a parent at the real share."""
     from synth_ops.plan import build_plan
 
     ws.require(table, "profile.json", "profile")
-    source_rows = ws.read(table, "profile.json")["rows"]
-    return shard_rows(ws.spec.generate.row_count(source_rows), build_plan(ws.spec).table(table).shards)
+    plan = build_plan(ws.spec)
+    profile = ws.read(table, "profile.json")
+    if plan.table(table).primary is None:
+        return shard_rows(ws.spec.generate.row_count(profile["rows"]), plan.table(table).shards)
+    relation = plan.relation(plan.table(table).primary)
+    share = profile["relationships"][relation.name]["unlinked"] / max(profile["rows"], 1)
+    rows = []
+    for shard in range(plan.table(relation.parent).shards):
+        linked = int(parent_counts(ws, relation, shard).sum())
+        rows.append(linked + unlinked_rows(linked, share))
+    return rows
+
+
+def unlinked_rows(linked: int, share: float) -> int:
+    """Rows without a parent beside ``linked`` rows with one, at the real share of such rows."""
+    if share <= 0:
+        return 0
+    if share >= 1:
+        return 0 if linked else 1
+    return int(round(linked * share / (1.0 - share)))
+
+
+def parent_counts(ws: Workspace, relation, shard: int):
+    """The synthetic child counts of one parent shard's rows in ``relation``."""
+    import pyarrow.parquet as pq
+
+    key = shard_key(ws, relation.parent, shard, "counts.parquet")
+    if not ws.artifacts.exists(key):
+        raise InputError(f"tables.{relation.child}: parent table {relation.parent} is not generated for this run; "
+                         "generate parents first")
+    with _local(ws, key) as path:
+        return pq.read_table(path, columns=[relation.count_column]).column(0).to_numpy()
+
+
+@contextmanager
+def _local(ws: Workspace, key: str):
+    local = ws.artifacts.local_path(key)
+    if local:
+        yield local
+        return
+    with tempfile.TemporaryDirectory(prefix="synth-ops-parent-") as staging:
+        path = os.path.join(staging, os.path.basename(key))
+        ws.artifacts.get_file(key, path)
+        yield path
 
 
 def generate_shard(ws: Workspace, table: str, shard: int, on_batch: Callable[[int], None] | None = None,
@@ -66,12 +112,15 @@ def generate_shard(ws: Workspace, table: str, shard: int, on_batch: Callable[[in
             if on_batch:
                 on_batch(existing.rows)
             return existing
+    from synth_ops.plan import build_plan
+
     profile = ws.read(table, "profile.json")
     schema = arrow_schema.from_profile(profile["arrow_schema"])
     columns_plan = profile["columns_plan"]
     first_row = sum(plan[:shard])  # this shard's block of release row numbers, hence of keys
-    model = models.load(ws, table)
-    seed = shard_seed(ws.spec.synthesizer.seed, shard)
+    run_plan = build_plan(ws.spec)
+    model = models.load(ws, run_plan.model_of(table).name)
+    seed = shard_seed(ws.spec.synthesizer_of(table).seed, shard)
     key = shard_key(ws, table, shard)
     local = ws.artifacts.local_path(key)
     if local:
@@ -80,16 +129,28 @@ def generate_shard(ws: Workspace, table: str, shard: int, on_batch: Callable[[in
         staging = staging_path(tempfile.gettempdir(), f"synth-ops-{ws.run_id}-{table}-{os.path.basename(key)}")
     started = time.perf_counter()
     rows = 0
+    counts = []
+    if run_plan.table(table).primary is None:
+        batches = _learned_batches(model, table, plan[shard], ws.spec.generate.batch_rows, seed)
+    else:
+        from synth_ops.steps.children import child_batches
+
+        batches = child_batches(ws, run_plan, model, table, shard, plan[shard], seed, first_row)
     try:
         with pq.ParquetWriter(staging, schema, compression="zstd") as writer:
-            for learned in _learned_batches(model, table, plan[shard], ws.spec.generate.batch_rows, seed):
-                frame = fill(learned, columns_plan, len(learned), first_row + rows, seed)
+            for learned in batches:
+                count_columns = [c for c in learned.columns if c.startswith("#")]
+                if count_columns:
+                    counts.append(learned[count_columns])
+                frame = fill(learned.drop(columns=count_columns), columns_plan, len(learned), first_row + rows, seed)
                 writer.write_table(arrow_schema.to_arrow(frame, schema))
                 rows += len(frame)
                 if on_batch:
                     on_batch(len(frame))
         digest = sha256_file(staging)
         size = os.path.getsize(staging)
+        if run_plan.of_parent(table):
+            _write_counts(ws, run_plan, table, shard, counts, rows, seed)
         if local:
             os.replace(staging, local)
         else:
@@ -103,6 +164,50 @@ def generate_shard(ws: Workspace, table: str, shard: int, on_batch: Callable[[in
     )
     ws.artifacts.write_bytes(shard_key(ws, table, shard, "json"), record.to_json().encode())
     return record
+
+
+def balanced_counts(counts, target: float, rng):
+    """``counts`` rescaled (stochastic rounding) to sum to about ``target``, the real number of
+    children per parent row times this shard's parent rows. Sampled counts alone are right on
+    average but swing widely when few parents hold most children (3 of 1,458 airports have
+    weather): one shard would get all of them, another none."""
+    import numpy as np
+
+    counts = np.maximum(np.asarray(counts, dtype="float64"), 0)
+    if target <= 0 or not len(counts):
+        return np.zeros(len(counts), dtype="int64")
+    if counts.sum() <= 0:  # no parent drew children: the one most likely to have them does
+        counts = np.zeros(len(counts))
+        counts[rng.integers(len(counts))] = 1.0
+    scaled = counts * (target / counts.sum())
+    whole = np.floor(scaled)
+    return (whole + (rng.random(len(scaled)) < scaled - whole)).astype("int64")
+
+
+def _write_counts(ws: Workspace, run_plan, table: str, shard: int, counts: list, rows: int, seed: int) -> None:
+    """The shard's synthetic child counts per relationship, beside it (never published): the
+    children of this shard's rows are generated from them."""
+    import io
+
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    frame = pd.concat(counts, ignore_index=True) if counts else pd.DataFrame(index=range(rows))
+    real_rows = ws.read(table, "profile.json")["rows"]
+    for relation in run_plan.of_parent(table):
+        if relation.count_column not in frame:  # an implied relationship draws nothing
+            frame[relation.count_column] = np.zeros(rows, dtype="int64")
+            continue
+        child = ws.read(relation.child, "profile.json")
+        linked = child["rows"] - child["relationships"][relation.name]["unlinked"]
+        rng = np.random.default_rng([seed, zlib.crc32(relation.name.encode()), shard])
+        frame[relation.count_column] = balanced_counts(frame[relation.count_column].to_numpy(),
+                                                       linked * rows / max(real_rows, 1), rng)
+    buffer = io.BytesIO()
+    pq.write_table(pa.Table.from_pandas(frame.astype("int64"), preserve_index=False), buffer)
+    ws.artifacts.write_bytes(shard_key(ws, table, shard, "counts.parquet"), buffer.getvalue())
 
 
 def _learned_batches(model, table: str, rows: int, batch_rows: int, seed: int):

@@ -10,7 +10,7 @@ import logging
 
 from synth_ops import schema
 from synth_ops.columns import CONSTANT, ID, KEY, LEARNED, NULL, REPLACED, learned_columns
-from synth_ops.errors import InputError
+from synth_ops.errors import InputError, SpecError
 from synth_ops.records import ProfileRecord
 from synth_ops.sources import read_source_table
 from synth_ops.holdout import split_holdout
@@ -30,8 +30,9 @@ def profile(ws: Workspace, table: str, force: bool = False) -> ProfileRecord:
     one error before any model is fitted. The run id is content-addressed, so an existing
     profile of this run is reused unless ``force``.
     """
-    from synth_ops import preflight, synthesizers
+    from synth_ops import preflight, relations, synthesizers
     from synth_ops.detect import detect
+    from synth_ops.plan import build_plan
 
     if not force and ws.has(table, "profile.json") and ws.has(table, "metadata.json"):
         log.info("%s: profile up to date", table)
@@ -40,10 +41,23 @@ def profile(ws: Workspace, table: str, force: bool = False) -> ProfileRecord:
     field = f"tables.{table}"
     frame, known_types = read_source_table(spec_table.source, spec_table.exclude, field=f"{field}.source",
                                            s3_options=ws.spec.s3)
-    _check_usable(frame, table, spec_table)
-    detection = detect(frame, table, spec_table, ws.spec.synthesizer.seed)
+    plan = build_plan(ws.spec)
+    as_child = sorted(plan.of_child(table), key=lambda r: not r.primary)  # the primary relationship sets shared columns
+    declared_key = next((r.parent_key for r in plan.of_parent(table)), None)
+    _check_usable(frame, table, spec_table, ws.spec.relationships)
+    for relation in as_child:
+        ws.require(relation.parent, "profile.json", "profile")
+    frame, links, relationship_stats = relations.resolve(ws, table, frame, as_child)
+    if len(frame) == 0:
+        raise InputError(f"tables.{table}.source: no row is left once orphans are dropped (orphans: drop)")
+    foreign = {}
+    for relation in as_child:
+        for column in relation.child_key:
+            foreign.setdefault(column, relation.name)
+    detection = detect(frame, table, spec_table, ws.spec.synthesizer.seed, key=declared_key, foreign=foreign)
+    _composite_key(frame, table, detection, plan)
     learned = learned_columns(detection.plan)
-    synthesizers.create(ws.spec.synthesizer).check(
+    synthesizers.create(ws.spec.synthesizer_of(table)).check(
         {table: detection.metadata["tables"][table] if learned else {"columns": {}}})
     preflight.check_suites(ws.spec.gates.suites, table, list(frame.columns))
     preflight.check_utility(ws.spec.gates.utility, table, detection.plan, len(ws.spec.tables))
@@ -67,10 +81,14 @@ def profile(ws: Workspace, table: str, force: bool = False) -> ProfileRecord:
         "primary_key_detected": detection.detected_key,
         "columns": columns,
         "columns_plan": detection.plan,
-        "arrow_schema": schema.with_key_types(schema.infer(frame, known_types), detection.plan),
+        "arrow_schema": _with_parent_types(ws, schema.with_key_types(schema.infer(frame, known_types),
+                                                                      detection.plan), as_child),
         "pii": replaced,
         "warnings": warnings,
+        "relationships": relationship_stats,
     }
+    if as_child:
+        relations.write_links(ws, table, links)
     metadata_key = ws.write(table, "metadata.json", detection.metadata)
     record = ProfileRecord(
         name=ws.spec.name, table=table, run_id=ws.run_id, source_fingerprint=doc["source_fingerprint"],
@@ -81,6 +99,9 @@ def profile(ws: Workspace, table: str, force: bool = False) -> ProfileRecord:
     ws.write(table, "profile.json", {**doc, "record": record.to_dict()})  # written last: marks completion
     for warning in warnings:
         log.warning("%s: %s", table, warning)
+    for name, stats in relationship_stats.items():
+        log.info("%s: relationship %s: %d null and %d orphan foreign keys of %d rows (orphans: %s)", table, name,
+                 stats["null"], stats["orphans"], stats["rows"], stats["orphans_policy"])
     for column, entry in detection.plan.items():
         if entry["role"] in (KEY, ID, REPLACED):
             log.info("%s: column %r is generated, not learned (%s: %s)", table, column, entry["role"], entry["reason"])
@@ -88,7 +109,53 @@ def profile(ws: Workspace, table: str, force: bool = False) -> ProfileRecord:
     return record
 
 
-def _check_usable(frame, table: str, spec_table) -> None:
+def _with_parent_types(ws: Workspace, arrow_schema: list, as_child) -> list:
+    """Foreign key columns are written in their parent key's type (its values are the parent's)."""
+    types: dict[str, str] = {}
+    for relation in as_child:
+        parent = dict(ws.read(relation.parent, "profile.json")["arrow_schema"])
+        for column, parent_column in zip(relation.child_key, relation.parent_key):
+            types.setdefault(column, parent[parent_column])
+    return [[name, types.get(name, kind)] for name, kind in arrow_schema]
+
+
+def _composite_key(frame, table: str, detection, plan) -> None:
+    """A composite primary key is made unique within each synthetic parent: every column but one
+    comes from the table's primary relationship, and the one left is a number or datetime, spaced
+    at least by the smallest gap between a parent's real values (weather's hourly time_hour)."""
+    import numpy as np
+    import pandas as pd
+
+    key = detection.primary_key
+    if not isinstance(key, list):
+        return
+    primary = plan.relation(plan.table(table).primary) if plan.table(table).primary else None
+    free = [c for c in key if primary is None or c not in primary.child_key]
+    entry = detection.plan.get(free[0], {}) if len(free) == 1 else {}
+    if primary is None or len(free) != 1 or entry.get("role") != LEARNED \
+            or entry.get("sdtype") not in ("numerical", "datetime"):
+        raise SpecError(
+            f"tables.{table}.metadata.primary_key: a composite key {key} needs every column but one in the foreign "
+            "key of the table's first relationship, and that one column learned as a number or datetime")
+    values = frame[free[0]]
+    if entry["sdtype"] == "datetime":
+        fmt = detection.metadata["tables"][table]["columns"].get(free[0], {}).get("datetime_format")
+        parsed = values if pd.api.types.is_datetime64_any_dtype(values) else \
+            pd.to_datetime(values, format=fmt or "mixed", utc=True, errors="coerce")
+        if getattr(parsed.dt, "tz", None) is not None:
+            parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
+        numbers = parsed.astype("datetime64[ns]").astype("int64").astype("float64")
+    else:
+        numbers = pd.to_numeric(values, errors="coerce").astype("float64")
+    grouped = pd.DataFrame({"parent": frame[list(primary.child_key)].astype(str).agg("|".join, axis=1),
+                            "value": numbers}).sort_values(["parent", "value"])
+    gaps = grouped.groupby("parent")["value"].diff().to_numpy()
+    gaps = gaps[np.isfinite(gaps) & (gaps > 0)]
+    entry["unique_within"] = primary.name
+    entry["step"] = float(gaps.min()) if len(gaps) else 1.0
+
+
+def _check_usable(frame, table: str, spec_table, relationships=()) -> None:
     """What makes the source unusable as a whole, every problem at once; counts, never values."""
     import numpy as np
     import pandas as pd
@@ -110,9 +177,18 @@ def _check_usable(frame, table: str, spec_table) -> None:
     for column in spec_table.metadata.columns:
         if column not in frame.columns:
             problems.append(f"{field}.metadata.columns.{column}: no such column in the source")
-    key = spec_table.metadata.primary_key
-    if key is not None and key not in frame.columns:
-        problems.append(f"{field}.metadata.primary_key: no such column in the source ({key!r})")
+    from synth_ops.spec import as_columns
+
+    for key in as_columns(spec_table.metadata.primary_key):
+        if key not in frame.columns:
+            problems.append(f"{field}.metadata.primary_key: no such column in the source ({key!r})")
+    for i, rel in enumerate(relationships):
+        for role, name, columns in (("parent_primary_key", rel.parent_table_name, rel.parent_columns),
+                                    ("child_foreign_key", rel.child_table_name, rel.child_columns)):
+            missing = [c for c in columns if c not in frame.columns] if name == table else []
+            if missing:
+                problems.append(f"relationships.{i}.{role}: no column {', '.join(map(repr, missing))} "
+                                f"in tables.{table}.source")
     if problems:
         raise InputError("; ".join(problems))
 

@@ -34,6 +34,12 @@ def publish(ws: Workspace, store: Store | None = None) -> ReleaseRecord:
     for table in spec.tables:
         ws.require(table, "gates.json", "validate")
         gate_records[table] = GateRecord.from_dict(ws.read(table, "gates.json"))
+    from synth_ops.plan import SCHEMA_MODEL, build_plan
+
+    if build_plan(spec).relations:  # related tables publish together or not at all
+        from synth_ops.steps.validate import validate_release
+
+        gate_records[SCHEMA_MODEL] = validate_release(ws)  # judged once per set of shards
     failures = [line for record in gate_records.values() for line in record.failures()]
     if failures:
         raise GateFailed(f"{len(failures)} gate(s) failed; nothing published", failures)
@@ -50,6 +56,11 @@ def publish(ws: Workspace, store: Store | None = None) -> ReleaseRecord:
         "libraries": ws.versions,
         "tables": tables,
     }
+    if SCHEMA_MODEL in gate_records:
+        record = gate_records[SCHEMA_MODEL]
+        release["relationships"] = [r.model_dump(mode="json") for r in spec.relationships]
+        release["gates"] = {"passed": record.passed, "results": record.results,
+                            "report": ws.location(record.report_key)}
     key = releases.release_key(spec.name, version)
     write_json(store, key, release)
     pointer_doc = {"name": spec.name, "version": version, "release": key, "published_at": release["published_at"]}
@@ -77,7 +88,9 @@ def _publish_table(ws: Workspace, store: Store, table: str, version: str, gates:
             key = releases.part_key(name, table, version, record.shard)
             store.put_file(key, path)
         parts.append({"key": key, "rows": record.rows, "bytes": record.bytes, "sha256": record.sha256})
-    model = ws.read(table, "model.json")
+    from synth_ops.plan import build_plan
+
+    model = ws.read(build_plan(ws.spec).model_of(table).name, "model.json")
     manifest = {
         "name": name,
         "table": table,

@@ -52,9 +52,84 @@ def _write_report(ws: Workspace, table: str, gate_input: GateInput, results: lis
         generated={c: e for c, e in gate_input.profile["columns_plan"].items() if e["role"] != "learned"},
         fingerprints={"run id": ws.run_id, "spec hash": ws.spec_hash,
                       "source sha256": ws.source_fingerprints[table],
-                      "model sha256": ws.read(table, "model.json")["model_sha256"],
+                      "model sha256": ws.read(_model_unit(ws, table), "model.json")["model_sha256"],
                       **{f"{name} version": v for name, v in ws.versions.items()}},
     )
     key = ws.key(table, "report.html")
     ws.artifacts.write_bytes(key, page.encode())
     return key
+
+
+def _model_unit(ws: Workspace, table: str) -> str:
+    from synth_ops.plan import build_plan
+
+    return build_plan(ws.spec).model_of(table).name
+
+
+def validate_release(ws: Workspace, force: bool = False) -> GateRecord | None:
+    """The gates over related tables as one release (``gates/release.py``), written to the
+    plan's SCHEMA_MODEL unit with a report of the relationships and every table's results.
+    None when the spec has no relationships."""
+    from synth_ops.gates.release import release_gates
+    from synth_ops.plan import SCHEMA_MODEL, build_plan
+
+    plan = build_plan(ws.spec)
+    if not plan.relations:
+        return None
+    judged = {t.name: [s.sha256 for s in shard_records(ws, t.name)] for t in plan.tables}
+    if not force and ws.has(SCHEMA_MODEL, "gates.json"):
+        previous = ws.read(SCHEMA_MODEL, "gates.json")
+        if previous.get("shards_sha256") == judged:
+            return GateRecord.from_dict(previous)
+    with quiet_libraries():
+        results = [result.to_dict() for result in release_gates(ws, plan)]
+    passed = all(r["passed"] for r in results)
+    report_key = ws.key(SCHEMA_MODEL, "report.html")
+    ws.artifacts.write_bytes(report_key, _release_report(ws, plan, results).encode())
+    record = GateRecord(name=ws.spec.name, table=SCHEMA_MODEL, run_id=ws.run_id, passed=passed, results=results,
+                        gates_key=ws.key(SCHEMA_MODEL, "gates.json"), report_key=report_key)
+    ws.write(SCHEMA_MODEL, "gates.json", {**record.to_dict(), "shards_sha256": judged})
+    log.info("release gates %s (%d checks, %d failed); report at %s", "passed" if passed else "FAILED",
+             len(results), sum(not r["passed"] for r in results), ws.location(report_key))
+    return record
+
+
+def _release_report(ws: Workspace, plan, results: list[dict]) -> str:
+    """Relationships, their real orphan counts, the release gates and every table's gate summary:
+    counts and scores only, no values."""
+    from html import escape
+
+    def row(cells) -> str:
+        return "<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in cells) + "</tr>"
+
+    relationships = []
+    for relation in plan.relations:
+        stats = ws.read(relation.child, "profile.json")["relationships"][relation.name]
+        role = "primary" if relation.primary else "implied" if relation.implied else "drawn"
+        relationships.append(row([relation.parent, ", ".join(relation.parent_key), relation.child,
+                                  ", ".join(relation.child_key), role, relation.orphans, stats["null"],
+                                  stats["orphans"], stats["rows"]]))
+    gates = [row([r["name"], f"{r['value']:.4f}", f"{r['threshold']:g}", "pass" if r["passed"] else "FAIL",
+                  r.get("detail", "")]) for r in results]
+    tables = []
+    for table in plan.tables:
+        if ws.has(table.name, "gates.json"):
+            record = ws.read(table.name, "gates.json")
+            failed = [r["name"] for r in record["results"] if not r["passed"]]
+            tables.append(row([table.name, "pass" if record["passed"] else "FAIL", len(record["results"]),
+                               ", ".join(failed), ws.location(record["report_key"])]))
+    head = "<th>{}</th>"
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>synth-ops release report</title></head><body>"
+        f"<h1>{escape(ws.spec.name)}: release {escape(ws.run_id)}</h1>"
+        "<h2>Relationships</h2><table border='1'><tr>"
+        + "".join(head.format(h) for h in ("parent", "primary key", "child", "foreign key", "role", "orphans",
+                                            "null keys", "orphan keys", "child rows"))
+        + "</tr>" + "".join(relationships) + "</table>"
+        "<h2>Release gates</h2><table border='1'><tr>"
+        + "".join(head.format(h) for h in ("gate", "value", "threshold", "result", "detail"))
+        + "</tr>" + "".join(gates) + "</table>"
+        "<h2>Tables</h2><table border='1'><tr>"
+        + "".join(head.format(h) for h in ("table", "gates", "checks", "failed", "report"))
+        + "</tr>" + "".join(tables) + "</table></body></html>"
+    )

@@ -14,6 +14,7 @@ _REGISTRY: dict[str, str] = {
     "tvae": "synth_ops.synthesizers.sdv.single:SDVSingleTable",
     "copulagan": "synth_ops.synthesizers.sdv.single:SDVSingleTable",
     "copula": "synth_ops.synthesizers.copula.backend:CopulaSynthesizer",
+    "hma": "synth_ops.synthesizers.sdv.hma:SDVHMA",
 }
 
 

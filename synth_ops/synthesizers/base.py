@@ -26,6 +26,28 @@ class Capabilities:
     portable_sampler: bool = False   # exports a sampler that needs no backend library
 
 
+@dataclasses.dataclass
+class RelationData:
+    """What a multi-table backend learns of one relationship: structure, never key values.
+
+    ``counts``: per parent training row, its children among the child's kept source rows.
+    ``parents``: per child training row, the parent's row in ``context`` terms: -1 when it has none
+    (a null or orphan foreign key that is kept). ``context``: for the child's primary relationship,
+    the parent's learned columns per child training row (NaN rows where it has none), else None.
+    ``sequence``: (column, step) of a composite key's own column, unique within each parent.
+    ``parents`` index the parent's kept source rows; ``parent_rows`` says which of those are its
+    training rows (a child row whose parent is held out has a parent the model never saw).
+    """
+
+    plan: Any                      # plan.RelationPlan
+    counts: Any                    # np.ndarray[int64]
+    parents: Any                   # np.ndarray[int64]
+    context: Any = None            # pd.DataFrame | None
+    unlinked_share: float = 0.0    # share of the child's rows with no parent (null or kept orphan)
+    sequence: tuple[str, float] | None = None
+    parent_rows: Any = None        # np.ndarray: the parent's training rows, as positions ``parents`` uses
+
+
 class Synthesizer:
     """One fitted (or to-be-fitted) model. Subclasses set ``kinds`` and ``capabilities`` and
     implement ``_check``, ``_fit`` and ``_sample``."""
@@ -50,30 +72,44 @@ class Synthesizer:
         raise NotImplementedError
 
     # -- fitting --------------------------------------------------------------------------------
-    def fit(self, data: dict[str, Any], metadata: dict[str, dict]) -> dict[str, Any]:
-        """Fit on ``data`` (table -> training rows of its learned columns); returns what model.json
-        should say about how it was fitted (JSON-serialisable)."""
+    def fit(self, data: dict[str, Any], metadata: dict[str, dict],
+            relations: dict[str, RelationData] | None = None) -> dict[str, Any]:
+        """Fit on ``data`` (table -> training rows of its learned columns, parents first) and, for a
+        multi-table backend, ``relations`` (name -> RelationData); returns what model.json should
+        say about how it was fitted (JSON-serialisable)."""
         unknown = set(data) - set(metadata)
         if unknown:
             raise ValueError(f"no metadata for tables {sorted(unknown)}")
-        if not self.capabilities.multi_table and len(data) != 1:
+        if not self.capabilities.multi_table and (len(data) != 1 or relations):
             raise ValueError(f"{self.kind} fits one table at a time, got {len(data)}")
         self.tables = tuple(data)
+        if self.capabilities.multi_table:
+            return self._fit(data, metadata, relations or {})
         return self._fit(data, metadata)
 
-    def _fit(self, data: dict[str, Any], metadata: dict[str, dict]) -> dict[str, Any]:
+    def _fit(self, data: dict[str, Any], metadata: dict[str, dict], *relations) -> dict[str, Any]:
         raise NotImplementedError
 
     # -- sampling -------------------------------------------------------------------------------
     def sample(self, table: str, rows: int, seed: int, batch_rows: int) -> Iterator[Any]:
         """DataFrames of the learned columns of ``table``, ``rows`` in all, at most ``batch_rows``
-        each, from a stream seeded by ``seed`` alone (a shard's seed): same seed, same rows."""
+        each, from a stream seeded by ``seed`` alone (a shard's seed): same seed, same rows.
+        A multi-table backend adds, for a parent table, one ``#<relationship>`` column of child
+        counts per relationship it is the parent of."""
         if table not in self.tables:
             raise ValueError(f"this model does not cover table {table!r}")
         yield from self._sample(table, rows, seed, batch_rows)
 
     def _sample(self, table: str, rows: int, seed: int, batch_rows: int) -> Iterator[Any]:
         raise NotImplementedError
+
+    def sample_children(self, table: str, context, groups, seed: int) -> Any:
+        """Multi-table backends: one DataFrame of ``table``'s learned columns (and its own count
+        columns), one row per row of ``context`` (the primary parent's synthetic learned columns,
+        repeated once per child; None for rows without a parent, then ``groups`` gives the count).
+        ``groups`` numbers each row's parent, so a composite key's own column is made unique
+        within it."""
+        raise NotImplementedError(f"{self.kind} does not sample child tables")
 
     # -- persistence ----------------------------------------------------------------------------
     def to_bytes(self) -> bytes:

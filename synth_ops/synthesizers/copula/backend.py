@@ -106,7 +106,14 @@ class ColumnCodec:
         return pd.Series(values, dtype=object)
 
 
+CONTEXT = "^"  # prefix of a parent's column inside its child's model: never a source column name
+
+
 class CopulaSynthesizer(Synthesizer):
+    """One Gaussian copula per table. A parent's copula also holds its child counts (``#<relationship>``);
+    a child's copula also holds its primary parent's learned columns (``^<column>``), so its rows are
+    sampled conditionally on their synthetic parent's attributes (Schur complement in normal space)."""
+
     kinds = ("copula",)
     capabilities = Capabilities(multi_table=True, max_tables=None, composite_keys=True, shards=True)
 
@@ -115,27 +122,111 @@ class CopulaSynthesizer(Synthesizer):
             raise SpecError(f"synthesizer.params.{next(iter(self.params))}: unknown parameter of copula "
                             "(it takes none)")
 
-    def _fit(self, data: dict[str, Any], metadata: dict[str, dict]) -> dict[str, Any]:
+    def _fit(self, data: dict[str, Any], metadata: dict[str, dict], relations: dict | None = None) -> dict[str, Any]:
+        import numpy as np
+        import pandas as pd
+
+        from synth_ops.synthesizers.copula.marginals import NumericMarginal
         from synth_ops.synthesizers.copula.model import GaussianCopula
 
+        relations = relations or {}
         self.codecs: dict[str, dict[str, ColumnCodec]] = {}
         self.models: dict[str, GaussianCopula] = {}
+        self.own: dict[str, list[str]] = {}           # learned and count columns a table's rows carry
+        self.context: dict[str, list[str]] = {}       # its model's parent columns, as "^<column>"
+        self.sequence: dict[str, tuple[str, float, float]] = {}  # column, step, grid origin
         for table, frame in data.items():
             codecs = {c: ColumnCodec(c, metadata[table]["columns"].get(c, {})) for c in frame.columns}
-            encoded = {c: codec.encode(frame[c]) for c, codec in codecs.items()}
-            marginals = {c: codecs[c].marginal(values) for c, values in encoded.items()}
-            import pandas as pd
-
-            self.models[table] = GaussianCopula.fit(pd.DataFrame(encoded), marginals, table_rng(self.seed, table))
+            columns = {c: codec.encode(frame[c]) for c, codec in codecs.items()}
+            marginals = {c: codecs[c].marginal(values) for c, values in columns.items()}
+            for name, relation in relations.items():
+                if relation.plan.parent == table:
+                    column = relation.plan.count_column
+                    columns[column] = relation.counts.astype("float64")
+                    marginals[column] = NumericMarginal.fit(columns[column], decimals=0, discrete=True)
+            self.own[table] = list(columns)
+            rows = np.ones(len(frame), dtype=bool)
+            primary = next((r for r in relations.values() if r.plan.child == table and r.plan.primary), None)
+            self.context[table] = []
+            if primary is not None and primary.context is not None and (primary.parents >= 0).any():
+                rows = primary.parents >= 0
+                parent_meta = metadata[primary.plan.parent]["columns"]
+                for column in primary.context.columns:
+                    codec = ColumnCodec(column, parent_meta.get(column, {}))
+                    values = codec.encode(primary.context[column].iloc[np.flatnonzero(rows)])
+                    full = np.full(len(frame), np.nan) if codec.numeric else np.full(len(frame), None, dtype=object)
+                    full[rows] = values
+                    name = context_name(column)
+                    codecs[name], columns[name] = codec, full
+                    marginals[name] = codec.marginal(values)
+                    self.context[table].append(name)
+            if primary is not None and primary.sequence is not None:
+                column, step = primary.sequence
+                self.sequence[table] = (column, step, float(np.nanmin(columns[column])) if len(frame) else 0.0)
+            order = self.context[table] + self.own[table]
+            fitted = pd.DataFrame({c: columns[c] for c in order}).iloc[np.flatnonzero(rows)]
+            self.models[table] = GaussianCopula.fit(fitted, {c: marginals[c] for c in order},
+                                                    table_rng(self.seed, table))
             self.codecs[table] = codecs
         return {"columns": {t: {c: m.kind for c, m in model.marginals.items()} for t, model in self.models.items()}}
 
-    def _sample(self, table: str, rows: int, seed: int, batch_rows: int) -> Iterator[Any]:
+    def _frame(self, table: str, values: dict, rows: int, groups=None):
+        import numpy as np
         import pandas as pd
 
+        codecs, out = self.codecs[table], {}
+        if table in self.sequence and groups is not None:
+            column, step, origin = self.sequence[table]
+            values[column] = unique_within(values[column], np.asarray(groups), step, origin)
+        for column in self.own[table]:
+            if column.startswith("#"):
+                out[column] = np.nan_to_num(values[column], nan=0.0).astype("int64")
+            else:
+                out[column] = codecs[column].decode(values[column]).to_numpy()
+        return pd.DataFrame(out, index=range(rows))
+
+    def _sample(self, table: str, rows: int, seed: int, batch_rows: int) -> Iterator[Any]:
         rng = table_rng(seed, table)
-        model, codecs = self.models[table], self.codecs[table]
+        model = self.models[table]
         for start in range(0, rows, batch_rows):
             n = min(batch_rows, rows - start)
-            values = model.sample(n, rng)
-            yield pd.DataFrame({c: codecs[c].decode(values[c]).to_numpy() for c in model.columns}, index=range(n))
+            yield self._frame(table, model.sample(n, rng, self.own[table]) if self.own[table] else {}, n)
+
+    def sample_children(self, table: str, context, groups, seed: int):
+        """Rows of ``table`` given their parents' synthetic learned columns (``context``, one row per
+        child row; None: rows without a parent, as many as ``groups`` has entries)."""
+        rng = table_rng(seed, table)
+        model = self.models[table]
+        rows = len(groups)
+        if not self.own[table]:
+            return self._frame(table, {}, rows)
+        if context is None or not self.context[table]:
+            return self._frame(table, model.sample(rows, rng, self.own[table]), rows, groups)
+        given = {}
+        for name in self.context[table]:
+            codec = self.codecs[table][name]
+            given[name] = codec.encode(context[name[len(CONTEXT):]].reset_index(drop=True))
+        return self._frame(table, model.sample_given(given, rng, self.own[table]), rows, groups)
+
+
+def context_name(column: str) -> str:
+    return f"{CONTEXT}{column}"
+
+
+def unique_within(values, groups, step: float, origin: float):
+    """``values`` snapped to the grid ``origin + k * step`` and made strictly increasing within each
+    group by at least ``step`` (each value moved up as little as needed), in their sampled order."""
+    import numpy as np
+    import pandas as pd
+
+    values = np.asarray(values, dtype="float64")
+    snapped = origin + np.round((values - origin) / step) * step
+    order = np.lexsort((snapped, groups))
+    ordered, grouped = snapped[order], np.asarray(groups)[order]
+    starts = np.r_[True, grouped[1:] != grouped[:-1]] if len(grouped) else np.zeros(0, dtype=bool)
+    position = np.arange(len(ordered))
+    rank = position - np.maximum.accumulate(np.where(starts, position, 0))
+    shifted = pd.Series(ordered - rank * step).groupby(grouped).cummax().to_numpy()
+    out = np.empty_like(snapped)
+    out[order] = shifted + rank * step
+    return out

@@ -28,9 +28,11 @@ class NumericMarginal:
     quantiles: Any          # np.ndarray of KNOTS non-decreasing values
     decimals: int | None    # round sampled values to this many decimals (0: integers); None: no rounding
     datetime: str | None = None  # "ns" for datetime columns (values are int64 nanoseconds)
+    discrete: bool = False  # sampled values are the knots themselves (child counts): no interpolation
 
     @classmethod
-    def fit(cls, values, decimals: int | None, datetime: str | None = None) -> "NumericMarginal":
+    def fit(cls, values, decimals: int | None, datetime: str | None = None,
+            discrete: bool = False) -> "NumericMarginal":
         import numpy as np
 
         values = np.asarray(values, dtype="float64")
@@ -40,7 +42,13 @@ class NumericMarginal:
             present = np.zeros(1)
         probabilities = np.linspace(0.0, 1.0, min(KNOTS, max(len(present), 2)))
         quantiles = np.quantile(present, probabilities)
-        return cls(null_share, probabilities, quantiles, decimals, datetime)
+        if discrete:  # the quantile function of the counts themselves, at their own resolution
+            present = np.sort(present)
+            if len(present) > 8 * KNOTS:  # evenly spaced order statistics: the same law, bounded size
+                present = present[np.linspace(0, len(present) - 1, 8 * KNOTS).round().astype("int64")]
+            probabilities = np.linspace(0.0, 1.0, len(present)) if len(present) > 1 else np.array([0.0, 1.0])
+            quantiles = present if len(present) > 1 else np.repeat(present, 2)
+        return cls(null_share, probabilities, quantiles, decimals, datetime, discrete)
 
     def forward(self, values, rng):
         """Uniforms of ``values``; ties (repeated values, nulls) spread at random over their interval."""
@@ -66,8 +74,12 @@ class NumericMarginal:
         import numpy as np
 
         u = np.asarray(u, dtype="float64")
-        values = np.interp((u - self.null_share) / max(1.0 - self.null_share, 1e-12), self.probabilities,
-                           self.quantiles)
+        p = (u - self.null_share) / max(1.0 - self.null_share, 1e-12)
+        if self.discrete:
+            values = self.quantiles[np.clip(np.floor(p * len(self.quantiles)), 0, len(self.quantiles) - 1)
+                                    .astype("int64")].astype("float64")
+        else:
+            values = np.interp(p, self.probabilities, self.quantiles)
         if self.decimals is not None:
             values = np.round(values, self.decimals)
         values[u < self.null_share] = np.nan
@@ -75,7 +87,8 @@ class NumericMarginal:
 
     def to_doc(self) -> dict:
         return {"kind": self.kind, "null_share": self.null_share, "probabilities": self.probabilities.tolist(),
-                "quantiles": self.quantiles.tolist(), "decimals": self.decimals, "datetime": self.datetime}
+                "quantiles": self.quantiles.tolist(), "decimals": self.decimals, "datetime": self.datetime,
+                "discrete": self.discrete}
 
 
 @dataclasses.dataclass

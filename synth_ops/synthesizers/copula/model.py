@@ -8,6 +8,8 @@ import dataclasses
 from typing import Any
 
 EPS = 1e-10  # uniforms are kept inside (EPS, 1 - EPS): the normal quantile of 0 or 1 is infinite
+RIDGE = 0.05  # added to the conditioning block's diagonal
+Z_CLIP = 3.0  # conditioning scores beyond this are treated as this extreme
 
 
 def _nearest_correlation(matrix):
@@ -75,7 +77,11 @@ class GaussianCopula:
         x = [self.columns.index(c) for c in columns]
         z_known = np.column_stack([ndtri(np.clip(self.marginals[c].forward(given[c], rng), EPS, 1 - EPS))
                                    for c in known])
-        s_kk = self.correlation[np.ix_(k, k)]
+        # A parent's synthetic attributes can lie outside what its real children saw, and context
+        # columns are often near-collinear (few distinct parents): clipped scores and a ridge on
+        # Sigma_kk keep the conditional mean from extrapolating wildly.
+        z_known = np.clip(z_known, -Z_CLIP, Z_CLIP)
+        s_kk = self.correlation[np.ix_(k, k)] + RIDGE * np.eye(len(k))
         s_xk = self.correlation[np.ix_(x, k)]
         s_xx = self.correlation[np.ix_(x, x)]
         weights = np.linalg.solve(s_kk, s_xk.T).T          # Sigma_xk Sigma_kk^-1

@@ -1,0 +1,131 @@
+"""Gates over a whole release of related tables, on top of each table's own gates.
+
+- ``referential_integrity`` per relationship: the share of non-null synthetic foreign keys that
+  resolve to a synthetic parent row of the release. Anything below 1.0 fails.
+- ``primary_key_unique`` per table with a primary key (composite too): the share of its rows whose
+  key no other row of the release has. Anything below 1.0 fails.
+- ``cardinality`` per drawn or primary relationship: 1 - the KS distance between the real and the
+  synthetic number of children per parent row (``gates.cardinality_min``).
+- ``quality``: SDMetrics' multi-table QualityReport (column shapes, column pair trends, cardinality,
+  intertable trends) on the learned and key columns; leaf tables are subsampled to
+  ``gates.quality_rows`` rows on both sides. Composite relationships are left out of it (SDV
+  metadata has no composite keys); the three gates above cover them.
+Values are shares and distances only: no real value reaches the results.
+"""
+from __future__ import annotations
+
+from synth_ops.columns import learned_columns
+from synth_ops.records import GateResult
+from synth_ops.relations import NULL, key_index, kept_source, read_links
+from synth_ops.workspace import Workspace
+
+
+def _synthetic(ws: Workspace, table: str, columns: list[str] | None = None):
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    from synth_ops.steps.generate import shard_records, verified_shards
+
+    with verified_shards(ws, shard_records(ws, table)) as paths:
+        return pd.concat([pq.read_table(p, columns=columns).to_pandas() for p in paths], ignore_index=True)
+
+
+def _key(profile: dict) -> list[str]:
+    key = profile.get("primary_key")
+    return [] if key is None else [key] if isinstance(key, str) else list(key)
+
+
+def release_gates(ws: Workspace, plan) -> list[GateResult]:
+    import numpy as np
+    from scipy.stats import ks_2samp
+
+    gates = ws.spec.gates
+    profiles = {t.name: ws.read(t.name, "profile.json") for t in plan.tables}
+    results = []
+    for table in plan.tables:
+        key = _key(profiles[table.name])
+        if not key:
+            continue
+        keys = _synthetic(ws, table.name, key)
+        repeated = int(keys.duplicated(keep=False).sum())
+        share = 1.0 - repeated / len(keys) if len(keys) else 1.0
+        results.append(GateResult(
+            gate="release", name=f"primary_key_unique:{table.name}", value=share, threshold=1.0,
+            passed=repeated == 0 and not keys.isna().any(axis=None),
+            detail=f"{repeated} of {len(keys)} rows share their key" if repeated else ""))
+    for relation in plan.relations:
+        parent_keys = _synthetic(ws, relation.parent, list(relation.parent_key))
+        child_keys = _synthetic(ws, relation.child, list(relation.child_key))
+        index = key_index(parent_keys, child_keys)
+        present = int((index != NULL).sum())
+        resolved = int((index >= 0).sum())
+        share = resolved / present if present else 1.0
+        results.append(GateResult(
+            gate="release", name=f"referential_integrity:{relation.name}", value=share, threshold=1.0,
+            passed=resolved == present,
+            detail=f"{present - resolved} of {present} foreign keys point at no {relation.parent} row"
+            if resolved != present else ""))
+        if relation.implied:
+            continue
+        synthetic_counts = np.bincount(index[index >= 0], minlength=len(parent_keys))
+        links = read_links(ws, relation.child)[relation.name].to_numpy()
+        real_counts = np.bincount(links[links >= 0], minlength=profiles[relation.parent]["rows"])
+        similarity = 1.0 - float(ks_2samp(real_counts, synthetic_counts, method="asymp").statistic) \
+            if len(real_counts) and len(synthetic_counts) else 0.0
+        results.append(GateResult(
+            gate="release", name=f"cardinality:{relation.name}", value=similarity,
+            threshold=gates.cardinality_min, passed=similarity >= gates.cardinality_min,
+            detail="1 - KS distance of children per parent row, real vs synthetic"))
+    results.append(_quality(ws, plan, profiles))
+    return results
+
+
+def _quality(ws: Workspace, plan, profiles: dict) -> GateResult:
+    """SDMetrics' multi-table QualityReport over the single-column relationships."""
+    import numpy as np
+    from sdmetrics.reports.multi_table import QualityReport
+
+    gates = ws.spec.gates
+    threshold = gates.quality_min if gates.quality_min is not None else gates.release_quality_min
+    single = [r for r in plan.relations if len(r.child_key) == 1]
+    parents = {r.parent for r in single}
+    metadata = {"tables": {}, "relationships": [
+        {"parent_table_name": r.parent, "parent_primary_key": r.parent_key[0],
+         "child_table_name": r.child, "child_foreign_key": r.child_key[0]} for r in single]}
+    real, synthetic = {}, {}
+    for table in plan.tables:
+        profile = profiles[table.name]
+        learned = learned_columns(profile["columns_plan"])
+        key = _key(profile)
+        ids = list(dict.fromkeys([*(key if len(key) == 1 and table.name in parents else []),
+                                  *(r.child_key[0] for r in single if r.child == table.name)]))
+        columns = list(dict.fromkeys([*ids, *learned]))
+        meta = ws.read(table.name, "metadata.json")["tables"][table.name]["columns"]
+        metadata["tables"][table.name] = {
+            "columns": {c: ({"sdtype": "id"} if c in ids else meta[c]) for c in columns},
+            **({"primary_key": key[0]} if len(key) == 1 and table.name in parents else {}),
+        }
+        real_frame = kept_source(ws, table.name)[columns]
+        synthetic_frame = _synthetic(ws, table.name, columns)
+        if table.name not in parents:  # a leaf: subsampled alike on both sides
+            rng = np.random.default_rng([ws.spec.synthesizer.seed, 0x9A7E])
+            real_frame = _subsample(real_frame, gates.quality_rows, rng)
+            synthetic_frame = _subsample(synthetic_frame, gates.quality_rows, rng)
+        real[table.name], synthetic[table.name] = real_frame, synthetic_frame
+    report = QualityReport()
+    report.generate(real, synthetic, metadata, verbose=False)
+    properties = report.get_properties()
+    parts = {row["Property"]: float(row["Score"]) for _, row in properties.iterrows()}
+    score = float(report.get_score())
+    detail = ", ".join(f"{name} {value:.3f}" for name, value in parts.items() if value == value)
+    return GateResult(gate="release", name="quality", value=score, threshold=threshold,
+                      passed=score >= threshold, detail=detail)
+
+
+def _subsample(frame, rows: int, rng):
+    import numpy as np
+
+    if len(frame) <= rows:
+        return frame
+    return frame.iloc[np.sort(rng.choice(len(frame), size=rows, replace=False))].reset_index(drop=True)
+

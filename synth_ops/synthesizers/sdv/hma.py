@@ -1,0 +1,170 @@
+"""SDV's HMASynthesizer (kind ``hma``) behind the contract: the reference multi-table synthesizer,
+for schemas within its limits (a few tables, shallow, single-column keys, modest row counts).
+
+HMA models a parent's children through per-parent-row parameters and samples a whole schema at
+once; it cannot sample one table, one shard or one parent's children on request. So the whole
+schema is sampled once, right after fitting, at the release's scale and the seed of its one shard,
+and kept in the model: generating a table reads its rows from there (one shard per table), and a child's
+rows are HMA's own children of each synthetic parent row, in the parents' order. HMA never sees a
+real key: parents get their row position as key, children their parent's position as foreign key.
+"""
+from __future__ import annotations
+
+import time
+import warnings
+from typing import Any, Iterator
+
+from synth_ops.errors import InputError, SpecError
+from synth_ops.quiet import quiet_libraries
+from synth_ops.synthesizers.base import Capabilities, Synthesizer
+from synth_ops.synthesizers.sdv.single import sdv_error_summary, seed_everything
+
+PK = "__pk"
+
+
+def _fk(relation: str) -> str:
+    return f"__fk__{relation}"
+
+
+class SDVHMA(Synthesizer):
+    kinds = ("hma",)
+    capabilities = Capabilities(multi_table=True, max_tables=5, max_depth=2, composite_keys=False, shards=False)
+
+    def _check(self, metadata: dict[str, dict]) -> None:
+        import inspect
+
+        from sdv.multi_table import HMASynthesizer
+
+        known = [n for n in inspect.signature(HMASynthesizer.__init__).parameters if n not in ("self", "metadata")]
+        unknown = [name for name in self.params if name not in known]
+        if unknown:
+            raise SpecError(f"synthesizer.params.{unknown[0]}: unknown parameter of hma (known: {', '.join(known)})")
+
+    def _fit(self, data: dict[str, Any], metadata: dict[str, dict], relations: dict | None = None) -> dict[str, Any]:
+        import numpy as np
+        from sdv.metadata import Metadata
+        from sdv.multi_table import HMASynthesizer
+
+        relations = relations or {}
+        tables, doc = {}, {"tables": {}, "relationships": [], "METADATA_SPEC_VERSION": "V2"}
+        parents = {r.plan.parent for r in relations.values()}
+        for table, frame in data.items():
+            frame = frame.copy()
+            columns = {c: dict(m) for c, m in metadata[table]["columns"].items() if c in frame}
+            if table in parents:
+                frame[PK] = np.arange(len(frame))
+                columns[PK] = {"sdtype": "id"}
+            tables[table], doc["tables"][table] = frame, {"columns": columns, **({"primary_key": PK} if table in parents else {})}
+        for name, relation in relations.items():
+            training = {int(p): i for i, p in enumerate(relation.parent_rows)}  # kept row -> training row
+            keys = [training.get(int(p), np.nan) if p >= 0 else np.nan for p in relation.parents]
+            tables[relation.plan.child][_fk(name)] = np.asarray(keys, dtype="float64")
+            doc["tables"][relation.plan.child]["columns"][_fk(name)] = {"sdtype": "id"}
+            doc["relationships"].append({"parent_table_name": relation.plan.parent, "parent_primary_key": PK,
+                                         "child_table_name": relation.plan.child, "child_foreign_key": _fk(name)})
+        for name, relation in relations.items():  # HMA wants keys of one type: whole numbers, nulls allowed
+            child = tables[relation.plan.child]
+            child[_fk(name)] = child[_fk(name)].astype("Int64")
+        self.relations = {name: r.plan for name, r in relations.items()}
+        self.scale = float(self.options.get("scale") or 1.0)
+        started = time.perf_counter()
+        with warnings.catch_warnings(), quiet_libraries():
+            warnings.simplefilter("ignore")
+            try:
+                model = HMASynthesizer(Metadata.load_from_dict(doc), verbose=False, **self.params)
+                seed_everything(self.seed)
+                model.fit(tables)
+                fitted = time.perf_counter()
+                from synth_ops.steps.generate import shard_seed
+
+                self.model, self.sampled_seed = model, shard_seed(self.seed, 0)  # the seed of the one shard
+                self.sampled = self._sample_schema(self.sampled_seed)
+            except Exception as error:
+                if type(error).__module__.startswith(("sdv", "rdt", "copulas")):
+                    raise InputError(f"tables: SDV HMA cannot fit these tables: "
+                                     f"{sdv_error_summary(error, [c for f in tables.values() for c in f])}") from None
+                raise
+        self.columns = {t: list(f.columns.drop([PK], errors="ignore").drop(
+            [c for c in f.columns if c.startswith("__fk__")])) for t, f in tables.items()}
+        return {"hma_fit_seconds": round(fitted - started, 3),
+                "hma_sample_seconds": round(time.perf_counter() - fitted, 3), "scale": self.scale}
+
+    def _sample_schema(self, seed: int) -> dict:
+        """The whole schema sampled under ``seed`` by a copy of the fitted model: sampling advances
+        HMA's internal random states, and the same seed must give the same rows however often."""
+        import copy
+
+        with warnings.catch_warnings(), quiet_libraries():
+            warnings.simplefilter("ignore")
+            model = copy.deepcopy(self.model)
+            seed_everything(seed)
+            # HMA samples from its own fixed numpy seed and per-table random states, not the global ones
+            model._numpy_seed = seed % 2**32
+            for table_synthesizer in model._table_synthesizers.values():
+                table_synthesizer._set_random_state(seed % 2**32)
+            return model.sample_scale(scale=self.scale)
+
+    def _with_counts(self, table: str, sampled: dict | None = None):
+        """The sampled rows of ``table`` with one ``#<relationship>`` count column per child relationship."""
+        import numpy as np
+
+        sampled = sampled or self.sampled
+        frame = sampled[table].reset_index(drop=True)
+        out = frame[self.columns[table]].copy()
+        for name, plan in self.relations.items():
+            if plan.parent == table:
+                keys = sampled[plan.child][_fk(name)]
+                counts = keys.dropna().astype("int64").value_counts()
+                out[plan.count_column] = frame[PK].map(counts).fillna(0).astype("int64").to_numpy()
+        return out, (frame[PK].to_numpy() if PK in frame else np.arange(len(frame)))
+
+    def _sample(self, table: str, rows: int, seed: int, batch_rows: int) -> Iterator[Any]:
+        import numpy as np
+
+        # another seed than the release's one shard: another whole schema, of which this table
+        sampled = self.sampled if seed == self.sampled_seed else self._sample_schema(seed)
+        frame, _ = self._with_counts(table, sampled)
+        if len(frame) != rows:  # the planned count differs from HMA's: its rows cycled, in order
+            frame = frame.iloc[np.arange(rows) % max(len(frame), 1)].reset_index(drop=True)
+        for start in range(0, rows, batch_rows):
+            yield frame.iloc[start:start + batch_rows].reset_index(drop=True)
+
+    def sample_children(self, table: str, context, groups, seed: int):
+        """HMA's children of each requested parent row (``groups``: parent positions in the parent's
+        rows, which are HMA's own in order), cycled when more are asked for than HMA made."""
+        import numpy as np
+        import pandas as pd
+
+        frame, _ = self._with_counts(table)
+        groups = np.asarray(groups)
+        primary = next((n for n, p in self.relations.items() if p.child == table and p.primary), None)
+        keys = self.sampled[table][_fk(primary)].to_numpy() if primary else np.full(len(frame), np.nan)
+        keys = pd.array(keys, dtype="Int64")
+        if context is None:  # rows without a parent: HMA's own such rows, else any
+            pool = np.flatnonzero(pd.isna(keys)) if pd.isna(keys).any() else np.arange(len(frame))
+            chosen = pool[np.arange(len(groups)) % len(pool)]
+            return self._chosen_parents(table, primary, frame.iloc[chosen].reset_index(drop=True), chosen)
+        parent_pk = self.sampled[self.relations[primary].parent][PK].to_numpy()
+        by_parent = pd.Series(np.arange(len(frame))[~pd.isna(keys)], index=keys[~pd.isna(keys)].astype("int64"))
+        by_parent = by_parent.groupby(level=0).agg(list)
+        rank = pd.Series(groups).groupby(groups).cumcount().to_numpy()
+        chosen = np.empty(len(groups), dtype="int64")
+        rng = np.random.default_rng(seed)
+        for position, (group, k) in enumerate(zip(groups, rank)):
+            own = by_parent.get(int(parent_pk[group % len(parent_pk)]))
+            chosen[position] = own[k % len(own)] if own else rng.integers(len(frame))
+        return self._chosen_parents(table, primary, frame.iloc[chosen].reset_index(drop=True), chosen)
+
+    def _chosen_parents(self, table: str, primary: str | None, rows, chosen):
+        """HMA's own parent of each row in the other relationships, as ``@<relation>`` positions."""
+        import numpy as np
+        import pandas as pd
+
+        for name, plan in self.relations.items():
+            if plan.child != table or name == primary:
+                continue
+            positions = pd.Series(np.arange(len(self.sampled[plan.parent])),
+                                  index=self.sampled[plan.parent][PK].to_numpy())
+            keys = self.sampled[table][_fk(name)].to_numpy()[chosen]
+            rows[f"@{name}"] = pd.Series(keys).map(positions).to_numpy(dtype="float64")
+        return rows

