@@ -38,6 +38,7 @@ bench: $(STAMP) examples/data/flights.csv
 	$(PY) bench/generate.py
 	$(PY) bench/gates.py
 	$(PY) bench/perf.py
+	$(PY) bench/multitable.py
 
 clean:
 	rm -rf .synth-ops warehouse

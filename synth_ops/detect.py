@@ -159,7 +159,7 @@ def _check_override(series, column: str, override, field: str) -> list[str]:
 
 
 def detect(frame, table: str, spec_table, seed: int, key: tuple[str, ...] | None = None,
-           foreign: dict[str, str] | None = None) -> Detection:
+           foreign: dict[str, str] | None = None, key_field: str | None = None) -> Detection:
     """Detect, correct and override: raises SpecError naming every bad override at once.
 
     ``key``: the primary key the relationships give (it beats the metadata and detection);
@@ -190,7 +190,9 @@ def detect(frame, table: str, spec_table, seed: int, key: tuple[str, ...] | None
             repeats = int(values.dropna().duplicated().sum())
             if nulls or repeats:
                 what = f"column {key_columns[0]!r}" if len(key_columns) == 1 else f"columns {list(key_columns)}"
-                problems.append(f"{field}.primary_key: {what} has {nulls} nulls and {repeats} repeated values; "
+                # named where the spec set the key: a relationship, or the table's metadata
+                where = f"{key_field}: {what} of {table}" if key else f"{field}.primary_key: {what}"
+                problems.append(f"{where} has {nulls} nulls and {repeats} repeated values; "
                                 "a primary key must be unique and never null")
     else:
         primary_key = detected_key = detect_key(frame, overrides)

@@ -192,6 +192,14 @@ def _relations(relationships, capabilities) -> tuple[RelationPlan, ...]:
             child=rel.child_table_name, child_key=rel.child_columns, orphans=rel.orphans,
             primary=is_primary, implied=implied,
         ))
+    drawn = [p for p in plans if not p.primary and not p.implied]
+    for i, first in enumerate(drawn):  # two drawn keys setting one column would overwrite each other
+        for second in drawn[i + 1:]:
+            shared = sorted(set(first.child_key) & set(second.child_key)) if first.child == second.child else []
+            if shared:
+                problems.append(f"relationships.{index[second.name]}.child_foreign_key: {second.child}."
+                                f"{', '.join(shared)} is also in relationships.{index[first.name]}; one column can "
+                                "only be set by one relationship (unless it is part of the primary one)")
     if problems:
         raise SpecError("; ".join(problems))
     return tuple(plans)

@@ -9,6 +9,7 @@ the profile compares real keys again.
 """
 from __future__ import annotations
 
+from synth_ops.errors import InputError
 from synth_ops.workspace import Workspace
 
 LINKS = "links.parquet"
@@ -26,14 +27,19 @@ def key_index(parent, child):
     child = child.reset_index(drop=True).copy()
     parent.columns = child.columns = range(child.shape[1])
     null = child.isna().any(axis=1).to_numpy()
+    # a parent key that is null or repeated resolves nothing (the uniqueness gate reports it)
+    usable = ~(parent.isna().any(axis=1) | parent.duplicated(keep=False)).to_numpy()
     for i in child.columns:  # a text key in one file and a number in the other: compare as text
         if (parent[i].dtype == object) != (child[i].dtype == object):
             parent[i] = parent[i].map(_as_text)
             child[i] = child[i].map(_as_text)
+    positions = np.flatnonzero(usable)
+    parent = parent.iloc[positions]
     if child.shape[1] == 1:
         found = pd.Index(parent[0]).get_indexer(child[0])
     else:
         found = pd.MultiIndex.from_frame(parent).get_indexer(pd.MultiIndex.from_frame(child))
+    found = np.where(found >= 0, positions[np.maximum(found, 0)] if len(positions) else -1, -1)
     index = np.where(found >= 0, found, ORPHAN).astype("int64")
     index[null] = NULL
     return index
@@ -90,11 +96,17 @@ def resolve(ws: Workspace, table: str, frame, relations):
     import numpy as np
     import pandas as pd
 
-    indexes, stats = {}, {}
+    indexes, stats, parent_rows = {}, {}, {}
     for relation in relations:
         parent = kept_source(ws, relation.parent)[list(relation.parent_key)]
         index = key_index(parent, frame[list(relation.child_key)])
         indexes[relation.name] = index
+        parent_rows[relation.name] = len(parent)
+        if len(index) and (index == ORPHAN).sum() == (index != NULL).sum() > 0:
+            field = f"relationships.{ws.spec.relationships.index(next(r for r in ws.spec.relationships if r.name == relation.name))}"
+            raise InputError(f"{field}: none of the {int((index != NULL).sum())} non-null keys of {relation.child} "
+                             f"{list(relation.child_key)} is in {relation.parent}; check that both hold the same "
+                             "values (type, formatting, time zone)")
         stats[relation.name] = {
             "parent": relation.parent, "parent_key": list(relation.parent_key),
             "foreign_key": list(relation.child_key), "orphans_policy": relation.orphans,
@@ -107,6 +119,11 @@ def resolve(ws: Workspace, table: str, frame, relations):
     for relation in relations:
         stats[relation.name]["dropped"] = stats[relation.name]["orphans"] if relation.orphans == "drop" else 0
     for relation in relations:  # rows synthesized with a null foreign key: null, or orphans kept
-        stats[relation.name]["unlinked"] = int((indexes[relation.name][kept] < 0).sum())
+        index = indexes[relation.name][kept]
+        stats[relation.name]["unlinked"] = int((index < 0).sum())
+        children = np.bincount(index[index >= 0], minlength=parent_rows[relation.name])
+        stats[relation.name]["max_children"] = int(children.max()) if len(children) else 0
+        stats[relation.name]["parents_with_children"] = int((children > 0).sum())
+        stats[relation.name]["parent_rows"] = int(len(children))
     links = pd.DataFrame({SOURCE_ROW: np.flatnonzero(kept), **{name: i[kept] for name, i in indexes.items()}})
     return frame[kept].reset_index(drop=True), links, stats

@@ -52,6 +52,14 @@ def test_cli_runs_the_slice_end_to_end_with_every_key_resolving(tmp_path, nyc_sl
     # origin through weather's key and through airports agree: the same synthetic airport
     assert synthetic["weather"]["origin"].nunique() <= 3 * real["weather"]["origin"].nunique()
 
+    # drawn keys keep the kind of parent a child had: far flights go to far-west airports
+    def distance_by_longitude(tables):
+        joined = tables["flights"].merge(tables["airports"], left_on="dest", right_on="faa")
+        return joined[["distance", "lon"]].corr("spearman").iloc[0, 1]
+
+    assert distance_by_longitude(real) < -0.6
+    assert distance_by_longitude(synthetic) < 0.5 * distance_by_longitude(real)
+
     # kept orphans are null in the synthetic copy, near the real share; real keys are not published
     real_orphans = (~real["flights"]["tailnum"].isin(real["planes"]["tailnum"])).mean()
     assert abs(synthetic["flights"]["tailnum"].isna().mean() - real_orphans) < 0.05
@@ -220,3 +228,91 @@ def test_hma_refuses_composite_keys_and_deep_schemas(tmp_path, nyc_slice):
     spec = load_spec(write_spec(tmp_path, nyc_doc(nyc_slice, synthesizer={"kind": "hma"})))
     with pytest.raises(SpecError, match=r"relationships\.2: composite keys are not supported by this synthesizer\.kind"):
         build_plan(spec)
+
+
+@pytest.mark.parametrize("change, expected", [
+    (lambda doc: doc["relationships"][5].update(child_foreign_key="tail"),
+     r"relationships\.5\.child_foreign_key: no column 'tail' in tables\.flights\.source"),
+    (lambda doc: doc["relationships"][2].update(parent_primary_key=["origin", "year"]),
+     r"relationships\.2\.parent_primary_key: columns \['origin', 'year'\] of weather has 0 nulls and \d+ repeated values"),
+    (lambda doc: doc["tables"]["airports"]["metadata"].update(primary_key="name"),
+     r"relationships\.1\.parent_primary_key: tables\.airports\.metadata\.primary_key names other columns"),
+])
+def test_bad_relationships_are_exit_2_naming_the_field(tmp_path, nyc_slice, change, expected):
+    import re
+
+    doc = nyc_doc(nyc_slice)
+    doc["relationships"] = [dict(r) for r in doc["relationships"]]
+    doc["tables"]["airports"]["metadata"] = {}
+    change(doc)
+    result = run_cli("run", str(write_spec(tmp_path, doc)))
+    assert result.returncode == 2, result.stderr[-2000:]
+    lines = [line for line in result.stderr.splitlines() if line.startswith("synth-ops: error")]
+    assert len(lines) == 1 and re.search(expected, lines[0]), result.stderr[-2000:]
+    assert "JFK" not in result.stderr and "N10156" not in result.stderr  # no real key values
+    assert not (tmp_path / "warehouse").exists()
+
+
+def test_a_child_and_parent_with_nothing_to_learn_still_keep_their_keys(tmp_path, nyc_slice):
+    """Airlines whose only other column is replaced, flights reduced to their carrier key."""
+    from synth_ops import pipeline, read_latest
+    from synth_ops.spec import load_spec
+
+    pd.read_csv(nyc_slice / "airlines.csv").to_csv(tmp_path / "airlines.csv", index=False)
+    pd.read_csv(nyc_slice / "flights.csv")[["carrier"]].to_csv(tmp_path / "flights.csv", index=False)
+    doc = {"name": "bare", "relationships": [RELATIONSHIPS[0]],
+           "tables": {"airlines": {"source": str(tmp_path / "airlines.csv"),
+                                   "metadata": {"columns": {"name": {"sdtype": "categorical", "pii": True}}}},
+                      "flights": {"source": str(tmp_path / "flights.csv")}},
+           "gates": {"quality_min": 0.0, "release_quality_min": 0.0}}
+    pipeline.run(load_spec(write_spec(tmp_path, doc)))
+    airlines = read_latest(str(tmp_path / "warehouse"), "bare", "airlines")
+    flights = read_latest(str(tmp_path / "warehouse"), "bare", "flights")
+    assert flights["carrier"].isin(airlines["carrier"]).all() and len(flights) > 0
+
+
+def test_a_source_column_named_like_a_count_is_an_ordinary_column(tmp_path, penguins_frame):
+    from synth_ops import pipeline, read_latest
+    from synth_ops.spec import load_spec
+    from tests.conftest import penguins_doc
+
+    penguins_frame.rename(columns={"body_mass_g": "#mass"}).to_csv(tmp_path / "p.csv", index=False)
+    spec = load_spec(write_spec(tmp_path, penguins_doc(tmp_path / "p.csv", synthesizer={"kind": "copula"})))
+    pipeline.run(spec)
+    synthetic = read_latest(str(tmp_path / "warehouse"), "penguins", "penguins")
+    assert synthetic["#mass"].between(2000, 7000).mean() > 0.95
+
+
+def test_keys_that_never_match_and_orphans_in_a_composite_key_are_exit_2(tmp_path, nyc_slice):
+    data = tmp_path / "data"
+    data.mkdir()
+    for table in TABLES:
+        pd.read_csv(nyc_slice / f"{table}.csv").to_csv(data / f"{table}.csv", index=False)
+    planes = pd.read_csv(data / "planes.csv")
+    planes.assign(tailnum=planes.tailnum.str.lower()).to_csv(data / "planes.csv", index=False)
+    result = run_cli("run", str(write_spec(tmp_path, nyc_doc(data))))
+    assert result.returncode == 2
+    assert "relationships.5: none of the" in result.stderr and "is in planes; check that both" in result.stderr
+
+    pd.read_csv(nyc_slice / "planes.csv").to_csv(data / "planes.csv", index=False)
+    airports = pd.read_csv(data / "airports.csv")
+    airports[airports.faa != "LGA"].to_csv(data / "airports.csv", index=False)  # LGA's weather rows: orphans
+    result = run_cli("run", str(write_spec(tmp_path, nyc_doc(data))))
+    assert result.returncode == 2
+    assert "relationships.1.orphans:" in result.stderr and "set orphans: drop" in result.stderr
+    assert not (tmp_path / "warehouse").exists()
+
+
+def test_two_drawn_keys_cannot_set_one_column():
+    from synth_ops.errors import SpecError
+    from synth_ops.plan import build_plan
+    from synth_ops.spec import parse_spec
+
+    def rel(parent, key, child_key):
+        return {"parent_table_name": parent, "parent_primary_key": key, "child_table_name": "c",
+                "child_foreign_key": child_key}
+
+    doc = {"name": "t", "tables": {t: {"source": f"{t}.csv"} for t in "abdc"},
+           "relationships": [rel("a", ["x", "y"], ["x", "y"]), rel("b", "z", "q"), rel("d", ["k", "l"], ["q", "r"])]}
+    with pytest.raises(SpecError, match=r"relationships\.2\.child_foreign_key: c\.q is also in relationships\.1"):
+        build_plan(parse_spec(doc, check_files=False))

@@ -113,8 +113,12 @@ def test_balanced_counts_keep_the_real_total_even_when_few_parents_hold_the_chil
     from synth_ops.steps.generate import balanced_counts
 
     rng = np.random.default_rng(1)
-    none = balanced_counts(np.zeros(486), target=70.0, rng=rng)
+    # 3 of 1,458 airports have weather: a shard of 486 where none drew any gives them to one
+    none = balanced_counts(np.zeros(486), target=70.0, rng=rng, share_with=3 / 1458)
     assert none.sum() == 70 and (none > 0).sum() == 1
+    # at most the real maximum per parent: one-to-one stays one-to-one
+    capped = balanced_counts(np.r_[np.ones(50), np.zeros(50)], target=80.0, rng=rng, most=1)
+    assert capped.max() == 1 and capped.sum() == 50
     drawn = rng.poisson(2.0, 1000)
     out = balanced_counts(drawn, target=4000.0, rng=rng)
     assert abs(out.sum() - 4000) < 100 and np.corrcoef(out, drawn)[0, 1] > 0.95

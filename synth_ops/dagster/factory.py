@@ -206,13 +206,16 @@ def build_definitions(spec_paths: Iterable[str | Path], translator: SynthOpsTran
         path = str(Path(spec_path).resolve())
         spec = load_spec(path, root=resource.root or None, check_files=False)
         tables = build_asset_specs(spec, translator)
+        models = set()
         for ta in tables:
             prefix = f"{spec.name}__{ta.table}__"
-            assets += [_source_asset(path, ta), _profile_asset(path, ta, prefix), _model_asset(path, ta, prefix),
-                       _synthetic_asset(path, ta, prefix)]
+            assets += [_source_asset(path, ta), _profile_asset(path, ta, prefix), _synthetic_asset(path, ta, prefix)]
+            if ta.model.key not in models:  # related tables share one model asset: fitted once
+                models.add(ta.model.key)
+                assets.append(_model_asset(path, ta, prefix))
             checks.append(_gate_checks(path, ta, prefix))
         assets.append(_published_assets(path, tables, spec.name))
-        keys = [getattr(ta, stage).key for ta in tables for stage in STAGES if stage != "source"]
+        keys = list(dict.fromkeys(getattr(ta, stage).key for ta in tables for stage in STAGES if stage != "source"))
         job = dg.define_asset_job(f"{spec.name}_synthesize", selection=dg.AssetSelection.assets(*keys),
                                   description=f"Regenerate, gate and publish the synthetic copy {spec.name!r}")
         jobs.append(job)

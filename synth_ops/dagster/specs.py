@@ -35,15 +35,19 @@ def build_asset_specs(spec, translator: SynthOpsTranslator | None = None) -> lis
     out = []
     for table in [t.name for t in plan.tables]:  # parents first
         key = {stage: translator.get_asset_key(spec, table, stage) for stage in STAGES}
+        model_unit = plan.model_of(table).name  # related tables: one model (SCHEMA_MODEL), one asset
+        if model_unit != table:
+            key["model"] = translator.get_asset_key(spec, model_unit, "model")
         # one model covers related tables: it needs every one of their profiles
         profiles = [translator.get_asset_key(spec, t, "profile") for t in plan.model_of(table).tables]
         # lineage: a child's synthetic rows are sampled under its parents' synthetic rows
         parents = [translator.get_asset_key(spec, p, "synthetic") for p in plan.table(table).parents]
 
         def asset_spec(stage: str, deps) -> dg.AssetSpec:
+            unit = model_unit if stage == "model" else table
             return dg.AssetSpec(
-                key=key[stage], deps=deps, group_name=group, tags=translator.get_tags(spec, table, stage),
-                kinds=translator.get_kinds(spec, table, stage), description=translator.get_description(spec, table, stage),
+                key=key[stage], deps=deps, group_name=group, tags=translator.get_tags(spec, unit, stage),
+                kinds=translator.get_kinds(spec, unit, stage), description=translator.get_description(spec, unit, stage),
                 code_version=None if stage == "source" else code_version,
             )
 

@@ -5,7 +5,9 @@ children as its synthetic count says, sampled given the parent's synthetic attri
 primary key as their foreign key (so a shard only references parent keys of the same release).
 Rows without a parent (the real share of null or kept orphan keys) follow, with a null key.
 Every other foreign key takes the synthetic parent rows in a seeded order in which each appears as
-often as its synthetic count says; an implied one (set by the primary key's columns) is left as the primary set it.
+often as its synthetic count says, and within a batch the rows and those parents are paired by rank
+on the parent's main axis (the model learns where each child's real parent lies on it); an implied
+one (set by the primary key's columns) is left as the primary set it.
 """
 from __future__ import annotations
 
@@ -45,7 +47,7 @@ def child_batches(ws: Workspace, run_plan, model, table: str, shard: int, rows: 
     parent = _read_shard(ws, primary.parent, shard, list(dict.fromkeys([*primary.parent_key, *parent_learned])))
     parent_rows = np.repeat(np.arange(len(parent)), counts)
     drawn = [r for r in run_plan.of_child(table) if not r.primary and not r.implied]
-    pools = {r.name: _pool(ws, r) for r in drawn}
+    pools = {r.name: _pool(ws, r, model) for r in drawn}
     profile = ws.read(table, "profile.json")
     shares = {r.name: profile["relationships"][r.name]["unlinked"] / max(profile["rows"], 1) for r in drawn}
     batch_rows = ws.spec.generate.batch_rows
@@ -84,8 +86,9 @@ def _parent_blocks(counts, batch_rows: int):
         start = stop
 
 
-def _pool(ws: Workspace, relation):
-    """All synthetic rows of ``relation``'s parent: (key columns, the order children take them in).
+def _pool(ws: Workspace, relation, model):
+    """All synthetic rows of ``relation``'s parent: (key columns, the order children take them in,
+    each parent row's score on the model's axis for it, or None).
 
     The order lists each parent row as often as its synthetic child count says, shuffled with the
     spec's seed: child row r of the release takes entry r, so every shard and batch agrees and the
@@ -97,13 +100,16 @@ def _pool(ws: Workspace, relation):
     from synth_ops.steps.generate import parent_counts
 
     shards = build_plan(ws.spec).table(relation.parent).shards
-    keys = pd.concat([_read_shard(ws, relation.parent, i, list(relation.parent_key)) for i in range(shards)],
-                     ignore_index=True)
+    learned = learned_columns(ws.read(relation.parent, "profile.json")["columns_plan"])
+    columns = list(dict.fromkeys([*relation.parent_key, *learned]))
+    parents = pd.concat([_read_shard(ws, relation.parent, i, columns) for i in range(shards)], ignore_index=True)
     counts = np.concatenate([parent_counts(ws, relation, i) for i in range(shards)]).astype("int64")
     if counts.sum() <= 0:  # no synthetic parent asked for children: any parent
-        counts = np.ones(len(keys), dtype="int64")
+        counts = np.ones(len(parents), dtype="int64")
     rng = np.random.default_rng([ws.spec.synthesizer.seed, zlib.crc32(relation.name.encode())])
-    return keys, rng.permutation(np.repeat(np.arange(len(keys)), counts))
+    scoring = getattr(model, "relation_scores", None)
+    scores = scoring(relation.name, parents[learned]) if scoring and learned else None
+    return parents[list(relation.parent_key)], rng.permutation(np.repeat(np.arange(len(parents)), counts)), scores
 
 
 def _draw(frame, drawn, pools, shares, seed: int, batch: int, first_row: int):
@@ -113,18 +119,28 @@ def _draw(frame, drawn, pools, shares, seed: int, batch: int, first_row: int):
     import numpy as np
 
     for relation in drawn:
-        keys, order = pools[relation.name]
+        keys, order, scores = pools[relation.name]
         rng = np.random.default_rng([seed, zlib.crc32(relation.name.encode()), batch])
         rows = len(frame)
         chosen_by_model = frame.pop(f"@{relation.name}") if f"@{relation.name}" in frame else None
+        ranks = frame.pop(f"~{relation.name}").to_numpy(dtype="float64") if f"~{relation.name}" in frame else None
         if chosen_by_model is not None:  # the backend picked the parent row itself (hma)
             positions = chosen_by_model.to_numpy(dtype="float64")
             missing = np.isnan(positions) | (positions >= len(keys))
             chosen = np.where(missing, 0, positions).astype("int64")
         else:
-            missing = rng.random(rows) < shares[relation.name]
+            # null where the model says (jointly with the row's other columns), else at the real share
+            missing = np.isnan(ranks) if ranks is not None else rng.random(rows) < shares[relation.name]
             release_rows = np.arange(first_row, first_row + rows)
             chosen = order[release_rows % len(order)] if len(order) else np.zeros(rows, dtype="int64")
+            if ranks is not None and scores is not None and len(order):
+                # the batch's parents, as the order gives them, paired with its rows by rank: a row
+                # ranked high on the parent axis gets a parent that scores high on it
+                linked = np.flatnonzero(~missing)
+                slots = chosen[linked]
+                paired = np.empty_like(slots)
+                paired[np.argsort(ranks[linked], kind="stable")] = slots[np.argsort(scores[slots], kind="stable")]
+                chosen[linked] = paired
         for column, parent_column in zip(relation.child_key, relation.parent_key):
             values = keys[parent_column].to_numpy(dtype=object)[chosen] if len(keys) else np.full(rows, None)
             values = values.astype(object)

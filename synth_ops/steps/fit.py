@@ -43,9 +43,9 @@ def fit(ws: Workspace, unit: str, progress=None, force: bool = False) -> ModelRe
         ws.require(table, "profile.json", "profile")
         learned[table] = learned_columns(ws.read(table, "profile.json")["columns_plan"])
         train, holdout = load_training_rows(ws, table)
-        positions[table] = split_holdout(len(train) + len(holdout), ws.spec.gates.holdout, settings.seed)[0]
+        positions[table] = split_holdout(len(train) + len(holdout), ws.spec.gates.holdout, ws.spec.synthesizer.seed)[0]
         splits[table] = {
-            "seed": settings.seed,
+            "seed": ws.spec.synthesizer.seed,  # the split's seed (load_training_rows), whatever the model's
             "holdout_share": ws.spec.gates.holdout,
             "train_rows": len(train),
             "holdout_rows": len(holdout),
@@ -61,9 +61,10 @@ def fit(ws: Workspace, unit: str, progress=None, force: bool = False) -> ModelRe
     if any(learned.values()) or relations:
         synthesizer = synthesizers.create(settings)
         # a backend that samples a whole schema at once (hma) needs the release's scale now
-        root = model.tables[0]
-        root_rows = splits[root]["train_rows"] + splits[root]["holdout_rows"]
-        synthesizer.options["scale"] = ws.spec.generate.row_count(root_rows) / max(root_rows, 1)
+        # (of the rows it is fitted on: the training rows)
+        root = splits[model.tables[0]]
+        target = ws.spec.generate.row_count(root["train_rows"] + root["holdout_rows"])
+        synthesizer.options["scale"] = target / max(root["train_rows"], 1)
         if progress:
             progress("fitting", 0)
         info = synthesizer.fit(data, metadata, relations) if relations else synthesizer.fit(data, metadata)
@@ -116,11 +117,13 @@ def _relation_data(ws: Workspace, plan, model, positions: dict, learned: dict) -
         parent_rows = ws.read(relation.parent, "profile.json")["rows"]
         counts = np.bincount(links[links >= 0], minlength=parent_rows)[positions[relation.parent]]
         parents = links[positions[relation.child]]
-        context, sequence = None, None
+        # the parent's learned columns per child row: conditioned on (primary), or the child's own
+        # view of which parent it has (drawn keys are matched to parents by it)
+        parent_frame = kept_source(ws, relation.parent)[learned[relation.parent]]
+        context = parent_frame.iloc[np.maximum(parents, 0)].reset_index(drop=True)
+        context.loc[parents < 0, :] = None
+        sequence = None
         if relation.primary:
-            parent_frame = kept_source(ws, relation.parent)[learned[relation.parent]]
-            context = parent_frame.iloc[np.maximum(parents, 0)].reset_index(drop=True)
-            context.loc[parents < 0, :] = None
             sequence = next(((c, e["step"]) for c, e in profile["columns_plan"].items()
                              if e.get("unique_within") == relation.name), None)
         relations[relation.name] = RelationData(

@@ -54,6 +54,8 @@ def planned_rows(ws: Workspace, table: str) -> list[int]:
         return shard_rows(ws.spec.generate.row_count(profile["rows"]), plan.table(table).shards)
     relation = plan.relation(plan.table(table).primary)
     share = profile["relationships"][relation.name]["unlinked"] / max(profile["rows"], 1)
+    if share >= 1:  # every real key is null: the table's size cannot follow its parents
+        return shard_rows(ws.spec.generate.row_count(profile["rows"]), plan.table(table).shards)
     rows = []
     for shard in range(plan.table(relation.parent).shards):
         linked = int(parent_counts(ws, relation, shard).sum())
@@ -130,6 +132,7 @@ def generate_shard(ws: Workspace, table: str, shard: int, on_batch: Callable[[in
     started = time.perf_counter()
     rows = 0
     counts = []
+    count_names = [r.count_column for r in run_plan.of_parent(table)]
     if run_plan.table(table).primary is None:
         batches = _learned_batches(model, table, plan[shard], ws.spec.generate.batch_rows, seed)
     else:
@@ -139,7 +142,7 @@ def generate_shard(ws: Workspace, table: str, shard: int, on_batch: Callable[[in
     try:
         with pq.ParquetWriter(staging, schema, compression="zstd") as writer:
             for learned in batches:
-                count_columns = [c for c in learned.columns if c.startswith("#")]
+                count_columns = [c for c in count_names if c in learned.columns]
                 if count_columns:
                     counts.append(learned[count_columns])
                 frame = fill(learned.drop(columns=count_columns), columns_plan, len(learned), first_row + rows, seed)
@@ -166,20 +169,30 @@ def generate_shard(ws: Workspace, table: str, shard: int, on_batch: Callable[[in
     return record
 
 
-def balanced_counts(counts, target: float, rng):
+def balanced_counts(counts, target: float, rng, most: int | None = None, share_with: float = 1.0):
     """``counts`` rescaled (stochastic rounding) to sum to about ``target``, the real number of
-    children per parent row times this shard's parent rows. Sampled counts alone are right on
-    average but swing widely when few parents hold most children (3 of 1,458 airports have
-    weather): one shard would get all of them, another none."""
+    children per parent row times this shard's parent rows, none above ``most`` (the real maximum:
+    a one-to-one relationship stays one-to-one). Sampled counts alone are right on average but
+    swing widely when few parents hold most children (3 of 1,458 airports have weather): one shard
+    would get all of them, another none. A shard where no parent drew a child gives them to as
+    many random parents as the real share of parents with children says."""
     import numpy as np
 
     counts = np.maximum(np.asarray(counts, dtype="float64"), 0)
     if target <= 0 or not len(counts):
         return np.zeros(len(counts), dtype="int64")
-    if counts.sum() <= 0:  # no parent drew children: the one most likely to have them does
+    if counts.sum() <= 0:
+        chosen = rng.choice(len(counts), size=min(len(counts), max(1, round(len(counts) * share_with))),
+                            replace=False)
         counts = np.zeros(len(counts))
-        counts[rng.integers(len(counts))] = 1.0
-    scaled = counts * (target / counts.sum())
+        counts[chosen] = 1.0
+    factor = target / counts.sum()
+    scaled = counts * factor
+    for _ in range(20):  # the cap takes children from the largest parents: the others make up for it
+        scaled = np.minimum(counts * factor, most) if most is not None else counts * factor
+        if scaled.sum() >= target * 0.999 or (most is not None and np.all((scaled >= most) | (counts == 0))):
+            break
+        factor *= target / scaled.sum()
     whole = np.floor(scaled)
     return (whole + (rng.random(len(scaled)) < scaled - whole)).astype("int64")
 
@@ -200,11 +213,12 @@ def _write_counts(ws: Workspace, run_plan, table: str, shard: int, counts: list,
         if relation.count_column not in frame:  # an implied relationship draws nothing
             frame[relation.count_column] = np.zeros(rows, dtype="int64")
             continue
-        child = ws.read(relation.child, "profile.json")
-        linked = child["rows"] - child["relationships"][relation.name]["unlinked"]
+        stats = ws.read(relation.child, "profile.json")["relationships"][relation.name]
+        linked = ws.read(relation.child, "profile.json")["rows"] - stats["unlinked"]
         rng = np.random.default_rng([seed, zlib.crc32(relation.name.encode()), shard])
-        frame[relation.count_column] = balanced_counts(frame[relation.count_column].to_numpy(),
-                                                       linked * rows / max(real_rows, 1), rng)
+        frame[relation.count_column] = balanced_counts(
+            frame[relation.count_column].to_numpy(), linked * rows / max(real_rows, 1), rng,
+            most=stats["max_children"], share_with=stats["parents_with_children"] / max(stats["parent_rows"], 1))
     buffer = io.BytesIO()
     pq.write_table(pa.Table.from_pandas(frame.astype("int64"), preserve_index=False), buffer)
     ws.artifacts.write_bytes(shard_key(ws, table, shard, "counts.parquet"), buffer.getvalue())

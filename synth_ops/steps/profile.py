@@ -44,6 +44,8 @@ def profile(ws: Workspace, table: str, force: bool = False) -> ProfileRecord:
     plan = build_plan(ws.spec)
     as_child = sorted(plan.of_child(table), key=lambda r: not r.primary)  # the primary relationship sets shared columns
     declared_key = next((r.parent_key for r in plan.of_parent(table)), None)
+    key_field = next((f"relationships.{i}.parent_primary_key" for i, r in enumerate(ws.spec.relationships)
+                      if r.parent_table_name == table), None)
     _check_usable(frame, table, spec_table, ws.spec.relationships)
     for relation in as_child:
         ws.require(relation.parent, "profile.json", "profile")
@@ -54,14 +56,16 @@ def profile(ws: Workspace, table: str, force: bool = False) -> ProfileRecord:
     for relation in as_child:
         for column in relation.child_key:
             foreign.setdefault(column, relation.name)
-    detection = detect(frame, table, spec_table, ws.spec.synthesizer.seed, key=declared_key, foreign=foreign)
-    _composite_key(frame, table, detection, plan)
+    detection = detect(frame, table, spec_table, ws.spec.synthesizer.seed, key=declared_key, foreign=foreign,
+                       key_field=key_field)
+    _composite_key(frame, table, detection, plan, relationship_stats, ws.spec)
     learned = learned_columns(detection.plan)
     synthesizers.create(ws.spec.synthesizer_of(table)).check(
         {table: detection.metadata["tables"][table] if learned else {"columns": {}}})
     preflight.check_suites(ws.spec.gates.suites, table, list(frame.columns))
     preflight.check_utility(ws.spec.gates.utility, table, detection.plan, len(ws.spec.tables))
-    preflight.check_key_capacity(detection.plan, table, ws.spec.generate.row_count(len(frame)))
+    planned = _planned_rows_estimate(ws, plan, table, len(frame))
+    preflight.check_key_capacity(detection.plan, table, planned)
     split_holdout(len(frame), ws.spec.gates.holdout, ws.spec.synthesizer.seed)  # a holdout to judge against
 
     sdtypes = {c: m["sdtype"] for c, m in detection.metadata["tables"][table]["columns"].items()}
@@ -86,6 +90,7 @@ def profile(ws: Workspace, table: str, force: bool = False) -> ProfileRecord:
         "pii": replaced,
         "warnings": warnings,
         "relationships": relationship_stats,
+        "planned_rows_estimate": planned,
     }
     if as_child:
         relations.write_links(ws, table, links)
@@ -109,6 +114,16 @@ def profile(ws: Workspace, table: str, force: bool = False) -> ProfileRecord:
     return record
 
 
+def _planned_rows_estimate(ws: Workspace, plan, table: str, rows: int) -> int:
+    """Rows the release will hold: the spec's count for a table without parents; for a child, its
+    primary parent's estimate times the real children per parent row."""
+    primary = plan.table(table).primary
+    if primary is None:
+        return ws.spec.generate.row_count(rows)
+    parent = ws.read(plan.relation(primary).parent, "profile.json")
+    return int(round(parent["planned_rows_estimate"] * rows / max(parent["rows"], 1)))
+
+
 def _with_parent_types(ws: Workspace, arrow_schema: list, as_child) -> list:
     """Foreign key columns are written in their parent key's type (its values are the parent's)."""
     types: dict[str, str] = {}
@@ -119,7 +134,7 @@ def _with_parent_types(ws: Workspace, arrow_schema: list, as_child) -> list:
     return [[name, types.get(name, kind)] for name, kind in arrow_schema]
 
 
-def _composite_key(frame, table: str, detection, plan) -> None:
+def _composite_key(frame, table: str, detection, plan, stats: dict, spec) -> None:
     """A composite primary key is made unique within each synthetic parent: every column but one
     comes from the table's primary relationship, and the one left is a number or datetime, spaced
     at least by the smallest gap between a parent's real values (weather's hourly time_hour)."""
@@ -137,6 +152,11 @@ def _composite_key(frame, table: str, detection, plan) -> None:
         raise SpecError(
             f"tables.{table}.metadata.primary_key: a composite key {key} needs every column but one in the foreign "
             "key of the table's first relationship, and that one column learned as a number or datetime")
+    unlinked = stats[primary.name]["unlinked"]
+    if unlinked:  # their key would lack its parent part: null, and repeated
+        index = [r.name for r in spec.relationships].index(primary.name)
+        raise SpecError(f"relationships.{index}.orphans: {unlinked} {table} rows have a null or orphan "
+                        f"{list(primary.child_key)}, part of the composite primary key {key}; set orphans: drop")
     values = frame[free[0]]
     if entry["sdtype"] == "datetime":
         fmt = detection.metadata["tables"][table]["columns"].get(free[0], {}).get("datetime_format")

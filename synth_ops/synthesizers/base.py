@@ -32,8 +32,8 @@ class RelationData:
 
     ``counts``: per parent training row, its children among the child's kept source rows.
     ``parents``: per child training row, the parent's row in ``context`` terms: -1 when it has none
-    (a null or orphan foreign key that is kept). ``context``: for the child's primary relationship,
-    the parent's learned columns per child training row (NaN rows where it has none), else None.
+    (a null or orphan foreign key that is kept). ``context``: the parent's learned columns per child
+    training row (NaN rows where it has none).
     ``sequence``: (column, step) of a composite key's own column, unique within each parent.
     ``parents`` index the parent's kept source rows; ``parent_rows`` says which of those are its
     training rows (a child row whose parent is held out has a parent the model never saw).

@@ -135,13 +135,19 @@ class CopulaSynthesizer(Synthesizer):
         self.own: dict[str, list[str]] = {}           # learned and count columns a table's rows carry
         self.context: dict[str, list[str]] = {}       # its model's parent columns, as "^<column>"
         self.sequence: dict[str, tuple[str, float, float]] = {}  # column, step, grid origin
+        self.counts: dict[str, list[str]] = {}        # its child count columns
+        self.scores: dict[str, list[str]] = {}        # "~<relationship>": where its drawn parents rank
+        self.axis: dict[str, tuple] = {}              # relationship -> (parent columns, loadings)
+        self.axis_parent: dict[str, str] = {}
         for table, frame in data.items():
             codecs = {c: ColumnCodec(c, metadata[table]["columns"].get(c, {})) for c in frame.columns}
             columns = {c: codec.encode(frame[c]) for c, codec in codecs.items()}
             marginals = {c: codecs[c].marginal(values) for c, values in columns.items()}
+            self.counts[table] = []
             for name, relation in relations.items():
                 if relation.plan.parent == table:
                     column = relation.plan.count_column
+                    self.counts[table].append(column)
                     columns[column] = relation.counts.astype("float64")
                     marginals[column] = NumericMarginal.fit(columns[column], decimals=0, discrete=True)
             self.own[table] = list(columns)
@@ -160,11 +166,31 @@ class CopulaSynthesizer(Synthesizer):
                     codecs[name], columns[name] = codec, full
                     marginals[name] = codec.marginal(values)
                     self.context[table].append(name)
+            self.scores[table] = []
+            for name, relation in relations.items():  # drawn keys: which parent, on the axis that matters
+                if relation.plan.child != table or relation.plan.primary or relation.context is None \
+                        or not len(relation.context.columns) or not len(frame.columns):
+                    continue
+                linked = relation.parents >= 0
+                rows_linked = np.flatnonzero(linked)
+                if len(rows_linked) < 3:
+                    continue
+                context = relation.context.iloc[rows_linked].reset_index(drop=True)
+                self.axis_parent[name] = relation.plan.parent
+                self.axis[name] = self._canonical_axis(relation.plan.parent, context,
+                                                       {c: columns[c][rows_linked] for c in frame.columns},
+                                                       {c: marginals[c] for c in frame.columns}, metadata)
+                score = np.full(len(frame), np.nan)
+                score[linked] = self.relation_scores(name, context)
+                column = score_name(name)
+                columns[column], marginals[column] = score, NumericMarginal.fit(score, decimals=None)
+                self.own[table].append(column)
+                self.scores[table].append(column)
             if primary is not None and primary.sequence is not None:
                 column, step = primary.sequence
                 self.sequence[table] = (column, step, float(np.nanmin(columns[column])) if len(frame) else 0.0)
             order = self.context[table] + self.own[table]
-            fitted = pd.DataFrame({c: columns[c] for c in order}).iloc[np.flatnonzero(rows)]
+            fitted = pd.DataFrame({c: columns[c] for c in order}, index=range(len(frame))).iloc[np.flatnonzero(rows)]
             self.models[table] = GaussianCopula.fit(fitted, {c: marginals[c] for c in order},
                                                     table_rng(self.seed, table))
             self.codecs[table] = codecs
@@ -179,8 +205,12 @@ class CopulaSynthesizer(Synthesizer):
             column, step, origin = self.sequence[table]
             values[column] = unique_within(values[column], np.asarray(groups), step, origin)
         for column in self.own[table]:
-            if column.startswith("#"):
+            if column in self.counts.get(table, ()):
                 out[column] = np.nan_to_num(values[column], nan=0.0).astype("int64")
+            elif column in self.scores.get(table, ()):  # the rank among the child's scores, in [0, 1]
+                marginal = self.models[table].marginals[column]
+                out[column] = np.where(np.isnan(values[column]), np.nan,
+                                       np.interp(values[column], marginal.quantiles, marginal.probabilities))
             else:
                 out[column] = codecs[column].decode(values[column]).to_numpy()
         return pd.DataFrame(out, index=range(rows))
@@ -207,6 +237,60 @@ class CopulaSynthesizer(Synthesizer):
             codec = self.codecs[table][name]
             given[name] = codec.encode(context[name[len(CONTEXT):]].reset_index(drop=True))
         return self._frame(table, model.sample_given(given, rng, self.own[table]), rows, groups)
+
+
+    def _canonical_axis(self, parent: str, context, own: dict, own_marginals: dict, metadata: dict):
+        """The parent's columns combined as they best predict the child's own columns: the first
+        canonical direction of the real (parent, child) rows in normal scores."""
+        import numpy as np
+        import pandas as pd
+
+        from synth_ops.synthesizers.copula.model import GaussianCopula
+
+        parent_meta = metadata[parent]["columns"]
+        columns, marginals = {}, {}
+        for column in context.columns:
+            codec = ColumnCodec(column, parent_meta.get(column, {}))
+            columns[context_name(column)] = values = codec.encode(context[column])
+            marginals[context_name(column)] = codec.marginal(values)
+        columns.update(own)
+        marginals.update(own_marginals)
+        joint = GaussianCopula.fit(pd.DataFrame(columns), marginals, table_rng(self.seed, f"{parent}/axis"))
+        k = len(context.columns)
+        r = joint.correlation + 1e-3 * np.eye(len(joint.columns))
+        r_pp, r_pc, r_cc = r[:k, :k], r[:k, k:], r[k:, k:]
+        matrix = np.linalg.solve(r_pp, r_pc) @ np.linalg.solve(r_cc, r_pc.T)
+        values, vectors = np.linalg.eig(matrix)
+        loadings = np.real(vectors[:, int(np.argmax(np.real(values)))])
+        loadings = loadings if loadings[np.argmax(np.abs(loadings))] > 0 else -loadings
+        return list(context.columns), loadings / max(np.linalg.norm(loadings), 1e-12)
+
+    def relation_scores(self, relation: str, frame):
+        """Each parent row's position on the axis of ``relation`` (None if it has none): drawn
+        foreign keys pair children and parents by rank on it, so a child keeps the kind of parent
+        it had (long flights on big planes, to far airports)."""
+        import copy
+
+        import numpy as np
+        from scipy.special import ndtri
+
+        from synth_ops.synthesizers.copula.model import EPS
+
+        if relation not in self.axis:
+            return None
+        columns, loadings = self.axis[relation]
+        parent = self.axis_parent[relation]
+        rng = table_rng(self.seed, f"{relation}/axis")
+        scores = np.zeros(len(frame))
+        for column, loading in zip(columns, loadings):
+            codec = copy.copy(self.codecs[parent][column])  # encoding may set state: not on the model's
+            u = self.models[parent].marginals[column].forward(codec.encode(frame[column].reset_index(drop=True)), rng)
+            scores += loading * ndtri(np.clip(u, EPS, 1 - EPS))
+        return scores
+
+
+def score_name(relation: str) -> str:
+    return f"~{relation}"
 
 
 def context_name(column: str) -> str:

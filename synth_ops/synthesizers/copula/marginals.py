@@ -116,11 +116,16 @@ class CategoricalMarginal:
         import pandas as pd
 
         lows = np.concatenate([[0.0], self.bounds[:-1]])
-        index = {c: i for i, c in enumerate(self.categories) if c is not None}
+        series = pd.Series(values, dtype=object)
+        missing = series.isna().to_numpy()
+        positions = np.array([i for i, c in enumerate(self.categories) if c is not None], dtype="int64")
+        known = pd.Index([c for c in self.categories if c is not None], dtype=object)
+        found = known.get_indexer(series.where(~missing, None)) if len(known) else np.full(len(series), -1)
+        codes = np.where(found >= 0, positions[np.maximum(found, 0)] if len(positions) else 0, -1)
         null = next((i for i, c in enumerate(self.categories) if c is None), None)
-        codes = pd.Series(values, dtype=object).map(lambda v: null if _is_null(v) else index.get(_plain(v)))
-        unseen = codes.isna().to_numpy()
-        codes = codes.fillna(0).to_numpy(dtype="int64")
+        codes[missing] = -1 if null is None else null
+        unseen = codes < 0
+        codes = np.where(unseen, 0, codes).astype("int64")
         u = lows[codes] + rng.random(len(codes)) * (self.bounds[codes] - lows[codes])
         u[unseen] = rng.random(int(unseen.sum()))  # a category the model never saw: anywhere
         return u

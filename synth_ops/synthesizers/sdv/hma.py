@@ -55,13 +55,22 @@ class SDVHMA(Synthesizer):
                 frame[PK] = np.arange(len(frame))
                 columns[PK] = {"sdtype": "id"}
             tables[table], doc["tables"][table] = frame, {"columns": columns, **({"primary_key": PK} if table in parents else {})}
+        # A child row whose parent is held out points at a row HMA never sees: as a null key HMA would
+        # learn nulls the real data does not have, so such rows are left out of HMA's training.
+        keep = {t: np.ones(len(f), dtype=bool) for t, f in tables.items()}
+        keys = {}
         for name, relation in relations.items():
             training = {int(p): i for i, p in enumerate(relation.parent_rows)}  # kept row -> training row
-            keys = [training.get(int(p), np.nan) if p >= 0 else np.nan for p in relation.parents]
-            tables[relation.plan.child][_fk(name)] = np.asarray(keys, dtype="float64")
+            keys[name] = np.asarray([training.get(int(p), -1) if p >= 0 else np.nan for p in relation.parents],
+                                    dtype="float64")
+            keep[relation.plan.child] &= keys[name] != -1
+        for name, relation in relations.items():
+            tables[relation.plan.child][_fk(name)] = keys[name]
             doc["tables"][relation.plan.child]["columns"][_fk(name)] = {"sdtype": "id"}
             doc["relationships"].append({"parent_table_name": relation.plan.parent, "parent_primary_key": PK,
                                          "child_table_name": relation.plan.child, "child_foreign_key": _fk(name)})
+        for table, rows in keep.items():
+            tables[table] = tables[table][rows].reset_index(drop=True)
         for name, relation in relations.items():  # HMA wants keys of one type: whole numbers, nulls allowed
             child = tables[relation.plan.child]
             child[_fk(name)] = child[_fk(name)].astype("Int64")
@@ -86,7 +95,8 @@ class SDVHMA(Synthesizer):
                 raise
         self.columns = {t: list(f.columns.drop([PK], errors="ignore").drop(
             [c for c in f.columns if c.startswith("__fk__")])) for t, f in tables.items()}
-        return {"hma_fit_seconds": round(fitted - started, 3),
+        return {"hma_training_rows": {t: len(f) for t, f in tables.items()},
+                "hma_fit_seconds": round(fitted - started, 3),
                 "hma_sample_seconds": round(time.perf_counter() - fitted, 3), "scale": self.scale}
 
     def _sample_schema(self, seed: int) -> dict:
