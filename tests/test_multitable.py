@@ -153,6 +153,13 @@ def test_three_shards_reference_their_release_and_a_dangling_key_fails_the_gate(
     assert any("referential_integrity:flights.tailnum" in line for line in failed.value.failures)
     assert not (tmp_path / "other").exists() or not list((tmp_path / "other").rglob("_latest.json"))
 
+    # the CLI, publishing the same run elsewhere: exit 1, nothing published there either
+    elsewhere = write_spec(tmp_path, nyc_doc(nyc_slice, publish={"uri": str(tmp_path / "elsewhere")},
+                                             artifacts={"uri": str(tmp_path / "artifacts")}), "elsewhere.yaml")
+    result = run_cli("run", str(elsewhere))
+    assert result.returncode == 1 and "referential_integrity:flights.tailnum" in result.stderr
+    assert not list((tmp_path / "elsewhere").rglob("_latest.json"))
+
     result = run_cli("validate", str(spec_path))  # the CLI says the same: exit 1
     assert result.returncode == 1 and "referential_integrity:flights.tailnum" in result.stderr
 
