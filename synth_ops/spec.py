@@ -222,6 +222,18 @@ class Spec(_Frozen):
     s3: S3Options = Field(default_factory=S3Options)
     schedule: Optional[str] = Field(None, description="cron expression for scheduled regeneration "
                                     "(Dagster schedule / Airflow DAG schedule)")
+    owners: tuple[str, ...] = Field((), description="who owns the synthetic copy, shown in the asset catalog: "
+                                    "emails or team:<name>")
+
+    @field_validator("owners")
+    @classmethod
+    def _owners(cls, owners: tuple[str, ...]) -> tuple[str, ...]:
+        import re
+
+        bad = [o for o in owners if not re.match(r"^(team:[A-Za-z0-9_-]+|[^@\s]+@[^@\s]+\.[^@\s]+)$", o)]
+        if bad:
+            raise ValueError(f"expected emails or team:<name>, got {bad}")
+        return owners
 
     @field_validator("schedule")
     @classmethod
@@ -305,6 +317,7 @@ class Spec(_Frozen):
         doc.pop("artifacts")
         doc.pop("s3")
         doc.pop("schedule")
+        doc.pop("owners")
         for table in doc["tables"].values():
             table.pop("source")
         doc["gates"]["suites"] = [_file_sha256(path) for path in self.gates.suites]

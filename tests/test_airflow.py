@@ -167,3 +167,31 @@ def test_related_tables_generate_in_dependency_order(airflow_home, tmp_path, nyc
     assert spans["airports"][1] <= spans["weather"][0] and spans["weather"][1] <= spans["flights"][0]
     assert (tmp_path / "warehouse" / "nyc" / "_latest.json").exists()
     assert {e["name"] for e in out["asset_events"]} >= {f"synth-ops.nyc.{t}" for t in NYC_TABLES}
+
+
+def test_bad_input_fails_for_good_without_retries(airflow_home, tmp_path):
+    """A source with a header and no rows: retrying cannot help, so the task fails, not up_for_retry."""
+    from tests.conftest import penguins_doc, write_spec
+
+    source = tmp_path / "empty.csv"
+    source.write_text("species,island,bill_length_mm\n")
+    spec = write_spec(tmp_path, penguins_doc(source))
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    (dags / "synth_empty.py").write_text(textwrap.dedent(f"""
+        import datetime
+        import pendulum
+        from airflow.sdk import DAG
+        from synth_ops.airflow import synth_task_group
+        with DAG("synth_empty", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+                 default_args={{"retries": 3, "retry_delay": datetime.timedelta(seconds=1)}}):
+            synth_task_group({str(spec)!r})
+    """))
+    env = {**airflow_home["env"], "AIRFLOW__CORE__DAGS_FOLDER": str(dags)}
+    out = _driver(env, "test", "synth_empty")
+    states = {t["task_id"].split(".")[-1]: t["state"] for t in out["tasks"] if t["map_index"] <= 0}
+    assert out["run_state"] == "failed"
+    assert states["profile"] == "failed", states
+    # dag.test() marks an unfinished task failed at the end: what tells is that it never was up for retry
+    assert "up_for_retry" not in out["log"].lower() and "AirflowFailException" in out["log"]
+    assert "InputError: tables.penguins.source:" in out["log"] and "has a header but no rows" in out["log"]

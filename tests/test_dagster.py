@@ -189,3 +189,45 @@ def test_related_tables_materialize_with_lineage_from_parents_to_children(tmp_pa
             assert event.metadata["status"].value == "published" and event.metadata["rows"].value > 0, table
     versions = {read.split("/")[-2] for read in map(str, (tmp_path / "warehouse" / "nyc").rglob("_manifest.json"))}
     assert len(versions) == 1  # the whole schema is one release
+
+
+def test_catalog_metadata_shows_schema_row_count_owners_and_gate_direction(tmp_path, penguins_frame):
+    spec = write_spec(tmp_path, penguins_doc(owners=["team:privacy", "data@example.com"],
+                                             generate={"rows": 300, "shards": 2}))
+    (table,) = build_asset_specs(load_spec(spec))
+    assert set(table.published.owners) == {"team:privacy", "data@example.com"}
+    assert table.source.kinds >= {"csv"} and table.published.kinds >= {"parquet"}
+    quality = next(c for c in table.checks if c.name == "quality")
+    assert ">= 0.7 x the holdout's own" in quality.description
+    assert "<= 0.6" in next(c for c in table.checks if c.name == "dcr_share").description
+    with _instance(tmp_path) as instance:
+        result = _job(spec, tmp_path).execute_in_process(instance=instance)
+        assert result.success
+        for stage in ("synthetic", "published"):
+            metadata = _materializations(instance, ["penguins", "penguins", stage])[0].asset_materialization.metadata
+            schema = metadata["dagster/column_schema"].value
+            assert [c.name for c in schema.columns] == list(penguins_frame.columns)
+            assert {c.name: c.type for c in schema.columns}["bill_length_mm"] == "double"
+            assert metadata["dagster/row_count"].value == 300
+            assert metadata["dagster/table_name"].value == "penguins.penguins"
+            # types and names only: no category, range or other value of the source
+            text = repr({k: v.value for k, v in metadata.items()})
+            assert "Adelie" not in text and "Biscoe" not in text
+        published = _materializations(instance, ["penguins", "penguins", "published"])[0].asset_materialization
+        assert published.metadata["dagster/uri"].value.endswith("_manifest.json")
+        model_key = dg.AssetKey(["penguins", "penguins", "model"])
+
+        def model_version():
+            return _materializations(instance, list(model_key.path))[0].asset_materialization.tags["dagster/data_version"]
+
+        first = model_version()
+        # an identical refit (same spec, source, libraries) keeps the model's data version, whatever
+        # its pickle's checksum
+        from synth_ops.steps.fit import fit
+        from synth_ops.workspace import Workspace
+
+        ws = Workspace.open(load_spec(spec, root=tmp_path))
+        fit(ws, "penguins", force=True)
+        result = _job(spec, tmp_path).execute_in_process(instance=instance, asset_selection=[model_key])
+        assert result.success and len(_materializations(instance, list(model_key.path))) == 2
+        assert model_version() == first

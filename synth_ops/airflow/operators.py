@@ -32,6 +32,25 @@ class SynthOpsBaseOperator(BaseOperator):
     def hook(self) -> SynthOpsHook:
         return SynthOpsHook(self.spec_path, self.synth_ops_conn_id, self.root, {"rows": self.rows, "seed": self.seed})
 
+    def execute(self, context):
+        """The step, with every synth-ops error in Airflow's terms: bad input, a failed gate or a
+        tampered model fail the task for good (retrying cannot help); a store failure is retried."""
+        from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+        from synth_ops.errors import GateFailed, InputError, ModelIntegrityError, SpecError, StoreError, SynthOpsError
+
+        try:
+            return self.run_step(context)
+        except (SpecError, InputError, ModelIntegrityError, GateFailed) as error:
+            raise AirflowFailException(f"{type(error).__name__}: {error}") from None
+        except StoreError as error:
+            raise AirflowException(f"StoreError (retried): {error}") from None
+        except SynthOpsError as error:
+            raise AirflowFailException(f"{type(error).__name__}: {error}") from None
+
+    def run_step(self, context):
+        raise NotImplementedError
+
     def tables(self, ws) -> list[str]:
         from synth_ops.plan import build_plan
 
@@ -39,7 +58,7 @@ class SynthOpsBaseOperator(BaseOperator):
 
 
 class SynthProfileOperator(SynthOpsBaseOperator):
-    def execute(self, context) -> list[dict[str, Any]]:
+    def run_step(self, context) -> list[dict[str, Any]]:
         from synth_ops.steps.profile import profile
 
         ws = self.hook.get_workspace()
@@ -47,7 +66,7 @@ class SynthProfileOperator(SynthOpsBaseOperator):
 
 
 class SynthFitOperator(SynthOpsBaseOperator):
-    def execute(self, context) -> list[dict[str, Any]]:
+    def run_step(self, context) -> list[dict[str, Any]]:
         from synth_ops.steps.fit import fit
 
         from synth_ops.plan import build_plan
@@ -67,7 +86,7 @@ class SynthGenerateOperator(SynthOpsBaseOperator):
         super().__init__(**kwargs)
         self.shard = shard
 
-    def execute(self, context) -> list[dict[str, Any]]:
+    def run_step(self, context) -> list[dict[str, Any]]:
         from synth_ops.steps.generate import generate, generate_shard
 
         ws = self.hook.get_workspace()
@@ -80,7 +99,7 @@ class SynthGenerateOperator(SynthOpsBaseOperator):
 class SynthValidateOperator(SynthOpsBaseOperator):
     """Fails without retries (AirflowFailException) when a gate fails, naming gate, value, threshold."""
 
-    def execute(self, context) -> list[dict[str, Any]]:
+    def run_step(self, context) -> list[dict[str, Any]]:
         from airflow.sdk.exceptions import AirflowFailException
 
         from synth_ops.steps.validate import validate
@@ -123,7 +142,7 @@ class SynthPublishOperator(SynthOpsBaseOperator):
         self.assets = {t: published_asset(self.spec_path, self.root, t) for t in spec.tables}
         self.outlets = list(self.assets.values())
 
-    def execute(self, context) -> dict[str, Any]:
+    def run_step(self, context) -> dict[str, Any]:
         from synth_ops.steps.publish import publish
 
         release = publish(self.hook.get_workspace())

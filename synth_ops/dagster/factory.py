@@ -17,6 +17,18 @@ from synth_ops.dagster.translator import STAGES, SynthOpsTranslator
 RESOURCE_KEY = "synth_ops"
 
 
+def catalog_metadata(ws, table: str, rows: int, uri: str) -> dict:
+    """What a data catalog shows of a synthetic table: its columns with their types, row count,
+    where it is and its name. Types and names only: never a value or a statistic of the source."""
+    schema = ws.read(table, "profile.json")["arrow_schema"]
+    return {
+        "dagster/column_schema": dg.TableSchema(columns=[dg.TableColumn(name=name, type=kind) for name, kind in schema]),
+        "dagster/row_count": rows,
+        "dagster/uri": uri,
+        "dagster/table_name": f"{ws.spec.name}.{table}",
+    }
+
+
 def _profile_asset(path: str, ta: TableAssets, prefix: str) -> dg.AssetsDefinition:
     @dg.multi_asset(name=f"{prefix}profile", specs=[ta.profile], required_resource_keys={RESOURCE_KEY})
     def _asset(context: dg.AssetExecutionContext):
@@ -41,7 +53,9 @@ def _model_asset(path: str, ta: TableAssets, prefix: str) -> dg.AssetsDefinition
 
         ws = context.resources.synth_ops.workspace(path)
         record = fit(ws, ta.table)
-        return dg.MaterializeResult(data_version=dg.DataVersion(record.model_sha256[:16]), metadata={
+        # the version of what the model was fitted from (spec, sources, libraries: the run id), not of
+        # its pickle, which differs between identical fits and would make everything downstream stale
+        return dg.MaterializeResult(data_version=dg.DataVersion(ws.run_id), metadata={
             "kind": record.kind, "train_rows": record.train_rows, "holdout_rows": record.holdout_rows,
             "fit_seconds": record.fit_seconds, "model_sha256": record.model_sha256,
             "model": dg.MetadataValue.path(ws.location(record.model_key)),
@@ -75,13 +89,16 @@ def _synthetic_asset(path: str, ta: TableAssets, prefix: str) -> dg.AssetsDefini
         context.log.info(f"shard {shard}: {record.rows} rows in {record.seconds:.1f}s")
         return record.to_dict()
 
-    @dg.op(name=f"{prefix}collect_shards")
-    def collect(records: list) -> dg.Output:
+    @dg.op(name=f"{prefix}collect_shards", required_resource_keys={RESOURCE_KEY})
+    def collect(context: dg.OpExecutionContext, records: list) -> dg.Output:
         records = sorted(records, key=lambda r: r["shard"])
         summary = {"run_id": records[0]["run_id"], "rows": sum(r["rows"] for r in records), "shards": len(records)}
+        ws = context.resources.synth_ops.workspace(path)
+        shards = ws.location(ws.key(ta.table, "shards"))
         return dg.Output(summary, data_version=dg.DataVersion(summary["run_id"]), metadata={
             "rows": summary["rows"], "shards": summary["shards"], "run_id": summary["run_id"],
             "bytes": sum(r["bytes"] for r in records),
+            **catalog_metadata(ws, ta.table, summary["rows"], shards),
         })
 
     ins = {"model": dg.AssetIn(key=ta.model.key, dagster_type=dg.Nothing),
@@ -146,6 +163,7 @@ def _published_assets(path: str, tables: list[TableAssets], name: str) -> dg.Ass
             info = release.tables[ta.table]
             yield dg.MaterializeResult(asset_key=ta.published.key, data_version=dg.DataVersion(release.version),
                                        metadata={
+                **catalog_metadata(ws, ta.table, info["rows"], f"{release.publish_uri}/{info['manifest']}"),
                 "status": release.status, "version": release.version, "rows": info["rows"],
                 "quality_score": gates.get("quality_score"), "dcr_share": gates.get("dcr_share"),
                 "exact_match": gates.get("exact_match"),

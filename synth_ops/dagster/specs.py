@@ -25,6 +25,27 @@ def gate_names(spec) -> list[str]:
     return names + (["utility"] if spec.gates.utility is not None else [])
 
 
+def check_description(spec, gate: str) -> str:
+    """What a gate measures and which way it must go, with the spec's thresholds."""
+    gates = spec.gates
+    quality = f"SDMetrics quality score of synthetic vs training rows >= {gates.quality_share} x the holdout's own"
+    if gates.quality_min is not None:
+        quality += f", and >= {gates.quality_min}"
+    return {
+        "expectations": "Great Expectations suites (automatic and the spec's) on every synthetic row: failed "
+                        "expectations == 0",
+        "quality": quality,
+        "exact_match": f"share of synthetic rows equal to a training row, beyond the holdout's own share, "
+                       f"<= {gates.exact_match_max}",
+        "dcr_share": f"share of synthetic rows closer to a training row than to a holdout row <= "
+                     f"{gates.dcr_share_max} (0.5 is ideal)",
+        "pii_leak": "real values of replaced (identifying) columns found in synthetic rows, beyond chance: "
+                    "<= the chance bound",
+        "utility": f"score of a model trained on synthetic / trained on real rows >= "
+                   f"{gates.utility.min_ratio if gates.utility else ''}",
+    }[gate]
+
+
 def build_asset_specs(spec, translator: SynthOpsTranslator | None = None) -> list[TableAssets]:
     from synth_ops.plan import build_plan
 
@@ -49,11 +70,13 @@ def build_asset_specs(spec, translator: SynthOpsTranslator | None = None) -> lis
                 key=key[stage], deps=deps, group_name=group, tags=translator.get_tags(spec, unit, stage),
                 kinds=translator.get_kinds(spec, unit, stage), description=translator.get_description(spec, unit, stage),
                 code_version=None if stage == "source" else code_version,
+                owners=translator.get_owners(spec, unit, stage),
+                metadata={"dagster/table_name": f"{spec.name}.{table}"} if stage in ("synthetic", "published") else None,
             )
 
         checks = tuple(
             dg.AssetCheckSpec(name=gate, asset=key["synthetic"], blocking=True,
-                              description=f"synth-ops gate {gate}: publication is blocked when it fails")
+                              description=f"{check_description(spec, gate)}; publication is blocked when it fails")
             for gate in gate_names(spec)
         )
         out.append(TableAssets(

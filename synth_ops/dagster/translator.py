@@ -19,7 +19,21 @@ class SynthOpsTranslator:
         return {"synth-ops/stage": stage, "synth-ops/synthetic": "true" if stage in ("synthetic", "published") else "false"}
 
     def get_kinds(self, spec, table: str, stage: str) -> set[str]:
-        return {"synth-ops", "sdv"} if stage in ("model", "synthetic") else {"synth-ops"}
+        """Dagster shows known kinds as icons: the storage format and place (at most three)."""
+        if stage == "source":
+            source = spec.tables[table].source if table in spec.tables else ""
+            return {"synth-ops", "parquet" if source.lower().endswith(".parquet") else "csv",
+                    *(["s3"] if source.startswith("s3://") else [])}
+        if stage == "model":
+            return {"synth-ops", "sdv" if spec.synthesizer.kind != "copula" else "numpy"}
+        if stage == "synthetic":
+            return {"synth-ops", "parquet"}
+        if stage == "published":
+            return {"synth-ops", "parquet", *(["s3"] if spec.publish.uri.startswith("s3://") else [])}
+        return {"synth-ops"}
+
+    def get_owners(self, spec, table: str, stage: str) -> list[str]:
+        return list(spec.owners)
 
     def get_description(self, spec, table: str, stage: str) -> str:
         return {
