@@ -28,6 +28,7 @@ def _report(dag, run) -> dict:
         events = session.execute(select(AssetModel.uri, AssetModel.name, AssetEvent.extra).join(
             AssetModel, AssetEvent.asset_id == AssetModel.id)).all()
         states = [{"task_id": ti.task_id, "map_index": ti.map_index, "state": str(ti.state),
+                   "label": ti.rendered_map_index,
                    "start": ti.start_date.timestamp() if ti.start_date else None,
                    "end": ti.end_date.timestamp() if ti.end_date else None} for ti in tis]
         xcoms = {}

@@ -73,6 +73,13 @@ def test_synth_penguins_then_train_on_synthetic(airflow_home):
     (event,) = out["asset_events"]
     assert event["uri"] == latest.as_uri() and event["extra"]["version"] == version
     assert event["extra"]["rows"] == 10000
+    assert 0.5 < event["extra"]["quality_score"] <= 1 and 0 <= event["extra"]["dcr_share"] <= 0.75
+    # the grid labels mapped shards by table and shard; validate's XCom keeps the measured gates
+    labels = sorted(t["label"] for t in out["tasks"] if t["task_id"].endswith(".generate"))
+    assert labels == [f"penguins shard {i}" for i in range(4)]
+    (validated,) = out["xcoms"]["synth_penguins.validate[-1]"]
+    assert {g["name"] for g in validated["gates"]} >= {"quality_score", "exact_match", "dcr_share", "pii_leak"}
+    assert validated["expectations"]["checked"] > 10 and validated["expectations"]["failed"] == 0
     # XCom carries small records only
     assert all(len(json.dumps(v)) < 5000 for v in out["xcoms"].values())
 

@@ -79,6 +79,10 @@ def test_penguins_end_to_end_multiprocess_with_parallel_shards(tmp_path):
         assert _materializations(instance, ["penguins", "penguins", stage]), stage
     published = _materializations(instance, ["penguins", "penguins", "published"])[0].asset_materialization.metadata
     assert published["status"].value == "published" and published["rows"].value == 2000
+    # the synthetic asset is its shards (dagster/uri), not a summary the IO manager pickled
+    assert (home / "storage").exists() and not list((home / "storage").rglob("synthetic"))
+    synthetic = _materializations(instance, ["penguins", "penguins", "synthetic"])[0].asset_materialization.metadata
+    assert synthetic["dagster/uri"].value.endswith("/penguins/shards") and synthetic["rows"].value == 2000
     assert 0.6 <= published["quality_score"].value <= 1 and published["dcr_share"].value <= 0.75
     assert published["report"].value.endswith("report.html") and len(published["version"].value) == 16
     synthetic_key = dg.AssetKey(["penguins", "penguins", "synthetic"])

@@ -104,16 +104,28 @@ class SynthValidateOperator(SynthOpsBaseOperator):
 
         from synth_ops.steps.validate import validate
 
-        ws = self.hook.get_workspace()
         from synth_ops.steps.validate import validate_release
 
+        ws = self.hook.get_workspace()
         records = [validate(ws, t) for t in self.tables(ws)]
         release = None if self.table else validate_release(ws)  # related tables: judged as one release
         records += [release] if release is not None else []
         failures = [line for r in records for line in r.failures()]
         if failures:
             raise AirflowFailException(f"{len(failures)} gate(s) failed; nothing will be published: " + "; ".join(failures))
-        return [{k: v for k, v in r.to_dict().items() if k != "results"} | {"checks": len(r.results)} for r in records]
+        return [_gate_summary(r) for r in records]
+
+
+def _gate_summary(record) -> dict[str, Any]:
+    """A gate record small enough for XCom: each measured gate's value and threshold, and the
+    expectations as counts (a suite has dozens)."""
+    expectations = [r for r in record.results if r["gate"] == "expectations"]
+    measured = [{k: r[k] for k in ("gate", "name", "value", "threshold", "passed")}
+                for r in record.results if r["gate"] != "expectations"]
+    return {k: v for k, v in record.to_dict().items() if k != "results"} | {
+        "checks": len(record.results), "gates": measured,
+        "expectations": {"checked": len(expectations), "failed": sum(not r["passed"] for r in expectations)},
+    }
 
 
 def published_asset(spec_path: str, root: str | None = None, table: str | None = None) -> Asset:
@@ -145,12 +157,18 @@ class SynthPublishOperator(SynthOpsBaseOperator):
     def run_step(self, context) -> dict[str, Any]:
         from synth_ops.steps.publish import publish
 
-        release = publish(self.hook.get_workspace())
+        ws = self.hook.get_workspace()
+        release = publish(ws)
         for table, asset in self.assets.items():
+            gates = {r["name"]: r["value"] for r in ws.read(table, "gates.json")["results"]}
             context["outlet_events"][asset].extra = {
                 "version": release.version, "status": release.status, "rows": release.tables[table]["rows"],
+                "quality_score": gates.get("quality_score"), "dcr_share": gates.get("dcr_share"),
             }
         return release.to_dict()
+
+
+SHARD_LABEL = "{{ task.table }} shard {{ task.shard }}"  # how the grid labels a mapped generate task
 
 
 def synth_task_group(spec_path: str, *, group_id: str | None = None, synth_ops_conn_id: str | None = None,
@@ -172,14 +190,15 @@ def synth_task_group(spec_path: str, *, group_id: str | None = None, synth_ops_c
         publish = SynthPublishOperator(task_id="publish", **common)
         if not plan.relations:
             shards = [{"table": t.name, "shard": i} for t in plan.tables for i in range(t.shards)]
-            generate = SynthGenerateOperator.partial(task_id="generate", **common).expand_kwargs(shards)
+            generate = SynthGenerateOperator.partial(task_id="generate", map_index_template=SHARD_LABEL,
+                                                     **common).expand_kwargs(shards)
             profile >> fit >> generate >> validate >> publish
         else:  # one mapped task per table; a child's shards start once its parents' shards are all done
             generated = {}
             for table in plan.tables:
                 shards = [{"table": table.name, "shard": i} for i in range(table.shards)]
                 generated[table.name] = SynthGenerateOperator.partial(
-                    task_id=f"generate_{table.name}", **common).expand_kwargs(shards)
+                    task_id=f"generate_{table.name}", map_index_template=SHARD_LABEL, **common).expand_kwargs(shards)
                 upstream = [generated[p] for p in table.parents] or [fit]
                 upstream >> generated[table.name]
                 generated[table.name] >> validate

@@ -89,13 +89,14 @@ def _synthetic_asset(path: str, ta: TableAssets, prefix: str) -> dg.AssetsDefini
         context.log.info(f"shard {shard}: {record.rows} rows in {record.seconds:.1f}s")
         return record.to_dict()
 
-    @dg.op(name=f"{prefix}collect_shards", required_resource_keys={RESOURCE_KEY})
-    def collect(context: dg.OpExecutionContext, records: list) -> dg.Output:
+    # Nothing to store: the asset is its shards (dagster/uri), not a value an IO manager pickles
+    @dg.op(name=f"{prefix}collect_shards", required_resource_keys={RESOURCE_KEY}, out=dg.Out(dg.Nothing))
+    def collect(context: dg.OpExecutionContext, records: list):
         records = sorted(records, key=lambda r: r["shard"])
         summary = {"run_id": records[0]["run_id"], "rows": sum(r["rows"] for r in records), "shards": len(records)}
         ws = context.resources.synth_ops.workspace(path)
         shards = ws.location(ws.key(ta.table, "shards"))
-        return dg.Output(summary, data_version=dg.DataVersion(summary["run_id"]), metadata={
+        return dg.Output(None, data_version=dg.DataVersion(summary["run_id"]), metadata={
             "rows": summary["rows"], "shards": summary["shards"], "run_id": summary["run_id"],
             "bytes": sum(r["bytes"] for r in records),
             **catalog_metadata(ws, ta.table, summary["rows"], shards),
