@@ -68,13 +68,10 @@ def kept_source(ws: Workspace, table: str):
 def read_links(ws: Workspace, table: str):
     import pyarrow.parquet as pq
 
-    return pq.read_table(ws.artifacts.local_path(ws.key(table, LINKS)) or _staged(ws, table)).to_pandas()
+    from synth_ops.stores import local_copy
 
-
-def _staged(ws: Workspace, table: str):
-    import io
-
-    return io.BytesIO(ws.artifacts.read_bytes(ws.key(table, LINKS)))
+    with local_copy(ws.artifacts, ws.key(table, LINKS)) as path:
+        return pq.read_table(path).to_pandas()
 
 
 def write_links(ws: Workspace, table: str, links) -> None:
@@ -96,14 +93,16 @@ def resolve(ws: Workspace, table: str, frame, relations):
     import numpy as np
     import pandas as pd
 
-    indexes, stats, parent_rows = {}, {}, {}
+    indexes, stats, parent_rows, parents = {}, {}, {}, {}
     for relation in relations:
-        parent = kept_source(ws, relation.parent)[list(relation.parent_key)]
+        if relation.parent not in parents:  # read once, however many keys point at it (airports: 3)
+            parents[relation.parent] = kept_source(ws, relation.parent)
+        parent = parents[relation.parent][list(relation.parent_key)]
         index = key_index(parent, frame[list(relation.child_key)])
         indexes[relation.name] = index
         parent_rows[relation.name] = len(parent)
         if len(index) and (index == ORPHAN).sum() == (index != NULL).sum() > 0:
-            field = f"relationships.{ws.spec.relationships.index(next(r for r in ws.spec.relationships if r.name == relation.name))}"
+            field = ws.spec.relationship_field(relation.name)
             raise InputError(f"{field}: none of the {int((index != NULL).sum())} non-null keys of {relation.child} "
                              f"{list(relation.child_key)} is in {relation.parent}; check that both hold the same "
                              "values (type, formatting, time zone)")

@@ -156,3 +156,26 @@ tr.fail td {{ background: #fde2e1; }} tr.pass td:nth-child(7) {{ color: #1a7f37;
 <table id="fingerprints">{prints}</table>
 </body></html>
 """
+
+
+def render_release(*, name: str, run_id: str, relationships: list[list], gates: list[dict],
+                   tables: list[list]) -> str:
+    """The release report of related tables: relationships with their real null and orphan key
+    counts, the release gates, and each table's gate summary (counts and scores, no values)."""
+
+    def table(headers, rows) -> str:
+        head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+        body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
+        return f"<table border='1'><tr>{head}</tr>{body}</table>"
+
+    gate_rows = [[g["name"], f"{g['value']:.4f}", f"{g['threshold']:g}", "pass" if g["passed"] else "FAIL",
+                  g.get("detail", "")] for g in gates]
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>synth-ops release report</title></head><body>"
+        f"<h1>{html.escape(name)}: release {html.escape(run_id)}</h1>"
+        "<h2>Relationships</h2>" + table(("parent", "primary key", "child", "foreign key", "role", "orphans",
+                                          "null keys", "orphan keys", "child rows"), relationships)
+        + "<h2>Release gates</h2>" + table(("gate", "value", "threshold", "result", "detail"), gate_rows)
+        + "<h2>Tables</h2>" + table(("table", "gates", "checks", "failed", "report"), tables)
+        + "</body></html>"
+    )

@@ -302,6 +302,10 @@ class Spec(_Frozen):
             raise ValueError("; ".join(problems))
         return self
 
+    def relationship_field(self, name: str) -> str:
+        """``relationships.<i>``: where the relationship of this ``Relationship.name`` is in the spec."""
+        return f"relationships.{[r.name for r in self.relationships].index(name)}"
+
     def synthesizer_of(self, table: str) -> "SynthesizerSpec":
         """The synthesizer settings of ``table``'s model: its own, else the spec's."""
         return self.tables[table].synthesizer or self.synthesizer

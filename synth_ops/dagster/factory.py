@@ -151,10 +151,9 @@ def _published_assets(path: str, tables: list[TableAssets], name: str) -> dg.Ass
     @dg.multi_asset(name=f"{name}__published", specs=[ta.published for ta in tables], can_subset=False,
                     required_resource_keys={RESOURCE_KEY})
     def _assets(context: dg.AssetExecutionContext):
+        from synth_ops.plan import build_plan
         from synth_ops.releases import latest_key
         from synth_ops.steps.publish import publish
-
-        from synth_ops.plan import build_plan
 
         ws = context.resources.synth_ops.workspace(path)
         release = publish(ws)

@@ -17,27 +17,43 @@ from __future__ import annotations
 from synth_ops.columns import learned_columns
 from synth_ops.records import GateResult
 from synth_ops.relations import NULL, key_index, kept_source, read_links
+from synth_ops.spec import as_columns
 from synth_ops.workspace import Workspace
 
 KS_CRITICAL = 1.358  # c(0.05) of the two-sample Kolmogorov-Smirnov test
 
 
-def _synthetic(ws: Workspace, table: str, columns: list[str] | None = None):
-    import pandas as pd
-    import pyarrow.parquet as pq
+class _Synthetic:
+    """Columns of the release's synthetic tables, each table's shards verified (sha256) once."""
 
-    from synth_ops.steps.generate import shard_records, verified_shards
+    def __init__(self, ws: Workspace, stack):
+        from synth_ops.steps.generate import shard_records, verified_shards
 
-    with verified_shards(ws, shard_records(ws, table)) as paths:
-        return pd.concat([pq.read_table(p, columns=columns).to_pandas() for p in paths], ignore_index=True)
+        self._open = lambda table: stack.enter_context(verified_shards(ws, shard_records(ws, table)))
+        self._paths: dict[str, list[str]] = {}
+
+    def read(self, table: str, columns: list[str]):
+        import pandas as pd
+        import pyarrow.parquet as pq
+
+        if table not in self._paths:
+            self._paths[table] = self._open(table)
+        return pd.concat([pq.read_table(p, columns=columns).to_pandas() for p in self._paths[table]],
+                         ignore_index=True)
 
 
 def _key(profile: dict) -> list[str]:
-    key = profile.get("primary_key")
-    return [] if key is None else [key] if isinstance(key, str) else list(key)
+    return list(as_columns(profile.get("primary_key")))
 
 
 def release_gates(ws: Workspace, plan) -> list[GateResult]:
+    from contextlib import ExitStack
+
+    with ExitStack() as stack:
+        return _release_gates(ws, plan, _Synthetic(ws, stack))
+
+
+def _release_gates(ws: Workspace, plan, synthetic: _Synthetic) -> list[GateResult]:
     import numpy as np
     from scipy.stats import ks_2samp
 
@@ -48,7 +64,7 @@ def release_gates(ws: Workspace, plan) -> list[GateResult]:
         key = _key(profiles[table.name])
         if not key:
             continue
-        keys = _synthetic(ws, table.name, key)
+        keys = synthetic.read(table.name, key)
         repeated = int(keys.duplicated(keep=False).sum())
         share = 1.0 - repeated / len(keys) if len(keys) else 1.0
         results.append(GateResult(
@@ -56,8 +72,8 @@ def release_gates(ws: Workspace, plan) -> list[GateResult]:
             passed=repeated == 0 and not keys.isna().any(axis=None),
             detail=f"{repeated} of {len(keys)} rows share their key" if repeated else ""))
     for relation in plan.relations:
-        parent_keys = _synthetic(ws, relation.parent, list(relation.parent_key))
-        child_keys = _synthetic(ws, relation.child, list(relation.child_key))
+        parent_keys = synthetic.read(relation.parent, list(relation.parent_key))
+        child_keys = synthetic.read(relation.child, list(relation.child_key))
         index = key_index(parent_keys, child_keys)
         present = int((index != NULL).sum())
         resolved = int((index >= 0).sum())
@@ -84,11 +100,11 @@ def release_gates(ws: Workspace, plan) -> list[GateResult]:
             passed=1.0 - distance >= gates.cardinality_min or distance <= noise,
             detail=f"1 - KS distance of children per parent row, real ({len(real_counts)} parents) vs synthetic "
                    f"({len(synthetic_counts)}); a distance within the 5% sampling noise {noise:.3f} also passes"))
-    results.append(_quality(ws, plan, profiles))
+    results.append(_quality(ws, plan, profiles, synthetic))
     return results
 
 
-def _quality(ws: Workspace, plan, profiles: dict) -> GateResult:
+def _quality(ws: Workspace, plan, profiles: dict, release: _Synthetic) -> GateResult:
     """SDMetrics' multi-table QualityReport over the single-column relationships."""
     import numpy as np
     from sdmetrics.reports.multi_table import QualityReport
@@ -114,7 +130,7 @@ def _quality(ws: Workspace, plan, profiles: dict) -> GateResult:
             **({"primary_key": key[0]} if len(key) == 1 and table.name in parents else {}),
         }
         real_frame = kept_source(ws, table.name)[columns]
-        synthetic_frame = _synthetic(ws, table.name, columns)
+        synthetic_frame = release.read(table.name, columns)
         if table.name not in parents:  # a leaf: subsampled alike on both sides
             rng = np.random.default_rng([ws.spec.synthesizer.seed, 0x9A7E])
             real_frame = _subsample(real_frame, gates.quality_rows, rng)

@@ -27,9 +27,10 @@ def _stream_seed(seed: int, *parts) -> int:
 def _read_shard(ws: Workspace, table: str, shard: int, columns: list[str]):
     import pyarrow.parquet as pq
 
-    from synth_ops.steps.generate import _local, shard_key
+    from synth_ops.steps.generate import shard_key
+    from synth_ops.stores import local_copy
 
-    with _local(ws, shard_key(ws, table, shard)) as path:
+    with local_copy(ws.artifacts, shard_key(ws, table, shard)) as path:
         return pq.read_table(path, columns=columns).to_pandas()
 
 

@@ -67,7 +67,7 @@ def fit(ws: Workspace, unit: str, progress=None, force: bool = False) -> ModelRe
         synthesizer.options["scale"] = target / max(root["train_rows"], 1)
         if progress:
             progress("fitting", 0)
-        info = synthesizer.fit(data, metadata, relations) if relations else synthesizer.fit(data, metadata)
+        info = synthesizer.fit(data, metadata, relations)
         if progress:
             progress("fitted", 1)
     fit_seconds = round(time.perf_counter() - started, 3)
@@ -108,7 +108,7 @@ def _relation_data(ws: Workspace, plan, model, positions: dict, learned: dict) -
     from synth_ops.relations import kept_source, read_links
     from synth_ops.synthesizers.base import RelationData
 
-    relations = {}
+    relations, sources = {}, {}
     for relation in plan.relations:
         if relation.child not in model.tables or relation.implied:
             continue
@@ -119,7 +119,9 @@ def _relation_data(ws: Workspace, plan, model, positions: dict, learned: dict) -
         parents = links[positions[relation.child]]
         # the parent's learned columns per child row: conditioned on (primary), or the child's own
         # view of which parent it has (drawn keys are matched to parents by it)
-        parent_frame = kept_source(ws, relation.parent)[learned[relation.parent]]
+        if relation.parent not in sources:  # read once, however many keys point at it
+            sources[relation.parent] = kept_source(ws, relation.parent)
+        parent_frame = sources[relation.parent][learned[relation.parent]]
         context = parent_frame.iloc[np.maximum(parents, 0)].reset_index(drop=True)
         context.loc[parents < 0, :] = None
         sequence = None
@@ -128,7 +130,7 @@ def _relation_data(ws: Workspace, plan, model, positions: dict, learned: dict) -
                              if e.get("unique_within") == relation.name), None)
         relations[relation.name] = RelationData(
             plan=relation, counts=counts.astype("int64"), parents=np.where(parents >= 0, parents, -1),
-            context=context, unlinked_share=float((links < 0).mean()) if len(links) else 0.0, sequence=sequence,
+            context=context, sequence=sequence,
             parent_rows=positions[relation.parent],
         )
     return relations

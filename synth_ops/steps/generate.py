@@ -20,7 +20,7 @@ from synth_ops.errors import InputError, SynthOpsError
 from synth_ops.fingerprints import sha256_file
 from synth_ops.records import ShardRecord
 from synth_ops.staging import staging_path
-from synth_ops.stores import read_json
+from synth_ops.stores import local_copy, read_json
 from synth_ops.workspace import Workspace
 
 log = logging.getLogger("synth_ops")
@@ -64,11 +64,9 @@ def planned_rows(ws: Workspace, table: str) -> list[int]:
 
 
 def unlinked_rows(linked: int, share: float) -> int:
-    """Rows without a parent beside ``linked`` rows with one, at the real share of such rows."""
+    """Rows without a parent beside ``linked`` rows with one, at the real share (< 1) of such rows."""
     if share <= 0:
         return 0
-    if share >= 1:
-        return 0 if linked else 1
     return int(round(linked * share / (1.0 - share)))
 
 
@@ -80,20 +78,8 @@ def parent_counts(ws: Workspace, relation, shard: int):
     if not ws.artifacts.exists(key):
         raise InputError(f"tables.{relation.child}: parent table {relation.parent} is not generated for this run; "
                          "generate parents first")
-    with _local(ws, key) as path:
+    with local_copy(ws.artifacts, key) as path:
         return pq.read_table(path, columns=[relation.count_column]).column(0).to_numpy()
-
-
-@contextmanager
-def _local(ws: Workspace, key: str):
-    local = ws.artifacts.local_path(key)
-    if local:
-        yield local
-        return
-    with tempfile.TemporaryDirectory(prefix="synth-ops-parent-") as staging:
-        path = os.path.join(staging, os.path.basename(key))
-        ws.artifacts.get_file(key, path)
-        yield path
 
 
 def generate_shard(ws: Workspace, table: str, shard: int, on_batch: Callable[[int], None] | None = None,
@@ -213,8 +199,9 @@ def _write_counts(ws: Workspace, run_plan, table: str, shard: int, counts: list,
         if relation.count_column not in frame:  # an implied relationship draws nothing
             frame[relation.count_column] = np.zeros(rows, dtype="int64")
             continue
-        stats = ws.read(relation.child, "profile.json")["relationships"][relation.name]
-        linked = ws.read(relation.child, "profile.json")["rows"] - stats["unlinked"]
+        child = ws.read(relation.child, "profile.json")
+        stats = child["relationships"][relation.name]
+        linked = child["rows"] - stats["unlinked"]
         rng = np.random.default_rng([seed, zlib.crc32(relation.name.encode()), shard])
         frame[relation.count_column] = balanced_counts(
             frame[relation.count_column].to_numpy(), linked * rows / max(real_rows, 1), rng,

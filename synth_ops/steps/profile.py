@@ -154,8 +154,7 @@ def _composite_key(frame, table: str, detection, plan, stats: dict, spec) -> Non
             "key of the table's first relationship, and that one column learned as a number or datetime")
     unlinked = stats[primary.name]["unlinked"]
     if unlinked:  # their key would lack its parent part: null, and repeated
-        index = [r.name for r in spec.relationships].index(primary.name)
-        raise SpecError(f"relationships.{index}.orphans: {unlinked} {table} rows have a null or orphan "
+        raise SpecError(f"{spec.relationship_field(primary.name)}.orphans: {unlinked} {table} rows have a null or orphan "
                         f"{list(primary.child_key)}, part of the composite primary key {key}; set orphans: drop")
     values = frame[free[0]]
     if entry["sdtype"] == "datetime":

@@ -97,39 +97,21 @@ def validate_release(ws: Workspace, force: bool = False) -> GateRecord | None:
 def _release_report(ws: Workspace, plan, results: list[dict]) -> str:
     """Relationships, their real orphan counts, the release gates and every table's gate summary:
     counts and scores only, no values."""
-    from html import escape
-
-    def row(cells) -> str:
-        return "<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in cells) + "</tr>"
+    from synth_ops import report
 
     relationships = []
     for relation in plan.relations:
         stats = ws.read(relation.child, "profile.json")["relationships"][relation.name]
         role = "primary" if relation.primary else "implied" if relation.implied else "drawn"
-        relationships.append(row([relation.parent, ", ".join(relation.parent_key), relation.child,
-                                  ", ".join(relation.child_key), role, relation.orphans, stats["null"],
-                                  stats["orphans"], stats["rows"]]))
-    gates = [row([r["name"], f"{r['value']:.4f}", f"{r['threshold']:g}", "pass" if r["passed"] else "FAIL",
-                  r.get("detail", "")]) for r in results]
+        relationships.append([relation.parent, ", ".join(relation.parent_key), relation.child,
+                              ", ".join(relation.child_key), role, relation.orphans, stats["null"],
+                              stats["orphans"], stats["rows"]])
     tables = []
     for table in plan.tables:
         if ws.has(table.name, "gates.json"):
             record = ws.read(table.name, "gates.json")
-            failed = [r["name"] for r in record["results"] if not r["passed"]]
-            tables.append(row([table.name, "pass" if record["passed"] else "FAIL", len(record["results"]),
-                               ", ".join(failed), ws.location(record["report_key"])]))
-    head = "<th>{}</th>"
-    return (
-        "<!doctype html><html><head><meta charset='utf-8'><title>synth-ops release report</title></head><body>"
-        f"<h1>{escape(ws.spec.name)}: release {escape(ws.run_id)}</h1>"
-        "<h2>Relationships</h2><table border='1'><tr>"
-        + "".join(head.format(h) for h in ("parent", "primary key", "child", "foreign key", "role", "orphans",
-                                            "null keys", "orphan keys", "child rows"))
-        + "</tr>" + "".join(relationships) + "</table>"
-        "<h2>Release gates</h2><table border='1'><tr>"
-        + "".join(head.format(h) for h in ("gate", "value", "threshold", "result", "detail"))
-        + "</tr>" + "".join(gates) + "</table>"
-        "<h2>Tables</h2><table border='1'><tr>"
-        + "".join(head.format(h) for h in ("table", "gates", "checks", "failed", "report"))
-        + "</tr>" + "".join(tables) + "</table></body></html>"
-    )
+            tables.append([table.name, "pass" if record["passed"] else "FAIL", len(record["results"]),
+                           ", ".join(r["name"] for r in record["results"] if not r["passed"]),
+                           ws.location(record["report_key"])])
+    return report.render_release(name=ws.spec.name, run_id=ws.run_id, relationships=relationships,
+                                 gates=results, tables=tables)

@@ -7,7 +7,8 @@ against both.
 from __future__ import annotations
 
 import json
-from typing import Any, Protocol, runtime_checkable
+from contextlib import contextmanager
+from typing import Any, Iterator, Protocol, runtime_checkable
 
 from synth_ops.errors import StoreError
 
@@ -96,3 +97,20 @@ def read_json(store: Store, key: str) -> Any:
 
 def write_json(store: Store, key: str, doc: Any) -> None:
     store.write_bytes(key, json.dumps(doc, indent=2, sort_keys=True, default=str).encode())
+
+
+@contextmanager
+def local_copy(store: Store, key: str) -> Iterator[str]:
+    """A local path to the object at ``key``: the file itself in a local store, else a temporary
+    download removed on exit."""
+    import os
+    import tempfile
+
+    local = store.local_path(key)
+    if local:
+        yield local
+        return
+    with tempfile.TemporaryDirectory(prefix="synth-ops-") as staging:
+        path = os.path.join(staging, os.path.basename(key))
+        store.get_file(key, path)
+        yield path

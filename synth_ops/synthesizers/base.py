@@ -43,7 +43,6 @@ class RelationData:
     counts: Any                    # np.ndarray[int64]
     parents: Any                   # np.ndarray[int64]
     context: Any = None            # pd.DataFrame | None
-    unlinked_share: float = 0.0    # share of the child's rows with no parent (null or kept orphan)
     sequence: tuple[str, float] | None = None
     parent_rows: Any = None        # np.ndarray: the parent's training rows, as positions ``parents`` uses
 

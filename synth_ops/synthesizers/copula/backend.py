@@ -137,8 +137,7 @@ class CopulaSynthesizer(Synthesizer):
         self.sequence: dict[str, tuple[str, float, float]] = {}  # column, step, grid origin
         self.counts: dict[str, list[str]] = {}        # its child count columns
         self.scores: dict[str, list[str]] = {}        # "~<relationship>": where its drawn parents rank
-        self.axis: dict[str, tuple] = {}              # relationship -> (parent columns, loadings)
-        self.axis_parent: dict[str, str] = {}
+        self.axis: dict[str, tuple] = {}              # relationship -> (parent, its columns, loadings)
         for table, frame in data.items():
             codecs = {c: ColumnCodec(c, metadata[table]["columns"].get(c, {})) for c in frame.columns}
             columns = {c: codec.encode(frame[c]) for c, codec in codecs.items()}
@@ -176,7 +175,6 @@ class CopulaSynthesizer(Synthesizer):
                 if len(rows_linked) < 3:
                     continue
                 context = relation.context.iloc[rows_linked].reset_index(drop=True)
-                self.axis_parent[name] = relation.plan.parent
                 self.axis[name] = self._canonical_axis(relation.plan.parent, context,
                                                        {c: columns[c][rows_linked] for c in frame.columns},
                                                        {c: marginals[c] for c in frame.columns}, metadata)
@@ -263,7 +261,7 @@ class CopulaSynthesizer(Synthesizer):
         values, vectors = np.linalg.eig(matrix)
         loadings = np.real(vectors[:, int(np.argmax(np.real(values)))])
         loadings = loadings if loadings[np.argmax(np.abs(loadings))] > 0 else -loadings
-        return list(context.columns), loadings / max(np.linalg.norm(loadings), 1e-12)
+        return parent, list(context.columns), loadings / max(np.linalg.norm(loadings), 1e-12)
 
     def relation_scores(self, relation: str, frame):
         """Each parent row's position on the axis of ``relation`` (None if it has none): drawn
@@ -278,8 +276,7 @@ class CopulaSynthesizer(Synthesizer):
 
         if relation not in self.axis:
             return None
-        columns, loadings = self.axis[relation]
-        parent = self.axis_parent[relation]
+        parent, columns, loadings = self.axis[relation]
         rng = table_rng(self.seed, f"{relation}/axis")
         scores = np.zeros(len(frame))
         for column, loading in zip(columns, loadings):

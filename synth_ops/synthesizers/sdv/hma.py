@@ -116,8 +116,6 @@ class SDVHMA(Synthesizer):
 
     def _with_counts(self, table: str, sampled: dict | None = None):
         """The sampled rows of ``table`` with one ``#<relationship>`` count column per child relationship."""
-        import numpy as np
-
         sampled = sampled or self.sampled
         frame = sampled[table].reset_index(drop=True)
         out = frame[self.columns[table]].copy()
@@ -126,14 +124,14 @@ class SDVHMA(Synthesizer):
                 keys = sampled[plan.child][_fk(name)]
                 counts = keys.dropna().astype("int64").value_counts()
                 out[plan.count_column] = frame[PK].map(counts).fillna(0).astype("int64").to_numpy()
-        return out, (frame[PK].to_numpy() if PK in frame else np.arange(len(frame)))
+        return out
 
     def _sample(self, table: str, rows: int, seed: int, batch_rows: int) -> Iterator[Any]:
         import numpy as np
 
         # another seed than the release's one shard: another whole schema, of which this table
         sampled = self.sampled if seed == self.sampled_seed else self._sample_schema(seed)
-        frame, _ = self._with_counts(table, sampled)
+        frame = self._with_counts(table, sampled)
         if len(frame) != rows:  # the planned count differs from HMA's: its rows cycled, in order
             frame = frame.iloc[np.arange(rows) % max(len(frame), 1)].reset_index(drop=True)
         for start in range(0, rows, batch_rows):
@@ -145,7 +143,7 @@ class SDVHMA(Synthesizer):
         import numpy as np
         import pandas as pd
 
-        frame, _ = self._with_counts(table)
+        frame = self._with_counts(table)
         groups = np.asarray(groups)
         primary = next((n for n, p in self.relations.items() if p.child == table and p.primary), None)
         keys = self.sampled[table][_fk(primary)].to_numpy() if primary else np.full(len(frame), np.nan)
