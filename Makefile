@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.synth-ops-installed
 
-.PHONY: install demo test bench clean chromium
+.PHONY: install demo test bench clean chromium services deploy-check ui-smoke
 
 install: $(STAMP)
 
@@ -30,8 +30,22 @@ chromium:
 	command -v chromium >/dev/null || apt-get install -y -q chromium >/dev/null \
 	  || (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null)
 
-test: $(STAMP) chromium
+# PostgreSQL, Redis and RabbitMQ on loopback for the scale-out tests (Celery, dagster-postgres):
+# started or installed where missing, or one line saying what to start.
+services:
+	sh tools/services.sh
+
+# Offline checks of deploy/: workflows, Dockerfile, chart values, rendered Kubernetes objects, YAML.
+deploy-check: $(STAMP)
+	$(PY) deploy/check.py
+
+test: $(STAMP) chromium services deploy-check
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+# Starts dagster dev and the Airflow 3 UI on loopback, runs penguins in both, saves screenshots
+# to ui-smoke/ for a reviewer (not part of the test suite).
+ui-smoke: $(STAMP) chromium
+	$(PY) tools/ui_smoke.py --out ui-smoke
 
 bench: $(STAMP) examples/data/flights.csv
 	$(PY) bench/corpus.py
