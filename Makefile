@@ -47,12 +47,13 @@ test: $(STAMP) chromium services deploy-check
 ui-smoke: $(STAMP) chromium
 	$(PY) tools/ui_smoke.py --out ui-smoke
 
-bench: $(STAMP) examples/data/flights.csv
+bench: $(STAMP) services examples/data/flights.csv
 	$(PY) bench/corpus.py
 	$(PY) bench/generate.py
 	$(PY) bench/gates.py
 	$(PY) bench/perf.py
 	$(PY) bench/multitable.py
+	$(PY) bench/scaleout.py
 
 clean:
 	rm -rf .synth-ops warehouse

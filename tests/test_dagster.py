@@ -204,6 +204,7 @@ def test_catalog_metadata_shows_schema_row_count_owners_and_gate_direction(tmp_p
     quality = next(c for c in table.checks if c.name == "quality")
     assert ">= 0.7 x the holdout's own" in quality.description
     assert "<= 0.6" in next(c for c in table.checks if c.name == "dcr_share").description
+    assert "report.html" in quality.description and "report.html" in table.published.description
     with _instance(tmp_path) as instance:
         result = _job(spec, tmp_path).execute_in_process(instance=instance)
         assert result.success
@@ -235,3 +236,45 @@ def test_catalog_metadata_shows_schema_row_count_owners_and_gate_direction(tmp_p
         result = _job(spec, tmp_path).execute_in_process(instance=instance, asset_selection=[model_key])
         assert result.success and len(_materializations(instance, list(model_key.path))) == 2
         assert model_version() == first
+
+
+def test_source_observation_records_the_fingerprint_and_makes_downstream_stale(tmp_path, penguins_frame):
+    from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleStatus
+    from dagster._core.loader import LoadingContextForTest
+
+    from synth_ops.fingerprints import sha256_file
+
+    source = tmp_path / "penguins.csv"
+    penguins_frame.to_csv(source, index=False)
+    spec = write_spec(tmp_path, penguins_doc(source=source))
+    resource = SynthOpsResource(root=str(tmp_path))
+    defs = build_definitions([spec], resource=resource)
+    source_key, profile_key = (dg.AssetKey(["penguins", "penguins", stage]) for stage in ("source", "profile"))
+    job = defs.resolve_implicit_global_asset_job_def()
+
+    def observed(instance):
+        # what the UI's "Observe sources" launches: a run of the source's observation
+        assert job.execute_in_process(instance=instance, asset_selection=[source_key]).success
+        event = instance.fetch_observations(source_key, limit=1).records[0].asset_observation
+        return event.tags["dagster/data_version"], event.metadata
+
+    def profile_status(instance):
+        resolver = CachingStaleStatusResolver(instance, defs.resolve_asset_graph(), LoadingContextForTest(instance))
+        return resolver.get_status(profile_key), resolver.get_stale_causes(profile_key)
+
+    with _instance(tmp_path) as instance:
+        version, metadata = observed(instance)
+        assert version == sha256_file(source) == metadata["source_fingerprint"].value
+        assert metadata["dagster/uri"].value == str(source)
+        assert job.execute_in_process(instance=instance, asset_selection=[profile_key]).success
+        profiled = _materializations(instance, list(profile_key.path))[0].asset_materialization
+        # the profile step fingerprints the source the same way the observation does
+        assert profiled.metadata["source_fingerprint"].value == version
+        assert profile_status(instance)[0] == StaleStatus.FRESH
+
+        penguins_frame.head(300).to_csv(source, index=False)
+        changed, _ = observed(instance)
+        assert changed == sha256_file(source) != version
+        status, causes = profile_status(instance)
+        assert status == StaleStatus.STALE, causes
+        assert any(c.dependency and c.dependency.asset_key == source_key for c in causes), causes

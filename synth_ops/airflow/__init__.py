@@ -39,4 +39,6 @@ def get_provider_info() -> dict:
         "hooks": [{"integration-name": "synth-ops", "python-modules": ["synth_ops.airflow.hooks"]}],
         "connection-types": [{"hook-class-name": "synth_ops.airflow.hooks.SynthOpsHook",
                               "connection-type": "synth_ops"}],
+        # Listed for `airflow providers links`; Airflow 3 resolves the URL on the worker into XCom.
+        "extra-links": ["synth_ops.airflow.links.SynthOpsReportLink"],
     }

@@ -2,6 +2,10 @@
 
 XCom carries only the step's small JSON record. ``synth_task_group`` builds the whole chain,
 with shards mapped (``.expand_kwargs``) so they spread over Celery or Kubernetes workers.
+
+Profile, fit, validate and publish describe themselves to OpenLineage (``get_openlineage_facets_on_*``,
+built by ``lineage.py``); the OpenLineage provider is an optional extra, imported only inside those
+methods. Validate and publish carry a "synth-ops report" link to the run's private HTML report.
 """
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from typing import Any, Sequence
 from airflow.sdk import Asset, BaseOperator, TaskGroup
 
 from synth_ops.airflow.hooks import SynthOpsHook
+from synth_ops.airflow.links import SynthOpsReportLink
 
 
 class SynthOpsBaseOperator(BaseOperator):
@@ -31,6 +36,12 @@ class SynthOpsBaseOperator(BaseOperator):
     @cached_property
     def hook(self) -> SynthOpsHook:
         return SynthOpsHook(self.spec_path, self.synth_ops_conn_id, self.root, {"rows": self.rows, "seed": self.seed})
+
+    @cached_property
+    def workspace(self):
+        """This task's workspace, opened once: opening hashes every source, and the lineage
+        facets and the report link read the same run's records after the step."""
+        return self.hook.get_workspace()
 
     def execute(self, context):
         """The step, with every synth-ops error in Airflow's terms: bad input, a failed gate or a
@@ -52,26 +63,63 @@ class SynthOpsBaseOperator(BaseOperator):
         raise NotImplementedError
 
     def tables(self, ws) -> list[str]:
+        return self.spec_tables(ws.spec)
+
+    def spec_tables(self, spec) -> list[str]:
         from synth_ops.plan import build_plan
 
-        return [self.table] if self.table else [t.name for t in build_plan(ws.spec).tables]  # parents first
+        return [self.table] if self.table else [t.name for t in build_plan(spec).tables]  # parents first
 
 
-class SynthProfileOperator(SynthOpsBaseOperator):
+class SourceLineageMixin:
+    """OpenLineage for a step that reads the source tables. START names them from the spec alone
+    (cheap, nothing read); COMPLETE adds each source's column names and types from the profile."""
+
+    def get_openlineage_facets_on_start(self):
+        from airflow.providers.openlineage.extractors import OperatorLineage
+
+        from synth_ops.airflow import lineage
+
+        spec = self.hook.spec
+        return OperatorLineage(inputs=[lineage.input_dataset(spec.tables[t].source, None)
+                                       for t in self.spec_tables(spec)])
+
+    def get_openlineage_facets_on_complete(self, task_instance):
+        from airflow.providers.openlineage.extractors import OperatorLineage
+
+        return OperatorLineage(inputs=self.source_datasets())
+
+    def source_datasets(self) -> list:
+        from synth_ops.airflow import lineage
+
+        ws = self.workspace
+        return [lineage.input_dataset(ws.spec.tables[t].source, _profile_schema(ws, t)) for t in self.tables(ws)]
+
+
+def _profile_schema(ws, table: str) -> list[list[str]] | None:
+    """Column names and Arrow types, and nothing else of the profile (it also holds statistics)."""
+    return ws.read(table, "profile.json")["arrow_schema"] if ws.has(table, "profile.json") else None
+
+
+def _gate_results(ws, table: str) -> list[dict] | None:
+    return ws.read(table, "gates.json")["results"] if ws.has(table, "gates.json") else None
+
+
+class SynthProfileOperator(SourceLineageMixin, SynthOpsBaseOperator):
     def run_step(self, context) -> list[dict[str, Any]]:
         from synth_ops.steps.profile import profile
 
-        ws = self.hook.get_workspace()
+        ws = self.workspace
         return [profile(ws, t).to_dict() for t in self.tables(ws)]
 
 
-class SynthFitOperator(SynthOpsBaseOperator):
+class SynthFitOperator(SourceLineageMixin, SynthOpsBaseOperator):
     def run_step(self, context) -> list[dict[str, Any]]:
         from synth_ops.steps.fit import fit
 
         from synth_ops.plan import build_plan
 
-        ws = self.hook.get_workspace()
+        ws = self.workspace
         plan = build_plan(ws.spec)
         units = dict.fromkeys(plan.model_of(t).name for t in self.tables(ws))  # related tables share one model
         return [fit(ws, unit).to_dict() for unit in units]
@@ -89,15 +137,61 @@ class SynthGenerateOperator(SynthOpsBaseOperator):
     def run_step(self, context) -> list[dict[str, Any]]:
         from synth_ops.steps.generate import generate, generate_shard
 
-        ws = self.hook.get_workspace()
+        ws = self.workspace
         if self.shard is not None:
             table = self.table or next(iter(ws.spec.tables))
             return [generate_shard(ws, table, int(self.shard)).to_dict()]
         return [r.to_dict() for t in self.tables(ws) for r in generate(ws, t)]
 
 
-class SynthValidateOperator(SynthOpsBaseOperator):
-    """Fails without retries (AirflowFailException) when a gate fails, naming gate, value, threshold."""
+class ReportLinkMixin:
+    operator_extra_links = (SynthOpsReportLink(),)
+
+    def report_location(self) -> str | None:
+        """Where this run's report is: the release report when related tables are judged as one
+        release, else the (first) table's. None before validate has written one."""
+        from synth_ops.plan import SCHEMA_MODEL, build_plan
+
+        try:
+            ws = self.workspace
+            units = self.tables(ws)
+            if not self.table and build_plan(ws.spec).relations:
+                units = [SCHEMA_MODEL, *units]
+            for unit in units:
+                if ws.has(unit, "gates.json") and ws.read(unit, "gates.json").get("report_key"):
+                    return ws.location(ws.read(unit, "gates.json")["report_key"])
+        except Exception as error:  # a link must never fail the task; the step's own error says why
+            self.log.warning("no synth-ops report link: %s: %s", type(error).__name__, error)
+        return None
+
+
+class SynthValidateOperator(ReportLinkMixin, SourceLineageMixin, SynthOpsBaseOperator):
+    """Fails without retries (AirflowFailException) when a gate fails, naming gate, value, threshold.
+
+    Lineage: the source tables in, and the staged synthetic tables it judged, each with one
+    data-quality assertion per gate."""
+
+    def get_openlineage_facets_on_complete(self, task_instance):
+        from airflow.providers.openlineage.extractors import OperatorLineage
+
+        from synth_ops.airflow import lineage
+
+        from synth_ops.plan import SCHEMA_MODEL, build_plan
+
+        ws = self.workspace
+        staged, judged = [], {}
+        for table in self.tables(ws):
+            judged[table] = _gate_results(ws, table)
+            staged.append(lineage.input_dataset(ws.location(ws.key(table, "shards")), _profile_schema(ws, table),
+                                                judged[table]))
+        if not self.table and build_plan(ws.spec).relations:  # cross-table gates: in the status only
+            judged[SCHEMA_MODEL] = _gate_results(ws, SCHEMA_MODEL)
+        if any(results is None for results in judged.values()):
+            status = "not_validated"  # the step stopped before its gates were written
+        else:
+            status = "validated" if all(r["passed"] for rs in judged.values() for r in rs) else "gates_failed"
+        return OperatorLineage(inputs=self.source_datasets() + staged,
+                               run_facets=lineage.release_run_facet(ws, status, self.tables(ws)))
 
     def run_step(self, context) -> list[dict[str, Any]]:
         from airflow.sdk.exceptions import AirflowFailException
@@ -106,7 +200,7 @@ class SynthValidateOperator(SynthOpsBaseOperator):
 
         from synth_ops.steps.validate import validate_release
 
-        ws = self.hook.get_workspace()
+        ws = self.workspace
         records = [validate(ws, t) for t in self.tables(ws)]
         release = None if self.table else validate_release(ws)  # related tables: judged as one release
         records += [release] if release is not None else []
@@ -143,8 +237,11 @@ def published_asset(spec_path: str, root: str | None = None, table: str | None =
                  extra={"pipeline": spec.name, "table": table})
 
 
-class SynthPublishOperator(SynthOpsBaseOperator):
-    """Publishes the gated run and emits one Asset event per published table."""
+class SynthPublishOperator(ReportLinkMixin, SourceLineageMixin, SynthOpsBaseOperator):
+    """Publishes the gated run and emits one Asset event per published table.
+
+    Lineage: the source tables in; each published table out (``<publish>/<name>/<table>``) with its
+    schema, row/byte/file counts, release version and one data-quality assertion per gate."""
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -157,8 +254,9 @@ class SynthPublishOperator(SynthOpsBaseOperator):
     def run_step(self, context) -> dict[str, Any]:
         from synth_ops.steps.publish import publish
 
-        ws = self.hook.get_workspace()
+        ws = self.workspace
         release = publish(ws)
+        self.release_status = release.status  # "published" or "up_to_date", for the lineage run facet
         for table, asset in self.assets.items():
             gates = {r["name"]: r["value"] for r in ws.read(table, "gates.json")["results"]}
             context["outlet_events"][asset].extra = {
@@ -166,6 +264,50 @@ class SynthPublishOperator(SynthOpsBaseOperator):
                 "quality_score": gates.get("quality_score"), "dcr_share": gates.get("dcr_share"),
             }
         return release.to_dict()
+
+    def get_openlineage_facets_on_start(self):
+        from synth_ops.airflow import lineage
+
+        planned = super().get_openlineage_facets_on_start()
+        spec = self.hook.spec
+        planned.outputs = [lineage.output_dataset(lineage.join(spec.publish.uri, spec.name, t), None)
+                           for t in self.spec_tables(spec)]
+        return planned
+
+    def get_openlineage_facets_on_complete(self, task_instance):
+        """Read back from the publish store: the release this run's version names (absent if the
+        publish failed), and each table's manifest."""
+        from airflow.providers.openlineage.extractors import OperatorLineage
+
+        from synth_ops import releases
+        from synth_ops.airflow import lineage
+        from synth_ops.stores import open_store, read_json
+
+        ws = self.workspace
+        spec = ws.spec
+        store = open_store(spec.publish.uri, spec.s3)
+        key = releases.release_key(spec.name, ws.run_id)
+        release = read_json(store, key) if store.exists(key) else None
+        pointer = releases.current_version(store, spec.name)
+        outputs = []
+        for table in self.tables(ws):
+            uri = lineage.join(spec.publish.uri, spec.name, table)
+            if release is None or table not in release["tables"]:
+                outputs.append(lineage.output_dataset(uri, _profile_schema(ws, table),
+                                                      results=_gate_results(ws, table)))
+                continue
+            manifest = read_json(store, release["tables"][table]["manifest"])
+            outputs.append(lineage.output_dataset(
+                uri, manifest["schema"], results=release["tables"][table]["gates"]["results"],
+                rows=manifest["rows"], size=manifest["bytes"], files=len(manifest["parts"]), version=ws.run_id))
+        if release is None:
+            status = "not_published"
+        elif pointer != ws.run_id:  # complete, but another publisher switched _latest.json meanwhile
+            status = "superseded"
+        else:
+            status = getattr(self, "release_status", "published")
+        return OperatorLineage(inputs=self.source_datasets(), outputs=outputs,
+                               run_facets=lineage.release_run_facet(ws, status, self.tables(ws)))
 
 
 SHARD_LABEL = "{{ task.table }} shard {{ task.shard }}"  # how the grid labels a mapped generate task
@@ -186,7 +328,7 @@ def synth_task_group(spec_path: str, *, group_id: str | None = None, synth_ops_c
         profile = SynthProfileOperator(task_id="profile", **common)
         fit = SynthFitOperator(task_id="fit", **common)
         plan = build_plan(spec)
-        validate = SynthValidateOperator(task_id="validate", retries=0, **common)
+        validate = SynthValidateOperator(task_id="validate", **{**common, "retries": 0})  # a gate verdict is final
         publish = SynthPublishOperator(task_id="publish", **common)
         if not plan.relations:
             shards = [{"table": t.name, "shard": i} for t in plan.tables for i in range(t.shards)]

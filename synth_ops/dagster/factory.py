@@ -5,6 +5,7 @@ Dagster metadata or check results. No profiling, fitting, gating or publishing h
 """
 
 import json
+import warnings
 from pathlib import Path
 from typing import Iterable
 
@@ -29,12 +30,12 @@ def catalog_metadata(ws, table: str, rows: int, uri: str) -> dict:
     }
 
 
-def _profile_asset(path: str, ta: TableAssets, prefix: str) -> dg.AssetsDefinition:
-    @dg.multi_asset(name=f"{prefix}profile", specs=[ta.profile], required_resource_keys={RESOURCE_KEY})
+def _profile_asset(path: str, key: str, ta: TableAssets, prefix: str) -> dg.AssetsDefinition:
+    @dg.multi_asset(name=f"{prefix}profile", specs=[ta.profile], required_resource_keys={key})
     def _asset(context: dg.AssetExecutionContext):
         from synth_ops.steps.profile import profile
 
-        ws = context.resources.synth_ops.workspace(path)
+        ws = getattr(context.resources, key).workspace(path)
         record = profile(ws, ta.table)
         return dg.MaterializeResult(data_version=dg.DataVersion(ws.run_id), metadata={
             "rows": record.rows, "columns": record.columns, "pii_columns": ", ".join(record.pii_columns) or "none",
@@ -46,12 +47,12 @@ def _profile_asset(path: str, ta: TableAssets, prefix: str) -> dg.AssetsDefiniti
     return _asset
 
 
-def _model_asset(path: str, ta: TableAssets, prefix: str) -> dg.AssetsDefinition:
-    @dg.multi_asset(name=f"{prefix}model", specs=[ta.model], required_resource_keys={RESOURCE_KEY})
+def _model_asset(path: str, key: str, ta: TableAssets, prefix: str) -> dg.AssetsDefinition:
+    @dg.multi_asset(name=f"{prefix}model", specs=[ta.model], required_resource_keys={key})
     def _asset(context: dg.AssetExecutionContext):
         from synth_ops.steps.fit import fit
 
-        ws = context.resources.synth_ops.workspace(path)
+        ws = getattr(context.resources, key).workspace(path)
         record = fit(ws, ta.table)
         # the version of what the model was fitted from (spec, sources, libraries: the run id), not of
         # its pickle, which differs between identical fits and would make everything downstream stale
@@ -64,7 +65,7 @@ def _model_asset(path: str, ta: TableAssets, prefix: str) -> dg.AssetsDefinition
     return _asset
 
 
-def _synthetic_asset(path: str, ta: TableAssets, prefix: str) -> dg.AssetsDefinition:
+def _synthetic_asset(path: str, key: str, ta: TableAssets, prefix: str) -> dg.AssetsDefinition:
     """Graph-backed: one op per shard, so shards run in parallel under the multiprocess executor."""
 
     spec = ta.synthetic
@@ -73,37 +74,39 @@ def _synthetic_asset(path: str, ta: TableAssets, prefix: str) -> dg.AssetsDefini
     after = {f"parent_{i}": dg.In(dg.Nothing) for i in range(len(parents))}
 
     @dg.op(name=f"{prefix}plan_shards", ins={"start": dg.In(dg.Nothing), **after}, out=dg.DynamicOut(int),
-           required_resource_keys={RESOURCE_KEY})
+           required_resource_keys={key})
     def plan(context: dg.OpExecutionContext):
         # the run plan (the spec alone) fixes the shard count: no workspace (source hashing) needed to fan out
         from synth_ops.plan import build_plan
 
-        for shard in range(build_plan(context.resources.synth_ops.load(path)).table(ta.table).shards):
+        for shard in range(build_plan(getattr(context.resources, key).load(path)).table(ta.table).shards):
             yield dg.DynamicOutput(shard, mapping_key=f"shard_{shard:05d}")
 
-    @dg.op(name=f"{prefix}generate_shard", required_resource_keys={RESOURCE_KEY})
+    @dg.op(name=f"{prefix}generate_shard", required_resource_keys={key})
     def generate(context: dg.OpExecutionContext, shard: int) -> dict:
         from synth_ops.steps.generate import generate_shard
 
-        record = generate_shard(context.resources.synth_ops.workspace(path), ta.table, shard)
+        record = generate_shard(getattr(context.resources, key).workspace(path), ta.table, shard)
         context.log.info(f"shard {shard}: {record.rows} rows in {record.seconds:.1f}s")
         return record.to_dict()
 
     # Nothing to store: the asset is its shards (dagster/uri), not a value an IO manager pickles
-    @dg.op(name=f"{prefix}collect_shards", required_resource_keys={RESOURCE_KEY}, out=dg.Out(dg.Nothing))
+    @dg.op(name=f"{prefix}collect_shards", required_resource_keys={key}, out=dg.Out(dg.Nothing))
     def collect(context: dg.OpExecutionContext, records: list):
         records = sorted(records, key=lambda r: r["shard"])
         summary = {"run_id": records[0]["run_id"], "rows": sum(r["rows"] for r in records), "shards": len(records)}
-        ws = context.resources.synth_ops.workspace(path)
+        ws = getattr(context.resources, key).workspace(path)
         shards = ws.location(ws.key(ta.table, "shards"))
-        return dg.Output(None, data_version=dg.DataVersion(summary["run_id"]), metadata={
-            "rows": summary["rows"], "shards": summary["shards"], "run_id": summary["run_id"],
-            "bytes": sum(r["bytes"] for r in records),
-            **catalog_metadata(ws, ta.table, summary["rows"], shards),
-        })
+        with warnings.catch_warnings():  # an op's data version is beta; the run log need not say so per run
+            warnings.simplefilter("ignore", dg.BetaWarning)
+            return dg.Output(None, data_version=dg.DataVersion(summary["run_id"]), metadata={
+                "rows": summary["rows"], "shards": summary["shards"], "run_id": summary["run_id"],
+                "bytes": sum(r["bytes"] for r in records),
+                **catalog_metadata(ws, ta.table, summary["rows"], shards),
+            })
 
     ins = {"model": dg.AssetIn(key=ta.model.key, dagster_type=dg.Nothing),
-           **{f"parent_{i}": dg.AssetIn(key=key, dagster_type=dg.Nothing) for i, key in enumerate(parents)}}
+           **{f"parent_{i}": dg.AssetIn(key=parent, dagster_type=dg.Nothing) for i, parent in enumerate(parents)}}
 
     @dg.graph_asset(key=spec.key, group_name=spec.group_name, tags=spec.tags,
                     kinds=spec.kinds, description=spec.description, code_version=spec.code_version, ins=ins)
@@ -118,12 +121,12 @@ def _gate_of(result: dict) -> str:
     return result["name"] if result["gate"] == "privacy" else result["gate"]
 
 
-def _gate_checks(path: str, ta: TableAssets, prefix: str) -> dg.AssetChecksDefinition:
-    @dg.multi_asset_check(name=f"{prefix}gates", specs=list(ta.checks), required_resource_keys={RESOURCE_KEY})
+def _gate_checks(path: str, key: str, ta: TableAssets, prefix: str) -> dg.AssetChecksDefinition:
+    @dg.multi_asset_check(name=f"{prefix}gates", specs=list(ta.checks), required_resource_keys={key})
     def _checks(context: dg.AssetCheckExecutionContext):
         from synth_ops.steps.validate import validate
 
-        ws = context.resources.synth_ops.workspace(path)
+        ws = getattr(context.resources, key).workspace(path)
         record = validate(ws, ta.table)
         report = ws.location(record.report_key)
         for check in ta.checks:
@@ -147,15 +150,15 @@ def _gate_checks(path: str, ta: TableAssets, prefix: str) -> dg.AssetChecksDefin
     return _checks
 
 
-def _published_assets(path: str, tables: list[TableAssets], name: str) -> dg.AssetsDefinition:
+def _published_assets(path: str, key: str, tables: list[TableAssets], name: str) -> dg.AssetsDefinition:
     @dg.multi_asset(name=f"{name}__published", specs=[ta.published for ta in tables], can_subset=False,
-                    required_resource_keys={RESOURCE_KEY})
+                    required_resource_keys={key})
     def _assets(context: dg.AssetExecutionContext):
         from synth_ops.plan import build_plan
         from synth_ops.releases import latest_key
         from synth_ops.steps.publish import publish
 
-        ws = context.resources.synth_ops.workspace(path)
+        ws = getattr(context.resources, key).workspace(path)
         release = publish(ws)
         plan = build_plan(ws.spec)
         for ta in tables:
@@ -177,27 +180,35 @@ def _published_assets(path: str, tables: list[TableAssets], name: str) -> dg.Ass
     return _assets
 
 
-def _source_asset(path: str, ta: TableAssets) -> dg.SourceAsset:
-    @dg.observable_source_asset(key=ta.source.key, group_name=ta.source.group_name, tags=ta.source.tags,
-                                description=ta.source.description, required_resource_keys={RESOURCE_KEY})
+def _source_asset(path: str, key: str, ta: TableAssets, prefix: str) -> dg.AssetsDefinition:
+    """External and observable: Dagster records its fingerprint as data version, never runs it in a job."""
+
     def _source(context):
         from synth_ops.sources import source_fingerprint
 
-        spec = context.resources.synth_ops.load(path)
-        return dg.DataVersion(source_fingerprint(spec.tables[ta.table].source, spec.s3))
+        spec = getattr(context.resources, key).load(path)
+        uri = spec.tables[ta.table].source
+        # the profile step's own fingerprint: the profile (and all downstream) turns stale when it changes
+        fingerprint = source_fingerprint(uri, spec.s3)
+        return dg.ObserveResult(asset_key=ta.source.key, data_version=dg.DataVersion(fingerprint), metadata={
+            "source_fingerprint": fingerprint, "dagster/uri": uri,
+        })
 
-    return _source
+    with warnings.catch_warnings():  # beta since 1.6 and the way Dagster documents observation
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        return dg.multi_observable_source_asset(name=f"{prefix}observe_source", specs=[ta.source],
+                                                required_resource_keys={key})(_source)
 
 
-def _source_sensor(path: str, spec_name: str, job) -> dg.SensorDefinition:
+def _source_sensor(path: str, key: str, spec_name: str, job) -> dg.SensorDefinition:
     """Requests a regeneration when a source's content fingerprint changes (not on the first look)."""
 
     @dg.sensor(name=f"{spec_name}_source_changed", job=job, minimum_interval_seconds=60,
-               required_resource_keys={RESOURCE_KEY})
+               required_resource_keys={key})
     def _sensor(context: dg.SensorEvaluationContext):
         from synth_ops.sources import source_fingerprint
 
-        spec = context.resources.synth_ops.load(path)
+        spec = getattr(context.resources, key).load(path)
         current = {t: source_fingerprint(s.source, spec.s3) for t, s in spec.tables.items()}
         previous = json.loads(context.cursor) if context.cursor else None
         context.update_cursor(json.dumps(current, sort_keys=True))
@@ -213,9 +224,15 @@ def _source_sensor(path: str, spec_name: str, job) -> dg.SensorDefinition:
 
 
 def build_definitions(spec_paths: Iterable[str | Path], translator: SynthOpsTranslator | None = None,
-                      resource: SynthOpsResource | None = None) -> dg.Definitions:
-    """Definitions for every spec: assets, blocking gate checks, a job, a sensor and any schedule."""
+                      resource: SynthOpsResource | None = None, resource_key: str = RESOURCE_KEY) -> dg.Definitions:
+    """Definitions for every spec: assets, blocking gate checks, a job, a sensor and any schedule.
+
+    ``resource_key`` names the resource every definition uses: definitions with different resources
+    merged into one code location (several components) need different keys.
+    """
     from synth_ops.spec import load_spec
+
+    key = resource_key
 
     resource = resource or SynthOpsResource()
     translator = translator or SynthOpsTranslator()
@@ -227,18 +244,19 @@ def build_definitions(spec_paths: Iterable[str | Path], translator: SynthOpsTran
         models = set()
         for ta in tables:
             prefix = f"{spec.name}__{ta.table}__"
-            assets += [_source_asset(path, ta), _profile_asset(path, ta, prefix), _synthetic_asset(path, ta, prefix)]
+            assets += [_source_asset(path, key, ta, prefix), _profile_asset(path, key, ta, prefix),
+                       _synthetic_asset(path, key, ta, prefix)]
             if ta.model.key not in models:  # related tables share one model asset: fitted once
                 models.add(ta.model.key)
-                assets.append(_model_asset(path, ta, prefix))
-            checks.append(_gate_checks(path, ta, prefix))
-        assets.append(_published_assets(path, tables, spec.name))
+                assets.append(_model_asset(path, key, ta, prefix))
+            checks.append(_gate_checks(path, key, ta, prefix))
+        assets.append(_published_assets(path, key, tables, spec.name))
         keys = list(dict.fromkeys(getattr(ta, stage).key for ta in tables for stage in STAGES if stage != "source"))
         job = dg.define_asset_job(f"{spec.name}_synthesize", selection=dg.AssetSelection.assets(*keys),
                                   description=f"Regenerate, gate and publish the synthetic copy {spec.name!r}")
         jobs.append(job)
-        sensors.append(_source_sensor(path, spec.name, job))
+        sensors.append(_source_sensor(path, key, spec.name, job))
         if spec.schedule:
             schedules.append(dg.ScheduleDefinition(name=f"{spec.name}_schedule", job=job, cron_schedule=spec.schedule))
     return dg.Definitions(assets=assets, asset_checks=checks, jobs=jobs, schedules=schedules, sensors=sensors,
-                          resources={RESOURCE_KEY: resource})
+                          resources={key: resource})

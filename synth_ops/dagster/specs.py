@@ -76,7 +76,9 @@ def build_asset_specs(spec, translator: SynthOpsTranslator | None = None) -> lis
 
         checks = tuple(
             dg.AssetCheckSpec(name=gate, asset=key["synthetic"], blocking=True,
-                              description=f"{check_description(spec, gate)}; publication is blocked when it fails")
+                              description=f"{check_description(spec, gate)}; publication is blocked when it fails. "
+                                          "Each result's `report` entry is the gate report (report.html, "
+                                          "private artifacts)")
             for gate in gate_names(spec)
         )
         out.append(TableAssets(

@@ -41,5 +41,7 @@ class SynthOpsTranslator:
             "profile": "Column statistics, SDV metadata (detected + spec overrides) and PII flags.",
             "model": f"{spec.synthesizer.kind} synthesizer fitted on the non-holdout rows.",
             "synthetic": f"Synthetic {table!r} in {spec.generate.shards} seeded shards, gated by blocking checks.",
-            "published": "Released synthetic table: read it through _latest.json (synth_ops.read_latest).",
+            "published": "Released synthetic table: read it through _latest.json (synth_ops.read_latest). The "
+                         "`report` entry of each materialization is the release's gate report (report.html, in "
+                         "the private artifacts: it holds real values).",
         }[stage]

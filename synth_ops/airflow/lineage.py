@@ -1,0 +1,128 @@
+"""OpenLineage datasets and facets for the synth-ops operators.
+
+What a lineage backend receives is deliberately narrow: dataset names, column names and types,
+row/byte/file counts, gate names with their measured value, threshold and outcome, and the release
+version. Never a data value, a profile statistic (min/max/mean/categories) or a gate's free-text
+detail (the detail of a failed expectation can describe values).
+
+Imported only from inside ``get_openlineage_facets_on_*`` so the ``[openlineage]`` extra stays
+optional and DAG parsing never loads the OpenLineage client.
+"""
+from __future__ import annotations
+
+import re
+import socket
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from attrs import define
+from openlineage.client.facet_v2 import RunFacet
+
+SCHEMA_URL = "https://example.invalid/synth-ops/spec/facets/1-0-0/SynthOpsReleaseRunFacet.json"
+# Gates whose measure must stay at or under the threshold; every other gate is a floor.
+CEILING_GATES = {"exact_match", "dcr_share", "pii_leak"}
+COLUMN_IN_NAME = re.compile(r"\[([^\]]+)\]$")
+
+
+@define
+class SynthOpsReleaseRunFacet(RunFacet):
+    """The synth-ops release a run produced or judged.
+
+    version: content-addressed release version (the run id); pipeline: the spec's name; status:
+    publish says ``published``, ``up_to_date``, ``superseded`` or ``not_published``; validate says
+    ``validated``, ``gates_failed`` or ``not_validated``.
+    """
+
+    version: str
+    status: str
+    pipeline: str
+    specHash: str  # noqa: N815 - OpenLineage facet fields are camelCase
+    tables: list[str]
+
+    @staticmethod
+    def _get_schema() -> str:
+        return SCHEMA_URL
+
+
+def dataset_id(uri: str) -> tuple[str, str]:
+    """(namespace, name) of a location, after the OpenLineage naming conventions: ``s3://bucket``
+    and the key; ``file://<host>`` and the absolute path for a path on this worker's disk."""
+    parsed = urlparse(uri)
+    if parsed.scheme and parsed.scheme != "file" and len(parsed.scheme) > 1:  # not a Windows drive letter
+        return f"{parsed.scheme}://{parsed.netloc}", parsed.path.lstrip("/")
+    if parsed.scheme == "file" and parsed.netloc:  # another host's disk: nothing here to resolve
+        return f"file://{parsed.netloc}", parsed.path
+    path = parsed.path if parsed.scheme == "file" else uri
+    return f"file://{socket.gethostname()}", str(Path(path).resolve())
+
+
+def join(uri: str, *parts: str) -> str:
+    return "/".join([uri.rstrip("/"), *parts])
+
+
+def schema_facet(columns: list[list[str]] | None):
+    """Column names and Arrow types, as ``profile.json`` and the release manifest record them."""
+    from openlineage.client.facet_v2 import schema_dataset
+
+    if not columns:
+        return {}
+    return {"schema": schema_dataset.SchemaDatasetFacet(fields=[
+        schema_dataset.SchemaDatasetFacetFields(name=name, type=kind, ordinal_position=i)
+        for i, (name, kind) in enumerate(columns, start=1)])}
+
+
+def assertions_facet(results: list[dict[str, Any]], columns: set[str]):
+    """One assertion per gate result: ``<gate> <op> <threshold>``, its outcome, and the measured
+    value. The gate's ``detail`` text is left out on purpose."""
+    from openlineage.client.facet_v2 import data_quality_assertions_dataset as dq
+
+    assertions = []
+    for result in results:
+        name, op = result["name"], "<=" if _is_ceiling(result) else ">="
+        column = COLUMN_IN_NAME.search(name)
+        assertions.append(dq.Assertion(
+            assertion=f"{name} {op} {result['threshold']:g}", success=bool(result["passed"]),
+            column=column.group(1) if column and column.group(1) in columns else None,
+            severity="error",  # any failed gate stops the release
+            name=f"{result['gate']}/{name}", expected=f"{op} {result['threshold']:g}",
+            actual=f"{result['value']:g}",
+            description="unexpected rows" if result["gate"] == "expectations" else None,
+        ))
+    return {"dataQualityAssertions": dq.DataQualityAssertionsDatasetFacet(assertions=assertions)}
+
+
+def _is_ceiling(result: dict[str, Any]) -> bool:
+    return result["gate"] == "expectations" or result["name"] in CEILING_GATES
+
+
+def input_dataset(uri: str, columns: list[list[str]] | None, results: list[dict] | None = None):
+    from openlineage.client.event_v2 import InputDataset
+
+    namespace, name = dataset_id(uri)
+    input_facets = assertions_facet(results, {c for c, _ in columns or []}) if results else {}
+    return InputDataset(namespace=namespace, name=name, facets=schema_facet(columns), inputFacets=input_facets)
+
+
+def output_dataset(uri: str, columns: list[list[str]] | None, *, results: list[dict] | None = None,
+                   rows: int | None = None, size: int | None = None, files: int | None = None,
+                   version: str | None = None):
+    from openlineage.client.event_v2 import OutputDataset
+    from openlineage.client.facet_v2 import dataset_version_dataset, output_statistics_output_dataset
+
+    namespace, name = dataset_id(uri)
+    facets = schema_facet(columns)
+    if results:
+        facets |= assertions_facet(results, {c for c, _ in columns or []})
+    if version:
+        facets["version"] = dataset_version_dataset.DatasetVersionDatasetFacet(datasetVersion=version)
+    output_facets = {}
+    if rows is not None:
+        output_facets["outputStatistics"] = output_statistics_output_dataset.OutputStatisticsOutputDatasetFacet(
+            rowCount=rows, size=size, fileCount=files)
+    return OutputDataset(namespace=namespace, name=name, facets=facets, outputFacets=output_facets)
+
+
+def release_run_facet(ws, status: str, tables: list[str]) -> dict[str, SynthOpsReleaseRunFacet]:
+    return {"synthOpsRelease": SynthOpsReleaseRunFacet(version=ws.run_id, status=status, pipeline=ws.spec.name,
+                                                       specHash=ws.spec_hash, tables=list(tables))}
