@@ -17,8 +17,16 @@ from synth_ops.spec import Spec, load_spec
 
 __all__ = [
     "GateFailed", "InputError", "ModelIntegrityError", "Spec", "SpecError", "StoreError", "SynthOpsError",
-    "load_spec", "read_latest",
+    "load_spec", "read_latest", "Sampler",
 ]
+
+
+def __getattr__(name: str):
+    if name == "Sampler":  # the portable sampler: numpy, pandas and pyarrow load with it, not with synth_ops
+        from synth_ops.sampler.sampler import Sampler
+
+        return Sampler
+    raise AttributeError(f"module 'synth_ops' has no attribute {name!r}")
 
 
 def read_latest(uri: str, name: str, table: str, s3_options=None):

@@ -74,7 +74,10 @@ def fit(ws: Workspace, unit: str, progress=None, force: bool = False) -> ModelRe
 
     import cloudpickle
 
+    from synth_ops.sampler.export import export_samplers
+
     model_key, digest = models.write(ws, unit, cloudpickle.dumps(synthesizer))
+    samplers = export_samplers(ws, plan, unit, synthesizer, learned, settings.kind)
     train_rows = sum(s["train_rows"] for s in splits.values())
     holdout_rows = sum(s["holdout_rows"] for s in splits.values())
     record = ModelRecord(
@@ -92,6 +95,7 @@ def fit(ws: Workspace, unit: str, progress=None, force: bool = False) -> ModelRe
         "split_sha256": sha256_json(splits if len(model.tables) > 1 else splits[model.tables[0]]),
         "learned_columns": learned if len(model.tables) > 1 else learned[model.tables[0]],
         **info,
+        "sampler": samplers,  # per table: the portable sampler's key and manifest sha256, or why there is none
     })
     if synthesizer is not None:
         log.info("%s: fitted %s on %d rows of %s in %.1fs", unit, settings.kind, train_rows,

@@ -86,7 +86,8 @@ def generate_shard(ws: Workspace, table: str, shard: int, on_batch: Callable[[in
                    force: bool = False) -> ShardRecord:
     """Sample one shard and write it as ``shards/part-NNNNN.parquet`` plus its record.
 
-    A shard of this run that still matches its record is reused unless ``force``.
+    A shard of this run that still matches its record is reused unless ``force``. A table with a
+    portable sampler (``synth_ops/sampler/``) is sampled by it; others by the pickled model.
     """
     import pyarrow.parquet as pq
 
@@ -107,7 +108,9 @@ def generate_shard(ws: Workspace, table: str, shard: int, on_batch: Callable[[in
     columns_plan = profile["columns_plan"]
     first_row = sum(plan[:shard])  # this shard's block of release row numbers, hence of keys
     run_plan = build_plan(ws.spec)
-    model = models.load(ws, run_plan.model_of(table).name)
+    unit = run_plan.model_of(table).name
+    sampler = portable_sampler(ws, unit, table) if run_plan.table(table).primary is None else None
+    model = None if sampler is not None else models.load(ws, unit)
     seed = shard_seed(ws.spec.synthesizer_of(table).seed, shard)
     key = shard_key(ws, table, shard)
     local = ws.artifacts.local_path(key)
@@ -119,7 +122,9 @@ def generate_shard(ws: Workspace, table: str, shard: int, on_batch: Callable[[in
     rows = 0
     counts = []
     count_names = [r.count_column for r in run_plan.of_parent(table)]
-    if run_plan.table(table).primary is None:
+    if sampler is not None:
+        batches = sampler.learned_batches(plan[shard], seed, ws.spec.generate.batch_rows)
+    elif run_plan.table(table).primary is None:
         batches = _learned_batches(model, table, plan[shard], ws.spec.generate.batch_rows, seed)
     else:
         from synth_ops.steps.children import child_batches
@@ -153,6 +158,18 @@ def generate_shard(ws: Workspace, table: str, shard: int, on_batch: Callable[[in
     )
     ws.artifacts.write_bytes(shard_key(ws, table, shard, "json"), record.to_json().encode())
     return record
+
+
+def portable_sampler(ws: Workspace, unit: str, table: str):
+    """The table's exported sampler (numpy and pyarrow only, no pickle), or None: then the pickled
+    model samples it. The sampler's manifest must match the sha256 model.json recorded."""
+    ws.require(unit, models.MODEL_JSON, "fit")
+    record = (ws.read(unit, models.MODEL_JSON).get("sampler") or {}).get(table) or {}
+    if "key" not in record:
+        return None
+    from synth_ops.sampler.sampler import Sampler
+
+    return Sampler.from_store(ws.artifacts, record["key"], record["manifest_sha256"])
 
 
 def balanced_counts(counts, target: float, rng, most: int | None = None, share_with: float = 1.0):

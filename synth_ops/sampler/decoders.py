@@ -1,0 +1,182 @@
+"""From correlated normal scores to column values, with numpy (and pandas for datetimes) only.
+
+Each copula column has an *inverse*: its marginal's inverse CDF as a function of the normal score,
+either tabulated on a grid uniform in normal space (``grid``: the table position is arithmetic
+on the score itself, no ``ndtr``, no search), or as a step function (``steps``: the scores where
+the value changes, for discrete and categorical marginals, exact). Each output column has a
+*decoder* reading one copula column: numbers (nulls, clipping, rounding), datetimes, categories
+(interval tables), booleans, label codes, child counts. Decoders are JSON dicts in
+``sampler.json``; see ``docs`` of each function for their fields.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from synth_ops.errors import ModelIntegrityError
+
+
+def lookup(z, table, grid_z: float):
+    """Linear interpolation of ``table`` (values at ``len(table)`` scores evenly spaced on
+    [-grid_z, grid_z]) at the normal scores ``z``; scores beyond the grid take its ends."""
+    import numpy as np
+
+    points = len(table)
+    step = 2 * grid_z / (points - 1)
+    position = (np.clip(z, -grid_z, grid_z) + grid_z) / step
+    index = np.minimum(position.astype(np.int64), points - 2)
+    return table[index] + (table[index + 1] - table[index]) * (position - index)
+
+
+class Inverse:
+    """One copula column's inverse CDF in normal-score terms (see the module docstring)."""
+
+    def __init__(self, spec: dict, arrays: dict, grid_z: float, where: str):
+        self.kind = next((k for k in ("grid", "steps", "identity") if k in spec), None)
+        if self.kind == "grid":
+            self.table = _array(arrays, spec["grid"], where)
+            if self.table.ndim != 1 or len(self.table) < 2:
+                raise ModelIntegrityError(f"{where}: inverse table {spec['grid']} has the wrong shape")
+        elif self.kind == "steps":
+            self.thresholds = _array(arrays, spec["steps"]["thresholds"], where)
+            self.values = _array(arrays, spec["steps"]["values"], where)
+            if len(self.values) != len(self.thresholds) + 1:
+                raise ModelIntegrityError(f"{where}: step table {spec['steps']['values']} has the wrong length")
+        elif self.kind is None:
+            raise ModelIntegrityError(f"{where}: unknown inverse {sorted(spec)}")
+        self.grid_z = grid_z
+
+    def __call__(self, z):
+        import numpy as np
+
+        if self.kind == "grid":
+            return lookup(z, self.table, self.grid_z)
+        if self.kind == "steps":
+            return self.values[np.searchsorted(self.thresholds, z, side="right")].astype("float64")
+        return z
+
+
+def _array(arrays: dict, name: str, where: str):
+    if name not in arrays:
+        raise ModelIntegrityError(f"{where}: sampler.json names {name}, which the manifest does not list")
+    return arrays[name]
+
+
+class Batch:
+    """One batch of normal scores and each copula column's values, each computed once."""
+
+    def __init__(self, z, inverses: list[Inverse]):
+        self.z, self.inverses, self._values = z, inverses, {}
+        self.rows = z.shape[0]
+
+    def score(self, column: int):
+        return self.z[:, column]
+
+    def value(self, column: int):
+        if column not in self._values:
+            self._values[column] = self.inverses[column](self.z[:, column])
+        return self._values[column]
+
+
+def null_mask(spec: dict | None, batch: Batch, source: int, rng):
+    """Which rows are null: ``{"rate": r}`` at random (RDT's NullTransformer), ``{"indicator": i}``
+    where copula column ``i`` is above 0.5 (RDT's ``from_column``), ``{"below": z}`` where the
+    column's own score is below ``z`` (synth-ops' copula: nulls are the bottom of [0, 1))."""
+    import numpy as np
+
+    if not spec:
+        return None
+    if "rate" in spec:
+        return rng.random(batch.rows) < spec["rate"]
+    if "indicator" in spec:
+        return batch.value(spec["indicator"]) > 0.5
+    if "below" in spec:
+        return batch.score(source) < spec["below"]
+    return np.zeros(batch.rows, dtype=bool)
+
+
+def _apply(values, ops: list):
+    """``["clip", low, high]`` (either may be null), ``["round", digits]``, ``["floor"]``,
+    ``["scale", factor]``, in order."""
+    import numpy as np
+
+    for op in ops:
+        if op[0] == "clip":
+            low, high = op[1], op[2]
+            if low is not None or high is not None:
+                values = np.clip(values, -np.inf if low is None else low, np.inf if high is None else high)
+        elif op[0] == "round":
+            values = np.round(values, op[1])
+        elif op[0] == "floor":
+            values = np.floor(values)
+        elif op[0] == "scale":
+            values = values * op[1]
+        else:
+            raise ModelIntegrityError(f"unknown sampler operation {op[0]!r}")
+    return values
+
+
+def _objects(values: list):
+    import numpy as np
+
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
+
+
+def decode(spec: dict[str, Any], batch: Batch, rng):
+    """One output column (a pandas Series) of ``batch``, as ``spec`` describes it."""
+    import numpy as np
+    import pandas as pd
+
+    kind, source = spec["kind"], spec["from"]
+    nulls = null_mask(spec.get("nulls"), batch, source, rng)
+    if kind in ("number", "count"):
+        values = _apply(np.array(batch.value(source), dtype="float64"), spec.get("ops", []))
+        if nulls is not None:
+            values[nulls] = np.nan
+        if kind == "count":  # child counts: whole, never null
+            return pd.Series(np.nan_to_num(values, nan=0.0).astype("int64"))
+        return pd.Series(values)
+    if kind == "datetime":
+        values = _apply(np.array(batch.value(source), dtype="float64"), spec.get("ops", []))
+        missing = np.isnan(values) if nulls is None else (nulls | np.isnan(values))
+        nanoseconds = np.where(missing, 0.0, values).astype("int64")
+        nanoseconds[missing] = np.iinfo("int64").min  # NaT
+        stamps = pd.Series(nanoseconds.view("datetime64[ns]"))
+        if spec.get("floor"):
+            stamps = stamps.dt.floor(spec["floor"])
+        if spec.get("format"):
+            from synth_ops.synthesizers.sdv.fastpath import format_datetimes
+
+            return format_datetimes(stamps, spec["format"]).where(stamps.notna(), None)
+        return stamps.dt.tz_localize(spec["tz"]) if spec.get("tz") else stamps
+    if kind == "category":
+        x = batch.score(source) if spec.get("input") == "score" else batch.value(source)
+        if spec.get("clip"):
+            x = np.clip(x, *spec["clip"])
+        choices = _objects(spec["values"])
+        codes = np.searchsorted(np.asarray(spec["bounds"], dtype="float64"), x, side=spec.get("side", "left"))
+        overflow = codes >= len(choices)
+        out = choices[np.minimum(codes, len(choices) - 1)]
+        if spec.get("overflow", "null") == "null":
+            out[overflow] = None
+        if nulls is not None:
+            out[nulls] = None
+        return pd.Series(out, dtype=object)
+    if kind == "boolean":
+        values = np.clip(np.round(np.array(batch.value(source), dtype="float64")), 0, 1)
+        missing = np.isnan(values) if nulls is None else (nulls | np.isnan(values))
+        out = _objects([False, True])[np.nan_to_num(values, nan=0.0).astype("int64")]
+        out[missing] = None
+        return pd.Series(out, dtype=object)
+    if kind == "label":
+        values = _apply(np.array(batch.value(source), dtype="float64"), spec.get("ops", []))
+        first = spec["first_code"]
+        choices = _objects(spec["values"])
+        codes = np.clip(np.round(values), first, first + len(choices) - 1)
+        out = choices[np.nan_to_num(codes - first, nan=0.0).astype("int64")]
+        if nulls is not None:
+            out[nulls] = None
+        out[np.isnan(values)] = None
+        return pd.Series(out, dtype=object)
+    raise ModelIntegrityError(f"unknown sampler decoder {kind!r} for a column")

@@ -1,0 +1,84 @@
+"""fit's side: export each table of a fitted model as a sampler beside its model.json, or say why not.
+
+A table gets ``<artifacts>/<name>/<run id>/<table>/sampler/`` when its backend can be translated
+(SDV's GaussianCopula, synth-ops' copula for tables without parents) or when nothing of it is
+learned; model.json records per table either the sampler's key and manifest sha256 or the reason
+there is none. A model that cannot be exported keeps the pickle path, nothing else changes.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from synth_ops.sampler.export_parts import GRID_POINTS, GRID_Z, Parts, Unsupported
+
+log = logging.getLogger("synth_ops")
+
+SAMPLER_DIR = "sampler"
+
+
+def _parts(synthesizer, table: str) -> Parts:
+    if synthesizer is None:  # every column generated: an empty copula
+        return Parts(factor=None)
+    from synth_ops.synthesizers.copula.backend import CopulaSynthesizer
+
+    if isinstance(synthesizer, CopulaSynthesizer):
+        from synth_ops.sampler import export_copula
+
+        return export_copula.parts(synthesizer, table)
+    from synth_ops.synthesizers.sdv.single import SDVSingleTable
+
+    if isinstance(synthesizer, SDVSingleTable):
+        from synth_ops.sampler import export_sdv
+
+        return export_sdv.parts(synthesizer, table)
+    raise Unsupported(f"kind {synthesizer.kind} has no portable sampler")
+
+
+def sampler_doc(table: str, parts: Parts, profile: dict, source: dict[str, Any]) -> tuple[dict, dict]:
+    """(sampler.json without its format fields, arrays) of one table."""
+    import numpy as np
+
+    arrays = dict(parts.arrays)
+    if parts.columns:
+        arrays["factor.npy"] = np.asarray(parts.factor, dtype="float64")
+    doc = {
+        "table": table,
+        "source": source,
+        "schema": profile["arrow_schema"],
+        "columns_plan": profile["columns_plan"],
+        "grid": {"z": GRID_Z, "points": GRID_POINTS},
+        "copula": {"columns": parts.columns, "factor": "factor.npy", "inverse": parts.inverse},
+        "columns": parts.decoders,
+    }
+    return doc, arrays
+
+
+def export_samplers(ws, plan, unit: str, synthesizer, learned: dict[str, list[str]], kind: str) -> dict[str, dict]:
+    """Write each table's sampler; {table: {"key", "manifest_sha256"} or {"reason"}} for model.json."""
+    from synth_ops.sampler.format import write_sampler
+
+    records = {}
+    for table in plan.model(unit).tables:
+        try:
+            if plan.table(table).primary is not None:
+                raise Unsupported("a child table is sampled under its parents' rows")
+            parts = _parts(synthesizer, table)
+            names = [d["name"] for d in parts.decoders]
+            expected = set(learned[table]) | set(getattr(synthesizer, "counts", {}).get(table, ()))
+            if set(names) != expected or len(names) != len(expected):
+                raise Unsupported("the exported columns differ from the learned ones")
+            profile = ws.read(table, "profile.json")
+            source = {"kind": kind, "spec": ws.spec.name, "run_id": ws.run_id}
+            doc, arrays = sampler_doc(table, parts, profile, source)
+            prefix = ws.key(table, SAMPLER_DIR)
+            digest = write_sampler(ws.artifacts, doc, arrays, prefix=prefix)
+            records[table] = {"key": prefix, "manifest_sha256": digest}
+        except Unsupported as reason:
+            log.info("%s: no portable sampler (%s); generation loads the pickled model", table, reason)
+            records[table] = {"reason": str(reason)}
+        except Exception as error:  # a translation bug must not fail the fit: the pickle path still works
+            log.warning("%s: exporting the sampler failed (%s); generation loads the pickled model",
+                        table, type(error).__name__)
+            records[table] = {"reason": f"export failed ({type(error).__name__})"}
+    return records

@@ -1,0 +1,122 @@
+"""``synth_ops.Sampler``: fresh synthetic rows from an exported sampler, with numpy, pandas and pyarrow.
+
+    sampler = synth_ops.Sampler.load(".synth-ops/artifacts/penguins/<run id>/penguins/sampler")
+    table = sampler.sample(100_000, seed=7)            # a pyarrow.Table of the whole table
+    frame = sampler.sample(1_000, seed=7, as_frame=True)
+
+Rows are a function of (seed, shard) alone: ``sample(rows, seed, shard)`` are the rows ``synth-ops
+generate`` writes for shard ``shard`` of a spec with ``synthesizer.seed: seed`` when each shard
+holds ``rows`` rows (keys start at ``shard * rows`` unless ``first_row`` says otherwise).
+"""
+from __future__ import annotations
+
+import zlib
+from typing import Any, Iterator
+
+from synth_ops.errors import ModelIntegrityError
+from synth_ops.sampler import decoders
+from synth_ops.sampler.format import read_sampler
+
+DEFAULT_BATCH_ROWS = 200_000
+
+
+def shard_seed(seed: int, shard: int) -> int:
+    """A shard's seed, as ``synth-ops generate`` derives it."""
+    import numpy as np
+
+    return int(np.random.SeedSequence([seed, shard]).generate_state(1)[0])
+
+
+class Sampler:
+    def __init__(self, doc: dict[str, Any], arrays: dict[str, Any], where: str = "<memory>"):
+        import numpy as np
+
+        self.doc, self.where = doc, where
+        try:
+            self.table: str = doc["table"]
+            self.schema_pairs: list[list[str]] = doc["schema"]
+            self.columns_plan: dict[str, dict] = doc["columns_plan"]
+            copula, grid_z = doc["copula"], float(doc["grid"]["z"])
+            self.copula_columns: list[str] = list(copula["columns"])
+            self.inverses = [decoders.Inverse(s, arrays, grid_z, where) for s in copula["inverse"]]
+            self.decoders: list[dict] = doc["columns"]
+            d = len(self.copula_columns)
+            self.factor = decoders._array(arrays, copula["factor"], where) if d else np.zeros((0, 0))
+        except (KeyError, TypeError):
+            raise ModelIntegrityError(f"{where}: sampler.json lacks a required field; refit") from None
+        if self.factor.shape != (d, d) or len(self.inverses) != d:
+            raise ModelIntegrityError(f"{where}: the correlation factor does not match the copula's columns")
+        for spec in self.decoders:
+            reads = [spec.get("from"), (spec.get("nulls") or {}).get("indicator", 0)]
+            if not all(isinstance(i, int) and 0 <= i < d for i in reads):
+                raise ModelIntegrityError(f"{where}: a column reads a copula column that does not exist; refit")
+
+    @classmethod
+    def load(cls, uri_or_path, expected_sha256: str | None = None) -> "Sampler":
+        """A sampler directory (local path, ``file://`` or ``s3://`` URI), after checking every file
+        against its manifest (and the manifest against ``expected_sha256`` when given)."""
+        doc, arrays, where = read_sampler(str(uri_or_path), expected_sha256=expected_sha256)
+        return cls(doc, arrays, where)
+
+    @classmethod
+    def from_store(cls, store, prefix: str, expected_sha256: str | None = None) -> "Sampler":
+        doc, arrays, where = read_sampler(store, prefix, expected_sha256)
+        return cls(doc, arrays, where)
+
+    @property
+    def learned(self) -> list[str]:
+        """The columns the model learned (and, for a parent table, its child-count columns)."""
+        return [spec["name"] for spec in self.decoders]
+
+    def schema(self):
+        from synth_ops.schema import from_profile
+
+        return from_profile(self.schema_pairs)
+
+    def learned_batches(self, rows: int, seed: int, batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[Any]:
+        """DataFrames of the learned columns, ``rows`` in all, at most ``batch_rows`` each; the
+        same ``seed`` gives the same rows whatever ``batch_rows`` is (each random stream is drawn
+        in row order)."""
+        import numpy as np
+        import pandas as pd
+
+        d = len(self.copula_columns)
+        normal = np.random.default_rng([seed, zlib.crc32(self.table.encode())])
+        streams = {spec["name"]: np.random.default_rng([seed, zlib.crc32(repr(spec["name"]).encode()), 1])
+                   for spec in self.decoders}
+        for start in range(0, rows, max(batch_rows, 1)):
+            n = min(batch_rows, rows - start)
+            z = normal.standard_normal((n, d)) @ self.factor.T if d else np.zeros((n, 0))
+            batch = decoders.Batch(z, self.inverses)
+            frame = pd.DataFrame({spec["name"]: decoders.decode(spec, batch, streams[spec["name"]])
+                                  for spec in self.decoders}, index=range(n))
+            yield frame
+
+    def arrow_batches(self, rows: int, seed: int, first_row: int = 0,
+                      batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[Any]:
+        """Arrow tables of whole rows (learned and generated columns, the source's schema)."""
+        from synth_ops.columns import fill
+        from synth_ops.schema import to_arrow
+
+        schema = self.schema()
+        done = 0
+        for learned in self.learned_batches(rows, seed, batch_rows):
+            counts = [c for c in learned.columns if c not in self.columns_plan]
+            frame = fill(learned.drop(columns=counts), self.columns_plan, len(learned), first_row + done, seed)
+            done += len(frame)
+            yield to_arrow(frame, schema)
+
+    def sample(self, rows: int, seed: int = 0, shard: int = 0, first_row: int | None = None,
+               batch_rows: int = DEFAULT_BATCH_ROWS, as_frame: bool = False):
+        """``rows`` synthetic rows of the whole table: a pyarrow.Table (a DataFrame with ``as_frame``)."""
+        import pyarrow as pa
+
+        if rows < 0:
+            raise ValueError(f"rows must be at least 0, got {rows}")
+        tables = list(self.arrow_batches(rows, shard_seed(seed, shard),
+                                         shard * rows if first_row is None else first_row, batch_rows))
+        table = pa.concat_tables(tables) if tables else self.schema().empty_table()
+        return table.to_pandas() if as_frame else table
+
+    def to_pandas(self, rows: int, seed: int = 0, shard: int = 0, first_row: int | None = None):
+        return self.sample(rows, seed, shard, first_row, as_frame=True)
