@@ -10,6 +10,12 @@ Every sampling process runs with one thread (OMP/OpenBLAS/MKL, and so Arrow's po
 "per worker" means one core and the 1 -> 2 worker speed-up is measured on equal workers.
 
     python bench/perf.py [--rows 10000000] [--raw-rows 200000] [--fit-rows 50000] [--source ...]
+    python bench/perf.py --only-sampler [--sampler-rows 10000000]
+
+The portable-sampler case (first): penguins, flights and the 8-column keyed table, each sampled
+from its exported sampler in a fresh one-thread process straight to Parquet, beside raw SDV's
+``sample()`` and the machine's own limits for the same table (multivariate-normal draws of the
+copula's width, Parquet writes of the same rows) measured in the same run.
 """
 from __future__ import annotations
 
@@ -134,9 +140,15 @@ def main() -> None:
     parser.add_argument("--keys-rows", type=int, default=1_000_000,
                         help="rows synth-ops generates in the integer-key case")
     parser.add_argument("--only-keys", action="store_true", help="run only the integer-key case")
+    parser.add_argument("--sampler-rows", type=int, default=10_000_000,
+                        help="rows each portable-sampler process writes")
+    parser.add_argument("--only-sampler", action="store_true", help="run only the portable-sampler case")
     args = parser.parse_args()
     if args.child:
         print(json.dumps(_child(args)))
+        return
+    sampler_case(args)
+    if args.only_sampler:
         return
     keys_case(args)
     if args.only_keys:
@@ -219,6 +231,144 @@ def keys_case(args) -> None:
           f"{raw_rows[raw_key].is_unique} / {raw_rows[raw_key].min():,}..{raw_rows[raw_key].max():,} | "
           f"{ours_rows.id.is_unique} / {ours_rows.id.min():,}..{ours_rows.id.max():,} | |")
     print("target: synth-ops >= 10x raw SDV", "(met)" if rate >= 10 * raw_rate else "(NOT met)", flush=True)
+
+
+# A fresh interpreter: imports, sampler load, then every row sampled and written to Parquet in
+# bounded batches. Times are wall-clock (time.time) so the parent can add the process start.
+SAMPLER_CHILD = r"""
+import json, sys, time
+import pyarrow.parquet as pq
+from synth_ops.sampler.sampler import Sampler, shard_seed
+sampler = Sampler.load(sys.argv[1])
+loaded_at = time.time()
+writer = None
+for batch in sampler.arrow_batches(int(sys.argv[2]), shard_seed(0, 0)):
+    writer = writer or pq.ParquetWriter(sys.argv[3], batch.schema)
+    writer.write_table(batch)
+writer.close()
+done_at = time.time()
+hwm = next(int(l.split()[1]) / 1024 for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+heavy = sorted(m for m in ("sdv", "rdt", "copulas", "sdmetrics", "torch", "scipy") if m in sys.modules)
+print(json.dumps({"loaded_at": loaded_at, "done_at": done_at, "peak_rss_mb": hwm, "heavy": heavy}))
+"""
+
+# The same machine's limits for one table, one thread: normal draws of the copula's width times its
+# factor (what any Gaussian-copula sampler must do), and writing the sampler's own rows to Parquet.
+LIMITS_CHILD = r"""
+import json, sys, time
+import numpy as np, pyarrow as pa, pyarrow.parquet as pq
+from synth_ops.sampler.sampler import Sampler
+sampler = Sampler.load(sys.argv[1])
+rows, d = 1_000_000, max(len(sampler.copula_columns), 1)
+rng = np.random.default_rng(0)
+factor = sampler.factor if len(sampler.copula_columns) else np.eye(1)
+started = time.perf_counter()
+for _ in range(5):
+    rng.standard_normal((rows, d)) @ factor.T
+mvn = 5 * rows / (time.perf_counter() - started)
+table = pa.concat_tables(list(sampler.arrow_batches(rows, 1)))
+started = time.perf_counter()
+for _ in range(3):
+    pq.write_table(table, sys.argv[2])
+parquet = 3 * rows / (time.perf_counter() - started)
+print(json.dumps({"mvn_rows_per_s": mvn, "parquet_rows_per_s": parquet, "copula_width": d}))
+"""
+
+
+def _sampler_process(sampler_dir: Path, rows: int, out: Path) -> dict:
+    env = {**os.environ, **ONE_THREAD}
+    spawned = time.time()
+    done = subprocess.run([sys.executable, "-c", SAMPLER_CHILD, str(sampler_dir), str(rows), str(out)],
+                          stdout=subprocess.PIPE, text=True, check=True, env=env)
+    ended = time.time()
+    result = json.loads(done.stdout)
+    return {**result, "rows": rows, "start_and_load": result["loaded_at"] - spawned,
+            "rows_per_s": rows / (result["done_at"] - result["loaded_at"]), "wall": ended - spawned}
+
+
+def _sampler_tables(tmp: Path, args) -> dict[str, tuple[dict, str]]:
+    """name -> (spec document, table) of the three shapes the sampler case measures."""
+    sys.path.insert(0, str(REPO / "bench"))
+    from corpus_tables import load
+
+    weather = load("weather")[KEY_COLUMNS]
+    weather.insert(0, "id", range(1, len(weather) + 1))
+    weather.to_csv(tmp / "weather.csv", index=False)
+    sources = {"penguins": REPO / "examples" / "data" / "penguins.csv", "flights": Path(args.source),
+               "weather_id": tmp / "weather.csv"}
+    docs = {}
+    for name, source in sources.items():
+        docs[name] = ({"name": name, "tables": {name: {"source": str(source)}}, "synthesizer": {
+            "seed": 3, "fit_rows": args.fit_rows or None}, "publish": {"uri": str(tmp / "warehouse")},
+            "artifacts": {"uri": str(tmp / "artifacts")}}, name)
+    return docs
+
+
+def sampler_case(args) -> None:
+    """Rows/s per core and wall time for --sampler-rows from the portable sampler, process start
+    included, beside raw SDV ``sample()`` (same training rows, one thread) and the machine limits."""
+    import warnings
+
+    import cloudpickle
+
+    from synth_ops.holdout import load_training_rows
+    from synth_ops.spec import load_spec
+    from synth_ops.steps.fit import fit
+    from synth_ops.steps.profile import profile
+    from synth_ops.synthesizers.sdv.single import SDVSingleTable
+    from synth_ops.workspace import Workspace
+
+    results = []
+    with tempfile.TemporaryDirectory(prefix="synth-ops-perf-sampler-") as tmp:
+        tmp = Path(tmp)
+        for name, (doc, table) in _sampler_tables(tmp, args).items():
+            spec = tmp / f"{name}.yaml"
+            spec.write_text(yaml.safe_dump(doc))
+            ws = Workspace.open(load_spec(spec))
+            profile(ws, table)
+            fit(ws, table)
+            record = ws.read(table, "model.json")["sampler"][table]
+            if "key" not in record:
+                print(f"{name}: no sampler ({record['reason']})", flush=True)
+                continue
+            sampler_dir = ws.artifacts.local_path(record["key"])
+            metadata = ws.read(table, "metadata.json")["tables"][table]
+            train, _ = load_training_rows(ws, table)
+            train = train[list(metadata["columns"])]
+            settings = ws.spec.synthesizer
+            raw_model = SDVSingleTable(settings.kind, settings.params, settings.seed)._build(table, metadata)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                raw_model.fit({table: train})
+            raw_path = tmp / f"{name}-raw.pkl"
+            raw_path.write_bytes(cloudpickle.dumps(raw_model))
+            raw = _run_child(child="raw", model=raw_path, rows=args.raw_rows, out=tmp / f"{name}-raw.parquet",
+                             seed=1, table=table)
+            small = _sampler_process(sampler_dir, args.sampler_rows // 10, tmp / f"{name}-small.parquet")
+            big = _sampler_process(sampler_dir, args.sampler_rows, tmp / f"{name}.parquet")
+            env = {**os.environ, **ONE_THREAD}
+            limits = json.loads(subprocess.run([sys.executable, "-c", LIMITS_CHILD, str(sampler_dir),
+                                                str(tmp / f"{name}-limit.parquet")], stdout=subprocess.PIPE,
+                                               text=True, check=True, env=env).stdout)
+            results.append((name, len(train), len(ws.read(table, "profile.json")["arrow_schema"]), raw, small,
+                            big, limits))
+            print(f"{name}: raw {raw['rows'] / raw['seconds']:,.0f} rows/s; sampler {big}; limits {limits}",
+                  flush=True)
+    print()
+    print(f"| table (one thread per process) | columns / copula width | raw SDV `sample()` rows/s | sampler "
+          f"rows/s (sampling + Parquet) | ratio | start + load s | wall s, {args.sampler_rows:,} rows incl. start "
+          "| MVN draws limit rows/s | Parquet write limit rows/s | share of the Parquet limit | peak RSS MB, "
+          "1/10 of the rows -> all | heavy imports |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+    for name, train_rows, columns, raw, small, big, limits in results:
+        raw_rate = raw["rows"] / raw["seconds"]
+        print(f"| {name} ({train_rows:,} training rows) | {columns} / {limits['copula_width']} | {raw_rate:,.0f} "
+              f"| {big['rows_per_s']:,.0f} | {big['rows_per_s'] / raw_rate:.1f}x | {big['start_and_load']:.2f} "
+              f"| {big['wall']:.1f} | {limits['mvn_rows_per_s']:,.0f} | {limits['parquet_rows_per_s']:,.0f} "
+              f"| {big['rows_per_s'] / limits['parquet_rows_per_s']:.0%} "
+              f"| {small['peak_rss_mb']:,.0f} -> {big['peak_rss_mb']:,.0f} | {', '.join(big['heavy']) or 'none'} |")
+    print("targets: >= 1,000,000 rows/s on the 8-column table (weather_id), >= 500,000 on flights, start + load "
+          "<= 0.5 s, peak RSS flat in rows, >= 50% of the Parquet write limit", flush=True)
 
 
 def flights_case(args) -> None:

@@ -20,9 +20,11 @@ from tests.celery_cluster import CeleryCluster, running, wait_until, write_synth
 from tests.conftest import copy_repo_layout
 
 SPREAD = {"rows": 4000, "shards": 4}
-# ~3 s of sampling per shard (small batches: many of them) so a running shard can be caught; two
-# shards: one per worker, and the survivor retries the other
+# ~3 s of sampling per shard so a running shard can be caught: SDV's own sampling path (the portable
+# sampler writes such a shard in a fraction of a second) in small batches, many of them; two shards:
+# one per worker, and the survivor retries the other
 KILL = {"rows": 30000, "shards": 2, "batch_rows": 100}
+SLOW_SAMPLING = {"fast_sampling": False}
 GENERATE = "synth_penguins_{name}.generate"
 
 
@@ -38,10 +40,11 @@ def _missing_dependencies() -> list[str]:
     return missing
 
 
-def _spec(root: Path, name: str, generate: dict) -> Path:
+def _spec(root: Path, name: str, generate: dict, synthesizer: dict | None = None) -> Path:
     doc = yaml.safe_load((root / "examples" / "penguins.yaml").read_text())
     doc["name"] = f"penguins_{name}"  # Airflow Assets are named by spec and table: one name per DAG
     doc["generate"] = generate
+    doc["synthesizer"].update(synthesizer or {})
     doc["publish"] = {"uri": f"warehouse_{name}"}
     doc["artifacts"] = {"uri": f".synth-ops/artifacts_{name}"}  # one run directory per spec
     path = root / f"{name}.yaml"
@@ -59,8 +62,9 @@ def celery(tmp_path_factory):
     copy_repo_layout(root)
     dags = base / "dags"
     dags.mkdir()
-    for name, generate in (("spread", SPREAD), ("kill", KILL)):  # both parsed while the cluster starts
-        write_synth_dag(dags, f"synth_{name}", _spec(root, name, generate), root)
+    for name, generate, synthesizer in (("spread", SPREAD, None), ("kill", KILL, SLOW_SAMPLING)):
+        # both parsed while the cluster starts
+        write_synth_dag(dags, f"synth_{name}", _spec(root, name, generate, synthesizer), root)
     with CeleryCluster(base / "cluster", dags) as cluster:
         yield SimpleNamespace(cluster=cluster, root=root)
 
