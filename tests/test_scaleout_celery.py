@@ -19,7 +19,10 @@ from synth_ops import read_latest
 from tests.celery_cluster import CeleryCluster, running, wait_until, write_synth_dag
 from tests.conftest import copy_repo_layout
 
-SPREAD = {"rows": 4000, "shards": 4}
+# Shards long enough to overlap: with one slot per worker and prefetch 1 (acks late), a shard queued
+# while worker A is busy can only go to worker B. Through the portable sampler a penguins shard takes a
+# fraction of a second, and A alone drained all four; SDV's own path keeps each in the seconds.
+SPREAD = {"rows": 4000, "shards": 4, "batch_rows": 100}
 # ~3 s of sampling per shard so a running shard can be caught: SDV's own sampling path (the portable
 # sampler writes such a shard in a fraction of a second) in small batches, many of them; two shards:
 # one per worker, and the survivor retries the other
@@ -62,7 +65,7 @@ def celery(tmp_path_factory):
     copy_repo_layout(root)
     dags = base / "dags"
     dags.mkdir()
-    for name, generate, synthesizer in (("spread", SPREAD, None), ("kill", KILL, SLOW_SAMPLING)):
+    for name, generate, synthesizer in (("spread", SPREAD, SLOW_SAMPLING), ("kill", KILL, SLOW_SAMPLING)):
         # both parsed while the cluster starts
         write_synth_dag(dags, f"synth_{name}", _spec(root, name, generate, synthesizer), root)
     with CeleryCluster(base / "cluster", dags) as cluster:
