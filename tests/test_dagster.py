@@ -68,7 +68,11 @@ def _materializations(instance, key):
 def test_penguins_end_to_end_multiprocess_with_parallel_shards(tmp_path):
     home = tmp_path / "dagster_home"
     home.mkdir()
-    spec = write_spec(tmp_path, penguins_doc(generate={"rows": 2000, "shards": 2}))
+    # SDV's own sampling path: loading SDV inside each shard step keeps the steps in the seconds, so
+    # that two parallel steps overlap measurably (through the portable sampler each takes a fraction
+    # of a second and one can end before the other's process has started)
+    spec = write_spec(tmp_path, penguins_doc(generate={"rows": 2000, "shards": 2},
+                                             synthesizer={"kind": "gaussian_copula", "seed": 7, "fast_sampling": False}))
     defs = _defs_file(tmp_path, spec)
     env = {**os.environ, "DAGSTER_HOME": str(home)}
     result = subprocess.run([venv_script("dagster"), "job", "execute", "-f", str(defs), "-j", "penguins_synthesize"],

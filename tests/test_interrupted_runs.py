@@ -69,7 +69,10 @@ def test_a_run_killed_during_fit_then_rerun(tmp_path, flights_sample_csv):
 
 
 def test_a_run_killed_during_generate_then_rerun(tmp_path):
-    spec = write_spec(tmp_path, penguins_doc(generate={"rows": 300_000, "shards": 2, "batch_rows": 10_000}))
+    # SDV's own sampling path: seconds per shard, so the poll catches one mid-write (the portable
+    # sampler writes these shards in a fraction of a second; both paths stage through the same writer)
+    spec = write_spec(tmp_path, penguins_doc(generate={"rows": 300_000, "shards": 2, "batch_rows": 10_000},
+                                             synthesizer={"kind": "gaussian_copula", "seed": 7, "fast_sampling": False}))
     process = _start_run(spec)
     artifacts = tmp_path / "artifacts"
     assert _kill_when(process, lambda: any(artifacts.rglob(".part-*.partial")))  # a shard being written
