@@ -100,24 +100,24 @@ def postgres_url(dbname: str, driver: str = "postgresql+psycopg2") -> str:
     return f"{driver}://{POSTGRES['user']}@{POSTGRES['host']}:{POSTGRES['port']}/{dbname}"
 
 
-def create_database(prefix: str) -> str:
-    name = f"{prefix}_{secrets.token_hex(4)}"
+def _on_server(sql: str) -> None:
+    """One statement against the server's maintenance database (CREATE/DROP DATABASE need autocommit)."""
     connection = postgres_connect("postgres")
     try:
         with connection.cursor() as cursor:
-            cursor.execute(f'CREATE DATABASE "{name}"')
+            cursor.execute(sql)
     finally:
         connection.close()
+
+
+def create_database(prefix: str) -> str:
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    _on_server(f'CREATE DATABASE "{name}"')
     return name
 
 
 def drop_database(name: str) -> None:
-    connection = postgres_connect("postgres")
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        connection.close()
+    _on_server(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def claim_redis_database(token: str) -> int:
