@@ -160,11 +160,12 @@ class CeleryCluster:
     """Airflow 3.3 with the CeleryExecutor: PostgreSQL metadata, Redis broker, N Celery workers."""
 
     def __init__(self, base: Path, dags: Path, workers: tuple[str, ...] = ("worker-a", "worker-b"),
-                 heartbeat_timeout: int = 10):
+                 heartbeat_timeout: int = 10, extra_env: dict[str, str] | None = None):
         self.base = Path(base)
         self.dags = Path(dags)
         self.worker_names = workers
         self.heartbeat_timeout = heartbeat_timeout
+        self.extra_env = dict(extra_env or {})  # e.g. PYTHONPATH with a sitecustomize, for every component
         self.token = secrets.token_hex(4)
         self.database: str | None = None
         self.redis_db: int | None = None
@@ -200,6 +201,7 @@ class CeleryCluster:
             "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "2",
             "AIRFLOW__OPENLINEAGE__DISABLED": "True",
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+            **self.extra_env,
         }
 
     # -- lifecycle ---------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
 import subprocess
@@ -214,3 +215,14 @@ def nyc_doc(data: Path, **sections) -> dict:
     doc["tables"]["flights"]["metadata"] = {"columns": {"flight": {"sdtype": "categorical"}}}
     doc.update(sections)
     return doc
+
+
+IMPORT_RECORDER = REPO / "tests" / "import_recorder"
+
+
+def import_records(directory) -> list[dict]:
+    """What tests/import_recorder/sitecustomize.py wrote: one dict per heavy import or sampler load."""
+    records = []
+    for path in Path(directory).glob("*.jsonl"):
+        records.extend(json.loads(line) for line in path.read_text().splitlines() if line)
+    return records

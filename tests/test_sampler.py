@@ -131,6 +131,27 @@ def test_category_tables_are_sdvs_own(fitted):
     assert gusty.dtype == object and set(gusty.dropna()) == {True, False} and gusty.isna().any()
 
 
+@pytest.mark.parametrize("name", ["penguins", "penguins_ordinal", "flights", "weather", "weather_copula"])
+def test_arrow_decoders_write_what_the_reference_decoders_write(fitted, name):
+    """The fast path (decoders straight to Arrow) against the pandas reference path plus fill and
+    to_arrow, value for value, over batches that split the rows unevenly."""
+    ws, table = fitted[name]
+    sampler = _sampler(ws, table)
+    schema = sampler.schema()
+    fast = [t for t, _ in sampler.batches(2500, seed=4, first_row=100, batch_rows=700)]
+    reference, done = [], 100
+    for learned in sampler.learned_batches(2500, seed=4, batch_rows=700):
+        counts = [c for c in learned.columns if c.startswith("#")]
+        reference.append(to_arrow(fill(learned.drop(columns=counts), sampler.columns_plan, len(learned), done, 4),
+                                  schema))
+        done += len(learned)
+    assert [t.num_rows for t in fast] == [700, 700, 700, 400]
+    for ours, theirs in zip(fast, reference):
+        assert ours.schema == theirs.schema
+        for column in schema.names:
+            assert ours.column(column).equals(theirs.column(column)), column
+
+
 def test_copula_backend_sampler_repeats_the_backends_rows(fitted):
     ws, table = fitted["weather_copula"]
     sampler = _sampler(ws, table)
@@ -313,8 +334,11 @@ def test_a_sampler_outlives_library_upgrades(tmp_path):
     assert out.returncode == 0, out.stderr
 
 
-def test_multi_table_copula_exports_its_parent_tables_with_their_child_counts(tmp_path, nyc_slice):
+def test_multi_table_copula_exports_every_table_and_children_follow_the_backend(tmp_path, nyc_slice):
+    """Parents export with their child counts; children with their conditional law, sequence rule
+    and parent axes, and a ChildSampler draws the rows the backend draws under the same parents."""
     from synth_ops.plan import SCHEMA_MODEL
+    from synth_ops.sampler.children import ChildSampler
     from synth_ops.spec import load_spec
     from synth_ops.steps.fit import fit
     from synth_ops.steps.generate import generate
@@ -322,18 +346,108 @@ def test_multi_table_copula_exports_its_parent_tables_with_their_child_counts(tm
     from synth_ops.workspace import Workspace
     from tests.conftest import nyc_doc, write_spec
 
-    ws = Workspace.open(load_spec(write_spec(tmp_path, nyc_doc(nyc_slice))))
+    ws = Workspace.open(load_spec(write_spec(tmp_path, nyc_doc(nyc_slice, synthesizer={"seed": 5, "kind": "copula"}))))
     for table in ws.spec.tables:
         profile(ws, table)
     fit(ws, SCHEMA_MODEL)
     records = ws.read(SCHEMA_MODEL, "model.json")["sampler"]
-    # tables without parents sample alone; child tables are drawn under their parents' rows
-    assert {t for t, r in records.items() if "key" in r} == {"airlines", "airports", "planes"}
-    assert records["flights"] == records["weather"] == {"reason": "a child table is sampled under its parents' rows"}
-    airports = Sampler.from_store(ws.artifacts, records["airports"]["key"], records["airports"]["manifest_sha256"])
+    assert all("key" in r for r in records.values()), records
+    samplers = {t: Sampler.from_store(ws.artifacts, r["key"], r["manifest_sha256"]) for t, r in records.items()}
+    airports = samplers["airports"]
     counts = [c for c in airports.learned if c.startswith("#")]
     assert counts and all(spec["kind"] == "count" for spec in airports.decoders if spec["name"] in counts)
     batch = next(airports.learned_batches(500, seed=1))
     assert all(batch[c].dtype == "int64" and (batch[c] >= 0).all() for c in counts)
-    for table in ("airlines", "airports", "planes", "weather", "flights"):  # parents through samplers
+    with pytest.raises(ValueError, match="child table"):
+        samplers["flights"].sample(10)
+
+    backend = models.load(ws, SCHEMA_MODEL)
+    parents = {"weather": "airports", "flights": "weather"}
+    for child, parent in parents.items():
+        ours = ChildSampler(samplers[child])
+        context_columns = [c[1:] for c in backend.context[child]]
+        assert [name for name, _, _ in ours.context] == backend.context[child]
+        parent_rows = pd.concat(list(backend.sample(parent, 40, 3, 40)), ignore_index=True)[context_columns]
+        groups = np.repeat(np.arange(40), 5)
+        context = parent_rows.iloc[groups].reset_index(drop=True)
+        mine, theirs = ours.sample_children(child, context, groups, 11), backend.sample_children(child, context, groups, 11)
+        assert list(mine.columns) == list(theirs.columns)
+        for column in theirs.columns:
+            if theirs[column].dtype == object:  # categories: the same steps of the same scores
+                assert (mine[column].astype(str) == theirs[column].astype(str)).mean() > 0.99, (child, column)
+            else:
+                a, b = pd.Series(mine[column]).astype("float64"), pd.Series(theirs[column]).astype("float64")
+                assert (a.isna() == b.isna()).all(), (child, column)
+                span = float(np.nanmax(b) - np.nanmin(b)) or 1.0
+                assert float(np.nanmax(np.abs(a - b))) <= 0.02 * span, (child, column)
+        orphans = ours.sample_children(child, None, -1 - np.arange(30), 4)
+        assert len(orphans) == 30 and list(orphans.columns) == list(theirs.columns)
+    flights = ChildSampler(samplers["flights"])
+    for relation in flights.axes:  # drawn foreign keys pair parents by the same scores
+        parent = backend.axis[relation][0]
+        frame = pd.concat(list(backend.sample(parent, 60, 2, 60)), ignore_index=True)
+        assert np.allclose(flights.relation_scores(relation, frame), backend.relation_scores(relation, frame),
+                           atol=0.01)
+    for table in ("airlines", "airports", "planes", "weather", "flights"):  # every table through its sampler
         assert sum(r.rows for r in generate(ws, table)) > 0
+
+
+def _every_kind_sampler() -> Sampler:
+    """A hand-written sampler with one decoder of each kind into each Arrow type it can meet (and
+    one the fast path leaves to pandas: fractional seconds in text), on a three-column copula."""
+    day = 86_400 * 10**9
+    arrays = {"factor.npy": np.linalg.cholesky(np.array([[1, .5, 0], [.5, 1, .2], [0, .2, 1]])),
+              "t0.npy": np.linspace(-50.0, 50.0, 65), "t1.npy": np.linspace(18_000 * day, 19_000 * day, 65),
+              "s.npy": np.array([-0.5, 0.7]), "v.npy": np.array([0.0, 1.0, 2.0])}
+    learned = {"n_int": "int64", "n_float": "double", "frac": "string", "ts": "timestamp[ms, tz=UTC]",
+               "day": "date32[day]", "printed": "string", "iso": "string", "cat": "string", "cat_int": "int64",
+               "flag": "bool", "label": "string"}
+    decoders = [
+        {"name": "n_int", "kind": "number", "from": 0, "nulls": {"rate": 0.2}, "ops": [["round", 0]]},
+        {"name": "n_float", "kind": "number", "from": 0, "ops": [["clip", -10.0, None], ["round", 2]]},
+        {"name": "frac", "kind": "datetime", "from": 1, "ops": [["round", 0]], "format": "%Y-%m-%d %H:%M:%S.%f"},
+        {"name": "ts", "kind": "datetime", "from": 1, "nulls": {"indicator": 2}, "ops": [["round", 0]], "floor": "min"},
+        {"name": "day", "kind": "datetime", "from": 1, "ops": [["round", 0]], "floor": "D"},
+        {"name": "printed", "kind": "datetime", "from": 1, "nulls": {"rate": 0.1}, "ops": [["round", 0]],
+         "format": "%d/%m/%Y %H:%M"},
+        {"name": "iso", "kind": "datetime", "from": 1, "ops": [["round", 0]], "format": "%Y-%m-%dT%H:%M:%SZ"},
+        {"name": "cat", "kind": "category", "from": 0, "input": "score", "bounds": [-1.0, 0.0, 1.5],
+         "values": ["a", None, "c"], "nulls": {"below": -2.0}},
+        {"name": "cat_int", "kind": "category", "from": 2, "input": "score", "bounds": [-0.3, 0.4, 9.0],
+         "side": "right", "overflow": "last", "values": [1999, 2005, 2010]},
+        {"name": "flag", "kind": "boolean", "from": 2, "nulls": {"rate": 0.3}},
+        {"name": "label", "kind": "label", "from": 2, "first_code": 0, "values": ["x", "y", "z"]},
+        {"name": "#children", "kind": "count", "from": 2},
+    ]
+    doc = {"table": "t", "schema": [["id", "int64"], *[[c, t] for c, t in learned.items()]],
+           "columns_plan": {"id": {"role": "key", "format": {"kind": "integer", "start": 1, "step": 1}},
+                            **{c: {"role": "learned"} for c in learned}},
+           "grid": {"z": 8.3, "points": 65},
+           "copula": {"columns": ["a", "b", "c"], "factor": "factor.npy",
+                      "inverse": [{"grid": "t0.npy"}, {"grid": "t1.npy"},
+                                  {"steps": {"thresholds": "s.npy", "values": "v.npy"}}]},
+           "columns": decoders}
+    return Sampler(doc, arrays)
+
+
+def test_every_decoder_kind_and_arrow_type_matches_the_reference_path():
+    sampler = _every_kind_sampler()
+    from synth_ops.sampler.arrow_columns import Column
+
+    fields = {f.name: f for f in sampler.schema()}
+    fast = {spec["name"]: Column(spec, fields.get(spec["name"])).fast for spec in sampler.decoders}
+    assert fast == {**{name: True for name in fast}, "frac": False}  # pandas' strftime prints %f
+    (table, counts), = list(sampler.batches(3000, seed=2, first_row=10, batch_rows=3000))
+    learned = next(sampler.learned_batches(3000, seed=2, batch_rows=3000))
+    reference = to_arrow(fill(learned.drop(columns=["#children"]), sampler.columns_plan, 3000, 10, 2), sampler.schema())
+    for column in sampler.schema().names:
+        assert table.column(column).equals(reference.column(column)), column
+    assert (counts["#children"] == learned["#children"].to_numpy()).all() and counts["#children"].dtype == "int64"
+    frame = table.to_pandas()
+    assert frame["id"].tolist() == list(range(11, 3011))
+    # every kind produced values and nulls where its spec says
+    for column, share in {"n_int": 0.2, "printed": 0.1, "flag": 0.3}.items():
+        assert abs(frame[column].isna().mean() - share) < 0.04, column
+    assert frame["ts"].isna().any() and frame["ts"].dt.tz is not None and (frame["ts"].dropna().dt.second == 0).all()
+    assert frame["n_float"].min() >= -10 and set(frame["cat_int"]) == {1999, 2005, 2010}
+    assert set(frame["cat"].dropna()) == {"a", "c"} and frame["iso"].str.endswith("Z").all()

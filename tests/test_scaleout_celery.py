@@ -17,7 +17,7 @@ import yaml
 
 from synth_ops import read_latest
 from tests.celery_cluster import CeleryCluster, running, wait_until, write_synth_dag
-from tests.conftest import copy_repo_layout
+from tests.conftest import IMPORT_RECORDER, REPO, copy_repo_layout, import_records
 
 # Shards long enough to overlap: with one slot per worker and prefetch 1 (acks late), a shard queued
 # while worker A is busy can only go to worker B. Through the portable sampler a penguins shard takes a
@@ -28,6 +28,7 @@ SPREAD = {"rows": 4000, "shards": 4, "batch_rows": 100}
 # one per worker, and the survivor retries the other
 KILL = {"rows": 30000, "shards": 2, "batch_rows": 100}
 SLOW_SAMPLING = {"fast_sampling": False}
+LIGHT = {"rows": 2000, "shards": 2}  # through the portable sampler (the default)
 GENERATE = "synth_penguins_{name}.generate"
 
 
@@ -65,11 +66,16 @@ def celery(tmp_path_factory):
     copy_repo_layout(root)
     dags = base / "dags"
     dags.mkdir()
-    for name, generate, synthesizer in (("spread", SPREAD, SLOW_SAMPLING), ("kill", KILL, SLOW_SAMPLING)):
-        # both parsed while the cluster starts
+    for name, generate, synthesizer in (("spread", SPREAD, SLOW_SAMPLING), ("kill", KILL, SLOW_SAMPLING),
+                                        ("light", LIGHT, None)):
+        # all parsed while the cluster starts
         write_synth_dag(dags, f"synth_{name}", _spec(root, name, generate, synthesizer), root)
-    with CeleryCluster(base / "cluster", dags) as cluster:
-        yield SimpleNamespace(cluster=cluster, root=root)
+    imports = base / "imports"  # what tests/import_recorder records in every Airflow process
+    imports.mkdir()
+    python_path = os.pathsep.join(filter(None, [str(IMPORT_RECORDER), str(REPO), os.environ.get("PYTHONPATH")]))
+    with CeleryCluster(base / "cluster", dags,
+                       extra_env={"PYTHONPATH": python_path, "SYNTH_OPS_IMPORT_LOG": str(imports)}) as cluster:
+        yield SimpleNamespace(cluster=cluster, root=root, imports=imports)
 
 
 def _shard_xcoms(cluster, dag_id: str, run_id: str) -> dict[int, dict]:
@@ -158,3 +164,26 @@ def test_worker_killed_mid_shard_is_retried_and_the_release_stays_complete(celer
     assert retried["hostname"].startswith("worker-b@")
     # the retry swept the dead process's staging file (checked below) and replaced the shard atomically
     _assert_complete_release(celery, "kill", "synth_kill", run_id, KILL)
+
+
+def test_generate_tasks_sample_without_modelling_libraries(celery):
+    """Through the portable sampler, the task processes of the mapped generate tasks import none of
+    SDV, RDT, copulas, sdmetrics, torch or scipy and hold none when they load the sampler; the fit
+    task's process of the same DAG imports SDV (the recorder sees task processes), and parsing the
+    DAG files (dag-processor, workers) imports none either."""
+    cluster = celery.cluster
+    cluster.ensure_workers()
+    run_id = cluster.trigger("synth_light")
+    state = cluster.wait_for_run("synth_light", run_id)
+    assert state == "success", cluster.explain("synth_light", run_id)
+    records = import_records(celery.imports)
+    generate = GENERATE.format(name="light")
+    ours = [r for r in records if r["dag"] == "synth_light"]
+    loads = [r for r in ours if r["task"] == generate and r["module"] == "synth_ops.sampler.sampler"]
+    shard_pids = {t["pid"] for t in cluster.task_instances("synth_light", run_id) if t["task_id"] == generate}
+    assert len(loads) == LIGHT["shards"] and all(r["held"] == [] for r in loads), loads
+    assert {r["pid"] for r in loads} == shard_pids  # the task instances' own processes
+    assert not [r for r in ours if r["task"] == generate and r["module"] != "synth_ops.sampler.sampler"]
+    assert "sdv" in {r["module"] for r in ours if r["task"] == "synth_penguins_light.fit"}
+    assert not [r for r in records if r["task"] is None and r["module"] != "synth_ops.sampler.sampler"], \
+        "a modelling library was imported outside a task (while parsing DAGs?)"

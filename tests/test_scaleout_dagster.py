@@ -101,3 +101,39 @@ def test_shards_run_in_separate_processes_with_postgres_instance_storage(tmp_pat
     parts = json.loads(manifest.read_text())["parts"]
     assert [p["key"].rsplit("/", 1)[-1] for p in parts] == [f"part-{i:05d}.parquet" for i in range(SHARDS)]
     assert sum(p["rows"] for p in parts) == ROWS
+
+
+def test_shard_ops_sample_through_the_portable_sampler_without_modelling_libraries(tmp_path):
+    """`dagster job execute` with the multiprocess executor: every shard op process loads the sampler
+    and imports none of SDV, RDT, copulas, sdmetrics, torch or scipy, while the fit step's process
+    does import SDV (the recorder sees step processes)."""
+    from dagster import DagsterEventType, DagsterInstance, EventRecordsFilter
+
+    from tests.conftest import IMPORT_RECORDER, REPO, import_records
+
+    home, log = tmp_path / "dagster_home", tmp_path / "imports"
+    home.mkdir()
+    log.mkdir()
+    spec = write_spec(tmp_path, penguins_doc(generate={"rows": 2000, "shards": 2}))
+    defs = tmp_path / "defs.py"
+    defs.write_text(textwrap.dedent(f"""
+        from synth_ops.dagster import SynthOpsResource, build_definitions
+        defs = build_definitions([{str(spec)!r}], resource=SynthOpsResource(root={str(tmp_path)!r}))
+    """))
+    env = {**os.environ, "DAGSTER_HOME": str(home), "SYNTH_OPS_IMPORT_LOG": str(log),
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(IMPORT_RECORDER), str(REPO), os.environ.get("PYTHONPATH")]))}
+    result = subprocess.run([venv_script("dagster"), "job", "execute", "-f", str(defs), "-j", "penguins_synthesize"],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    instance = DagsterInstance.from_config(str(home))
+    starts = instance.get_event_records(EventRecordsFilter(event_type=DagsterEventType.STEP_START))
+    pids = {r.event_log_entry.step_key: r.event_log_entry.dagster_event.pid for r in starts}
+    shard_pids = {pid for step, pid in pids.items() if "generate_shard" in step}
+    fit_pids = {pid for step, pid in pids.items() if step.endswith("model")}
+    assert len(shard_pids) == 2 and len(fit_pids) == 1, pids
+    records = import_records(log)
+    loads = [r for r in records if r["module"] == "synth_ops.sampler.sampler" and r["pid"] in shard_pids]
+    assert {r["pid"] for r in loads} == shard_pids and all(r["held"] == [] for r in loads), loads
+    assert not [r for r in records if r["pid"] in shard_pids and r["module"] != "synth_ops.sampler.sampler"]
+    assert "sdv" in {r["module"] for r in records if r["pid"] in fit_pids}

@@ -17,15 +17,19 @@ log = logging.getLogger("synth_ops")
 SAMPLER_DIR = "sampler"
 
 
-def _parts(synthesizer, table: str) -> Parts:
+def _parts(synthesizer, table: str, child: bool) -> Parts:
     if synthesizer is None:  # every column generated: an empty copula
         return Parts(factor=None)
+    if synthesizer.kind not in synthesizer.capabilities.portable_sampler:
+        raise Unsupported(f"kind {synthesizer.kind} has no portable sampler")
     from synth_ops.synthesizers.copula.backend import CopulaSynthesizer
 
     if isinstance(synthesizer, CopulaSynthesizer):
         from synth_ops.sampler import export_copula
 
-        return export_copula.parts(synthesizer, table)
+        return export_copula.parts(synthesizer, table, child)
+    if child:
+        raise Unsupported("a child table is sampled under its parents' rows")
     from synth_ops.synthesizers.sdv.single import SDVSingleTable
 
     if isinstance(synthesizer, SDVSingleTable):
@@ -50,6 +54,7 @@ def sampler_doc(table: str, parts: Parts, profile: dict, source: dict[str, Any])
         "grid": {"z": GRID_Z, "points": GRID_POINTS},
         "copula": {"columns": parts.columns, "factor": "factor.npy", "inverse": parts.inverse},
         "columns": parts.decoders,
+        **parts.extra,
     }
     return doc, arrays
 
@@ -61,11 +66,10 @@ def export_samplers(ws, plan, unit: str, synthesizer, learned: dict[str, list[st
     records = {}
     for table in plan.model(unit).tables:
         try:
-            if plan.table(table).primary is not None:
-                raise Unsupported("a child table is sampled under its parents' rows")
-            parts = _parts(synthesizer, table)
+            parts = _parts(synthesizer, table, plan.table(table).primary is not None)
             names = [d["name"] for d in parts.decoders]
-            expected = set(learned[table]) | set(getattr(synthesizer, "counts", {}).get(table, ()))
+            expected = set(learned[table]) | set(getattr(synthesizer, "counts", {}).get(table, ())) \
+                | set(getattr(synthesizer, "scores", {}).get(table, ()))
             if set(names) != expected or len(names) != len(expected):
                 raise Unsupported("the exported columns differ from the learned ones")
             profile = ws.read(table, "profile.json")

@@ -45,6 +45,7 @@ class Parts:
     inverse: list[dict] = dataclasses.field(default_factory=list)    # per copula column
     decoders: list[dict] = dataclasses.field(default_factory=list)   # per output column
     arrays: dict[str, Any] = dataclasses.field(default_factory=dict)
+    extra: dict[str, Any] = dataclasses.field(default_factory=dict)  # more sections of sampler.json
 
     def _name(self, stem: str) -> str:
         return f"{stem}-{len(self.arrays):03d}.npy"

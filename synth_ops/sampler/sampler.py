@@ -31,7 +31,7 @@ class Sampler:
     def __init__(self, doc: dict[str, Any], arrays: dict[str, Any], where: str = "<memory>"):
         import numpy as np
 
-        self.doc, self.where = doc, where
+        self.doc, self.arrays, self.where = doc, arrays, where
         try:
             self.table: str = doc["table"]
             self.schema_pairs: list[list[str]] = doc["schema"]
@@ -73,38 +73,76 @@ class Sampler:
 
         return from_profile(self.schema_pairs)
 
-    def learned_batches(self, rows: int, seed: int, batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[Any]:
-        """DataFrames of the learned columns, ``rows`` in all, at most ``batch_rows`` each; the
-        same ``seed`` gives the same rows whatever ``batch_rows`` is (each random stream is drawn
-        in row order)."""
+    def _random_streams(self, seed: int):
+        """The normal scores' stream and one stream per decoder (its nulls), as the backends seed them."""
         import numpy as np
-        import pandas as pd
 
-        d = len(self.copula_columns)
         normal = np.random.default_rng([seed, zlib.crc32(self.table.encode())])
         streams = {spec["name"]: np.random.default_rng([seed, zlib.crc32(repr(spec["name"]).encode()), 1])
                    for spec in self.decoders}
+        return normal, streams
+
+    def _scores(self, rng, rows: int):
+        import numpy as np
+
+        d = len(self.copula_columns)
+        z = rng.standard_normal((rows, d)) @ self.factor.T if d else np.zeros((rows, 0))
+        return decoders.Batch(z, self.inverses)
+
+    def learned_batches(self, rows: int, seed: int, batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[Any]:
+        """DataFrames of the learned (and child-count) columns through the reference decoders
+        (``decoders.decode``): ``rows`` in all, at most ``batch_rows`` each. The same ``seed`` gives
+        the same rows whatever ``batch_rows`` is (each random stream is drawn in row order)."""
+        import pandas as pd
+
+        normal, streams = self._random_streams(seed)
         for start in range(0, rows, max(batch_rows, 1)):
-            n = min(batch_rows, rows - start)
-            z = normal.standard_normal((n, d)) @ self.factor.T if d else np.zeros((n, 0))
-            batch = decoders.Batch(z, self.inverses)
-            frame = pd.DataFrame({spec["name"]: decoders.decode(spec, batch, streams[spec["name"]])
-                                  for spec in self.decoders}, index=range(n))
-            yield frame
+            batch = self._scores(normal, min(batch_rows, rows - start))
+            yield pd.DataFrame({spec["name"]: decoders.decode(spec, batch, streams[spec["name"]])
+                                for spec in self.decoders}, index=range(batch.rows))
+
+    def batches(self, rows: int, seed: int, first_row: int = 0,
+                batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[tuple[Any, dict[str, Any]]]:
+        """(Arrow table of whole rows in the source's schema, {child-count column: int64 array})
+        per batch: learned columns decoded straight to Arrow, generated ones (keys, ids, ...)
+        from the release row numbers starting at ``first_row``. Same rows as ``learned_batches``
+        plus ``fill``."""
+        import pyarrow as pa
+
+        from synth_ops.columns import FOREIGN, LEARNED, fill
+        from synth_ops.sampler.arrow_columns import Column
+        from synth_ops.schema import to_arrow
+
+        if "child" in self.doc:
+            raise ValueError(f"table {self.table!r} is a child table: its rows are sampled under its parents' "
+                             "synthetic rows (synth-ops generate), not alone")
+        schema = self.schema()
+        fields = {field.name: field for field in schema}
+        outputs = [Column(spec, fields.get(spec["name"])) for spec in self.decoders]
+        generated = {c: e for c, e in self.columns_plan.items() if e["role"] not in (LEARNED, FOREIGN)}
+        missing = [f.name for f in schema if f.name not in generated and f.name not in self.learned]
+        if missing:
+            raise ModelIntegrityError(f"{self.where}: column {missing[0]!r} is neither learned nor generated; refit")
+        generated_schema = pa.schema([f for f in schema if f.name in generated])
+        normal, streams = self._random_streams(seed)
+        done = 0
+        for start in range(0, rows, max(batch_rows, 1)):
+            batch = self._scores(normal, min(batch_rows, rows - start))
+            arrays, counts = {}, {}
+            for column in outputs:
+                built = column.build(batch, streams[column.name])
+                (counts if column.field is None else arrays)[column.name] = built
+            if generated:
+                frame = fill(None, generated, batch.rows, first_row + done, seed)
+                arrays.update(zip(generated_schema.names, to_arrow(frame, generated_schema).columns))
+            done += batch.rows
+            yield pa.Table.from_arrays([arrays[name] for name in schema.names], schema=schema), counts
 
     def arrow_batches(self, rows: int, seed: int, first_row: int = 0,
                       batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[Any]:
         """Arrow tables of whole rows (learned and generated columns, the source's schema)."""
-        from synth_ops.columns import fill
-        from synth_ops.schema import to_arrow
-
-        schema = self.schema()
-        done = 0
-        for learned in self.learned_batches(rows, seed, batch_rows):
-            counts = [c for c in learned.columns if c not in self.columns_plan]
-            frame = fill(learned.drop(columns=counts), self.columns_plan, len(learned), first_row + done, seed)
-            done += len(frame)
-            yield to_arrow(frame, schema)
+        for table, _ in self.batches(rows, seed, first_row, batch_rows):
+            yield table
 
     def sample(self, rows: int, seed: int = 0, shard: int = 0, first_row: int | None = None,
                batch_rows: int = DEFAULT_BATCH_ROWS, as_frame: bool = False):

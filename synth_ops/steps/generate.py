@@ -89,8 +89,8 @@ def generate_shard(ws: Workspace, table: str, shard: int, on_batch: Callable[[in
     A shard of this run that still matches its record is reused unless ``force``. A table with a
     portable sampler (``synth_ops/sampler/``) is sampled by it; others by the pickled model.
     """
+    import pandas as pd
     import pyarrow.parquet as pq
-
 
     plan = planned_rows(ws, table)
     if not 0 <= shard < len(plan):
@@ -109,8 +109,12 @@ def generate_shard(ws: Workspace, table: str, shard: int, on_batch: Callable[[in
     first_row = sum(plan[:shard])  # this shard's block of release row numbers, hence of keys
     run_plan = build_plan(ws.spec)
     unit = run_plan.model_of(table).name
-    sampler = portable_sampler(ws, unit, table) if run_plan.table(table).primary is None else None
+    sampler = portable_sampler(ws, unit, table)
     model = None if sampler is not None else models.load(ws, unit)
+    if sampler is not None and run_plan.table(table).primary is not None:
+        from synth_ops.sampler.children import ChildSampler
+
+        model, sampler = ChildSampler(sampler), None  # rows under the parents' rows (steps/children.py)
     seed = shard_seed(ws.spec.synthesizer_of(table).seed, shard)
     key = shard_key(ws, table, shard)
     local = ws.artifacts.local_path(key)
@@ -123,24 +127,24 @@ def generate_shard(ws: Workspace, table: str, shard: int, on_batch: Callable[[in
     counts = []
     count_names = [r.count_column for r in run_plan.of_parent(table)]
     if sampler is not None:
-        batches = sampler.learned_batches(plan[shard], seed, ws.spec.generate.batch_rows)
-    elif run_plan.table(table).primary is None:
-        batches = _learned_batches(model, table, plan[shard], ws.spec.generate.batch_rows, seed)
+        tables = sampler.batches(plan[shard], seed, first_row, ws.spec.generate.batch_rows)
     else:
-        from synth_ops.steps.children import child_batches
+        if run_plan.table(table).primary is None:
+            batches = _learned_batches(model, table, plan[shard], ws.spec.generate.batch_rows, seed)
+        else:
+            from synth_ops.steps.children import child_batches
 
-        batches = child_batches(ws, run_plan, model, table, shard, plan[shard], seed, first_row)
+            batches = child_batches(ws, run_plan, model, table, shard, plan[shard], seed, first_row)
+        tables = _filled(batches, count_names, columns_plan, schema, first_row, seed)
     try:
         with pq.ParquetWriter(staging, schema, compression="zstd") as writer:
-            for learned in batches:
-                count_columns = [c for c in count_names if c in learned.columns]
-                if count_columns:
-                    counts.append(learned[count_columns])
-                frame = fill(learned.drop(columns=count_columns), columns_plan, len(learned), first_row + rows, seed)
-                writer.write_table(arrow_schema.to_arrow(frame, schema))
-                rows += len(frame)
+            for batch, batch_counts in tables:
+                if batch_counts:
+                    counts.append(pd.DataFrame(batch_counts))
+                writer.write_table(batch)
+                rows += batch.num_rows
                 if on_batch:
-                    on_batch(len(frame))
+                    on_batch(batch.num_rows)
         digest = sha256_file(staging)
         size = os.path.getsize(staging)
         if run_plan.of_parent(table):
@@ -158,6 +162,17 @@ def generate_shard(ws: Workspace, table: str, shard: int, on_batch: Callable[[in
     )
     ws.artifacts.write_bytes(shard_key(ws, table, shard, "json"), record.to_json().encode())
     return record
+
+
+def _filled(batches, count_names: list[str], columns_plan: dict, schema, first_row: int, seed: int):
+    """(Arrow table of whole rows, {count column: values}) per DataFrame of learned columns."""
+    done = 0
+    for learned in batches:
+        count_columns = [c for c in count_names if c in learned.columns]
+        counts = {c: learned[c].to_numpy() for c in count_columns}
+        frame = fill(learned.drop(columns=count_columns), columns_plan, len(learned), first_row + done, seed)
+        done += len(frame)
+        yield arrow_schema.to_arrow(frame, schema), counts
 
 
 def portable_sampler(ws: Workspace, unit: str, table: str):

@@ -23,7 +23,7 @@ class Capabilities:
     composite_keys: bool = False     # keys of several columns
     shards: bool = True              # a table can be sampled in independent seeded shards
     differential_privacy: bool = False
-    portable_sampler: bool = False   # exports a sampler that needs no backend library
+    portable_sampler: tuple[str, ...] = ()  # kinds whose fitted models export a sampler (synth_ops/sampler/)
 
 
 @dataclasses.dataclass

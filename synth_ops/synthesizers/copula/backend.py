@@ -115,7 +115,8 @@ class CopulaSynthesizer(Synthesizer):
     sampled conditionally on their synthetic parent's attributes (Schur complement in normal space)."""
 
     kinds = ("copula",)
-    capabilities = Capabilities(multi_table=True, max_tables=None, composite_keys=True, shards=True)
+    capabilities = Capabilities(multi_table=True, max_tables=None, composite_keys=True, shards=True,
+                                portable_sampler=("copula",))
 
     def _check(self, metadata: dict[str, dict]) -> None:
         if self.params:

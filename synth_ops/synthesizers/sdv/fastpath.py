@@ -178,20 +178,26 @@ def format_datetimes(series, fmt: str):
     if "%f" in fmt:  # Arrow would need sub-second units; keep pandas for fractional formats
         return series.dt.strftime(fmt)
     import pyarrow as pa
+
+    return format_seconds(pa.array(series.dt.floor("s"), type=pa.timestamp("s")), fmt).to_pandas()
+
+
+def format_seconds(seconds, fmt: str):
+    """An Arrow ``timestamp[s]`` array printed with ``fmt`` (no ``%f``): an Arrow string array."""
+    import pyarrow as pa
     import pyarrow.compute as pc
 
-    seconds = pa.array(series.dt.floor("s"), type=pa.timestamp("s"))
     iso = _ISO_FORMAT.fullmatch(fmt)
     if not iso:
-        return pc.strftime(seconds, format=fmt).to_pandas()
+        return pc.strftime(seconds, format=fmt)
     if iso["sep"] is None:
-        return seconds.cast(pa.date32()).cast(pa.string()).to_pandas()
+        return seconds.cast(pa.date32()).cast(pa.string())
     text = seconds.cast(pa.string())  # "YYYY-MM-DD HH:MM:SS"
     if iso["sep"] == "T":
         text = pc.replace_substring(text, " ", "T", max_replacements=1)
     if iso["suffix"]:
         text = pc.binary_join_element_wise(text, iso["suffix"], "")
-    return text.to_pandas()
+    return text
 
 
 def truncate_datetimes_natively(model) -> list[str]:

@@ -86,7 +86,7 @@ def _type_problems(name: str, value: Any, default: Any) -> list[str]:
 
 class SDVSingleTable(Synthesizer):
     kinds = tuple(SDV_CLASSES)
-    capabilities = Capabilities()
+    capabilities = Capabilities(portable_sampler=("gaussian_copula",))
 
     def _build(self, table: str, columns_metadata: dict):
         """An unfitted SDV synthesizer with this spec's params; SpecError if SDV refuses them."""
