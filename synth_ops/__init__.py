@@ -13,7 +13,6 @@ from synth_ops.errors import (
     StoreError,
     SynthOpsError,
 )
-from synth_ops.spec import Spec, load_spec
 
 __all__ = [
     "GateFailed", "InputError", "ModelIntegrityError", "Spec", "SpecError", "StoreError", "SynthOpsError",
@@ -26,6 +25,10 @@ def __getattr__(name: str):
         from synth_ops.sampler.sampler import Sampler
 
         return Sampler
+    if name in ("Spec", "load_spec"):  # pydantic (about 0.3 s): not for a process that only samples
+        from synth_ops import spec
+
+        return getattr(spec, name)
     raise AttributeError(f"module 'synth_ops' has no attribute {name!r}")
 
 
