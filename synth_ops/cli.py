@@ -77,6 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("publish", help="publish a validated run",
                             description="Publish the run if every gate passed; _latest.json is switched last.")
     _add_spec(p, tables=False)
+    p = commands.add_parser("budget", help="the privacy ledger of each table: charges, total, remaining",
+                            description="Print each DP table's privacy ledger from the publish store: run ids, "
+                                        "dates, charges, the total (epsilon at the budget's delta) and what remains.")
+    _add_spec(p)
     pull = commands.add_parser("pull", help="write the latest published table to a file",
                                description="Read the current release through _latest.json (checksums verified) "
                                            "and write one table to a .parquet or .csv file.")
@@ -167,6 +171,8 @@ def _run(args, progress: _Progress) -> int:
     if args.command == "pull":
         return _pull(args)
     spec = load_spec(args.spec, root=args.root)
+    if args.command == "budget":
+        return _budget(args, spec)
     if args.command == "run":
         from synth_ops.pipeline import run
 
@@ -238,6 +244,31 @@ def _release_line(release) -> str:
     if release.status == "up_to_date":
         return f"up to date: {release.name} version {release.version} ({tables})"
     return f"published {release.name} version {release.version} to {release.publish_uri} ({tables})"
+
+
+def _budget(args, spec) -> int:
+    from synth_ops.errors import SpecError
+    from synth_ops.privacy.ledger import budget_report
+
+    if spec.privacy is None:
+        raise SpecError("privacy: this spec has no privacy section, so no fit of it spends privacy")
+    unknown = [t for t in (args.table or []) if t not in spec.tables]
+    if unknown:
+        raise SpecError(f"--table: no table named {', '.join(unknown)} in the spec")
+    reports = budget_report(spec, args.table or list(spec.tables))
+    if args.json:
+        print(json.dumps(reports, indent=2, sort_keys=True))
+        return 0
+    for report in reports:
+        print(f"privacy ledger {report['ledger']} (tables: {', '.join(report['tables'])}): spent epsilon "
+              f"{report['epsilon_spent']:.4g} of {report['budget']['epsilon']:.4g} at delta "
+              f"{report['budget']['delta']:.3g} (rho {report['rho_spent']:.4g}), remaining "
+              f"{report['epsilon_remaining']:.4g}, {report['fits']} fit(s) charged")
+        for entry in report["entries"]:
+            print(f"  {entry.get('reserved_at', '?')}  run {entry['run_id']}  {entry['table']}  {entry['status']}  "
+                  f"epsilon {entry['epsilon']:.4g} delta {entry['delta']:.3g} rho {entry['rho']:.4g}"
+                  + (f"  ({entry['reason']})" if entry.get("reason") else ""))
+    return 0
 
 
 def _pull(args) -> int:

@@ -53,3 +53,9 @@ class StoreError(SynthOpsError):
     """The store could not be read or written (after retries where they apply)."""
 
     exit_code = 3
+
+
+class BudgetExceeded(SynthOpsError):
+    """A DP fit would take its privacy ledger past the budget; nothing was fitted or published."""
+
+    exit_code = 1

@@ -32,6 +32,12 @@ def run(spec: Spec, workers: int = 1, on_rows: Callable[[int], None] | None = No
     if releases.current_version(store, spec.name) == ws.run_id:
         return up_to_date(ws, store)
     plan = build_plan(spec)
+    from synth_ops.privacy.charges import check_budget, planned_charge
+
+    for model in plan.models:  # a DP refit past its ledger's budget is refused before any work
+        planned = planned_charge(spec, spec.synthesizer_of(model.tables[0]).kind, model.tables)
+        if planned is not None:
+            check_budget(spec, ws.run_id, planned)
     for table in plan.tables:  # every table's input is checked before any model is fitted
         profile(ws, table.name)
     for model in plan.models:

@@ -52,6 +52,7 @@ class ModelRecord(Record):
     model_key: str
     model_sha256: str
     fit_seconds: float
+    privacy: dict[str, Any] | None = None  # a DP fit: its charge, its ledger, spent and remaining
 
 
 @dataclasses.dataclass(frozen=True)

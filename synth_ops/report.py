@@ -95,9 +95,11 @@ def _number(value) -> str:
 
 
 def render(*, name: str, table: str, run_id: str, gates: list[dict], real, synthetic, metadata: dict,
-           fingerprints: dict[str, str], generated: dict[str, dict] | None = None) -> str:
+           fingerprints: dict[str, str], generated: dict[str, dict] | None = None,
+           privacy: dict | None = None) -> str:
     """The report as an HTML string. ``real`` and ``synthetic`` are bounded samples of the learned
-    columns; ``generated`` is the column plan of the others (role and reason)."""
+    columns; ``generated`` is the column plan of the others (role and reason); ``privacy`` is a DP
+    fit's charge and ledger totals (model.json's ``privacy``)."""
     import pandas as pd
 
     sdtypes = {c: m.get("sdtype") for c, m in metadata.get("columns", {}).items()}
@@ -138,6 +140,7 @@ tr.fail td {{ background: #fde2e1; }} tr.pass td:nth-child(7) {{ color: #1a7f37;
 <h1>{html.escape(name)} / {html.escape(table)}</h1>
 <p class="verdict" id="verdict">{"All gates passed" if passed else "Gates FAILED: nothing was published"}</p>
 <p>run {html.escape(run_id)}, {created}. Private: this report shows real distributions; do not publish it.</p>
+{_privacy_section(privacy)}
 <h2>Gates</h2>
 <table id="gates"><thead><tr><th>gate</th><th>check</th><th>value</th><th>baseline</th><th>bound</th>
 <th>threshold</th><th>result</th><th>detail</th></tr></thead><tbody>{rows}</tbody></table>
@@ -156,6 +159,25 @@ tr.fail td {{ background: #fde2e1; }} tr.pass td:nth-child(7) {{ color: #1a7f37;
 <table id="fingerprints">{prints}</table>
 </body></html>
 """
+
+
+def _privacy_section(privacy: dict | None) -> str:
+    if not privacy:
+        return ""
+    charge = privacy["charge"]
+    budget = privacy.get("budget") or {}
+    return f"""<h2>Differential privacy</h2>
+<table id="privacy">
+<tr><td>this fit</td><td>epsilon {charge["epsilon"]:g}, delta {charge["delta"]:g} (rho {charge["rho"]:.6g}, zCDP)</td></tr>
+<tr><td>ledger</td><td><code>{html.escape(privacy["ledger"])}</code>: {privacy["fits"]} fit(s), spent epsilon
+{privacy.get("epsilon_spent", 0):.4g} of {budget.get("epsilon", 0):g} at delta {budget.get("delta", 0):g}, remaining
+{privacy.get("epsilon_remaining", 0):.4g}</td></tr></table>
+<p id="privacy-scope">Covered by the guarantee: the released synthetic rows of the learned columns, which
+depend on the real rows only through the fit's noisy measurements (and on the declared bounds and
+categories, which are public). Not covered: the gates, which read real rows to decide whether to
+publish (a refusal is a signal about the real rows); the columns synth-ops generates instead of
+learning (keys, ids, replaced text, constants and null shares follow the profile of the real rows);
+this report, which shows real distributions and stays private.</p>"""
 
 
 def render_release(*, name: str, run_id: str, relationships: list[list], gates: list[dict],

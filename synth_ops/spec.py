@@ -210,6 +210,44 @@ class ArtifactsSpec(_Frozen):
     uri: str = ".synth-ops/artifacts"
 
 
+class PrivacyBudget(_Frozen):
+    epsilon: float = Field(gt=0, description="the most a ledger may spend in all, as epsilon at this delta")
+    delta: float = Field(1e-6, gt=0, lt=1, description="the delta the ledger's total is reported and capped at")
+
+
+class PrivacySpec(_Frozen):
+    """What one differentially private fit spends, and the budget of the ledger it is charged to
+    (see synth_ops/privacy/ and README, "Differential privacy")."""
+
+    epsilon: float = Field(gt=0, description="what one fit spends")
+    delta: float = Field(1e-9, gt=0, lt=1, description="what one fit spends")
+    ledger: Optional[str] = Field(None, description="ledger name, shared by specs over one source "
+                                  "(default: <spec name>.<table>)")
+    budget: PrivacyBudget = Field(description="refits that would pass it are refused")
+    bounds: dict[str, dict[str, tuple[Union[float, str], Union[float, str]]]] = Field(
+        default_factory=dict, description="public [low, high] per table and numeric or datetime column")
+    categories: dict[str, dict[str, tuple[Union[str, int, float, bool], ...]]] = Field(
+        default_factory=dict, description="public values per table and categorical column (booleans need none)")
+
+    @field_validator("ledger")
+    @classmethod
+    def _ledger_name(cls, value: Optional[str]) -> Optional[str]:
+        import re
+
+        if value is not None and not re.match(r"^[a-z0-9][a-z0-9_.-]{0,127}$", value):
+            raise ValueError(f"expected lower-case letters, digits, '_', '.' or '-', got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _within_budget(self) -> "PrivacySpec":
+        if self.epsilon > self.budget.epsilon:
+            raise ValueError(f"epsilon {self.epsilon} per fit is more than the budget's {self.budget.epsilon}")
+        return self
+
+    def ledger_of(self, spec_name: str, table: str) -> str:
+        return self.ledger or f"{spec_name}.{table}"
+
+
 class Spec(_Frozen):
     name: str = Field(pattern=NAME_PATTERN)
     tables: dict[str, TableSpec] = Field(min_length=1)
@@ -220,6 +258,8 @@ class Spec(_Frozen):
     publish: PublishSpec = Field(default_factory=PublishSpec)
     artifacts: ArtifactsSpec = Field(default_factory=ArtifactsSpec)
     s3: S3Options = Field(default_factory=S3Options)
+    privacy: Optional[PrivacySpec] = Field(None, description="differential privacy: per-fit epsilon and delta, "
+                                           "the ledger and its budget (dp_* synthesizers)")
     schedule: Optional[str] = Field(None, description="cron expression for scheduled regeneration "
                                     "(Dagster schedule / Airflow DAG schedule)")
     owners: tuple[str, ...] = Field((), description="who owns the synthetic copy, shown in the asset catalog: "

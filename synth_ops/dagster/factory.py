@@ -30,6 +30,17 @@ def catalog_metadata(ws, table: str, rows: int, uri: str) -> dict:
     }
 
 
+def privacy_metadata(privacy: dict | None) -> dict:
+    """A DP fit's charge and its ledger's totals as asset metadata (nothing for other fits)."""
+    if not privacy:
+        return {}
+    return {"privacy_ledger": privacy["ledger"], "privacy_epsilon_charged": privacy["charge"]["epsilon"],
+            "privacy_delta_charged": privacy["charge"]["delta"],
+            "privacy_epsilon_spent": privacy.get("epsilon_spent"),
+            "privacy_epsilon_remaining": privacy.get("epsilon_remaining"),
+            "privacy_budget": dg.MetadataValue.json(privacy.get("budget") or {})}
+
+
 def _profile_asset(path: str, key: str, ta: TableAssets, prefix: str) -> dg.AssetsDefinition:
     @dg.multi_asset(name=f"{prefix}profile", specs=[ta.profile], required_resource_keys={key})
     def _asset(context: dg.AssetExecutionContext):
@@ -60,6 +71,7 @@ def _model_asset(path: str, key: str, ta: TableAssets, prefix: str) -> dg.Assets
             "kind": record.kind, "train_rows": record.train_rows, "holdout_rows": record.holdout_rows,
             "fit_seconds": record.fit_seconds, "model_sha256": record.model_sha256,
             "model": dg.MetadataValue.path(ws.location(record.model_key)),
+            **privacy_metadata(record.privacy),
         })
 
     return _asset
@@ -175,6 +187,7 @@ def _published_assets(path: str, key: str, tables: list[TableAssets], name: str)
                 "source_fingerprint": ws.source_fingerprints[ta.table],
                 "model_sha256": ws.read(plan.model_of(ta.table).name, "model.json")["model_sha256"],
                 "spec_hash": ws.spec_hash,
+                **privacy_metadata(info.get("privacy")),
             })
 
     return _assets

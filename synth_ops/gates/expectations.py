@@ -44,10 +44,15 @@ def gx_type_names(arrow_type: str) -> list[str] | None:
     return [arrow_type]
 
 
-def automatic_suite(profile: dict) -> dict:
+def automatic_suite(profile: dict, public: dict | None = None) -> dict:
     """The suite, as plain GX JSON, that every synthetic table must meet: types and nulls for every
     column, domains for learned ones, and for generated ones what their role promises (keys unique
-    over the release and of the source's pattern, constants constant, all-null columns null)."""
+    over the release and of the source's pattern, constants constant, all-null columns null).
+
+    ``public``: a DP fit's declared domain of its learned columns ({"bounds": {column: [low, high]},
+    "categories": {column: [values]}}): their domains are those, and nulls are not refused (the
+    mechanism measures every column's null cell with noise; the real rows' extremes, categories
+    and null shares are exactly what it does not release)."""
     from synth_ops import columns as roles
     from synth_ops import keys
 
@@ -70,7 +75,7 @@ def automatic_suite(profile: dict) -> dict:
             continue
         # a foreign key is null where the real one is null or an orphan that is kept
         unlinked = any(column in r["foreign_key"] and r["unlinked"] for r in profile.get("relationships", {}).values())
-        if stats["null_share"] == 0 and not unlinked:
+        if stats["null_share"] == 0 and not unlinked and not (public is not None and role == roles.LEARNED):
             expect("expect_column_values_to_not_be_null")
         if role == roles.CONSTANT:
             if not types[column].startswith(("timestamp", "date")):  # GX compares those as text
@@ -81,6 +86,12 @@ def automatic_suite(profile: dict) -> dict:
             pattern = keys.regex(entry["format"])
             if pattern:
                 expect("expect_column_values_to_match_regex", regex=pattern)
+        elif role == roles.LEARNED and public is not None:
+            bounds, categories = public.get("bounds", {}).get(column), public.get("categories", {}).get(column)
+            if categories is not None:
+                expect("expect_column_values_to_be_in_set", value_set=list(categories))
+            elif bounds is not None and all(isinstance(b, (int, float)) for b in bounds):
+                expect("expect_column_values_to_be_between", min_value=bounds[0], max_value=bounds[1])
         elif role == roles.LEARNED:
             if stats["sdtype"] in _SET_SDTYPES and "categories" in stats:
                 expect("expect_column_values_to_be_in_set", value_set=stats["categories"])
@@ -147,6 +158,15 @@ def _columns_of(expectation: dict) -> list[str]:
     return named + [c for c in kwargs.get("column_list") or [] if isinstance(c, str)]
 
 
+def public_domain(spec, table: str) -> dict | None:
+    """The declared domain of ``table``'s learned columns when a DP synthesizer fits it, else None."""
+    from synth_ops import synthesizers
+
+    if spec.privacy is None or not synthesizers.backend(spec.synthesizer_of(table).kind).capabilities.differential_privacy:
+        return None
+    return {"bounds": dict(spec.privacy.bounds.get(table, {})), "categories": dict(spec.privacy.categories.get(table, {}))}
+
+
 def run_expectations(gate_input) -> list[GateResult]:
     import warnings
 
@@ -155,7 +175,8 @@ def run_expectations(gate_input) -> list[GateResult]:
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     ws, table = gate_input.ws, gate_input.table
-    suite_docs = [automatic_suite(gate_input.profile), *load_suites(ws.spec.gates.suites, table)]
+    suite_docs = [automatic_suite(gate_input.profile, public_domain(ws.spec, table)),
+                  *load_suites(ws.spec.gates.suites, table)]
     ws.write(table, "suite.json", suite_docs)
 
     context = gx.get_context(mode="ephemeral")

@@ -38,6 +38,11 @@ def fit(ws: Workspace, unit: str, progress=None, force: bool = False) -> ModelRe
         log.info("%s: model up to date", unit)
         return ModelRecord.from_dict(ws.read(unit, models.MODEL_JSON))
     settings = ws.spec.synthesizer_of(model.tables[0])
+    from synth_ops.privacy.charges import charged_fit, check_budget, planned_charge
+
+    planned = planned_charge(ws.spec, settings.kind, model.tables)
+    if planned is not None:
+        check_budget(ws.spec, ws.run_id, planned)  # refused before reading a training row
     data, metadata, learned, splits, positions = {}, {}, {}, {}, {}
     for table in model.tables:
         ws.require(table, "profile.json", "profile")
@@ -57,17 +62,20 @@ def fit(ws: Workspace, unit: str, progress=None, force: bool = False) -> ModelRe
     relations = _relation_data(ws, plan, model, positions, learned)
 
     started = time.perf_counter()
-    synthesizer, info = None, {}
+    synthesizer, info, privacy = None, {}, {}
     if any(learned.values()) or relations:
-        synthesizer = synthesizers.create(settings)
+        synthesizer = synthesizers.create(settings, ws.spec.privacy)
         # a backend that samples a whole schema at once (hma) needs the release's scale now
         # (of the rows it is fitted on: the training rows)
         root = splits[model.tables[0]]
         target = ws.spec.generate.row_count(root["train_rows"] + root["holdout_rows"])
         synthesizer.options["scale"] = target / max(root["train_rows"], 1)
+        if planned is not None:  # an input the backend refuses is refused before anything is reserved
+            synthesizer.check(metadata)
         if progress:
             progress("fitting", 0)
-        info = synthesizer.fit(data, metadata, relations)
+        with charged_fit(ws.spec, ws.run_id, planned) as privacy:
+            info = synthesizer.fit(data, metadata, relations)
         if progress:
             progress("fitted", 1)
     fit_seconds = round(time.perf_counter() - started, 3)
@@ -83,7 +91,7 @@ def fit(ws: Workspace, unit: str, progress=None, force: bool = False) -> ModelRe
     record = ModelRecord(
         name=ws.spec.name, table=unit, run_id=ws.run_id, kind=settings.kind, seed=settings.seed,
         train_rows=train_rows, holdout_rows=holdout_rows, model_key=model_key,
-        model_sha256=digest, fit_seconds=fit_seconds,
+        model_sha256=digest, fit_seconds=fit_seconds, privacy=privacy or None,
     )
     ws.write(unit, models.MODEL_JSON, {
         **record.to_dict(),

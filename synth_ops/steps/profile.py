@@ -60,7 +60,12 @@ def profile(ws: Workspace, table: str, force: bool = False) -> ProfileRecord:
                        key_field=key_field)
     _composite_key(frame, table, detection, plan, relationship_stats, ws.spec)
     learned = learned_columns(detection.plan)
-    synthesizers.create(ws.spec.synthesizer_of(table)).check(
+    from synth_ops.privacy.charges import planned_charge
+
+    settings = ws.spec.synthesizer_of(table)
+    if not ws.spec.relationships:
+        planned_charge(ws.spec, settings.kind, [table])  # privacy and the backend agree
+    synthesizers.create(settings, ws.spec.privacy).check(
         {table: detection.metadata["tables"][table] if learned else {"columns": {}}})
     preflight.check_suites(ws.spec.gates.suites, table, list(frame.columns))
     preflight.check_utility(ws.spec.gates.utility, table, detection.plan, len(ws.spec.tables))

@@ -110,6 +110,8 @@ def _publish_table(ws: Workspace, store: Store, table: str, version: str, gates:
         "gates": {"passed": gates.passed, "results": gates.results},
         # The report stays private (it shows real distributions); the release only says where it is.
         "report": ws.location(gates.report_key) if gates.report_key else None,
+        # a DP fit: what it was charged and its ledger's totals then (synth_ops/privacy/)
+        **({"privacy": model["privacy"]} if model.get("privacy") else {}),
     }
 
 
@@ -124,4 +126,5 @@ def up_to_date(ws: Workspace, store: Store) -> ReleaseRecord:
 
 
 def _summary(tables: dict) -> dict:
-    return {t: {"rows": v["rows"], "manifest": v["manifest"], "report": v.get("report")} for t, v in tables.items()}
+    return {t: {"rows": v["rows"], "manifest": v["manifest"], "report": v.get("report"),
+                **({"privacy": v["privacy"]} if v.get("privacy") else {})} for t, v in tables.items()}

@@ -54,6 +54,7 @@ def _write_report(ws: Workspace, table: str, gate_input: GateInput, results: lis
                       "source sha256": ws.source_fingerprints[table],
                       "model sha256": ws.read(_model_unit(ws, table), "model.json")["model_sha256"],
                       **{f"{name} version": v for name, v in ws.versions.items()}},
+        privacy=ws.read(_model_unit(ws, table), "model.json").get("privacy"),
     )
     key = ws.key(table, "report.html")
     ws.artifacts.write_bytes(key, page.encode())

@@ -15,6 +15,8 @@ _REGISTRY: dict[str, str] = {
     "copulagan": "synth_ops.synthesizers.sdv.single:SDVSingleTable",
     "copula": "synth_ops.synthesizers.copula.backend:CopulaSynthesizer",
     "hma": "synth_ops.synthesizers.sdv.hma:SDVHMA",
+    "dp_mst": "synth_ops.synthesizers.dp.backend:DPSynthesizer",
+    "dp_aim": "synth_ops.synthesizers.dp.backend:DPSynthesizer",
 }
 
 
@@ -35,7 +37,9 @@ def backend(kind: str):
     return getattr(importlib.import_module(module), name)
 
 
-def create(settings):
-    """An unfitted backend for a spec's ``synthesizer`` section."""
+def create(settings, privacy=None):
+    """An unfitted backend for a spec's ``synthesizer`` section (and its ``privacy`` section, which
+    only differentially private backends read)."""
     options = settings.model_dump(exclude={"kind", "params", "seed"})
+    options["privacy"] = privacy.model_dump() if privacy is not None else None
     return backend(settings.kind)(settings.kind, settings.params, settings.seed, options)

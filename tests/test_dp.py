@@ -1,0 +1,125 @@
+"""Differentially private fits (dp_mst, dp_aim) end to end on the real penguins table: what they
+publish, what the ledger charges (Bun and Steinke's zCDP composition), refusals past the budget,
+and undeclared domains. Each DP fit takes some seconds (OpenDP's mbi estimation, JAX on the CPU):
+four learned columns and few estimator iterations keep them short."""
+import json
+import math
+
+import pandas as pd
+import pytest
+
+from synth_ops import read_latest
+from tests.conftest import PENGUINS_CSV, run_cli, write_spec
+
+EPSILON, DELTA, BUDGET_DELTA = 1.0, 1e-9, 1e-6
+# room for exactly two fits of EPSILON (composed in zCDP, reported at BUDGET_DELTA: 1.165, 1.433)
+BUDGET = 1.3
+BOUNDS = {"body_mass_g": [2500, 6500]}
+CATEGORIES = {"species": ["Adelie", "Gentoo", "Chinstrap"], "island": ["Biscoe", "Dream", "Torgersen"],
+              "sex": ["male", "female"]}
+
+
+def _doc(tmp_path, seed=1, kind="dp_mst", bounds=BOUNDS):
+    return {
+        "name": "penguins_dp",
+        "tables": {"penguins": {"source": str(PENGUINS_CSV),
+                                "exclude": ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "year"]}},
+        "synthesizer": {"kind": kind, "seed": seed, "params": {"iters": 50, "bins": 8}},
+        "generate": {"rows": 500, "shards": 2},
+        "privacy": {"epsilon": EPSILON, "delta": DELTA, "budget": {"epsilon": BUDGET, "delta": BUDGET_DELTA},
+                    "bounds": {"penguins": bounds}, "categories": {"penguins": CATEGORIES}},
+        "publish": {"uri": str(tmp_path / "warehouse")},
+        "artifacts": {"uri": str(tmp_path / "artifacts")},
+    }
+
+
+def _rho(epsilon, delta):  # Bun & Steinke 2016, Prop. 1.3 inverted, written out independently
+    return (math.sqrt(math.log(1 / delta) + epsilon) - math.sqrt(math.log(1 / delta))) ** 2
+
+
+def _epsilon(rho, delta):
+    return rho + 2 * math.sqrt(rho * math.log(1 / delta))
+
+
+def _ledger(tmp_path):
+    return json.loads((tmp_path / "warehouse" / "_privacy" / "penguins_dp.penguins.json").read_text())
+
+
+def test_dp_fit_publishes_within_the_declared_domain_and_is_charged_by_the_formula(tmp_path):
+    spec = write_spec(tmp_path, _doc(tmp_path))
+    out = run_cli("run", str(spec), "--json")
+    assert out.returncode == 0, out.stderr
+    (release,) = json.loads(out.stdout)
+    privacy = release["tables"]["penguins"]["privacy"]
+    rho = _rho(EPSILON, DELTA)
+    assert privacy["ledger"] == "penguins_dp.penguins"
+    assert privacy["charge"] == {"epsilon": EPSILON, "delta": DELTA, "rho": pytest.approx(rho, rel=1e-12)}
+    assert privacy["epsilon_spent"] == pytest.approx(_epsilon(rho, BUDGET_DELTA), rel=1e-12)
+    assert privacy["epsilon_remaining"] == pytest.approx(BUDGET - _epsilon(rho, BUDGET_DELTA), rel=1e-12)
+    (entry,) = _ledger(tmp_path)["entries"]
+    assert (entry["run_id"], entry["status"]) == (release["version"], "charged")
+
+    frame = read_latest(str(tmp_path / "warehouse"), "penguins_dp", "penguins")
+    assert len(frame) == 500 and list(frame.columns) == ["species", "island", "body_mass_g", "sex"]
+    for column, values in CATEGORIES.items():  # only declared values (or null: the mechanism's null cell)
+        assert set(frame[column].dropna()) <= set(values), column
+    masses = frame["body_mass_g"].dropna()
+    assert masses.between(*BOUNDS["body_mass_g"]).all() and masses.nunique() > 20
+    # the model learned the real association of species and island (Gentoo only on Biscoe)
+    gentoo = frame[frame.species == "Gentoo"].island.value_counts(normalize=True)
+    assert gentoo.get("Biscoe", 0) > 0.6
+    model = json.loads(next((tmp_path / "artifacts").rglob("model.json")).read_text())
+    assert model["privacy"] == privacy and model["dp"]["rho"] == pytest.approx(rho)
+    report = next((tmp_path / "artifacts").rglob("report.html")).read_text()
+    assert 'id="privacy"' in report and "Not covered: the gates" in report
+
+    budget = run_cli("budget", str(spec), "--json")
+    (ledger,) = json.loads(budget.stdout)
+    assert ledger["epsilon_spent"] == pytest.approx(privacy["epsilon_spent"]) and ledger["fits"] == 1
+
+
+def test_refits_accumulate_and_the_one_past_the_budget_is_refused_before_any_work(tmp_path):
+    first = write_spec(tmp_path, _doc(tmp_path, seed=1), "first.yaml")
+    second = write_spec(tmp_path, _doc(tmp_path, seed=2, kind="dp_aim"), "second.yaml")
+    third = write_spec(tmp_path, _doc(tmp_path, seed=3), "third.yaml")
+    assert run_cli("run", str(first)).returncode == 0
+    out = run_cli("run", str(second), "--json")  # a changed seed: another run id, another charge
+    assert out.returncode == 0, out.stderr
+    version = json.loads(out.stdout)[0]["version"]
+    entries = _ledger(tmp_path)["entries"]
+    assert [e["status"] for e in entries] == ["charged", "charged"]
+    assert sum(e["rho"] for e in entries) == pytest.approx(2 * _rho(EPSILON, DELTA))
+
+    refused = run_cli("run", str(third))
+    assert refused.returncode == 1
+    (line,) = [line for line in refused.stderr.splitlines() if line.startswith("synth-ops: error")]
+    spent = _epsilon(2 * _rho(EPSILON, DELTA), BUDGET_DELTA)
+    assert "penguins_dp.penguins" in line and f"spent epsilon {spent:.4g}" in line
+    assert f"requests epsilon {EPSILON:g}" in line and f"remaining {BUDGET - spent:.4g}" in line
+    assert "profiled" not in refused.stderr  # refused before any work
+    assert len(_ledger(tmp_path)["entries"]) == 2
+    latest = json.loads((tmp_path / "warehouse" / "penguins_dp" / "_latest.json").read_text())
+    assert latest["version"] == version  # nothing published
+
+    again = run_cli("run", str(second))  # unchanged: up to date, charges nothing
+    assert again.returncode == 0 and "up to date" in again.stdout
+    assert len(_ledger(tmp_path)["entries"]) == 2
+
+
+def test_undeclared_bounds_are_refused_naming_the_field_and_nothing_is_charged(tmp_path):
+    spec = write_spec(tmp_path, _doc(tmp_path, bounds={}))
+    out = run_cli("run", str(spec))
+    assert out.returncode == 2
+    assert "privacy.bounds.penguins.body_mass_g: declare public [low, high] bounds" in out.stderr
+    assert len(out.stderr.strip().splitlines()[-1]) < 400
+    assert not (tmp_path / "warehouse" / "_privacy").exists()
+    # real values never appear in the refusal
+    masses = pd.read_csv(PENGUINS_CSV)["body_mass_g"].dropna().astype(int).astype(str)
+    assert not any(value in out.stderr for value in set(masses) - {"2500", "6500"} if len(value) == 4)
+
+
+def test_a_privacy_section_on_a_non_dp_synthesizer_is_refused(tmp_path):
+    doc = _doc(tmp_path)
+    doc["synthesizer"] = {"kind": "gaussian_copula", "seed": 1}
+    out = run_cli("profile", str(write_spec(tmp_path, doc)))
+    assert out.returncode == 2 and "gaussian_copula is not differentially private" in out.stderr
