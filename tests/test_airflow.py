@@ -202,3 +202,51 @@ def test_bad_input_fails_for_good_without_retries(airflow_home, tmp_path):
     # dag.test() marks an unfinished task failed at the end: what tells is that it never was up for retry
     assert "up_for_retry" not in out["log"].lower() and "AirflowFailException" in out["log"]
     assert "InputError: tables.penguins.source:" in out["log"] and "has a header but no rows" in out["log"]
+
+
+def test_a_dp_fit_puts_its_charge_and_the_ledger_totals_in_xcom(airflow_home, tmp_path):
+    """The fit task's XCom (its record) and the publish task's (the release record) carry the privacy
+    charge and the ledger's totals; a second run past the budget fails the fit for good."""
+    from tests.conftest import PENGUINS_CSV
+
+    doc = {"name": "penguins_dp", "tables": {"penguins": {
+               "source": str(PENGUINS_CSV),
+               "exclude": ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "year"]}},
+           "synthesizer": {"kind": "dp_mst", "seed": 1, "params": {"iters": 50, "bins": 8}},
+           "generate": {"rows": 300},
+           "privacy": {"epsilon": 1.0, "budget": {"epsilon": 1.0, "delta": 1e-6},
+                       "bounds": {"penguins": {"body_mass_g": [2500, 6500]}},
+                       "categories": {"penguins": {"species": ["Adelie", "Gentoo", "Chinstrap"],
+                                                   "island": ["Biscoe", "Dream", "Torgersen"],
+                                                   "sex": ["male", "female"]}}},
+           "publish": {"uri": str(tmp_path / "warehouse")}, "artifacts": {"uri": str(tmp_path / "artifacts")}}
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    for seed in (1, 2):
+        doc["synthesizer"]["seed"] = seed
+        (tmp_path / f"dp{seed}.yaml").write_text(yaml.safe_dump(doc))
+        (dags / f"synth_dp{seed}.py").write_text(textwrap.dedent(f"""
+            import datetime
+            import pendulum
+            from airflow.sdk import DAG
+            from synth_ops.airflow import synth_task_group
+            with DAG("synth_dp{seed}", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+                     default_args={{"retries": 2, "retry_delay": datetime.timedelta(seconds=1)}}):
+                synth_task_group({str(tmp_path / f"dp{seed}.yaml")!r})
+        """))
+    env = {**airflow_home["env"], "AIRFLOW__CORE__DAGS_FOLDER": str(dags)}
+    out = _driver(env, "test", "synth_dp1")
+    assert out["run_state"] == "success", out["log"][-3000:]
+    (fitted,) = next(v for k, v in out["xcoms"].items() if k.endswith(".fit[-1]"))
+    privacy = fitted["privacy"]
+    assert privacy["ledger"] == "penguins_dp.penguins" and privacy["charge"]["epsilon"] == 1.0
+    assert privacy["fits"] == 1 and 0 < privacy["epsilon_spent"] <= 1.0
+    assert privacy["epsilon_remaining"] == pytest.approx(1.0 - privacy["epsilon_spent"])
+    (published,) = [v for k, v in out["xcoms"].items() if k.endswith(".publish[-1]")]
+    assert published["tables"]["penguins"]["privacy"] == privacy
+
+    refused = _driver(env, "test", "synth_dp2")  # a second fit of epsilon 1 passes a budget of 1
+    states = {t["task_id"].split(".")[-1]: t["state"] for t in refused["tasks"] if t["map_index"] <= 0}
+    assert refused["run_state"] == "failed" and states["fit"] == "failed"
+    assert "up_for_retry" not in refused["log"].lower()
+    assert "BudgetExceeded: privacy ledger penguins_dp.penguins: spent epsilon" in refused["log"]

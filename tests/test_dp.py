@@ -80,7 +80,7 @@ def test_dp_fit_publishes_within_the_declared_domain_and_is_charged_by_the_formu
 
 def test_refits_accumulate_and_the_one_past_the_budget_is_refused_before_any_work(tmp_path):
     first = write_spec(tmp_path, _doc(tmp_path, seed=1), "first.yaml")
-    second = write_spec(tmp_path, _doc(tmp_path, seed=2, kind="dp_aim"), "second.yaml")
+    second = write_spec(tmp_path, _doc(tmp_path, seed=2), "second.yaml")
     third = write_spec(tmp_path, _doc(tmp_path, seed=3), "third.yaml")
     assert run_cli("run", str(first)).returncode == 0
     out = run_cli("run", str(second), "--json")  # a changed seed: another run id, another charge
@@ -123,3 +123,24 @@ def test_a_privacy_section_on_a_non_dp_synthesizer_is_refused(tmp_path):
     doc["synthesizer"] = {"kind": "gaussian_copula", "seed": 1}
     out = run_cli("profile", str(write_spec(tmp_path, doc)))
     assert out.returncode == 2 and "gaussian_copula is not differentially private" in out.stderr
+
+
+def test_dagster_model_and_published_assets_carry_the_charge_and_the_ledger_totals(tmp_path):
+    import dagster as dg
+
+    from synth_ops.dagster import SynthOpsResource, build_definitions
+
+    spec = write_spec(tmp_path, _doc(tmp_path))
+    defs = build_definitions([spec], resource=SynthOpsResource(root=str(tmp_path)))
+    home = tmp_path / "home"
+    home.mkdir()
+    with dg.instance_for_test(temp_dir=str(home)) as instance:
+        assert defs.resolve_job_def("penguins_dp_synthesize").execute_in_process(instance=instance).success
+        spent = _epsilon(_rho(EPSILON, DELTA), BUDGET_DELTA)
+        for stage in ("model", "published"):
+            (record,) = instance.fetch_materializations(dg.AssetKey(["penguins_dp", "penguins", stage]), limit=1).records
+            metadata = {k: getattr(v, "value", v) for k, v in record.asset_materialization.metadata.items()}
+            assert metadata["privacy_ledger"] == "penguins_dp.penguins", stage
+            assert metadata["privacy_epsilon_charged"] == EPSILON
+            assert metadata["privacy_epsilon_spent"] == pytest.approx(spent)
+            assert metadata["privacy_epsilon_remaining"] == pytest.approx(BUDGET - spent)

@@ -141,3 +141,29 @@ def test_budget_command_prints_the_ledger(tmp_path):
     doc.pop("privacy")
     plain = run_cli("budget", str(write_spec(tmp_path, doc)))
     assert plain.returncode == 2 and "privacy" in plain.stderr
+
+
+def test_a_fit_refused_before_measuring_is_released_and_one_failing_after_is_charged(tmp_path):
+    from synth_ops.errors import InputError
+    from synth_ops.privacy.charges import PlannedCharge, charged_fit
+    from synth_ops.spec import Spec
+
+    spec = Spec.model_validate({"name": "s", "tables": {"t": {"source": "t.csv"}},
+                                "privacy": {"epsilon": 1.0, "budget": {"epsilon": 3.0}},
+                                "publish": {"uri": str(tmp_path / "warehouse")}})
+    planned = PlannedCharge("s.t", "t", Charge(1.0, 1e-9), Budget(3.0, 1e-6))
+    with pytest.raises(InputError):
+        with charged_fit(spec, "refused", planned):
+            raise InputError("a column the backend cannot code")
+    with pytest.raises(RuntimeError):
+        with charged_fit(spec, "crashed", planned):
+            raise RuntimeError("after measuring")
+    with charged_fit(spec, "fitted", planned) as outcome:
+        pass
+    store = open_store(str(tmp_path / "warehouse"))
+    entries = {e["run_id"]: e for e in read_ledger(store, "s.t").entries}
+    assert (entries["refused"]["status"], entries["refused"]["reason"]) == ("released", "fit failed (InputError)")
+    assert (entries["crashed"]["status"], entries["crashed"]["reason"]) == ("charged", "fit failed (RuntimeError)")
+    assert entries["fitted"]["status"] == "charged" and "reason" not in entries["fitted"]
+    assert outcome["fits"] == 2 and outcome["rho_spent"] == pytest.approx(2 * Charge(1.0, 1e-9).rho)
+    assert outcome["charge"] == {"epsilon": 1.0, "delta": 1e-9, "rho": pytest.approx(Charge(1.0, 1e-9).rho)}

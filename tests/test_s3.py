@@ -238,3 +238,18 @@ def test_only_a_501_makes_a_conditional_write_unconditional(s3, proxy):
     proxy.fail_next(1, status=501, code="NotImplemented", methods=("PUT",))
     store.write_if("pointer", b"three", etag)
     assert store.read_bytes("pointer") == b"three"
+
+
+def test_a_privacy_ledger_never_falls_back_to_an_unconditional_write(s3, proxy):
+    """A server without conditional writes could let two fits spend the same last epsilon: the
+    ledger refuses to write rather than overwrite (exit 3), and writes nothing."""
+    from synth_ops.errors import StoreError
+    from synth_ops.privacy.ledger import Budget, Charge, ledger_key, reserve
+    from synth_ops.stores import ConditionalWriteUnsupported
+
+    store = open_store(f"s3://{s3['bucket']}/ledgers")
+    proxy.fail_next(1, status=501, code="NotImplemented", methods=("PUT",))
+    with pytest.raises(ConditionalWriteUnsupported) as refused:
+        reserve(store, "shared", "run1", "t", Charge(1.0, 1e-9), Budget(3.0, 1e-6))
+    assert isinstance(refused.value, StoreError) and refused.value.exit_code == 3
+    assert not store.exists(ledger_key("shared"))

@@ -9,7 +9,13 @@ import pytest
 from tests.conftest import fitted_workspace, penguins_doc
 
 # small settings per kind: the contract, not the model quality, is under test
-PARAMS = {"ctgan": {"epochs": 2}, "tvae": {"epochs": 2}, "copulagan": {"epochs": 2}}
+PARAMS = {"ctgan": {"epochs": 2}, "tvae": {"epochs": 2}, "copulagan": {"epochs": 2},
+          "dp_mst": {"iters": 30, "bins": 8}, "dp_aim": {"iters": 30, "bins": 8, "rounds": 4}}
+# DP backends learn declared domains only; three numeric columns fewer keep their fits short
+PRIVACY = {"epsilon": 1.0, "budget": {"epsilon": 10.0},
+           "bounds": {"penguins": {"body_mass_g": [2500, 6500]}},
+           "categories": {"penguins": {"species": ["Adelie", "Gentoo", "Chinstrap"], "sex": ["male", "female"],
+                                       "island": ["Biscoe", "Dream", "Torgersen"], "year": [2007, 2008, 2009]}}}
 
 
 def _kinds():
@@ -27,6 +33,9 @@ def test_every_backend_keeps_the_contract(tmp_path, kind, penguins_frame):
 
     doc = penguins_doc(synthesizer={"kind": kind, "seed": 3, "params": PARAMS.get(kind, {})},
                        generate={"rows": 200, "shards": 1, "batch_rows": 80})
+    if kind.startswith("dp_"):
+        doc["privacy"] = PRIVACY
+        doc["tables"]["penguins"]["exclude"] = ["bill_length_mm", "bill_depth_mm", "flipper_length_mm"]
     ws = fitted_workspace(tmp_path, doc)
     model = models.load(ws, "penguins")
     assert isinstance(model, Synthesizer) and model.kind == kind and model.tables == ("penguins",)

@@ -263,6 +263,10 @@ class SynthPublishOperator(ReportLinkMixin, SourceLineageMixin, SynthOpsBaseOper
                 "version": release.version, "status": release.status, "rows": release.tables[table]["rows"],
                 "quality_score": gates.get("quality_score"), "dcr_share": gates.get("dcr_share"),
             }
+            privacy = release.tables[table].get("privacy")
+            if privacy:  # a DP fit: the ledger's totals ride along to the asset catalog
+                context["outlet_events"][asset].extra["privacy"] = {
+                    k: privacy.get(k) for k in ("ledger", "epsilon_spent", "epsilon_remaining")}
         return release.to_dict()
 
     def get_openlineage_facets_on_start(self):

@@ -111,7 +111,8 @@ def read_ledger(store, name: str) -> LedgerState:
 
 def _write(store, state: LedgerState, tag: str | None) -> None:
     doc = {"format": FORMAT, "version": 1, "ledger": state.name, "entries": state.entries}
-    store.write_if(ledger_key(state.name), json.dumps(doc, indent=1).encode(), tag)
+    # never unconditionally: a ledger that two fits overwrite could spend past its budget
+    store.write_if(ledger_key(state.name), json.dumps(doc, indent=1).encode(), tag, fallback=False)
 
 
 def _refusal(state: LedgerState, charge: Charge, budget: Budget) -> str:

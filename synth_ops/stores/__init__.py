@@ -29,9 +29,10 @@ class Store(Protocol):
     def read_versioned(self, key: str) -> tuple[bytes, str]:
         """The object and a version tag (ETag) for ``write_if``."""
 
-    def write_if(self, key: str, data: bytes, expected: str | None) -> None:
+    def write_if(self, key: str, data: bytes, expected: str | None, fallback: bool = True) -> None:
         """Atomic write only if the object still has tag ``expected`` (None: only if absent);
-        raises PreconditionFailed otherwise."""
+        raises PreconditionFailed otherwise. A store that cannot write conditionally writes
+        unconditionally, or with ``fallback=False`` raises ConditionalWriteUnsupported."""
 
     def fingerprint(self, key: str) -> str:
         """A content identity of the object, cheap to compute."""

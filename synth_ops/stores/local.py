@@ -68,7 +68,7 @@ class LocalStore:
         data = self.read_bytes(key)
         return data, sha256_bytes(data)
 
-    def write_if(self, key: str, data: bytes, expected: str | None) -> None:
+    def write_if(self, key: str, data: bytes, expected: str | None, fallback: bool = True) -> None:
         target = self._path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
         # An exclusive lock on a sidecar file serialises check-and-replace between processes.

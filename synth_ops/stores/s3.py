@@ -146,13 +146,16 @@ class S3Store:
         # A PUT is atomic on S3: readers see the old object or the new one.
         self._call(key, "put_object", Bucket=self.bucket, Key=self._key(key), Body=data, **self._encryption())
 
-    def write_if(self, key: str, data: bytes, expected: str | None) -> None:
-        """Write only if the object still has ETag ``expected`` (None: only if it does not exist)."""
+    def write_if(self, key: str, data: bytes, expected: str | None, fallback: bool = True) -> None:
+        """Write only if the object still has ETag ``expected`` (None: only if it does not exist).
+        ``fallback=False``: on a server without conditional writes, raise instead of writing."""
         condition = {"IfMatch": expected} if expected else {"IfNoneMatch": "*"}
         try:
             self._call(key, "put_object", Bucket=self.bucket, Key=self._key(key), Body=data,
                        **condition, **self._encryption())
         except ConditionalWriteUnsupported:
+            if not fallback:
+                raise
             log.warning("%s: server has no conditional writes; writing unconditionally", self._where(key))
             self.write_bytes(key, data)
 
