@@ -54,6 +54,7 @@ bench: $(STAMP) services examples/data/flights.csv
 	$(PY) bench/perf.py
 	$(PY) bench/multitable.py
 	$(PY) bench/scaleout.py
+	$(PY) bench/dp.py
 
 clean:
 	rm -rf .synth-ops warehouse

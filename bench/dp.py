@@ -2,16 +2,17 @@
 
     python bench/dp.py [--epsilons 0.5,1,3,10] [--kind dp_mst] [--svg docs/dp-bench.svg]
 
-Table: Fair's extramarital affairs survey (statsmodels, 6,366 rows): four coded categories
-(rate_marriage, religious, occupation, occupation_husb), five numbers (age, yrs_married, children,
-educ, affairs) with public bounds, and a derived boolean target ``had_affair`` (affairs > 0).
+Table: Fair's extramarital affairs survey (statsmodels, 6,366 rows): six answer codes declared as
+categories (rate_marriage, religious, occupation, occupation_husb, children, educ), three numbers
+with public bounds (age, yrs_married, affairs), and a derived boolean target ``had_affair``
+(affairs > 0).
 For each epsilon a DP fit (delta 1e-9) and, beside it in the same run, the non-DP Gaussian copula;
 all through synth-ops' own profile, fit and generate on the same seeded training rows. Measured on
 as many synthetic rows as training rows, against the training rows:
 
 - quality: SDMetrics' QualityReport score (column shapes and pair trends);
 - TVD 1-way / 2-way: mean total variation distance of every column's and every pair's histogram
-  (numbers in 10 bins at the real training rows' deciles);
+  (numbers in 10 equal-width bins over their public range; nulls a value of their own);
 - utility: ROC AUC on the real holdout of a gradient-boosting classifier of ``had_affair`` trained
   on synthetic rows, beside the same classifier trained on the real training rows.
 
@@ -30,9 +31,12 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+# the survey's answer codes are public (its questionnaire): declared as categories
 CATEGORIES = {"rate_marriage": [1, 2, 3, 4, 5], "religious": [1, 2, 3, 4], "occupation": [1, 2, 3, 4, 5, 6],
-              "occupation_husb": [1, 2, 3, 4, 5, 6], "had_affair": [False, True]}
-BOUNDS = {"age": [17.5, 42], "yrs_married": [0.5, 23], "children": [0, 5.5], "educ": [9, 20], "affairs": [0, 60]}
+              "occupation_husb": [1, 2, 3, 4, 5, 6], "children": [0, 1, 2, 3, 4, 5.5],
+              "educ": [9, 12, 14, 16, 17, 20], "had_affair": [False, True]}
+BOUNDS = {"age": [17.5, 42], "yrs_married": [0.5, 23], "affairs": [0, 60]}
+INTEGER_CODES = ("rate_marriage", "religious", "occupation", "occupation_husb", "educ")
 TARGET = "had_affair"
 
 
@@ -41,9 +45,8 @@ def _table(directory: Path) -> Path:
     from corpus_tables import load
 
     frame = load("fair")
-    for column in CATEGORIES:
-        if column != TARGET:
-            frame[column] = frame[column].round().astype("int64")
+    for column in INTEGER_CODES:
+        frame[column] = frame[column].round().astype("int64")
     frame[TARGET] = frame["affairs"] > 0
     path = directory / "fair.csv"
     frame.to_csv(path, index=False)
@@ -92,14 +95,23 @@ def _histograms(frame, real):
     import numpy as np
     import pandas as pd
 
+    frame = frame.reset_index(drop=True)  # a sample keeps its rows' labels: align by position
+
+    def code(value) -> str:  # 5, 5.0 and np.int64(5) are one answer code (ints with nulls read as floats)
+        if pd.isna(value):
+            return "null"
+        if isinstance(value, (bool, np.bool_)):
+            return str(bool(value))
+        return f"{float(value):g}" if isinstance(value, (int, float, np.number)) else str(value)
+
     out = {}
     for column in real.columns:
-        if column in BOUNDS:
-            edges = np.unique(np.quantile(real[column].dropna(), np.linspace(0, 1, 11)))
+        if column in BOUNDS:  # ten equal-width bins over the public range, the same for every run
+            edges = np.linspace(*BOUNDS[column], 11)
             codes = np.searchsorted(edges[1:-1], frame[column].to_numpy(dtype="float64"), side="right")
-            out[column] = pd.Series(np.where(frame[column].isna(), -1, codes))
+            out[column] = pd.Series(np.where(frame[column].isna(), -1, codes)).astype(str)
         else:
-            out[column] = frame[column].astype(str)
+            out[column] = frame[column].map(code)
     return pd.DataFrame(out)
 
 

@@ -144,3 +144,35 @@ def test_dagster_model_and_published_assets_carry_the_charge_and_the_ledger_tota
             assert metadata["privacy_epsilon_charged"] == EPSILON
             assert metadata["privacy_epsilon_spent"] == pytest.approx(spent)
             assert metadata["privacy_epsilon_remaining"] == pytest.approx(BUDGET - spent)
+
+
+def test_a_killed_fit_keeps_its_reservation_and_its_rerun_takes_it_over(tmp_path):
+    """SIGKILL while the DP fit runs: its reservation stays and counts as spent (nothing tells whether
+    its measurements were seen); the re-run of the same run id is not charged a second time."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    spec = write_spec(tmp_path, _doc(tmp_path))
+    assert run_cli("profile", str(spec)).returncode == 0
+    fitting = subprocess.Popen([sys.executable, "-m", "synth_ops.cli", "fit", str(spec)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ledger = tmp_path / "warehouse" / "_privacy" / "penguins_dp.penguins.json"
+    deadline = time.monotonic() + 120
+    while not ledger.exists() and time.monotonic() < deadline and fitting.poll() is None:
+        time.sleep(0.05)
+    assert ledger.exists() and fitting.poll() is None, "the fit never reserved, or ended first"
+    os.kill(fitting.pid, signal.SIGKILL)
+    fitting.wait()
+    (entry,) = _ledger(tmp_path)["entries"]
+    assert entry["status"] == "reserved"
+    budget = json.loads(run_cli("budget", str(spec), "--json").stdout)[0]
+    assert budget["rho_spent"] == pytest.approx(_rho(EPSILON, DELTA))  # a reservation counts as spent
+    assert not list((tmp_path / "artifacts").rglob("model.json"))
+
+    rerun = run_cli("run", str(spec))
+    assert rerun.returncode == 0, rerun.stderr
+    (entry,) = _ledger(tmp_path)["entries"]  # the same run id: one entry, now charged
+    assert entry["status"] == "charged"
