@@ -94,10 +94,11 @@ class ChildSampler:
                 or (self.weights is not None and self.weights.shape != (d, len(self.context))):
             raise ModelIntegrityError(f"{where}: the child's factors do not match its copula columns; refit")
 
-    def _scores(self, values, rng):
+    def _scores(self, uniforms):
+        """Normal scores of uniforms, kept inside (EPS, 1 - EPS) as the backend keeps them."""
         import numpy as np
 
-        return self.quantile(np.clip(values, self.eps, 1 - self.eps))
+        return self.quantile(np.clip(uniforms, self.eps, 1 - self.eps))
 
     def sample_children(self, table: str, context, groups, seed: int):
         """Rows of the child's own columns given their parents' learned columns (``context``, one
@@ -113,7 +114,7 @@ class ChildSampler:
             scores = (rng.standard_normal((rows, len(self.unconditional))) @ self.unconditional.T)[:, self.own]
         else:
             known = np.column_stack([
-                self._scores(marginal.forward(codec.encode(context[name[1:]].reset_index(drop=True)), rng), rng)
+                self._scores(marginal.forward(codec.encode(context[name[1:]].reset_index(drop=True)), rng))
                 for name, codec, marginal in self.context])
             known = np.clip(known, -self.z_clip, self.z_clip)
             scores = known @ self.weights.T + rng.standard_normal((rows, len(self.own))) @ self.sampler.factor.T
@@ -157,7 +158,7 @@ class ChildSampler:
         scores = np.zeros(len(frame))
         for loading, (column, codec_doc, marginal) in zip(loadings, columns):
             values = _codec(codec_doc).encode(frame[column].reset_index(drop=True))
-            scores += loading * self._scores(marginal.forward(values, rng), rng)
+            scores += loading * self._scores(marginal.forward(values, rng))
         return scores
 
 
