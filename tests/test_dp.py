@@ -176,3 +176,30 @@ def test_a_killed_fit_keeps_its_reservation_and_its_rerun_takes_it_over(tmp_path
     assert rerun.returncode == 0, rerun.stderr
     (entry,) = _ledger(tmp_path)["entries"]  # the same run id: one entry, now charged
     assert entry["status"] == "charged"
+
+
+def test_datetime_and_boolean_domains_code_and_decode_within_the_declared_range():
+    """No fit: the coding a DP fit measures. Datetimes kept as ISO text go to bins of the declared
+    range and come back as text of the same format inside it; booleans need no declaration; a
+    category outside the declared list is coded as missing."""
+    import numpy as np
+
+    from synth_ops.synthesizers.dp.domains import column_domains
+
+    real = pd.DataFrame({"at": ["2013-01-01 05:00:00", "2013-03-02 17:00:00", None, "2013-12-31 23:00:00"],
+                         "wet": [True, False, None, True], "site": ["EWR", "JFK", "XXX", None]})
+    metadata = {"columns": {"at": {"sdtype": "datetime", "datetime_format": "%Y-%m-%d %H:%M:%S"},
+                            "wet": {"sdtype": "boolean"}, "site": {"sdtype": "categorical"}}}
+    privacy = {"bounds": {"w": {"at": ["2013-01-01", "2014-01-01"]}}, "categories": {"w": {"site": ["EWR", "JFK", "LGA"]}}}
+    domains = column_domains("w", list(real.columns), metadata, privacy, bins=12)
+    codes = {c: d.encode(real[c]) for c, d in domains.items()}
+    assert codes["at"][0] == 0 and codes["at"][3] == 11 and np.isnan(codes["at"][2])
+    assert codes["wet"].tolist()[:2] == [1, 0] and np.isnan(codes["wet"][2])
+    assert codes["site"][:2].tolist() == [0, 1] and np.isnan(codes["site"][2:]).all()  # undeclared: missing
+    rng = np.random.default_rng(0)
+    back = domains["at"].decode(np.array([0, 5, 11, -1]), rng)
+    stamps = pd.to_datetime(back.dropna(), format="%Y-%m-%d %H:%M:%S")
+    assert back.isna().tolist() == [False, False, False, True]
+    assert (stamps >= "2013-01-01").all() and (stamps < "2014-01-01").all() and stamps.is_monotonic_increasing
+    assert domains["site"].decode(np.array([2, -1]), rng).tolist() == ["LGA", None]
+    assert domains["wet"].decode(np.array([1, 0]), rng).tolist() == [True, False]
