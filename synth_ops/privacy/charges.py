@@ -48,16 +48,12 @@ def _store(spec):
 def check_budget(spec, run_id: str, planned: PlannedCharge) -> None:
     """BudgetExceeded now, before profiling or fitting, when this run's fit could not be charged
     (the reservation at fit time decides for good: another fit may spend meanwhile)."""
-    from synth_ops.errors import BudgetExceeded
-    from synth_ops.privacy.accounting import epsilon_of
-    from synth_ops.privacy.ledger import SPENT, _refusal, read_ledger
+    from synth_ops.privacy.ledger import SPENT, check_room, read_ledger
 
     state = read_ledger(_store(spec), planned.ledger)
     entry = state.entry(run_id, planned.table)
-    if entry is not None and entry["status"] in SPENT:
-        return
-    if epsilon_of(state.rho + planned.charge.rho, planned.budget.delta) > planned.budget.epsilon * (1 + 1e-9):
-        raise BudgetExceeded(_refusal(state, planned.charge, planned.budget))
+    if entry is None or entry["status"] not in SPENT:
+        check_room(state, planned.charge, planned.budget)
 
 
 @contextlib.contextmanager

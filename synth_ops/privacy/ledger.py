@@ -115,6 +115,12 @@ def _write(store, state: LedgerState, tag: str | None) -> None:
     store.write_if(ledger_key(state.name), json.dumps(doc, indent=1).encode(), tag, fallback=False)
 
 
+def check_room(state: LedgerState, charge: Charge, budget: Budget) -> None:
+    """BudgetExceeded (one line: ledger, spent, requested, remaining) when ``charge`` does not fit."""
+    if epsilon_of(state.rho + charge.rho, budget.delta) > budget.epsilon * (1 + 1e-9):
+        raise BudgetExceeded(_refusal(state, charge, budget))
+
+
 def _refusal(state: LedgerState, charge: Charge, budget: Budget) -> str:
     spent = state.epsilon(budget.delta)
     return (f"privacy ledger {state.name}: spent epsilon {spent:.4g}, this fit requests epsilon {charge.epsilon:.4g} "
@@ -134,8 +140,7 @@ def reserve(store, name: str, run_id: str, table: str, charge: Charge, budget: B
         entry = state.entry(run_id, table)
         if entry is not None and entry["status"] in SPENT:
             return entry
-        if epsilon_of(state.rho + charge.rho, budget.delta) > budget.epsilon * (1 + 1e-9):
-            raise BudgetExceeded(_refusal(state, charge, budget))
+        check_room(state, charge, budget)
         fresh = {"run_id": run_id, "table": table, **(who or {}), "epsilon": charge.epsilon, "delta": charge.delta,
                  "rho": charge.rho, "status": "reserved", "reserved_at": _now()}
         state.entries = [e for e in state.entries if e is not entry] + [fresh]

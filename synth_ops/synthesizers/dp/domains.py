@@ -46,8 +46,10 @@ class ColumnDomain:
         import pandas as pd
 
         if self.kind == "category":
+            from synth_ops.synthesizers.copula.marginals import _is_null
+
             lookup = {_plain(v): i for i, v in enumerate(self.values)}
-            return np.array([lookup.get(_plain(v), np.nan) if not _missing(v) else np.nan for v in series],
+            return np.array([np.nan if _is_null(v) else lookup.get(_plain(v), np.nan) for v in series],
                             dtype="float64")
         values = self.codec.encode(series) if self.codec is not None else \
             pd.to_numeric(series, errors="coerce").to_numpy(dtype="float64")
@@ -79,21 +81,13 @@ class ColumnDomain:
         return pd.Series(values)
 
 
-def _missing(value) -> bool:
-    try:
-        import pandas as pd
-
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
-
-
 def _plain(value):
-    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
-        value = value.item()
-    if isinstance(value, float) and value.is_integer():
-        return int(value)  # a category read as 1.0 from a column with nulls is the declared 1
-    return value
+    """A category as a plain Python value (the copula's marginals do the same); a float that is
+    a whole number is that integer: a declared 1 and a 1.0 read from a column with nulls match."""
+    from synth_ops.synthesizers.copula.marginals import _plain as plain
+
+    value = plain(value) if not isinstance(value, (str, bytes)) else value
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def _number(value, column_path: str, datetime: bool):
