@@ -19,11 +19,18 @@ from synth_ops.errors import SpecError
 from synth_ops.synthesizers.base import Capabilities, Synthesizer
 
 # per kind: parameter -> (type, default); "bins" cuts numbers and datetimes, "iters" bounds the
-# estimator's mirror-descent iterations (OpenDP's default 1000 is slow for little gain here)
+# estimator's mirror-descent iterations (OpenDP's default 1000 is slow for little gain here).
+# "oneway_split" is the share of rho spent measuring every column's one-way marginal first, as MST
+# and AIM do in their papers: their selection scores a pair by how badly the model fitted so far
+# predicts it, and without one-way measurements that model is uniform, so the score rewards wide,
+# skewed pairs rather than dependent ones (measured on penguins: species-island, the strongest
+# dependence, was chosen in 13 of 30 MST fits at epsilon 1 without them, in 24 of 30 with them).
+# shares of rho: (upper bound, whether the bound itself is allowed); OpenDP refuses oneway_split 1
+_SHARES = {"measure_split": (1.0, True), "oneway_split": (1.0, False)}
 _PARAMS = {
-    "dp_mst": {"bins": (int, 16), "iters": (int, 300), "measure_split": (float, 0.9)},
-    "dp_aim": {"bins": (int, 16), "iters": (int, 300), "measure_split": (float, 0.9), "rounds": (int, None),
-               "max_size": (float, 80.0), "queries": (int, 3)},
+    "dp_mst": {"bins": (int, 16), "iters": (int, 300), "measure_split": (float, 0.9), "oneway_split": (float, 0.5)},
+    "dp_aim": {"bins": (int, 16), "iters": (int, 300), "measure_split": (float, 0.9), "oneway_split": (float, 0.5),
+               "rounds": (int, None), "max_size": (float, 80.0), "queries": (int, 3)},
 }
 
 
@@ -43,8 +50,10 @@ class DPSynthesizer(Synthesizer):
                                 f"(known: {', '.join(sorted(known))})")
             elif isinstance(value, bool) or not isinstance(value, (known[name][0], int)) or value <= 0:
                 problems.append(f"synthesizer.params.{name}: expected a positive {known[name][0].__name__}")
-        if "measure_split" in self.params and not problems and not 0 < self.params["measure_split"] <= 1:
-            problems.append("synthesizer.params.measure_split: expected a share in (0, 1]")
+        for name, (high, closed) in _SHARES.items():
+            value = self.params.get(name)
+            if value is not None and not problems and not (0 < value < high or (closed and value == high)):
+                problems.append(f"synthesizer.params.{name}: expected a share in (0, {high:g}{']' if closed else ')'}")
         privacy = self.options.get("privacy")
         if privacy is None:
             problems.append(f"privacy: synthesizer.kind {self.kind} spends privacy: set privacy.epsilon, "
@@ -89,12 +98,15 @@ class DPSynthesizer(Synthesizer):
         self.model = tables.from_release(released, self.columns)
         return {"dp": {"rho": self.rho, "spent_rho": float(context.current_privacy_loss()),
                        "cliques": [list(c) for c in released.model.cliques],
+                       # what OpenDP measured with noise: every column alone, then the chosen sets
+                       "measured": [list(c) for c in released.marginals.cliques()],
                        "columns": {c: {"kind": d.kind, "size": d.size} for c, d in self.domains.items()}}}
 
     def _algorithm(self, estimator):
         import opendp.prelude as dp
 
-        common = {"measure_split": self._param("measure_split"), "oneway": "unkeyed", "estimator": estimator}
+        common = {"measure_split": self._param("measure_split"), "oneway": "all",
+                  "oneway_split": self._param("oneway_split"), "estimator": estimator}
         if self.kind == "dp_mst":
             return dp.mbi.MST(**common)
         return dp.mbi.AIM(**common, queries=self._param("queries"), max_size=self._param("max_size"),
