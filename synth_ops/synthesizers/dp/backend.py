@@ -25,8 +25,8 @@ from synth_ops.synthesizers.base import Capabilities, Synthesizer
 # predicts it, and without one-way measurements that model is uniform, so the score rewards wide,
 # skewed pairs rather than dependent ones (measured on penguins: species-island, the strongest
 # dependence, was chosen in 13 of 30 MST fits at epsilon 1 without them, in 24 of 30 with them).
-# shares of rho: (upper bound, whether the bound itself is allowed); OpenDP refuses oneway_split 1
-_SHARES = {"measure_split": (1.0, True), "oneway_split": (1.0, False)}
+# shares of rho, in (0, 1]; True where 1 itself is allowed (OpenDP refuses oneway_split 1)
+_SHARES = {"measure_split": True, "oneway_split": False}
 _PARAMS = {
     "dp_mst": {"bins": (int, 16), "iters": (int, 300), "measure_split": (float, 0.9), "oneway_split": (float, 0.5)},
     "dp_aim": {"bins": (int, 16), "iters": (int, 300), "measure_split": (float, 0.9), "oneway_split": (float, 0.5),
@@ -50,10 +50,10 @@ class DPSynthesizer(Synthesizer):
                                 f"(known: {', '.join(sorted(known))})")
             elif isinstance(value, bool) or not isinstance(value, (known[name][0], int)) or value <= 0:
                 problems.append(f"synthesizer.params.{name}: expected a positive {known[name][0].__name__}")
-        for name, (high, closed) in _SHARES.items():
+        for name, one_allowed in _SHARES.items():
             value = self.params.get(name)
-            if value is not None and not problems and not (0 < value < high or (closed and value == high)):
-                problems.append(f"synthesizer.params.{name}: expected a share in (0, {high:g}{']' if closed else ')'}")
+            if value is not None and not problems and not (0 < value < 1 or (one_allowed and value == 1)):
+                problems.append(f"synthesizer.params.{name}: expected a share in (0, 1{']' if one_allowed else ')'}")
         privacy = self.options.get("privacy")
         if privacy is None:
             problems.append(f"privacy: synthesizer.kind {self.kind} spends privacy: set privacy.epsilon, "
