@@ -237,15 +237,13 @@ def keys_case(args) -> None:
 # bounded batches. Times are wall-clock (time.time) so the parent can add the process start.
 SAMPLER_CHILD = r"""
 import json, sys, time
-import pyarrow.parquet as pq
-from synth_ops.sampler.sampler import Sampler, shard_seed
+from synth_ops.row_groups import RowGroupWriter
+from synth_ops.sampler.sampler import DEFAULT_BATCH_ROWS, Sampler, shard_seed
 sampler = Sampler.load(sys.argv[1])
 loaded_at = time.time()
-writer = None
-for batch in sampler.arrow_batches(int(sys.argv[2]), shard_seed(0, 0)):
-    writer = writer or pq.ParquetWriter(sys.argv[3], batch.schema)
-    writer.write_table(batch)
-writer.close()
+with RowGroupWriter(sys.argv[3], sampler.schema()) as writer:  # what synth-ops generate writes with
+    for batch in sampler.arrow_batches(int(sys.argv[2]), shard_seed(0, 0), batch_rows=DEFAULT_BATCH_ROWS):
+        writer.write(batch)
 done_at = time.time()
 hwm = next(int(l.split()[1]) / 1024 for l in open("/proc/self/status") if l.startswith("VmHWM:"))
 heavy = sorted(m for m in ("sdv", "rdt", "copulas", "sdmetrics", "torch", "scipy") if m in sys.modules)
@@ -253,10 +251,12 @@ print(json.dumps({"loaded_at": loaded_at, "done_at": done_at, "peak_rss_mb": hwm
 """
 
 # The same machine's limits for one table, one thread: normal draws of the copula's width times its
-# factor (what any Gaussian-copula sampler must do), and writing the sampler's own rows to Parquet.
+# factor (what any Gaussian-copula sampler must do), and writing the sampler's own rows to Parquet
+# (one row group of 1M rows, the options synth-ops generate writes with).
 LIMITS_CHILD = r"""
 import json, sys, time
 import numpy as np, pyarrow as pa, pyarrow.parquet as pq
+from synth_ops.row_groups import PARQUET_OPTIONS
 from synth_ops.sampler.sampler import Sampler
 sampler = Sampler.load(sys.argv[1])
 rows, d = 1_000_000, max(len(sampler.copula_columns), 1)
@@ -269,7 +269,7 @@ mvn = 5 * rows / (time.perf_counter() - started)
 table = pa.concat_tables(list(sampler.arrow_batches(rows, 1)))
 started = time.perf_counter()
 for _ in range(3):
-    pq.write_table(table, sys.argv[2])
+    pq.write_table(table, sys.argv[2], **PARQUET_OPTIONS)
 parquet = 3 * rows / (time.perf_counter() - started)
 print(json.dumps({"mvn_rows_per_s": mvn, "parquet_rows_per_s": parquet, "copula_width": d}))
 """
@@ -344,7 +344,8 @@ def sampler_case(args) -> None:
             raw_path.write_bytes(cloudpickle.dumps(raw_model))
             raw = _run_child(child="raw", model=raw_path, rows=args.raw_rows, out=tmp / f"{name}-raw.parquet",
                              seed=1, table=table)
-            small = _sampler_process(sampler_dir, args.sampler_rows // 10, tmp / f"{name}-small.parquet")
+            # memory is bounded by one row group (row_groups.ROW_GROUP_ROWS): compare two runs above it
+            small = _sampler_process(sampler_dir, args.sampler_rows // 5, tmp / f"{name}-small.parquet")
             big = _sampler_process(sampler_dir, args.sampler_rows, tmp / f"{name}.parquet")
             env = {**os.environ, **ONE_THREAD}
             limits = json.loads(subprocess.run([sys.executable, "-c", LIMITS_CHILD, str(sampler_dir),
@@ -358,7 +359,7 @@ def sampler_case(args) -> None:
     print(f"| table (one thread per process) | columns / copula width | raw SDV `sample()` rows/s | sampler "
           f"rows/s (sampling + Parquet) | ratio | start + load s | wall s, {args.sampler_rows:,} rows incl. start "
           "| MVN draws limit rows/s | Parquet write limit rows/s | share of the Parquet limit | peak RSS MB, "
-          "1/10 of the rows -> all | heavy imports |")
+          "1/5 of the rows -> all | heavy imports |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
     for name, train_rows, columns, raw, small, big, limits in results:
         raw_rate = raw["rows"] / raw["seconds"]

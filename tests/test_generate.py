@@ -27,15 +27,47 @@ def test_shards_stream_in_bounded_batches_with_source_schema(tmp_path, penguins_
     assert [r.rows for r in records] == [334, 333, 333]
     for record in records:
         meta = pq.ParquetFile(ws.artifacts.local_path(record.key)).metadata
-        # one row group per sampled batch: memory is bounded by batch_rows, not by the shard size
-        assert meta.num_row_groups >= 3
-        assert max(meta.row_group(i).num_rows for i in range(meta.num_row_groups)) <= 100
+        # sampled 100 rows at a time, written as one row group (row_groups.ROW_GROUP_ROWS is larger)
+        assert meta.num_row_groups == 1 and meta.row_group(0).num_rows == record.rows
     frame = _frame(ws, records)
     assert list(frame.columns) == list(penguins_frame.columns)
     assert str(frame.year.dtype) == "int64" and frame.species.isin(["Adelie", "Chinstrap", "Gentoo"]).all()
     # shards are independent streams, not copies of each other
     first, second = (pd.read_parquet(ws.artifacts.local_path(r.key)) for r in records[:2])
     assert not first.head(50).reset_index(drop=True).equals(second.head(50).reset_index(drop=True))
+
+
+def test_row_groups_have_one_size_whatever_the_batches(tmp_path, penguins_frame):
+    import pyarrow as pa
+
+    from synth_ops.row_groups import RowGroupWriter
+
+    table = pa.Table.from_pandas(penguins_frame, preserve_index=False)
+    batches = [table.slice(start, 100) for start in range(0, table.num_rows, 100)]  # 344 rows: 100, .., 44
+    with RowGroupWriter(tmp_path / "rows.parquet", table.schema, rows=150) as writer:
+        for batch in batches:
+            writer.write(batch)
+    written = pq.ParquetFile(tmp_path / "rows.parquet")
+    sizes = [written.metadata.row_group(i).num_rows for i in range(written.metadata.num_row_groups)]
+    assert sizes == [150, 150, 44]
+    assert written.read().equals(table)
+    assert written.metadata.row_group(0).column(0).compression == "ZSTD"
+
+    # a byte bound below one batch's size: each batch is written as it comes, never held
+    with RowGroupWriter(tmp_path / "bytes.parquet", table.schema, rows=150, max_bytes=1) as writer:
+        for batch in batches:
+            writer.write(batch)
+    written = pq.ParquetFile(tmp_path / "bytes.parquet")
+    assert [written.metadata.row_group(i).num_rows for i in range(written.metadata.num_row_groups)] == \
+        [100, 100, 100, 44]
+
+    # an error inside the block: the file is closed, what was buffered is not written
+    with pytest.raises(RuntimeError):
+        with RowGroupWriter(tmp_path / "failed.parquet", table.schema, rows=150) as writer:
+            for batch in batches:
+                writer.write(batch)
+            raise RuntimeError("stop")
+    assert pq.ParquetFile(tmp_path / "failed.parquet").metadata.num_rows == 300
 
 
 def test_existing_shards_are_reused_unless_forced(tmp_path):

@@ -401,7 +401,9 @@ def _every_kind_sampler() -> Sampler:
               "s.npy": np.array([-0.5, 0.7]), "v.npy": np.array([0.0, 1.0, 2.0])}
     learned = {"n_int": "int64", "n_float": "double", "frac": "string", "ts": "timestamp[ms, tz=UTC]",
                "day": "date32[day]", "printed": "string", "iso": "string", "cat": "string", "cat_int": "int64",
-               "flag": "bool", "label": "string"}
+               "flag": "bool", "label": "string", "many": "string", "many_right": "string"}
+    # a hundred categories over value bounds (ties included): the fast path looks them up in a table
+    many = np.sort(np.concatenate([np.linspace(-45.0, 45.0, 90), np.full(10, 7.5)])).tolist()
     decoders = [
         {"name": "n_int", "kind": "number", "from": 0, "nulls": {"rate": 0.2}, "ops": [["round", 0]]},
         {"name": "n_float", "kind": "number", "from": 0, "ops": [["clip", -10.0, None], ["round", 2]]},
@@ -418,6 +420,10 @@ def _every_kind_sampler() -> Sampler:
         {"name": "flag", "kind": "boolean", "from": 2, "nulls": {"rate": 0.3}},
         {"name": "label", "kind": "label", "from": 2, "first_code": 0, "values": ["x", "y", "z"]},
         {"name": "#children", "kind": "count", "from": 2},
+        {"name": "many", "kind": "category", "from": 0, "input": "value", "bounds": many,
+         "values": [f"m{i:02d}" for i in range(100)]},
+        {"name": "many_right", "kind": "category", "from": 0, "input": "value", "clip": [-40.0, 40.0],
+         "bounds": many, "side": "right", "overflow": "last", "values": [f"r{i:02d}" for i in range(100)]},
     ]
     doc = {"table": "t", "schema": [["id", "int64"], *[[c, t] for c, t in learned.items()]],
            "columns_plan": {"id": {"role": "key", "format": {"kind": "integer", "start": 1, "step": 1}},
@@ -435,8 +441,10 @@ def test_every_decoder_kind_and_arrow_type_matches_the_reference_path():
     from synth_ops.sampler.arrow_columns import Column
 
     fields = {f.name: f for f in sampler.schema()}
-    fast = {spec["name"]: Column(spec, fields.get(spec["name"])).fast for spec in sampler.decoders}
-    assert fast == {**{name: True for name in fast}, "frac": False}  # pandas' strftime prints %f
+    columns = {spec["name"]: Column(spec, fields.get(spec["name"]), sampler.inverses[spec["from"]].range())
+               for spec in sampler.decoders}
+    assert {name: c.fast for name, c in columns.items()} == {**{name: True for name in columns}, "frac": False}
+    assert {name for name, c in columns.items() if c.intervals} == {"many", "many_right"}
     (table, counts), = list(sampler.batches(3000, seed=2, first_row=10, batch_rows=3000))
     learned = next(sampler.learned_batches(3000, seed=2, batch_rows=3000))
     reference = to_arrow(fill(learned.drop(columns=["#children"]), sampler.columns_plan, 3000, 10, 2), sampler.schema())
@@ -451,3 +459,46 @@ def test_every_decoder_kind_and_arrow_type_matches_the_reference_path():
     assert frame["ts"].isna().any() and frame["ts"].dt.tz is not None and (frame["ts"].dropna().dt.second == 0).all()
     assert frame["n_float"].min() >= -10 and set(frame["cat_int"]) == {1999, 2005, 2010}
     assert set(frame["cat"].dropna()) == {"a", "c"} and frame["iso"].str.endswith("Z").all()
+    assert frame["many"].nunique() > 30 and frame["many_right"].notna().all()
+
+
+def test_category_interval_table_finds_what_a_binary_search_finds():
+    from synth_ops.sampler.arrow_columns import _Intervals
+
+    rng = np.random.default_rng(3)
+    frequencies = rng.dirichlet(np.full(300, 0.3))  # skewed, some categories far below one cell
+    frequencies[[5, 6, 100]] = 0.0  # and ties
+    bounds = np.cumsum(frequencies / frequencies.sum())
+    x = np.concatenate([rng.random(200_000), bounds, np.nextafter(bounds, -1), np.nextafter(bounds, 2),
+                        [0.0, 1.0, np.nan]])
+    for side in ("left", "right"):
+        intervals = _Intervals(bounds, side, 0.0, 1.0)
+        assert np.array_equal(intervals(x), np.searchsorted(bounds, x, side=side)), side
+    assert _Intervals.of({"bounds": bounds[:10].tolist()}, (0.0, 1.0)) is None  # few bounds: searched
+    assert _Intervals.of({"bounds": bounds.tolist(), "input": "score"}, (0.0, 1.0)) is None  # unbounded
+
+
+def test_dropped_operations_change_no_value():
+    """SDV's layers clip and round twice; decoders.simplify drops the repeats, never a value change."""
+    from synth_ops.sampler.decoders import _apply, simplify
+
+    rng = np.random.default_rng(5)
+    x = np.concatenate([rng.normal(0, 300, 100_000), rng.uniform(-10, 10, 100_000).round(3),
+                        [np.nan, -1e300, 1e300, 0.0, 1.005, 2.005, 0.125, 1048.36058, 1.3e18]])
+    flights = [["clip", 1.0, 31.0], ["round", 0], ["round", 0], ["clip", 1.0, 31.0], ["round", 0]]
+    cases = [flights,
+             [["clip", -9.94, 78.08], ["round", 2], ["clip", -9.94, 78.08], ["round", 2]],
+             [["clip", 0.0, 1048.36058], ["clip", 0.0, 1048.36058], ["round", 15]],
+             [["clip", 1.005, 2.005], ["round", 2], ["clip", 1.005, 2.005], ["round", 2]],  # bounds not rounded
+             [["round", 0], ["clip", 1.3e18, 1.39e18]],
+             [["clip", None, 5.0], ["round", 1], ["clip", -3.0, None], ["round", 1], ["round", 2]],
+             [["scale", 1000.0], ["round", 0], ["round", 0]], [["floor"], ["round", 0], ["floor"]]]
+    finite = x[np.isfinite(x)]
+    for ops in cases:
+        for low, high in ((None, None), (float(finite.min()), float(finite.max())), (-50.0, 50.0)):
+            values = x if low is None else np.clip(x, low, high)
+            assert np.array_equal(_apply(values.copy(), ops), _apply(values.copy(), simplify(ops, low, high)),
+                                  equal_nan=True), (ops, low, high)
+    assert simplify(flights) == [["clip", 1.0, 31.0], ["round", 0]]
+    assert simplify(flights, 1.0, 31.0) == [["round", 0]]  # the inverse's table already lies within
+    assert len(simplify(cases[3])) == 4  # a clip to unrounded bounds unrounds values

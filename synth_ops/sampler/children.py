@@ -118,7 +118,7 @@ class ChildSampler:
                 for name, codec, marginal in self.context])
             known = np.clip(known, -self.z_clip, self.z_clip)
             scores = known @ self.weights.T + rng.standard_normal((rows, len(self.own))) @ self.sampler.factor.T
-        batch = decoders.Batch(scores, self.sampler.inverses)
+        batch = decoders.Batch.from_rows(scores, self.sampler.inverses)
         unused = np.random.default_rng(0)  # the copula's nulls are scores below a bound: no random stream
         out = {}
         for spec in self.sampler.decoders:

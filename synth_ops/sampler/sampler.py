@@ -39,8 +39,8 @@ class Sampler:
             copula, grid_z = doc["copula"], float(doc["grid"]["z"])
             self.copula_columns: list[str] = list(copula["columns"])
             self.inverses = [decoders.Inverse(s, arrays, grid_z, where) for s in copula["inverse"]]
-            self.decoders: list[dict] = doc["columns"]
             d = len(self.copula_columns)
+            self.decoders: list[dict] = [self._simplified(spec) for spec in doc["columns"]]
             self.factor = decoders._array(arrays, copula["factor"], where) if d else np.zeros((0, 0))
         except (KeyError, TypeError):
             raise ModelIntegrityError(f"{where}: sampler.json lacks a required field; refit") from None
@@ -50,6 +50,18 @@ class Sampler:
             reads = [spec.get("from"), (spec.get("nulls") or {}).get("indicator", 0)]
             if not all(isinstance(i, int) and 0 <= i < d for i in reads):
                 raise ModelIntegrityError(f"{where}: a column reads a copula column that does not exist; refit")
+
+    def _simplified(self, spec: dict) -> dict:
+        """``spec`` with the operations that cannot change its values dropped (``decoders.simplify``),
+        knowing the range of the copula column it reads."""
+        source = spec.get("from")
+        if not spec.get("ops") or not isinstance(source, int) or not 0 <= source < len(self.inverses):
+            return spec
+        try:
+            low, high = self.inverses[source].range()
+            return {**spec, "ops": decoders.simplify(spec["ops"], low, high)}
+        except (TypeError, IndexError, ValueError):  # malformed: left for decoding to refuse
+            return spec
 
     @classmethod
     def load(cls, uri_or_path, expected_sha256: str | None = None) -> "Sampler":
@@ -86,7 +98,8 @@ class Sampler:
         import numpy as np
 
         d = len(self.copula_columns)
-        z = rng.standard_normal((rows, d)) @ self.factor.T if d else np.zeros((rows, 0))
+        # the draws are a row each, as before; the product comes out a column each (BLAS transposes)
+        z = self.factor @ rng.standard_normal((rows, d)).T if d else np.zeros((0, rows))
         return decoders.Batch(z, self.inverses)
 
     def learned_batches(self, rows: int, seed: int, batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[Any]:
@@ -118,7 +131,8 @@ class Sampler:
                              "synthetic rows (synth-ops generate), not alone")
         schema = self.schema()
         fields = {field.name: field for field in schema}
-        outputs = [Column(spec, fields.get(spec["name"])) for spec in self.decoders]
+        outputs = [Column(spec, fields.get(spec["name"]), self.inverses[spec["from"]].range())
+                   for spec in self.decoders]
         generated = {c: e for c, e in self.columns_plan.items() if e["role"] not in (LEARNED, FOREIGN)}
         missing = [f.name for f in schema if f.name not in generated and f.name not in self.learned]
         if missing:

@@ -1,7 +1,8 @@
 """generate: rows in independent seeded shards, each streamed to Parquet in bounded batches.
 
 A shard is the unit of parallelism (worker processes here, mapped tasks in Airflow, multiprocess
-steps in Dagster). Peak memory per shard depends on ``generate.batch_rows``, not on the row count.
+steps in Dagster). Peak memory per shard depends on ``generate.batch_rows`` and the row-group bound
+(``row_groups.py``), not on the row count.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from synth_ops.columns import fill
 from synth_ops.errors import InputError, SynthOpsError
 from synth_ops.fingerprints import sha256_file
 from synth_ops.records import ShardRecord
+from synth_ops.row_groups import RowGroupWriter
 from synth_ops.staging import staging_path
 from synth_ops.stores import local_copy, read_json
 from synth_ops.workspace import Workspace
@@ -90,7 +92,6 @@ def generate_shard(ws: Workspace, table: str, shard: int, on_batch: Callable[[in
     portable sampler (``synth_ops/sampler/``) is sampled by it; others by the pickled model.
     """
     import pandas as pd
-    import pyarrow.parquet as pq
 
     plan = planned_rows(ws, table)
     if not 0 <= shard < len(plan):
@@ -137,11 +138,11 @@ def generate_shard(ws: Workspace, table: str, shard: int, on_batch: Callable[[in
             batches = child_batches(ws, run_plan, model, table, shard, plan[shard], seed, first_row)
         tables = _filled(batches, count_names, columns_plan, schema, first_row, seed)
     try:
-        with pq.ParquetWriter(staging, schema, compression="zstd") as writer:
+        with RowGroupWriter(staging, schema) as writer:
             for batch, batch_counts in tables:
                 if batch_counts:
                     counts.append(pd.DataFrame(batch_counts))
-                writer.write_table(batch)
+                writer.write(batch)
                 rows += batch.num_rows
                 if on_batch:
                     on_batch(batch.num_rows)
