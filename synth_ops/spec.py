@@ -143,7 +143,8 @@ class GenerateSpec(_Frozen):
     rows: Optional[int] = Field(None, gt=0, description="rows per table; exclusive with scale")
     scale: Optional[float] = Field(None, gt=0, description="times the source row count (default 1.0)")
     shards: int = Field(1, ge=1, le=10_000, description="independent seeded shards")
-    batch_rows: int = Field(50_000, gt=0, description="rows sampled and written per batch")
+    batch_rows: int = Field(50_000, gt=0, description="rows sampled per batch (shards are written in row "
+                                                      "groups of up to 1,048,576 rows)")
 
     @model_validator(mode="after")
     def _rows_or_scale(self) -> "GenerateSpec":

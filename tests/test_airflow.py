@@ -211,14 +211,13 @@ def test_a_dp_fit_puts_its_charge_and_the_ledger_totals_in_xcom(airflow_home, tm
 
     doc = {"name": "penguins_dp", "tables": {"penguins": {
                "source": str(PENGUINS_CSV),
-               "exclude": ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "year"]}},
+               # two categorical columns: the fit's JAX compilation is what this test waits for
+               "exclude": ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "year", "body_mass_g", "sex"]}},
            "synthesizer": {"kind": "dp_mst", "seed": 1, "params": {"iters": 50, "bins": 8}},
            "generate": {"rows": 300},
            "privacy": {"epsilon": 1.0, "budget": {"epsilon": 1.0, "delta": 1e-6},
-                       "bounds": {"penguins": {"body_mass_g": [2500, 6500]}},
                        "categories": {"penguins": {"species": ["Adelie", "Gentoo", "Chinstrap"],
-                                                   "island": ["Biscoe", "Dream", "Torgersen"],
-                                                   "sex": ["male", "female"]}}},
+                                                   "island": ["Biscoe", "Dream", "Torgersen"]}}},
            "publish": {"uri": str(tmp_path / "warehouse")}, "artifacts": {"uri": str(tmp_path / "artifacts")}}
     dags = tmp_path / "dags"
     dags.mkdir()
