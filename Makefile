@@ -39,8 +39,12 @@ services:
 deploy-check: $(STAMP)
 	$(PY) deploy/check.py
 
+# Two workers (the machines have two cores); --dist loadfile keeps each module on one worker, so a
+# module's fixtures (the Celery cluster, the Airflow home) start once. TEST_WORKERS=0: one process.
+TEST_WORKERS ?= 2
+
 test: $(STAMP) chromium services deploy-check
-	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(PY) -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # Starts dagster dev and the Airflow 3 UI on loopback, runs penguins in both, saves screenshots
 # to ui-smoke/ for a reviewer (not part of the test suite).
