@@ -48,7 +48,7 @@ def test_run_publishes_to_s3_encrypted_then_pull(tmp_path, s3, penguins_frame):
     assert again.returncode == 0 and again.stdout.startswith("up to date")
 
 
-def test_source_and_artifacts_on_s3(tmp_path, s3):
+def test_source_and_artifacts_on_s3(tmp_path, s3, monkeypatch):
     s3["client"].upload_file(str(PENGUINS_CSV), s3["bucket"], "raw/penguins.csv")
     doc = penguins_doc(source=f"s3://{s3['bucket']}/raw/penguins.csv",
                        publish={"uri": f"s3://{s3['bucket']}/synthetic"},
@@ -56,15 +56,15 @@ def test_source_and_artifacts_on_s3(tmp_path, s3):
     spec = load_spec(write_spec(tmp_path, doc))
     import tempfile
 
-    def staged():
-        temp = Path(tempfile.gettempdir())
-        return set(temp.glob("synth-ops-shards-*")) | set(temp.glob("*.parquet"))
-
-    staged_before = staged()
+    # a temp directory of this test's own: other tests (another pytest worker) stage files too
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(temp))
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
     release = run(spec, workers=2)
     assert release.status == "published"
     # shards staged from remote artifacts for validate and publish are removed afterwards
-    assert staged() == staged_before
+    assert not list(temp.iterdir())
     keys = _all_objects(s3["client"], s3["bucket"])
     run_keys = [k for k in keys if k.startswith("private/penguins/")]
     assert any(re.search(r"/model-[0-9a-f]{16}\.pkl$", k) for k in run_keys) and any(k.endswith("report.html") for k in run_keys)
