@@ -25,12 +25,13 @@ def _floor(nanoseconds, unit: str):
 
 class _Intervals:
     """``np.searchsorted(bounds, x, side)`` for many ``x`` within [``low``, ``high``], without a
-    binary search per value: a table over 4x as many equal cells as there are bounds gives each
+    binary search per value: a table of 4-8x as many equal cells as there are bounds gives each
     value its cell's answer, which is checked against the neighbouring bounds; the few values
     whose cell holds a bound (and NaN) are searched. On flights' 4,003 tail numbers the binary
     search cost more per row than the normal draws of all 18 copula columns."""
 
     SMALLEST = 64  # below this many bounds the search is a few cheap passes already
+    LARGEST = 1 << 18  # the table (8 bytes a cell) stays within 16 MB
 
     def __init__(self, bounds, side: str, low: float, high: float):
         import numpy as np
@@ -52,8 +53,9 @@ class _Intervals:
             return None
         bounds = np.asarray(spec["bounds"], dtype="float64")
         low, high = spec["clip"] if spec.get("clip") else inverse_range
-        if len(bounds) < cls.SMALLEST or low is None or high is None or not math.isfinite(high - low) \
-                or high <= low or np.isnan(bounds).any() or (np.diff(bounds) < 0).any():
+        if not cls.SMALLEST <= len(bounds) <= cls.LARGEST or low is None or high is None:
+            return None
+        if not math.isfinite(high - low) or high <= low or np.isnan(bounds).any() or (np.diff(bounds) < 0).any():
             return None
         return cls(bounds, spec.get("side", "left"), float(low), float(high))
 
