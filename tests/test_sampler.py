@@ -444,7 +444,9 @@ def test_every_decoder_kind_and_arrow_type_matches_the_reference_path():
     columns = {spec["name"]: Column(spec, fields.get(spec["name"]), sampler.inverses[spec["from"]].range())
                for spec in sampler.decoders}
     assert {name: c.fast for name, c in columns.items()} == {**{name: True for name in columns}, "frac": False}
-    assert {name for name, c in columns.items() if c.intervals} == {"many", "many_right"}
+    # few bounds: counted; many over a known range: a table of cells (both checked against the reference)
+    assert {name: c.intervals.cells is None for name, c in columns.items() if c.intervals} == \
+        {"cat": True, "cat_int": True, "many": False, "many_right": False}
     (table, counts), = list(sampler.batches(3000, seed=2, first_row=10, batch_rows=3000))
     learned = next(sampler.learned_batches(3000, seed=2, batch_rows=3000))
     reference = to_arrow(fill(learned.drop(columns=["#children"]), sampler.columns_plan, 3000, 10, 2), sampler.schema())
@@ -462,6 +464,17 @@ def test_every_decoder_kind_and_arrow_type_matches_the_reference_path():
     assert frame["many"].nunique() > 30 and frame["many_right"].notna().all()
 
 
+def test_a_null_rate_that_is_not_a_share_is_refused():
+    import copy
+
+    sampler = _every_kind_sampler()
+    for rate in (1.5, -0.1, float("nan"), "0.2"):
+        doc = copy.deepcopy(sampler.doc)
+        doc["columns"][0]["nulls"]["rate"] = rate
+        with pytest.raises(ModelIntegrityError, match="null rate is not a share"):
+            Sampler(doc, sampler.arrays)
+
+
 def test_category_interval_table_finds_what_a_binary_search_finds():
     from synth_ops.sampler.arrow_columns import _Intervals
 
@@ -471,11 +484,16 @@ def test_category_interval_table_finds_what_a_binary_search_finds():
     bounds = np.cumsum(frequencies / frequencies.sum())
     x = np.concatenate([rng.random(200_000), bounds, np.nextafter(bounds, -1), np.nextafter(bounds, 2),
                         [0.0, 1.0, np.nan]])
+    few = bounds[[20, 60, 60, 150, 290]]
     for side in ("left", "right"):
         intervals = _Intervals(bounds, side, 0.0, 1.0)
-        assert np.array_equal(intervals(x), np.searchsorted(bounds, x, side=side)), side
-    assert _Intervals.of({"bounds": bounds[:10].tolist()}, (0.0, 1.0)) is None  # few bounds: searched
+        assert intervals.cells and np.array_equal(intervals(x), np.searchsorted(bounds, x, side=side)), side
+        counted = _Intervals(few, side)
+        assert counted.cells is None and np.array_equal(counted(x), np.searchsorted(few, x, side=side)), side
     assert _Intervals.of({"bounds": bounds.tolist(), "input": "score"}, (0.0, 1.0)) is None  # unbounded
+    assert _Intervals.of({"bounds": bounds.tolist()}, (None, None)) is None  # range unknown
+    assert _Intervals.of({"bounds": few.tolist(), "input": "score"}, (None, None)).cells is None
+    assert _Intervals.of({"bounds": [0.5, np.nan]}, (0.0, 1.0)) is None
 
 
 def test_dropped_operations_change_no_value():

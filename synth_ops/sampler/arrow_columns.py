@@ -24,44 +24,56 @@ def _floor(nanoseconds, unit: str):
 
 
 class _Intervals:
-    """``np.searchsorted(bounds, x, side)`` for many ``x`` within [``low``, ``high``], without a
-    binary search per value: a table of 4-8x as many equal cells as there are bounds gives each
-    value its cell's answer, which is checked against the neighbouring bounds; the few values
-    whose cell holds a bound (and NaN) are searched. On flights' 4,003 tail numbers the binary
-    search cost more per row than the normal draws of all 18 copula columns."""
+    """``np.searchsorted(bounds, x, side)`` for many ``x``, without a binary search per value (one
+    cost more per row than the rest of a column's decoding). Up to ``COUNTED`` bounds, each value's
+    position is counted: one comparison pass per bound. Beyond, for values within a known
+    [``low``, ``high``], a table of 4-8x as many equal cells as there are bounds gives each value
+    its cell's answer, which is checked against the neighbouring bounds; the few values whose cell
+    holds a bound are searched. NaN lands past the last bound, as numpy sorts it."""
 
-    SMALLEST = 64  # below this many bounds the search is a few cheap passes already
+    COUNTED = 16
     LARGEST = 1 << 18  # the table (8 bytes a cell) stays within 16 MB
 
-    def __init__(self, bounds, side: str, low: float, high: float):
+    def __init__(self, bounds, side: str, low: float | None = None, high: float | None = None):
         import numpy as np
 
-        self.bounds, self.side, self.low = bounds, side, low
-        self.cells = 1 << (4 * len(bounds)).bit_length()
-        self.scale = self.cells / (high - low)
-        self.first = np.searchsorted(bounds, low + np.arange(self.cells) / self.scale, side).astype(np.intp)
-        self.padded = np.concatenate([[-np.inf], bounds, [np.inf]])  # padded[c], padded[c + 1]: around code c
+        self.bounds, self.side, self.low, self.cells = bounds, side, low, None
+        if len(bounds) > self.COUNTED:
+            self.cells = 1 << (4 * len(bounds)).bit_length()
+            self.scale = self.cells / (high - low)
+            self.first = np.searchsorted(bounds, low + np.arange(self.cells) / self.scale, side).astype(np.intp)
+            self.padded = np.concatenate([[-np.inf], bounds, [np.inf]])  # padded[c], padded[c + 1]: around code c
 
     @classmethod
     def of(cls, spec: dict, inverse_range):
-        """For a category decoder reading values of a known range, when worth it; else None."""
+        """For a category decoder, when its bounds allow it; else None (a binary search)."""
         import math
 
         import numpy as np
 
-        if spec.get("input") == "score":  # normal scores: unbounded
-            return None
         bounds = np.asarray(spec["bounds"], dtype="float64")
+        if np.isnan(bounds).any() or (np.diff(bounds) < 0).any():
+            return None
+        side = spec.get("side", "left")
+        if len(bounds) <= cls.COUNTED:
+            return cls(bounds, side)
+        if spec.get("input") == "score" or len(bounds) > cls.LARGEST:  # normal scores: unbounded
+            return None
         low, high = spec["clip"] if spec.get("clip") else inverse_range
-        if not cls.SMALLEST <= len(bounds) <= cls.LARGEST or low is None or high is None:
+        if low is None or high is None or not math.isfinite(high - low) or high <= low:
             return None
-        if not math.isfinite(high - low) or high <= low or np.isnan(bounds).any() or (np.diff(bounds) < 0).any():
-            return None
-        return cls(bounds, spec.get("side", "left"), float(low), float(high))
+        return cls(bounds, side, float(low), float(high))
 
     def __call__(self, x):
         import numpy as np
 
+        if self.cells is None:
+            past = np.greater if self.side == "left" else np.greater_equal
+            codes = np.zeros(len(x), dtype=np.intp)
+            for bound in self.bounds:
+                codes += past(x, bound)
+            np.copyto(codes, len(self.bounds), where=np.isnan(x))
+            return codes
         cell = (x - self.low) * self.scale
         cell = np.nan_to_num(cell, nan=0.0, posinf=self.cells - 1, neginf=0.0).astype(np.intp)
         np.clip(cell, 0, self.cells - 1, out=cell)
@@ -154,8 +166,7 @@ class Column:
             return values.astype("int64")
         if kind == "number":
             if pa.types.is_floating(target):
-                values[missing] = np.nan
-                return _cast(pa.array(values, type=pa.float64(), from_pandas=True), target)
+                return _cast(pa.array(values, mask=missing if missing.any() else None), target)
             values = np.round(values)
             values[missing] = 0.0
             return _cast(pa.array(values.astype("int64"), mask=missing if missing.any() else None), target)

@@ -111,7 +111,7 @@ def null_mask(spec: dict | None, batch: Batch, source: int, rng):
 
     if not spec:
         return None
-    if "rate" in spec:
+    if "rate" in spec:  # one uniform per row, in row order: the same rows whatever the batch size
         return rng.random(batch.rows) < spec["rate"]
     if "indicator" in spec:
         return batch.value(spec["indicator"]) > 0.5

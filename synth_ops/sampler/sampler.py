@@ -50,6 +50,9 @@ class Sampler:
             reads = [spec.get("from"), (spec.get("nulls") or {}).get("indicator", 0)]
             if not all(isinstance(i, int) and 0 <= i < d for i in reads):
                 raise ModelIntegrityError(f"{where}: a column reads a copula column that does not exist; refit")
+            rate = (spec.get("nulls") or {}).get("rate", 0.0)
+            if not isinstance(rate, (int, float)) or not 0 <= rate <= 1:
+                raise ModelIntegrityError(f"{where}: a column's null rate is not a share; refit")
 
     def _simplified(self, spec: dict) -> dict:
         """``spec`` with the operations that cannot change its values dropped (``decoders.simplify``),
