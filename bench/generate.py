@@ -41,10 +41,9 @@ def _child(mode: str, spec_path: str, model_path: str, rows: int) -> dict:
         import cloudpickle
 
         with open(model_path, "rb") as handle:
-            model = cloudpickle.load(handle).model  # the SDV synthesizer inside synth-ops' backend
+            model = cloudpickle.load(handle).model  # SDV's synthesizer inside synth-ops' backend
         started = time.perf_counter()
-        sampled = model.sample(rows)
-        produced = len(sampled["flights"] if isinstance(sampled, dict) else sampled)
+        produced = len(model.sample(rows)["flights"])
     else:
         from synth_ops.spec import load_spec
         from synth_ops.steps.generate import generate
@@ -99,7 +98,6 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="synth-ops-bench-") as tmp:
         workdir = Path(tmp)
         rows_table = []
-        printed = False
         for rows in counts:
             # One shard per million rows keeps every shard's file moderate; memory is per batch anyway.
             spec_path = _spec(workdir, Path(args.source), rows, max(1, rows // 1_000_000))
@@ -107,8 +105,7 @@ def main() -> None:
             profile(ws, "flights")
             # each row count is its own run (its spec differs): fitted again, the same seeded model
             record = fit(ws, "flights")
-            if not printed:
-                printed = True
+            if rows == counts[0]:
                 print(f"fit GaussianCopula on {record.train_rows} flights rows: {record.fit_seconds:.1f}s", flush=True)
             model_path = ws.artifacts.local_path(ws.read("flights", "model.json")["model_key"])
             raw = _measure("raw", spec_path, model_path, rows)

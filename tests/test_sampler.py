@@ -441,7 +441,7 @@ def test_every_decoder_kind_and_arrow_type_matches_the_reference_path():
     from synth_ops.sampler.arrow_columns import Column
 
     fields = {f.name: f for f in sampler.schema()}
-    columns = {spec["name"]: Column(spec, fields.get(spec["name"]), sampler.inverses[spec["from"]].range())
+    columns = {spec["name"]: Column(spec, fields.get(spec["name"]), sampler.inverses[spec["from"]].value_range)
                for spec in sampler.decoders}
     assert {name: c.fast for name, c in columns.items()} == {**{name: True for name in columns}, "frac": False}
     # few bounds: counted; many over a known range: a table of cells (both checked against the reference)

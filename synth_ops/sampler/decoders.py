@@ -52,15 +52,9 @@ class Inverse:
         elif self.kind is None:
             raise ModelIntegrityError(f"{where}: unknown inverse {sorted(spec)}")
         self.grid_z = grid_z
-
-    def range(self) -> tuple[float | None, float | None]:
-        """The least and greatest value this inverse gives (None: unbounded, or not known)."""
-        import numpy as np
-
-        values = {"grid": getattr(self, "table", None), "steps": getattr(self, "values", None)}.get(self.kind)
-        if values is None or not len(values) or np.isnan(values).all():
-            return None, None
-        return float(np.nanmin(values)), float(np.nanmax(values))
+        # the least and greatest value it gives ((None, None): unbounded, or not known)
+        self.value_range = _value_range(self.table if self.kind == "grid" else
+                                        self.values if self.kind == "steps" else None)
 
     def __call__(self, z):
         import numpy as np
@@ -70,6 +64,14 @@ class Inverse:
         if self.kind == "steps":
             return self.values[np.searchsorted(self.thresholds, z, side="right")].astype("float64")
         return z
+
+
+def _value_range(values) -> tuple[float | None, float | None]:
+    import numpy as np
+
+    if values is None or not len(values) or not np.issubdtype(values.dtype, np.number) or np.isnan(values).all():
+        return None, None
+    return float(np.nanmin(values)), float(np.nanmax(values))
 
 
 def _array(arrays: dict, name: str, where: str):

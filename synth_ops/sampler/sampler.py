@@ -61,8 +61,7 @@ class Sampler:
         if not spec.get("ops") or not isinstance(source, int) or not 0 <= source < len(self.inverses):
             return spec
         try:
-            low, high = self.inverses[source].range()
-            return {**spec, "ops": decoders.simplify(spec["ops"], low, high)}
+            return {**spec, "ops": decoders.simplify(spec["ops"], *self.inverses[source].value_range)}
         except (TypeError, IndexError, ValueError):  # malformed: left for decoding to refuse
             return spec
 
@@ -134,7 +133,7 @@ class Sampler:
                              "synthetic rows (synth-ops generate), not alone")
         schema = self.schema()
         fields = {field.name: field for field in schema}
-        outputs = [Column(spec, fields.get(spec["name"]), self.inverses[spec["from"]].range())
+        outputs = [Column(spec, fields.get(spec["name"]), self.inverses[spec["from"]].value_range)
                    for spec in self.decoders]
         generated = {c: e for c, e in self.columns_plan.items() if e["role"] not in (LEARNED, FOREIGN)}
         missing = [f.name for f in schema if f.name not in generated and f.name not in self.learned]
