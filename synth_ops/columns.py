@@ -77,6 +77,46 @@ def generate_column(entry: dict[str, Any], rows: int, first_row: int, rng):
     return pd.Series(values)
 
 
+def generate_arrow(entry: dict[str, Any], field, rows: int, first_row: int, rng):
+    """``generate_column`` straight to an Arrow array of ``field``'s type, without pandas, for the
+    columns a sampler meets most (integer keys and ids, constants of the field's own type, all-null
+    columns): the same values from the same stream (a test compares the two). None for any other
+    column, which goes through ``generate_column``."""
+    import numpy as np
+    import pyarrow as pa
+
+    from synth_ops import arrow_numpy, keys
+
+    role, target = entry["role"], field.type
+    if role == NULL:
+        return pa.nulls(rows, target)
+    value = entry.get("value")
+    if role == KEY or (role == ID and entry.get("unique")):
+        if entry["format"]["kind"] != "integer" or not pa.types.is_integer(target):
+            return None
+        values = keys.generate(entry["format"], np.arange(first_row, first_row + rows, dtype="int64"), rng)
+        kind = pa.int64()
+    elif role == CONSTANT and type(value) is str and pa.types.is_string(target):
+        values, kind = None, pa.string()
+    elif role == CONSTANT:
+        kind = {int: pa.int64(), float: pa.float64(), bool: pa.bool_()}.get(type(value))  # bool: not an int here
+        if kind is None or not _same_kind(kind, target):
+            return None
+        values = np.full(rows, value)
+    else:
+        return None
+    share = entry.get("null_share", 0.0)
+    mask = rng.random(rows) < share if share > 0 and role != KEY else None
+    built = arrow_numpy.repeated(value, rows, mask) if values is None else arrow_numpy.from_numpy(values, kind, mask)
+    return None if built is None else built if built.type == target else built.cast(target)
+
+
+def _same_kind(kind, target) -> bool:
+    import pyarrow as pa
+
+    return any(test(kind) and test(target) for test in (pa.types.is_integer, pa.types.is_floating, pa.types.is_boolean))
+
+
 def fill(learned, plan: dict[str, dict], rows: int, first_row: int, seed: int):
     """The full table in source column order: ``learned`` (a DataFrame, may lack columns) plus every
     generated column. ``first_row`` is the release row number of the batch's first row."""

@@ -91,19 +91,6 @@ def test_datetime_strings_take_the_vectorised_path_and_print_back(tmp_path, flig
     assert parsed.notna().all() and parsed.min().year == 2013
 
 
-@pytest.mark.parametrize("fmt", ["%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d",
-                                 "%d/%m/%Y %H:%M", "%b %d %Y", "%Y-%m-%d %H:%M:%S.%f"])
-def test_datetimes_print_back_exactly_as_pandas_would(fmt):
-    from synth_ops.synthesizers.sdv.fastpath import format_datetimes
-
-    rng = np.random.default_rng(0)
-    series = pd.Series(pd.to_datetime("1969-12-30") + pd.to_timedelta(rng.uniform(0, 3e9, 5000), unit="s"))
-    series[3] = pd.NaT
-    expected = series.dt.strftime(fmt)
-    pd.testing.assert_series_equal(format_datetimes(series, fmt).fillna("NaT"), expected.fillna("NaT"),
-                                   check_names=False)
-
-
 def test_roundtrip_format_refuses_lossy_formats():
     values = pd.Series(["2013-01-01 05:00", "2013-02-03 10:30", None])
     assert roundtrip_format(values, "%Y-%m-%d %H:%M") == "%Y-%m-%d %H:%M"

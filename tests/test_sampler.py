@@ -260,6 +260,8 @@ def test_sampling_in_a_fresh_interpreter_loads_no_modelling_library(fitted, tmp_
     assert out.returncode == 0, out.stderr
     loaded = set(out.stdout.split())
     assert {"numpy", "pyarrow"} <= loaded and not loaded & HEAVY, loaded & HEAVY
+    # nor pandas (~0.3 s of every sampling process): arrays are built from numpy buffers
+    assert "pandas" not in loaded
 
 
 def test_model_json_says_why_a_model_has_no_sampler(tmp_path):
@@ -425,8 +427,17 @@ def _every_kind_sampler() -> Sampler:
         {"name": "many_right", "kind": "category", "from": 0, "input": "value", "clip": [-40.0, 40.0],
          "bounds": many, "side": "right", "overflow": "last", "values": [f"r{i:02d}" for i in range(100)]},
     ]
-    doc = {"table": "t", "schema": [["id", "int64"], *[[c, t] for c, t in learned.items()]],
-           "columns_plan": {"id": {"role": "key", "format": {"kind": "integer", "start": 1, "step": 1}},
+    generated = {"id": ("int64", {"role": "key", "format": {"kind": "integer", "start": 1, "step": 1}}),
+                 "ref": ("int32", {"role": "id", "unique": True, "null_share": 0.05,
+                                   "format": {"kind": "integer", "start": 500, "step": 3}}),
+                 "city": ("string", {"role": "constant", "value": "NYC", "null_share": 0.25}),
+                 "small": ("int16", {"role": "constant", "value": 7}),
+                 "ratio": ("double", {"role": "constant", "value": 1.5, "null_share": 0.1}),
+                 "seen": ("bool", {"role": "constant", "value": True}),
+                 "since": ("timestamp[us]", {"role": "constant", "value": "2013-01-01T00:00:00"}),  # via pandas
+                 "nothing": ("string", {"role": "null"})}
+    doc = {"table": "t", "schema": [[c, t] for c, (t, _) in generated.items()] + [[c, t] for c, t in learned.items()],
+           "columns_plan": {**{c: entry for c, (_, entry) in generated.items()},
                             **{c: {"role": "learned"} for c in learned}},
            "grid": {"z": 8.3, "points": 65},
            "copula": {"columns": ["a", "b", "c"], "factor": "factor.npy",
@@ -455,6 +466,13 @@ def test_every_decoder_kind_and_arrow_type_matches_the_reference_path():
     assert (counts["#children"] == learned["#children"].to_numpy()).all() and counts["#children"].dtype == "int64"
     frame = table.to_pandas()
     assert frame["id"].tolist() == list(range(11, 3011))
+    # generated columns come straight from numpy, except the one that needs pandas (a datetime constant)
+    from synth_ops.columns import column_rng, generate_arrow
+
+    native = {c for c, e in sampler.columns_plan.items() if e["role"] != "learned"
+              and generate_arrow(e, fields[c], 10, 0, column_rng(2, c)) is not None}
+    assert native == {"id", "ref", "city", "small", "ratio", "seen", "nothing"}
+    assert frame["city"].isna().any() and set(frame["city"].dropna()) == {"NYC"} and frame["ref"].isna().any()
     # every kind produced values and nulls where its spec says
     for column, share in {"n_int": 0.2, "printed": 0.1, "flag": 0.3}.items():
         assert abs(frame[column].isna().mean() - share) < 0.04, column

@@ -89,6 +89,38 @@ class _Intervals:
         return codes
 
 
+def _dictionary(values: list, target):
+    """A category column's values as an Arrow array of its field's type. Text, numbers and booleans
+    are built from buffers; other types through ``pa.array`` (which imports pandas)."""
+    import numpy as np
+    import pyarrow as pa
+
+    from synth_ops import arrow_numpy
+
+    present = [v for v in values if v is not None]
+    missing = np.array([v is None for v in values], dtype=bool)
+    if pa.types.is_string(target) or pa.types.is_large_string(target):
+        if all(isinstance(v, str) for v in present):
+            return _cast(arrow_numpy.strings(values), target)
+    elif pa.types.is_integer(target):
+        if all(type(v) is int for v in present):  # bool is an int to Python, not to Arrow
+            numbers = np.array([0 if v is None else v for v in values], dtype="int64")
+            return _cast(arrow_numpy.from_numpy(numbers, pa.int64(), missing), target)
+    elif pa.types.is_floating(target):
+        if all(type(v) in (int, float) for v in present):
+            numbers = np.array([np.nan if v is None else v for v in values], dtype="float64")
+            return _cast(arrow_numpy.from_numpy(numbers, pa.float64(), missing | np.isnan(numbers)), target)
+    elif pa.types.is_boolean(target):
+        if all(type(v) is bool for v in present):
+            return arrow_numpy.from_numpy(np.array([bool(v) for v in values]), pa.bool_(), missing)
+    return pa.array(values, type=target, from_pandas=True)
+
+
+def _whole(ops) -> bool:
+    """Whether ``ops`` leave whole numbers (or NaN): a last ``round`` to no decimals, or ``floor``."""
+    return bool(ops) and (ops[-1][0] == "floor" or (ops[-1][0] == "round" and ops[-1][1] <= 0))
+
+
 def _cast(array, target):
     """``array`` as ``target``; a cast to the type it already has still copies every value."""
     return array if array.type == target else array.cast(target)
@@ -119,7 +151,7 @@ class Column:
             self.fast = self.fast and (spec.get("floor") or "ns") in _NANOSECONDS
         elif kind in ("category", "label"):
             try:
-                self.dictionary = pa.array(spec["values"], type=target, from_pandas=True)
+                self.dictionary = _dictionary(spec["values"], target)
                 self.fast = True
                 if kind == "category":
                     self.intervals = _Intervals.of(spec, value_range)
@@ -156,6 +188,8 @@ class Column:
         import numpy as np
         import pyarrow as pa
 
+        from synth_ops.arrow_numpy import from_numpy
+
         values = decoders._apply(np.array(batch.value(self.spec["from"]), dtype="float64"), self.spec.get("ops", []))
         missing = np.isnan(values)
         if nulls is not None:
@@ -166,38 +200,42 @@ class Column:
             return values.astype("int64")
         if kind == "number":
             if pa.types.is_floating(target):
-                return _cast(pa.array(values, mask=missing if missing.any() else None), target)
-            values = np.round(values)
+                return _cast(from_numpy(values, pa.float64(), missing), target)
+            if not _whole(self.spec.get("ops")):
+                values = np.round(values)
             values[missing] = 0.0
-            return _cast(pa.array(values.astype("int64"), mask=missing if missing.any() else None), target)
+            return _cast(from_numpy(values.astype("int64"), pa.int64(), missing), target)
         values[missing] = 0.0
         nanoseconds = _floor(values.astype("int64"), self.spec.get("floor") or "ns")
         mask = missing if missing.any() else None
         if self.spec.get("format"):
-            from synth_ops.synthesizers.sdv.fastpath import format_seconds
+            from synth_ops.datetime_text import format_seconds
 
-            seconds = pa.array(nanoseconds // _NANOSECONDS["s"], type=pa.timestamp("s"), mask=mask)
-            return format_seconds(seconds, self.spec["format"])
+            return format_seconds(nanoseconds // _NANOSECONDS["s"], self.spec["format"], mask)
         if pa.types.is_date32(target):
-            return pa.array((nanoseconds // _NANOSECONDS["D"]).astype("int32"), type=pa.date32(), mask=mask)
+            return from_numpy((nanoseconds // _NANOSECONDS["D"]).astype("int32"), pa.date32(), mask)
         # learned in UTC nanoseconds; a zoned column's instants are those same nanoseconds
         floored = _floor(nanoseconds, target.unit)
-        return _cast(pa.array(floored, type=pa.timestamp("ns", tz=target.tz), mask=mask), target)
+        return _cast(from_numpy(floored, pa.timestamp("ns", tz=target.tz), mask), target)
 
     def _boolean(self, batch, nulls):
         import numpy as np
         import pyarrow as pa
 
+        from synth_ops.arrow_numpy import from_numpy
+
         values = np.round(np.array(batch.value(self.spec["from"]), dtype="float64"))
         missing = np.isnan(values)
         if nulls is not None:
             missing |= nulls
-        return pa.array(values >= 0.5, type=pa.bool_(), mask=missing if missing.any() else None)
+        return from_numpy(values >= 0.5, pa.bool_(), missing)
 
     def _take(self, batch, nulls):
         """Categories and label codes: positions in the dictionary, then one ``take``."""
         import numpy as np
         import pyarrow as pa
+
+        from synth_ops.arrow_numpy import from_numpy
 
         spec, size = self.spec, len(self.dictionary)
         if spec["kind"] == "category":
@@ -218,5 +256,4 @@ class Column:
                             spec["first_code"] + size - 1).astype("int64") - spec["first_code"]
         if nulls is not None:
             missing = nulls if missing is None else missing | nulls
-        mask = missing if missing is not None and missing.any() else None
-        return self.dictionary.take(pa.array(codes.astype("int32"), mask=mask))
+        return self.dictionary.take(from_numpy(codes.astype("int32"), pa.int32(), missing))

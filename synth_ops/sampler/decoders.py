@@ -209,7 +209,7 @@ def decode(spec: dict[str, Any], batch: Batch, rng):
         if spec.get("floor"):
             stamps = stamps.dt.floor(spec["floor"])
         if spec.get("format"):
-            from synth_ops.synthesizers.sdv.fastpath import format_datetimes
+            from synth_ops.datetime_text import format_datetimes
 
             return format_datetimes(stamps, spec["format"]).where(stamps.notna(), None)
         return stamps.dt.tz_localize(spec["tz"]) if spec.get("tz") else stamps

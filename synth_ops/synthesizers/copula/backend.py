@@ -96,7 +96,7 @@ class ColumnCodec:
         if self.sdtype in _DATETIME:
             stamps = pd.Series(pd.to_datetime(np.where(np.isnan(values), np.nan, values), unit="ns"))
             if self.print_format:
-                from synth_ops.synthesizers.sdv.fastpath import format_datetimes
+                from synth_ops.datetime_text import format_datetimes
 
                 text = format_datetimes(stamps, self.print_format)
                 return text.where(stamps.notna(), None)

@@ -164,40 +164,9 @@ def _reverse_columnwise(hyper, original, data, prevent_subset):
     return pd.DataFrame({name: columns[name].rename(name) for name in ordered}, index=index)
 
 
-# "%Y-%m-%d", optionally with " %H:%M:%S" or "T%H:%M:%S" and a literal "Z": Arrow's cast to string
-# prints these ~5x faster than strftime (measured, 300k values: 0.06 s against 0.28 s)
-_ISO_FORMAT = re.compile(r"%Y-%m-%d(?:(?P<sep>[ T])%H:%M:%S(?P<suffix>Z?))?")
-
 # Directive chains that pin a timestamp down to a unit, coarse to fine; nothing else may appear
 _TRUNCATING_FORMATS = {("Y", "m", "d"): "D", ("Y", "m", "d", "H"): "h", ("Y", "m", "d", "H", "M"): "min",
                        ("Y", "m", "d", "H", "M", "S"): "s"}
-
-
-def format_datetimes(series, fmt: str):
-    """Datetimes back to the source's strings: Arrow, byte-identical to pandas' strftime (tested)."""
-    if "%f" in fmt:  # Arrow would need sub-second units; keep pandas for fractional formats
-        return series.dt.strftime(fmt)
-    import pyarrow as pa
-
-    return format_seconds(pa.array(series.dt.floor("s"), type=pa.timestamp("s")), fmt).to_pandas()
-
-
-def format_seconds(seconds, fmt: str):
-    """An Arrow ``timestamp[s]`` array printed with ``fmt`` (no ``%f``): an Arrow string array."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    iso = _ISO_FORMAT.fullmatch(fmt)
-    if not iso:
-        return pc.strftime(seconds, format=fmt)
-    if iso["sep"] is None:
-        return seconds.cast(pa.date32()).cast(pa.string())
-    text = seconds.cast(pa.string())  # "YYYY-MM-DD HH:MM:SS"
-    if iso["sep"] == "T":
-        text = pc.replace_substring(text, " ", "T", max_replacements=1)
-    if iso["suffix"]:
-        text = pc.binary_join_element_wise(text, iso["suffix"], "")
-    return text
 
 
 def truncate_datetimes_natively(model) -> list[str]:

@@ -156,7 +156,8 @@ class SDVSingleTable(Synthesizer):
     def _sample(self, table: str, rows: int, seed: int, batch_rows: int) -> Iterator[Any]:
         """Seeds the copula/GAN random state and every RDT transformer's reverse-transform state, so
         that shards with different seeds draw independent rows and the same seed repeats exactly."""
-        from synth_ops.synthesizers.sdv.fastpath import accelerate, format_datetimes
+        from synth_ops.datetime_text import format_datetimes
+        from synth_ops.synthesizers.sdv.fastpath import accelerate
 
         model = self.model
         seed_everything(seed)
