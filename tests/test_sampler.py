@@ -452,7 +452,7 @@ def test_every_decoder_kind_and_arrow_type_matches_the_reference_path():
     from synth_ops.sampler.arrow_columns import Column
 
     fields = {f.name: f for f in sampler.schema()}
-    columns = {spec["name"]: Column(spec, fields.get(spec["name"]), sampler.inverses[spec["from"]].value_range)
+    columns = {spec["name"]: Column(spec, fields.get(spec["name"]), sampler.inverses[spec["from"]])
                for spec in sampler.decoders}
     assert {name: c.fast for name, c in columns.items()} == {**{name: True for name in columns}, "frac": False}
     # few bounds: counted; many over a known range: a table of cells (both checked against the reference)
@@ -538,3 +538,53 @@ def test_dropped_operations_change_no_value():
     assert simplify(flights) == [["clip", 1.0, 31.0], ["round", 0]]
     assert simplify(flights, 1.0, 31.0) == [["round", 0]]  # the inverse's table already lies within
     assert len(simplify(cases[3])) == 4  # a clip to unrounded bounds unrounds values
+
+
+@pytest.mark.parametrize("rate", [0.0, 3e-5, 0.01, 0.049, 0.05, 0.4, 1.0])
+def test_null_draws_are_the_same_rows_whatever_the_batches_at_the_rate(rate):
+    """Sparse rates are drawn as gaps between nulls, dense ones a uniform per row: either way each
+    row is null with probability ``rate`` independently, and batches do not change which rows."""
+    from synth_ops.sampler.decoders import NullDraws
+
+    rows = 400_000
+    whole = NullDraws(np.random.default_rng(5))(rows, rate)
+    split, draws, rng = [], NullDraws(np.random.default_rng(5)), np.random.default_rng(0)
+    while sum(map(len, split)) < rows:
+        split.append(draws(min(int(rng.integers(1, 30_000)), rows - sum(map(len, split))), rate))
+    assert (np.concatenate(split) == whole).all()
+    nulls = int(whole.sum())
+    assert abs(nulls - rate * rows) <= 5 * np.sqrt(rows * rate * (1 - rate)) + 1
+    # independence: pairs of neighbouring null rows as often as rate^2 says
+    pairs = int((whole[1:] & whole[:-1]).sum())
+    assert abs(pairs - rate**2 * (rows - 1)) <= 5 * np.sqrt(rows * rate**2) + 1
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_category_codes_from_grid_steps_equal_the_interpolated_values_codes(side):
+    """Categories read through a tabulated inverse take their codes from the score's grid step
+    where the step lies within one category; the other steps are interpolated. Both ways agree on
+    every score: random, beyond the grid, on the grid's nodes and their neighbouring floats."""
+    import pyarrow as pa
+
+    from synth_ops.sampler import decoders
+    from synth_ops.sampler.arrow_columns import Column
+
+    points, grid_z = 16385, 8.3
+    nodes = np.linspace(-grid_z, grid_z, points)
+    from scipy.stats import norm
+
+    table = np.round(norm.cdf(nodes / 1.3), 4)  # an inverse CDF onto [0, 1], with flat stretches
+    inverse = decoders.Inverse({"grid": "t.npy"}, {"t.npy": table}, grid_z, "test")
+    rng = np.random.default_rng(4)
+    z = np.concatenate([rng.standard_normal(200_000) * 3, nodes, np.nextafter(nodes, np.inf),
+                        np.nextafter(nodes, -np.inf), [-np.inf, np.inf, -grid_z, grid_z, 0.0]])
+    for bounds in ([0.1, 0.5, 1.0], [0.0, 0.25, 0.2501, 0.9999], list(np.linspace(0.005, 1.0, 200))):
+        bounds = [float(b) for b in bounds] + [float(table[points // 3])]  # one bound on a table value
+        spec = {"name": "c", "kind": "category", "from": 0, "input": "value", "clip": [0.0, 1.0],
+                "bounds": sorted(bounds), "side": side, "values": [f"v{i}" for i in range(len(bounds))]}
+        column = Column(spec, pa.field("c", pa.string()), inverse)
+        assert column.grid_codes is not None
+        expected = np.searchsorted(np.asarray(spec["bounds"]), np.clip(inverse(z), 0.0, 1.0), side=side)
+        assert (column.grid_codes(z) == expected).all()
+        interpolated = (column.grid_codes.codes < 0).mean()
+        assert interpolated < 0.05, interpolated  # most steps need no interpolation

@@ -92,8 +92,8 @@ class Sampler:
         import numpy as np
 
         normal = np.random.default_rng([seed, zlib.crc32(self.table.encode())])
-        streams = {spec["name"]: np.random.default_rng([seed, zlib.crc32(repr(spec["name"]).encode()), 1])
-                   for spec in self.decoders}
+        streams = {spec["name"]: decoders.NullDraws(
+            np.random.default_rng([seed, zlib.crc32(repr(spec["name"]).encode()), 1])) for spec in self.decoders}
         return normal, streams
 
     def _draws(self, batch_rows: int):
@@ -145,8 +145,7 @@ class Sampler:
                              "synthetic rows (synth-ops generate), not alone")
         schema = self.schema()
         fields = {field.name: field for field in schema}
-        outputs = [Column(spec, fields.get(spec["name"]), self.inverses[spec["from"]].value_range)
-                   for spec in self.decoders]
+        outputs = [Column(spec, fields.get(spec["name"]), self.inverses[spec["from"]]) for spec in self.decoders]
         generated = {c: e for c, e in self.columns_plan.items() if e["role"] not in (LEARNED, FOREIGN)}
         missing = [f.name for f in schema if f.name not in generated and f.name not in self.learned]
         if missing:
