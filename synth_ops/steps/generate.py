@@ -91,8 +91,6 @@ def generate_shard(ws: Workspace, table: str, shard: int, on_batch: Callable[[in
     A shard of this run that still matches its record is reused unless ``force``. A table with a
     portable sampler (``synth_ops/sampler/``) is sampled by it; others by the pickled model.
     """
-    import pandas as pd
-
     plan = planned_rows(ws, table)
     if not 0 <= shard < len(plan):
         raise InputError(f"generate.shards: shard {shard} does not exist (0..{len(plan) - 1})")
@@ -141,7 +139,7 @@ def generate_shard(ws: Workspace, table: str, shard: int, on_batch: Callable[[in
         with RowGroupWriter(staging, schema) as writer:
             for batch, batch_counts in tables:
                 if batch_counts:
-                    counts.append(pd.DataFrame(batch_counts))
+                    counts.append(batch_counts)
                 writer.write(batch)
                 rows += batch.num_rows
                 if on_batch:
@@ -217,8 +215,8 @@ def balanced_counts(counts, target: float, rng, most: int | None = None, share_w
 
 
 def _write_counts(ws: Workspace, run_plan, table: str, shard: int, counts: list, rows: int, seed: int) -> None:
-    """The shard's synthetic child counts per relationship, beside it (never published): the
-    children of this shard's rows are generated from them."""
+    """The shard's synthetic child counts per relationship (``counts``: {count column: values} per
+    batch), beside it (never published): the children of this shard's rows are generated from them."""
     import io
 
     import numpy as np
@@ -226,7 +224,8 @@ def _write_counts(ws: Workspace, run_plan, table: str, shard: int, counts: list,
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    frame = pd.concat(counts, ignore_index=True) if counts else pd.DataFrame(index=range(rows))
+    frame = pd.concat([pd.DataFrame(batch) for batch in counts], ignore_index=True) if counts \
+        else pd.DataFrame(index=range(rows))
     real_rows = ws.read(table, "profile.json")["rows"]
     for relation in run_plan.of_parent(table):
         if relation.count_column not in frame:  # an implied relationship draws nothing
