@@ -459,6 +459,8 @@ def test_every_decoder_kind_and_arrow_type_matches_the_reference_path():
     # few bounds: counted; many over a known range: a table of cells (both checked against the reference)
     assert {name: c.intervals.cells is None for name, c in columns.items() if c.intervals} == \
         {"cat": True, "cat_int": True, "many": False, "many_right": False}
+    # text of one byte width is assembled with numpy (checked against the reference below)
+    assert {name for name, c in columns.items() if c.fixed_text} == {"cat", "label", "many", "many_right"}
     (table, counts), = list(sampler.batches(3000, seed=2, first_row=10, batch_rows=3000))
     learned = next(sampler.learned_batches(3000, seed=2, batch_rows=3000))
     reference = to_arrow(fill(learned.drop(columns=["#children"]), sampler.columns_plan, 3000, 10, 2), sampler.schema())
@@ -589,3 +591,30 @@ def test_category_codes_from_grid_steps_equal_the_interpolated_values_codes(side
         assert (column.grid_codes(z) == expected).all()
         interpolated = (column.grid_codes.codes < 0).mean()
         assert interpolated < 0.05, interpolated  # most steps need no interpolation
+
+
+@pytest.mark.parametrize("values", [["EWR", "JFK", "LGA"], ["é", "ü", None], ["AA", "B6"],
+                                    ["0123456789abcdef", "fedcba9876543210"], ["abcdefghijklm"]])
+def test_fixed_width_text_equals_arrows_take(values):
+    import pyarrow as pa
+
+    from synth_ops.sampler.arrow_columns import _FixedWidthText
+
+    dictionary = pa.array(values, type=pa.string())
+    text = _FixedWidthText.of(dictionary)
+    assert text is not None
+    rng = np.random.default_rng(3)
+    codes = rng.integers(0, len(values), 5000)
+    for missing in (None, rng.random(5000) < 0.1):
+        indices = pa.array(codes.astype("int32"), mask=missing)
+        assert text(codes, missing).equals(dictionary.take(indices))
+
+
+@pytest.mark.parametrize("values, arrow_type", [(["a", "bb"], "string"), (["x" * 17, "y" * 17], "string"),
+                                                ([None], "string"), (["a", "b"], "large_string")])
+def test_text_of_mixed_widths_or_other_types_keeps_arrows_take(values, arrow_type):
+    import pyarrow as pa
+
+    from synth_ops.sampler.arrow_columns import _FixedWidthText
+
+    assert _FixedWidthText.of(pa.array(values, type=getattr(pa, arrow_type)())) is None
