@@ -61,3 +61,8 @@ def repeated(text: str, rows: int, mask=None):
     offsets = (np.arange(rows + 1, dtype=np.int64) * len(raw)).astype(np.int32)
     return pa.Array.from_buffers(pa.string(), rows, [bitmap, pa.py_buffer(offsets), pa.py_buffer(raw * rows)],
                                  null_count=nulls)
+
+
+def cast(array, target):
+    """``array`` as ``target``; a cast to the type it already has still copies every value."""
+    return array if array.type == target else array.cast(target)

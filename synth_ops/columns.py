@@ -108,7 +108,7 @@ def generate_arrow(entry: dict[str, Any], field, rows: int, first_row: int, rng)
     share = entry.get("null_share", 0.0)
     mask = rng.random(rows) < share if share > 0 and role != KEY else None
     built = arrow_numpy.repeated(value, rows, mask) if values is None else arrow_numpy.from_numpy(values, kind, mask)
-    return None if built is None else built if built.type == target else built.cast(target)
+    return None if built is None else arrow_numpy.cast(built, target)
 
 
 def _same_kind(kind, target) -> bool:

@@ -497,7 +497,7 @@ def test_a_null_rate_that_is_not_a_share_is_refused():
 
 
 def test_category_interval_table_finds_what_a_binary_search_finds():
-    from synth_ops.sampler.arrow_columns import _Intervals
+    from synth_ops.sampler.category_codes import Intervals
 
     rng = np.random.default_rng(3)
     frequencies = rng.dirichlet(np.full(300, 0.3))  # skewed, some categories far below one cell
@@ -507,14 +507,14 @@ def test_category_interval_table_finds_what_a_binary_search_finds():
                         [0.0, 1.0, np.nan]])
     few = bounds[[20, 60, 60, 150, 290]]
     for side in ("left", "right"):
-        intervals = _Intervals(bounds, side, 0.0, 1.0)
+        intervals = Intervals(bounds, side, 0.0, 1.0)
         assert intervals.cells and np.array_equal(intervals(x), np.searchsorted(bounds, x, side=side)), side
-        counted = _Intervals(few, side)
+        counted = Intervals(few, side)
         assert counted.cells is None and np.array_equal(counted(x), np.searchsorted(few, x, side=side)), side
-    assert _Intervals.of({"bounds": bounds.tolist(), "input": "score"}, (0.0, 1.0)) is None  # unbounded
-    assert _Intervals.of({"bounds": bounds.tolist()}, (None, None)) is None  # range unknown
-    assert _Intervals.of({"bounds": few.tolist(), "input": "score"}, (None, None)).cells is None
-    assert _Intervals.of({"bounds": [0.5, np.nan]}, (0.0, 1.0)) is None
+    assert Intervals.of({"bounds": bounds.tolist(), "input": "score"}, (0.0, 1.0)) is None  # unbounded
+    assert Intervals.of({"bounds": bounds.tolist()}, (None, None)) is None  # range unknown
+    assert Intervals.of({"bounds": few.tolist(), "input": "score"}, (None, None)).cells is None
+    assert Intervals.of({"bounds": [0.5, np.nan]}, (0.0, 1.0)) is None
 
 
 def test_dropped_operations_change_no_value():
@@ -598,10 +598,10 @@ def test_category_codes_from_grid_steps_equal_the_interpolated_values_codes(side
 def test_fixed_width_text_equals_arrows_take(values):
     import pyarrow as pa
 
-    from synth_ops.sampler.arrow_columns import _FixedWidthText
+    from synth_ops.sampler.dictionaries import FixedWidthText
 
     dictionary = pa.array(values, type=pa.string())
-    text = _FixedWidthText.of(dictionary)
+    text = FixedWidthText.of(dictionary)
     assert text is not None
     rng = np.random.default_rng(3)
     codes = rng.integers(0, len(values), 5000)
@@ -615,6 +615,6 @@ def test_fixed_width_text_equals_arrows_take(values):
 def test_text_of_mixed_widths_or_other_types_keeps_arrows_take(values, arrow_type):
     import pyarrow as pa
 
-    from synth_ops.sampler.arrow_columns import _FixedWidthText
+    from synth_ops.sampler.dictionaries import FixedWidthText
 
-    assert _FixedWidthText.of(pa.array(values, type=getattr(pa, arrow_type)())) is None
+    assert FixedWidthText.of(pa.array(values, type=getattr(pa, arrow_type)())) is None
