@@ -48,19 +48,24 @@ def strings(values):
                                  null_count=nulls)
 
 
-def repeated(text: str, rows: int, mask=None):
-    """``text`` in each of ``rows`` rows (null where ``mask``) as an Arrow string array; None when
-    the rows would not fit int32 offsets."""
+def fixed_width_text(data, rows: int, width: int, mask=None):
+    """``rows`` strings of ``width`` bytes each, laid end to end in ``data`` (any buffer), as an Arrow
+    string array null where ``mask``; None when they would not fit int32 offsets."""
     import numpy as np
     import pyarrow as pa
 
-    raw = text.encode()
-    if rows * len(raw) >= 2**31:
+    if (rows + 1) * width >= 2**31:
         return None
     bitmap, nulls = validity(mask)
-    offsets = (np.arange(rows + 1, dtype=np.int64) * len(raw)).astype(np.int32)
-    return pa.Array.from_buffers(pa.string(), rows, [bitmap, pa.py_buffer(offsets), pa.py_buffer(raw * rows)],
-                                 null_count=nulls)
+    offsets = np.arange(0, (rows + 1) * width, width, dtype=np.int32) if width else np.zeros(rows + 1, np.int32)
+    return pa.StringArray.from_buffers(rows, pa.py_buffer(offsets), pa.py_buffer(data), bitmap, nulls)
+
+
+def repeated(text: str, rows: int, mask=None):
+    """``text`` in each of ``rows`` rows (null where ``mask``) as an Arrow string array; None when
+    the rows would not fit int32 offsets."""
+    raw = text.encode()
+    return fixed_width_text(raw * rows, rows, len(raw), mask)
 
 
 def cast(array, target):

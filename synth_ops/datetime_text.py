@@ -97,9 +97,8 @@ def _times():
 def _iso(seconds, mask, sep: str | None, suffix: str):
     """The fixed-width ISO text of ``seconds``, or None where the table path does not apply."""
     import numpy as np
-    import pyarrow as pa
 
-    from synth_ops.arrow_numpy import validity
+    from synth_ops.arrow_numpy import fixed_width_text
 
     rows = len(seconds)
     width = 10 if sep is None else 19 + len(suffix)
@@ -129,6 +128,4 @@ def _iso(seconds, mask, sep: str | None, suffix: str):
         out["time"] = _times()[seconds_of_day]
         if suffix:
             out["suffix"] = ord(suffix)
-    offsets = np.arange(0, (rows + 1) * width, width, dtype=np.int32)
-    bitmap, nulls = validity(mask)
-    return pa.StringArray.from_buffers(rows, pa.py_buffer(offsets), pa.py_buffer(out), bitmap, nulls)
+    return fixed_width_text(out, rows, width, mask)

@@ -5,14 +5,15 @@ reference path costs more than sampling itself (object arrays of Python strings 
 category, pandas datetime arithmetic). Here each output column is prepared once per sampler (its
 Arrow field, category dictionaries as Arrow arrays) and each batch becomes Arrow arrays from numpy
 buffers: categories are codes (``category_codes``) into their dictionary (``dictionaries``),
-numbers and datetimes a validity bitmap over the numbers. A (decoder, field type) pair this module does not know goes through the reference path,
-which gives the same values (a test compares both on every kind).
+numbers and datetimes a validity bitmap over the numbers. A (decoder, field type) pair this module
+does not know goes through the reference path, which gives the same values (a test compares both
+on every kind).
 """
 from __future__ import annotations
 
 from typing import Any
 
-from synth_ops.arrow_numpy import cast
+from synth_ops.arrow_numpy import cast, from_numpy
 from synth_ops.sampler import decoders
 from synth_ops.sampler.category_codes import GridCodes, Intervals
 from synth_ops.sampler.dictionaries import FixedWidthText, dictionary_array
@@ -96,8 +97,6 @@ class Column:
         import numpy as np
         import pyarrow as pa
 
-        from synth_ops.arrow_numpy import from_numpy
-
         values = decoders._apply(np.array(batch.value(self.spec["from"]), dtype="float64"), self.spec.get("ops", []))
         missing = np.isnan(values)
         if nulls is not None:
@@ -130,8 +129,6 @@ class Column:
         import numpy as np
         import pyarrow as pa
 
-        from synth_ops.arrow_numpy import from_numpy
-
         values = np.round(np.array(batch.value(self.spec["from"]), dtype="float64"))
         missing = np.isnan(values)
         if nulls is not None:
@@ -154,8 +151,6 @@ class Column:
         """Categories and label codes: positions in the dictionary, then one ``take``."""
         import numpy as np
         import pyarrow as pa
-
-        from synth_ops.arrow_numpy import from_numpy
 
         spec, size = self.spec, len(self.dictionary)
         if spec["kind"] == "category":

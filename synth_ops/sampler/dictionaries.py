@@ -48,22 +48,17 @@ class FixedWidthText:
         """The rows of ``codes`` (valid positions in the dictionary), null where ``missing``; None
         when they would not fit int32 offsets."""
         import numpy as np
-        import pyarrow as pa
 
-        from synth_ops.arrow_numpy import validity
+        from synth_ops.arrow_numpy import fixed_width_text
 
         rows = len(codes)
-        if rows * self.width >= 2**31:
-            return None
         if self.null_entries is not None:
             entry_nulls = self.null_entries[codes]
             missing = entry_nulls if missing is None else missing | entry_nulls
         out = np.empty(rows, dtype=self.layout)
         for name, table in self.parts:
             out[name] = table[codes]
-        offsets = np.arange(0, (rows + 1) * self.width, self.width, dtype=np.int32)
-        bitmap, nulls = validity(missing)
-        return pa.StringArray.from_buffers(rows, pa.py_buffer(offsets), pa.py_buffer(out), bitmap, nulls)
+        return fixed_width_text(out, rows, self.width, missing)
 
 
 def dictionary_array(values: list, target):

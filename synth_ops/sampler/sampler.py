@@ -96,24 +96,24 @@ class Sampler:
             np.random.default_rng([seed, zlib.crc32(repr(spec["name"]).encode()), 1])) for spec in self.decoders}
         return normal, streams
 
-    def _draws(self, batch_rows: int):
-        """The buffer each batch's normal draws are written into: a fresh array per batch costs its
-        page faults again (about 15% of drawing, measured with flights' 18 columns)."""
+    def _score_batches(self, rng, rows: int, batch_rows: int) -> Iterator[decoders.Batch]:
+        """The scores of ``rows`` rows, at most ``batch_rows`` a batch. The normal draws go into one
+        buffer for the whole run, which only the product reads (so no batch's values can alias the
+        next one's): a fresh array per batch paid its page faults again (about 15% of drawing,
+        measured with flights' 18 columns)."""
         import numpy as np
 
-        return np.empty((batch_rows, len(self.copula_columns)))
-
-    def _scores(self, rng, rows: int, draws):
-        """One batch's scores from ``rows`` rows of ``draws``, a buffer only the product reads (so no
-        batch's values can alias the next one's)."""
-        import numpy as np
-
-        if not len(self.copula_columns):
-            return decoders.Batch(np.zeros((0, rows)), self.inverses)
-        # the draws are a row each, in row order as standard_normal((rows, d)) gives them; the
-        # product comes out a column each (BLAS transposes)
-        rng.standard_normal(out=draws[:rows])
-        return decoders.Batch(self.factor @ draws[:rows].T, self.inverses)
+        batch_rows, width = max(batch_rows, 1), len(self.copula_columns)
+        draws = np.empty((min(batch_rows, max(rows, 0)), width))
+        for start in range(0, rows, batch_rows):
+            size = min(batch_rows, rows - start)
+            if not width:
+                yield decoders.Batch(np.zeros((0, size)), self.inverses)
+                continue
+            # the draws are a row each, in row order as standard_normal((rows, d)) gives them; the
+            # product comes out a column each (BLAS transposes)
+            rng.standard_normal(out=draws[:size])
+            yield decoders.Batch(self.factor @ draws[:size].T, self.inverses)
 
     def learned_batches(self, rows: int, seed: int, batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[Any]:
         """DataFrames of the learned (and child-count) columns through the reference decoders
@@ -122,10 +122,7 @@ class Sampler:
         import pandas as pd
 
         normal, streams = self._random_streams(seed)
-        batch_rows = max(batch_rows, 1)
-        draws = self._draws(min(batch_rows, max(rows, 0)))
-        for start in range(0, rows, batch_rows):
-            batch = self._scores(normal, min(batch_rows, rows - start), draws)
+        for batch in self._score_batches(normal, rows, batch_rows):
             yield pd.DataFrame({spec["name"]: decoders.decode(spec, batch, streams[spec["name"]])
                                 for spec in self.decoders}, index=range(batch.rows))
 
@@ -151,11 +148,8 @@ class Sampler:
         if missing:
             raise ModelIntegrityError(f"{self.where}: column {missing[0]!r} is neither learned nor generated; refit")
         normal, streams = self._random_streams(seed)
-        batch_rows = max(batch_rows, 1)
-        draws = self._draws(min(batch_rows, max(rows, 0)))
         done = 0
-        for start in range(0, rows, batch_rows):
-            batch = self._scores(normal, min(batch_rows, rows - start), draws)
+        for batch in self._score_batches(normal, rows, batch_rows):
             arrays, counts = {}, {}
             for column in outputs:
                 built = column.build(batch, streams[column.name])
