@@ -485,6 +485,50 @@ def test_every_decoder_kind_and_arrow_type_matches_the_reference_path():
     assert frame["many"].nunique() > 30 and frame["many_right"].notna().all()
 
 
+def test_every_kind_gives_the_same_learned_rows_whatever_the_batches():
+    """Every decoder kind, plus an identity inverse (its values are the scores themselves, so a
+    column keeping a view of a batch's scores would show here too)."""
+    import copy
+
+    every = _every_kind_sampler()
+    doc, arrays = copy.deepcopy(every.doc), dict(every.arrays)
+    factor = np.eye(4)
+    factor[:3, :3] = arrays["factor.npy"]
+    arrays["factor.npy"] = factor
+    doc["copula"]["columns"].append("d")
+    doc["copula"]["inverse"].append({"identity": True})
+    doc["schema"].append(["raw", "double"])
+    doc["columns_plan"]["raw"] = {"role": "learned"}
+    doc["columns"].append({"name": "raw", "kind": "number", "from": 3})
+    sampler = Sampler(doc, arrays)
+    # generated columns draw their random parts per batch (seeded by its first row): not compared
+    learned = [column for column in sampler.learned if column != "#children"]
+    whole = sampler.sample(3000, seed=5).select(learned)
+    assert whole.equals(sampler.sample(3000, seed=5, batch_rows=7).select(learned))
+    assert whole.column("raw").null_count == 0 and len(set(whole.column("raw").to_pylist())) == 3000
+    learned = pd.concat(list(sampler.learned_batches(3000, seed=5, batch_rows=3000)), ignore_index=True)
+    assert learned.equals(pd.concat(list(sampler.learned_batches(3000, seed=5, batch_rows=7)), ignore_index=True))
+
+
+def test_sample_batches_as_the_generate_step_does_by_default():
+    """So ``Sampler.sample(rows, seed, shard)`` repeats a default spec's shard, generated columns'
+    random parts included."""
+    import inspect
+
+    from synth_ops.spec import GenerateSpec
+
+    import pyarrow as pa
+
+    from synth_ops.sampler.sampler import shard_seed
+    from synth_ops.spec import GenerateSpec
+
+    default = GenerateSpec.model_fields["batch_rows"].default
+    assert inspect.signature(Sampler.sample).parameters["batch_rows"].default == default
+    sampler, rows = _every_kind_sampler(), 2 * default + 5
+    assert sampler.sample(rows, seed=3, shard=1).equals(pa.concat_tables(
+        sampler.arrow_batches(rows, shard_seed(3, 1), rows, batch_rows=default)))
+
+
 def test_a_null_rate_that_is_not_a_share_is_refused():
     import copy
 

@@ -4,9 +4,13 @@
     table = sampler.sample(100_000, seed=7)            # a pyarrow.Table of the whole table
     frame = sampler.sample(1_000, seed=7, as_frame=True)
 
-Rows are a function of (seed, shard) alone: ``sample(rows, seed, shard)`` are the rows ``synth-ops
-generate`` writes for shard ``shard`` of a spec with ``synthesizer.seed: seed`` when each shard
-holds ``rows`` rows (keys start at ``shard * rows`` unless ``first_row`` says otherwise).
+``sample(rows, seed, shard)`` are the rows ``synth-ops generate`` writes for shard ``shard`` of a
+spec with ``synthesizer.seed: seed`` when each shard holds ``rows`` rows (keys start at
+``shard * rows`` unless ``first_row`` says otherwise). The learned columns are a function of
+(seed, shard) alone. Generated columns with random parts (nulls of an id or constant, replaced
+text, ids drawn among the source's count) seed a stream per batch from its first row, so they
+also depend on ``batch_rows``: its default is ``generate.batch_rows``' own, and a spec that sets
+another gives other such values.
 """
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ from synth_ops.errors import ModelIntegrityError
 from synth_ops.sampler import decoders
 from synth_ops.sampler.format import read_sampler
 
-DEFAULT_BATCH_ROWS = 200_000
+DEFAULT_BATCH_ROWS = 50_000  # the spec's generate.batch_rows default (a test holds them equal)
 
 
 def shard_seed(seed: int, shard: int) -> int:
