@@ -502,20 +502,18 @@ def test_every_kind_gives_the_same_learned_rows_whatever_the_batches():
     doc["columns"].append({"name": "raw", "kind": "number", "from": 3})
     sampler = Sampler(doc, arrays)
     # generated columns draw their random parts per batch (seeded by its first row): not compared
-    learned = [column for column in sampler.learned if column != "#children"]
-    whole = sampler.sample(3000, seed=5).select(learned)
-    assert whole.equals(sampler.sample(3000, seed=5, batch_rows=7).select(learned))
+    written = [column for column in sampler.learned if column != "#children"]
+    whole = sampler.sample(3000, seed=5).select(written)
+    assert whole.equals(sampler.sample(3000, seed=5, batch_rows=7).select(written))
     assert whole.column("raw").null_count == 0 and len(set(whole.column("raw").to_pylist())) == 3000
-    learned = pd.concat(list(sampler.learned_batches(3000, seed=5, batch_rows=3000)), ignore_index=True)
-    assert learned.equals(pd.concat(list(sampler.learned_batches(3000, seed=5, batch_rows=7)), ignore_index=True))
+    reference = pd.concat(list(sampler.learned_batches(3000, seed=5, batch_rows=3000)), ignore_index=True)
+    assert reference.equals(pd.concat(list(sampler.learned_batches(3000, seed=5, batch_rows=7)), ignore_index=True))
 
 
 def test_sample_batches_as_the_generate_step_does_by_default():
     """So ``Sampler.sample(rows, seed, shard)`` repeats a default spec's shard, generated columns'
     random parts included."""
     import inspect
-
-    from synth_ops.spec import GenerateSpec
 
     import pyarrow as pa
 
