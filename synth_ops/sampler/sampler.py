@@ -6,11 +6,10 @@
 
 ``sample(rows, seed, shard)`` are the rows ``synth-ops generate`` writes for shard ``shard`` of a
 spec with ``synthesizer.seed: seed`` when each shard holds ``rows`` rows (keys start at
-``shard * rows`` unless ``first_row`` says otherwise). The learned columns are a function of
-(seed, shard) alone. Generated columns with random parts (nulls of an id or constant, replaced
-text, ids drawn among the source's count) seed a stream per batch from its first row, so they
-also depend on ``batch_rows``: its default is ``generate.batch_rows``' own, and a spec that sets
-another gives other such values.
+``shard * rows`` unless ``first_row`` says otherwise), whatever ``batch_rows`` is: the learned
+columns draw each stream in row order, generated columns with random parts a block of release rows
+at a time (``columns.BLOCK_ROWS``). ``batch_rows`` bounds memory; its default is
+``generate.batch_rows``' own.
 """
 from __future__ import annotations
 
@@ -21,7 +20,7 @@ from synth_ops.errors import ModelIntegrityError
 from synth_ops.sampler import decoders
 from synth_ops.sampler.format import read_sampler
 
-DEFAULT_BATCH_ROWS = 50_000  # the spec's generate.batch_rows default (a test holds them equal)
+DEFAULT_BATCH_ROWS = 50_000  # the spec's generate.batch_rows default, so a sample batches as a shard does
 
 
 def shard_seed(seed: int, shard: int) -> int:
@@ -190,12 +189,12 @@ def _generated(plan: dict[str, dict], fields: dict, rows: int, first_row: int, s
     numpy where ``columns.generate_arrow`` can, the others through pandas (``columns.fill``)."""
     import pyarrow as pa
 
-    from synth_ops.columns import column_rng, fill, generate_arrow
+    from synth_ops.columns import fill, generate_arrow
     from synth_ops.schema import to_arrow
 
     out, rest = {}, {}
     for column, entry in plan.items():
-        built = generate_arrow(entry, fields[column], rows, first_row, column_rng(seed, column, first_row))
+        built = generate_arrow(entry, fields[column], rows, first_row, seed, column)
         if built is None:
             rest[column] = entry
         else:
