@@ -37,7 +37,9 @@ def unique_columns(plan: dict[str, dict]) -> list[str]:
     return [c for c, e in plan.items() if e["role"] == KEY or (e["role"] == ID and e.get("unique"))]
 
 
-BLOCK_ROWS = 10_000  # divides generate.batch_rows' default, so default batches draw no row twice
+# Divides generate.batch_rows' default: a shard that starts on a block edge draws no block twice at
+# default batches; elsewhere a block across a batch edge is drawn by both batches.
+BLOCK_ROWS = 10_000
 
 
 def column_rng(seed: int, column: str, block: int = 0):
@@ -82,8 +84,8 @@ def _blockwise(entry: dict[str, Any], rows: int, first_row: int, seed: int, colu
         built = build(counter, column_rng(seed, column, block))
         if built is None:
             return None
-        keep = max(first_row - start, 0)
-        pieces.append(built[keep:min(last + 1 - start, BLOCK_ROWS)])
+        rows_kept = slice(max(first_row - start, 0), min(last + 1 - start, BLOCK_ROWS))
+        pieces.append(built.iloc[rows_kept] if hasattr(built, "iloc") else built[rows_kept])
     return join(pieces)
 
 

@@ -70,7 +70,6 @@ def test_non_unique_ids_repeat_like_the_source_and_nulls_keep_their_rate():
     assert present.nunique() == 40 and present.between(100, 139).all()
 
 
-
 _RANDOM_PARTS = {
     "template key at its capacity": {"role": "key", "format": keys._with_counter(
         {"kind": "template", "positions": ["upper"] * 7 + ["digit", "digit"]}, seed=2)},
@@ -114,6 +113,7 @@ def test_a_template_key_fills_its_capacity_in_small_batches():
                        ignore_index=True)
     assert capacity == 260 and values.is_unique and len(values) == capacity
 
+
 def test_fill_puts_learned_and_generated_columns_together():
     plan = {"id": {"role": "key", "format": {"kind": "integer", "start": 1, "step": 1}},
             "x": {"role": "learned", "sdtype": "numerical"},
@@ -153,6 +153,16 @@ def test_replaced_text_keeps_the_shape_frequencies_and_chance_is_counted():
     expected = keys.chance_matches(short, set(handles), 10_000)
     assert expected == pytest.approx(10_000 * 1500 / (26 * 26 * 100), rel=1e-6)
 
+
+def test_replaced_text_draws_every_character_of_each_class_evenly():
+    fmt = {"kind": "shapes", "shapes": ["Aa-9", "9"], "weights": [0.75, 0.25], "suffix": ""}
+    values = pd.Series(keys.generate(fmt, np.zeros(40_000, dtype="int64"), np.random.default_rng(2)))
+    long = values[values.str.len() == 4]
+    assert 0.73 < len(long) / len(values) < 0.77 and (long.str[2] == "-").all()
+    for position, alphabet in [(0, keys.CLASSES["upper"]), (1, keys.CLASSES["lower"]), (3, keys.CLASSES["digit"])]:
+        counts = long.str[position].value_counts()
+        assert set(counts.index) == set(alphabet) and counts.max() / counts.min() < 1.3, position
+    assert set(values[values.str.len() == 1]) == set(keys.CLASSES["digit"])
 
 def test_big_integer_ids_with_nulls_stay_exact_and_unique():
     entry = {"role": "id", "unique": True, "distinct": 1000, "null_share": 0.3,

@@ -528,7 +528,7 @@ def test_sample_batches_as_the_generate_step_does_by_default():
 
     default = GenerateSpec.model_fields["batch_rows"].default
     assert inspect.signature(Sampler.sample).parameters["batch_rows"].default == default
-    assert default % BLOCK_ROWS == 0  # default batches draw no generated column's block twice
+    assert default % BLOCK_ROWS == 0  # a shard starting on a block edge draws no block twice
 
 
 def test_a_null_rate_that_is_not_a_share_is_refused():
