@@ -82,8 +82,6 @@ def _blockwise(entry: dict[str, Any], rows: int, first_row: int, seed: int, colu
             # batch's, so that a key format's capacity is checked against the rows kept only
             np.clip(counter, first_row, last, out=counter)
         built = build(counter, column_rng(seed, column, block))
-        if built is None:
-            return None
         rows_kept = slice(max(first_row - start, 0), min(last + 1 - start, BLOCK_ROWS))
         pieces.append(built.iloc[rows_kept] if hasattr(built, "iloc") else built[rows_kept])
     return join(pieces)
@@ -94,10 +92,8 @@ def generate_column(entry: dict[str, Any], rows: int, first_row: int, seed: int,
     Series, integers as Int64 (exact beyond 2**53 even with nulls), text as objects with None."""
     import pandas as pd
 
-    def join(pieces):
-        return pd.concat(pieces, ignore_index=True)
-
-    return _blockwise(entry, rows, first_row, seed, column, lambda counter, rng: _series(entry, counter, rng), join)
+    return _blockwise(entry, rows, first_row, seed, column, lambda counter, rng: _series(entry, counter, rng),
+                      lambda pieces: pd.concat(pieces, ignore_index=True))
 
 
 def _series(entry: dict[str, Any], counter, rng):
