@@ -627,7 +627,12 @@ def test_category_codes_from_grid_steps_equal_the_interpolated_values_codes(side
     rng = np.random.default_rng(4)
     z = np.concatenate([rng.standard_normal(200_000) * 3, nodes, np.nextafter(nodes, np.inf),
                         np.nextafter(nodes, -np.inf), [-np.inf, np.inf, -grid_z, grid_z, 0.0]])
-    for bounds in ([0.1, 0.5, 1.0], [0.0, 0.25, 0.2501, 0.9999], list(np.linspace(0.005, 1.0, 200))):
+    # many bounds cut each step into cells: their edges and neighbouring floats too
+    cells = nodes[:-1, None] + np.arange(8) / 8 * np.diff(nodes)[:, None]
+    z = np.concatenate([z, cells.ravel(), np.nextafter(cells.ravel(), np.inf), np.nextafter(cells.ravel(), -np.inf)])
+    splits = []
+    for bounds in ([0.1, 0.5, 1.0], [0.0, 0.25, 0.2501, 0.9999], list(np.linspace(0.005, 1.0, 200)),
+                   list(np.sort(rng.uniform(0, 1, 4003))), list(np.linspace(0.0001, 1.0, 8000))):
         bounds = [float(b) for b in bounds] + [float(table[points // 3])]  # one bound on a table value
         spec = {"name": "c", "kind": "category", "from": 0, "input": "value", "clip": [0.0, 1.0],
                 "bounds": sorted(bounds), "side": side, "values": [f"v{i}" for i in range(len(bounds))]}
@@ -636,7 +641,9 @@ def test_category_codes_from_grid_steps_equal_the_interpolated_values_codes(side
         expected = np.searchsorted(np.asarray(spec["bounds"]), np.clip(inverse(z), 0.0, 1.0), side=side)
         assert (column.grid_codes(z) == expected).all()
         interpolated = (column.grid_codes.codes < 0).mean()
-        assert interpolated < 0.05, interpolated  # most steps need no interpolation
+        assert interpolated < 0.05, interpolated  # most cells need no interpolation
+        splits.append(column.grid_codes.split)
+    assert splits == [1, 1, 1, 16, 32]
 
 
 @pytest.mark.parametrize("values", [["EWR", "JFK", "LGA"], ["é", "ü", None], ["AA", "B6"],

@@ -15,6 +15,7 @@ import zlib
 from typing import Any
 
 from synth_ops.errors import ModelIntegrityError
+from synth_ops.normals import standard_normal
 from synth_ops.sampler import decoders
 
 
@@ -111,13 +112,13 @@ class ChildSampler:
         if not self.own:
             return pd.DataFrame(index=range(rows))
         if context is None or not self.context:
-            scores = (rng.standard_normal((rows, len(self.unconditional))) @ self.unconditional.T)[:, self.own]
+            scores = (standard_normal(rng, (rows, len(self.unconditional))) @ self.unconditional.T)[:, self.own]
         else:
             known = np.column_stack([
                 self._scores(marginal.forward(codec.encode(context[name[1:]].reset_index(drop=True)), rng))
                 for name, codec, marginal in self.context])
             known = np.clip(known, -self.z_clip, self.z_clip)
-            scores = known @ self.weights.T + rng.standard_normal((rows, len(self.own))) @ self.sampler.factor.T
+            scores = known @ self.weights.T + standard_normal(rng, (rows, len(self.own))) @ self.sampler.factor.T
         batch = decoders.Batch.from_rows(scores, self.sampler.inverses)
         unused = np.random.default_rng(0)  # the copula's nulls are scores below a bound: no random stream
         out = {}

@@ -28,15 +28,23 @@ def lookup(z, table, grid_z: float, steps=None):
     return position
 
 
-def grid_cells(z, points: int, grid_z: float):
-    """(position on the grid, index of the step it falls in) of each score: ``lookup`` interpolates
-    between ``table[index]`` and ``table[index + 1]``."""
+def grid_position(z, points: int, grid_z: float):
+    """Each score's position on the grid: 0 at -``grid_z``, ``points - 1`` at ``grid_z``."""
     import numpy as np
 
     position = np.maximum(z, -grid_z)  # np.clip costs twice as much (its Python wrapper, NaN checks)
     np.minimum(position, grid_z, out=position)
     position += grid_z
     position *= (points - 1) / (2 * grid_z)
+    return position
+
+
+def grid_cells(z, points: int, grid_z: float):
+    """(position on the grid, index of the step it falls in) of each score: ``lookup`` interpolates
+    between ``table[index]`` and ``table[index + 1]``."""
+    import numpy as np
+
+    position = grid_position(z, points, grid_z)
     index = position.astype(np.intp)
     np.minimum(index, points - 2, out=index)
     return position, index

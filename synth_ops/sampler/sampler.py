@@ -33,6 +33,9 @@ def shard_seed(seed: int, shard: int) -> int:
 class Sampler:
     def __init__(self, doc: dict[str, Any], arrays: dict[str, Any], where: str = "<memory>"):
         import numpy as np
+        # Arrow's take and cast import their module on first use (50-70 ms): part of loading a
+        # sampler, not of its first batch
+        import pyarrow.compute  # noqa: F401
 
         self.doc, self.arrays, self.where = doc, arrays, where
         try:
@@ -106,16 +109,19 @@ class Sampler:
         measured with flights' 18 columns)."""
         import numpy as np
 
+        from synth_ops.normals import NormalDraws
+
         batch_rows, width = max(batch_rows, 1), len(self.copula_columns)
         draws = np.empty((min(batch_rows, max(rows, 0)), width))
+        normals = NormalDraws(rng)
         for start in range(0, rows, batch_rows):
             size = min(batch_rows, rows - start)
             if not width:
                 yield decoders.Batch(np.zeros((0, size)), self.inverses)
                 continue
-            # the draws are a row each, in row order as standard_normal((rows, d)) gives them; the
-            # product comes out a column each (BLAS transposes)
-            rng.standard_normal(out=draws[:size])
+            # the draws are a row each, in row order as the copula backend draws them; the product
+            # comes out a column each (BLAS transposes)
+            normals.fill(draws[:size])
             yield decoders.Batch(self.factor @ draws[:size].T, self.inverses)
 
     def learned_batches(self, rows: int, seed: int, batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[Any]:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from synth_ops.normals import standard_normal
+
 EPS = 1e-10  # uniforms are kept inside (EPS, 1 - EPS): the normal quantile of 0 or 1 is infinite
 RIDGE = 0.05  # added to the conditioning block's diagonal
 Z_CLIP = 3.0  # conditioning scores beyond this are treated as this extreme
@@ -58,7 +60,7 @@ class GaussianCopula:
         if not self.columns:
             return {}
         lower = np.linalg.cholesky(self.correlation)
-        scores = rng.standard_normal((rows, len(self.columns))) @ lower.T
+        scores = standard_normal(rng, (rows, len(self.columns))) @ lower.T
         wanted = columns or self.columns
         picked = [self.columns.index(c) for c in wanted]
         return self._values(wanted, scores[:, picked])
@@ -87,7 +89,7 @@ class GaussianCopula:
         weights = np.linalg.solve(s_kk, s_xk.T).T          # Sigma_xk Sigma_kk^-1
         residual = _nearest_covariance(s_xx - weights @ s_xk.T)
         lower = np.linalg.cholesky(residual)
-        scores = z_known @ weights.T + rng.standard_normal((rows, len(x))) @ lower.T
+        scores = z_known @ weights.T + standard_normal(rng, (rows, len(x))) @ lower.T
         return self._values(columns, scores)
 
 
