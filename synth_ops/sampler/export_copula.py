@@ -3,8 +3,8 @@
 Numeric marginals become inverse tables on the normal-score grid (their quantile function of
 ``ndtr(z)``), discrete ones (child counts) and categories exact step functions of the score;
 nulls are the scores below ``ndtri(null_share)``. The factor is the same Cholesky factor the
-backend samples with, and the sampler draws from the same random stream (``table_rng``), so its
-rows match the backend's up to the grid's interpolation.
+backend samples with, and the sampler draws from the same random stream
+(``normals.sampling_stream``), so its rows match the backend's up to the grid's interpolation.
 
 A child table's copula also holds its primary parent's columns (``^<column>``): its sampler keeps
 the conditional law of its own columns given those (``conditional``: the regression weights and

@@ -97,7 +97,9 @@ class Sampler:
         """The normal scores' stream and one stream per decoder (its nulls), as the backends seed them."""
         import numpy as np
 
-        normal = np.random.default_rng([seed, zlib.crc32(self.table.encode())])
+        from synth_ops.normals import sampling_stream
+
+        normal = sampling_stream(seed, self.table)
         streams = {spec["name"]: decoders.NullDraws(
             np.random.default_rng([seed, zlib.crc32(repr(spec["name"]).encode()), 1])) for spec in self.decoders}
         return normal, streams

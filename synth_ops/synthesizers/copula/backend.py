@@ -10,6 +10,7 @@ import zlib
 from typing import Any, Iterator
 
 from synth_ops.errors import SpecError
+from synth_ops.normals import sampling_stream
 from synth_ops.synthesizers.base import Capabilities, Synthesizer
 
 _NUMERIC = {"numerical"}
@@ -215,7 +216,7 @@ class CopulaSynthesizer(Synthesizer):
         return pd.DataFrame(out, index=range(rows))
 
     def _sample(self, table: str, rows: int, seed: int, batch_rows: int) -> Iterator[Any]:
-        rng = table_rng(seed, table)
+        rng = sampling_stream(seed, table)
         model = self.models[table]
         for start in range(0, rows, batch_rows):
             n = min(batch_rows, rows - start)
@@ -224,7 +225,7 @@ class CopulaSynthesizer(Synthesizer):
     def sample_children(self, table: str, context, groups, seed: int):
         """Rows of ``table`` given their parents' synthetic learned columns (``context``, one row per
         child row; None: rows without a parent, as many as ``groups`` has entries)."""
-        rng = table_rng(seed, table)
+        rng = sampling_stream(seed, table)
         model = self.models[table]
         rows = len(groups)
         if not self.own[table]:
