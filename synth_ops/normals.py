@@ -30,7 +30,7 @@ _SIGN = 1 << 63
 def _tables():
     """(intercepts, slopes): a draw is ``intercepts[k] + slopes[k] * p`` for the tail share ``p``
     whose bits give key ``k``. Keys run from 0 to 0.5's; the arrays start as untouched zero pages
-    and only the 13,569 cells from 2^-53 to 0.5 (and key 0, for ``u`` = 0) are written."""
+    and only the 13,313 cells from 2^-53 to 0.5 (and key 0, for ``u`` = 0) are written."""
     from statistics import NormalDist
 
     import numpy as np

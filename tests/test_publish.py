@@ -99,12 +99,14 @@ def test_killed_publish_never_leaves_a_partial_release(tmp_path):
     store = open_store(new_spec.publish.uri)
     warehouse = tmp_path / "warehouse"
 
-    # Measure one uninterrupted publish (from its "start" line), then undo it.
+    # Measure one uninterrupted publish (from its "start" line to its "done" line: the interpreter's
+    # exit after it is no window for a kill to land in the protocol), then undo it.
     proc = start_publisher(new_path)
     assert proc.stdout.readline().strip() == "start"
     started = time.perf_counter()
-    assert proc.wait(timeout=120) == 0, proc.stderr.read()
+    assert proc.stdout.readline().strip() == "done", proc.stderr.read()
     duration = time.perf_counter() - started
+    assert proc.wait(timeout=120) == 0, proc.stderr.read()
     new_frame = read_latest(new_spec.publish.uri, "penguins", "penguins")
     assert len(new_frame) == 4000
 
@@ -115,7 +117,7 @@ def test_killed_publish_never_leaves_a_partial_release(tmp_path):
             {"name": "penguins", "version": old.version, "release": releases.release_key("penguins", old.version)}).encode())
 
     rng = random.Random(20261125)
-    interrupted = 0
+    interrupted, outcomes = 0, []
     for _ in range(12):  # timing-based: enough trials that kills land mid-protocol under CI load too
         reset()
         proc = start_publisher(new_path)
@@ -126,6 +128,7 @@ def test_killed_publish_never_leaves_a_partial_release(tmp_path):
         partial = (warehouse / "penguins" / "penguins" / ws.run_id).exists()
         current = releases.current_version(store, "penguins")
         seen = read_latest(new_spec.publish.uri, "penguins", "penguins")
+        outcomes.append("published" if current != old.version else "partial" if partial else "not started")
         if current == old.version:
             pd.testing.assert_frame_equal(seen, old_frame)
             interrupted += partial
@@ -139,4 +142,4 @@ def test_killed_publish_never_leaves_a_partial_release(tmp_path):
         assert rerun.wait(timeout=120) == 0, rerun.stderr.read()
         assert releases.current_version(store, "penguins") == ws.run_id
         pd.testing.assert_frame_equal(read_latest(new_spec.publish.uri, "penguins", "penguins"), new_frame)
-    assert interrupted >= 2, "too few kills landed inside the publish protocol to test anything"
+    assert interrupted >= 2, f"too few kills landed inside the publish protocol to test anything: {outcomes}"
