@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from importlib import metadata
 from pathlib import Path
 
 # Libraries whose version changes the fitted model or the sampled rows. A model pickled under
@@ -29,6 +28,9 @@ def sha256_json(doc: object) -> str:
 
 
 def library_versions() -> dict[str, str]:
+    # imported here: importlib.metadata costs every sampling process ~30 ms, and only fitting asks
+    from importlib import metadata
+
     versions = {}
     for name in MODEL_LIBRARIES:
         try:
