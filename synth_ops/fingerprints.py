@@ -28,7 +28,8 @@ def sha256_json(doc: object) -> str:
 
 
 def library_versions() -> dict[str, str]:
-    # imported here: importlib.metadata costs every sampling process ~30 ms, and only fitting asks
+    # imported here: a process that only samples through synth_ops.Sampler (a training job, the
+    # bench's sampler) skips its ~30 ms import; a workspace loads it anyway, through pydantic
     from importlib import metadata
 
     versions = {}

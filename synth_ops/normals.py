@@ -8,7 +8,7 @@ indexes a table by its float's exponent and top ``CELL_BITS`` mantissa bits (256
 the cells shrink with ``p``, as the tails need) and is interpolated linearly within its cell; the
 sign of ``u - 0.5`` gives the sign of the draw. Interpolation moves a draw by at most 8e-7 (at
 |z| = 1.15, less in the tails), a thousandth of the copula grid's own steps (``decoders.lookup``);
-``p`` takes 2^53 values, so the draws reach 8.2 sigma on either side.
+``u`` takes 2^53 values, so the draws reach -8.29 and +8.21 sigma.
 
 The draws depend only on the Generator's uniforms, in order: the same seed gives the same draws
 whatever the chunks or batches (and numpy promises its bit streams across versions, not its
