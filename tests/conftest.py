@@ -40,11 +40,36 @@ def copy_repo_layout(destination: Path) -> None:
 
 
 # Publishes one spec's validated run; prints "start" first so a test can time or kill it mid-protocol.
+# With a kill point "N:before" or "N:after" and a store root, the process SIGKILLs itself at the Nth
+# write (from 0) into that store: before the write starts, or after its bytes are in the temp file
+# and before the rename. Every state a kill can leave in a local store is a prefix of its writes,
+# possibly with one stranded temp file, so these points reach all of them, whatever the machine's
+# speed. With "count" it prints how many writes the publish made.
 PUBLISHER = """
-import sys
+import os, signal, sys
 from synth_ops.spec import load_spec
 from synth_ops.steps.publish import publish
+from synth_ops.stores.local import LocalStore
 from synth_ops.workspace import Workspace
+if len(sys.argv) > 3:
+    point, root, writes, atomic = sys.argv[2], os.path.realpath(sys.argv[3]), [], LocalStore._atomic
+    at, _, phase = point.partition(":")
+
+    def counted(self, key, fill):
+        if os.path.realpath(self.root) != root:
+            return atomic(self, key, fill)
+        here = point != "count" and len(writes) == int(at)
+        writes.append(key)
+        if here and phase == "before":
+            os.kill(os.getpid(), signal.SIGKILL)
+
+        def fill_then_die(handle):
+            fill(handle)
+            if here and phase == "after":
+                handle.flush()
+                os.kill(os.getpid(), signal.SIGKILL)
+        atomic(self, key, fill_then_die)
+    LocalStore._atomic = counted
 ws = Workspace.open(load_spec(sys.argv[1]))
 print("start", flush=True)
 try:
@@ -53,12 +78,15 @@ except Exception as error:
     print(type(error).__name__, error, file=sys.stderr)
     sys.exit(3)
 print("done", flush=True)
+if len(sys.argv) > 3:
+    print(*writes, sep="\\n", flush=True)
 """
 
 
-def start_publisher(spec_path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", PUBLISHER, str(spec_path)], cwd=REPO, env=os.environ.copy(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def start_publisher(spec_path, kill_at: str | None = None, store_root=None) -> subprocess.Popen:
+    extra = [kill_at, str(store_root)] if kill_at else []
+    return subprocess.Popen([sys.executable, "-c", PUBLISHER, str(spec_path), *extra], cwd=REPO,
+                            env=os.environ.copy(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def fitted_workspace(directory: Path, doc: dict):
