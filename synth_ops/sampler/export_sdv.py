@@ -124,6 +124,8 @@ def parts(backend, table: str) -> Parts:
     import pandas as pd
     from scipy.stats import norm
 
+    from synth_ops.synthesizers.sdv.fastpath import quantile_table
+
     if backend.kind != "gaussian_copula":
         raise Unsupported(f"kind {backend.kind} has no portable sampler")
     if not backend.options.get("fast_sampling", True):
@@ -153,7 +155,7 @@ def parts(backend, table: str) -> Parts:
         grid_u = np.clip(norm.cdf(grid_scores()), np.finfo("float64").tiny, 1.0 - np.finfo("float64").epsneg)
         for univariate in copula.univariates:
             try:
-                table_x = np.asarray(univariate.percent_point(grid_u), dtype="float64")
+                table_x = quantile_table(univariate, grid_u)
             except Exception as error:
                 raise Unsupported(f"a marginal cannot be tabulated ({type(error).__name__})") from None
             out.inverse.append(out.grid(table_x))
