@@ -44,7 +44,7 @@ def copy_repo_layout(destination: Path) -> None:
 # write (from 0) into that store: before the write starts, or after its bytes are in the temp file
 # and before the rename. Every state a kill can leave in a local store is a prefix of its writes,
 # possibly with one stranded temp file, so these points reach all of them, whatever the machine's
-# speed. With "count" it prints how many writes the publish made.
+# speed. With "count" it prints the keys it wrote into that store, in order, after "done".
 PUBLISHER = """
 import os, signal, sys
 from synth_ops.spec import load_spec
