@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from synth_ops import kernels
 from synth_ops.arrow_numpy import cast, from_numpy
 from synth_ops.sampler import decoders
 from synth_ops.sampler.category_codes import GridCodes, Intervals
@@ -39,7 +40,9 @@ class Column:
     def __init__(self, spec: dict[str, Any], field, inverse=None):
         import pyarrow as pa
 
-        self.spec, self.field, self.name = spec, field, spec["name"]
+        self.spec, self.field, self.name, self.inverse = spec, field, spec["name"], inverse
+        # the column's ops in the compiled kernel's terms (None: the numpy path applies them)
+        self.encoded_ops = None if inverse is None else kernels.encode_ops(spec.get("ops"))
         self.dictionary = self.intervals = self.grid_codes = self.fixed_text = None
         value_range = (None, None) if inverse is None else inverse.value_range
         kind = spec["kind"]
@@ -93,11 +96,38 @@ class Column:
             return series.to_numpy()
         return to_arrow(pd.DataFrame({self.name: series}), pa.schema([self.field])).column(0).combine_chunks()
 
+    def _values(self, batch):
+        """The column's values with its ops applied: a new float64 array. A value the batch has
+        computed already (another column reads it too) is reused; otherwise the inverse and ops
+        run in one pass where the kernel takes them (``Inverse.decoded``)."""
+        import numpy as np
+
+        source, ops = self.spec["from"], self.spec.get("ops", [])
+        if self.inverse is None or batch.has_value(source):
+            return decoders._apply(np.array(batch.value(source), dtype="float64"), ops)
+        return self.inverse.decoded(batch.score(source), ops, self.encoded_ops)
+
+    def _integers(self, batch):
+        """An integer column's int64 values in one compiled pass from its scores (rounded as
+        ``_numbers`` rounds them), or None: the kernel is not built, does not take its ops, the
+        batch has its values already, or one is NaN."""
+        source = self.spec["from"]
+        if self.inverse is None or batch.has_value(source):
+            return None
+        return self.inverse.integers(batch.score(source), self.encoded_ops, _whole(self.spec.get("ops")))
+
     def _numbers(self, batch, nulls):
         import numpy as np
         import pyarrow as pa
 
-        values = decoders._apply(np.array(batch.value(self.spec["from"]), dtype="float64"), self.spec.get("ops", []))
+        target = None if self.field is None else self.field.type
+        if self.spec["kind"] == "number" and pa.types.is_integer(target):
+            integers = self._integers(batch)
+            if integers is not None:  # no value is NaN: the nulls are the null draws
+                if nulls is not None:
+                    integers[nulls] = 0
+                return cast(from_numpy(integers, pa.int64(), nulls), target)
+        values = self._values(batch)
         missing = np.isnan(values)
         if nulls is not None:
             missing |= nulls
@@ -164,7 +194,7 @@ class Column:
             missing = codes >= size if spec.get("overflow", "null") == "null" else None
             np.minimum(codes, size - 1, out=codes)
         else:
-            values = decoders._apply(np.array(batch.value(spec["from"]), dtype="float64"), spec.get("ops", []))
+            values = self._values(batch)
             missing = np.isnan(values)
             codes = np.clip(np.round(np.nan_to_num(values, nan=0.0)), spec["first_code"],
                             spec["first_code"] + size - 1).astype("int64") - spec["first_code"]

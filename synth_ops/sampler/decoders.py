@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from synth_ops import kernels
 from synth_ops.errors import ModelIntegrityError
 
 
@@ -21,11 +22,32 @@ def lookup(z, table, grid_z: float, steps=None):
     ``steps``: ``np.diff(table)``, when the caller keeps it."""
     import numpy as np
 
+    fused = _compiled_grid_values(z, table, steps, grid_z)
+    if fused is not None:
+        return fused[0]
     position, index = grid_cells(z, len(table), grid_z)
     position -= index  # the fraction of the step
     position *= np.diff(table)[index] if steps is None else steps[index]
     position += table[index]
     return position
+
+
+def _compiled_grid_values(z, table, steps, grid_z: float, ops=None, integers: bool = False, whole: bool = False):
+    """(values, how many are NaN) from ``_kernels.grid_values``: the scores ``z`` looked up, then
+    ``ops`` (encoded; None: none), as float64, or with ``integers`` as int64 (rounded unless
+    ``whole``, NaN as 0). None where the compiled module or the arrays' layout does not allow it:
+    then the numpy path gives the same bits."""
+    import numpy as np
+
+    if kernels.compiled is None or steps is None:
+        return None
+    ops = np.empty((0, 3)) if ops is None else ops
+    arrays = (z, table, steps, ops)
+    if not all(isinstance(a, np.ndarray) and a.dtype == np.float64 and a.flags.c_contiguous for a in arrays) \
+            or z.ndim != 1 or len(table) < 2 or not grid_z > 0:
+        return None
+    out = np.empty(len(z), dtype=np.int64 if integers else np.float64)
+    return out, kernels.compiled.grid_values(z, table, steps, float(grid_z), ops, out, whole)
 
 
 def grid_position(z, points: int, grid_z: float):
@@ -71,6 +93,25 @@ class Inverse:
         # the least and greatest value it gives ((None, None): unbounded, or not known)
         self.value_range = _value_range(self.table if self.kind == "grid" else
                                         self.values if self.kind == "steps" else None)
+
+    def decoded(self, z, ops: list, encoded_ops=None):
+        """``_apply(self(z), ops)``: in one compiled pass for a tabulated inverse whose ``ops``
+        the kernel takes (``encoded_ops``, from ``kernels.encode_ops``), the same bits."""
+        import numpy as np
+
+        if self.kind == "grid" and encoded_ops is not None:
+            fused = _compiled_grid_values(z, self.table, self.steps, self.grid_z, encoded_ops)
+            if fused is not None:
+                return fused[0]
+        return _apply(np.array(self(z), dtype="float64"), ops)
+
+    def integers(self, z, encoded_ops, whole: bool):
+        """``self.decoded(z, ops)`` rounded (unless ``whole``) to int64 in the same compiled pass,
+        or None where that pass cannot run or a value is NaN (the caller then takes ``values``)."""
+        if self.kind != "grid" or encoded_ops is None:
+            return None
+        fused = _compiled_grid_values(z, self.table, self.steps, self.grid_z, encoded_ops, True, whole)
+        return None if fused is None or fused[1] else fused[0]
 
     def __call__(self, z):
         import numpy as np

@@ -1,0 +1,262 @@
+/* The portable sampler's two hottest loops, each one pass over memory instead of numpy's one pass
+ * per operation. Python's C API and the buffer protocol only: no numpy headers, so building needs
+ * nothing but a C compiler. Each loop repeats, operation for operation and rounding for rounding,
+ * the numpy code it replaces (synth_ops/kernels.py holds both; tests compare the bits), so a
+ * machine without this module samples the same rows. Built with -ffp-contract=off: a fused
+ * multiply-add would round once where numpy rounds twice. */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#define SIGN_BIT 0x8000000000000000ULL
+#define CELL_SHIFT 44 /* 52 - normals.CELL_BITS */
+
+enum { OP_CLIP = 1, OP_ROUND = 2, OP_FLOOR = 3, OP_SCALE = 4 };
+
+/* 'd' for float64, 'q' for int64, 0 where the buffer is neither */
+static char kind_of(const Py_buffer *view) {
+    const char *format = view->format ? view->format : "B";
+    if (*format == '<' || *format == '=' || *format == '@')
+        format++;
+    if (view->itemsize != 8)
+        return 0;
+    if (strcmp(format, "d") == 0)
+        return 'd';
+    return strcmp(format, "q") == 0 || strcmp(format, "l") == 0 ? 'q' : 0;
+}
+
+/* kinds: the kinds accepted ("d", or "dq" for either) */
+static int take_buffer(PyObject *obj, Py_buffer *view, int writable, const char *name, const char *kinds) {
+    if (PyObject_GetBuffer(obj, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0)))
+        return -1;
+    char kind = kind_of(view);
+    if (!kind || !strchr(kinds, kind)) {
+        PyErr_Format(PyExc_TypeError, "%s must be a contiguous %s array", name,
+                     strlen(kinds) > 1 ? "float64 or int64" : "float64");
+        PyBuffer_Release(view);
+        return -1;
+    }
+    return 0;
+}
+
+static void release(Py_buffer *views, int count) {
+    for (int i = 0; i < count; i++)
+        PyBuffer_Release(&views[i]);
+}
+
+static double bits_to_double(uint64_t bits) {
+    double value;
+    memcpy(&value, &bits, 8);
+    return value;
+}
+
+static uint64_t double_to_bits(double value) {
+    uint64_t bits;
+    memcpy(&bits, &value, 8);
+    return bits;
+}
+
+/* normal_scores(u, intercepts, slopes): uniforms in [0, 1) become standard normal draws, in place
+ * (normals.NormalDraws' passes, fused). */
+static PyObject *normal_scores(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    Py_buffer views[3];
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "normal_scores(u, intercepts, slopes)");
+        return NULL;
+    }
+    if (take_buffer(args[0], &views[0], 1, "u", "d"))
+        return NULL;
+    if (take_buffer(args[1], &views[1], 0, "intercepts", "d")) {
+        release(views, 1);
+        return NULL;
+    }
+    if (take_buffer(args[2], &views[2], 0, "slopes", "d")) {
+        release(views, 2);
+        return NULL;
+    }
+    if (views[1].len != views[2].len || views[1].len == 0) {
+        release(views, 3);
+        PyErr_SetString(PyExc_ValueError, "intercepts and slopes must be non-empty and of one length");
+        return NULL;
+    }
+    double *u = views[0].buf;
+    const double *intercepts = views[1].buf, *slopes = views[2].buf;
+    Py_ssize_t count = views[0].len / 8;
+    int64_t last = views[1].len / 8 - 1;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < count; i++) {
+        uint64_t bits = double_to_bits(u[i] - 0.5); /* exact: u is a multiple of 2^-53 */
+        uint64_t sign = bits & SIGN_BIT;
+        double p = 0.5 - bits_to_double(bits & ~SIGN_BIT); /* the share beyond the draw */
+        int64_t key = (int64_t)(double_to_bits(p) >> CELL_SHIFT);
+        key = key < 0 ? 0 : (key > last ? last : key); /* numpy's take(mode="clip") */
+        double z = slopes[key] * p;
+        z = z + intercepts[key];
+        u[i] = bits_to_double(double_to_bits(z) ^ sign);
+    }
+    Py_END_ALLOW_THREADS
+    release(views, 3);
+    Py_RETURN_NONE;
+}
+
+#define TWO_52 4503599627370496.0
+
+/* rint in the default rounding mode (to nearest, ties to even), as numpy's: below 2^52 adding and
+ * subtracting 2^52 leaves the nearest whole number; from 2^52 up every double is whole; NaN and
+ * the infinities pass; the sign is kept (rint(-0.3) is -0.0). GCC's own inline rint for x86-64
+ * without SSE4.1 costs about 2 ns more a value. */
+static inline double round_to_whole(double x) {
+    double magnitude = fabs(x);
+    if (magnitude < TWO_52)
+        return copysign((magnitude + TWO_52) - TWO_52, x);
+    return x;
+}
+
+/* numpy's power_of_ten (multiarray/calculation.c), which np.round scales by */
+static double power_of_ten(int n) {
+    static const double small[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8};
+    if (n < 9)
+        return small[n];
+    double value = 1e9;
+    while (n-- > 9)
+        value *= 10.;
+    return value;
+}
+
+/* grid_values(z, table, steps, grid_z, ops, out, whole): decoders.lookup of each score on the
+ * table, then the ops (rows of [code, a, b]: clip to [a, b], round to a digits, floor, scale by
+ * a). A float64 ``out`` takes the values. An int64 ``out`` takes what arrow_columns does to them
+ * for an integer column: rint unless ``whole`` (the ops leave whole numbers already), NaN as 0,
+ * then the conversion; values beyond int64's range become its least value, as numpy's
+ * conversion gives on x86. Returns how many values were NaN. */
+static PyObject *grid_values(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    Py_buffer views[5];
+    if (nargs != 7) {
+        PyErr_SetString(PyExc_TypeError, "grid_values(z, table, steps, grid_z, ops, out, whole)");
+        return NULL;
+    }
+    double grid_z = PyFloat_AsDouble(args[3]);
+    if (grid_z == -1.0 && PyErr_Occurred())
+        return NULL;
+    int whole = PyObject_IsTrue(args[6]);
+    if (whole < 0)
+        return NULL;
+    static const char *names[] = {"z", "table", "steps", "ops", "out"};
+    PyObject *objects[] = {args[0], args[1], args[2], args[4], args[5]};
+    for (int i = 0; i < 5; i++) {
+        if (take_buffer(objects[i], &views[i], i == 4, names[i], i == 4 ? "dq" : "d")) {
+            release(views, i);
+            return NULL;
+        }
+    }
+    Py_ssize_t count = views[0].len / 8, points = views[1].len / 8, op_count = views[3].len / 24;
+    const char *problem = NULL;
+    if (points < 2 || views[2].len / 8 != points - 1)
+        problem = "the table needs at least 2 points and steps one fewer";
+    else if (views[4].len != views[0].len)
+        problem = "out must have as many values as z";
+    else if (views[3].len % 24)
+        problem = "ops must be rows of [code, a, b]";
+    else if (!(grid_z > 0))
+        problem = "grid_z must be positive";
+    const double *ops = views[3].buf;
+    for (Py_ssize_t k = 0; !problem && k < op_count; k++) {
+        double code = ops[3 * k];
+        if (code != OP_CLIP && code != OP_ROUND && code != OP_FLOOR && code != OP_SCALE)
+            problem = "unknown operation code";
+        else if (code == OP_ROUND && !(fabs(ops[3 * k + 1]) < 300 && ops[3 * k + 1] == floor(ops[3 * k + 1])))
+            problem = "round needs whole digits";
+    }
+    if (problem) {
+        release(views, 5);
+        PyErr_SetString(PyExc_ValueError, problem);
+        return NULL;
+    }
+    /* the ops decoded once: code, and for a round its scale (1: none, as for 0 digits) */
+    int codes[16];
+    double factors[16];
+    if (!problem && op_count > 16)
+        problem = "at most 16 operations";
+    for (Py_ssize_t k = 0; !problem && k < op_count; k++) {
+        codes[k] = (int)ops[3 * k];
+        if (codes[k] == OP_ROUND) {
+            int digits = (int)ops[3 * k + 1];
+            factors[k] = power_of_ten(digits < 0 ? -digits : digits);
+            codes[k] = digits < 0 ? -OP_ROUND : OP_ROUND; /* -OP_ROUND: divide, round, multiply */
+        }
+    }
+    if (problem) {
+        release(views, 5);
+        PyErr_SetString(PyExc_ValueError, problem);
+        return NULL;
+    }
+    const double *z = views[0].buf, *table = views[1].buf, *steps = views[2].buf;
+    double *out = kind_of(&views[4]) == 'd' ? views[4].buf : NULL;
+    int64_t *integers = out ? NULL : views[4].buf;
+    Py_ssize_t nans = 0;
+    double scale = (double)(points - 1) / (2 * grid_z); /* Python's (points - 1) / (2 * grid_z) */
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < count; i++) {
+        double x = z[i];
+        if (x == x) { /* a NaN score (numpy's lookup fails on it) stays NaN: no cell to read */
+            x = x < -grid_z ? -grid_z : x;
+            x = x > grid_z ? grid_z : x;
+            x += grid_z;
+            x *= scale;
+            Py_ssize_t cell = (Py_ssize_t)x;
+            cell = cell > points - 2 ? points - 2 : (cell < 0 ? 0 : cell);
+            x -= (double)cell;
+            x *= steps[cell];
+            x += table[cell];
+        }
+        for (Py_ssize_t k = 0; k < op_count; k++) {
+            const double *op = ops + 3 * k;
+            switch (codes[k]) {
+            case OP_CLIP:
+                x = x < op[1] ? op[1] : x;
+                x = x > op[2] ? op[2] : x;
+                break;
+            case OP_ROUND: /* np.round: scale, rint, unscale; by 1 (0 digits) both are exact */
+                x = factors[k] == 1.0 ? round_to_whole(x) : round_to_whole(x * factors[k]) / factors[k];
+                break;
+            case -OP_ROUND:
+                x = round_to_whole(x / factors[k]) * factors[k];
+                break;
+            case OP_FLOOR:
+                x = floor(x);
+                break;
+            default: /* OP_SCALE */
+                x = x * op[1];
+            }
+        }
+        if (out) {
+            nans += x != x;
+            out[i] = x;
+        } else if (x != x) {
+            nans++;
+            integers[i] = 0;
+        } else {
+            x = whole ? x : round_to_whole(x);
+            /* -2^63 <= x < 2^63; numpy's x86 conversion gives the least value otherwise */
+            integers[i] = x >= -9223372036854775808.0 && x < 9223372036854775808.0 ? (int64_t)x : INT64_MIN;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    release(views, 5);
+    return PyLong_FromSsize_t(nans);
+}
+
+static PyMethodDef methods[] = {
+    {"normal_scores", (PyCFunction)(void (*)(void))normal_scores, METH_FASTCALL,
+     "normal_scores(u, intercepts, slopes): uniforms to standard normals, in place"},
+    {"grid_values", (PyCFunction)(void (*)(void))grid_values, METH_FASTCALL,
+     "grid_values(z, table, steps, grid_z, ops, out, whole): tabulated inverse CDF, then clip/round/floor/scale; "
+     "returns the count of NaN values"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "synth_ops._kernels", NULL, 0, methods};
+
+PyMODINIT_FUNC PyInit__kernels(void) { return PyModuleDef_Init(&module); }
