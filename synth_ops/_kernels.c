@@ -1,4 +1,4 @@
-/* The portable sampler's two hottest loops, each one pass over memory instead of numpy's one pass
+/* The portable sampler's hottest loops, each one pass over memory instead of numpy's one pass
  * per operation. Python's C API and the buffer protocol only: no numpy headers, so building needs
  * nothing but a C compiler. Each loop repeats, operation for operation and rounding for rounding,
  * the numpy code it replaces (synth_ops/kernels.py holds both; tests compare the bits), so a
@@ -15,7 +15,7 @@
 
 enum { OP_CLIP = 1, OP_ROUND = 2, OP_FLOOR = 3, OP_SCALE = 4 };
 
-/* 'd' for float64, 'q' for int64, 0 where the buffer is neither */
+/* 'd' for float64, 'q' for int64, 'Q' for uint64, 0 where the buffer is none of them */
 static char kind_of(const Py_buffer *view) {
     const char *format = view->format ? view->format : "B";
     if (*format == '<' || *format == '=' || *format == '@')
@@ -24,7 +24,9 @@ static char kind_of(const Py_buffer *view) {
         return 0;
     if (strcmp(format, "d") == 0)
         return 'd';
-    return strcmp(format, "q") == 0 || strcmp(format, "l") == 0 ? 'q' : 0;
+    if (strcmp(format, "q") == 0 || strcmp(format, "l") == 0)
+        return 'q';
+    return strcmp(format, "Q") == 0 || strcmp(format, "L") == 0 ? 'Q' : 0;
 }
 
 /* kinds: the kinds accepted ("d", or "dq" for either) */
@@ -34,7 +36,7 @@ static int take_buffer(PyObject *obj, Py_buffer *view, int writable, const char 
     char kind = kind_of(view);
     if (!kind || !strchr(kinds, kind)) {
         PyErr_Format(PyExc_TypeError, "%s must be a contiguous %s array", name,
-                     strlen(kinds) > 1 ? "float64 or int64" : "float64");
+                     strlen(kinds) > 1 ? "float64 or int64" : (*kinds == 'Q' ? "uint64" : "float64"));
         PyBuffer_Release(view);
         return -1;
     }
@@ -58,8 +60,82 @@ static uint64_t double_to_bits(double value) {
     return bits;
 }
 
+/* One draw from the uniform u (normals.NormalDraws' passes after the uniforms). */
+static inline double normal_of_uniform(double u, const double *intercepts, const double *slopes, int64_t last) {
+    uint64_t bits = double_to_bits(u - 0.5); /* exact: u is a multiple of 2^-53 */
+    uint64_t sign = bits & SIGN_BIT;
+    double p = 0.5 - bits_to_double(bits & ~SIGN_BIT); /* the share beyond the draw */
+    int64_t key = (int64_t)(double_to_bits(p) >> CELL_SHIFT);
+    key = key < 0 ? 0 : (key > last ? last : key); /* numpy's take(mode="clip") */
+    double z = slopes[key] * p;
+    z = z + intercepts[key];
+    return bits_to_double(double_to_bits(z) ^ sign);
+}
+
+static int normal_tables(PyObject *const *args, Py_buffer *views) {
+    if (take_buffer(args[0], &views[0], 0, "intercepts", "d"))
+        return -1;
+    if (take_buffer(args[1], &views[1], 0, "slopes", "d")) {
+        release(views, 1);
+        return -1;
+    }
+    if (views[0].len != views[1].len || views[0].len == 0) {
+        release(views, 2);
+        PyErr_SetString(PyExc_ValueError, "intercepts and slopes must be non-empty and of one length");
+        return -1;
+    }
+    return 0;
+}
+
+static inline uint64_t rotate_left(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+/* sfc64_normal_scores(out, state, intercepts, slopes): fills ``out`` with the draws of the uniforms
+ * numpy's SFC64 with state words ``state`` (uint64[4], advanced in place) would give to
+ * Generator.random: numpy's sfc64_next and its next_double (the top 53 bits times 2^-53), inline,
+ * instead of a call through the bit generator's function pointer and a pass over memory. */
+static PyObject *sfc64_normal_scores(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    Py_buffer views[4];
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "sfc64_normal_scores(out, state, intercepts, slopes)");
+        return NULL;
+    }
+    if (take_buffer(args[0], &views[0], 1, "out", "d"))
+        return NULL;
+    if (take_buffer(args[1], &views[1], 1, "state", "Q")) {
+        release(views, 1);
+        return NULL;
+    }
+    if (views[1].len != 32) {
+        release(views, 2);
+        PyErr_SetString(PyExc_ValueError, "state must hold SFC64's 4 words");
+        return NULL;
+    }
+    if (normal_tables(args + 2, views + 2)) {
+        release(views, 2);
+        return NULL;
+    }
+    double *out = views[0].buf;
+    uint64_t *words = views[1].buf;
+    const double *intercepts = views[2].buf, *slopes = views[3].buf;
+    Py_ssize_t count = views[0].len / 8;
+    int64_t last = views[2].len / 8 - 1;
+    uint64_t a = words[0], b = words[1], c = words[2], counter = words[3];
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < count; i++) {
+        uint64_t next = a + b + counter++;
+        a = b ^ (b >> 11);
+        b = c + (c << 3);
+        c = rotate_left(c, 24) + next;
+        out[i] = normal_of_uniform((double)(next >> 11) * (1.0 / 9007199254740992.0), intercepts, slopes, last);
+    }
+    Py_END_ALLOW_THREADS
+    words[0] = a, words[1] = b, words[2] = c, words[3] = counter;
+    release(views, 4);
+    Py_RETURN_NONE;
+}
+
 /* normal_scores(u, intercepts, slopes): uniforms in [0, 1) become standard normal draws, in place
- * (normals.NormalDraws' passes, fused). */
+ * (normals.NormalDraws' passes, fused), for bit generators other than SFC64. */
 static PyObject *normal_scores(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     Py_buffer views[3];
     if (nargs != 3) {
@@ -68,17 +144,8 @@ static PyObject *normal_scores(PyObject *self, PyObject *const *args, Py_ssize_t
     }
     if (take_buffer(args[0], &views[0], 1, "u", "d"))
         return NULL;
-    if (take_buffer(args[1], &views[1], 0, "intercepts", "d")) {
+    if (normal_tables(args + 1, views + 1)) {
         release(views, 1);
-        return NULL;
-    }
-    if (take_buffer(args[2], &views[2], 0, "slopes", "d")) {
-        release(views, 2);
-        return NULL;
-    }
-    if (views[1].len != views[2].len || views[1].len == 0) {
-        release(views, 3);
-        PyErr_SetString(PyExc_ValueError, "intercepts and slopes must be non-empty and of one length");
         return NULL;
     }
     double *u = views[0].buf;
@@ -86,16 +153,8 @@ static PyObject *normal_scores(PyObject *self, PyObject *const *args, Py_ssize_t
     Py_ssize_t count = views[0].len / 8;
     int64_t last = views[1].len / 8 - 1;
     Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t i = 0; i < count; i++) {
-        uint64_t bits = double_to_bits(u[i] - 0.5); /* exact: u is a multiple of 2^-53 */
-        uint64_t sign = bits & SIGN_BIT;
-        double p = 0.5 - bits_to_double(bits & ~SIGN_BIT); /* the share beyond the draw */
-        int64_t key = (int64_t)(double_to_bits(p) >> CELL_SHIFT);
-        key = key < 0 ? 0 : (key > last ? last : key); /* numpy's take(mode="clip") */
-        double z = slopes[key] * p;
-        z = z + intercepts[key];
-        u[i] = bits_to_double(double_to_bits(z) ^ sign);
-    }
+    for (Py_ssize_t i = 0; i < count; i++)
+        u[i] = normal_of_uniform(u[i], intercepts, slopes, last);
     Py_END_ALLOW_THREADS
     release(views, 3);
     Py_RETURN_NONE;
@@ -251,6 +310,8 @@ static PyObject *grid_values(PyObject *self, PyObject *const *args, Py_ssize_t n
 static PyMethodDef methods[] = {
     {"normal_scores", (PyCFunction)(void (*)(void))normal_scores, METH_FASTCALL,
      "normal_scores(u, intercepts, slopes): uniforms to standard normals, in place"},
+    {"sfc64_normal_scores", (PyCFunction)(void (*)(void))sfc64_normal_scores, METH_FASTCALL,
+     "sfc64_normal_scores(out, state, intercepts, slopes): SFC64's next uniforms as standard normals"},
     {"grid_values", (PyCFunction)(void (*)(void))grid_values, METH_FASTCALL,
      "grid_values(z, table, steps, grid_z, ops, out, whole): tabulated inverse CDF, then clip/round/floor/scale; "
      "returns the count of NaN values"},

@@ -57,6 +57,26 @@ def test_normal_draws_are_numpys_bits(numpy_only):
     assert np.isfinite(fused).all() and fused.max() > 8 and fused.min() < -8  # the deep tails were in it
 
 
+def test_sfc64_draws_step_the_generator_as_numpy_does(numpy_only):
+    """The copulas' stream (SFC64) is stepped inside the kernel: the same draws as numpy's uniforms
+    through the numpy passes, and the generator left where numpy leaves it, across fills of any
+    size and other draws from the same generator in between."""
+    from synth_ops.normals import sampling_stream
+
+    def run():
+        rng, draws, seen = sampling_stream(4, "flights"), None, []
+        draws = NormalDraws(rng)
+        for size in (1, CHUNK - 1, 3 * CHUNK + 5, 0, 1000):
+            seen.append(draws.fill(np.empty(size)))
+            seen.append(rng.random(3))  # the generator's own uniforms continue from the draws' state
+        seen.append(rng.integers(0, 2**62, 4).astype(np.float64))
+        return np.concatenate(seen)
+
+    fused = run()
+    numpy_only()
+    assert np.array_equal(fused.view(np.uint64), run().view(np.uint64))
+
+
 def _table(rng, points, scale):
     return np.sort(rng.normal(0, scale, points)) + np.linspace(0, scale, points)
 
@@ -168,6 +188,10 @@ def test_the_kernels_refuse_arrays_of_other_types_or_lengths():
         kernels.compiled.normal_scores(np.zeros(4, dtype=np.int64), *_tables())
     with pytest.raises(ValueError, match="one length"):
         kernels.compiled.normal_scores(np.zeros(4), _tables()[0], _tables()[1][:-1])
+    with pytest.raises(TypeError, match="state must be a contiguous uint64"):
+        kernels.compiled.sfc64_normal_scores(np.zeros(4), np.zeros(4), *_tables())
+    with pytest.raises(ValueError, match="SFC64's 4 words"):
+        kernels.compiled.sfc64_normal_scores(np.zeros(4), np.zeros(3, dtype=np.uint64), *_tables())
 
 
 @pytest.mark.parametrize("source", [0, 2, 3], ids=["grid", "steps", "identity"])
