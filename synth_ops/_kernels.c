@@ -307,7 +307,186 @@ static PyObject *grid_values(PyObject *self, PyObject *const *args, Py_ssize_t n
     return PyLong_FromSsize_t(nans);
 }
 
+/* grid_cell_codes(z, grid_z, points, split, cell_codes, out): category_codes.GridCodes' codes of the
+ * scores z: each score's grid position (decoders.grid_position's arithmetic) times ``split``, its
+ * cell's code from ``cell_codes`` (int32; -1 where a bound crosses the cell) into ``out`` (int32).
+ * Returns how many rows took -1 (the caller interpolates and searches those). */
+static PyObject *grid_cell_codes(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    Py_buffer views[3];
+    if (nargs != 6) {
+        PyErr_SetString(PyExc_TypeError, "grid_cell_codes(z, grid_z, points, split, cell_codes, out)");
+        return NULL;
+    }
+    double grid_z = PyFloat_AsDouble(args[1]);
+    if (grid_z == -1.0 && PyErr_Occurred())
+        return NULL;
+    Py_ssize_t points = PyLong_AsSsize_t(args[2]);
+    if (points == -1 && PyErr_Occurred())
+        return NULL;
+    double split = PyFloat_AsDouble(args[3]);
+    if (split == -1.0 && PyErr_Occurred())
+        return NULL;
+    if (take_buffer(args[0], &views[0], 0, "z", "d"))
+        return NULL;
+    if (PyObject_GetBuffer(args[4], &views[1], PyBUF_C_CONTIGUOUS | PyBUF_FORMAT)) {
+        release(views, 1);
+        return NULL;
+    }
+    if (PyObject_GetBuffer(args[5], &views[2], PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE)) {
+        release(views, 2);
+        return NULL;
+    }
+    const char *problem = NULL;
+    PyObject *error = PyExc_TypeError;
+    for (int i = 1; i < 3; i++) {
+        const char *format = views[i].format ? views[i].format : "B";
+        if (*format == '<' || *format == '=' || *format == '@')
+            format++;
+        if (views[i].itemsize != 4 || (strcmp(format, "i") != 0 && strcmp(format, "l") != 0))
+            problem = i == 1 ? "cell_codes must be a contiguous int32 array" : "out must be a contiguous int32 array";
+    }
+    Py_ssize_t count = views[0].len / 8, cells = views[1].len / 4;
+    if (!problem) {
+        error = PyExc_ValueError;
+        if (views[2].len / 4 != count)
+            problem = "out must have as many values as z";
+        else if (cells < 1 || points < 2 || !(grid_z > 0) || !(split >= 1))
+            problem = "a grid needs cells, 2 points, a positive grid_z and a split of at least 1";
+    }
+    if (problem) {
+        release(views, 3);
+        PyErr_SetString(error, problem);
+        return NULL;
+    }
+    const double *z = views[0].buf;
+    const int32_t *cell_codes = views[1].buf;
+    int32_t *out = views[2].buf;
+    double scale = (double)(points - 1) / (2 * grid_z);
+    Py_ssize_t unresolved = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < count; i++) {
+        double x = z[i];
+        if (x != x) { /* no cell: left to the caller's interpolation, as a crossed cell */
+            out[i] = -1;
+            unresolved++;
+            continue;
+        }
+        x = x < -grid_z ? -grid_z : x;
+        x = x > grid_z ? grid_z : x;
+        x += grid_z;
+        x *= scale;
+        x *= split; /* exact: a power of 2 */
+        Py_ssize_t cell = (Py_ssize_t)x;
+        cell = cell > cells - 1 ? cells - 1 : cell;
+        out[i] = cell_codes[cell];
+        unresolved += out[i] < 0;
+    }
+    Py_END_ALLOW_THREADS
+    release(views, 3);
+    return PyLong_FromSsize_t(unresolved);
+}
+
+#define SHORT_TEXT 16
+
+/* take_text(codes, dictionary_offsets, dictionary_data, missing): the text of ``codes`` (int32
+ * positions in a string dictionary given by its int32 offsets and its bytes) as (offsets, data)
+ * bytearrays of an Arrow string array, empty where ``missing`` (bool, or None); None when the text
+ * would not fit int32 offsets. Arrow's ``take`` of a string array, without its per-row dispatch. */
+static PyObject *take_text(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    Py_buffer views[4];
+    int have_missing = nargs == 4 && args[3] != Py_None;
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "take_text(codes, dictionary_offsets, dictionary_data, missing)");
+        return NULL;
+    }
+    PyObject *objects[] = {args[0], args[1], args[2], args[3]};
+    int taken = 0;
+    for (; taken < 3 + have_missing; taken++)
+        if (PyObject_GetBuffer(objects[taken], &views[taken], PyBUF_C_CONTIGUOUS | PyBUF_FORMAT))
+            break;
+    if (taken < 3 + have_missing) {
+        release(views, taken);
+        return NULL;
+    }
+    Py_ssize_t rows = views[0].len / (views[0].itemsize ? views[0].itemsize : 1);
+    Py_ssize_t entries = views[1].len / 4 - 1;
+    const char *problem = NULL;
+    if (views[0].itemsize != 4 || views[1].itemsize != 4)
+        problem = "codes and dictionary_offsets must be int32 arrays";
+    else if (entries < 1)
+        problem = "the dictionary needs at least one entry";
+    else if (have_missing && (views[3].itemsize != 1 || views[3].len != rows))
+        problem = "missing must be a bool array as long as codes";
+    const int32_t *codes = views[0].buf, *entry_offsets = views[1].buf;
+    const char *entry_data = views[2].buf;
+    Py_ssize_t data_length = views[2].len;
+    const unsigned char *missing = have_missing ? views[3].buf : NULL;
+    for (Py_ssize_t k = 0; !problem && k < entries; k++)
+        if (entry_offsets[k] < 0 || entry_offsets[k + 1] < entry_offsets[k] || entry_offsets[k + 1] > views[2].len)
+            problem = "dictionary_offsets do not fit dictionary_data";
+    for (Py_ssize_t i = 0; !problem && i < rows; i++)
+        if (codes[i] < 0 || codes[i] >= entries)
+            problem = "a code is not a dictionary position";
+    if (problem) {
+        release(views, 3 + have_missing);
+        PyErr_SetString(PyExc_ValueError, problem);
+        return NULL;
+    }
+    PyObject *offsets_object = PyByteArray_FromStringAndSize(NULL, (rows + 1) * 4);
+    if (!offsets_object) {
+        release(views, 3 + have_missing);
+        return NULL;
+    }
+    int32_t *offsets = (int32_t *)PyByteArray_AS_STRING(offsets_object);
+    int64_t total = 0;
+    offsets[0] = 0;
+    for (Py_ssize_t i = 0; i < rows && total < INT32_MAX; i++) {
+        if (!missing || !missing[i])
+            total += entry_offsets[codes[i] + 1] - entry_offsets[codes[i]];
+        offsets[i + 1] = (int32_t)(total < INT32_MAX ? total : 0);
+    }
+    if (total >= INT32_MAX) {
+        release(views, 3 + have_missing);
+        Py_DECREF(offsets_object);
+        Py_RETURN_NONE;
+    }
+    /* 16 bytes of slack: a short entry is copied as one 16-byte block (the next row's bytes then
+     * overwrite the excess), not by a memcpy call a row */
+    PyObject *data_object = PyByteArray_FromStringAndSize(NULL, (Py_ssize_t)total + SHORT_TEXT);
+    if (!data_object) {
+        release(views, 3 + have_missing);
+        Py_DECREF(offsets_object);
+        return NULL;
+    }
+    char *data = PyByteArray_AS_STRING(data_object);
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < rows; i++) {
+        int32_t width = offsets[i + 1] - offsets[i];
+        const char *entry = entry_data + entry_offsets[codes[i]];
+        if (width > SHORT_TEXT || entry_offsets[codes[i]] + SHORT_TEXT > data_length)
+            memcpy(data + offsets[i], entry, (size_t)width);
+        else if (width)
+            memcpy(data + offsets[i], entry, SHORT_TEXT); /* a fixed size: one load and store */
+    }
+    Py_END_ALLOW_THREADS
+    release(views, 3 + have_missing);
+    if (PyByteArray_Resize(data_object, (Py_ssize_t)total)) { /* the slack off: same size as Arrow's */
+        Py_DECREF(offsets_object);
+        Py_DECREF(data_object);
+        return NULL;
+    }
+    PyObject *pair = PyTuple_Pack(2, offsets_object, data_object);
+    Py_DECREF(offsets_object);
+    Py_DECREF(data_object);
+    return pair;
+}
+
 static PyMethodDef methods[] = {
+    {"take_text", (PyCFunction)(void (*)(void))take_text, METH_FASTCALL,
+     "take_text(codes, dictionary_offsets, dictionary_data, missing): (offsets, data) of the codes' text"},
+    {"grid_cell_codes", (PyCFunction)(void (*)(void))grid_cell_codes, METH_FASTCALL,
+     "grid_cell_codes(z, grid_z, points, split, cell_codes, out): category codes by grid cell; "
+     "returns how many cells a bound crosses"},
     {"normal_scores", (PyCFunction)(void (*)(void))normal_scores, METH_FASTCALL,
      "normal_scores(u, intercepts, slopes): uniforms to standard normals, in place"},
     {"sfc64_normal_scores", (PyCFunction)(void (*)(void))sfc64_normal_scores, METH_FASTCALL,

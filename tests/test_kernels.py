@@ -163,6 +163,60 @@ def test_samplers_sample_the_same_rows_without_the_module(numpy_only):
     assert fused.equals(sampler.sample(5000, seed=9, shard=2, batch_rows=1700))
 
 
+@pytest.mark.parametrize("bound_count", [3, 200, 4003, 8000])
+def test_category_codes_by_grid_cell_are_numpys(bound_count, numpy_only):
+    """``GridCodes`` (categories read through a tabulated inverse) at each split, on random scores,
+    scores beyond the grid, every node and cell edge and their neighbouring floats."""
+    import pyarrow as pa
+
+    points, grid_z = 16385, 8.3
+    nodes = np.linspace(-grid_z, grid_z, points)
+    table = np.round(0.5 + 0.5 * np.tanh(nodes / 2), 4)  # onto [0, 1], with flat stretches
+    inverse = decoders.Inverse({"grid": "t.npy"}, {"t.npy": table}, grid_z, "test")
+    rng = np.random.default_rng(bound_count)
+    cells = (nodes[:-1, None] + np.arange(8) / 8 * np.diff(nodes)[:, None]).ravel()
+    z = np.concatenate([rng.standard_normal(100_000) * 3, nodes, cells, np.nextafter(cells, np.inf),
+                        np.nextafter(cells, -np.inf), [-np.inf, np.inf, -grid_z, grid_z, 0.0, -0.0]])
+    bounds = sorted(float(b) for b in np.sort(rng.uniform(0, 1, bound_count)))
+    spec = {"name": "c", "kind": "category", "from": 0, "input": "value", "clip": [0.0, 1.0], "bounds": bounds,
+            "values": [f"v{i}" for i in range(bound_count)]}
+    column = Column(spec, pa.field("c", pa.string()), inverse)
+    fused = column.grid_codes(z)
+    numpy_only()
+    assert fused.dtype == np.int32 and np.array_equal(fused, column.grid_codes(z))
+
+
+@pytest.mark.parametrize("values", [["Biscoe", "Dream", "Torgersen"], ["MALE", "FEMALE", None], ["", "a", "é"],
+                                    ["x" * 17, "y", "z" * 40], [f"N{i}" + "X" * (i % 5) for i in range(4000)], [None]])
+def test_text_gathered_by_the_kernel_is_arrows_take(values):
+    """Mixed-width text categories: the kernel's rows equal Arrow's ``take`` of the dictionary,
+    null rows and null entries included, short entries (copied 16 bytes at a time) and long ones."""
+    import pyarrow as pa
+
+    from synth_ops.sampler.dictionaries import GatheredText
+
+    dictionary = pa.array(values, type=pa.string())
+    text = GatheredText.of(dictionary)
+    rng = np.random.default_rng(len(values))
+    codes = rng.integers(0, len(values), 5000)
+    for missing in (None, rng.random(5000) < 0.1, np.ones(5000, dtype=bool)):
+        got = text(codes, missing)
+        expected = dictionary.take(pa.array(codes.astype("int32"), mask=missing))
+        assert got.equals(expected) and got.null_count == expected.null_count
+        assert got.to_pylist() == expected.to_pylist()
+    assert GatheredText.of(pa.array(["a", "b"], type=pa.large_string())) is None
+
+
+def test_text_of_codes_outside_the_dictionary_is_refused():
+    offsets, data = np.array([0, 1, 3], dtype=np.int32), b"abc" + bytes(16)
+    with pytest.raises(ValueError, match="not a dictionary position"):
+        kernels.compiled.take_text(np.array([0, 2], dtype=np.int32), offsets, data, None)
+    with pytest.raises(ValueError, match="do not fit"):
+        kernels.compiled.take_text(np.array([0], dtype=np.int32), np.array([0, 50], dtype=np.int32), data, None)
+    with pytest.raises(ValueError, match="as long as codes"):
+        kernels.compiled.take_text(np.array([0], dtype=np.int32), offsets, data, np.zeros(2, dtype=bool))
+
+
 @pytest.mark.parametrize("ops", [[["unknown"]], [["round", 1.5]], [["round", True]], [["clip", "a", 1]],
                                  [["round", 400]], [["scale"]]])
 def test_operations_the_kernel_does_not_take_stay_with_numpy(ops):
@@ -188,6 +242,12 @@ def test_the_kernels_refuse_arrays_of_other_types_or_lengths():
         kernels.compiled.normal_scores(np.zeros(4, dtype=np.int64), *_tables())
     with pytest.raises(ValueError, match="one length"):
         kernels.compiled.normal_scores(np.zeros(4), _tables()[0], _tables()[1][:-1])
+    with pytest.raises(TypeError, match="cell_codes must be a contiguous int32"):
+        kernels.compiled.grid_cell_codes(z, 8.0, 5, 1.0, np.zeros(4), np.empty(4, dtype=np.int32))
+    with pytest.raises(ValueError, match="as many values as z"):
+        kernels.compiled.grid_cell_codes(z, 8.0, 5, 1.0, np.zeros(4, dtype=np.int32), np.empty(3, dtype=np.int32))
+    with pytest.raises(ValueError, match="a positive grid_z"):
+        kernels.compiled.grid_cell_codes(z, 0.0, 5, 1.0, np.zeros(4, dtype=np.int32), np.empty(4, dtype=np.int32))
     with pytest.raises(TypeError, match="state must be a contiguous uint64"):
         kernels.compiled.sfc64_normal_scores(np.zeros(4), np.zeros(4), *_tables())
     with pytest.raises(ValueError, match="SFC64's 4 words"):

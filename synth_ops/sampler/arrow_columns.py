@@ -17,7 +17,7 @@ from synth_ops import kernels
 from synth_ops.arrow_numpy import cast, from_numpy
 from synth_ops.sampler import decoders
 from synth_ops.sampler.category_codes import GridCodes, Intervals
-from synth_ops.sampler.dictionaries import FixedWidthText, dictionary_array
+from synth_ops.sampler.dictionaries import FixedWidthText, GatheredText, dictionary_array
 
 _NANOSECONDS = {"D": 86_400_000_000_000, "h": 3_600_000_000_000, "min": 60_000_000_000, "s": 1_000_000_000,
                 "ms": 1_000_000, "us": 1_000, "ns": 1}
@@ -43,7 +43,7 @@ class Column:
         self.spec, self.field, self.name, self.inverse = spec, field, spec["name"], inverse
         # the column's ops in the compiled kernel's terms (None: the numpy path applies them)
         self.encoded_ops = None if inverse is None else kernels.encode_ops(spec.get("ops"))
-        self.dictionary = self.intervals = self.grid_codes = self.fixed_text = None
+        self.dictionary = self.intervals = self.grid_codes = self.fixed_text = self.gathered_text = None
         value_range = (None, None) if inverse is None else inverse.value_range
         kind = spec["kind"]
         target = None if field is None else field.type
@@ -63,6 +63,7 @@ class Column:
             try:
                 self.dictionary = dictionary_array(spec["values"], target)
                 self.fixed_text = FixedWidthText.of(self.dictionary)
+                self.gathered_text = None if self.fixed_text else GatheredText.of(self.dictionary)
                 self.fast = True
                 if kind == "category":
                     self.intervals = Intervals.of(spec, value_range)
@@ -200,8 +201,8 @@ class Column:
                             spec["first_code"] + size - 1).astype("int64") - spec["first_code"]
         if nulls is not None:
             missing = nulls if missing is None else missing | nulls
-        if self.fixed_text is not None:
-            text = self.fixed_text(codes, missing)
+        for text_of in (self.fixed_text, self.gathered_text):
+            text = None if text_of is None else text_of(codes, missing)
             if text is not None:
                 return text
         return self.dictionary.take(from_numpy(codes.astype("int32"), pa.int32(), missing))

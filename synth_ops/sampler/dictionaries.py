@@ -3,6 +3,7 @@ Built from buffers, not ``pa.array``, which imports pandas (``synth_ops/arrow_nu
 """
 from __future__ import annotations
 
+from synth_ops import kernels
 from synth_ops.arrow_numpy import cast
 
 
@@ -59,6 +60,53 @@ class FixedWidthText:
         for name, table in self.parts:
             out[name] = table[codes]
         return fixed_width_text(out, rows, self.width, missing)
+
+
+class GatheredText:
+    """Text categories of mixed byte widths (penguins' islands, tail numbers): each row's bytes
+    copied from the dictionary by the compiled ``take_text`` (``kernels.py``), the same strings
+    as Arrow's ``take`` of the dictionary: 2-3 against ~6 ns a row (penguins' islands)."""
+
+    def __init__(self, dictionary):
+        import numpy as np
+
+        entries = [b"" if v is None else v.encode() for v in dictionary.to_pylist()]
+        self.offsets = np.zeros(len(entries) + 1, dtype=np.int32)
+        np.cumsum([len(e) for e in entries], out=self.offsets[1:])
+        self.data = b"".join(entries) + bytes(16)  # the kernel copies short entries 16 bytes at a time
+        null_entries = np.asarray(dictionary.is_null().to_pylist(), dtype=bool)
+        self.null_entries = null_entries if null_entries.any() else None
+
+    @classmethod
+    def of(cls, dictionary):
+        import pyarrow as pa
+
+        if kernels.compiled is None or not pa.types.is_string(dictionary.type) or not len(dictionary):
+            return None
+        if sum(len(v.encode()) for v in dictionary.to_pylist() if v is not None) >= 2**31:
+            return None
+        return cls(dictionary)
+
+    def __call__(self, codes, missing):
+        """The rows of ``codes`` (valid positions in the dictionary), null where ``missing``; None
+        when the compiled module is not there or the text would not fit int32 offsets."""
+        import numpy as np
+        import pyarrow as pa
+
+        from synth_ops.arrow_numpy import validity
+
+        if kernels.compiled is None:
+            return None
+        if self.null_entries is not None:
+            entry_nulls = self.null_entries[codes]
+            missing = entry_nulls if missing is None else missing | entry_nulls
+        codes = np.ascontiguousarray(codes, dtype=np.int32)
+        missing = None if missing is None else np.ascontiguousarray(missing, dtype=bool)
+        taken = kernels.compiled.take_text(codes, self.offsets, self.data, missing)
+        if taken is None:
+            return None
+        bitmap, nulls = validity(missing)
+        return pa.StringArray.from_buffers(len(codes), pa.py_buffer(taken[0]), pa.py_buffer(taken[1]), bitmap, nulls)
 
 
 def dictionary_array(values: list, target):
