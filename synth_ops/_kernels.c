@@ -1,9 +1,10 @@
 /* The portable sampler's hottest loops, each one pass over memory instead of numpy's one pass
  * per operation. Python's C API and the buffer protocol only: no numpy headers, so building needs
  * nothing but a C compiler. Each loop repeats, operation for operation and rounding for rounding,
- * the numpy code it replaces (synth_ops/kernels.py holds both; tests compare the bits), so a
- * machine without this module samples the same rows. Built with -ffp-contract=off: a fused
- * multiply-add would round once where numpy rounds twice. */
+ * the numpy (or Arrow) code it stands in for, which stays beside its call as the path of a machine
+ * without this module (synth_ops/kernels.py lists them; tests/test_kernels.py compares the bits),
+ * so such a machine samples the same rows. Built with -ffp-contract=off: a fused multiply-add
+ * would round once where numpy rounds twice. */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <math.h>

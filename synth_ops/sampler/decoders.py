@@ -107,7 +107,8 @@ class Inverse:
 
     def integers(self, z, encoded_ops, whole: bool):
         """``self.decoded(z, ops)`` rounded (unless ``whole``) to int64 in the same compiled pass,
-        or None where that pass cannot run or a value is NaN (the caller then takes ``values``)."""
+        or None where that pass cannot run or a value is NaN (the caller then takes the float
+        values and masks the NaN, as the numpy path does)."""
         if self.kind != "grid" or encoded_ops is None:
             return None
         fused = _compiled_grid_values(z, self.table, self.steps, self.grid_z, encoded_ops, True, whole)

@@ -65,7 +65,8 @@ class FixedWidthText:
 class GatheredText:
     """Text categories of mixed byte widths (penguins' islands, tail numbers): each row's bytes
     copied from the dictionary by the compiled ``take_text`` (``kernels.py``), the same strings
-    as Arrow's ``take`` of the dictionary: 2-3 against ~6 ns a row (penguins' islands)."""
+    as Arrow's ``take`` of the dictionary: 5.2 against 12.2 ns a row for penguins' three islands,
+    3.8 against 5.8 for 4,000 tail numbers (50,000-row batches, 1% null)."""
 
     def __init__(self, dictionary):
         import numpy as np
