@@ -1,6 +1,7 @@
-"""The compiled sampler loops (``synth_ops/_kernels.c``) give the bits of the numpy code they
-replace: the normal draws, a tabulated inverse CDF with its clip/round/floor/scale operations, and
-integer columns' rounding; whole samplers sample the same rows with and without them."""
+"""The compiled sampler loops (``synth_ops/_kernels.c``) give the bits of the numpy (or Arrow) code
+they stand in for: the normal draws (SFC64's steps included), a tabulated inverse CDF with its
+clip/round/floor/scale operations and integer columns' rounding, category codes by grid cell, and
+mixed-width text; whole samplers sample the same rows with and without them."""
 import numpy as np
 import pytest
 
@@ -136,7 +137,7 @@ def test_a_nan_value_sends_integers_back_to_the_float_path():
     assert inverse.integers(z[:5], encoded, True) is not None  # cell 28, clear of the NaN
 
 
-def test_integer_columns_are_the_reference_paths_arrays(numpy_only):
+def test_every_decoder_kind_builds_the_same_arrays_without_the_module(numpy_only):
     """Every decoder kind through Arrow (``Column.build``), with and without the module, over two
     batches of one sampler: the same arrays, nulls included."""
     sampler = _every_kind_sampler()
