@@ -16,18 +16,27 @@
 
 enum { OP_CLIP = 1, OP_ROUND = 2, OP_FLOOR = 3, OP_SCALE = 4 };
 
-/* 'd' for float64, 'q' for int64, 'Q' for uint64, 0 where the buffer is none of them */
+/* 'd' float64, 'q' int64, 'Q' uint64, 'i' int32; 0 where the buffer is none of them */
 static char kind_of(const Py_buffer *view) {
     const char *format = view->format ? view->format : "B";
     if (*format == '<' || *format == '=' || *format == '@')
         format++;
+    int integer = strcmp(format, "q") == 0 || strcmp(format, "l") == 0 || strcmp(format, "i") == 0;
+    if (view->itemsize == 4)
+        return integer ? 'i' : 0;
     if (view->itemsize != 8)
         return 0;
     if (strcmp(format, "d") == 0)
         return 'd';
-    if (strcmp(format, "q") == 0 || strcmp(format, "l") == 0)
+    if (integer)
         return 'q';
     return strcmp(format, "Q") == 0 || strcmp(format, "L") == 0 ? 'Q' : 0;
+}
+
+static const char *kind_name(const char *kinds) {
+    if (strcmp(kinds, "dq") == 0)
+        return "float64 or int64";
+    return *kinds == 'Q' ? "uint64" : (*kinds == 'i' ? "int32" : "float64");
 }
 
 /* kinds: the kinds accepted ("d", or "dq" for either) */
@@ -36,8 +45,7 @@ static int take_buffer(PyObject *obj, Py_buffer *view, int writable, const char 
         return -1;
     char kind = kind_of(view);
     if (!kind || !strchr(kinds, kind)) {
-        PyErr_Format(PyExc_TypeError, "%s must be a contiguous %s array", name,
-                     strlen(kinds) > 1 ? "float64 or int64" : (*kinds == 'Q' ? "uint64" : "float64"));
+        PyErr_Format(PyExc_TypeError, "%s must be a contiguous %s array", name, kind_name(kinds));
         PyBuffer_Release(view);
         return -1;
     }
@@ -222,30 +230,22 @@ static PyObject *grid_values(PyObject *self, PyObject *const *args, Py_ssize_t n
     else if (!(grid_z > 0))
         problem = "grid_z must be positive";
     const double *ops = views[3].buf;
-    for (Py_ssize_t k = 0; !problem && k < op_count; k++) {
-        double code = ops[3 * k];
-        if (code != OP_CLIP && code != OP_ROUND && code != OP_FLOOR && code != OP_SCALE)
-            problem = "unknown operation code";
-        else if (code == OP_ROUND && !(fabs(ops[3 * k + 1]) < 300 && ops[3 * k + 1] == floor(ops[3 * k + 1])))
-            problem = "round needs whole digits";
-    }
-    if (problem) {
-        release(views, 5);
-        PyErr_SetString(PyExc_ValueError, problem);
-        return NULL;
-    }
-    /* the ops decoded once: code, and for a round its scale (1: none, as for 0 digits) */
+    /* the ops checked and decoded once: code, and for a round its scale (1 for 0 digits) */
     int codes[16];
     double factors[16];
     if (!problem && op_count > 16)
         problem = "at most 16 operations";
     for (Py_ssize_t k = 0; !problem && k < op_count; k++) {
-        codes[k] = (int)ops[3 * k];
-        if (codes[k] == OP_ROUND) {
-            int digits = (int)ops[3 * k + 1];
-            factors[k] = power_of_ten(digits < 0 ? -digits : digits);
+        double code = ops[3 * k], digits = ops[3 * k + 1];
+        if (code != OP_CLIP && code != OP_ROUND && code != OP_FLOOR && code != OP_SCALE)
+            problem = "unknown operation code";
+        else if (code == OP_ROUND && !(fabs(digits) < 300 && digits == floor(digits)))
+            problem = "round needs whole digits";
+        else if (code == OP_ROUND) {
+            factors[k] = power_of_ten((int)fabs(digits));
             codes[k] = digits < 0 ? -OP_ROUND : OP_ROUND; /* -OP_ROUND: divide, round, multiply */
-        }
+        } else
+            codes[k] = (int)code;
     }
     if (problem) {
         release(views, 5);
@@ -329,34 +329,23 @@ static PyObject *grid_cell_codes(PyObject *self, PyObject *const *args, Py_ssize
         return NULL;
     if (take_buffer(args[0], &views[0], 0, "z", "d"))
         return NULL;
-    if (PyObject_GetBuffer(args[4], &views[1], PyBUF_C_CONTIGUOUS | PyBUF_FORMAT)) {
+    if (take_buffer(args[4], &views[1], 0, "cell_codes", "i")) {
         release(views, 1);
         return NULL;
     }
-    if (PyObject_GetBuffer(args[5], &views[2], PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE)) {
+    if (take_buffer(args[5], &views[2], 1, "out", "i")) {
         release(views, 2);
         return NULL;
     }
     const char *problem = NULL;
-    PyObject *error = PyExc_TypeError;
-    for (int i = 1; i < 3; i++) {
-        const char *format = views[i].format ? views[i].format : "B";
-        if (*format == '<' || *format == '=' || *format == '@')
-            format++;
-        if (views[i].itemsize != 4 || (strcmp(format, "i") != 0 && strcmp(format, "l") != 0))
-            problem = i == 1 ? "cell_codes must be a contiguous int32 array" : "out must be a contiguous int32 array";
-    }
     Py_ssize_t count = views[0].len / 8, cells = views[1].len / 4;
-    if (!problem) {
-        error = PyExc_ValueError;
-        if (views[2].len / 4 != count)
-            problem = "out must have as many values as z";
-        else if (cells < 1 || points < 2 || !(grid_z > 0) || !(split >= 1))
-            problem = "a grid needs cells, 2 points, a positive grid_z and a split of at least 1";
-    }
+    if (views[2].len / 4 != count)
+        problem = "out must have as many values as z";
+    else if (cells < 1 || points < 2 || !(grid_z > 0) || !(split >= 1))
+        problem = "a grid needs cells, 2 points, a positive grid_z and a split of at least 1";
     if (problem) {
         release(views, 3);
-        PyErr_SetString(error, problem);
+        PyErr_SetString(PyExc_ValueError, problem);
         return NULL;
     }
     const double *z = views[0].buf;
@@ -498,6 +487,6 @@ static PyMethodDef methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "synth_ops._kernels", NULL, 0, methods};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "synth_ops._kernels", NULL, 0, methods, NULL, NULL, NULL, NULL};
 
 PyMODINIT_FUNC PyInit__kernels(void) { return PyModuleDef_Init(&module); }

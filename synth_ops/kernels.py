@@ -22,6 +22,15 @@ except ImportError:  # installed without a C compiler: the numpy path gives the 
     compiled = None
 
 CLIP, ROUND, FLOOR, SCALE = 1, 2, 3, 4
+
+
+def reads(*arrays) -> bool:
+    """Whether the compiled module is here and each array has the layout its loops read: a
+    C-contiguous float64 numpy array (others take the numpy path, which gives the same bits)."""
+    import numpy as np
+
+    return compiled is not None and all(
+        isinstance(a, np.ndarray) and a.dtype == np.float64 and a.flags.c_contiguous for a in arrays)
 _MAX_DIGITS = 300  # beyond, 10**digits overflows: left to numpy
 
 

@@ -119,8 +119,7 @@ class GridCodes:
     def __call__(self, z):
         import numpy as np
 
-        if kernels.compiled is not None and isinstance(z, np.ndarray) and z.dtype == np.float64 \
-                and z.ndim == 1 and z.flags.c_contiguous and self.inverse.grid_z > 0:
+        if kernels.reads(z) and z.ndim == 1 and self.inverse.grid_z > 0:
             # the same arithmetic in one pass (kernels.py)
             codes = np.empty(len(z), dtype=np.int32)
             if kernels.compiled.grid_cell_codes(z, float(self.inverse.grid_z), len(self.inverse.table),

@@ -39,12 +39,8 @@ def _compiled_grid_values(z, table, steps, grid_z: float, ops=None, integers: bo
     then the numpy path gives the same bits."""
     import numpy as np
 
-    if kernels.compiled is None or steps is None:
-        return None
     ops = np.empty((0, 3)) if ops is None else ops
-    arrays = (z, table, steps, ops)
-    if not all(isinstance(a, np.ndarray) and a.dtype == np.float64 and a.flags.c_contiguous for a in arrays) \
-            or z.ndim != 1 or len(table) < 2 or not grid_z > 0:
+    if steps is None or not kernels.reads(z, table, steps, ops) or z.ndim != 1 or len(table) < 2 or not grid_z > 0:
         return None
     out = np.empty(len(z), dtype=np.int64 if integers else np.float64)
     return out, kernels.compiled.grid_values(z, table, steps, float(grid_z), ops, out, whole)
