@@ -46,8 +46,9 @@ def gx_type_names(arrow_type: str) -> list[str] | None:
 
 def automatic_suite(profile: dict, public: dict | None = None) -> dict:
     """The suite, as plain GX JSON, that every synthetic table must meet: types and nulls for every
-    column, domains for learned ones, and for generated ones what their role promises (keys unique
-    over the release and of the source's pattern, constants constant, all-null columns null).
+    column, domains for learned ones (a discrete number's: its support, the profile's real values),
+    and for generated ones what their role promises (keys unique over the release and of the
+    source's pattern, constants constant, all-null columns null).
 
     ``public``: a DP fit's declared domain of its learned columns ({"bounds": {column: [low, high]},
     "categories": {column: [values]}}): their domains are those, and nulls are not refused (the
@@ -95,6 +96,8 @@ def automatic_suite(profile: dict, public: dict | None = None) -> dict:
         elif role == roles.LEARNED:
             if stats["sdtype"] in _SET_SDTYPES and "categories" in stats:
                 expect("expect_column_values_to_be_in_set", value_set=stats["categories"])
+            elif "support" in stats:  # a discrete number: every backend keeps to its real values
+                expect("expect_column_values_to_be_in_set", value_set=stats["support"])
             elif "min" in stats and "unique_within" not in entry:  # a key's own column may move past max
                 expect("expect_column_values_to_be_between", min_value=_widened(stats["min"], -1),
                        max_value=_widened(stats["max"], 1))

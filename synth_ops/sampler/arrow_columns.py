@@ -41,8 +41,12 @@ class Column:
         import pyarrow as pa
 
         self.spec, self.field, self.name, self.inverse = spec, field, spec["name"], inverse
+        ops = spec.get("ops") or []
+        # a discrete number's last op, ``snap``: applied after the others, so those keep the kernel
+        self.snap = ops[-1] if ops and isinstance(ops[-1], list) and ops[-1][:1] == ["snap"] else None
+        self.ops = ops[:-1] if self.snap else ops
         # the column's ops in the compiled kernel's terms (None: the numpy path applies them)
-        self.encoded_ops = None if inverse is None else kernels.encode_ops(spec.get("ops"))
+        self.encoded_ops = None if inverse is None else kernels.encode_ops(self.ops)
         self.dictionary = self.intervals = self.grid_codes = self.fixed_text = self.gathered_text = None
         value_range = (None, None) if inverse is None else inverse.value_range
         kind = spec["kind"]
@@ -103,17 +107,19 @@ class Column:
         run in one pass where the kernel takes them (``Inverse.decoded``)."""
         import numpy as np
 
-        source, ops = self.spec["from"], self.spec.get("ops", [])
+        source, ops = self.spec["from"], self.ops
         if self.inverse is None or batch.has_value(source):
-            return decoders._apply(np.array(batch.value(source), dtype="float64"), ops)
-        return self.inverse.decoded(batch.score(source), ops, self.encoded_ops)
+            values = decoders._apply(np.array(batch.value(source), dtype="float64"), ops)
+        else:
+            values = self.inverse.decoded(batch.score(source), ops, self.encoded_ops)
+        return values if self.snap is None else decoders._apply(values, [self.snap])
 
     def _integers(self, batch):
         """An integer column's int64 values in one compiled pass from its scores (rounded as
         ``_numbers`` rounds them), or None: the kernel is not built, does not take its ops, the
         batch has its values already, or one is NaN."""
         source = self.spec["from"]
-        if self.inverse is None or batch.has_value(source):
+        if self.inverse is None or batch.has_value(source) or self.snap is not None:
             return None
         return self.inverse.integers(batch.score(source), self.encoded_ops, _whole(self.spec.get("ops")))
 

@@ -217,7 +217,8 @@ def null_mask(spec: dict | None, batch: Batch, source: int, rng):
 
 def _apply(values, ops: list):
     """``["clip", low, high]`` (either may be null), ``["round", digits]``, ``["floor"]``,
-    ``["scale", factor]``, in order."""
+    ``["scale", factor]``, ``["snap", support, cuts]`` (a discrete number: each value becomes the
+    support value whose interval between cuts holds it, ``columns.snap_to_support``), in order."""
     import numpy as np
 
     for op in ops:
@@ -233,9 +234,28 @@ def _apply(values, ops: list):
             values = np.floor(values)
         elif op[0] == "scale":
             values = values * op[1]
+        elif op[0] == "snap":
+            values = _snap(values, op)
         else:
             raise ModelIntegrityError(f"unknown sampler operation {op[0]!r}")
     return values
+
+
+def _snap(values, op: list):
+    """A ``snap`` operation's values; ModelIntegrityError for a malformed one (the support must be
+    increasing, with one cut fewer than values)."""
+    import numpy as np
+
+    from synth_ops.columns import snap_to_support
+
+    try:
+        support, cuts = np.asarray(op[1], dtype="float64"), np.asarray(op[2], dtype="float64")
+    except (IndexError, TypeError, ValueError):
+        support = cuts = None
+    if support is None or support.ndim != 1 or not len(support) or cuts.shape != (len(support) - 1,) \
+            or (np.diff(support) <= 0).any():
+        raise ModelIntegrityError("a snap operation without an increasing support and its cuts; refit")
+    return snap_to_support(values, support, cuts)
 
 
 def simplify(ops: list, low: float | None = None, high: float | None = None) -> list:

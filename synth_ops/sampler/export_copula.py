@@ -1,10 +1,11 @@
 """synth-ops' own copula (``kind: copula``) as sampler parts: its state is already numbers.
 
 Numeric marginals become inverse tables on the normal-score grid (their quantile function of
-``ndtr(z)``), discrete ones (child counts) and categories exact step functions of the score;
-nulls are the scores below ``ndtri(null_share)``. The factor is the same Cholesky factor the
-backend samples with, and the sampler draws from the same random stream
-(``normals.sampling_stream``), so its rows match the backend's up to the grid's interpolation.
+``ndtr(z)``), discrete ones (child counts, numbers of few values) and categories exact step
+functions of the score; nulls are the scores below ``ndtri(null_share)``. The factor is the same
+Cholesky factor the backend samples with, and the sampler draws from the same random stream
+(``normals.sampling_stream``), so its rows match the backend's up to the grid's interpolation
+(exactly, for step functions).
 
 A child table's copula also holds its primary parent's columns (``^<column>``): its sampler keeps
 the conditional law of its own columns given those (``conditional``: the regression weights and
@@ -62,12 +63,16 @@ def _decoder(out: Parts, index: int, column: str, marginal, codec, count: bool, 
     if marginal.discrete:
         length = len(marginal.quantiles)
         steps = ndtri(share + (1.0 - share) * np.arange(1, length) / length)
-        out.inverse.append(out.steps(steps, marginal.quantiles))
+        # only the steps where the value changes: a discrete number's thousands of order
+        # statistics are a handful of steps (the same function: equal neighbours merge)
+        changes = np.flatnonzero(np.diff(marginal.quantiles) != 0)
+        out.inverse.append(out.steps(steps[changes], np.append(marginal.quantiles[changes], marginal.quantiles[-1])))
     else:
         p = (ndtr(z) - share) / max(1.0 - share, 1e-12)
         out.inverse.append(out.grid(np.interp(p, marginal.probabilities, marginal.quantiles)))
     nulls = {"below": float(np.clip(ndtri(share), -1e300, 1e300))} if share > 0 else None
-    ops = [["round", int(marginal.decimals)]] if marginal.decimals is not None else []
+    # as the backend's inverse: a discrete marginal's values are real ones, never rounded
+    ops = [["round", int(marginal.decimals)]] if marginal.decimals is not None and not marginal.discrete else []
     if count:
         out.decoders.append({"name": column, "kind": "count", "from": index, "nulls": nulls, "ops": ops})
     elif score:  # where the row's drawn parent ranks among the real ones: the marginal's own CDF

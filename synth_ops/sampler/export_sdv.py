@@ -12,7 +12,8 @@ What SDV does when it samples, step by step, and what the sampler keeps of it:
    ``UnixTimestampEncoder``/``OptimizedTimestampEncoder`` (nanoseconds, divider, clipping, the
    truncation its format implies): each becomes a decoder with the transformer's fitted numbers;
 3. SDV's DataProcessor casts to the training dtypes and applies its NumericalFormatter (clip,
-   round) and DatetimeFormatter: appended as further operations;
+   round) and DatetimeFormatter: appended as further operations; then synth-ops snaps a discrete
+   number to its support (a ``snap`` operation with the support and the backend's cuts);
 4. synth-ops prints natively parsed datetime columns back in the source's format.
 
 Anything else (another transformer, chained transformers, constraints, keys SDV generates, time
@@ -178,7 +179,7 @@ def parts(backend, table: str) -> Parts:
             out.decoders.append({"name": column, "kind": "number", "from": index[column],
                                  "nulls": _nulls(transformer, column, index),
                                  "ops": _float_ops(transformer, pd.api.types.is_integer_dtype(transformer._dtype))
-                                 + _formatter_ops(formatter, integer)})
+                                 + _formatter_ops(formatter, integer) + _snap_ops(backend, column)})
         elif name in ("UniformEncoder", "OrderedUniformEncoder"):  # ordinal: the same intervals, in the given order
             intervals = transformer.intervals
             if not intervals:
@@ -205,4 +206,20 @@ def parts(backend, table: str) -> Parts:
             raise Unsupported(f"column {column!r}: RDT transformer {name} is not translated")
     if used != set(index):
         raise Unsupported("copula columns no transformer reads")
+    snapped = {d["name"] for d in out.decoders if any(op[0] == "snap" for op in d.get("ops", []))}
+    if snapped != set(getattr(backend, "supports", {})):
+        raise Unsupported("a discrete number that is not a FloatFormatter column")
     return out
+
+
+def _snap_ops(backend, column: str) -> list:
+    """The backend's last step for a discrete number (``SDVSingleTable._sample``): its values
+    snapped to the training support at the backend's cuts (``columns.snap_to_support``)."""
+    from synth_ops.columns import support_cuts
+
+    support = getattr(backend, "supports", {}).get(column)
+    if support is None:
+        return []
+    cuts = (getattr(backend, "cuts", None) or {}).get(column)
+    cuts = support_cuts(support) if cuts is None else cuts
+    return [["snap", [float(v) for v in support], [float(v) for v in cuts]]]

@@ -74,7 +74,8 @@ def profile(ws: Workspace, table: str, force: bool = False) -> ProfileRecord:
     split_holdout(len(frame), ws.spec.gates.holdout, ws.spec.synthesizer.seed)  # a holdout to judge against
 
     sdtypes = {c: m["sdtype"] for c, m in detection.metadata["tables"][table]["columns"].items()}
-    columns = {c: _column_stats(frame[c], sdtypes.get(c, detection.plan[c]["role"])) for c in frame.columns}
+    columns = {c: _column_stats(frame[c], sdtypes.get(c, detection.plan[c]["role"]), _keeps_support(detection.plan[c]))
+               for c in frame.columns}
     replaced = {c: e["reason"] for c, e in detection.plan.items() if e["role"] == REPLACED}
     warnings = list(detection.notes)
     for column, entry in detection.plan.items():
@@ -217,8 +218,18 @@ def _check_usable(frame, table: str, spec_table, relationships=()) -> None:
         raise InputError("; ".join(problems))
 
 
-def _column_stats(series, sdtype: str) -> dict:
+def _keeps_support(entry: dict) -> bool:
+    """Whether a discrete numeric column's values stay within its support: learned columns, but
+    not a composite key's own column, which is moved past real values to be unique per parent."""
+    return entry["role"] == LEARNED and "unique_within" not in entry
+
+
+def _column_stats(series, sdtype: str, keeps_support: bool = False) -> dict:
+    """Per-column statistics; ``support``: the sorted distinct values of a learned discrete number
+    (``columns.discrete_support``), which every backend's output keeps to."""
     import pandas as pd
+
+    from synth_ops.columns import discrete_support
 
     non_null = series.dropna()
     stats = {
@@ -235,6 +246,10 @@ def _column_stats(series, sdtype: str) -> dict:
             quantiles={str(q): _scalar(v) for q, v in quantiles.items()},
             integer=bool(pd.api.types.is_integer_dtype(series) or (non_null % 1 == 0).all()),
         )
+        support = discrete_support(non_null.to_numpy(dtype="float64")) \
+            if keeps_support and sdtype == "numerical" else None
+        if support is not None:  # the source's own values (ints stay ints): what the suite compares with
+            stats["support"] = sorted(_scalar(v) for v in non_null.unique())
     counts = non_null.value_counts()
     stats["top"] = [[_scalar(v), int(n)] for v, n in counts.head(TOP_CATEGORIES).items()]
     if len(counts) <= MAX_CATEGORIES:

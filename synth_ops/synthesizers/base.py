@@ -121,3 +121,42 @@ class Synthesizer:
         import cloudpickle
 
         return cloudpickle.loads(blob)
+
+
+def learn_supports(frame, columns_metadata: dict) -> dict[str, Any]:
+    """{column: sorted distinct values} of the learned numbers of ``frame`` (training rows) that
+    are discrete (``columns.discrete_support``): a backend without a discrete marginal of its own
+    snaps its output of them to these (``keep_supports``)."""
+    import pandas as pd
+
+    from synth_ops.columns import discrete_support
+
+    supports = {}
+    for column, meta in columns_metadata.get("columns", {}).items():
+        if meta.get("sdtype") != "numerical" or column not in frame:
+            continue
+        series = frame[column]
+        if not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+            continue
+        support = discrete_support(series.to_numpy(dtype="float64", na_value=float("nan")))
+        if support is not None:
+            supports[column] = support
+    return supports
+
+
+def keep_supports(frame, supports: dict[str, Any], cuts: dict[str, Any] | None = None):
+    """``frame`` with each column of ``supports`` snapped to its support (``columns.snap_to_support``,
+    at ``cuts[column]`` when given, else to the nearest value), in the column's own dtype."""
+    import pandas as pd
+
+    from synth_ops.columns import snap_to_support
+
+    for column, support in supports.items():
+        if column not in frame:
+            continue
+        series = frame[column]
+        values = snap_to_support(series.to_numpy(dtype="float64", na_value=float("nan")), support,
+                                 (cuts or {}).get(column))
+        snapped = pd.Series(values, index=series.index)
+        frame[column] = snapped.astype(series.dtype) if pd.api.types.is_numeric_dtype(series) else snapped
+    return frame

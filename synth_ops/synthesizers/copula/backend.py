@@ -9,6 +9,7 @@ from __future__ import annotations
 import zlib
 from typing import Any, Iterator
 
+from synth_ops.columns import discrete_support
 from synth_ops.errors import SpecError
 from synth_ops.normals import sampling_stream
 from synth_ops.synthesizers.base import Capabilities, Synthesizer
@@ -85,7 +86,9 @@ class ColumnCodec:
         if self.sdtype in _DATETIME:
             return NumericMarginal.fit(values, decimals=0, datetime="ns")
         if self.sdtype in _NUMERIC:
-            return NumericMarginal.fit(values, decimals=self.decimals)
+            # a discrete number (few distinct values) is its empirical step function: the inverse
+            # gives only real values, at their real frequencies (interpolating gave values between)
+            return NumericMarginal.fit(values, decimals=self.decimals, discrete=discrete_support(values) is not None)
         return CategoricalMarginal.fit(values)
 
     def decode(self, values):

@@ -3,9 +3,10 @@ back. State is plain numbers and short lists (JSON and numpy arrays), so a fitte
 exported and sampled without any modelling library.
 
 - Numbers (integers, floats, datetimes as nanoseconds): the empirical quantile function on a grid
-  of ``KNOTS`` probabilities, linearly interpolated (exact marginals up to the grid, discrete values
-  stay discrete after rounding to the source's decimals); nulls are a point mass at the bottom of
-  [0, 1).
+  of ``KNOTS`` probabilities, linearly interpolated (exact marginals up to the grid); nulls are a
+  point mass at the bottom of [0, 1). Discrete numbers (child counts; columns of at most
+  ``columns.DISCRETE_MAX`` values) are the step function of their sorted values instead: only
+  real values come out, at their real frequencies.
 - Categories (text, booleans, nulls as a category): one interval of [0, 1) per category, its width
   the category's frequency, most frequent first (as RDT's UniformEncoder).
 
@@ -28,7 +29,7 @@ class NumericMarginal:
     quantiles: Any          # np.ndarray of KNOTS non-decreasing values
     decimals: int | None    # round sampled values to this many decimals (0: integers); None: no rounding
     datetime: str | None = None  # "ns" for datetime columns (values are int64 nanoseconds)
-    discrete: bool = False  # sampled values are the knots themselves (child counts): no interpolation
+    discrete: bool = False  # sampled values are the knots themselves (counts, few values): no interpolation
 
     @classmethod
     def fit(cls, values, decimals: int | None, datetime: str | None = None,
@@ -80,7 +81,7 @@ class NumericMarginal:
                                     .astype("int64")].astype("float64")
         else:
             values = np.interp(p, self.probabilities, self.quantiles)
-        if self.decimals is not None:
+        if self.decimals is not None and not self.discrete:  # a discrete value is a real one: kept exact
             values = np.round(values, self.decimals)
         values[u < self.null_share] = np.nan
         return values

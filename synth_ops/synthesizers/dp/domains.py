@@ -9,7 +9,10 @@ release: every column's set of possible values has to be public. Here:
   a line saying how to declare them (SDV metadata has no declared ranges to fall back on).
 - categories: ``privacy.categories.<table>.<column>: [values]``; booleans are ``[false, true]``
   without declaring. A real value outside the declared list is coded as missing (OpenDP's null
-  cell), so the synthetic column never holds an undeclared value.
+  cell), so the synthetic column never holds an undeclared value. A discrete number (codes,
+  ratings, 0/1 stored as numbers) may be declared so too, instead of bounds: then it keeps to
+  those values. Its real support (``profile.json``'s ``support``, which other backends snap to) is
+  never used here: the set of values a column takes is what a DP fit must not read unmeasured.
 - nulls: every column has OpenDP's extra null cell, measured with noise like any other value; a
   synthetic null is written as null.
 
@@ -121,9 +124,13 @@ def column_domains(table: str, columns: list[str], metadata: dict, privacy: dict
         sdtype = meta.get("sdtype", "categorical")
         if column in categories and column in bounds:
             problems.append(f"privacy.bounds.{table}.{column}: declared as categories too; keep one")
-        elif sdtype in ("numerical", "datetime") and column not in bounds:
+        elif sdtype in ("numerical", "datetime") and column not in bounds \
+                and not (sdtype == "numerical" and column in categories):
             problems.append(f"privacy.bounds.{table}.{column}: declare public [low, high] bounds for this {sdtype} "
                             "column (bounds read from the real rows would release its extremes without accounting)")
+        elif sdtype == "numerical" and column in categories \
+                and not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in categories[column]):
+            problems.append(f"privacy.categories.{table}.{column}: expected numbers for this numerical column")
         elif column in bounds:  # numbers, datetimes, or ordinal numbers the spec gives a range
             path = f"privacy.bounds.{table}.{column}"
             datetime = sdtype == "datetime"

@@ -16,7 +16,7 @@ from typing import Any, Iterator
 
 from synth_ops.errors import InputError, SpecError
 from synth_ops.quiet import quiet_libraries
-from synth_ops.synthesizers.base import Capabilities, Synthesizer
+from synth_ops.synthesizers.base import Capabilities, Synthesizer, keep_supports, learn_supports
 from synth_ops.synthesizers.sdv.single import sdv_error_summary, seed_everything
 
 PK = "__pk"
@@ -46,6 +46,8 @@ class SDVHMA(Synthesizer):
         from sdv.multi_table import HMASynthesizer
 
         relations = relations or {}
+        # discrete numbers (few distinct values): every sampled value is snapped to one of them
+        self.supports = {table: learn_supports(frame, metadata[table]) for table, frame in data.items()}
         tables, doc = {}, {"tables": {}, "relationships": [], "METADATA_SPEC_VERSION": "V2"}
         parents = {r.plan.parent for r in relations.values()}
         for table, frame in data.items():
@@ -112,7 +114,10 @@ class SDVHMA(Synthesizer):
             model._numpy_seed = seed % 2**32
             for table_synthesizer in model._table_synthesizers.values():
                 table_synthesizer._set_random_state(seed % 2**32)
-            return model.sample_scale(scale=self.scale)
+            sampled = model.sample_scale(scale=self.scale)
+        for table, supports in getattr(self, "supports", {}).items():
+            keep_supports(sampled[table], supports)
+        return sampled
 
     def _with_counts(self, table: str, sampled: dict | None = None):
         """The sampled rows of ``table`` with one ``#<relationship>`` count column per child relationship."""

@@ -12,7 +12,7 @@ from typing import Any, Iterator
 
 from synth_ops.errors import InputError, SpecError, one_line
 from synth_ops.quiet import quiet_libraries
-from synth_ops.synthesizers.base import Capabilities, Synthesizer
+from synth_ops.synthesizers.base import Capabilities, Synthesizer, keep_supports, learn_supports
 
 log = logging.getLogger("synth_ops")
 
@@ -137,6 +137,9 @@ class SDVSingleTable(Synthesizer):
             for setting in ("datetime_format", "range_min", "range_max"):
                 columns_metadata["columns"][column].pop(setting, None)
         self.model = self._build(table, columns_metadata)
+        # discrete numbers (few distinct values): every sampled value is snapped to one of them
+        self.supports = learn_supports(train, columns_metadata)
+        self.cuts = {}
         seed_everything(self.seed)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -150,12 +153,16 @@ class SDVSingleTable(Synthesizer):
                     raise InputError(f"tables.{table}: SDV cannot fit this table: "
                                      f"{sdv_error_summary(error, train.columns)}") from None
                 raise
+        if self.kind == "gaussian_copula":
+            self.cuts = quantile_cuts(self.model, train, self.supports)
         return {"fit_rows": fit_rows, "marginals": marginals, "fast_sampling": fast,
                 "native_datetimes": self.datetimes}
 
     def _sample(self, table: str, rows: int, seed: int, batch_rows: int) -> Iterator[Any]:
         """Seeds the copula/GAN random state and every RDT transformer's reverse-transform state, so
-        that shards with different seeds draw independent rows and the same seed repeats exactly."""
+        that shards with different seeds draw independent rows and the same seed repeats exactly.
+        Discrete numbers are snapped to their training values last (``keep_supports``), as the
+        portable sampler's ``snap`` operation does."""
         from synth_ops.datetime_text import format_datetimes
         from synth_ops.synthesizers.sdv.fastpath import accelerate
 
@@ -177,6 +184,7 @@ class SDVSingleTable(Synthesizer):
                 frame = batch[table] if isinstance(batch, dict) else batch
                 for column, fmt in self.datetimes.items():
                     frame[column] = format_datetimes(frame[column], fmt)
+                keep_supports(frame, getattr(self, "supports", {}), getattr(self, "cuts", None))
                 remaining -= len(frame)
                 yield frame
 
@@ -217,3 +225,29 @@ def native_datetimes(columns_metadata: dict, train) -> dict[str, str]:
                 train[column] = parsed.dt.tz_localize(None)
                 formats[column] = fmt
     return formats
+
+
+def quantile_cuts(model, train, supports: dict) -> dict:
+    """Per discrete column of a fitted GaussianCopula, the cuts between its support values where
+    its copula marginal reaches the real cumulative shares: snapped there, the marginal's quantile
+    says which value a draw is, and each value comes out at its real frequency (nearest-value cuts
+    keep whatever share of a smooth fit lands near each value). A column whose marginal cannot
+    give them keeps the nearest-value cuts."""
+    import numpy as np
+
+    copula = getattr(model, "_model", None)
+    columns = [str(c) for c in getattr(copula, "columns", None) or []]
+    cuts = {}
+    for column, support in supports.items():
+        if column not in columns:
+            continue
+        values = train[column].to_numpy(dtype="float64", na_value=np.nan)
+        values = values[~np.isnan(values)]
+        shares = np.searchsorted(np.sort(values), support[:-1], side="right") / max(len(values), 1)
+        try:
+            found = np.asarray(copula.univariates[columns.index(column)].percent_point(shares), dtype="float64")
+        except Exception:  # noqa: BLE001 - any univariate of copulas; nearest-value cuts then
+            continue
+        if len(found) == len(support) - 1 and np.isfinite(found).all() and (np.diff(found) >= 0).all():
+            cuts[column] = found
+    return cuts
