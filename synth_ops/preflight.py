@@ -35,17 +35,23 @@ def check_suites(paths: tuple[str, ...], table: str, columns: list[str]) -> list
 
 
 def check_utility(utility, table: str, plan: dict[str, dict], tables: int) -> None:
-    """The utility target is a learned column of the table (of some table, in a multi-table spec)."""
+    """Every utility target is a learned column of the table (of some table, in a multi-table spec:
+    there a target absent from this table is another table's). A generated column (key, id,
+    replaced, constant, null) is not learned, so no model trained on synthetic rows can be scored
+    on it. Every problem is named at once, by its field."""
     if utility is None:
         return
-    entry = plan.get(utility.target)
-    if entry is None:
-        if tables == 1:
-            raise SpecError(f"gates.utility.target: no column {utility.target!r} in table {table!r}")
-        return
-    if entry["role"] != "learned":
-        raise SpecError(f"gates.utility.target: column {utility.target!r} of table {table!r} is not learned "
-                        f"({entry['role']}: {entry['reason']}); a model cannot be scored on it")
+    problems = []
+    for index, target in enumerate(utility.columns):
+        entry, field = plan.get(target), utility.field_of(index)
+        if entry is None:
+            if tables == 1:
+                problems.append(f"{field}: no column {target!r} in table {table!r}")
+        elif entry["role"] != "learned":
+            problems.append(f"{field}: column {target!r} of table {table!r} is not learned ({entry['role']}: "
+                            f"{entry['reason']}); a model cannot be scored on it")
+    if problems:
+        raise SpecError("; ".join(problems))
 
 
 def check_key_capacity(plan: dict[str, dict], table: str, rows: int) -> None:

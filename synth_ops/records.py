@@ -71,14 +71,36 @@ class ShardRecord(Record):
 
 @dataclasses.dataclass(frozen=True)
 class GateResult(Record):
-    gate: str  # family: expectations, quality, privacy, ...
+    """One measured check. ``value`` None: the gate could not measure (``detail`` says why), never a
+    sentinel number; ``threshold`` None: reported on every run, not gated (it always passes)."""
+
+    gate: str  # family: expectations, quality, utility, discriminator, privacy, ...
     name: str  # one check within the family
-    value: float
-    threshold: float
+    value: float | None
+    threshold: float | None
     passed: bool
     detail: str = ""
     baseline: float | None = None  # what real data achieves on the same measure (holdout vs training)
     bound: float | None = None     # the confidence bound the threshold was compared with, if any
+    measures: dict[str, Any] = dataclasses.field(default_factory=dict)  # the numbers behind the value
+
+
+def headline(results: list[dict[str, Any]]) -> dict[str, float | None]:
+    """The gate values the asset catalogs show beside a published table: every measured gate but the
+    expectations (counted elsewhere), with its baseline where it has one. None: not measured."""
+    out: dict[str, float | None] = {}
+    for result in results:
+        if result["gate"] == "expectations":
+            continue
+        out[result["name"]] = result["value"]
+        if result.get("baseline") is not None and result["gate"] in ("quality", "discriminator"):
+            out[f"{result['name']}_baseline"] = result["baseline"]
+    return out
+
+
+def shown(number: float | None, missing: str = "not measured") -> str:
+    """A gate's number as text: ``missing`` for None (not measured, or not gated)."""
+    return missing if number is None else f"{number:g}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,7 +115,8 @@ class GateRecord(Record):
 
     def failures(self) -> list[str]:
         return [
-            f"{self.table}: gate {r['gate']}/{r['name']} failed: value {r['value']:g}, threshold {r['threshold']:g}"
+            f"{self.table}: gate {r['gate']}/{r['name']} failed: value {shown(r['value'])}, "
+            f"threshold {shown(r['threshold'], 'none')}"
             + (f" ({r['detail']})" if r.get("detail") else "")
             for r in self.results
             if not r["passed"]

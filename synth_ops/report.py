@@ -13,6 +13,7 @@ import math
 REAL, SYNTHETIC = "#4c72b0", "#dd8452"
 BINS = 20
 TOP = 12
+HEATMAP_COLUMNS = 40
 
 
 def _svg_bars(labels: list[str], real: list[float], synthetic: list[float], title: str) -> str:
@@ -94,6 +95,97 @@ def _number(value) -> str:
     return "" if value is None else f"{value:g}"
 
 
+# The scorecard's rows, in reading order: family -> what it answers
+SCORECARD = (
+    ("quality", "fidelity", "SDMetrics quality of synthetic vs training rows; baseline: the holdout's own"),
+    ("utility", "utility", "a model trained on synthetic rows, scored on the holdout, over one trained on real "
+                "rows; augmentation: trained on real + synthetic"),
+    ("discriminator", "discriminator", "ROC AUC of a classifier telling synthetic from training rows; baseline: "
+                      "holdout from training rows (0.5: indistinguishable)"),
+    ("privacy", "privacy", "copies and closeness to training rows, against the holdout's own"),
+)
+
+
+def _verdict(gate: dict) -> str:
+    if gate["value"] is None:
+        return "not measured"
+    if gate["threshold"] is None:
+        return "reported"
+    return "pass" if gate["passed"] else "FAIL"
+
+
+def _utility_bars(gate: dict) -> str:
+    """Real, synthetic and real + synthetic scores of one target as three horizontal bars."""
+    measures = gate.get("measures") or {}
+    bars = [(label, measures.get(key)) for label, key, _ in _UTILITY_BARS]
+    if any(value is None for _, value in bars):
+        return ""
+    width, row, left = 240, 14, 96
+    peak = max(1e-9, *(abs(v) for _, v in bars))
+    parts = []
+    for i, ((label, value), (_, _, color)) in enumerate(zip(bars, _UTILITY_BARS)):
+        length = (width - left - 40) * max(value, 0) / peak
+        y = i * row
+        parts.append(f'<text x="{left - 4}" y="{y + 11}" font-size="10" text-anchor="end">{label}</text>'
+                     f'<rect x="{left}" y="{y + 2}" width="{length:.1f}" height="{row - 4}" fill="{color}"/>'
+                     f'<text x="{left + length + 3:.1f}" y="{y + 11}" font-size="10">{value:.3f}</text>')
+    return (f'<svg class="bars" role="img" aria-label="{html.escape(gate["name"])} scores" width="{width}" '
+            f'height="{row * len(bars)}" xmlns="http://www.w3.org/2000/svg">' + "".join(parts) + "</svg>")
+
+
+_UTILITY_BARS = (("real", "real", REAL), ("synthetic", "synthetic", SYNTHETIC), ("real+synth", "augmented", "#55a868"))
+
+
+def _scorecard(gates: list[dict]) -> str:
+    """What a reviewer reads in ten seconds: each measure beside its baseline and threshold."""
+    rows = []
+    expectations = [g for g in gates if g["gate"] == "expectations"]
+    if expectations:
+        failed = sum(not g["passed"] for g in expectations)
+        rows.append(f'<tr class="{"fail" if failed else "pass"}"><td>expectations</td><td>GX suites</td>'
+                    f'<td>{failed} of {len(expectations)} failed</td><td></td><td>0 failed</td><td></td>'
+                    f'<td>{"FAIL" if failed else "pass"}</td></tr>')
+    for family, label, _ in SCORECARD:
+        for g in (g for g in gates if g["gate"] == family):
+            metric = (g.get("measures") or {}).get("metric")
+            chart = _utility_bars(g) if g["name"].startswith("utility_ratio") else ""
+            rows.append(
+                f'<tr class="{"pass" if g["passed"] else "fail"}"><td>{label}</td>'
+                f'<td>{html.escape(g["name"])}{f" ({html.escape(metric)})" if metric else ""}</td>'
+                f'<td>{_number(g["value"]) or "not measured"}</td><td>{_number(g.get("baseline"))}</td>'
+                f'<td>{_number(g["threshold"]) or "not gated"}</td><td>{chart}</td><td>{_verdict(g)}</td></tr>')
+    legend = "".join(f"<li><b>{label}</b>: {html.escape(what)}</li>" for _, label, what in SCORECARD)
+    return (f'<h2>Scorecard</h2><table id="scorecard"><thead><tr><th>measure</th><th>check</th><th>value</th>'
+            f'<th>baseline</th><th>threshold</th><th>scores</th><th>result</th></tr></thead><tbody>{"".join(rows)}'
+            f'</tbody></table><ul class="legend-list">{legend}</ul>')
+
+
+def _gate_row(g: dict) -> str:
+    return (f'<tr class="{"pass" if g["passed"] else "fail"}"><td>{html.escape(g["gate"])}</td>'
+            f'<td>{html.escape(g["name"])}</td><td>{_number(g["value"]) or "not measured"}</td>'
+            f'<td>{_number(g.get("baseline"))}</td><td>{_number(g.get("bound"))}</td>'
+            f'<td>{_number(g["threshold"]) or "not gated"}</td><td>{_verdict(g)}</td>'
+            f'<td>{html.escape(g.get("detail", ""))}</td></tr>')
+
+
+_GATE_HEAD = ("<thead><tr><th>gate</th><th>check</th><th>value</th><th>baseline</th><th>bound</th><th>threshold</th>"
+              "<th>result</th><th>detail</th></tr></thead>")
+
+
+def _expectations(gates: list[dict]) -> str:
+    """Expectations as a count, failing ones first and open; the passing ones folded."""
+    expectations = [g for g in gates if g["gate"] == "expectations"]
+    failed = [g for g in expectations if not g["passed"]]
+    passed = [g for g in expectations if g["passed"]]
+    out = f"<h2>Expectations</h2><p id=\"expectations-count\">{len(expectations)} checked, {len(failed)} failed</p>"
+    if failed:
+        out += f'<table id="expectations-failed">{_GATE_HEAD}<tbody>{"".join(map(_gate_row, failed))}</tbody></table>'
+    if passed:
+        out += (f'<details id="expectations-passed"><summary>{len(passed)} passed</summary><table>{_GATE_HEAD}'
+                f'<tbody>{"".join(map(_gate_row, passed))}</tbody></table></details>')
+    return out
+
+
 def render(*, name: str, table: str, run_id: str, gates: list[dict], real, synthetic, metadata: dict,
            fingerprints: dict[str, str], generated: dict[str, dict] | None = None,
            privacy: dict | None = None) -> str:
@@ -106,12 +198,8 @@ def render(*, name: str, table: str, run_id: str, gates: list[dict], real, synth
     numeric = [c for c in real.columns if sdtypes.get(c) == "numerical"
                and pd.api.types.is_numeric_dtype(real[c])]
     passed = all(g["passed"] for g in gates)
-    rows = "".join(
-        f'<tr class="{"pass" if g["passed"] else "fail"}"><td>{html.escape(g["gate"])}</td>'
-        f'<td>{html.escape(g["name"])}</td><td>{g["value"]:g}</td><td>{_number(g.get("baseline"))}</td>'
-        f'<td>{_number(g.get("bound"))}</td><td>{g["threshold"]:g}</td>'
-        f'<td>{"pass" if g["passed"] else "FAIL"}</td><td>{html.escape(g.get("detail", ""))}</td></tr>'
-        for g in gates)
+    measured = sorted((g for g in gates if g["gate"] != "expectations"), key=lambda g: g["passed"])
+    rows = "".join(map(_gate_row, measured))
     generated_rows = "".join(
         f"<tr><td>{html.escape(str(column))}</td><td>{html.escape(entry['role'])}</td>"
         f"<td>{html.escape(entry.get('reason', ''))}</td></tr>" for column, entry in (generated or {}).items())
@@ -119,10 +207,13 @@ def render(*, name: str, table: str, run_id: str, gates: list[dict], real, synth
              for c in real.columns}
     plots = "".join(_distribution(c, real[c], synthetic[c], kinds[c]) for c in real.columns)
     corr = ""
-    if len(numeric) >= 2:
-        real_corr = real[numeric].corr().to_numpy().tolist()
-        synthetic_corr = synthetic[numeric].apply(pd.to_numeric, errors="coerce").corr().to_numpy().tolist()
-        corr = _heatmap(real_corr, numeric, "real") + _heatmap(synthetic_corr, numeric, "synthetic")
+    shown_numeric = numeric[:HEATMAP_COLUMNS]  # two k x k heatmaps: 8.8 MB of SVG at 200 columns
+    if len(shown_numeric) >= 2:
+        real_corr = real[shown_numeric].corr().to_numpy().tolist()
+        synthetic_corr = synthetic[shown_numeric].apply(pd.to_numeric, errors="coerce").corr().to_numpy().tolist()
+        corr = _heatmap(real_corr, shown_numeric, "real") + _heatmap(synthetic_corr, shown_numeric, "synthetic")
+        if len(numeric) > len(shown_numeric):
+            corr += f"<p>the first {len(shown_numeric)} of {len(numeric)} numeric columns</p>"
     prints = "".join(f"<tr><td>{html.escape(k)}</td><td><code>{html.escape(str(v))}</code></td></tr>"
                      for k, v in fingerprints.items())
     created = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -133,6 +224,7 @@ body {{ font-family: sans-serif; margin: 2em; color: #222; }}
 table {{ border-collapse: collapse; margin-bottom: 1.5em; }}
 td, th {{ border: 1px solid #ccc; padding: 4px 8px; font-size: 13px; text-align: left; }}
 tr.fail td {{ background: #fde2e1; }} tr.pass td:nth-child(7) {{ color: #1a7f37; }}
+#scorecard td {{ vertical-align: middle; }}
 .plots {{ display: flex; flex-wrap: wrap; gap: 12px; }}
 .legend span {{ display: inline-block; width: 12px; height: 12px; margin: 0 4px 0 12px; }}
 .verdict {{ font-size: 18px; font-weight: bold; color: {"#1a7f37" if passed else "#b42318"}; }}
@@ -140,12 +232,14 @@ tr.fail td {{ background: #fde2e1; }} tr.pass td:nth-child(7) {{ color: #1a7f37;
 <h1>{html.escape(name)} / {html.escape(table)}</h1>
 <p class="verdict" id="verdict">{"All gates passed" if passed else "Gates FAILED: nothing was published"}</p>
 <p>run {html.escape(run_id)}, {created}. Private: this report shows real distributions; do not publish it.</p>
+{_scorecard(gates)}
 {_privacy_section(privacy)}
 <h2>Gates</h2>
-<table id="gates"><thead><tr><th>gate</th><th>check</th><th>value</th><th>baseline</th><th>bound</th>
-<th>threshold</th><th>result</th><th>detail</th></tr></thead><tbody>{rows}</tbody></table>
+<table id="gates">{_GATE_HEAD}<tbody>{rows}</tbody></table>
 <p>baseline: what real rows the model never saw (the holdout) score on the same measure; bound: the
-95% confidence bound at the sample size that the threshold is compared with.</p>
+95% confidence bound at the sample size that the threshold is compared with; not gated: measured and
+reported on every run, never blocking; not measured: the gate could not measure (the detail says why).</p>
+{_expectations(gates)}
 <h2>Generated columns</h2>
 <table id="generated"><thead><tr><th>column</th><th>role</th><th>why</th></tr></thead>
 <tbody>{generated_rows or '<tr><td colspan="3">none: every column is learned</td></tr>'}</tbody></table>
@@ -190,7 +284,8 @@ def render_release(*, name: str, run_id: str, relationships: list[list], gates: 
         body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
         return f"<table border='1'><tr>{head}</tr>{body}</table>"
 
-    gate_rows = [[g["name"], f"{g['value']:.4f}", f"{g['threshold']:g}", "pass" if g["passed"] else "FAIL",
+    gate_rows = [[g["name"], _number(g["value"]) or "not measured", _number(g["threshold"]) or "not gated",
+                  "pass" if g["passed"] else "FAIL",
                   g.get("detail", "")] for g in gates]
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>synth-ops release report</title></head><body>"

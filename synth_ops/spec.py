@@ -159,8 +159,36 @@ class GenerateSpec(_Frozen):
 
 
 class UtilitySpec(_Frozen):
-    target: str = Field(description="column a model predicts from the others")
-    min_ratio: float = Field(0.9, gt=0, description="score(train on synthetic) / score(train on real), at least")
+    """Train on synthetic, test on real: per target column, a gradient-boosting model trained on the
+    synthetic rows and one trained on the real training rows, both scored on the holdout rows (see
+    synth_ops/gates/utility.py for the models, metrics and bounds)."""
+
+    targets: tuple[str, ...] = Field((), description="columns a model predicts from the other learned columns")
+    target: Optional[str] = Field(None, description="one target: the same as targets: [target]")
+    min_ratio: float = Field(0.9, gt=0, description="score(trained on synthetic) / score(trained on real), at "
+                             "least (judged at the ratio's upper 95% bound at the holdout's size)")
+    augmentation_min: Optional[float] = Field(None, gt=0, description="score(trained on real + synthetic) / "
+                                              "score(trained on real), at least; null: reported, not gated")
+    augmentation_share: float = Field(1.0, gt=0, le=10, description="synthetic rows added per real training "
+                                      "row for the augmentation score")
+
+    @model_validator(mode="after")
+    def _some_target(self) -> "UtilitySpec":
+        if self.target is not None and self.targets:
+            raise ValueError("give target or targets, not both")
+        if self.target is None and not self.targets:
+            raise ValueError("targets: name at least one column")
+        if len(set(self.columns)) != len(self.columns):
+            raise ValueError("targets: a column is named twice")
+        return self
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (self.target,) if self.target is not None else self.targets
+
+    def field_of(self, index: int) -> str:
+        """Where target ``index`` is in the spec: ``gates.utility.targets.<i>`` (or ``.target``)."""
+        return "gates.utility.target" if self.target is not None else f"gates.utility.targets.{index}"
 
 
 class GatesSpec(_Frozen):
@@ -172,7 +200,13 @@ class GatesSpec(_Frozen):
     holdout: float = Field(0.2, ge=0, lt=1, description="share of real rows kept out of fitting")
     exact_match_max: float = Field(0.0, ge=0, le=1, description="exact-match share beyond the holdout's own")
     dcr_share_max: float = Field(0.60, ge=0, le=1, description="share of synthetic rows closer to training rows")
-    utility: Optional[UtilitySpec] = Field(None, description="optional train-on-synthetic gate")
+    utility: Optional[UtilitySpec] = Field(None, description="train-on-synthetic gate per target column")
+    discriminator_auc_max: Optional[float] = Field(None, gt=0, le=0.5, description="ROC AUC of a classifier "
+                                                   "telling synthetic from training rows, minus the same for "
+                                                   "holdout rows, at most (judged at its lower 95% bound); "
+                                                   "null: measured and reported, not gated")
+    model_rows: int = Field(20_000, ge=50, description="rows (real and synthetic, each) the utility and "
+                            "discriminator models train and score on: seeded samples beyond")
     validate_batch_rows: int = Field(1_000_000, gt=0, description="rows per GX validation batch")
     quality_rows: int = Field(20_000, gt=0, description="seeded subsample size for the quality gate")
     privacy_rows: int = Field(5_000, gt=0, description="seeded subsample size for distance to closest record")
@@ -183,8 +217,15 @@ class GatesSpec(_Frozen):
 
     @model_validator(mode="after")
     def _baseline_or_floor(self) -> "GatesSpec":
+        problems = []
         if self.holdout == 0 and self.quality_min is None:
-            raise ValueError("quality_min is required when holdout is 0 (no holdout rows to score a baseline)")
+            problems.append("quality_min is required when holdout is 0 (no holdout rows to score a baseline)")
+        if self.holdout == 0 and self.utility is not None:
+            problems.append("utility: needs holdout rows to score the models on (holdout is 0)")
+        if self.holdout == 0 and self.discriminator_auc_max is not None:
+            problems.append("discriminator_auc_max: needs holdout rows for its baseline (holdout is 0)")
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
 
@@ -228,7 +269,8 @@ class PrivacySpec(_Frozen):
     bounds: dict[str, dict[str, tuple[Union[float, str], Union[float, str]]]] = Field(
         default_factory=dict, description="public [low, high] per table and numeric or datetime column")
     categories: dict[str, dict[str, tuple[Union[str, int, float, bool], ...]]] = Field(
-        default_factory=dict, description="public values per table and categorical column (booleans need none)")
+        default_factory=dict, description="public values per table and categorical column (booleans need none), "
+        "or a discrete numeric column's public values (its output keeps to them)")
 
     @field_validator("ledger")
     @classmethod

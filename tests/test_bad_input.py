@@ -60,6 +60,10 @@ def _suite(tmp, expectations, name="suite.json"):
     return penguins_doc(gates={"suites": [str(path)]})
 
 
+def _utility(**utility):
+    return penguins_doc(gates={"utility": utility})
+
+
 def _keyed(tmp, df):
     return penguins_doc(source=_csv(tmp, _with(df, id=np.arange(1, len(df) + 1))))
 
@@ -127,6 +131,33 @@ CASES = {
                                "gates.utility.target: no column 'specis' in table 'penguins'", 2),
     "utility_target_is_the_key": (lambda tmp, df: {**_keyed(tmp, df), "gates": {"utility": {"target": "id"}}},
                                   "gates.utility.target: column 'id' of table 'penguins' is not learned", 2),
+    "utility_targets_unknown": (lambda tmp, df: _utility(targets=["species", "specis"]),
+                                "gates.utility.targets.1: no column 'specis' in table 'penguins'", 2),
+    "utility_targets_generated": (lambda tmp, df: {**_keyed(tmp, df), "gates": {"utility": {"targets": ["sex", "id"]}}},
+                                  "gates.utility.targets.1: column 'id' of table 'penguins' is not learned", 2),
+    "utility_targets_constant": (lambda tmp, df: {**penguins_doc(source=_csv(tmp, _with(df, pen=1))),
+                                                  "gates": {"utility": {"targets": ["pen"]}}},
+                                 "gates.utility.targets.0: column 'pen' of table 'penguins' is not learned (constant", 2),
+    "utility_targets_empty": (lambda tmp, df: _utility(targets=[]), "gates.utility: targets: name at least one", 2),
+    "utility_target_and_targets": (lambda tmp, df: _utility(target="sex", targets=["species"]),
+                                   "gates.utility: give target or targets, not both", 2),
+    "utility_targets_twice": (lambda tmp, df: _utility(targets=["sex", "sex"]),
+                              "gates.utility: targets: a column is named twice", 2),
+    "utility_min_ratio": (lambda tmp, df: _utility(targets=["sex"], min_ratio=0),
+                          "gates.utility.min_ratio: Input should be greater than 0", 2),
+    "utility_augmentation_min": (lambda tmp, df: _utility(targets=["sex"], augmentation_min=-1),
+                                 "gates.utility.augmentation_min: Input should be greater than 0", 2),
+    "utility_augmentation_share": (lambda tmp, df: _utility(targets=["sex"], augmentation_share=0),
+                                   "gates.utility.augmentation_share: Input should be greater than 0", 2),
+    "utility_unknown_key": (lambda tmp, df: _utility(targets=["sex"], metric="f1"),
+                            "gates.utility.metric: unknown key", 2),
+    "utility_without_holdout": (lambda tmp, df: penguins_doc(gates={"holdout": 0, "quality_min": 0.5,
+                                                                    "utility": {"targets": ["sex"]}}),
+                                "gates: utility: needs holdout rows", 2),
+    "discriminator_max_above_half": (lambda tmp, df: penguins_doc(gates={"discriminator_auc_max": 0.7}),
+                                     "gates.discriminator_auc_max: Input should be less than or equal to 0.5", 2),
+    "model_rows_too_few": (lambda tmp, df: penguins_doc(gates={"model_rows": 10}),
+                           "gates.model_rows: Input should be greater than or equal to 50", 2),
     # files
     "missing_source": (lambda tmp, df: penguins_doc(source=tmp / "absent.csv"),
                        "tables.penguins.source: file not found", 2),

@@ -24,7 +24,8 @@ def test_asset_specs_are_built_by_a_pure_function(penguins_spec):
     assert [d.asset_key for d in table.profile.deps] == [table.source.key]
     assert table.published.tags["synth-ops/synthetic"] == "true"
     assert table.model.code_version == spec.content_hash()[:16]
-    assert [c.name for c in table.checks] == ["expectations", "quality", "exact_match", "dcr_share", "pii_leak"]
+    assert [c.name for c in table.checks] == ["expectations", "quality", "discriminator", "exact_match", "dcr_share",
+                                             "pii_leak"]
     assert all(c.blocking and c.asset_key == table.synthetic.key for c in table.checks)
 
 
@@ -91,7 +92,7 @@ def test_penguins_end_to_end_multiprocess_with_parallel_shards(tmp_path):
     assert published["report"].value.endswith("report.html") and len(published["version"].value) == 16
     synthetic_key = dg.AssetKey(["penguins", "penguins", "synthetic"])
     checks = {}
-    for name in ("expectations", "quality", "exact_match", "dcr_share", "pii_leak"):
+    for name in ("expectations", "quality", "discriminator", "exact_match", "dcr_share", "pii_leak"):
         record = instance.event_log_storage.get_latest_asset_check_execution_by_key(
             [dg.AssetCheckKey(synthetic_key, name)])[dg.AssetCheckKey(synthetic_key, name)]
         evaluation = record.event.dagster_event.event_specific_data
@@ -99,6 +100,10 @@ def test_penguins_end_to_end_multiprocess_with_parallel_shards(tmp_path):
         assert evaluation.passed, name
     assert checks["quality"].metadata["threshold"].value == pytest.approx(0.7 * checks["quality"].metadata["baseline"].value, abs=1e-3)
     assert "value" in checks["dcr_share"].metadata
+    # measured on every run, with its baseline, and not gated unless the spec sets a maximum
+    discriminator = checks["discriminator"].metadata
+    assert discriminator["threshold"].value == "not gated" and 0 <= discriminator["baseline"].value <= 1
+    assert published["discriminator_auc"].value == discriminator["value"].value
     # the two shards ran as separate steps (processes) that overlapped in time
     run = instance.get_runs(limit=1)[0]
     spans = {}

@@ -39,7 +39,7 @@ def test_a_real_fit_passes_every_gate(tmp_path):
     record = validate(ws, "penguins")
     gates = _gates(record)
     assert record.passed, record.failures()
-    assert set(gates) == {"quality_score", "exact_match", "dcr_share", "pii_leak"}
+    assert set(gates) == {"quality_score", "discriminator_auc", "exact_match", "dcr_share", "pii_leak"}
     quality = gates["quality_score"]
     assert 0.6 < quality["baseline"] < 1 and quality["threshold"] == pytest.approx(0.7 * quality["baseline"], abs=1e-4)
     assert quality["value"] >= quality["threshold"]
@@ -125,7 +125,7 @@ def test_utility_gate(tmp_path, min_ratio, passes):
     ws, _ = _generated(tmp_path, gates={"utility": {"target": "species", "min_ratio": min_ratio}})
     gate = _gates(validate(ws, "penguins"))["utility_ratio[species]"]
     assert gate["passed"] is passes and gate["threshold"] == min_ratio
-    assert "accuracy on holdout" in gate["detail"]
+    assert gate["detail"].startswith("balanced_accuracy on 69 holdout rows")
 
 
 def test_failed_gates_print_one_summary_line_each_and_publish_nothing(tmp_path):
@@ -150,7 +150,7 @@ def _chromium(*args):
 def test_report_renders_in_headless_chromium_and_stays_private(tmp_path):
     from PIL import Image
 
-    spec = write_spec(tmp_path, penguins_doc())
+    spec = write_spec(tmp_path, penguins_doc(gates={"utility": {"targets": ["sex"], "min_ratio": 0.5}}))
     result = run_cli("run", str(spec))
     assert result.returncode == 0, result.stderr
     release = json.loads(next((tmp_path / "warehouse").rglob("_releases/*.json")).read_text())
@@ -160,6 +160,16 @@ def test_report_renders_in_headless_chromium_and_stays_private(tmp_path):
     dom = _chromium(f"--user-data-dir={profile_dir}", "--dump-dom", f"file://{report}")
     assert dom.returncode == 0, dom.stderr[-2000:]
     assert dom.stdout.count("<tr class=\"pass\">") >= 20 and "quality_score" in dom.stdout
+    # the scorecard opens the report: fidelity, utility (with its bars), discriminator, privacy;
+    # the expectations collapse to a count, the passing ones folded
+    scorecard = dom.stdout.index('id="scorecard"')
+    assert scorecard < dom.stdout.index('id="gates"') < dom.stdout.index('id="expectations-count"')
+    card = dom.stdout[scorecard:dom.stdout.index("</table>", scorecard)]
+    for measure in ("fidelity", "utility_ratio[sex] (roc_auc)", "augmentation[sex]", "discriminator_auc",
+                    "exact_match", "dcr_share", "GX suites"):
+        assert measure in card, measure
+    assert card.count('<svg class="bars"') == 1 and "not gated" in card
+    assert '<details id="expectations-passed">' in dom.stdout
     assert dom.stdout.count('<svg class="plot"') == 8 and 'class="plot heatmap"' in dom.stdout
     shot = tmp_path / "report.png"
     taken = _chromium(f"--user-data-dir={profile_dir}", "--window-size=1300,2400", f"--screenshot={shot}",

@@ -137,6 +137,10 @@ def test_publish_complete_event_carries_schema_counts_gates_and_release(lineage_
     assert float(quality["actual"]) >= float(quality["expected"].removeprefix(">= "))
     assert assertions["privacy/dcr_share"]["assertion"] == "dcr_share <= 0.6"
     assert {"privacy/exact_match", "privacy/pii_leak"} <= set(assertions)
+    assert quality["description"].startswith("baseline 0.")  # what the holdout scores on the same measure
+    discriminator = assertions["discriminator/discriminator_auc"]
+    assert discriminator["assertion"] == "discriminator_auc reported" and discriminator["expected"] == "reported, not gated"
+    assert 0 <= float(discriminator["actual"]) <= 1 and "baseline" in discriminator["description"]
     in_set = assertions["expectations/penguins_domain/expect_column_values_to_be_in_set[species]"]
     assert in_set["column"] == "species" and in_set["success"] is True
     assert all(a["success"] for a in assertions.values()) and len(assertions) > 20

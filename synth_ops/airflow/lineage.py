@@ -21,7 +21,9 @@ from openlineage.client.facet_v2 import RunFacet
 
 SCHEMA_URL = "https://example.invalid/synth-ops/spec/facets/1-0-0/SynthOpsReleaseRunFacet.json"
 # Gates whose measure must stay at or under the threshold; every other gate is a floor.
-CEILING_GATES = {"exact_match", "dcr_share", "pii_leak"}
+CEILING_GATES = {"exact_match", "dcr_share", "pii_leak", "discriminator_auc"}
+# Gates whose threshold bounds the value minus its baseline, not the value itself
+EXCESS_GATES = {"discriminator_auc"}
 COLUMN_IN_NAME = re.compile(r"\[([^\]]+)\]$")
 
 
@@ -73,21 +75,29 @@ def schema_facet(columns: list[list[str]] | None):
 
 
 def assertions_facet(results: list[dict[str, Any]], columns: set[str]):
-    """One assertion per gate result: ``<gate> <op> <threshold>``, its outcome, and the measured
-    value. The gate's ``detail`` text is left out on purpose."""
+    """One assertion per gate result: ``<gate> <op> <threshold>`` (``<gate> - baseline <op> ...``
+    where the threshold bounds the excess over real data's own), its outcome, the measured value,
+    and its baseline and confidence bound. A gate measured but not gated asserts nothing
+    (``<gate> reported``); one that could not measure shows ``not measured``. The gate's
+    ``detail`` text is left out on purpose."""
     from openlineage.client.facet_v2 import data_quality_assertions_dataset as dq
+
+    from synth_ops.records import shown
 
     assertions = []
     for result in results:
         name, op = result["name"], "<=" if _is_ceiling(result) else ">="
+        subject = f"{name} - baseline" if name in EXCESS_GATES else name
+        expected = "reported, not gated" if result["threshold"] is None else f"{op} {result['threshold']:g}"
+        context = [f"{key} {result[key]:g}" for key in ("baseline", "bound") if result.get(key) is not None]
         column = COLUMN_IN_NAME.search(name)
         assertions.append(dq.Assertion(
-            assertion=f"{name} {op} {result['threshold']:g}", success=bool(result["passed"]),
+            assertion=f"{name} reported" if result["threshold"] is None else f"{subject} {expected}",
+            success=bool(result["passed"]),
             column=column.group(1) if column and column.group(1) in columns else None,
             severity="error",  # any failed gate stops the release
-            name=f"{result['gate']}/{name}", expected=f"{op} {result['threshold']:g}",
-            actual=f"{result['value']:g}",
-            description="unexpected rows" if result["gate"] == "expectations" else None,
+            name=f"{result['gate']}/{name}", expected=expected, actual=shown(result["value"]),
+            description="unexpected rows" if result["gate"] == "expectations" else "; ".join(context) or None,
         ))
     return {"dataQualityAssertions": dq.DataQualityAssertionsDatasetFacet(assertions=assertions)}
 

@@ -211,10 +211,12 @@ class SynthValidateOperator(ReportLinkMixin, SourceLineageMixin, SynthOpsBaseOpe
 
 
 def _gate_summary(record) -> dict[str, Any]:
-    """A gate record small enough for XCom: each measured gate's value and threshold, and the
+    """A gate record small enough for XCom: each measured gate's value (None: not measured),
+    threshold (None: reported, not gated), baseline, bound and the numbers behind it, and the
     expectations as counts (a suite has dozens)."""
     expectations = [r for r in record.results if r["gate"] == "expectations"]
-    measured = [{k: r[k] for k in ("gate", "name", "value", "threshold", "passed")}
+    measured = [{k: r.get(k) for k in ("gate", "name", "value", "threshold", "baseline", "bound", "passed")}
+                | {"measures": r.get("measures") or {}}
                 for r in record.results if r["gate"] != "expectations"]
     return {k: v for k, v in record.to_dict().items() if k != "results"} | {
         "checks": len(record.results), "gates": measured,
@@ -252,16 +254,16 @@ class SynthPublishOperator(ReportLinkMixin, SourceLineageMixin, SynthOpsBaseOper
         self.outlets = list(self.assets.values())
 
     def run_step(self, context) -> dict[str, Any]:
+        from synth_ops.records import headline
         from synth_ops.steps.publish import publish
 
         ws = self.workspace
         release = publish(ws)
         self.release_status = release.status  # "published" or "up_to_date", for the lineage run facet
         for table, asset in self.assets.items():
-            gates = {r["name"]: r["value"] for r in ws.read(table, "gates.json")["results"]}
             context["outlet_events"][asset].extra = {
                 "version": release.version, "status": release.status, "rows": release.tables[table]["rows"],
-                "quality_score": gates.get("quality_score"), "dcr_share": gates.get("dcr_share"),
+                **headline(ws.read(table, "gates.json")["results"]),
             }
             privacy = release.tables[table].get("privacy")
             if privacy:  # a DP fit: the ledger's totals ride along to the asset catalog

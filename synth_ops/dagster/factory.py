@@ -147,14 +147,18 @@ def _gate_checks(path: str, key: str, ta: TableAssets, prefix: str) -> dg.AssetC
             measured = {}
             if check.name == "expectations":
                 value, threshold = float(len(failed)), 0.0
-            else:
-                value, threshold = results[0]["value"], results[0]["threshold"]
-                # what real data achieves, and the confidence bound the threshold was compared with
-                measured = {k: results[0][k] for k in ("baseline", "bound") if results[0].get(k) is not None}
+            else:  # one result, or one per target (utility): the first failing one leads
+                lead = (failed or results)[0] if results else {"value": None, "threshold": None}
+                value, threshold = lead["value"], lead["threshold"]
+                # what real data achieves, the confidence bound the threshold was compared with,
+                # and every other result of the family (each utility target and its augmentation)
+                measured = {k: lead[k] for k in ("baseline", "bound") if lead.get(k) is not None}
+                measured |= {r["name"]: _shown(r["value"]) for r in results if r is not lead}
             yield dg.AssetCheckResult(
                 asset_key=check.asset_key, check_name=check.name, passed=not failed,
                 severity=dg.AssetCheckSeverity.ERROR,
-                metadata={"value": value, "threshold": threshold, **measured, "checks": len(results),
+                metadata={"value": _shown(value), "threshold": _shown(threshold, "not gated"), **measured,
+                          "checks": len(results),
                           "failed": "; ".join(f"{r['name']}: {r['detail']}" for r in failed) or "none",
                           "report": dg.MetadataValue.path(report)},
             )
@@ -162,11 +166,17 @@ def _gate_checks(path: str, key: str, ta: TableAssets, prefix: str) -> dg.AssetC
     return _checks
 
 
+def _shown(number, missing: str = "not measured"):
+    """Dagster metadata takes no None: a number, or what its absence means."""
+    return missing if number is None else number
+
+
 def _published_assets(path: str, key: str, tables: list[TableAssets], name: str) -> dg.AssetsDefinition:
     @dg.multi_asset(name=f"{name}__published", specs=[ta.published for ta in tables], can_subset=False,
                     required_resource_keys={key})
     def _assets(context: dg.AssetExecutionContext):
         from synth_ops.plan import build_plan
+        from synth_ops.records import headline
         from synth_ops.releases import latest_key
         from synth_ops.steps.publish import publish
 
@@ -174,14 +184,13 @@ def _published_assets(path: str, key: str, tables: list[TableAssets], name: str)
         release = publish(ws)
         plan = build_plan(ws.spec)
         for ta in tables:
-            gates = {r["name"]: r["value"] for r in ws.read(ta.table, "gates.json")["results"]}
+            gates = headline(ws.read(ta.table, "gates.json")["results"])
             info = release.tables[ta.table]
             yield dg.MaterializeResult(asset_key=ta.published.key, data_version=dg.DataVersion(release.version),
                                        metadata={
                 **catalog_metadata(ws, ta.table, info["rows"], f"{release.publish_uri}/{info['manifest']}"),
                 "status": release.status, "version": release.version, "rows": info["rows"],
-                "quality_score": gates.get("quality_score"), "dcr_share": gates.get("dcr_share"),
-                "exact_match": gates.get("exact_match"),
+                **{name: "not measured" if value is None else value for name, value in gates.items()},
                 "latest": dg.MetadataValue.path(f"{release.publish_uri}/{latest_key(name)}"),
                 "report": dg.MetadataValue.path(info.get("report") or ""),
                 "source_fingerprint": ws.source_fingerprints[ta.table],

@@ -20,8 +20,9 @@ class TableAssets:
 
 
 def gate_names(spec) -> list[str]:
-    """One blocking check per gate; the utility gate only when the spec asks for it."""
-    names = ["expectations", "quality", "exact_match", "dcr_share", "pii_leak"]
+    """One blocking check per gate; the utility gate only when the spec asks for it (the
+    discriminator is measured on every run, blocking only when its threshold is set)."""
+    names = ["expectations", "quality", "discriminator", "exact_match", "dcr_share", "pii_leak"]
     return names + (["utility"] if spec.gates.utility is not None else [])
 
 
@@ -41,7 +42,12 @@ def check_description(spec, gate: str) -> str:
                      f"{gates.dcr_share_max} (0.5 is ideal)",
         "pii_leak": "real values of replaced (identifying) columns found in synthetic rows, beyond chance: "
                     "<= the chance bound",
-        "utility": f"score of a model trained on synthetic / trained on real rows >= "
+        "discriminator": "ROC AUC of a classifier telling synthetic from training rows, minus the same for "
+                         "holdout rows, "
+                         + (f"<= {gates.discriminator_auc_max}" if gates.discriminator_auc_max is not None
+                            else "measured and reported (not gated: gates.discriminator_auc_max is unset)"),
+        "utility": f"per target ({', '.join(gates.utility.columns) if gates.utility else ''}): score of a model "
+                   f"trained on synthetic / trained on real rows, on the holdout, >= "
                    f"{gates.utility.min_ratio if gates.utility else ''}",
     }[gate]
 

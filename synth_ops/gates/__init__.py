@@ -104,4 +104,10 @@ def _utility(gate_input: GateInput) -> list[GateResult]:
     return utility_gate(gate_input)
 
 
-GATES: list[Callable[[GateInput], list[GateResult]]] = [_expectations, _quality, _privacy, _utility]
+def _discriminator(gate_input: GateInput) -> list[GateResult]:
+    from synth_ops.gates.discriminator import discriminator_gate
+
+    return discriminator_gate(gate_input)
+
+
+GATES: list[Callable[[GateInput], list[GateResult]]] = [_expectations, _quality, _discriminator, _utility, _privacy]

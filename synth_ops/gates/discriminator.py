@@ -1,0 +1,75 @@
+"""The discriminator gate: can a classifier tell the synthetic rows from the real training rows?
+
+A gradient-boosting classifier (``learning.py``: the same encoding of the learned columns as the
+utility gate) is trained to separate ``n`` synthetic rows from ``n`` training rows (``n``: the
+training rows, at most ``gates.model_rows`` and the synthetic rows); its ROC AUC is measured by
+``FOLDS``-fold cross-validation (every row scored by a model that did not see it). 0.5 means it
+cannot tell them apart. Its baseline is the same classifier separating the holdout rows (real rows
+the synthesizer never saw, at most ``n``) from as many training rows: what a fresh real sample
+scores, about 0.5, off it by the classifier's own noise at the holdout's size.
+
+The gate, ``gates.discriminator_auc_max``, bounds AUC minus baseline, judged at its lower 95%
+bound (each AUC's Hanley-McNeil standard error at its counts); unset, the AUC is measured and
+reported on every run and never blocks. Without holdout rows there is no baseline: "not measured".
+"""
+from __future__ import annotations
+
+import math
+import warnings
+
+from synth_ops.records import GateResult
+
+FOLDS = 3
+Z_ONE_SIDED_95 = 1.6449
+
+
+def discriminator_gate(gate_input) -> list[GateResult]:
+    gates, seed = gate_input.ws.spec.gates, gate_input.ws.spec.synthesizer.seed
+    threshold, columns = gates.discriminator_auc_max, gate_input.learned
+    train, holdout = gate_input.real
+    total = sum(s.rows for s in gate_input.shards)
+    rows = min(len(train), gates.model_rows, total)
+    held_rows = min(len(holdout), rows)
+    if not columns or held_rows < 2 * FOLDS:
+        why = "no learned columns" if not columns else f"{held_rows} holdout rows: too few to cross-validate"
+        return [GateResult(gate="discriminator", name="discriminator_auc", value=None, threshold=threshold,
+                           passed=True, detail=f"not measured: {why}")]
+    from synth_ops.gates import learning
+
+    train = gate_input.real_sample(rows)[columns]
+    synthetic = gate_input.synthetic_sample(rows)[columns]
+    encoding = learning.Encoding.fit(train, gate_input.metadata, columns)
+    auc = _cross_validated_auc(encoding, train, synthetic, seed)
+    baseline = _cross_validated_auc(encoding, train.iloc[:held_rows], holdout.sample(held_rows, random_state=seed)[columns],
+                                    seed)
+    spread = math.hypot(learning.auc_standard_error(auc, rows, rows),
+                        learning.auc_standard_error(baseline, held_rows, held_rows))
+    excess = auc - baseline
+    lower = excess - Z_ONE_SIDED_95 * spread
+    passed = threshold is None or lower <= threshold
+    detail = (f"{FOLDS}-fold ROC AUC telling {rows} synthetic from {rows} training rows {auc:.3f}; {held_rows} "
+              f"holdout rows from as many training rows {baseline:.3f}; excess {excess:.3f}, lower 95% bound {lower:.3f}; 0.5 is "
+              f"indistinguishable" + ("" if threshold is not None else "; reported, not gated"))
+    return [GateResult(gate="discriminator", name="discriminator_auc", value=round(auc, 4), threshold=threshold,
+                       passed=passed, detail=detail, baseline=round(baseline, 4), bound=round(lower, 4),
+                       measures={"excess": round(excess, 4), "rows": rows, "holdout_rows": held_rows,
+                                 "folds": FOLDS})]
+
+
+def _cross_validated_auc(encoding, real, other, seed: int) -> float:
+    """Out-of-fold ROC AUC of a classifier telling ``other`` (label 1) from ``real`` (label 0)."""
+    import numpy as np
+    import pandas as pd
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    from synth_ops.gates import learning
+
+    features = pd.concat([encoding.transform(real), encoding.transform(other)], ignore_index=True)
+    labels = np.r_[np.zeros(len(real)), np.ones(len(other))]
+    folds = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=seed)
+    with warnings.catch_warnings(), learning.fitting(len(labels)):
+        warnings.simplefilter("ignore")
+        scores = cross_val_predict(learning.model("classify", seed), features, labels, cv=folds,
+                                   method="predict_proba")[:, 1]
+    return float(roc_auc_score(labels, scores))
