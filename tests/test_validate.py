@@ -92,3 +92,14 @@ def test_failing_hand_written_suite_blocks_publication(tmp_path):
     # publishing the failed run on its own is refused too
     again = run_cli("publish", str(spec))
     assert again.returncode == 1 and not (tmp_path / "warehouse").exists()
+
+
+def test_expectations_validate_the_release_in_batches_across_shards(tmp_path):
+    from synth_ops.gates.expectations import release_batches
+
+    ws, records = _generated(tmp_path, generate={"rows": 750, "shards": 3})  # shards of 250 rows
+    paths = [ws.artifacts.local_path(r.key) for r in records]
+    assert [len(b) for b in release_batches(paths, 400)] == [400, 350]  # shards joined, not one batch each
+    assert [len(b) for b in release_batches(paths, 100)] == [100] * 7 + [50]
+    rows = pd.concat(b.to_pandas() for b in release_batches(paths, 300))
+    assert rows.reset_index(drop=True).equals(pd.concat(pd.read_parquet(p) for p in paths).reset_index(drop=True))

@@ -223,11 +223,10 @@ def run_expectations(gate_input) -> list[GateResult]:
             counted = (item.result or {}).get("unexpected_count")
             entry[1] += int(counted) if counted is not None else int(not item.success)
 
-    for path in gate_input.shard_paths:
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=ws.spec.gates.validate_batch_rows):
-            frame = _to_pandas(batch)
-            for suite_name, validation in batched:
-                record(suite_name, frame, validation)
+    for batch in release_batches(gate_input.shard_paths, ws.spec.gates.validate_batch_rows):
+        frame = _to_pandas(batch)
+        for suite_name, validation in batched:
+            record(suite_name, frame, validation)
     if whole:
         present = [c for c in dict.fromkeys(whole_columns) if c in pq.read_schema(gate_input.shard_paths[0]).names]
         import pyarrow as pa
@@ -249,6 +248,28 @@ def run_expectations(gate_input) -> list[GateResult]:
     failed = sum(not r.passed for r in results)
     log.debug("%s: %d expectations checked, %d failed", table, len(results), failed)
     return results
+
+
+def release_batches(paths: list[str], batch_rows: int):
+    """The release's rows as Arrow tables of ``batch_rows`` (the last one fewer), across shard
+    boundaries. A GX validation costs ~10 ms per expectation however few its rows (its own
+    bookkeeping), so a table's small shards are validated together: at 200 columns, 3 shards of a
+    300-row table took 17 s one shard at a time."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pending, held = [], 0
+    for path in paths:
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows):
+            pending.append(batch)
+            held += batch.num_rows
+            while held >= batch_rows:
+                table = pa.Table.from_batches(pending)
+                yield table.slice(0, batch_rows)
+                rest = table.slice(batch_rows)
+                pending, held = rest.to_batches(), rest.num_rows
+    if held:
+        yield pa.Table.from_batches(pending)
 
 
 def _to_pandas(batch, compact_text: bool = False):
