@@ -54,7 +54,9 @@ ui-smoke: $(STAMP) chromium
 
 bench: $(STAMP) services examples/data/flights.csv
 	$(PY) bench/corpus.py
-	$(PY) bench/fidelity.py
+	$(PY) bench/fidelity.py --skip-heavy
+	$(PY) bench/fidelity.py --tables flights --kinds gaussian_copula,copula
+	$(PY) bench/width.py
 	$(PY) bench/generate.py
 	$(PY) bench/gates.py
 	$(PY) bench/perf.py
