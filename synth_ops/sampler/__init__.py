@@ -1,5 +1,5 @@
-"""The portable sampler: a fitted Gaussian copula as plain JSON and ``.npy`` arrays, sampled with numpy,
-pandas and pyarrow only (no modelling library, no pickle).
+"""The portable sampler: a fitted Gaussian copula (or sequential trees: ``trees.py``) as plain JSON and
+``.npy`` arrays, sampled with numpy, pandas and pyarrow only (no modelling library, no pickle).
 
 ``format.py`` reads and writes the artifact (format version, sha256 manifest); ``decoders.py`` turns
 normal scores into column values; ``sampler.py`` is the public ``Sampler``; ``export_sdv.py`` and

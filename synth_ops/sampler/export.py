@@ -1,9 +1,10 @@
 """fit's side: export each table of a fitted model as a sampler beside its model.json, or say why not.
 
 A table gets ``<artifacts>/<name>/<run id>/<table>/sampler/`` when its backend can be translated
-(SDV's GaussianCopula, synth-ops' copula for tables without parents) or when nothing of it is
-learned; model.json records per table either the sampler's key and manifest sha256 or the reason
-there is none. A model that cannot be exported keeps the pickle path, nothing else changes.
+(SDV's GaussianCopula, synth-ops' copula for tables without parents), when the backend exports
+itself (``export_sampler``: ``kind: trees``) or when nothing of it is learned; model.json records
+per table either the sampler's key and manifest sha256 or the reason there is none. A model that
+cannot be exported keeps the pickle path, nothing else changes.
 """
 from __future__ import annotations
 
@@ -66,6 +67,9 @@ def export_samplers(ws, plan, unit: str, synthesizer, learned: dict[str, list[st
     records = {}
     for table in plan.model(unit).tables:
         try:
+            if synthesizer is not None and hasattr(synthesizer, "export_sampler"):
+                records[table] = _own_export(ws, plan, table, synthesizer, learned, kind)
+                continue
             parts = _parts(synthesizer, table, plan.table(table).primary is not None)
             names = [d["name"] for d in parts.decoders]
             expected = set(learned[table]) | set(getattr(synthesizer, "counts", {}).get(table, ())) \
@@ -86,3 +90,17 @@ def export_samplers(ws, plan, unit: str, synthesizer, learned: dict[str, list[st
                         table, type(error).__name__)
             records[table] = {"reason": f"export failed ({type(error).__name__})"}
     return records
+
+
+def _own_export(ws, plan, table: str, synthesizer, learned: dict[str, list[str]], kind: str) -> dict:
+    """A backend that writes its own sampler (``export_sampler``; sampler.json names its engine,
+    which ``Sampler`` dispatches on): the same checks and record as the copula's route."""
+    if synthesizer.kind not in synthesizer.capabilities.portable_sampler:
+        raise Unsupported(f"kind {synthesizer.kind} has no portable sampler")
+    if plan.table(table).primary is not None:
+        raise Unsupported("a child table is sampled under its parents' rows")
+    prefix = ws.key(table, SAMPLER_DIR)
+    source = {"kind": kind, "spec": ws.spec.name, "run_id": ws.run_id}
+    digest = synthesizer.export_sampler(ws.artifacts, table, profile=ws.read(table, "profile.json"),
+                                        source=source, prefix=prefix, learned=learned[table])
+    return {"key": prefix, "manifest_sha256": digest}

@@ -4,6 +4,10 @@
     table = sampler.sample(100_000, seed=7)            # a pyarrow.Table of the whole table
     frame = sampler.sample(1_000, seed=7, as_frame=True)
 
+A sampler's ``sampler.json`` names its engine: a Gaussian copula (the default: correlated normal
+scores through inverse CDFs) or ``"engine": "trees"`` (sequential trees and leaf donor pools,
+``trees.py``); the same decoders turn either's values into columns.
+
 ``sample(rows, seed, shard)`` are the rows ``synth-ops generate`` writes for shard ``shard`` of a
 spec with ``synthesizer.seed: seed`` when each shard holds ``rows`` rows (keys start at
 ``shard * rows`` unless ``first_row`` says otherwise), whatever ``batch_rows`` is: the learned
@@ -38,6 +42,14 @@ class Sampler:
         import pyarrow.compute  # noqa: F401
 
         self.doc, self.arrays, self.where = doc, arrays, where
+        self.engine = None  # a tree engine (``trees.py``) where sampler.json says ``"engine": "trees"``
+        engine = doc.get("engine", "copula") if isinstance(doc, dict) else None
+        if engine == "trees":
+            self._load_trees(doc, arrays, where)
+            return
+        if engine != "copula":
+            raise ModelIntegrityError(f"{where}: sampler engine {engine!r} is not known to this synth-ops; "
+                                      "use a matching synth-ops or refit")
         try:
             self.table: str = doc["table"]
             self.schema_pairs: list[list[str]] = doc["schema"]
@@ -59,6 +71,32 @@ class Sampler:
             rate = (spec.get("nulls") or {}).get("rate", 0.0)
             if not isinstance(rate, (int, float)) or not 0 <= rate <= 1:
                 raise ModelIntegrityError(f"{where}: a column's null rate is not a share; refit")
+
+    def _load_trees(self, doc: dict, arrays: dict, where: str) -> None:
+        """A tree sampler (``trees.py``): its engine makes each batch's values, the same decoders
+        as the copula's (numbers, datetimes, labels) read them through identity inverses."""
+        import numpy as np
+
+        from synth_ops.sampler.trees import TreeEngine
+
+        try:
+            self.table = doc["table"]
+            self.schema_pairs = doc["schema"]
+            self.columns_plan = doc["columns_plan"]
+            self.engine = TreeEngine(doc["trees"], arrays, self.table, where)
+            self.decoders = [dict(spec) for spec in doc["columns"]]
+        except (KeyError, TypeError):
+            raise ModelIntegrityError(f"{where}: sampler.json lacks a required field; refit") from None
+        self.copula_columns, self.inverses = list(self.engine.names), self.engine.inverses
+        self.factor = np.zeros((0, 0))
+        width = len(self.copula_columns)
+        for spec in self.decoders:
+            label = spec.get("kind") == "label"
+            if not isinstance(spec.get("from"), int) or not 0 <= spec["from"] < width \
+                    or spec.get("kind") not in ("number", "datetime", "label") or spec.get("nulls") \
+                    or label and not (isinstance(spec.get("values"), list) and spec["values"]
+                                      and isinstance(spec.get("first_code"), int)):
+                raise ModelIntegrityError(f"{where}: a column of the trees' sampler is malformed; refit")
 
     def _simplified(self, spec: dict) -> dict:
         """``spec`` with the operations that cannot change its values dropped (``decoders.simplify``),
@@ -126,6 +164,12 @@ class Sampler:
             normals.fill(draws[:size])
             yield decoders.Batch(self.factor @ draws[:size].T, self.inverses)
 
+    def _value_batches(self, rng, seed: int, rows: int, batch_rows: int) -> Iterator[decoders.Batch]:
+        """The batches the decoders read: the copula's correlated scores, or the tree engine's values."""
+        if self.engine is not None:
+            return self.engine.batches(rows, seed, batch_rows)
+        return self._score_batches(rng, rows, batch_rows)
+
     def learned_batches(self, rows: int, seed: int, batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[Any]:
         """DataFrames of the learned (and child-count) columns through the reference decoders
         (``decoders.decode``): ``rows`` in all, at most ``batch_rows`` each. The same ``seed`` gives
@@ -133,7 +177,7 @@ class Sampler:
         import pandas as pd
 
         normal, streams = self._random_streams(seed)
-        for batch in self._score_batches(normal, rows, batch_rows):
+        for batch in self._value_batches(normal, seed, rows, batch_rows):
             yield pd.DataFrame({spec["name"]: decoders.decode(spec, batch, streams[spec["name"]])
                                 for spec in self.decoders}, index=range(batch.rows))
 
@@ -160,7 +204,7 @@ class Sampler:
             raise ModelIntegrityError(f"{self.where}: column {missing[0]!r} is neither learned nor generated; refit")
         normal, streams = self._random_streams(seed)
         done = 0
-        for batch in self._score_batches(normal, rows, batch_rows):
+        for batch in self._value_batches(normal, seed, rows, batch_rows):
             arrays, counts = {}, {}
             for column in outputs:
                 built = column.build(batch, streams[column.name])

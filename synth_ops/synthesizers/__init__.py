@@ -17,6 +17,7 @@ _REGISTRY: dict[str, str] = {
     "hma": "synth_ops.synthesizers.sdv.hma:SDVHMA",
     "dp_mst": "synth_ops.synthesizers.dp.backend:DPSynthesizer",
     "dp_aim": "synth_ops.synthesizers.dp.backend:DPSynthesizer",
+    "trees": "synth_ops.synthesizers.trees.backend:TreesSynthesizer",
 }
 
 

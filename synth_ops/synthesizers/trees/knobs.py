@@ -1,0 +1,109 @@
+"""``synthesizer.params`` of ``kind: trees``: the privacy knobs and the visit order, with their
+defaults, checked before anything is fitted (one SpecError naming ``synthesizer.params.<name>``).
+
+min_leaf       real training rows a leaf holds at least (scikit-learn's ``min_samples_leaf``):
+               every synthetic value is drawn from a pool of at least this many real rows.
+               25 is what synthpop-style CART on scikit-learn was measured at on real tables
+               (0.99-1.02 of the holdout's quality); to be tuned on the corpus.
+smoothing      ``density`` (synthpop's smoothing="density"): a donor of a continuous number is
+               moved by a Gaussian kernel of its leaf's bandwidth (Silverman's rule, R's bw.nrd0),
+               so rare numbers are not copies of real ones; ``none``: donors as they are. Discrete
+               numbers (at most ``columns.DISCRETE_MAX`` values), values shared by at least
+               ``rare_min`` training rows, and categories are never smoothed.
+rare_min       how many training rows must share a value for it to be drawn as it is. A category
+               with fewer is never drawn: its rows leave the donor pools (the leaf's other donors
+               take their share, so no category's frequency is inflated globally; a leaf left
+               without donors draws from its nearest ancestor's), and as a predictor they share one
+               code. A number with fewer (or held by one row only) is smoothed (with ``smoothing:
+               density``); a common one is not, so a column's spikes stay spikes. 10 is the usual
+               small-cell threshold of statistical disclosure control. 1 turns the categories'
+               protection off.
+tail_quantile  numbers are clipped to their ``q`` and ``1 - q`` quantiles, taken as order
+               statistics (real values, so integers and discrete supports stay): 0.001 clips the
+               top and bottom 0.1% of a large table and, on one of fewer than 1,000 rows, exactly
+               its most extreme value at each end (the records most easily recognised). 0 turns it off.
+order          the visit order: a permutation of the learned columns (default: ``order.py``).
+max_depth      a cap on each tree's depth (default: none; min_leaf bounds the trees already).
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from synth_ops.errors import SpecError
+
+MIN_LEAF = 25
+SMOOTHING = "density"
+SMOOTHINGS = ("density", "none")
+RARE_MIN = 10
+TAIL_QUANTILE = 0.001
+
+
+@dataclasses.dataclass(frozen=True)
+class Knobs:
+    min_leaf: int = MIN_LEAF
+    smoothing: str = SMOOTHING
+    rare_min: int = RARE_MIN
+    tail_quantile: float = TAIL_QUANTILE
+    order: tuple[str, ...] | None = None
+    max_depth: int | None = None
+
+    def to_doc(self) -> dict[str, Any]:
+        doc = dataclasses.asdict(self)
+        doc["order"] = list(self.order) if self.order is not None else None
+        return doc
+
+
+def _integer(name: str, value: Any, least: int) -> list[str]:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return [f"synthesizer.params.{name}: expected an integer, got {type(value).__name__}"]
+    if value < least:
+        return [f"synthesizer.params.{name}: expected at least {least}, got {value}"]
+    return []
+
+
+def _order(value: Any, learned: list[str] | None) -> list[str]:
+    if not isinstance(value, (list, tuple)) or not all(isinstance(c, str) for c in value):
+        return ["synthesizer.params.order: expected a list of learned column names"]
+    if learned is None:
+        return []
+    unknown = [c for c in value if c not in learned]
+    missing = [c for c in learned if c not in value]
+    repeated = sorted({c for c in value if list(value).count(c) > 1})
+    if unknown or missing or repeated:
+        parts = [f"{label} {names}" for label, names in
+                 (("not learned:", unknown), ("missing:", missing), ("repeated:", repeated)) if names]
+        return [f"synthesizer.params.order: expected a permutation of the {len(learned)} learned columns; "
+                + ", ".join(parts)]
+    return []
+
+
+def read_knobs(params: dict[str, Any], learned: list[str] | None = None) -> Knobs:
+    """The knobs of ``params``, or one SpecError listing every problem. ``learned``: the table's
+    learned columns, which ``order`` must be a permutation of (None: not checked here)."""
+    known = {f.name for f in dataclasses.fields(Knobs)}
+    problems = [f"synthesizer.params.{name}: unknown parameter of trees (known: {', '.join(sorted(known))})"
+                for name in params if name not in known]
+    if "min_leaf" in params:
+        problems += _integer("min_leaf", params["min_leaf"], 1)
+    if "rare_min" in params:
+        problems += _integer("rare_min", params["rare_min"], 1)
+    if "max_depth" in params and params["max_depth"] is not None:
+        problems += _integer("max_depth", params["max_depth"], 1)
+    if "smoothing" in params and params["smoothing"] not in SMOOTHINGS:
+        problems.append(f"synthesizer.params.smoothing: expected one of {', '.join(SMOOTHINGS)}, "
+                        f"got {params['smoothing']!r}")
+    if "tail_quantile" in params:
+        value = params["tail_quantile"]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 0.5:
+            problems.append(f"synthesizer.params.tail_quantile: expected a number in [0, 0.5), got {value!r}")
+    if "order" in params and params["order"] is not None:
+        problems += _order(params["order"], learned)
+    if problems:
+        raise SpecError("; ".join(problems))
+    values = {name: params[name] for name in known if name in params}
+    if values.get("order") is not None:
+        values["order"] = tuple(values["order"])
+    if "tail_quantile" in values:
+        values["tail_quantile"] = float(values["tail_quantile"])
+    return Knobs(**values)
