@@ -196,6 +196,8 @@ def tstr_cell(row: dict) -> str:
     cells = []
     for target in targets:
         found = result(row, f"utility_ratio[{target}]")
+        if found is None:  # the run stopped before its gates, or the target is not learned
+            continue
         measures = found.get("measures") or {}
         numbers = f"{_f(_number(measures.get('synthetic')))} / {_f(_number(measures.get('real')))}"
         metric = f" {measures['metric']}" if isinstance(measures.get("metric"), str) else ""

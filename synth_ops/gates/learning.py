@@ -36,7 +36,7 @@ class Encoding:
             if sdtype in _NUMERIC_SDTYPES:
                 out[column] = ("number", sdtype)
                 continue
-            counts = _text(train[column]).value_counts()
+            counts = as_text(train[column]).value_counts()
             if len(counts) <= MAX_NATIVE_CATEGORIES:
                 out[column] = ("category", tuple(sorted(counts.index)))
             else:
@@ -53,13 +53,13 @@ class Encoding:
             if kind == "number":
                 out[column] = as_number(frame[column], how)
             elif kind == "category":
-                out[column] = pd.Categorical(_text(frame[column]), categories=list(how))
+                out[column] = pd.Categorical(as_text(frame[column]), categories=list(how))
             else:
-                out[column] = _text(frame[column]).map(how).fillna(0).to_numpy(dtype="float64")
+                out[column] = as_text(frame[column]).map(how).fillna(0).to_numpy(dtype="float64")
         return pd.DataFrame(out, index=frame.index)
 
 
-def _text(series):
+def as_text(series):
     """Values as text, so 1, 1.0 and "1" read from different files compare equal as categories."""
     import pandas as pd
 

@@ -252,7 +252,6 @@ def _codes(reference: Reference, frame: _Frame, column: str):
     """A discrete column as int codes in the real values' code space: a real value's position, then
     one code for null (grouped as one value, as ``groupby(dropna=False)`` does), then values the real
     column does not have. The same value gets the same code in every frame."""
-    import numpy as np
     import pandas as pd
 
     def encode(name):

@@ -94,7 +94,7 @@ class _Task:
         import numpy as np
         from scipy.stats import skew
 
-        from synth_ops.gates.learning import _text
+        from synth_ops.gates.learning import as_text
         from synth_ops.gates.privacy import as_number
 
         if sdtype in ("numerical", "datetime"):
@@ -104,7 +104,7 @@ class _Task:
                 return cls("regress", "r2", None, why="the target has one value in the training rows")
             heavy = sdtype == "numerical" and abs(float(skew(numbers))) > HEAVY_TAIL_SKEW
             return cls("regress", "r2", 0.0, transform="signed log1p" if heavy else "none", sdtype=sdtype)
-        classes = sorted(_text(values).dropna().unique())
+        classes = sorted(as_text(values).dropna().unique())
         if len(classes) < 2:
             return cls("classify", "roc_auc", None, why="the target has one class in the training rows")
         if len(classes) == 2:
@@ -114,11 +114,11 @@ class _Task:
     def truth(self, values):
         import numpy as np
 
-        from synth_ops.gates.learning import _text
+        from synth_ops.gates.learning import as_text
         from synth_ops.gates.privacy import as_number
 
         if self.kind == "classify":
-            return _text(values).to_numpy(dtype=object)
+            return as_text(values).to_numpy(dtype=object)
         numbers = as_number(values, self.sdtype)
         return np.sign(numbers) * np.log1p(np.abs(numbers)) if self.transform != "none" else numbers
 
