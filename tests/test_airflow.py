@@ -81,7 +81,7 @@ def test_synth_penguins_then_train_on_synthetic(airflow_home):
     assert {g["name"] for g in validated["gates"]} >= {"quality_score", "discriminator_auc", "exact_match", "dcr_share",
                                                        "pii_leak"}
     discriminator = next(g for g in validated["gates"] if g["name"] == "discriminator_auc")
-    assert discriminator["threshold"] is None and discriminator["baseline"] is not None  # reported, not gated
+    assert discriminator["threshold"] == 0.2 and discriminator["baseline"] is not None  # the default, alone
     assert validated["expectations"]["checked"] > 10 and validated["expectations"]["failed"] == 0
     # XCom carries small records only
     assert all(len(json.dumps(v)) < 5000 for v in out["xcoms"].values())

@@ -198,7 +198,7 @@ def test_fast_fit_is_sdvs_model(tmp_path, flights_sample_csv, dataset):
     if dataset == "penguins":
         doc = penguins_doc(synthesizer={"kind": "gaussian_copula", "seed": 7, "fit_rows": None})
     else:
-        doc = {"name": "flights", "synthesizer": {"fit_rows": None},
+        doc = {"name": "flights", "synthesizer": {"kind": "gaussian_copula", "fit_rows": None},
                "tables": {"flights": {"source": str(flights_sample_csv), "exclude": ["year"]}}}
     ws = fitted_workspace(tmp_path, doc)
     fast, plain = models.load(ws, dataset).model._model, _plain_sdv_fit(ws, dataset)

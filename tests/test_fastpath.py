@@ -86,7 +86,7 @@ def test_fit_rows_bounds_the_marginal_fits_and_is_recorded(tmp_path, penguins_fr
 
 def test_datetime_strings_take_the_vectorised_path_and_print_back(tmp_path, flights_sample_csv):
     doc = {"name": "flights", "tables": {"flights": {"source": str(flights_sample_csv), "exclude": ["year"]}},
-           "generate": {"rows": 500, "shards": 1}}
+           "synthesizer": {"kind": "gaussian_copula"}, "generate": {"rows": 500, "shards": 1}}
     ws = fitted_workspace(tmp_path, doc)
     assert ws.read("flights", "model.json")["native_datetimes"] == {"time_hour": "%Y-%m-%dT%H:%M:%SZ"}
     frame = _batches(ws, "flights", 500, 500, seed=2)[0]

@@ -112,11 +112,18 @@ def test_the_discriminator_catches_a_broken_dependence_and_passes_real_rows(tmp_
     assert not caught["passed"] and caught["value"] > 0.75 and caught["bound"] > 0.1, caught
 
 
-def test_the_discriminator_is_measured_on_every_run_and_gated_only_when_asked(tmp_path):
-    ws, _ = _staged(tmp_path, penguins_doc())
+def test_the_discriminator_is_gated_by_default_for_a_table_alone_and_only_reported_when_null(tmp_path):
+    from synth_ops.spec import DISCRIMINATOR_AUC_MAX
+
+    (tmp_path / "default").mkdir()
+    (tmp_path / "null").mkdir()
+    ws, _ = _staged(tmp_path / "default", penguins_doc())
     result = _results(validate(ws, "penguins"), "discriminator")["discriminator_auc"]
-    assert result["threshold"] is None and result["passed"]
+    assert result["threshold"] == DISCRIMINATOR_AUC_MAX and result["passed"]
     assert 0 <= result["value"] <= 1 and result["measures"]["holdout_rows"] == len(load_training_rows(ws, "penguins")[1])
+    ws, _ = _staged(tmp_path / "null", penguins_doc(gates={"discriminator_auc_max": None}))
+    result = _results(validate(ws, "penguins"), "discriminator")["discriminator_auc"]
+    assert result["threshold"] is None and result["passed"] and "reported, not gated" in result["detail"]
 
 
 def test_bootstrap_scores_equal_the_metrics_on_resampled_rows():

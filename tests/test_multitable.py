@@ -38,6 +38,11 @@ def test_cli_runs_the_slice_end_to_end_with_every_key_resolving(tmp_path, nyc_sl
         child_key = [rel["child_foreign_key"]] if isinstance(rel["child_foreign_key"], str) else rel["child_foreign_key"]
         assert _resolves(synthetic[rel["child_table_name"]], child_key, synthetic[rel["parent_table_name"]], parent_key), rel
     assert not synthetic["weather"].duplicated(["origin", "time_hour"]).any()
+    # related tables: the discriminator is reported, not gated by default (the copula's airports are
+    # told apart from real ones; README, "Fidelity")
+    gates = json.loads(next((tmp_path / "artifacts").rglob("airports/gates.json")).read_text())["results"]
+    discriminator = next(g for g in gates if g["name"] == "discriminator_auc")
+    assert discriminator["threshold"] is None and discriminator["value"] is not None
     for table, key in (("airlines", "carrier"), ("airports", "faa"), ("planes", "tailnum")):
         assert synthetic[table][key].is_unique and synthetic[table][key].notna().all()
 

@@ -76,6 +76,23 @@ def test_params_order_and_fit_rows_are_honoured(tmp_path):
     assert info["leaves"]["body_mass_g"] == 1  # the first column: its marginal
 
 
+def test_min_leaf_auto_grows_with_the_rows(tmp_path, penguins_ws):
+    from synth_ops.synthesizers.trees.knobs import read_knobs
+
+    knobs = read_knobs({})
+    assert knobs.min_leaf == "auto"
+    # smoothed numbers: 0.5% of the rows in [10, 25]; columns drawn as they are: 25
+    assert [knobs.resolved(n).min_leaf for n in (100, 1_000, 2_400, 5_000, 1_000_000)] == [10, 10, 12, 25, 25]
+    assert {knobs.resolved(n).exact_leaf for n in (100, 1_000_000)} == {25}
+    assert knobs.resolved(100).leaf(smoothed=True) == 10 and knobs.resolved(100).leaf(smoothed=False) == 25
+    assert read_knobs({"smoothing": "none"}).resolved(100).min_leaf == 25  # nothing smoothed: nothing small
+    explicit = read_knobs({"min_leaf": 8}).resolved(1_000_000)
+    assert explicit.leaf(smoothed=True) == explicit.leaf(smoothed=False) == 8
+    # model.json says the numbers the fit used: 275 penguins training rows -> 10 and 25
+    params = penguins_ws.read("penguins", "model.json")["trees"]["params"]
+    assert params["min_leaf"] == 10 and params["exact_leaf"] == 25
+
+
 def test_fitting_threads_do_not_change_the_model(penguins_ws, monkeypatch):
     from synth_ops.holdout import load_training_rows
     from synth_ops.synthesizers.trees import model as tree_model
@@ -127,6 +144,23 @@ def test_penguins_raw_keeps_nulls_booleans_datetimes_and_a_wide_category(tmp_pat
     assert 0 < len(common) < real["Comments"].nunique()
     assert set(syn["Comments"].dropna()) == common
     assert syn["Individual ID"].notna().all()  # generated (an id), never learned
+
+
+def test_a_column_of_rare_categories_keeps_the_shared_ones(tmp_path):
+    # la_riots: 38 neighbourhoods in 63 rows, none reaching rare_min; the column must not come out null
+    from bench.corpus_tables import write_source
+    from synth_ops.holdout import split_holdout
+
+    source = write_source("la_riots", tmp_path)
+    real = pd.read_csv(source)
+    ws = fitted_workspace(tmp_path, _doc(source))
+    syn = _sample(_model(ws, "t"), "t", 500, seed=1)
+    counts = real.iloc[split_holdout(len(real), 0.2, 5)[0]]["neighborhood"].value_counts()
+    lowered = ws.read("t", "model.json")["trees"]["rare_min_lowered"]["neighborhood"]
+    assert lowered == 2 and counts.max() < 10
+    assert syn["neighborhood"].notna().all()
+    # the categories at least two rows share, never one row's own
+    assert set(syn["neighborhood"]) == set(counts[counts >= 2].index)
 
 
 def test_seattle_weather_dates_come_back_as_dates(tmp_path):
@@ -240,7 +274,7 @@ def test_walker_matches_scikit_learn_on_missing_values(flights_sample_csv):
     predictors = np.column_stack([c.features() for c in columns])
     assert np.isnan(predictors).any()
     for j, column in enumerate(columns):
-        nodes, thresholds, leaf = fit_tree(column, predictors[:, :j], Knobs(min_leaf=5), seed=j)
+        nodes, thresholds, leaf = fit_tree(column, predictors[:, :j], Knobs(min_leaf=5).resolved(0), seed=j)
         tree = Tree(nodes, thresholds, j)
         assert (tree.leaves(predictors[:, :j].T) == leaf).all(), column.name
         tree.compact_at = frozenset(range(tree.depth))  # dropping finished rows at any level: the same leaves
@@ -292,7 +326,7 @@ def test_a_tampered_tree_is_refused(penguins_ws, tmp_path):
 BAD_PARAMS = {
     "unknown": ({"epochs": 5}, "synthesizer.params.epochs: unknown parameter of trees"),
     "min_leaf_zero": ({"min_leaf": 0}, "synthesizer.params.min_leaf: expected at least 1"),
-    "min_leaf_text": ({"min_leaf": "ten"}, "synthesizer.params.min_leaf: expected an integer"),
+    "min_leaf_text": ({"min_leaf": "ten"}, "synthesizer.params.min_leaf: expected 'auto' or an integer"),
     "smoothing": ({"smoothing": "spline"}, "synthesizer.params.smoothing: expected one of density, none"),
     "rare_min": ({"rare_min": 0}, "synthesizer.params.rare_min: expected at least 1"),
     "tail_quantile": ({"tail_quantile": 0.5}, "synthesizer.params.tail_quantile: expected a number in [0, 0.5)"),

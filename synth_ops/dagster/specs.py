@@ -26,6 +26,15 @@ def gate_names(spec) -> list[str]:
     return names + (["utility"] if spec.gates.utility is not None else [])
 
 
+def discriminator_rule(gates) -> str:
+    if gates.discriminator_auc_max == "auto":
+        return (f"<= {gates.discriminator_limit(related=False)} for a table modelled alone (related tables: "
+                "measured and reported, not gated)")
+    if gates.discriminator_auc_max is None:
+        return "measured and reported (not gated: gates.discriminator_auc_max is null)"
+    return f"<= {gates.discriminator_auc_max}"
+
+
 def check_description(spec, gate: str) -> str:
     """What a gate measures and which way it must go, with the spec's thresholds."""
     gates = spec.gates
@@ -44,8 +53,7 @@ def check_description(spec, gate: str) -> str:
                     "<= the chance bound",
         "discriminator": "ROC AUC of a classifier telling synthetic from training rows, minus the same for "
                          "holdout rows, "
-                         + (f"<= {gates.discriminator_auc_max}" if gates.discriminator_auc_max is not None
-                            else "measured and reported (not gated: gates.discriminator_auc_max is unset)"),
+                         + discriminator_rule(gates),
         "utility": f"per target ({', '.join(gates.utility.columns) if gates.utility else ''}): score of a model "
                    f"trained on synthetic / trained on real rows, on the holdout, >= "
                    f"{gates.utility.min_ratio if gates.utility else ''}",

@@ -9,8 +9,10 @@ the synthesizer never saw, at most ``n``) from as many training rows: what a fre
 scores, about 0.5, off it by the classifier's own noise at the holdout's size.
 
 The gate, ``gates.discriminator_auc_max``, bounds AUC minus baseline, judged at its lower 95%
-bound (each AUC's Hanley-McNeil standard error at its counts); unset, the AUC is measured and
-reported on every run and never blocks. Without holdout rows there is no baseline: "not measured".
+bound (each AUC's Hanley-McNeil standard error at its counts). Its default, ``auto``, is
+``spec.DISCRIMINATOR_AUC_MAX`` for a table modelled alone and no limit for related tables; with no
+limit (``null``) the AUC is measured and reported on every run and never blocks. Without holdout
+rows there is no baseline: "not measured".
 """
 from __future__ import annotations
 
@@ -25,7 +27,8 @@ Z_ONE_SIDED_95 = 1.6449
 
 def discriminator_gate(gate_input) -> list[GateResult]:
     gates, seed = gate_input.ws.spec.gates, gate_input.ws.spec.synthesizer.seed
-    threshold, columns = gates.discriminator_auc_max, gate_input.learned
+    threshold = gates.discriminator_limit(gate_input.ws.spec.is_related(gate_input.table))
+    columns = gate_input.learned
     train, holdout = gate_input.real
     total = sum(s.rows for s in gate_input.shards)
     rows = min(len(train), gates.model_rows, total)

@@ -44,6 +44,7 @@ class TreesSynthesizer(Synthesizer):
         # a big table is fitted on a seeded sample of fit_rows rows: time and memory bounded
         rows = fit_rows_sample(len(frame), self.options.get("fit_rows"), self.seed, table)
         fitted = frame if rows is None else frame.iloc[rows]
+        knobs = knobs.resolved(len(fitted))
         # how many training rows share a value is counted on all of them (rare_min)
         encoded = {c: encode(c, fitted[c], columns_metadata.get(c, {}), knobs.rare_min, knobs.tail_quantile,
                              counted=frame[c]) for c in learned}

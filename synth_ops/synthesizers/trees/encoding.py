@@ -15,7 +15,9 @@ feature its later columns split on, and the decoder that turns donors back into 
   frequent first (ties by text), which is also the ordinal encoding a later tree splits on (one
   encoding per column, the same whatever the target: simple, and a tree still isolates any
   category in a few splits). Categories with fewer than ``rare_min`` training rows share one
-  code after the others and never enter a donor pool; null is its own code after those.
+  code after the others and never enter a donor pool; null is its own code after those. Where no
+  category reaches ``rare_min``, the threshold is 2: the column keeps the categories at least two
+  rows share and never draws one row's own.
 """
 from __future__ import annotations
 
@@ -44,6 +46,7 @@ class Encoded:
     discrete: bool = False          # a number of few values: never smoothed
     distinct: int = 0               # distinct values, null counted (the visit order's key)
     common: Any = None              # bool per row (numbers): its value is shared by rare_min training rows
+    rare_min: int | None = None     # a category's own threshold: below rare_min where no category reaches it
 
     @property
     def smoothable(self) -> bool:
@@ -117,7 +120,10 @@ def _category(name: str, raw, counts, rare_min: int) -> Encoded:
     missing = series.isna().to_numpy()
     names, sizes = list(counts.index), counts.to_numpy()
     ranked = sorted(range(len(names)), key=lambda i: (-int(sizes[i]), str(names[i])))
-    common = [names[i] for i in ranked if sizes[i] >= rare_min]
+    # a column none of whose categories reaches rare_min (la_riots' 38 neighbourhoods in 63 rows)
+    # draws the ones at least 2 rows share, never one row's own: it would come out all null
+    threshold = rare_min if not len(sizes) or sizes.max() >= rare_min else min(rare_min, 2)
+    common = [names[i] for i in ranked if sizes[i] >= threshold]
     rare = len(common) < len(counts)
     found = pd.Index(common, dtype=object).get_indexer(series.where(~missing, None)) if common \
         else np.full(len(series), -1)
@@ -129,4 +135,4 @@ def _category(name: str, raw, counts, rare_min: int) -> Encoded:
     decoder = {"name": name, "kind": "label", "nulls": None, "ops": [], "first_code": 0,
                "values": values or [None]}  # every category rare (or none at all): only nulls
     return Encoded(name, "category", codes, decoder, categories=size, kept=(found >= 0) | missing,
-                   distinct=series[~missing].nunique() + int(missing.any()))
+                   distinct=series[~missing].nunique() + int(missing.any()), rare_min=threshold)

@@ -124,13 +124,14 @@ def fit_tree(encoded, predictors, knobs, seed: int):
     import numpy as np
 
     target = _target(encoded, predictors) if predictors.shape[1] else None
-    if target is None or len(predictors) < 2 * knobs.min_leaf:
+    min_leaf = knobs.leaf(knobs.smoothing == "density" and encoded.smoothable)
+    if target is None or len(predictors) < 2 * min_leaf:
         return (*single_leaf(), np.zeros(len(predictors), dtype=np.intp))
     from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
     y, classify = target
     model = (DecisionTreeClassifier if classify else DecisionTreeRegressor)(
-        min_samples_leaf=knobs.min_leaf, max_depth=knobs.max_depth, random_state=seed)
+        min_samples_leaf=min_leaf, max_depth=knobs.max_depth, random_state=seed)
     model.fit(predictors, y)
     tree = model.tree_
     inner = tree.children_left >= 0
@@ -281,6 +282,9 @@ def fit_table(table: str, encoded: list, knobs, seed: int, threads: int = 1) -> 
         arrays.update(column_arrays)
         leaves[spec["name"]] = count
     info = {"order": [c.name for c in encoded], "fit_rows": rows, "leaves": leaves, "params": knobs.to_doc()}
+    lowered = {c.name: c.rare_min for c in encoded if c.rare_min is not None and c.rare_min < knobs.rare_min}
+    if lowered:  # columns none of whose categories reach rare_min
+        info["rare_min_lowered"] = lowered
     return {"columns": columns}, arrays, info
 
 
