@@ -54,6 +54,23 @@ def check_utility(utility, table: str, plan: dict[str, dict], tables: int) -> No
         raise SpecError("; ".join(problems))
 
 
+def check_attack_columns(spec_table, table: str, plan: dict[str, dict]) -> None:
+    """Every quasi-identifier and sensitive column of the attribute inference gate is a learned
+    column of the table: a generated column (key, id, replaced, constant, null) holds no real value
+    to look up or to infer. Every problem is named at once, by its field."""
+    problems = []
+    for role in ("quasi_identifiers", "sensitive"):
+        for index, column in enumerate(getattr(spec_table, role)):
+            entry, field = plan.get(column), f"tables.{table}.{role}.{index}"
+            if entry is None:
+                problems.append(f"{field}: no column {column!r} in table {table!r}")
+            elif entry["role"] != "learned":
+                problems.append(f"{field}: column {column!r} of table {table!r} is not learned ({entry['role']}: "
+                                f"{entry['reason']}): its generated values say nothing about a real person")
+    if problems:
+        raise SpecError("; ".join(problems))
+
+
 def check_key_capacity(plan: dict[str, dict], table: str, rows: int) -> None:
     """Every unique generated column can number ``rows`` rows (a short code pattern cannot, nor can
     an integer key that would pass 2**63), and every other id its distinct values."""

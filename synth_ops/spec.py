@@ -80,6 +80,11 @@ class TableSpec(_Frozen):
     exclude: tuple[str, ...] = Field((), description="source columns dropped before profiling")
     synthesizer: Optional["SynthesizerSpec"] = Field(None, description="this table's own synthesizer, instead of "
                                                      "the spec's (tables in no relationship only)")
+    quasi_identifiers: tuple[str, ...] = Field((), description="columns an attacker is assumed to know about a "
+                                               "person (age, zip code, ...): the attribute inference gate looks "
+                                               "up the nearest synthetic row on them; needs sensitive")
+    sensitive: tuple[str, ...] = Field((), description="columns the attribute inference gate tries to infer from "
+                                       "the quasi_identifiers (one result per column); needs quasi_identifiers")
 
     @field_validator("source")
     @classmethod
@@ -87,6 +92,26 @@ class TableSpec(_Frozen):
         if not value.lower().endswith(SOURCE_SUFFIXES):
             raise ValueError(f"expected a file ending in {', '.join(SOURCE_SUFFIXES)}, got {value!r}")
         return value
+
+    @field_validator("quasi_identifiers", "sensitive")
+    @classmethod
+    def _distinct(cls, columns: tuple[str, ...]) -> tuple[str, ...]:
+        repeated = sorted({c for c in columns if columns.count(c) > 1})
+        if repeated:
+            raise ValueError(f"column {', '.join(map(repr, repeated))} named twice")
+        return columns
+
+    @model_validator(mode="after")
+    def _attack_columns(self) -> "TableSpec":
+        if bool(self.quasi_identifiers) != bool(self.sensitive):
+            given, missing = ("quasi_identifiers", "sensitive") if self.quasi_identifiers else \
+                ("sensitive", "quasi_identifiers")
+            raise ValueError(f"{given} needs {missing} (the attribute inference gate infers the sensitive "
+                             "columns from the quasi_identifiers)")
+        both = [c for c in self.quasi_identifiers if c in self.sensitive]
+        if both:
+            raise ValueError(f"sensitive: column {', '.join(map(repr, both))} is also in quasi_identifiers")
+        return self
 
 
 class Relationship(_Frozen):
@@ -193,6 +218,38 @@ class UtilitySpec(_Frozen):
         return "gates.utility.target" if self.target is not None else f"gates.utility.targets.{index}"
 
 
+# gates.membership_inference.auc_max, compared with each attack's lower 95% AUC bound, chosen on real
+# tables (bench.corpus_tables) under three synthesizers. The default kind (trees): the largest bound
+# over 100 seeds of penguins was 0.63 (3 of 100 above 0.6, none above 0.65: its 69 holdout rows make
+# a noisy AUC), at most 0.58 on cars and breast_cancer (15 seeds each) and 0.54 on seattle_weather,
+# airports, fair and randhie. An overfit trees model (min_leaf 1, smoothing none) and a copier
+# (training rows, numbers plus 1% of their std of noise): bounds 0.73-0.85 and 0.79-1.0 on fair,
+# airports, seattle_weather, breast_cancer, cars and penguins. 0.65 separates them. randhie is the
+# exception (bounds 0.55-0.56 for both): 55% of its rows repeat another row (one person's years), so
+# whether a row was trained on cannot be told from its twin in the holdout; the DCR gate fails both.
+MEMBERSHIP_AUC_MAX = 0.65
+
+
+class MembershipSpec(_Frozen):
+    """Membership inference: can an attacker holding the synthetic rows tell the training rows from
+    the holdout rows (see synth_ops/gates/membership.py for the attacks, the AUC bound and the
+    empirical epsilon)?"""
+
+    auc_max: Optional[float] = Field(MEMBERSHIP_AUC_MAX, gt=0.5, le=1, description="ROC AUC of each attack "
+                                     "telling training rows from holdout rows, at most (judged at its lower 95% "
+                                     "bound); null: measured and reported, not gated")
+
+
+class AttributeInferenceSpec(_Frozen):
+    """Attribute inference, for tables naming ``quasi_identifiers`` and ``sensitive`` columns (see
+    synth_ops/gates/inference.py): how much better the nearest synthetic row on the quasi-identifiers
+    predicts a sensitive value of a training row than of a holdout row."""
+
+    risk_max: Optional[float] = Field(0.1, ge=0, le=1, description="success rate on training rows minus on "
+                                      "holdout rows, at most (judged at its lower 95% bound); null: reported, "
+                                      "not gated")
+
+
 # gates.discriminator_auc_max: auto, chosen on the corpus (README, "Fidelity"): every corpus table
 # passes under the default kind (trees: excess at most +0.17), holdout-quality data passes, and what
 # the bench shows a classifier tells apart at once fails (tvae and ctgan at 20 epochs, +0.34 to +0.54;
@@ -220,7 +277,14 @@ class GatesSpec(_Frozen):
                             "discriminator models train and score on: seeded samples beyond")
     validate_batch_rows: int = Field(1_000_000, gt=0, description="rows per GX validation batch")
     quality_rows: int = Field(20_000, gt=0, description="seeded subsample size for the quality gate")
-    privacy_rows: int = Field(5_000, gt=0, description="seeded subsample size for distance to closest record")
+    privacy_rows: int = Field(5_000, gt=0, description="seeded subsample size for distance to closest record "
+                              "and the inference attacks (half of it: candidate rows of each kind)")
+    membership_inference: Optional[MembershipSpec] = Field(
+        default_factory=MembershipSpec, description="membership inference attacks and their empirical epsilon; "
+        "null: not run")
+    attribute_inference: Optional[AttributeInferenceSpec] = Field(
+        default_factory=AttributeInferenceSpec, description="attribute inference, for tables that name "
+        "quasi_identifiers and sensitive columns; null: not run")
     cardinality_min: float = Field(0.7, ge=0, le=1, description="related tables: 1 - KS distance of the "
                                    "children per parent row, real vs synthetic, at least")
     release_quality_min: float = Field(0.6, ge=0, le=1, description="related tables: SDMetrics' multi-table "

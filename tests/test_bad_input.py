@@ -161,6 +161,29 @@ CASES = {
                                      "gates.discriminator_auc_max: expected auto, null or a number above 0 and at most 0.5, got 0.7", 2),
     "model_rows_too_few": (lambda tmp, df: penguins_doc(gates={"model_rows": 10}),
                            "gates.model_rows: Input should be greater than or equal to 50", 2),
+    # the privacy attacks: membership's limit, attribute inference's columns (checked before fitting)
+    "membership_auc_max_at_chance": (lambda tmp, df: penguins_doc(gates={"membership_inference": {"auc_max": 0.5}}),
+                                     "gates.membership_inference.auc_max: Input should be greater than 0.5", 2),
+    "quasi_identifiers_without_sensitive": (lambda tmp, df: _table(quasi_identifiers=["island"]),
+                                            "tables.penguins: quasi_identifiers needs sensitive", 2),
+    "sensitive_without_quasi_identifiers": (lambda tmp, df: _table(sensitive=["sex"]),
+                                            "tables.penguins: sensitive needs quasi_identifiers", 2),
+    "sensitive_also_quasi_identifier": (lambda tmp, df: _table(quasi_identifiers=["island", "sex"], sensitive=["sex"]),
+                                        "tables.penguins: sensitive: column 'sex' is also in quasi_identifiers", 2),
+    "sensitive_named_twice": (lambda tmp, df: _table(quasi_identifiers=["island"], sensitive=["sex", "sex"]),
+                              "tables.penguins.sensitive: column 'sex' named twice", 2),
+    "quasi_identifier_unknown": (lambda tmp, df: _table(quasi_identifiers=["island", "flipper"], sensitive=["sex"]),
+                                 "tables.penguins.quasi_identifiers.1: no column 'flipper' in table 'penguins'", 2),
+    "quasi_identifier_excluded": (lambda tmp, df: _table(exclude=["bill_depth_mm"], quasi_identifiers=["bill_depth_mm"],
+                                                         sensitive=["sex"]),
+                                  "tables.penguins.quasi_identifiers.0: no column 'bill_depth_mm' in table", 2),
+    "sensitive_is_the_key": (lambda tmp, df: {**_keyed(tmp, df), "tables": {"penguins": {
+        "source": str(tmp / "source.csv"), "quasi_identifiers": ["island"], "sensitive": ["sex", "id"]}}},
+        "tables.penguins.sensitive.1: column 'id' of table 'penguins' is not learned (key", 2),
+    "attack_columns_all_named": (lambda tmp, df: {**_keyed(tmp, df), "tables": {"penguins": {
+        "source": str(tmp / "source.csv"), "quasi_identifiers": ["id", "isle"], "sensitive": ["sex"]}}},
+        "is not learned (key: primary key (detected)): its generated values say nothing about a real person; "
+        "tables.penguins.quasi_identifiers.1: no column 'isle' in table 'penguins'", 2),
     # files
     "missing_source": (lambda tmp, df: penguins_doc(source=tmp / "absent.csv"),
                        "tables.penguins.source: file not found", 2),

@@ -39,7 +39,8 @@ def test_a_real_fit_passes_every_gate(tmp_path):
     record = validate(ws, "penguins")
     gates = _gates(record)
     assert record.passed, record.failures()
-    assert set(gates) == {"quality_score", "discriminator_auc", "exact_match", "dcr_share", "pii_leak"}
+    assert set(gates) == {"quality_score", "discriminator_auc", "exact_match", "dcr_share", "pii_leak",
+                          "membership[distance]", "membership[density]", "empirical_epsilon"}
     quality = gates["quality_score"]
     assert 0.6 < quality["baseline"] < 1 and quality["threshold"] == pytest.approx(0.7 * quality["baseline"], abs=1e-4)
     assert quality["value"] >= quality["threshold"]

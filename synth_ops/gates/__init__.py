@@ -96,6 +96,18 @@ def _privacy(gate_input: GateInput) -> list[GateResult]:
     return privacy_gates(gate_input)
 
 
+def _membership(gate_input: GateInput) -> list[GateResult]:
+    from synth_ops.gates.membership import membership_gate
+
+    return membership_gate(gate_input)
+
+
+def _attribute_inference(gate_input: GateInput) -> list[GateResult]:
+    from synth_ops.gates.inference import attribute_inference_gate
+
+    return attribute_inference_gate(gate_input)
+
+
 def _utility(gate_input: GateInput) -> list[GateResult]:
     if gate_input.ws.spec.gates.utility is None:
         return []
@@ -110,4 +122,5 @@ def _discriminator(gate_input: GateInput) -> list[GateResult]:
     return discriminator_gate(gate_input)
 
 
-GATES: list[Callable[[GateInput], list[GateResult]]] = [_expectations, _quality, _discriminator, _utility, _privacy]
+GATES: list[Callable[[GateInput], list[GateResult]]] = [_expectations, _quality, _discriminator, _utility, _privacy,
+                                                        _membership, _attribute_inference]

@@ -69,6 +69,7 @@ def profile(ws: Workspace, table: str, force: bool = False) -> ProfileRecord:
         {table: detection.metadata["tables"][table] if learned else {"columns": {}}})
     preflight.check_suites(ws.spec.gates.suites, table, list(frame.columns))
     preflight.check_utility(ws.spec.gates.utility, table, detection.plan, len(ws.spec.tables))
+    preflight.check_attack_columns(spec_table, table, detection.plan)
     planned = _planned_rows_estimate(ws, plan, table, len(frame))
     preflight.check_key_capacity(detection.plan, table, planned)
     split_holdout(len(frame), ws.spec.gates.holdout, ws.spec.synthesizer.seed)  # a holdout to judge against
