@@ -1,8 +1,9 @@
 """The run report: one self-contained HTML file (inline SVG and CSS, no scripts, no network).
 
-It shows the gate table, real-vs-synthetic distributions for every column, the numeric
-correlation matrices side by side, and the run's fingerprints. It holds real values (histograms of
-the training rows), so it is written to the private artifacts only, never published.
+It shows the gate table, the privacy attacks (ROC curves, bounds and what each means),
+real-vs-synthetic distributions for every column, the numeric correlation matrices side by side,
+and the run's fingerprints. It holds real values (histograms of the training rows), so it is
+written to the private artifacts only, never published; the attacks section holds rates only.
 """
 from __future__ import annotations
 
@@ -103,6 +104,10 @@ SCORECARD = (
     ("discriminator", "discriminator", "ROC AUC of a classifier telling synthetic from training rows; baseline: "
                       "holdout from training rows (0.5: indistinguishable)"),
     ("privacy", "privacy", "copies and closeness to training rows, against the holdout's own"),
+    ("membership", "membership", "ROC AUC of attacks telling training from holdout rows by the synthetic rows "
+                   "(0.5: guessing), and the privacy loss they prove (empirical epsilon)"),
+    ("attribute_inference", "attribute inference", "how much better the synthetic rows give away a sensitive "
+                            "value of a training row than of a holdout row (0: no better)"),
 )
 
 
@@ -227,6 +232,8 @@ tr.fail td {{ background: #fde2e1; }} tr.pass td:nth-child(7) {{ color: #1a7f37;
 #scorecard td {{ vertical-align: middle; }}
 .plots {{ display: flex; flex-wrap: wrap; gap: 12px; }}
 .legend span {{ display: inline-block; width: 12px; height: 12px; margin: 0 4px 0 12px; }}
+.attacks {{ display: flex; flex-wrap: wrap; gap: 24px; align-items: flex-start; }}
+.attack table {{ margin: 0; }} .meaning {{ color: #555; font-size: 13px; max-width: 60em; }}
 .verdict {{ font-size: 18px; font-weight: bold; color: {"#1a7f37" if passed else "#b42318"}; }}
 </style></head><body>
 <h1>{html.escape(name)} / {html.escape(table)}</h1>
@@ -234,6 +241,7 @@ tr.fail td {{ background: #fde2e1; }} tr.pass td:nth-child(7) {{ color: #1a7f37;
 <p>run {html.escape(run_id)}, {created}. Private: this report shows real distributions; do not publish it.</p>
 {_scorecard(gates)}
 {_privacy_section(privacy)}
+{_attacks(gates)}
 <h2>Gates</h2>
 <table id="gates">{_GATE_HEAD}<tbody>{rows}</tbody></table>
 <p>baseline: what real rows the model never saw (the holdout) score on the same measure; bound: the
@@ -272,6 +280,128 @@ categories, which are public). Not covered: the gates, which read real rows to d
 publish (a refusal is a signal about the real rows); the columns synth-ops generates instead of
 learning (keys, ids, replaced text, constants and null shares follow the profile of the real rows);
 this report, which shows real distributions and stays private.</p>"""
+
+
+ATTACK = "#c44e52"
+# One sentence per number of the privacy attacks, shown once under them: what it says, which way is safe
+MEANING = (
+    ("ROC AUC", "how often the attacker ranks a training row above a holdout row; 0.5 is guessing, 1 tells them all "
+                "apart."),
+    ("lower 95% bound", "the AUC the attack reaches at least, with 95% confidence at this many rows; the threshold "
+                        "is compared with it, so chance alone does not fail the gate."),
+    ("TPR at 1% FPR", "the share of training rows the attacker flags while wrongly flagging at most 1 in 100 "
+                      "holdout rows: a confident attack on a few rows, which an AUC near 0.5 can hide; 0.01 is "
+                      "guessing."),
+    ("empirical epsilon", "a lower bound on the privacy loss the attacks prove (95% confidence): no mechanism with "
+                          "a smaller epsilon lets them succeed this often; 0 proves nothing, and it guarantees "
+                          "nothing either."),
+    ("charged epsilon", "for a differentially private fit, the most privacy loss its guarantee allows, an upper "
+                        "bound: the proven lower bound must not exceed it."),
+)
+INFERENCE_MEANING = ("success: the share of rows whose sensitive value the synthetic row nearest on the "
+                     "quasi-identifiers gives; holdout success is what the synthetic data tells about anyone, risk "
+                     "the excess for training rows (0 is ideal) and bound its lower 95% bound, compared with the "
+                     "threshold.")
+
+
+def _roc_chart(g: dict) -> str:
+    """An attack's ROC curve (FPR x TPR, the rates in its measures) over the diagonal of guessing."""
+    curve = (g.get("measures") or {}).get("roc")
+    if not curve:
+        return ""
+    size, pad = 200, 30
+    span = size - 2 * pad
+
+    def at(fpr: float, tpr: float) -> tuple[float, float]:
+        return pad + span * fpr, size - pad - span * tpr
+
+    points = " ".join(f"{x:.1f},{y:.1f}" for x, y in (at(*point) for point in curve))
+    tpr = g["measures"].get("tpr_at_1pct_fpr")
+    marker = "" if tpr is None else ('<circle cx="{:.1f}" cy="{:.1f}" r="3" '.format(*at(0.01, tpr))
+                                     + f'fill="{ATTACK}"><title>TPR {tpr:g} at 1% FPR</title></circle>')
+    title = f"{g['name']}: ROC AUC {_number(g['value'])}"
+    return (f'<svg class="roc" role="img" aria-label="{html.escape(title)}" width="{size}" height="{size}" '
+            f'viewBox="0 0 {size} {size}" xmlns="http://www.w3.org/2000/svg">'
+            f'<text x="{pad}" y="16" font-size="12" font-weight="bold">{html.escape(g["name"])}</text>'
+            f'<rect x="{pad}" y="{pad}" width="{span}" height="{span}" fill="none" stroke="#333"/>'
+            f'<line x1="{pad}" y1="{size - pad}" x2="{size - pad}" y2="{pad}" stroke="#999" stroke-dasharray="4 3">'
+            f'<title>chance</title></line>'
+            f'<polyline points="{points}" fill="none" stroke="{ATTACK}" '
+            f'stroke-width="2"><title>{html.escape(title)}</title></polyline>{marker}'
+            f'<text x="{pad}" y="{size - pad + 12}" font-size="10">0</text>'
+            f'<text x="{size - pad}" y="{size - pad + 12}" font-size="10" text-anchor="end">1</text>'
+            f'<text x="{size / 2}" y="{size - 6}" font-size="10" text-anchor="middle">false positive rate</text>'
+            f'<text x="{pad - 4}" y="{pad + 8}" font-size="10" text-anchor="end">1</text>'
+            f'<text x="12" y="{size / 2}" font-size="10" text-anchor="middle" '
+            f'transform="rotate(-90 12 {size / 2})">true positive rate</text></svg>')
+
+
+def _numbers(rows: list[tuple[str, str]]) -> str:
+    return "<table>" + "".join(f"<tr><td>{label}</td><td>{value}</td></tr>" for label, value in rows) + "</table>"
+
+
+def _membership(g: dict) -> str:
+    """One attack: its ROC chart above its numbers."""
+    from synth_ops.gates.membership import ATTACKS
+
+    attack = g["name"].removeprefix("membership[").removesuffix("]")
+    how = f'<p class="meaning">scored by {html.escape(ATTACKS.get(attack, attack))}</p>'
+    if g["value"] is None:
+        return (f'<div class="attack" id="attack-{html.escape(attack)}"><b>{html.escape(g["name"])}</b>{how}'
+                f'<p>{html.escape(g["detail"])}</p></div>')
+    m = g.get("measures") or {}
+    tpr = m.get("tpr_at_1pct_fpr")
+    tpr_text = ("not measured (fewer than 100 holdout rows)" if tpr is None
+                else f"{tpr:g} (95% CI {_number(m.get('tpr_low'))}&ndash;{_number(m.get('tpr_high'))})")
+    rows = [("ROC AUC", _number(g["value"])), ("lower 95% bound", _number(g.get("bound"))),
+            ("threshold", f"{_number(g['threshold']) or 'not gated'}: {_verdict(g)}"), ("TPR at 1% FPR", tpr_text),
+            ("rows", f"{m.get('members')} training, {m.get('non_members')} holdout")]
+    return f'<div class="attack" id="attack-{html.escape(attack)}">{_roc_chart(g)}{how}{_numbers(rows)}</div>'
+
+
+def _epsilon(g: dict) -> str:
+    if g["value"] is None:
+        return f'<div class="attack" id="empirical-epsilon"><p>empirical epsilon: {html.escape(g["detail"])}</p></div>'
+    each = ", ".join(f"{html.escape(a)} {e:g}" for a, e in ((g.get("measures") or {}).get("attacks") or {}).items())
+    charged = (f"{g['threshold']:g}: {_verdict(g)}" if g["threshold"] is not None
+               else "none: not a differentially private fit (reported, not gated)")
+    rows = [("empirical epsilon", f"{g['value']:g} ({each})"), ("charged epsilon", charged)]
+    return f'<div class="attack" id="empirical-epsilon"><b>empirical epsilon</b>{_numbers(rows)}</div>'
+
+
+def _inference(gates: list[dict]) -> str:
+    head = ("<thead><tr><th>sensitive column</th><th>training success</th><th>holdout success</th><th>risk</th>"
+            "<th>bound</th><th>threshold</th><th>result</th></tr></thead>")
+    rows = []
+    for g in gates:
+        m = g.get("measures") or {}
+        column = g["name"].removeprefix("attribute_inference[").removesuffix("]")
+        cells = ([_number(m.get("train_success")), _number(m.get("holdout_success")), _number(g["value"]),
+                  _number(g.get("bound"))] if g["value"] is not None else ["not measured", "", "", ""])
+        rows.append(f'<tr class="{"pass" if g["passed"] else "fail"}"><td>{html.escape(column)}</td>'
+                    + "".join(f"<td>{c}</td>" for c in cells)
+                    + f'<td>{_number(g["threshold"]) or "not gated"}</td><td>{_verdict(g)}</td></tr>')
+    return (f'<h3>Attribute inference</h3><table id="attribute-inference">{head}<tbody>{"".join(rows)}</tbody></table>'
+            f'<p class="meaning">{html.escape(INFERENCE_MEANING)}</p>')
+
+
+def _attacks(gates: list[dict]) -> str:
+    """The privacy attacks: per membership attack its ROC curve and numbers, the empirical epsilon,
+    and attribute inference per sensitive column. Rates and counts only, never a row's value."""
+    attacks = [g for g in gates if g["gate"] == "membership" and g["name"].startswith("membership[")]
+    epsilon = [g for g in gates if g["gate"] == "membership" and g["name"] == "empirical_epsilon"]
+    inference = [g for g in gates if g["gate"] == "attribute_inference"]
+    if not (attacks or epsilon or inference):
+        return ""
+    out = ('<section id="attacks"><h2>Privacy attacks</h2><p>What an attacker holding the synthetic rows learns '
+           "about the rows the model was trained on, judged against holdout rows it never saw.</p>")
+    if attacks or epsilon:
+        meaning = "".join(f"<li><b>{label}</b>: {html.escape(what)}</li>" for label, what in MEANING)
+        out += ('<h3>Membership inference</h3><div class="attacks">' + "".join(map(_membership, attacks))
+                + "".join(map(_epsilon, epsilon)) + f'</div><ul class="meaning">{meaning}</ul>')
+    if inference:
+        out += _inference(inference)
+    return out + "</section>"
 
 
 def render_release(*, name: str, run_id: str, relationships: list[list], gates: list[dict],

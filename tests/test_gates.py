@@ -172,8 +172,11 @@ def test_report_renders_in_headless_chromium_and_stays_private(tmp_path):
     assert card.count('<svg class="bars"') == 1 and "not gated" in card
     assert '<details id="expectations-passed">' in dom.stdout
     assert dom.stdout.count('<svg class="plot"') == 8 and 'class="plot heatmap"' in dom.stdout
+    # the privacy attacks follow the scorecard: one ROC chart per membership attack
+    assert scorecard < dom.stdout.index('id="attacks"') < dom.stdout.index('id="gates"')
+    assert dom.stdout.count('<svg class="roc"') == 2 and "membership[distance]" in card
     shot = tmp_path / "report.png"
-    taken = _chromium(f"--user-data-dir={profile_dir}", "--window-size=1300,2400", f"--screenshot={shot}",
+    taken = _chromium(f"--user-data-dir={profile_dir}", "--window-size=1300,3200", f"--screenshot={shot}",
                       f"file://{report}")
     assert taken.returncode == 0 and shot.exists(), taken.stderr[-2000:]
     pixels = np.asarray(Image.open(shot).convert("RGB")).reshape(-1, 3).astype(int)

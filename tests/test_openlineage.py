@@ -141,6 +141,12 @@ def test_publish_complete_event_carries_schema_counts_gates_and_release(lineage_
     discriminator = assertions["discriminator/discriminator_auc"]
     assert discriminator["assertion"] == "discriminator_auc - baseline <= 0.2"  # the default for a table alone
     assert 0 <= float(discriminator["actual"]) <= 1 and "baseline" in discriminator["description"]
+    # the membership attacks: ceilings on each AUC's lower bound; the empirical epsilon, reported (not a DP fit)
+    for attack in ("distance", "density"):
+        membership = assertions[f"membership/membership[{attack}]"]
+        assert membership["assertion"] == f"membership[{attack}] <= 0.65" and membership.get("column") is None
+        assert membership["description"].startswith("baseline 0.5; bound 0.") and 0 <= float(membership["actual"]) <= 1
+    assert assertions["membership/empirical_epsilon"]["assertion"] == "empirical_epsilon reported"
     in_set = assertions["expectations/penguins_domain/expect_column_values_to_be_in_set[species]"]
     assert in_set["column"] == "species" and in_set["success"] is True
     assert all(a["success"] for a in assertions.values()) and len(assertions) > 20
@@ -272,3 +278,27 @@ def test_dataset_names_follow_the_openlineage_conventions(tmp_path):
     assert dataset_id(str(tmp_path / "warehouse")) == (host, str(tmp_path / "warehouse"))
     assert dataset_id((tmp_path / "a.csv").as_uri()) == (host, str(tmp_path / "a.csv"))
     assert dataset_id("file://other-host/data/a.csv") == ("file://other-host", "/data/a.csv")
+
+
+def test_attack_assertions_are_ceilings_on_their_bounds():
+    """Attribute inference: a ceiling on the risk's lower bound, tied to its column; the empirical
+    epsilon of a differentially private fit: a ceiling at the charged epsilon."""
+    from synth_ops.airflow.lineage import assertions_facet
+
+    results = [
+        {"gate": "attribute_inference", "name": "attribute_inference[sex]", "value": 0.02, "threshold": 0.1,
+         "passed": True, "baseline": 0.0, "bound": -0.05, "detail": "not emitted"},
+        {"gate": "membership", "name": "empirical_epsilon", "value": 0.3, "threshold": 1.0, "passed": True,
+         "baseline": 0.0, "detail": "not emitted"},
+        {"gate": "membership", "name": "membership[distance]", "value": 0.97, "threshold": 0.65, "passed": False,
+         "baseline": 0.5, "bound": 0.95, "detail": "not emitted"},
+    ]
+    facet = assertions_facet(results, {"sex", "distance"})["dataQualityAssertions"]
+    inference, epsilon, membership = facet.assertions
+    assert inference.assertion == "attribute_inference[sex] <= 0.1" and inference.column == "sex"
+    assert inference.actual == "0.02"
+    assert inference.description == "baseline 0; bound -0.05"
+    assert epsilon.assertion == "empirical_epsilon <= 1" and epsilon.success
+    # an attack's name, not the table's column of the same name
+    assert membership.assertion == "membership[distance] <= 0.65" and membership.column is None
+    assert not membership.success and all(a.description and "emitted" not in a.description for a in facet.assertions)

@@ -20,11 +20,16 @@ from attrs import define
 from openlineage.client.facet_v2 import RunFacet
 
 SCHEMA_URL = "https://example.invalid/synth-ops/spec/facets/1-0-0/SynthOpsReleaseRunFacet.json"
-# Gates whose measure must stay at or under the threshold; every other gate is a floor.
-CEILING_GATES = {"exact_match", "dcr_share", "pii_leak", "discriminator_auc"}
+# Gates whose measure must stay at or under the threshold; every other gate is a floor. Named
+# without their ``[...]`` part: membership[distance] (the AUC's lower bound), attribute_inference[c]
+# (the risk's lower bound), empirical_epsilon (a DP fit's charged epsilon; otherwise reported).
+CEILING_GATES = {"exact_match", "dcr_share", "pii_leak", "discriminator_auc", "membership", "attribute_inference",
+                 "empirical_epsilon"}
 # Gates whose threshold bounds the value minus its baseline, not the value itself
 EXCESS_GATES = {"discriminator_auc"}
 COLUMN_IN_NAME = re.compile(r"\[([^\]]+)\]$")
+# Families whose ``[...]`` names an attack, not a column (a table may well have a column "distance")
+NOT_A_COLUMN = {"membership"}
 
 
 @define
@@ -90,7 +95,7 @@ def assertions_facet(results: list[dict[str, Any]], columns: set[str]):
         subject = f"{name} - baseline" if name in EXCESS_GATES else name
         expected = "reported, not gated" if result["threshold"] is None else f"{op} {result['threshold']:g}"
         context = [f"{key} {result[key]:g}" for key in ("baseline", "bound") if result.get(key) is not None]
-        column = COLUMN_IN_NAME.search(name)
+        column = None if result["gate"] in NOT_A_COLUMN else COLUMN_IN_NAME.search(name)
         assertions.append(dq.Assertion(
             assertion=f"{name} reported" if result["threshold"] is None else f"{subject} {expected}",
             success=bool(result["passed"]),
@@ -103,7 +108,7 @@ def assertions_facet(results: list[dict[str, Any]], columns: set[str]):
 
 
 def _is_ceiling(result: dict[str, Any]) -> bool:
-    return result["gate"] == "expectations" or result["name"] in CEILING_GATES
+    return result["gate"] == "expectations" or result["name"].split("[")[0] in CEILING_GATES
 
 
 def input_dataset(uri: str, columns: list[list[str]] | None, results: list[dict] | None = None):

@@ -210,13 +210,17 @@ class SynthValidateOperator(ReportLinkMixin, SourceLineageMixin, SynthOpsBaseOpe
         return [_gate_summary(r) for r in records]
 
 
+XCOM_LEFT_OUT = {"roc"}  # measures too long for XCom: a chart's points
+
+
 def _gate_summary(record) -> dict[str, Any]:
     """A gate record small enough for XCom: each measured gate's value (None: not measured),
     threshold (None: reported, not gated), baseline, bound and the numbers behind it, and the
-    expectations as counts (a suite has dozens)."""
+    expectations as counts (a suite has dozens). Rates, counts and scores only, never a data value;
+    the membership attacks' ROC curves stay in gates.json and the report (XCom is kept small)."""
     expectations = [r for r in record.results if r["gate"] == "expectations"]
     measured = [{k: r.get(k) for k in ("gate", "name", "value", "threshold", "baseline", "bound", "passed")}
-                | {"measures": r.get("measures") or {}}
+                | {"measures": {k: v for k, v in (r.get("measures") or {}).items() if k not in XCOM_LEFT_OUT}}
                 for r in record.results if r["gate"] != "expectations"]
     return {k: v for k, v in record.to_dict().items() if k != "results"} | {
         "checks": len(record.results), "gates": measured,

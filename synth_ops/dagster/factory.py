@@ -11,6 +11,7 @@ from typing import Iterable
 
 import dagster as dg
 
+from synth_ops.dagster.checks import check_metadata, check_of
 from synth_ops.dagster.resource import SynthOpsResource
 from synth_ops.dagster.specs import TableAssets, build_asset_specs
 from synth_ops.dagster.translator import STAGES, SynthOpsTranslator
@@ -128,11 +129,6 @@ def _synthetic_asset(path: str, key: str, ta: TableAssets, prefix: str) -> dg.As
     return _asset
 
 
-def _gate_of(result: dict) -> str:
-    """The check a gate result belongs to: one per gate family, one per privacy measure."""
-    return result["name"] if result["gate"] == "privacy" else result["gate"]
-
-
 def _gate_checks(path: str, key: str, ta: TableAssets, prefix: str) -> dg.AssetChecksDefinition:
     @dg.multi_asset_check(name=f"{prefix}gates", specs=list(ta.checks), required_resource_keys={key})
     def _checks(context: dg.AssetCheckExecutionContext):
@@ -142,33 +138,17 @@ def _gate_checks(path: str, key: str, ta: TableAssets, prefix: str) -> dg.AssetC
         record = validate(ws, ta.table)
         report = ws.location(record.report_key)
         for check in ta.checks:
-            results = [r for r in record.results if _gate_of(r) == check.name]
+            results = [r for r in record.results if check_of(r) == check.name]
             failed = [r for r in results if not r["passed"]]
-            measured = {}
-            if check.name == "expectations":
-                value, threshold = float(len(failed)), 0.0
-            else:  # one result, or one per target (utility): the first failing one leads
-                lead = (failed or results)[0] if results else {"value": None, "threshold": None}
-                value, threshold = lead["value"], lead["threshold"]
-                # what real data achieves, the confidence bound the threshold was compared with,
-                # and every other result of the family (each utility target and its augmentation)
-                measured = {k: lead[k] for k in ("baseline", "bound") if lead.get(k) is not None}
-                measured |= {r["name"]: _shown(r["value"]) for r in results if r is not lead}
             yield dg.AssetCheckResult(
                 asset_key=check.asset_key, check_name=check.name, passed=not failed,
                 severity=dg.AssetCheckSeverity.ERROR,
-                metadata={"value": _shown(value), "threshold": _shown(threshold, "not gated"), **measured,
-                          "checks": len(results),
+                metadata={**check_metadata(check.name, results), "checks": len(results),
                           "failed": "; ".join(f"{r['name']}: {r['detail']}" for r in failed) or "none",
                           "report": dg.MetadataValue.path(report)},
             )
 
     return _checks
-
-
-def _shown(number, missing: str = "not measured"):
-    """Dagster metadata takes no None: a number, or what its absence means."""
-    return missing if number is None else number
 
 
 def _published_assets(path: str, key: str, tables: list[TableAssets], name: str) -> dg.AssetsDefinition:

@@ -19,11 +19,17 @@ class TableAssets:
     checks: tuple[dg.AssetCheckSpec, ...]
 
 
-def gate_names(spec) -> list[str]:
+def gate_names(spec, table: str | None = None) -> list[str]:
     """One blocking check per gate; the utility gate only when the spec asks for it (the
-    discriminator is measured on every run, blocking only when its threshold is set)."""
+    discriminator is measured on every run, blocking only when its threshold is set), the membership
+    attacks unless switched off, and attribute inference for a ``table`` naming sensitive columns."""
+    gates = spec.gates
     names = ["expectations", "quality", "discriminator", "exact_match", "dcr_share", "pii_leak"]
-    return names + (["utility"] if spec.gates.utility is not None else [])
+    names += ["utility"] if gates.utility is not None else []
+    names += ["membership_inference"] if gates.membership_inference is not None else []
+    if table is not None and gates.attribute_inference is not None and spec.tables[table].sensitive:
+        names.append("attribute_inference")
+    return names
 
 
 def discriminator_rule(gates) -> str:
@@ -35,7 +41,23 @@ def discriminator_rule(gates) -> str:
     return f"<= {gates.discriminator_auc_max}"
 
 
-def check_description(spec, gate: str) -> str:
+def membership_rule(gates) -> str:
+    limit = gates.membership_inference.auc_max if gates.membership_inference else None
+    return ("measured and reported (not gated: gates.membership_inference.auc_max is null)" if limit is None
+            else f"<= {limit}")
+
+
+def attribute_inference_rule(spec, table: str | None) -> str:
+    settings = spec.gates.attribute_inference
+    columns = spec.tables[table] if table is not None else None
+    which = (f"per sensitive column ({', '.join(columns.sensitive)}), inferred from the quasi-identifiers "
+             f"({', '.join(columns.quasi_identifiers)}) by the nearest synthetic row: " if columns else "")
+    limit = settings.risk_max if settings else None
+    return which + ("success on training rows minus on holdout rows, judged at its lower 95% bound, "
+                    + ("measured and reported (not gated)" if limit is None else f"<= {limit}"))
+
+
+def check_description(spec, gate: str, table: str | None = None) -> str:
     """What a gate measures and which way it must go, with the spec's thresholds."""
     gates = spec.gates
     quality = f"SDMetrics quality score of synthetic vs training rows >= {gates.quality_share} x the holdout's own"
@@ -57,6 +79,11 @@ def check_description(spec, gate: str) -> str:
         "utility": f"per target ({', '.join(gates.utility.columns) if gates.utility else ''}): score of a model "
                    f"trained on synthetic / trained on real rows, on the holdout, >= "
                    f"{gates.utility.min_ratio if gates.utility else ''}",
+        "membership_inference": "ROC AUC of each membership inference attack (distance to the closest synthetic "
+                                "row; synthetic over holdout density) telling training from holdout rows, judged at "
+                                f"its lower 95% bound, {membership_rule(gates)}; the empirical epsilon the attacks "
+                                "prove is reported (for a differentially private fit: <= the charged epsilon)",
+        "attribute_inference": attribute_inference_rule(spec, table),
     }[gate]
 
 
@@ -90,10 +117,10 @@ def build_asset_specs(spec, translator: SynthOpsTranslator | None = None) -> lis
 
         checks = tuple(
             dg.AssetCheckSpec(name=gate, asset=key["synthetic"], blocking=True,
-                              description=f"{check_description(spec, gate)}; publication is blocked when it fails. "
-                                          "Each result's `report` entry is the gate report (report.html, "
+                              description=f"{check_description(spec, gate, table)}; publication is blocked "
+                                          "when it fails. Each result's `report` entry is the gate report (report.html, "
                                           "private artifacts)")
-            for gate in gate_names(spec)
+            for gate in gate_names(spec, table)
         )
         out.append(TableAssets(
             table=table,

@@ -26,6 +26,8 @@ AUC             ROC AUC of the scores, members positive: 0.5 is chance, 1 a perf
                 bound is the one-sided 95% lower bound, AUC - 1.6449 SE, SE Hanley and McNeil's at
                 m and m; ``gates.membership_inference.auc_max`` is compared with that bound, so the
                 gate fails only when the leakage is statistically clear (as exact_match and DCR do).
+ROC curve       the attack's ROC curve at FPR 0, 0.05, ..., 1 (``ROC_POINTS``), for the report's chart:
+                rates only, rounded, never a score or a value.
 TPR at 1% FPR   the share of members scoring above the threshold that at most 1% of non-members
                 exceed (the regime Carlini et al. 2022 argue matters: confident attacks on a few
                 rows), with its Clopper-Pearson 95% interval; not measured below 100 non-members.
@@ -57,6 +59,7 @@ K = 5
 MIN_CANDIDATES = 10
 Z_ONE_SIDED_95 = 1.6449
 FPR_LEVELS = (0.01, 0.05, 0.1)
+ROC_POINTS = 21  # the report's chart: a 0.05 FPR grid keeps gates.json small
 EPSILON_LOG = 1e-9  # inside the density logs: a distance of 0 (a duplicate) stays finite
 ATTACKS = {
     "distance": "minus the distance to the closest synthetic row",
@@ -203,9 +206,31 @@ def _judge(attack, inside, outside, threshold, levels, confidence, delta, synthe
               + ("; reported, not gated" if threshold is None else ""))
     measures = {"tpr_at_1pct_fpr": _rounded(tpr), "tpr_low": _rounded(tpr_low), "tpr_high": _rounded(tpr_high),
                 "members": m, "non_members": n, "epsilon_lower_bound": round(epsilon, 4),
-                "auc_standard_error": round(error, 4), "rates": rates}
+                "auc_standard_error": round(error, 4), "rates": rates,
+                "roc": roc_points(np.r_[np.ones(m), np.zeros(n)], np.r_[inside, outside])}
     return GateResult(gate="membership", name=f"membership[{attack}]", value=round(auc, 4), threshold=threshold,
                       passed=passed, detail=detail, baseline=0.5, bound=round(lower, 4), measures=measures), epsilon
+
+
+def roc_points(labels, scores, points: int = ROC_POINTS) -> list[list[float]]:
+    """The ROC curve as ``[[fpr, tpr], ...]`` at ``points`` evenly spaced false positive rates.
+
+    Between two thresholds the curve is the straight line that randomising between them achieves
+    (the line the AUC integrates); at an FPR where the curve rises vertically (tied non-member
+    scores), the top of the rise: the best rate an attacker reaches at that FPR."""
+    import numpy as np
+    from sklearn.metrics import roc_curve
+
+    fpr, tpr, _ = roc_curve(labels, scores)
+    out = []
+    for x in np.linspace(0, 1, points):
+        left = int(np.searchsorted(fpr, x, side="right")) - 1  # the last point at or left of x: its top
+        if fpr[left] == x or left + 1 == len(fpr):
+            y = tpr[left]
+        else:  # the next point is the bottom of the rise at the next FPR
+            y = tpr[left] + (tpr[left + 1] - tpr[left]) * (x - fpr[left]) / (fpr[left + 1] - fpr[left])
+        out.append([round(float(x), 4), round(float(y), 4)])
+    return out
 
 
 def _empirical_epsilon(epsilons: dict, levels, confidence, delta, dp, charged, m) -> GateResult:
