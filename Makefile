@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.synth-ops-installed
 
-.PHONY: install demo test bench clean chromium services deploy-check ui-smoke
+.PHONY: install demo test bench clean chromium services deploy-check ui-smoke docs
 
 install: $(STAMP)
 
@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml setup.py synth_ops/_kernels.c constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -c constraints.txt torch==2.13.0
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[all,dev]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[all,dev,docs]'
 	touch $(STAMP)
 
 examples/data/flights.csv: | $(STAMP)
@@ -40,11 +40,17 @@ services:
 deploy-check: $(STAMP)
 	$(PY) deploy/check.py
 
+# The docs site (mkdocs.yml) into build/site; --strict: a dead link, a missing anchor or an API entry
+# that no longer resolves fails the build, and so `make test` (not --quiet: it hides the warnings and
+# lets them pass). Offline: nothing is fetched.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
 # Two workers (the machines have two cores); --dist loadfile keeps each module on one worker, so a
 # module's fixtures (the Celery cluster, the Airflow home) start once. TEST_WORKERS=0: one process.
 TEST_WORKERS ?= 2
 
-test: $(STAMP) chromium services deploy-check
+test: $(STAMP) chromium services deploy-check docs
 	$(PY) -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # Starts dagster dev and the Airflow 3 UI on loopback, runs penguins in both, saves screenshots
@@ -63,6 +69,8 @@ bench: $(STAMP) services examples/data/flights.csv
 	$(PY) bench/multitable.py
 	$(PY) bench/scaleout.py
 	$(PY) bench/dp.py
+	$(PY) bench/privacy.py
+	$(PY) bench/privacy.py --flights-cost
 
 clean:
 	rm -rf .synth-ops warehouse

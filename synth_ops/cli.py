@@ -1,6 +1,6 @@
 """The `synth-ops` command: CI/CD-triggered regeneration and local runs.
 
-Exit codes (DESIGN.md): 0 published or up to date, 1 a gate failed (nothing published),
+Exit codes (docs/concepts/design.md): 0 published or up to date, 1 a gate failed (nothing published),
 2 invalid spec or input, 3 store or infrastructure failure, 4 an internal error (a bug: please
 report it with the traceback that --verbose prints).
 """

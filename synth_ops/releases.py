@@ -1,4 +1,4 @@
-"""The published layout and its readers (DESIGN.md, "Storage layout and the publish protocol").
+"""The published layout and its readers (docs/concepts/design.md, "Storage layout and the publish protocol").
 
     <publish>/<name>/<table>/<version>/part-00000.parquet ... and _manifest.json
     <publish>/<name>/_releases/<version>.json

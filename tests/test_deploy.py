@@ -198,7 +198,7 @@ def _summarize(tmp_path: Path, rc: int, result: str = "", stderr: str = "") -> t
 
 
 def _records(status: str) -> str:
-    # the shape `synth-ops run --json` prints (README, "CLI"): one record per spec
+    # the shape `synth-ops run --json` prints (docs/reference/cli.md): one record per spec
     import json
 
     return json.dumps([{

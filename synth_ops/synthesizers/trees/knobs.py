@@ -7,7 +7,7 @@ min_leaf       real training rows a leaf holds at least (scikit-learn's ``min_sa
                a number that smoothing moves gets leaves of 0.5% of the rows the trees are
                fitted on, at least 10 and at most 25; a column whose donors are drawn as they
                are (a category, a discrete number, any column with ``smoothing: none``) gets 25.
-               Chosen on the corpus (README, "The sequential-tree synthesizer"): smaller leaves
+               Chosen on the corpus (docs/concepts/trees.md): smaller leaves
                are what a small table needs to keep its rare classes and interactions
                (seattle_weather, 1,169 rows: train-on-synthetic 0.63 of train-on-real at 25, 0.84
                at 10, 0.99 at 5), and what privacy cannot afford everywhere: at 5, penguins'
