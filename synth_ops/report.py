@@ -112,8 +112,8 @@ SCORECARD = (
 
 
 def _verdict(gate: dict) -> str:
-    if gate["value"] is None:
-        return "not measured"
+    if gate["value"] is None:  # a gate that needed what it lacked (holdout rows) fails unmeasured
+        return "not measured" if gate["passed"] else "FAIL (not measured)"
     if gate["threshold"] is None:
         return "reported"
     return "pass" if gate["passed"] else "FAIL"
@@ -246,7 +246,8 @@ tr.fail td {{ background: #fde2e1; }} tr.pass td:nth-child(7) {{ color: #1a7f37;
 <table id="gates">{_GATE_HEAD}<tbody>{rows}</tbody></table>
 <p>baseline: what real rows the model never saw (the holdout) score on the same measure; bound: the
 95% confidence bound at the sample size that the threshold is compared with; not gated: measured and
-reported on every run, never blocking; not measured: the gate could not measure (the detail says why).</p>
+reported on every run, never blocking; not measured: the gate could not measure (the detail says why),
+which fails a gated check when what it lacked was the holdout rows themselves.</p>
 {_expectations(gates)}
 <h2>Generated columns</h2>
 <table id="generated"><thead><tr><th>column</th><th>role</th><th>why</th></tr></thead>

@@ -173,6 +173,16 @@ def test_the_membership_statistics_match_their_definitions():
     assert epsilon_lower_bound(50, 50, 100, 100, 0.95, 0.0) == 0.0  # chance proves nothing
     perfect = epsilon_lower_bound(1000, 0, 1000, 1000, 0.95, 0.0)
     assert perfect == pytest.approx(np.log(clopper_pearson(1000, 1000)[0] / clopper_pearson(0, 1000)[1]))
+    assert clopper_pearson(0, 40)[0] == 0.0 and clopper_pearson(40, 40)[1] == 1.0
+
+
+@pytest.mark.parametrize("hits, before", [((60, 40), 0.166693), ((69, 66), -0.002329), ((10, 10), -0.10035)])
+def test_the_attribute_inference_bound_keeps_its_values_on_scipys_wilson_limits(hits, before):
+    """Newcombe's bound of 69 training and 69 holdout candidates, against the hand-written Wilson limits
+    at z = 1.6449 it used before (scipy's z for one-sided 95% is 1.644854)."""
+    from synth_ops.gates.inference import newcombe_lower
+
+    assert newcombe_lower(*hits, 69, 69) == pytest.approx(before, abs=1e-5)
 
 
 @pytest.mark.timeout(240)

@@ -7,7 +7,6 @@ paying the interpreter start and SDV import per case); ``test_cli.py`` covers th
 import json
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -16,6 +15,8 @@ from synth_ops.cli import main
 from tests.conftest import PENGUINS_CSV, penguins_doc, write_spec
 
 SECRET = "Torgersen"  # a real value of the source: must never appear in a message
+NO_HOLDOUT = ("gates.holdout: must be above 0, got 0: every privacy and utility gate compares the synthetic rows "
+              "with held-out real rows; without them nothing can be judged")
 
 
 def _csv(tmp, frame_or_text, name="source.csv"):
@@ -88,8 +89,12 @@ CASES = {
     "zero_shards": (lambda tmp, df: penguins_doc(generate={"shards": 0}),
                     "generate.shards: Input should be greater than or equal to 1", 2),
     "holdout_all_rows": (lambda tmp, df: penguins_doc(gates={"holdout": 1.0}), "gates.holdout: Input should be less", 2),
-    "holdout_zero_without_floor": (lambda tmp, df: penguins_doc(gates={"holdout": 0}),
-                                   "quality_min is required when holdout is 0", 2),
+    # no holdout rows: no privacy or utility gate could judge anything, whatever else the spec sets
+    "holdout_zero": (lambda tmp, df: penguins_doc(gates={"holdout": 0}), NO_HOLDOUT, 2),
+    "holdout_zero_with_quality_floor": (lambda tmp, df: penguins_doc(gates={"holdout": 0, "quality_min": 0.5}),
+                                        NO_HOLDOUT, 2),
+    "holdout_negative": (lambda tmp, df: penguins_doc(gates={"holdout": -0.1}),
+                         "gates.holdout: must be above 0, got -0.1", 2),
     "bad_cron": (lambda tmp, df: penguins_doc(schedule="daily"), "schedule: expected a 5-field cron expression", 2),
     "relationship_to_nowhere": (lambda tmp, df: penguins_doc(relationships=[{
         "parent_table_name": "islands", "parent_primary_key": "island", "child_table_name": "penguins",
@@ -154,9 +159,6 @@ CASES = {
                                    "gates.utility.augmentation_share: Input should be greater than 0", 2),
     "utility_unknown_key": (lambda tmp, df: _utility(targets=["sex"], metric="f1"),
                             "gates.utility.metric: unknown key", 2),
-    "utility_without_holdout": (lambda tmp, df: penguins_doc(gates={"holdout": 0, "quality_min": 0.5,
-                                                                    "utility": {"targets": ["sex"]}}),
-                                "gates: utility: needs holdout rows", 2),
     "discriminator_max_above_half": (lambda tmp, df: penguins_doc(gates={"discriminator_auc_max": 0.7}),
                                      "gates.discriminator_auc_max: expected auto, null or a number above 0 and at most 0.5, got 0.7", 2),
     "model_rows_too_few": (lambda tmp, df: penguins_doc(gates={"model_rows": 10}),

@@ -201,3 +201,81 @@ def test_quality_compares_equal_sample_sizes_when_few_rows_are_generated(tmp_pat
     quality = _gates(validate(ws, "penguins"))["quality_score"]
     assert "synthetic mean of 1 sample(s) of 30 rows" in quality["detail"] and "(30 rows)" in quality["detail"]
     assert quality["passed"], quality
+
+
+def test_every_gate_that_compares_with_the_holdout_fails_unmeasured_without_holdout_rows(tmp_path, penguins_frame):
+    """No holdout row (the split refuses one, so only a caller building its own input gets here):
+    exact_match, dcr_share, the attacks and utility each say "not measured" and fail where gated,
+    without reading a synthetic row."""
+    import types
+
+    from synth_ops.gates.inference import attribute_inference_gate
+    from synth_ops.gates.membership import membership_gate
+    from synth_ops.gates.privacy import privacy_gates
+    from synth_ops.gates.utility import utility_gate
+
+    doc = penguins_doc(gates={"utility": {"targets": ["sex"]}})
+    doc["tables"]["penguins"].update(quasi_identifiers=["island", "year"], sensitive=["species"])
+    spec = load_spec(write_spec(tmp_path, doc))
+
+    def no_synthetic_rows(*_, **__):
+        raise AssertionError("a gate measured synthetic rows without holdout rows to compare them with")
+
+    gate_input = types.SimpleNamespace(
+        ws=types.SimpleNamespace(spec=spec), table="penguins", profile={"pii": {}, "columns_plan": {}},
+        learned=list(penguins_frame.columns), real=(penguins_frame, penguins_frame.iloc[:0]),
+        synthetic_sample=no_synthetic_rows, iter_synthetic=no_synthetic_rows, real_sample=no_synthetic_rows)
+    results = {r.name: r for gate in (privacy_gates, membership_gate, attribute_inference_gate, utility_gate)
+               for r in gate(gate_input)}
+    gated = ["exact_match", "dcr_share", "membership[distance]", "membership[density]",
+             "attribute_inference[species]", "utility_ratio[sex]"]
+    for name in gated:
+        assert results[name].value is None and not results[name].passed, results[name]
+        assert results[name].detail == "not measured: no holdout rows: nothing to compare the synthetic rows with"
+    # reported, not gated (not a DP fit; augmentation_min unset): not measured, and nothing to block
+    for name in ("empirical_epsilon", "augmentation[sex]"):
+        assert results[name].value is None and results[name].threshold is None and results[name].passed
+    assert results["pii_leak"].passed  # judged on every real row, not the holdout
+
+
+def test_a_utility_ratio_the_synthetic_model_cannot_score_is_not_measured_and_fails(tmp_path):
+    ws, records = _generated(tmp_path, gates={"utility": {"targets": ["body_mass_g"], "min_ratio": 0.5}})
+    first = pd.read_parquet(ws.artifacts.local_path(records[0].key))
+    # no synthetic row holds a body mass: a model trained on them predicts nothing to score
+    _replace_output(ws, records, lambda n: first.sample(n, replace=True, random_state=n).assign(body_mass_g=np.nan))
+    record = validate(ws, "penguins")
+    ratio = _gates(record)["utility_ratio[body_mass_g]"]
+    assert ratio["value"] is None and not ratio["passed"] and ratio["threshold"] == 0.5, ratio
+    assert ratio["detail"].startswith("not measured: the model trained on synthetic gives no r2 on")
+    assert ratio["measures"]["synthetic"] is None and ratio["measures"]["real"] > 0
+    assert _gates(record)["augmentation[body_mass_g]"]["value"] is not None  # real rows in it: scored
+    assert any("utility/utility_ratio[body_mass_g] failed: value not measured, threshold 0.5" in line
+               for line in record.failures())
+    stored = ws.artifacts.read_bytes(record.gates_key).decode()
+    assert "NaN" not in stored  # gates.json stays strict JSON: no sentinel number
+    report = ws.artifacts.read_bytes(record.report_key).decode()
+    assert "FAIL (not measured)" in report
+
+
+@pytest.mark.parametrize("successes, n, low, high", [
+    (0, 69, 0.0, 0.052739), (3, 69, 0.014896, 0.120214), (150, 344, 0.384634, 0.488871), (600, 600, 0.993638, 1.0),
+])
+def test_wilson_intervals_are_scipys_and_keep_the_hand_written_values(successes, n, low, high):
+    from scipy.stats import binomtest
+
+    from synth_ops.gates.privacy import wilson
+
+    interval = binomtest(successes, n).proportion_ci(confidence_level=0.95, method="wilson")
+    assert wilson(successes, n) == (interval.low, interval.high)
+    # the closed form at z = 1.96 these gates used before: equal to its fourth decimal (z 1.959964 now)
+    assert wilson(successes, n) == pytest.approx((low, high), abs=1e-5)
+    assert wilson(0, 0) == (0.0, 1.0)  # no rows: nothing known
+
+
+@pytest.mark.parametrize("raw, rows, before", [(0.6213, 152.83, 0.542311), (0.55, 4000.0, 0.534542),
+                                               (0.48, 13.33, 0.248149)])
+def test_the_dcr_bound_at_a_fractional_effective_size_moves_by_at_most_half_a_row(raw, rows, before):
+    from synth_ops.gates.privacy import dcr_lower
+
+    # ``before``: the closed form on the unrounded size and share; whole rows move the share by <= 0.5 / rows
+    assert dcr_lower(raw, rows) == pytest.approx(before, abs=0.5 / rows)

@@ -2,6 +2,14 @@
 
 A gate is a function ``(GateInput) -> list[GateResult]``; ``GATES`` lists them in the order they
 run. Each result carries its value, threshold and pass/fail; any failure blocks publication.
+
+A check that cannot measure says so (``not_measured``: value None, the reason in the detail, never
+a sentinel number). Whether that blocks depends on why: a gate that compares the synthetic rows
+with held-out real rows and has none of them (``without_holdout``: exact_match, dcr_share, the
+membership and attribute inference attacks, utility) fails wherever it is gated, because a privacy
+or utility claim that was not measured must not let a release through; a measure that is
+undefined on the data it was given (a target no model predicts better than chance, too few attack
+candidates) is reported and does not block.
 """
 from __future__ import annotations
 
@@ -76,6 +84,33 @@ class GateInput:
                 parts.append(pq.read_table(path).take(local).to_pandas())
             offset += shard.rows
         return pd.concat(parts, ignore_index=True)
+
+
+NO_HOLDOUT = "no holdout rows: nothing to compare the synthetic rows with"
+
+
+def not_measured(gate: str, name: str, threshold: float | None, why: str, *, passed: bool = True,
+                 measures: dict | None = None) -> GateResult:
+    """A check that could not measure: value None and ``why`` in the detail (counts and reasons only,
+    never a data value)."""
+    return GateResult(gate=gate, name=name, value=None, threshold=threshold, passed=passed,
+                      detail=f"not measured: {why}", measures=measures or {})
+
+
+def without_holdout(gate_input: GateInput, gate: str, checks: dict[str, float | None]) -> list[GateResult]:
+    """The rule every gate that compares with held-out real rows follows: when the holdout has no
+    row, each of its ``checks`` (name -> threshold) is not measured and fails where it is gated (a
+    threshold of None is reported only, and passes as every ungated check does). ``[]`` when the
+    holdout has rows: the gate measures.
+
+    ``holdout.split_holdout`` refuses a split that leaves no holdout row, so the pipeline stops at
+    the profile step before this can happen; the rule keeps a gate from passing on nothing when a
+    caller builds its input otherwise."""
+    _, holdout = gate_input.real
+    if len(holdout):
+        return []
+    return [not_measured(gate, name, threshold, NO_HOLDOUT, passed=threshold is None)
+            for name, threshold in checks.items()]
 
 
 def _expectations(gate_input: GateInput) -> list[GateResult]:

@@ -26,11 +26,12 @@ about anyone from the same population (which is its purpose: a model that learne
 follows flipper length predicts it for everyone). 0 is ideal; a synthesizer that copies each
 training row's sensitive values next to its quasi-identifiers scores its training candidates'
 success rate minus the population's. Its bound is the one-sided 95% lower bound of the difference
-of two independent proportions by Newcombe's hybrid score method (Newcombe 1998, method 10: Wilson
-score limits of each rate, z = 1.6449, combined as a square root of squares), compared with
-``gates.attribute_inference.risk_max``: the gate fails only when the excess is statistically clear.
-One result per sensitive column. Fewer than ``MIN_CANDIDATES`` candidates of each kind: "not
-measured".
+of two independent proportions by Newcombe's hybrid score method (Newcombe 1998, method 10: scipy's
+Wilson score limits of each rate at one-sided 95%, i.e. the two-sided 90% interval, z = 1.645,
+combined as a square root of squares), compared with ``gates.attribute_inference.risk_max``: the
+gate fails only when the excess is statistically clear. One result per sensitive column. No holdout
+rows: "not measured", failing (``synth_ops.gates.without_holdout``); fewer than ``MIN_CANDIDATES``
+candidates of each kind: "not measured", not blocking.
 """
 from __future__ import annotations
 
@@ -39,11 +40,12 @@ import math
 from synth_ops.records import GateResult
 
 TOLERANCE = 0.05
-Z_ONE_SIDED_95 = 1.6449
+WILSON_CONFIDENCE = 0.90  # two-sided: each limit is a one-sided 95% bound (z = 1.645)
 _NUMERIC_SDTYPES = {"numerical", "datetime"}
 
 
 def attribute_inference_gate(gate_input) -> list[GateResult]:
+    from synth_ops.gates import not_measured, without_holdout
     from synth_ops.gates.membership import MIN_CANDIDATES, candidate_rows
 
     settings = gate_input.ws.spec.gates.attribute_inference
@@ -52,14 +54,16 @@ def attribute_inference_gate(gate_input) -> list[GateResult]:
         return []
     threshold = settings.risk_max
     known, sensitive = list(table.quasi_identifiers), list(table.sensitive)
+    names = [f"attribute_inference[{column}]" for column in sensitive]
+    if unmeasured := without_holdout(gate_input, "attribute_inference", dict.fromkeys(names, threshold)):
+        return unmeasured
     members, non_members, _ = candidate_rows(gate_input)
     m = len(members)
     synthetic = gate_input.synthetic_sample(gate_input.ws.spec.gates.privacy_rows)
     if m < MIN_CANDIDATES or len(synthetic) == 0:
         why = f"{m} candidate rows of each kind (holdout rows), fewer than {MIN_CANDIDATES}" if m < MIN_CANDIDATES \
             else "no synthetic rows"
-        return [GateResult(gate="attribute_inference", name=f"attribute_inference[{column}]", value=None,
-                           threshold=threshold, passed=True, detail=f"not measured: {why}") for column in sensitive]
+        return [not_measured("attribute_inference", name, threshold, why) for name in names]
     from sklearn.neighbors import NearestNeighbors
 
     from synth_ops.gates.privacy import _encode, _encoder
@@ -99,13 +103,14 @@ def _successes(predicted, truth, training, metadata: dict, column: str) -> int:
     return int((equal | (guess.isna() & real.isna()).to_numpy(dtype=bool)).sum())
 
 
-def newcombe_lower(hits_a: int, hits_b: int, n_a: int, n_b: int, z: float = Z_ONE_SIDED_95) -> float:
-    """The lower limit of rate a minus rate b, Newcombe's hybrid score method (his method 10)."""
-    from synth_ops.gates.privacy import _wilson
+def newcombe_lower(hits_a: int, hits_b: int, n_a: int, n_b: int, confidence: float = WILSON_CONFIDENCE) -> float:
+    """The lower limit of rate a minus rate b, Newcombe's hybrid score method (his method 10), from the
+    Wilson intervals of each rate at two-sided ``confidence``."""
+    from synth_ops.gates.privacy import wilson
 
     a, b = hits_a / n_a, hits_b / n_b
-    low_a, _ = _wilson(a, n_a, z)
-    _, high_b = _wilson(b, n_b, z)
+    low_a, _ = wilson(hits_a, n_a, confidence)
+    _, high_b = wilson(hits_b, n_b, confidence)
     return a - b - math.sqrt((a - low_a) ** 2 + (high_b - b) ** 2)
 
 

@@ -23,14 +23,15 @@ density     in the spirit of DOMIAS (van Breugel et al. 2023), with k-nearest-ne
 Per attack:
 
 AUC             ROC AUC of the scores, members positive: 0.5 is chance, 1 a perfect attacker. Its
-                bound is the one-sided 95% lower bound, AUC - 1.6449 SE, SE Hanley and McNeil's at
+                bound is the one-sided 95% lower bound, AUC - 1.645 SE, SE Hanley and McNeil's at
                 m and m; ``gates.membership_inference.auc_max`` is compared with that bound, so the
                 gate fails only when the leakage is statistically clear (as exact_match and DCR do).
 ROC curve       the attack's ROC curve at FPR 0, 0.05, ..., 1 (``ROC_POINTS``), for the report's chart:
                 rates only, rounded, never a score or a value.
 TPR at 1% FPR   the share of members scoring above the threshold that at most 1% of non-members
                 exceed (the regime Carlini et al. 2022 argue matters: confident attacks on a few
-                rows), with its Clopper-Pearson 95% interval; not measured below 100 non-members.
+                rows), with its Clopper-Pearson 95% interval (scipy's ``binomtest`` exact interval);
+                not measured below 100 non-members.
 
 Empirical epsilon (Jagielski et al. 2020; Carlini et al. 2022): an attack with true and false
 positive rates TPR and FPR against an (epsilon, delta)-DP mechanism obeys
@@ -47,7 +48,9 @@ private fit, else 0. It is a *lower* bound on the privacy loss the attacks prove
 for a DP fit, whose charged epsilon is an upper bound, it must not exceed that epsilon (the gate
 checks that); for any other fit it is reported only.
 
-No learned columns, or fewer than ``MIN_CANDIDATES`` candidates of each kind: "not measured".
+No holdout rows: "not measured", failing where gated (``synth_ops.gates.without_holdout``). No
+learned columns, or fewer than ``MIN_CANDIDATES`` candidates of each kind: "not measured", not
+blocking.
 """
 from __future__ import annotations
 
@@ -57,7 +60,6 @@ from synth_ops.records import GateResult
 
 K = 5
 MIN_CANDIDATES = 10
-Z_ONE_SIDED_95 = 1.6449
 FPR_LEVELS = (0.01, 0.05, 0.1)
 ROC_POINTS = 21  # the report's chart: a 0.05 FPR grid keeps gates.json small
 EPSILON_LOG = 1e-9  # inside the density logs: a distance of 0 (a duplicate) stays finite
@@ -80,10 +82,16 @@ def candidate_rows(gate_input):
 
 
 def membership_gate(gate_input) -> list[GateResult]:
+    from synth_ops.gates import not_measured, without_holdout
+
     settings = gate_input.ws.spec.gates.membership_inference
     if settings is None:
         return []
     threshold = settings.auc_max
+    dp, delta, charged = _privacy_of(gate_input)
+    checks = {f"membership[{attack}]": threshold for attack in ATTACKS} | {"empirical_epsilon": charged if dp else None}
+    if unmeasured := without_holdout(gate_input, "membership", checks):
+        return unmeasured
     columns = gate_input.learned
     members, non_members, population = candidate_rows(gate_input)
     synthetic = gate_input.synthetic_sample(gate_input.ws.spec.gates.privacy_rows) if columns else None
@@ -91,12 +99,8 @@ def membership_gate(gate_input) -> list[GateResult]:
     why = ("no learned columns" if not columns
            else f"{m} candidate rows of each kind (holdout rows), fewer than {MIN_CANDIDATES}"
            if m < MIN_CANDIDATES else "no synthetic rows" if len(synthetic) == 0 else None)
-    dp, delta, charged = _privacy_of(gate_input)
     if why is not None:
-        results = [GateResult(gate="membership", name=f"membership[{attack}]", value=None, threshold=threshold,
-                              passed=True, detail=f"not measured: {why}") for attack in ATTACKS]
-        return results + [GateResult(gate="membership", name="empirical_epsilon", value=None,
-                                     threshold=charged if dp else None, passed=True, detail=f"not measured: {why}")]
+        return [not_measured("membership", name, limit, why) for name, limit in checks.items()]
     scores = _scores(gate_input, columns, members, non_members, population, synthetic)
     levels = [f for f in FPR_LEVELS if _allowed(f, m) >= 1]
     confidence = 1 - 0.05 / max(1, len(levels) * len(scores))  # Bonferroni over every (attack, level)
@@ -156,13 +160,13 @@ def _at_fpr(inside, outside, fpr: float) -> tuple[int, int]:
 
 
 def clopper_pearson(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
-    """The exact (Clopper-Pearson) two-sided interval of a binomial proportion."""
-    from scipy.stats import beta
+    """The exact (Clopper-Pearson) two-sided interval of a binomial proportion (scipy's)."""
+    from scipy.stats import binomtest
 
-    alpha = 1 - confidence
-    low = float(beta.ppf(alpha / 2, successes, n - successes + 1)) if successes > 0 else 0.0
-    high = float(beta.ppf(1 - alpha / 2, successes + 1, n - successes)) if successes < n else 1.0
-    return low, high
+    if n == 0:
+        return 0.0, 1.0
+    interval = binomtest(int(successes), int(n)).proportion_ci(confidence_level=confidence, method="exact")
+    return float(interval.low), float(interval.high)
 
 
 def epsilon_lower_bound(true_positives: int, false_positives: int, positives: int, negatives: int,
@@ -180,6 +184,7 @@ def epsilon_lower_bound(true_positives: int, false_positives: int, positives: in
 
 def _judge(attack, inside, outside, threshold, levels, confidence, delta, synthetic_rows):
     import numpy as np
+    from scipy.stats import norm
     from sklearn.metrics import roc_auc_score
 
     from synth_ops.gates.learning import auc_standard_error
@@ -187,7 +192,7 @@ def _judge(attack, inside, outside, threshold, levels, confidence, delta, synthe
     m, n = len(inside), len(outside)
     auc = float(roc_auc_score(np.r_[np.ones(m), np.zeros(n)], np.r_[inside, outside]))
     error = auc_standard_error(auc, m, n)
-    lower = auc - Z_ONE_SIDED_95 * error
+    lower = auc - float(norm.ppf(0.95)) * error  # the one-sided 95% lower bound
     rates, epsilon = {}, 0.0
     for fpr in levels:
         tp, fp = _at_fpr(inside, outside, fpr)

@@ -14,10 +14,14 @@ dcr_share       share of synthetic rows closer to a training row than to any hol
                 the two reference sets weighted by their sizes so that 0.5 is ideal: with n_t
                 training and n_h holdout references and raw share s, the value is
                 (s/n_t) / (s/n_t + (1-s)/n_h). Its bound is that value at the 95% Wilson lower
-                bound of s, at the effective sample size of ``effective_rows``. References are every training and
-                holdout row up to ``REFERENCE_ROWS`` each (seeded samples beyond);
-                ``gates.privacy_rows`` synthetic rows are measured.
+                bound of s, at the effective sample size of ``effective_rows`` (to the nearest whole
+                row). References are every training and holdout row up to ``REFERENCE_ROWS`` each
+                (seeded samples beyond); ``gates.privacy_rows`` synthetic rows are measured.
 pii_leak        values of replaced (identifying) columns that appear verbatim in the output.
+
+Wilson intervals are scipy's (``binomtest(k, n).proportion_ci(method="wilson")``). exact_match and
+dcr_share compare with the holdout rows; with none they are "not measured" and fail
+(``synth_ops.gates.without_holdout``).
 
 DCR encoding (documented so the number means something): numeric and datetime columns are scaled
 to [0, 1] by the training range, a missing value sits at -1; categorical columns with at most
@@ -59,14 +63,14 @@ def _row_hashes(frame, columns):
     return pd.util.hash_pandas_object(canonical, index=False).to_numpy()
 
 
-def _wilson(share: float, n: int, z: float = 1.96) -> tuple[float, float]:
-    """95% Wilson score interval of a share observed on ``n`` rows."""
+def wilson(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """The two-sided Wilson score interval of ``successes`` out of ``n`` rows (scipy's); (0, 1) on no row."""
+    from scipy.stats import binomtest
+
     if n == 0:
         return 0.0, 1.0
-    centre = share + z * z / (2 * n)
-    margin = z * math.sqrt(share * (1 - share) / n + z * z / (4 * n * n))
-    scale = 1 + z * z / n
-    return max(0.0, (centre - margin) / scale), min(1.0, (centre + margin) / scale)
+    interval = binomtest(int(successes), int(n)).proportion_ci(confidence_level=confidence, method="wilson")
+    return float(interval.low), float(interval.high)
 
 
 def _no_learned_columns(name: str, threshold: float) -> GateResult:
@@ -77,20 +81,25 @@ def _no_learned_columns(name: str, threshold: float) -> GateResult:
 def _exact_match(gate_input) -> GateResult:
     import numpy as np
 
+    from synth_ops.gates import without_holdout
+
     threshold = gate_input.ws.spec.gates.exact_match_max
+    if unmeasured := without_holdout(gate_input, "privacy", {"exact_match": threshold}):
+        return unmeasured[0]
     columns = gate_input.learned
     if not columns:
         return _no_learned_columns("exact_match", threshold)
     train, holdout = gate_input.real
     train_hashes = np.unique(_row_hashes(train, columns))
-    holdout_share = float(np.isin(_row_hashes(holdout, columns), train_hashes).mean()) if len(holdout) else 0.0
+    holdout_matched = int(np.isin(_row_hashes(holdout, columns), train_hashes).sum())
+    holdout_share = holdout_matched / len(holdout)
     matched = total = 0
     for batch in gate_input.iter_synthetic(columns=columns):
         matched += int(np.isin(_row_hashes(batch, columns), train_hashes).sum())
         total += len(batch)
     synthetic_share = matched / total if total else 0.0
-    holdout_upper = _wilson(holdout_share, len(holdout))[1]
-    synthetic_lower = _wilson(synthetic_share, total)[0]
+    holdout_upper = wilson(holdout_matched, len(holdout))[1]
+    synthetic_lower = wilson(matched, total)[0]
     bound = max(0.0, synthetic_lower - holdout_upper)
     return GateResult(
         gate="privacy", name="exact_match", value=round(max(0.0, synthetic_share - holdout_share), 6),
@@ -175,18 +184,31 @@ def effective_rows(synthetic: int, training: int) -> float:
     return 1.0 / (1.0 / max(synthetic, 1) + 1.0 / max(training, 1))
 
 
+def dcr_lower(raw: float, rows: float) -> float:
+    """The 95% Wilson lower bound of a raw closer-to-training share at an effective size of ``rows``.
+
+    The Wilson interval counts whole rows, and neither number is one: ``rows`` is the size of a
+    binomial with the share's variance (``effective_rows``), ``raw`` counts ties at a fraction. Both
+    are taken to the nearest whole row (the count as the share of the rounded size), which moves the
+    share by at most half a row in ``rows`` (0.5 / rows), well inside the interval's own half-width
+    (about 1 / sqrt(rows))."""
+    n = max(1, round(rows))
+    return wilson(round(raw * n), n)[0]
+
+
 def _dcr(gate_input) -> GateResult:
     import numpy as np
     from sklearn.neighbors import NearestNeighbors
 
+    from synth_ops.gates import without_holdout
+
     gates, seed = gate_input.ws.spec.gates, gate_input.ws.spec.synthesizer.seed
+    if unmeasured := without_holdout(gate_input, "privacy", {"dcr_share": gates.dcr_share_max}):
+        return unmeasured[0]
     columns = gate_input.learned
     if not columns:
         return _no_learned_columns("dcr_share", gates.dcr_share_max)
     train, holdout = gate_input.real
-    if len(holdout) == 0:
-        return GateResult(gate="privacy", name="dcr_share", value=1.0, threshold=gates.dcr_share_max, passed=False,
-                          detail="gates.holdout is 0: no holdout rows to measure distance against")
     train_ref = train.sample(min(len(train), REFERENCE_ROWS), random_state=seed)
     holdout_ref = holdout.sample(min(len(holdout), REFERENCE_ROWS), random_state=seed)
     synthetic = gate_input.synthetic_sample(gates.privacy_rows)
@@ -201,7 +223,7 @@ def _dcr(gate_input) -> GateResult:
     tied = np.isclose(d_train, d_holdout, rtol=0, atol=1e-12)
     raw = float(((d_train < d_holdout) & ~tied).mean() + n_t / (n_t + n_h) * tied.mean())
     share = _weighted(raw, n_t, n_h)
-    bound = _weighted(_wilson(raw, effective_rows(len(synthetic), n_t))[0], n_t, n_h)
+    bound = _weighted(dcr_lower(raw, effective_rows(len(synthetic), n_t)), n_t, n_h)
     return GateResult(
         gate="privacy", name="dcr_share", value=round(share, 4), threshold=gates.dcr_share_max,
         passed=bound <= gates.dcr_share_max, baseline=0.5, bound=round(bound, 4),

@@ -18,7 +18,10 @@ Both ratios carry a bound at the holdout's size: the rows scored are resampled (
 bootstrap of ``BOOTSTRAP`` draws, the models fixed) and the gate passes while the ratio's upper 95%
 bound reaches the threshold, so the holdout's own noise does not fail a good synthesizer on a small
 table. When the model trained on real rows does no better than chance there is nothing to
-compare with: the result says "not measured" (value None) and does not block.
+compare with: the result says "not measured" (value None) and does not block. When the model
+trained on synthetic (or augmented) rows gives no score (a numerical target none of its rows holds a
+value of) the ratio is "not measured" too, and fails where gated, as a ratio it cannot reach. No
+holdout rows: "not measured", failing where gated (``synth_ops.gates.without_holdout``).
 """
 from __future__ import annotations
 
@@ -31,9 +34,17 @@ BOOTSTRAP = 200
 
 
 def utility_gate(gate_input) -> list[GateResult]:
+    from synth_ops.gates import without_holdout
+
     utility = gate_input.ws.spec.gates.utility
+    targets = [t for t in utility.columns if t in gate_input.learned]
+    checks = {}
+    for target in targets:
+        checks |= {f"utility_ratio[{target}]": utility.min_ratio, f"augmentation[{target}]": utility.augmentation_min}
+    if unmeasured := without_holdout(gate_input, "utility", checks):
+        return unmeasured
     results = []
-    for target in [t for t in utility.columns if t in gate_input.learned]:
+    for target in targets:
         results += _target(gate_input, utility, target)
     return results
 
@@ -66,8 +77,8 @@ def _target(gate_input, utility, target: str) -> list[GateResult]:
     truth = task.truth(test[target])
     scores = {name: task.score(truth, p) for name, p in predictions.items()}
     draws = _bootstrap(task, truth, predictions, seed)
-    measures = {"metric": task.metric, "real": round(scores["real"], 4), "synthetic": round(scores["synthetic"], 4),
-                "augmented": round(scores["augmented"], 4), "train_rows": len(train), "holdout_rows": len(test),
+    measures = {"metric": task.metric, "real": _score(scores["real"]), "synthetic": _score(scores["synthetic"]),
+                "augmented": _score(scores["augmented"]), "train_rows": len(train), "holdout_rows": len(test),
                 "transform": task.transform}
     if not scores["real"] - task.chance > 0:  # NaN too: the holdout rows hold one class
         why = (f"a model trained on the real rows scores {scores['real']:.3f} {task.metric}, no better than chance"
@@ -75,10 +86,16 @@ def _target(gate_input, utility, target: str) -> list[GateResult]:
         return [_not_measured(f"utility_ratio[{target}]", utility.min_ratio, why, measures),
                 _not_measured(f"augmentation[{target}]", utility.augmentation_min, why, measures)]
     return [_ratio(f"utility_ratio[{target}]", scores["synthetic"], scores["real"], draws["synthetic"] / draws["real"],
-                   utility.min_ratio, measures, f"trained on synthetic {scores['synthetic']:.3f}"),
+                   utility.min_ratio, measures, "trained on synthetic"),
             _ratio(f"augmentation[{target}]", scores["augmented"], scores["real"], draws["augmented"] / draws["real"],
-                   utility.augmentation_min, measures,
-                   f"trained on real + {len(extra)} synthetic rows {scores['augmented']:.3f}")]
+                   utility.augmentation_min, measures, f"trained on real + {len(extra)} synthetic rows")]
+
+
+def _score(score: float) -> float | None:
+    """A score for gates.json: None when the metric is undefined (JSON has no NaN)."""
+    import math
+
+    return round(score, 4) if math.isfinite(score) else None
 
 
 class _Task:
@@ -217,17 +234,27 @@ def _ratio(name: str, score: float, real: float, ratios, threshold: float | None
            what: str) -> GateResult:
     import numpy as np
 
-    value = score / real
+    from synth_ops.gates import not_measured
+
+    value = score / real  # real beats chance (checked by the caller): finite and above 0
+    if not np.isfinite(value):
+        # the model gave no score: a numerical target none of its training rows holds a value of
+        # (``_Task.predict``); no ratio reaches the threshold, so a gated one fails, as before
+        return not_measured("utility", name, threshold, f"the model {what} gives no {measures['metric']} on "
+                            f"{measures['holdout_rows']} holdout rows (its training rows hold no value of the target)",
+                            passed=threshold is None, measures=measures)
     finite = ratios[np.isfinite(ratios)]
     upper = float(np.quantile(finite, 0.95)) if finite.size else value
-    passed = threshold is None or (bool(np.isfinite(value)) and upper >= threshold)
-    detail = (f"{measures['metric']} on {measures['holdout_rows']} holdout rows: {what}, trained on real "
-              f"{real:.3f}; upper 95% bound of the ratio {upper:.3f}"
+    passed = threshold is None or upper >= threshold
+    detail = (f"{measures['metric']} on {measures['holdout_rows']} holdout rows: {what} {score:.3f}, trained on "
+              f"real {real:.3f}; upper 95% bound of the ratio {upper:.3f}"
               + ("" if threshold is not None else "; reported, not gated"))
     return GateResult(gate="utility", name=name, value=round(float(value), 4), threshold=threshold,
                       passed=passed, detail=detail, baseline=1.0, bound=round(upper, 4), measures=measures)
 
 
 def _not_measured(name: str, threshold: float | None, why: str, measures: dict | None = None) -> GateResult:
-    return GateResult(gate="utility", name=name, value=None, threshold=threshold, passed=True,
-                      detail=f"not measured: {why}", measures=measures or {})
+    """Nothing to compare with (the real model does no better than chance): reported, not blocking."""
+    from synth_ops.gates import not_measured
+
+    return not_measured("utility", name, threshold, why, measures=measures)
