@@ -56,6 +56,31 @@ def test_translator_is_the_customisation_point(penguins_spec):
     assert [d.asset_key for d in table.published.deps] == [table.synthetic.key]
 
 
+def test_model_kinds_and_descriptions_follow_each_tables_own_synthesizer(tmp_path):
+    doc = {
+        "name": "shop",
+        "tables": {"shops": {"source": "shops.csv"}, "sales": {"source": "sales.csv"},
+                   "visits": {"source": "visits.csv", "synthesizer": {"kind": "dp_mst"}},
+                   "notes": {"source": "notes.csv", "synthesizer": {"kind": "trees"}}},
+        "relationships": [{"parent_table_name": "shops", "parent_primary_key": "id",
+                           "child_table_name": "sales", "child_foreign_key": "shop"}],
+        "synthesizer": {"kind": "hma"},
+        "privacy": {"epsilon": 1.0, "budget": {"epsilon": 4.0}},
+        "generate": {"shards": 3},
+    }
+    tables = {t.table: t for t in build_asset_specs(load_spec(write_spec(tmp_path, doc), check_files=False))}
+    # each model shows its backend's library; the related tables share the spec's hma model
+    assert {t: a.model.kinds - {"synth-ops"} for t, a in tables.items()} == {
+        "shops": {"sdv"}, "sales": {"sdv"}, "visits": {"opendp"}, "notes": {"scikitlearn"}}
+    assert tables["visits"].model.description.startswith("dp_mst synthesizer")
+    assert tables["notes"].model.description.startswith("trees synthesizer")
+    assert tables["sales"].model.description.startswith("hma synthesizer") and "of shops, sales" in \
+        tables["sales"].model.description
+    # hma samples the whole schema at once: one shard, whatever generate.shards says
+    assert "in 1 seeded shard," in tables["sales"].synthetic.description
+    assert "in 3 seeded shards" in tables["notes"].synthetic.description
+
+
 def test_code_location_loads_no_heavy_library():
     code = ("import runpy, sys; runpy.run_path('assets/definitions.py'); "
             "print(sorted(m for m in ('sdv', 'great_expectations', 'torch', 'pandas', 'boto3') if m in sys.modules))")

@@ -232,6 +232,56 @@ def test_hma_runs_a_schema_within_its_limits_with_keys_intact(tmp_path, nyc_slic
     assert len(list((tmp_path / "warehouse" / "nyc_hma" / "flights").rglob("part-*.parquet"))) == 1
 
 
+def _tiny_hma(seed: int):
+    """A fitted HMA over a tiny shop -> sale schema (30 shops, 90 sales: numbers of more distinct values
+    than a discrete support), sampled at the source's scale."""
+    from synth_ops.plan import RelationPlan
+    from synth_ops.synthesizers.base import RelationData
+    from synth_ops.synthesizers.sdv.hma import SDVHMA
+
+    rng = np.random.default_rng(0)
+    shops = pd.DataFrame({"size": rng.lognormal(3, 0.5, 30), "region": rng.choice(["n", "s", "e"], 30)})
+    owners = rng.integers(0, 30, 90)
+    sales = pd.DataFrame({"amount": rng.gamma(2, 10, 90) + shops["size"].to_numpy()[owners]})
+    metadata = {"shops": {"columns": {"size": {"sdtype": "numerical"}, "region": {"sdtype": "categorical"}}},
+                "sales": {"columns": {"amount": {"sdtype": "numerical"}}}}
+    relation = RelationPlan(name="sales.shop", parent="shops", parent_key=("shop",), child="sales",
+                            child_key=("shop",), orphans="keep", primary=True)
+    model = SDVHMA("hma", {}, seed, {"scale": 1.0})
+    model.fit({"shops": shops, "sales": sales}, metadata, {relation.name: RelationData(
+        plan=relation, counts=np.bincount(owners, minlength=30), parents=owners, parent_rows=np.arange(30))})
+    return model, relation
+
+
+def test_hma_makes_up_a_larger_planned_count_with_further_draws_not_repeats():
+    """The plan can ask a table for more rows than HMA's draw made (another root's scale, generate.rows):
+    the rest comes from further seeded draws, not from HMA's rows again; each parent row keeps HMA's own
+    children, and a copy of the model (another process) samples the same rows."""
+    from synth_ops.synthesizers.base import Synthesizer
+
+    model, relation = _tiny_hma(seed=3)
+    fitted = model.to_bytes()
+    drawn = len(model.sampled["shops"])
+    rows = 2 * drawn + 5
+    shops = pd.concat(model.sample("shops", rows, model.sampled_seed, batch_rows=7), ignore_index=True)
+    assert len(shops) == rows
+    learned = shops[["size", "region"]]
+    # cycling repeated row i at i + drawn: no more repeats than HMA makes in one draw
+    assert not (learned.iloc[drawn:].to_numpy() == learned.iloc[:-drawn].to_numpy()).all(axis=1).any()
+    assert learned.duplicated().mean() <= model.sampled["shops"][["size", "region"]].duplicated().mean()
+    counts = shops[relation.count_column].to_numpy()
+    groups = np.repeat(np.arange(rows), counts)
+    sales = model.sample_children("sales", learned.iloc[groups], groups, seed=11)
+    # the extra shops' children are their own (HMA's), not another shop's taken again
+    assert len(sales) == counts.sum()
+    assert sales["amount"].duplicated().mean() <= model.sampled["sales"]["amount"].duplicated().mean()
+
+    copy = Synthesizer.from_bytes(fitted)  # its children first: the draws depend on the seed alone
+    pd.testing.assert_frame_equal(copy.sample_children("sales", learned.iloc[groups], groups, seed=11), sales)
+    again = pd.concat(copy.sample("shops", rows, copy.sampled_seed, batch_rows=rows), ignore_index=True)
+    pd.testing.assert_frame_equal(again, shops)
+
+
 def test_hma_refuses_composite_keys_and_deep_schemas(tmp_path, nyc_slice):
     from synth_ops.errors import SpecError
     from synth_ops.plan import build_plan

@@ -38,6 +38,11 @@ def backend(kind: str):
     return getattr(importlib.import_module(module), name)
 
 
+def library(kind: str) -> str:
+    """The library ``kind``'s models are made with (its backend's ``library``), as catalogs show it."""
+    return backend(kind).library
+
+
 def create(settings, privacy=None):
     """An unfitted backend for a spec's ``synthesizer`` section (and its ``privacy`` section, which
     only differentially private backends read)."""

@@ -48,10 +48,12 @@ class RelationData:
 
 
 class Synthesizer:
-    """One fitted (or to-be-fitted) model. Subclasses set ``kinds`` and ``capabilities`` and
-    implement ``_check``, ``_fit`` and ``_sample``."""
+    """One fitted (or to-be-fitted) model. Subclasses set ``kinds``, ``library`` and ``capabilities``
+    and implement ``_check``, ``_fit`` and ``_sample``."""
 
     kinds: ClassVar[tuple[str, ...]] = ()
+    # the library its models are made with, as catalogs name it (a Dagster kind: numpy, scikitlearn, ...)
+    library: ClassVar[str] = "python"
     capabilities: ClassVar[Capabilities] = Capabilities()
 
     def __init__(self, kind: str, params: dict[str, Any], seed: int, options: dict[str, Any] | None = None):

@@ -119,6 +119,7 @@ class CopulaSynthesizer(Synthesizer):
     sampled conditionally on their synthetic parent's attributes (Schur complement in normal space)."""
 
     kinds = ("copula",)
+    library = "numpy"
     capabilities = Capabilities(multi_table=True, max_tables=None, composite_keys=True, shards=True,
                                 portable_sampler=("copula",))
 

@@ -36,6 +36,7 @@ _PARAMS = {
 
 class DPSynthesizer(Synthesizer):
     kinds = tuple(_PARAMS)
+    library = "opendp"
     capabilities = Capabilities(differential_privacy=True, shards=True)
 
     def _param(self, name: str):

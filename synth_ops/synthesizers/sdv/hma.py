@@ -7,6 +7,10 @@ schema is sampled once, right after fitting, at the release's scale and the seed
 and kept in the model: generating a table reads its rows from there (one shard per table), and a child's
 rows are HMA's own children of each synthetic parent row, in the parents' order. HMA never sees a
 real key: parents get their row position as key, children their parent's position as foreign key.
+
+A table planned for more rows than that draw made (a second root under the first root's scale, or
+``generate.rows``) gets them from further whole-schema draws appended after it, never from its rows
+again (repeated rows would look like copies and inflate the exact-match share).
 """
 from __future__ import annotations
 
@@ -28,6 +32,7 @@ def _fk(relation: str) -> str:
 
 class SDVHMA(Synthesizer):
     kinds = ("hma",)
+    library = "sdv"
     capabilities = Capabilities(multi_table=True, max_tables=5, max_depth=2, composite_keys=False, shards=False)
 
     def _check(self, metadata: dict[str, dict]) -> None:
@@ -101,23 +106,61 @@ class SDVHMA(Synthesizer):
                 "hma_fit_seconds": round(fitted - started, 3),
                 "hma_sample_seconds": round(time.perf_counter() - fitted, 3), "scale": self.scale}
 
-    def _sample_schema(self, seed: int) -> dict:
+    def _sample_schema(self, seed: int, scale: float | None = None) -> dict:
         """The whole schema sampled under ``seed`` by a copy of the fitted model: sampling advances
         HMA's internal random states, and the same seed must give the same rows however often."""
         import copy
+
+        from synth_ops.synthesizers.sdv import compat
 
         with warnings.catch_warnings(), quiet_libraries():
             warnings.simplefilter("ignore")
             model = copy.deepcopy(self.model)
             seed_everything(seed)
             # HMA samples from its own fixed numpy seed and per-table random states, not the global ones
-            model._numpy_seed = seed % 2**32
-            for table_synthesizer in model._table_synthesizers.values():
-                table_synthesizer._set_random_state(seed % 2**32)
-            sampled = model.sample_scale(scale=self.scale)
+            compat.seed_hma(model, seed % 2**32)
+            sampled = model.sample_scale(scale=scale or self.scale)
         for table, supports in getattr(self, "supports", {}).items():
             keep_supports(sampled[table], supports)
         return sampled
+
+    def _schema(self, seed: int, need: dict[str, int]) -> dict:
+        """The schema drawn under ``seed`` with at least ``need[table]`` rows of each table named: HMA's
+        draw under ``seed`` (the one kept at fitting for the release's seed), then as many further
+        draws as it takes, appended in order with their keys moved past the ones before.
+
+        Draw k depends on ``seed`` and k alone, so a table's rows are a prefix of every longer run of
+        draws: generating a parent and, in another process, its children by parent position reach
+        the same rows. Draw k >= 1 is sampled at 2**(k-1) times the release's scale (each about as
+        large as all before it), so a count far above HMA's takes few draws."""
+        import numpy as np
+        import pandas as pd
+
+        # kept for this process's later calls (a child is sampled batch by batch); never pickled
+        # (``__getstate__``), so a loaded model starts without it
+        draws, schema = self.__dict__.setdefault("_draws", {}).get(seed) or (None, None)
+        if draws is None:
+            draws = [self.sampled if seed == self.sampled_seed else self._sample_schema(seed)]
+            schema = draws[0]
+        while any(len(schema[table]) < rows for table, rows in need.items()):
+            k = len(draws)
+            draw = self._sample_schema(int(np.random.SeedSequence([seed, k]).generate_state(1)[0]),
+                                       self.scale * 2 ** (k - 1))
+            for parent in {plan.parent for plan in self.relations.values()}:
+                # keys stay unique across draws, and each child keeps pointing at its own parent
+                offset = int(schema[parent][PK].max()) + 1 if len(schema[parent]) else 0
+                draw[parent][PK] = draw[parent][PK] + offset
+                for name, plan in self.relations.items():
+                    if plan.parent == parent:
+                        draw[plan.child][_fk(name)] = draw[plan.child][_fk(name)] + offset
+            draws.append(draw)
+            schema = {t: pd.concat([d[t] for d in draws], ignore_index=True) for t in draws[0]}
+        self._draws[seed] = (draws, schema)
+        return schema
+
+    def __getstate__(self) -> dict:
+        """Pickled without the further draws of ``_schema``: any process remakes them from the seed."""
+        return {name: value for name, value in self.__dict__.items() if name != "_draws"}
 
     def _with_counts(self, table: str, sampled: dict | None = None):
         """The sampled rows of ``table`` with one ``#<relationship>`` count column per child relationship."""
@@ -132,32 +175,33 @@ class SDVHMA(Synthesizer):
         return out
 
     def _sample(self, table: str, rows: int, seed: int, batch_rows: int) -> Iterator[Any]:
-        import numpy as np
-
-        # another seed than the release's one shard: another whole schema, of which this table
-        sampled = self.sampled if seed == self.sampled_seed else self._sample_schema(seed)
-        frame = self._with_counts(table, sampled)
-        if len(frame) != rows:  # the planned count differs from HMA's: its rows cycled, in order
-            frame = frame.iloc[np.arange(rows) % max(len(frame), 1)].reset_index(drop=True)
+        # another seed than the release's one shard: another whole schema, of which this table; the
+        # first ``rows`` of its draws (HMA's count is the release's scale of the first root's rows)
+        frame = self._with_counts(table, self._schema(seed, {table: rows})).iloc[:rows]
         for start in range(0, rows, batch_rows):
             yield frame.iloc[start:start + batch_rows].reset_index(drop=True)
 
     def sample_children(self, table: str, context, groups, seed: int):
         """HMA's children of each requested parent row (``groups``: parent positions in the parent's
-        rows, which are HMA's own in order), cycled when more are asked for than HMA made."""
+        rows, which are HMA's own in order, over as many draws as ``_sample`` made of them), cycled
+        when more are asked for than HMA made."""
         import numpy as np
         import pandas as pd
 
-        frame = self._with_counts(table)
         groups = np.asarray(groups)
         primary = next((n for n, p in self.relations.items() if p.child == table and p.primary), None)
-        keys = self.sampled[table][_fk(primary)].to_numpy() if primary else np.full(len(frame), np.nan)
+        # rows without a parent come from the first draw alone: what they are never depends on how
+        # many draws this process happened to make
+        need = {self.relations[primary].parent: int(groups.max()) + 1} if context is not None and len(groups) else {}
+        sampled = self._schema(self.sampled_seed, need) if need else self.sampled
+        frame = self._with_counts(table, sampled)
+        keys = sampled[table][_fk(primary)].to_numpy() if primary else np.full(len(frame), np.nan)
         keys = pd.array(keys, dtype="Int64")
         if context is None:  # rows without a parent: HMA's own such rows, else any
             pool = np.flatnonzero(pd.isna(keys)) if pd.isna(keys).any() else np.arange(len(frame))
             chosen = pool[np.arange(len(groups)) % len(pool)]
-            return self._chosen_parents(table, primary, frame.iloc[chosen].reset_index(drop=True), chosen)
-        parent_pk = self.sampled[self.relations[primary].parent][PK].to_numpy()
+            return self._chosen_parents(table, primary, frame.iloc[chosen].reset_index(drop=True), chosen, sampled)
+        parent_pk = sampled[self.relations[primary].parent][PK].to_numpy()
         by_parent = pd.Series(np.arange(len(frame))[~pd.isna(keys)], index=keys[~pd.isna(keys)].astype("int64"))
         by_parent = by_parent.groupby(level=0).agg(list)
         rank = pd.Series(groups).groupby(groups).cumcount().to_numpy()
@@ -166,18 +210,18 @@ class SDVHMA(Synthesizer):
         for position, (group, k) in enumerate(zip(groups, rank)):
             own = by_parent.get(int(parent_pk[group % len(parent_pk)]))
             chosen[position] = own[k % len(own)] if own else rng.integers(len(frame))
-        return self._chosen_parents(table, primary, frame.iloc[chosen].reset_index(drop=True), chosen)
+        return self._chosen_parents(table, primary, frame.iloc[chosen].reset_index(drop=True), chosen, sampled)
 
-    def _chosen_parents(self, table: str, primary: str | None, rows, chosen):
-        """HMA's own parent of each row in the other relationships, as ``@<relation>`` positions."""
+    def _chosen_parents(self, table: str, primary: str | None, rows, chosen, sampled: dict):
+        """HMA's own parent of each row in the other relationships, as ``@<relation>`` positions
+        (in ``sampled``, the draws ``chosen`` indexes)."""
         import numpy as np
         import pandas as pd
 
         for name, plan in self.relations.items():
             if plan.child != table or name == primary:
                 continue
-            positions = pd.Series(np.arange(len(self.sampled[plan.parent])),
-                                  index=self.sampled[plan.parent][PK].to_numpy())
-            keys = self.sampled[table][_fk(name)].to_numpy()[chosen]
+            positions = pd.Series(np.arange(len(sampled[plan.parent])), index=sampled[plan.parent][PK].to_numpy())
+            keys = sampled[table][_fk(name)].to_numpy()[chosen]
             rows[f"@{name}"] = pd.Series(keys).map(positions).to_numpy(dtype="float64")
         return rows

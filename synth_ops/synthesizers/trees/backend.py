@@ -20,6 +20,7 @@ from synth_ops.synthesizers.base import Capabilities, Synthesizer
 
 class TreesSynthesizer(Synthesizer):
     kinds = ("trees",)
+    library = "scikitlearn"
     capabilities = Capabilities(multi_table=False, max_tables=1, shards=True, portable_sampler=("trees",))
 
     def _check(self, metadata: dict[str, dict]) -> None:
