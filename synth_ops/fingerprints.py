@@ -8,7 +8,6 @@ from pathlib import Path
 # Libraries whose version changes the fitted model or the sampled rows. A model pickled under
 # one set is refused under another, and the release version id changes with any of them.
 MODEL_LIBRARIES = ("synth-ops", "sdv", "rdt", "copulas", "ctgan", "pandas", "numpy", "scipy", "torch")
-CHUNK = 1 << 20
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -16,11 +15,9 @@ def sha256_bytes(data: bytes) -> str:
 
 
 def sha256_file(path: str | Path) -> str:
-    digest = hashlib.sha256()
+    """The file's sha256, streamed (a source or a shard may not fit in memory)."""
     with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def sha256_json(doc: object) -> str:

@@ -8,6 +8,7 @@ parents' synthetic rows), so the steps resolve them at run time.
 from __future__ import annotations
 
 import dataclasses
+import graphlib
 
 from synth_ops.errors import SpecError
 
@@ -85,16 +86,29 @@ class RunPlan:
 
 
 def table_order(tables: list[str], relationships) -> list[str]:
-    """Tables with every parent before its children (spec order among equals); SpecError on a cycle."""
-    parents = {t: {r.parent_table_name for r in relationships if r.child_table_name == t} - {t} for t in tables}
+    """Tables with every parent before its children (spec order among equals); SpecError on a cycle.
+
+    Ordered in waves: every table whose parents are all ordered, in spec order, then the next wave.
+    """
+    position = {t: i for i, t in enumerate(tables)}
+    sorter = graphlib.TopologicalSorter()
+    for t in tables:
+        # a self-reference does not order a table; the spec only names known tables (checked there)
+        sorter.add(t, *(r.parent_table_name for r in relationships
+                        if r.child_table_name == t and r.parent_table_name != t and r.parent_table_name in position))
+    try:
+        sorter.prepare()
+    except graphlib.CycleError:
+        pass  # the tables outside the cycle are still ordered below; the rest are named in the error
     order: list[str] = []
-    while len(order) < len(tables):
-        ready = [t for t in tables if t not in order and parents[t] <= set(order)]
-        if not ready:
-            cycle = sorted(t for t in tables if t not in order)
-            raise SpecError(f"relationships: tables {', '.join(cycle)} reference each other in a cycle; "
-                            "a parent must be generated before its children")
+    # graphlib gives a wave in the order its parents were done: sorted, so ties keep the spec's order
+    while ready := sorted(sorter.get_ready(), key=position.__getitem__):
         order += ready
+        sorter.done(*ready)
+    if len(order) < len(tables):
+        cycle = sorted(t for t in tables if t not in order)
+        raise SpecError(f"relationships: tables {', '.join(cycle)} reference each other in a cycle; "
+                        "a parent must be generated before its children")
     return order
 
 

@@ -103,6 +103,25 @@ def fitted_workspace(directory: Path, doc: dict):
     return ws
 
 
+def copy_workspace(ws, directory: Path):
+    """``ws`` with its artifacts copied under ``directory`` (and publishing there).
+
+    Locations are not part of the run id, so the copy is the same run: a test that rewrites shards
+    or records of a module fixture's workspace works on this, and the tests sharing it see it intact.
+    """
+    from synth_ops.workspace import Workspace
+
+    artifacts = directory / "artifacts"
+    shutil.copytree(ws.spec.artifacts.uri, artifacts)
+    spec = ws.spec.model_copy(update={
+        "artifacts": ws.spec.artifacts.model_copy(update={"uri": str(artifacts)}),
+        "publish": ws.spec.publish.model_copy(update={"uri": str(directory / "warehouse")}),
+    })
+    copy = Workspace.open(spec)
+    assert copy.run_id == ws.run_id
+    return copy
+
+
 def rewrite_shard(ws, table: str, record, frame: pd.DataFrame) -> None:
     """Replace a shard's rows and keep its record consistent, as a buggy synthesizer would."""
     import pyarrow.parquet as pq

@@ -1,5 +1,7 @@
+import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -7,16 +9,36 @@ import sys
 import pandas as pd
 import pytest
 
-from tests.conftest import REPO, copy_repo_layout, penguins_doc, run_cli, write_spec
+from tests.conftest import PENGUINS_CSV, REPO, copy_repo_layout, penguins_doc, run_cli, write_spec
 
-COMMANDS = ["run", "profile", "fit", "generate", "validate", "publish", "pull"]
+def _parser_commands() -> dict[str, str]:
+    """Every subcommand the CLI's parser defines, with its one-line help: read from the parser, so a
+    command added later is covered without editing this list."""
+    from synth_ops.cli import build_parser
+
+    (commands,) = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    helps = {choice.dest: choice.help for choice in commands._choices_actions}
+    return {name: helps.get(name) for name in commands.choices}
 
 
-@pytest.mark.parametrize("command", [None, *COMMANDS])
+COMMANDS = _parser_commands()
+
+
+def test_top_level_help_lists_every_command():
+    assert {"run", "profile", "fit", "generate", "validate", "publish", "budget", "pull"} <= set(COMMANDS)
+    result = run_cli("--help")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: synth-ops ")
+    for command, summary in COMMANDS.items():
+        assert summary, f"{command}: no help text, so --help does not list it"
+        assert re.search(rf"^ +{command} +{re.escape(summary)}$", result.stdout, re.MULTILINE), command
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
 def test_help_for_every_command(command):
-    result = run_cli(*([command] if command else []), "--help")
-    assert result.returncode == 0
-    assert "usage: synth-ops" in result.stdout
+    result = run_cli(command, "--help")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"usage: synth-ops {command} "), result.stdout
 
 
 def test_example_penguins_end_to_end_then_pull(tmp_path, penguins_frame):
@@ -84,6 +106,26 @@ def test_flights_sample_end_to_end(tmp_path, flights_sample_csv, flights_frame):
     assert set(frame.carrier.dropna()) <= set(flights_frame.carrier)
     assert frame.dep_delay.isna().any()  # real flights have cancellations; so does the copy
     assert str(frame.sched_dep_time.dtype) == "int64"
+
+
+def test_budget_reads_an_unspent_ledger_without_writing_and_refuses_an_unknown_table(tmp_path):
+    """Charges and totals after fits: tests/test_privacy_ledger.py and tests/test_dp.py."""
+    doc = {"name": "penguins", "tables": {"penguins": {"source": str(PENGUINS_CSV)}},
+           "privacy": {"epsilon": 1.0, "budget": {"epsilon": 3.0}}}
+    spec = str(write_spec(tmp_path, doc))
+    out = run_cli("budget", spec, "--json")
+    assert out.returncode == 0, out.stderr
+    (report,) = json.loads(out.stdout)
+    assert (report["ledger"], report["tables"], report["fits"], report["entries"]) == \
+        ("penguins.penguins", ["penguins"], 0, [])
+    assert (report["epsilon_spent"], report["epsilon_remaining"]) == (0.0, 3.0)
+    text = run_cli("budget", spec, "--table", "penguins")
+    assert text.returncode == 0 and text.stdout.startswith("privacy ledger penguins.penguins (tables: penguins)")
+    assert "remaining 3, 0 fit(s) charged" in text.stdout
+    assert not (tmp_path / "warehouse").exists()  # reading the ledger creates nothing in the publish store
+    unknown = run_cli("budget", spec, "--table", "pengiuns")
+    assert unknown.returncode == 2 and unknown.stdout == ""
+    assert unknown.stderr.splitlines() == ["synth-ops: error: --table: no table named pengiuns in the spec"]
 
 
 def test_pull_without_a_release_is_exit_3(tmp_path):

@@ -1,5 +1,3 @@
-import time
-
 import numpy as np
 import pytest
 
@@ -27,6 +25,21 @@ def test_penguins_profile_stats_metadata_and_fingerprint(penguins_spec, penguins
     assert metadata["tables"]["penguins"]["columns"]["year"]["sdtype"] == "categorical"
     assert record.source_fingerprint == ws.source_fingerprints["penguins"] and len(record.source_fingerprint) == 64
     assert [name for name, _ in doc["arrow_schema"]] == list(penguins_frame.columns)
+
+
+@pytest.mark.parametrize("size", [0, 1, (1 << 18) - 1, 1 << 18, (1 << 20) + 1, 3 << 20])
+def test_a_source_fingerprint_is_the_sha256_of_its_bytes_at_any_size(tmp_path, size):
+    """Run ids and shard records are content addresses: streaming the file must not change them
+    (sizes around the read buffers: hashlib.file_digest's 256 KiB, the former loop's 1 MiB)."""
+    import hashlib
+
+    from synth_ops.fingerprints import sha256_file
+    from synth_ops.sources import source_fingerprint
+
+    path = tmp_path / "source.csv"
+    path.write_bytes(np.random.default_rng(size).integers(0, 256, size, dtype=np.uint8).tobytes())
+    expected = hashlib.sha256(path.read_bytes()).hexdigest()
+    assert source_fingerprint(str(path)) == sha256_file(path) == expected
 
 
 def test_identifying_columns_are_replaced_and_look_alikes_are_learned(tmp_path, penguins_frame):
@@ -127,18 +140,18 @@ def test_constant_and_all_null_columns_are_carried_and_listed(tmp_path, penguins
     assert "empty" not in ws.read("penguins", "metadata.json")["tables"]["penguins"]["columns"]  # never fitted
 
 
-def test_flights_profile_is_fast_and_carries_the_constant_year(tmp_path, flights_frame):
+def test_flights_profile_carries_the_constant_year(tmp_path, flights_frame):
+    # how long this takes is measured by bench/perf.py's profile case, not asserted here
     source = tmp_path / "flights.parquet"
     flights_frame.to_parquet(source)
     doc = {"name": "flights", "tables": {"flights": {"source": str(source)}}}
     ws = Workspace.open(load_spec(write_spec(tmp_path, doc)))
-    started = time.perf_counter()
     record = profile(ws, "flights")
-    elapsed = time.perf_counter() - started
     assert (record.rows, record.columns) == (336_776, 19)
-    assert elapsed < 10, f"profiling flights took {elapsed:.1f}s"
     doc = ws.read("flights", "profile.json")
     stats = doc["columns"]
-    assert stats["dep_delay"]["null_share"] > 0 and stats["carrier"]["distinct"] == 16
+    assert stats["dep_delay"]["null_share"] > 0
+    assert stats["dep_delay"]["null_share"] == pytest.approx(flights_frame.dep_delay.isna().mean())
+    assert stats["carrier"]["distinct"] == flights_frame.carrier.nunique() == 16
     assert doc["columns_plan"]["year"] == {"role": "constant", "reason": "one distinct value: reproduced as is",
                                            "value": 2013, "null_share": 0.0}

@@ -159,3 +159,19 @@ def test_a_table_may_have_its_own_synthesizer_unless_it_is_related():
                                                  "child": {"source": "c.csv"}}}
     with pytest.raises(SpecError, match=r"tables\.parent\.synthesizer: parent is in a relationship"):
         parse_spec(related, check_files=False)
+
+
+def test_tables_are_ordered_parents_first_and_in_spec_order_among_equals():
+    from synth_ops.plan import build_plan
+
+    # p2 comes before p1 in the spec, but x (p1's child) before y (p2's): each wave keeps the spec's order
+    rels = [_rel(parent="p1", child="x"), _rel(parent="p2", child="y"), _rel(parent="x", child="z", child_key="x_id"),
+            _rel(parent="p2", child="z", child_key="p2_id")]
+    spec = parse_spec(_related(rels, tables=("z", "x", "p2", "y", "p1", "alone")), check_files=False)
+    assert [t.name for t in build_plan(spec).tables] == ["p2", "p1", "alone", "x", "y", "z"]
+    # a cycle names every table it keeps from being ordered: its own and those below it
+    rels = [_rel(parent="a", child="b"), _rel(parent="b", child="a", child_key="b_id"), _rel(parent="b", child="c"),
+            _rel(parent="d", child="e")]
+    spec = parse_spec(_related(rels, tables=("c", "a", "b", "d", "e")), check_files=False)
+    with pytest.raises(SpecError, match=r"^relationships: tables a, b, c reference each other in a cycle; "):
+        build_plan(spec)
