@@ -117,9 +117,9 @@ class TableSpec(_Frozen):
 class Relationship(_Frozen):
     """A child table's foreign key pointing at its parent's primary key (SDV's field names)."""
 
-    parent_table_name: str
+    parent_table_name: str = Field(description="the parent table, a key of tables")
     parent_primary_key: Columns = Field(description="a column, or a list of columns for a composite key")
-    child_table_name: str
+    child_table_name: str = Field(description="the child table, a key of tables")
     child_foreign_key: Columns = Field(description="as many columns as parent_primary_key, in its order")
     orphans: Literal["keep", "drop"] = Field(
         "keep", description="child rows whose foreign key is not in the parent: keep (the row is learned and "
@@ -336,11 +336,11 @@ class S3Options(_Frozen):
 
 
 class PublishSpec(_Frozen):
-    uri: str = "warehouse"
+    uri: str = Field("warehouse", description="where releases are published: a directory or s3://bucket/prefix")
 
 
 class ArtifactsSpec(_Frozen):
-    uri: str = ".synth-ops/artifacts"
+    uri: str = Field(".synth-ops/artifacts", description="private artifacts (profiles, models, samplers, reports hold real values); never published")
 
 
 class PrivacyBudget(_Frozen):
@@ -383,7 +383,7 @@ class PrivacySpec(_Frozen):
 
 
 class Spec(_Frozen):
-    name: str = Field(pattern=NAME_PATTERN)
+    name: str = Field(pattern=NAME_PATTERN, description="[a-z][a-z0-9_]*: the storage prefix, the Dagster key prefix and the Airflow ids")
     tables: dict[str, TableSpec] = Field(min_length=1)
     relationships: tuple[Relationship, ...] = ()
     synthesizer: SynthesizerSpec = Field(default_factory=SynthesizerSpec)
