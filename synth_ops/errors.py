@@ -59,3 +59,10 @@ class BudgetExceeded(SynthOpsError):
     """A DP fit would take its privacy ledger past the budget; nothing was fitted or published."""
 
     exit_code = 1
+
+
+class DependencyError(SynthOpsError):
+    """An installed library is missing or outside the version range synth-ops is tested with: a
+    fast path that reads its internals could sample wrongly, so nothing is fitted or sampled."""
+
+    exit_code = 2

@@ -244,3 +244,120 @@ def test_distinct_value_cdf_handles_repeats_and_missing_values():
     expected = marginal.cdf(x)
     with fast_fit(None, 0):
         np.testing.assert_array_equal(marginal.cdf(x), expected)
+
+
+def _refusal(monkeypatch, library: str, version: str):
+    """The DependencyError a fast fit raises with ``library`` reported at ``version``, or None.
+    The guard reads versions through importlib.metadata.version: patched here, the rest real."""
+    from importlib import metadata
+
+    from synth_ops.errors import DependencyError
+    from synth_ops.synthesizers.sdv import compat
+
+    real = metadata.version
+    monkeypatch.setattr(metadata, "version", lambda name: version if name == library else real(name))
+    monkeypatch.setattr(compat, "_verified", False)  # as in a fresh process: the guard checks on first use
+    try:
+        with fast_fit(None, 0):
+            return None
+    except DependencyError as error:
+        return error
+    finally:
+        monkeypatch.undo()
+
+
+@pytest.mark.parametrize("library,version", [("sdv", "2.1.0"), ("sdv", "1.17.4"), ("sdv", "2.1.0.dev0"),
+                                             ("rdt", "2.1.0"), ("copulas", "0.13.0"), ("copulas", "0.15.1")])
+def test_a_library_outside_the_tested_range_is_refused_in_one_line(monkeypatch, library, version):
+    from rdt.transformers.categorical import UniformEncoder
+
+    from synth_ops.synthesizers.sdv.compat import TESTED
+
+    before = UniformEncoder._transform
+    error = _refusal(monkeypatch, library, version)
+    low, high = TESTED[library]
+    assert error is not None and error.exit_code == 2
+    message = str(error)
+    assert "\n" not in message and f"{library} {version} is installed" in message
+    assert f"{library}>={low},<{high}" in message
+    assert UniformEncoder._transform is before  # refused before anything was patched
+
+
+def test_the_installed_versions_and_patch_releases_within_the_range_are_accepted(monkeypatch):
+    from synth_ops.synthesizers.sdv.compat import installed_version
+
+    assert installed_version("sdv") is not None
+    for library in ("sdv", "rdt", "copulas"):
+        assert _refusal(monkeypatch, library, installed_version(library)) is None
+    assert _refusal(monkeypatch, "sdv", "2.0.9") is None and _refusal(monkeypatch, "copulas", "0.14.0") is None
+
+
+def test_the_versions_are_checked_once_on_first_use(monkeypatch):
+    from importlib import metadata
+
+    from synth_ops.synthesizers.sdv import compat
+
+    real, asked = metadata.version, []
+    monkeypatch.setattr(metadata, "version", lambda name: asked.append(name) or real(name))
+    monkeypatch.setattr(compat, "_verified", False)
+    for _ in range(3):
+        with fast_fit(None, 0):
+            pass
+    assert sorted(asked) == sorted(compat.TESTED)
+
+
+def _private_names_defined_in(*libraries: str) -> set[str]:
+    """Every _name (not dunder) the libraries' own source defines: functions, classes, attributes."""
+    import ast
+    import importlib.util
+    import pathlib
+
+    names = set()
+    for library in libraries:
+        for path in pathlib.Path(importlib.util.find_spec(library).origin).parent.rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                    names.add(node.name)
+                elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+                    names.add(node.attr)
+                elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                    names.add(node.id)
+    return set(filter(_is_private, names))
+
+
+def _is_private(name: str) -> bool:
+    return len(name) > 1 and name.startswith("_") and not name.startswith("__")  # "_" is a throwaway
+
+
+def test_no_module_but_compat_reads_sdv_rdt_or_copulas_private_names():
+    """An AST scan of synth_ops: outside ``compat.py``, no attribute access (``x._name``), no name in
+    a string (``getattr(x, "_name")``, a patch target) that SDV, RDT or copulas define privately, no
+    import of RDT or copulas at all, and no import of any library's private module or name."""
+    import ast
+    import pathlib
+
+    import synth_ops
+
+    private = _private_names_defined_in("sdv", "rdt", "copulas")
+    root = pathlib.Path(synth_ops.__file__).parent
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        if path.name == "compat.py" and path.parent.name == "sdv":
+            continue
+        where = path.relative_to(root.parent)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Attribute) and node.attr in private \
+                    and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")):
+                found.append(f"{where}:{node.lineno} .{node.attr}")
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in private:
+                found.append(f"{where}:{node.lineno} {node.value!r}")
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                modules = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+                names = [a.name for a in node.names] if isinstance(node, ast.ImportFrom) else []
+                for module in modules:
+                    parts = module.split(".")
+                    if parts[0] == "synth_ops" or (isinstance(node, ast.ImportFrom) and node.level):
+                        continue
+                    if parts[0] in ("rdt", "copulas") or any(map(_is_private, parts + names)):
+                        found.append(f"{where}:{node.lineno} import {module} {' '.join(names)}".rstrip())
+    assert found == [], "\n".join(found)

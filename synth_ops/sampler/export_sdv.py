@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 
 from synth_ops.sampler.export_parts import Parts, Unsupported, grid_scores, json_values
+from synth_ops.synthesizers.sdv import compat
 
 # strftime directive chains whose print-and-parse is a floor to a unit (as fastpath's)
 _TRUNCATING = {("Y", "m", "d"): "D", ("Y", "m", "d", "H"): "h", ("Y", "m", "d", "H", "M"): "min",
@@ -44,14 +45,14 @@ def _nulls(transformer, column: str, index: dict) -> dict | None:
     nulls = getattr(transformer, "null_transformer", None)
     if nulls is None or not getattr(nulls, "nulls", False):
         return None
-    rule = getattr(nulls, "_missing_value_generation", None)
+    rule, share = compat.null_generation(nulls)
     if rule == "from_column":
         indicator = f"{column}.is_null"
         if indicator not in index:
             raise Unsupported(f"column {column!r}: its null indicator is not a copula column")
         return {"indicator": index[indicator]}
     if rule == "random":
-        return {"rate": float(nulls._null_percentage)}
+        return {"rate": float(share)}
     return None
 
 
@@ -64,17 +65,21 @@ def _number(value) -> float | None:
     return None if math.isnan(value) else value
 
 
-def _float_ops(transformer, dtype_is_integer: bool) -> list:
-    from rdt.transformers.numerical import INTEGER_BOUNDS
+def _clip(transformer) -> list:
+    low, high = compat.fitted_range(transformer)
+    return ["clip", _number(low), _number(high)]
 
+
+def _float_ops(transformer, dtype_is_integer: bool) -> list:
     ops = []
     if transformer.enforce_min_max_values:
-        ops.append(["clip", _number(transformer._min_value), _number(transformer._max_value)])
+        ops.append(_clip(transformer))
     elif not transformer.computer_representation.startswith("Float"):
-        low, high = INTEGER_BOUNDS[transformer.computer_representation]
+        low, high = compat.integer_bounds(transformer.computer_representation)
         ops.append(["clip", float(low), float(high)])
-    if transformer.learn_rounding_scheme and transformer._rounding_digits is not None:
-        ops.append(["round", int(transformer._rounding_digits)])
+    digits = compat.rounding_digits(transformer)
+    if transformer.learn_rounding_scheme and digits is not None:
+        ops.append(["round", int(digits)])
     elif dtype_is_integer:
         ops.append(["round", 0])
     return ops
@@ -86,9 +91,10 @@ def _formatter_ops(formatter, dtype_is_integer: bool) -> list:
     if formatter is None:
         return ops
     if formatter.enforce_min_max_values:
-        ops.append(["clip", _number(formatter._min_value), _number(formatter._max_value)])
-    if formatter.enforce_rounding and formatter._rounding_digits is not None:
-        ops.append(["round", int(formatter._rounding_digits)])
+        ops.append(_clip(formatter))
+    digits = compat.rounding_digits(formatter)
+    if formatter.enforce_rounding and digits is not None:
+        ops.append(["round", int(digits)])
     elif dtype_is_integer:
         ops.append(["round", 0])
     return ops
@@ -97,9 +103,9 @@ def _formatter_ops(formatter, dtype_is_integer: bool) -> list:
 def _datetime(transformer, column: str, index: dict, native_format: str | None) -> dict:
     import pandas as pd
 
-    if getattr(transformer, "_has_multiple_timezones", False) or getattr(transformer, "_timezone_offset", None):
+    if compat.has_time_zones(transformer):
         raise Unsupported(f"column {column!r}: datetimes with time zones")
-    dtype = transformer._dtype
+    dtype = compat.fitted_dtype(transformer)
     if not pd.api.types.is_datetime64_dtype(dtype):
         raise Unsupported(f"column {column!r}: datetimes SDV samples as text")
     ops = [["round", 0]]
@@ -107,7 +113,7 @@ def _datetime(transformer, column: str, index: dict, native_format: str | None) 
     if divider not in (None, 1):
         ops.append(["scale", float(divider)])
     if transformer.enforce_min_max_values:
-        ops.append(["clip", _number(transformer._min_value), _number(transformer._max_value)])
+        ops.append(_clip(transformer))
     floor = None
     fmt = transformer.datetime_format
     if fmt and ".%f" not in fmt:  # RDT prints with the format and parses back: a floor for these
@@ -132,14 +138,14 @@ def parts(backend, table: str) -> Parts:
     if not backend.options.get("fast_sampling", True):
         raise Unsupported("fast_sampling is off: SDV's own sampling path is asked for")
     model = backend.model
-    copula = getattr(model, "_model", None)
-    processor = model._data_processor
-    hyper = processor._hyper_transformer
+    copula = compat.copula_of(model)
+    processor = compat.data_processor(model)
+    hyper = compat.hyper_transformer(model)
     if type(copula).__name__ != "GaussianMultivariate" or not getattr(copula, "univariates", None):
         raise Unsupported("the fitted model is not a Gaussian copula")
-    if processor._keys or getattr(processor, "_primary_key", None):
+    if compat.generates_keys(processor):
         raise Unsupported("SDV generates key columns of this table")
-    if getattr(model, "_chained_constraints", None) or getattr(model, "_reject_sampling_constraints", None):
+    if compat.has_constraints(model):
         raise Unsupported("SDV constraints")
     if any(not t.output_columns for t in processor.grouped_columns_to_transformers.values()):
         raise Unsupported("SDV column-group transformers")
@@ -162,7 +168,7 @@ def parts(backend, table: str) -> Parts:
             out.inverse.append(out.grid(table_x))
 
     used = set()
-    for column in hyper._input_columns:
+    for column in compat.input_columns(hyper):
         transformer = hyper.field_transformers.get(column)
         name = type(transformer).__name__
         if transformer is None:
@@ -172,13 +178,13 @@ def parts(backend, table: str) -> Parts:
                 or not set(outputs) <= set(index) or outputs[0] != column:
             raise Unsupported(f"column {column!r}: chained or renamed RDT outputs")
         used.update(outputs)
-        dtype = processor._dtypes[column]
+        dtype = compat.training_dtypes(processor)[column]
         integer = pd.api.types.is_integer_dtype(dtype)
         formatter = processor.formatters.get(column)
         if name == "FloatFormatter":
             out.decoders.append({"name": column, "kind": "number", "from": index[column],
                                  "nulls": _nulls(transformer, column, index),
-                                 "ops": _float_ops(transformer, pd.api.types.is_integer_dtype(transformer._dtype))
+                                 "ops": _float_ops(transformer, pd.api.types.is_integer_dtype(compat.fitted_dtype(transformer)))
                                  + _formatter_ops(formatter, integer) + _snap_ops(backend, column)})
         elif name in ("UniformEncoder", "OrderedUniformEncoder"):  # ordinal: the same intervals, in the given order
             intervals = transformer.intervals

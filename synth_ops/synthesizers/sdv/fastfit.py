@@ -26,20 +26,13 @@ worker and importing SDV costs more than all 18 flights marginals take to fit he
 """
 from __future__ import annotations
 
-import importlib
-import zlib
 import threading
+import zlib
 from contextlib import ExitStack, contextmanager
 
-_ACTIVE = threading.RLock()  # held while the patches are in place
+from synth_ops.synthesizers.sdv import compat
 
-# copulas module -> the scipy distribution name its univariate's ``_fit`` calls ``.fit`` on
-_SCIPY_MARGINALS = {
-    "copulas.univariate.beta": "beta",
-    "copulas.univariate.gamma": "gamma",
-    "copulas.univariate.log_laplace": "loglaplace",
-    "copulas.univariate.student_t": "t",
-}
+_ACTIVE = threading.RLock()  # held while the patches are in place
 
 
 class DistinctValueMLE:
@@ -92,33 +85,34 @@ def weighted_mle(dist, x, values, weights, **kwds):
     """
     import numpy as np
     from scipy import optimize
-    from scipy.stats._distn_infrastructure import _LOGXMAX
 
-    start = dist._fitstart(x)
+    scipy = compat.scipy_likelihood(dist)
+    penalty = scipy.log_xmax * 100
+    start = scipy.fitstart(x)
     shapes = tuple(start[:-2])
     x0 = list(shapes) + [kwds.get("loc", start[-2]), kwds.get("scale", start[-1])]
     n_rows = float(weights.sum())
 
     def penalized_nnlf(theta, _):
-        loc, scale, args = dist._unpack_loc_scale(theta)
-        if not dist._argcheck(*args) or scale <= 0:
+        loc, scale, args = scipy.unpack_loc_scale(theta)
+        if not scipy.argcheck(*args) or scale <= 0:
             return np.inf
         z = (values - loc) / scale
-        inside = dist._support_mask(z, *args)
+        inside = scipy.support_mask(z, *args)
         everywhere = inside.all()  # the usual case: skip the masked copies
-        logpdf = dist._logpdf(z if everywhere else z[inside], *args)
+        logpdf = scipy.logpdf(z if everywhere else z[inside], *args)
         w_inside = weights if everywhere else weights[inside]
         bad = 0.0 if everywhere else weights[~inside].sum()
         finite = np.isfinite(logpdf)
         if finite.all():
-            return -np.dot(w_inside, logpdf) + bad * _LOGXMAX * 100 + n_rows * np.log(scale)
+            return -np.dot(w_inside, logpdf) + bad * penalty + n_rows * np.log(scale)
         bad += w_inside[~finite].sum()
-        return -np.dot(w_inside[finite], logpdf[finite]) + bad * _LOGXMAX * 100 + n_rows * np.log(scale)
+        return -np.dot(w_inside[finite], logpdf[finite]) + bad * penalty + n_rows * np.log(scale)
 
     vals = tuple(optimize.fmin(penalized_nnlf, x0, args=(None,), disp=0))
-    loc, scale, shapes = dist._unpack_loc_scale(vals)
-    if not (np.all(dist._argcheck(*shapes)) and scale > 0):
-        from scipy.stats._warnings_errors import FitError
+    loc, scale, shapes = scipy.unpack_loc_scale(vals)
+    if not (np.all(scipy.argcheck(*shapes)) and scale > 0):
+        from scipy.stats import FitError
 
         raise FitError("Optimization converged to parameters that are outside the range allowed by the distribution.")
     return vals
@@ -142,11 +136,10 @@ def _vectorised_uniform_transform(original):
         """UniformEncoder._transform: one uniform draw per row, in row order, in one call."""
         import numpy as np
         import pandas as pd
-        from rdt.transformers.utils import fill_nan_with_none
 
         if isinstance(data.dtype, pd.CategoricalDtype):
             return original(self, data)  # pandas maps a categorical once per category: one draw each
-        filled = data if self.missing_value_encoding is None else fill_nan_with_none(data)
+        filled = data if self.missing_value_encoding is None else compat.fill_nan_with_none(data)
         known = filled.isin(self.frequencies)
         unseen = ~known & ~pd.isna(filled) if self.missing_value_encoding is None else ~known
         labels = filled[known]
@@ -215,10 +208,9 @@ def _timestamp_fit_on_distinct(original):
     def _fit(self, data):
         """UnixTimestampEncoder._fit, its format guess printing distinct datetimes, not every row."""
         import pandas as pd
-        from pandas.core.tools.datetimes import _guess_datetime_format_for_array
 
         if self.datetime_format is None and pd.api.types.is_datetime64_dtype(data.dtype):
-            self.datetime_format = _guess_datetime_format_for_array(_distinct_datetimes(data).astype(str).to_numpy())
+            self.datetime_format = compat.guess_datetime_format(_distinct_datetimes(data).astype(str).to_numpy())
         return original(self, data)
 
     return _fit
@@ -254,30 +246,27 @@ def _patched(owner, name: str, replacement):
 
 @contextmanager
 def fast_fit(fit_rows: int | None, seed: int):
-    """While active, SDV fits through the shortcuts above; yields {column: how its marginal was fitted}."""
-    import sdv.data_processing.datetime_formatter as datetime_formatter
-    import sdv.metadata._single_table as single_table
-    from copulas.univariate.base import ScipyModel
-    from rdt.transformers.categorical import UniformEncoder
-    from rdt.transformers.datetime import UnixTimestampEncoder
+    """While active, SDV fits through the shortcuts above; yields {column: how its marginal was fitted}.
+    DependencyError first when SDV, RDT or copulas is outside the range ``compat`` is tested with."""
     from scipy import stats
 
+    hooks = compat.fit_hooks()
+    marginal_hooks = compat.scipy_marginal_hooks()
+    replacements = {
+        "invalid_column_values": lambda original: staticmethod(_distinct_invalid_values),
+        "uniform_encoder_transform": _vectorised_uniform_transform,
+        "cast_to_datetime64": _datetime64_cast,
+        "is_datetime_type": _datetime_type_check,
+        "scipy_model_cdf": _distinct_value_cdf,
+        "guess_datetime_format": _format_guess_on_distinct,
+        "timestamp_encoder_fit": _timestamp_fit_on_distinct,
+    }
     fitted: dict[str, dict] = {}
     with _ACTIVE, ExitStack() as stack:
-        for module_name, dist_name in _SCIPY_MARGINALS.items():
-            module = importlib.import_module(module_name)
+        for dist_name, (module, name) in marginal_hooks.items():
             proxy = DistinctValueMLE(getattr(stats, dist_name), fit_rows, seed, fitted)
-            stack.enter_context(_patched(module, dist_name, proxy))
-        stack.enter_context(_patched(single_table._SingleTableMetadata, "_get_invalid_column_values",
-                                     staticmethod(_distinct_invalid_values)))
-        stack.enter_context(_patched(UniformEncoder, "_transform",
-                                     _vectorised_uniform_transform(UniformEncoder._transform)))
-        stack.enter_context(_patched(single_table, "_cast_to_datetime64",
-                                     _datetime64_cast(single_table._cast_to_datetime64)))
-        stack.enter_context(_patched(single_table, "_is_datetime_type",
-                                     _datetime_type_check(single_table._is_datetime_type)))
-        stack.enter_context(_patched(ScipyModel, "cdf", _distinct_value_cdf(ScipyModel.cdf)))
-        stack.enter_context(_patched(datetime_formatter, "_get_datetime_format",
-                                     _format_guess_on_distinct(datetime_formatter._get_datetime_format)))
-        stack.enter_context(_patched(UnixTimestampEncoder, "_fit", _timestamp_fit_on_distinct(UnixTimestampEncoder._fit)))
+            stack.enter_context(_patched(module, name, proxy))
+        for hook, replacement in replacements.items():
+            owner, name = hooks[hook]
+            stack.enter_context(_patched(owner, name, replacement(getattr(owner, name))))
         yield fitted

@@ -19,6 +19,9 @@ from __future__ import annotations
 import functools
 import re
 
+from synth_ops.synthesizers.sdv import compat
+from synth_ops.synthesizers.sdv.compat import hyper_transformer
+
 GRID_Z = 8.3      # norm.cdf(-8.3) ~ 5e-17: beyond any probability a float64 uniform reaches
 GRID_POINTS = 16385
 # grid points a percent_point call: copulas' GaussianKDE solves with a (points x training rows)
@@ -45,7 +48,7 @@ def quantile_table(univariate, grid_u):
     table = np.concatenate([np.asarray(univariate.percent_point(grid_u[start:start + QUANTILE_CHUNK]),
                                        dtype="float64") for start in range(0, len(grid_u), QUANTILE_CHUNK)])
     if type(univariate).__name__ == "GaussianKDE" and np.isinf(table).any():
-        low, high = univariate._get_bounds()
+        low, high = compat.kde_bounds(univariate)
         table[table == -np.inf] = low
         table[table == np.inf] = high
     if np.isfinite(table).all():
@@ -53,11 +56,6 @@ def quantile_table(univariate, grid_u):
         if (levelled - table <= 1e-9 * np.abs(table).max()).all():
             return levelled
     return table
-
-
-def hyper_transformer(model):
-    """The RDT HyperTransformer inside an SDV synthesizer, or None."""
-    return getattr(getattr(model, "_data_processor", None), "_hyper_transformer", None)
 
 
 def accelerate(model) -> dict:
@@ -78,7 +76,7 @@ def tabulate_marginals(model) -> dict[str, list[str]]:
     import numpy as np
     from scipy.stats import norm
 
-    copula = getattr(model, "_model", None)
+    copula = compat.copula_of(model)
     univariates = getattr(copula, "univariates", None)
     columns = list(getattr(copula, "columns", []) or [])
     if type(copula).__name__ != "GaussianMultivariate" or not univariates:
@@ -111,17 +109,12 @@ def _lookup(z, table):
 def _sample(copula, tables, num_rows=1, conditions=None):
     """GaussianMultivariate.sample, with the same random-state handling and the same normal draws."""
     import pandas as pd
-    from copulas.utils import set_random_state
     from scipy.stats import norm
 
     if conditions:
         return type(copula).sample(copula, num_rows, conditions)
     copula.check_fit()
-    if copula.random_state is None:
-        normal = copula._get_normal_samples(num_rows, None)
-    else:
-        with set_random_state(copula.random_state, copula.set_random_state):
-            normal = copula._get_normal_samples(num_rows, None)
+    normal = compat.normal_samples(copula, num_rows)
     out = {}
     for column, univariate in zip(copula.columns, copula.univariates):
         z = normal[column].to_numpy()
@@ -135,15 +128,15 @@ def columnwise_reverse_transform(model) -> bool:
 
     RDT's ``BaseTransformer.reverse_transform`` copies the whole batch, drops the transformer's
     columns and concatenates its output back, once per transformer: on flights that quadratic
-    shuffling was 55% of the sampling time. Here each transformer's own ``_reverse_transform``
-    gets exactly what RDT would hand it (a copy of its columns), under the same random state and
+    shuffling was 55% of the sampling time. Here each transformer's own reverse step
+    (``compat.reverse_one``) gets exactly what RDT would hand it (a copy of its columns), under the same random state and
     with the same missing-value rule, and the table is assembled once; the rows are identical
     (tested). Set on this loaded model only (an instance attribute, never pickled back).
     """
     hyper = hyper_transformer(model)
-    if hyper is None or not hasattr(hyper, "_transformers_sequence"):
+    if hyper is None or compat.transformer_sequence(hyper) is None:
         return False
-    hyper._reverse_transform = functools.partial(_reverse_columnwise, hyper, type(hyper)._reverse_transform)
+    compat.override_hyper_reverse(hyper, _reverse_columnwise)
     return True
 
 
@@ -152,15 +145,13 @@ def _reverse_columnwise(hyper, original, data, prevent_subset):
 
     import numpy as np
     import pandas as pd
-    from rdt.transformers.base import set_random_states
 
-    if prevent_subset or set(data.columns) - set(hyper._output_columns):
+    if prevent_subset or set(data.columns) - set(compat.output_columns(hyper)):
         return original(hyper, data, prevent_subset)  # RDT's own checks and error messages
-    hyper._validate_config_exists()
-    hyper._validate_fitted()
+    compat.validate_fitted(hyper)
     index = data.index
     columns = {name: data[name] for name in data.columns}
-    for transformer in reversed(hyper._transformers_sequence):
+    for transformer in reversed(compat.transformer_sequence(hyper)):
         outputs = transformer.get_output_columns()
         if not outputs or not set(outputs).issubset(columns):
             continue
@@ -172,11 +163,7 @@ def _reverse_columnwise(hyper, original, data, prevent_subset):
                 "contains missing values. Missing value generation will be skipped.", UserWarning)
             transformer.missing_value_generation = None
         try:
-            if transformer.random_states is None:
-                reversed_data = transformer._reverse_transform(given)
-            else:
-                with set_random_states(transformer.random_states, "reverse_transform", transformer.set_random_state):
-                    reversed_data = transformer._reverse_transform(given)
+            reversed_data = compat.reverse_one(transformer, given)
         finally:
             transformer.missing_value_generation = missing_rule
         for name in outputs:
@@ -192,7 +179,7 @@ def _reverse_columnwise(hyper, original, data, prevent_subset):
             values = values.reshape(len(index), -1)
             for position, name in enumerate(transformer.columns):
                 columns[name] = pd.Series(values[:, position], index=index)
-    ordered = [name for name in hyper._input_columns if name in columns]
+    ordered = [name for name in compat.input_columns(hyper) if name in columns]
     return pd.DataFrame({name: columns[name].rename(name) for name in ordered}, index=index)
 
 
@@ -211,13 +198,13 @@ def truncate_datetimes_natively(model) -> list[str]:
     changed = []
     for column, transformer in (getattr(hyper, "field_transformers", None) or {}).items():
         fmt = getattr(transformer, "datetime_format", None)
-        dtype = getattr(transformer, "_dtype", None)
+        dtype = compat.fitted_dtype(transformer)
         if not fmt or type(transformer).__name__ != "UnixTimestampEncoder" or dtype is None \
                 or not pd.api.types.is_datetime64_dtype(dtype):
             continue
         unit = _TRUNCATING_FORMATS.get(tuple(re.findall(r"%(.)", fmt)))
         if unit:
-            transformer._format_datetime = functools.partial(_floor, unit=unit)
+            compat.override_datetime_format(transformer, functools.partial(_floor, unit=unit))
             changed.append(str(column))
     return changed
 

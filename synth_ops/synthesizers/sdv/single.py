@@ -86,6 +86,7 @@ def _type_problems(name: str, value: Any, default: Any) -> list[str]:
 
 class SDVSingleTable(Synthesizer):
     kinds = tuple(SDV_CLASSES)
+    library = "sdv"
     capabilities = Capabilities(portable_sampler=("gaussian_copula",))
 
     def _build(self, table: str, columns_metadata: dict):
@@ -164,11 +165,12 @@ class SDVSingleTable(Synthesizer):
         Discrete numbers are snapped to their training values last (``keep_supports``), as the
         portable sampler's ``snap`` operation does."""
         from synth_ops.datetime_text import format_datetimes
+        from synth_ops.synthesizers.sdv import compat
         from synth_ops.synthesizers.sdv.fastpath import accelerate
 
         model = self.model
         seed_everything(seed)
-        model._set_random_state(seed % 2**32)
+        compat.set_random_state(model, seed % 2**32)
         seed_transformers(model, seed)
         remaining = rows
         with warnings.catch_warnings():
@@ -192,7 +194,7 @@ class SDVSingleTable(Synthesizer):
 def seed_transformers(model, seed: int) -> None:
     import numpy as np
 
-    from synth_ops.synthesizers.sdv.fastpath import hyper_transformer
+    from synth_ops.synthesizers.sdv.compat import hyper_transformer
 
     transformers = getattr(hyper_transformer(model), "field_transformers", None) or {}
     # Keyed by column name, not position: RDT builds this dict in an order that varies with
@@ -235,7 +237,9 @@ def quantile_cuts(model, train, supports: dict) -> dict:
     give them keeps the nearest-value cuts."""
     import numpy as np
 
-    copula = getattr(model, "_model", None)
+    from synth_ops.synthesizers.sdv.compat import copula_of
+
+    copula = copula_of(model)
     columns = [str(c) for c in getattr(copula, "columns", None) or []]
     cuts = {}
     for column, support in supports.items():
