@@ -6,13 +6,14 @@ a run, in any process (CLI step, Airflow task, Dagster op), finds the same direc
 from __future__ import annotations
 
 import dataclasses
+from contextlib import nullcontext
 from typing import Any
 
 from synth_ops.errors import InputError
 from synth_ops.fingerprints import library_versions, run_id
 from synth_ops.sources import source_fingerprint
 from synth_ops.spec import Spec
-from synth_ops.stores import Store, open_store, read_json, write_json
+from synth_ops.stores import S3Credentials, Store, open_store, read_json, s3_credentials, write_json
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,13 +26,16 @@ class Workspace:
     versions: dict[str, str]
 
     @classmethod
-    def open(cls, spec: Spec) -> "Workspace":
-        fingerprints = {name: source_fingerprint(t.source, spec.s3) for name, t in spec.tables.items()}
+    def open(cls, spec: Spec, credentials: S3Credentials | None = None) -> "Workspace":
+        """``credentials``: S3 keys held outside the spec (an Airflow connection's), for the sources
+        and the artifacts store; None: an ``s3_credentials`` scope's, else the standard AWS chain."""
+        with s3_credentials(credentials) if credentials else nullcontext():
+            fingerprints = {name: source_fingerprint(t.source, spec.s3) for name, t in spec.tables.items()}
         versions = library_versions()
         spec_hash = spec.content_hash()
         return cls(
             spec=spec,
-            artifacts=open_store(spec.artifacts.uri, spec.s3),
+            artifacts=open_store(spec.artifacts.uri, spec.s3, credentials),
             run_id=run_id(spec_hash, fingerprints, versions),
             spec_hash=spec_hash,
             source_fingerprints=fingerprints,

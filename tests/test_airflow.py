@@ -9,6 +9,8 @@ import subprocess
 import sys
 import textwrap
 
+from pathlib import Path
+
 import pytest
 import yaml
 
@@ -70,7 +72,8 @@ def test_synth_penguins_then_train_on_synthetic(airflow_home):
     latest = airflow_home["root"] / "warehouse" / "penguins" / "_latest.json"
     assert latest.exists()
     version = json.loads(latest.read_text())["version"]
-    (event,) = out["asset_events"]
+    # the module's DB is shared: other tests' DAGs publish other assets into it
+    (event,) = [e for e in out["asset_events"] if e["name"] == "synth-ops.penguins.penguins"]
     assert event["uri"] == latest.as_uri() and event["extra"]["version"] == version
     assert event["extra"]["rows"] == 10000
     assert 0.5 < event["extra"]["quality_score"] <= 1 and 0 <= event["extra"]["dcr_share"] <= 0.75
@@ -262,3 +265,114 @@ def test_a_dp_fit_puts_its_charge_and_the_ledger_totals_in_xcom(airflow_home, tm
     assert refused["run_state"] == "failed" and states["fit"] == "failed"
     assert "up_for_retry" not in refused["log"].lower()
     assert "BudgetExceeded: privacy ledger penguins_dp.penguins: spent epsilon" in refused["log"]
+
+
+# The spec's path is a template (a Variable names its directory): rendered only when each task runs.
+# The keys are those of an Airflow connection of the Amazon provider's type; a consumer DAG is
+# scheduled on the published table's Asset; a last task reports the AWS variables its process holds
+# (dag.test() runs every task in the driver's process).
+TEMPLATED_DAG = """
+import pendulum
+from airflow.sdk import DAG, chain, task
+from synth_ops.airflow.operators import (SynthFitOperator, SynthGenerateOperator, SynthProfileOperator,
+                                         SynthPublishOperator, SynthValidateOperator)
+with DAG("synth_templated", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC")):
+    common = dict(spec_path="{{ var.value.synth_spec_dir }}/pipeline.yaml", synth_ops_conn_id="synth_s3")
+
+    @task
+    def aws_environment() -> list:
+        import os
+        return sorted(k for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN") if k in os.environ)
+
+    chain(SynthProfileOperator(task_id="profile", **common), SynthFitOperator(task_id="fit", **common),
+          SynthGenerateOperator(task_id="generate", **common), SynthValidateOperator(task_id="validate", **common),
+          SynthPublishOperator(task_id="publish", **common), aws_environment())
+"""
+CONSUMER_DAG = """
+import pendulum
+from airflow.sdk import DAG, task
+from synth_ops.airflow import published_asset
+with DAG("train_on_templated", schedule=[published_asset({spec!r}, table="penguins")],
+         start_date=pendulum.datetime(2026, 1, 1, tz="UTC")):
+    @task
+    def train():
+        pass
+
+    train()
+"""
+# Distinct from anything else in the run, so a leak into a record or a log is found by its text
+KEYS = {"login": "AKIASYNTHOPSTEST7Q2X", "password": "synth-ops-test-secret-Zq81vR",
+        "aws_session_token": "synth-ops-test-token-Wx5mK"}
+
+
+@pytest.fixture(scope="module")
+def templated_s3_run(airflow_home, moto_server, tmp_path_factory):
+    import uuid
+
+    import boto3
+
+    from tests.conftest import PENGUINS_CSV, penguins_doc, write_spec
+
+    base = tmp_path_factory.mktemp("templated")
+    bucket = f"synth-templated-{uuid.uuid4().hex[:8]}"
+    client = boto3.client("s3", endpoint_url=moto_server.endpoint, region_name="us-east-1",
+                          aws_access_key_id="testing", aws_secret_access_key="testing")
+    client.create_bucket(Bucket=bucket)
+    client.upload_file(str(PENGUINS_CSV), bucket, "raw/penguins.csv")
+    # source, artifacts and releases on S3: every store the steps open needs the connection's keys
+    spec = write_spec(base, penguins_doc(source=f"s3://{bucket}/raw/penguins.csv", name="penguins_s3",
+                                         generate={"rows": 300, "shards": 1},
+                                         publish={"uri": f"s3://{bucket}/synthetic"},
+                                         artifacts={"uri": f"s3://{bucket}/private"}), "pipeline.yaml")
+    dags = base / "dags"
+    dags.mkdir()
+    (dags / "synth_templated.py").write_text(TEMPLATED_DAG)
+    (dags / "train_on_templated.py").write_text(CONSUMER_DAG.format(spec=str(spec)))
+    conn = {"conn_type": "aws", "login": KEYS["login"], "password": KEYS["password"],
+            "extra": {"aws_session_token": KEYS["aws_session_token"], "region_name": "us-east-1",
+                      "endpoint_url": moto_server.endpoint}}
+    env = {k: v for k, v in airflow_home["env"].items() if not k.startswith("AWS_")}
+    env |= {"AIRFLOW__CORE__DAGS_FOLDER": str(dags), "AIRFLOW_VAR_SYNTH_SPEC_DIR": str(base),
+            "AIRFLOW_CONN_SYNTH_S3": json.dumps(conn),
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",  # the consumer is queued only if unpaused
+            # nothing in the worker's own AWS chain: the connection's keys are the only way in
+            "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_EC2_METADATA_DISABLED": "true"}
+    out = _driver(env, "test", "synth_templated")
+    objects = {item["Key"]: client.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+               for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+               for item in page.get("Contents", [])}
+    return {"out": out, "bucket": bucket, "objects": objects, "home": airflow_home["env"]["AIRFLOW_HOME"]}
+
+
+def test_a_templated_spec_path_parses_runs_and_triggers_the_published_asset(templated_s3_run):
+    """Before: SynthPublishOperator read the spec in __init__, so the DAG failed to import."""
+    import sqlite3
+
+    out, bucket = templated_s3_run["out"], templated_s3_run["bucket"]
+    assert out["run_state"] == "success", out["log"][-3000:]
+    assert {t["state"] for t in out["tasks"]} == {"success"}
+    version = json.loads(templated_s3_run["objects"]["synthetic/penguins_s3/_latest.json"])["version"]
+    (event,) = [e for e in out["asset_events"] if e["name"] == "synth-ops.penguins_s3.penguins"]
+    assert event["uri"] == f"s3://{bucket}/synthetic/penguins_s3/_latest.json"
+    assert event["extra"]["version"] == version and event["extra"]["status"] == "published"
+    assert event["extra"]["rows"] == 300 and 0 < event["extra"]["quality_score"] <= 1
+    # the event reached the Asset the consumer is scheduled on: a run of it is queued
+    with sqlite3.connect(Path(templated_s3_run["home"]) / "airflow.db") as db:
+        queued = db.execute("SELECT q.target_dag_id, a.name, a.uri FROM asset_dag_run_queue q "
+                            "JOIN asset a ON a.id = q.asset_id").fetchall()
+    assert ("train_on_templated", event["name"], event["uri"]) in queued
+
+
+def test_an_aws_connection_keys_go_to_the_s3_session_not_the_environment(templated_s3_run):
+    """Before: the hook exported the keys into os.environ for the rest of the task process."""
+    out = templated_s3_run["out"]
+    assert out["run_state"] == "success", out["log"][-3000:]  # only the connection's keys could reach S3
+    (left,) = [v for k, v in out["xcoms"].items() if k.startswith("aws_environment")]
+    assert left == []
+    written = [(f"s3 {key}", body) for key, body in templated_s3_run["objects"].items()]
+    assert any(key.endswith("/gates.json") for key, _ in written)  # records were written, and are read here
+    written += [(str(path), path.read_bytes()) for path in Path(templated_s3_run["home"]).rglob("*") if path.is_file()]
+    written += [("driver output", out["log"].encode()), ("xcoms", json.dumps(out["xcoms"]).encode())]
+    leaked = [(where, name) for where, body in written for name, value in KEYS.items() if value.encode() in body]
+    assert leaked == []

@@ -14,6 +14,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import attrs
 import pytest
 import yaml
 
@@ -154,7 +155,8 @@ def test_publish_complete_event_carries_schema_counts_gates_and_release(lineage_
     release = complete["run"]["facets"]["synthOpsRelease"]
     assert release["version"] == latest["version"] and release["status"] == "published"
     assert release["pipeline"] == "penguins" and release["tables"] == ["penguins"]
-    assert release["_schemaURL"].endswith("SynthOpsReleaseRunFacet.json") and release["_producer"]
+    assert release["_schemaURL"].endswith("SynthOpsReleaseRunFacet.json#/$defs/SynthOpsReleaseRunFacet")
+    assert release["_producer"]
 
 
 def test_start_events_name_sources_and_planned_outputs_without_measurements(lineage_run):
@@ -302,3 +304,60 @@ def test_attack_assertions_are_ceilings_on_their_bounds():
     # an attack's name, not the table's column of the same name
     assert membership.assertion == "membership[distance] <= 0.65" and membership.column is None
     assert not membership.success and all(a.description and "emitted" not in a.description for a in facet.assertions)
+
+
+RAW = "https://raw.githubusercontent.com/synth-ops/synth-ops/main/"
+
+
+def _facet_schema() -> dict:
+    """The schema as the installed package ships it (package data), not as the repository holds it."""
+    from importlib.resources import files
+
+    return json.loads(files("synth_ops.airflow").joinpath("facets", "SynthOpsReleaseRunFacet.json").read_text())
+
+
+def test_release_facets_validate_against_the_shipped_schema(lineage_run):
+    from jsonschema import Draft202012Validator, ValidationError
+
+    from synth_ops.airflow.lineage import SCHEMA_URL, SynthOpsReleaseRunFacet
+
+    schema = _facet_schema()
+    Draft202012Validator.check_schema(schema)
+    validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    facets = [event["run"]["facets"]["synthOpsRelease"] for task in ("validate", "publish")
+              for event in _events(lineage_run["events"], task, "COMPLETE")]
+    assert [f["status"] for f in facets] == ["validated", "published"]
+    for facet in facets:
+        validator.validate({"synthOpsRelease": facet})
+        assert facet["_schemaURL"] == SCHEMA_URL
+    # the URL names the schema's own $id and, by its fragment, the facet's definition in it
+    document, _, pointer = SCHEMA_URL.partition("#")
+    assert document == schema["$id"] and pointer == "/$defs/SynthOpsReleaseRunFacet"
+    definition = schema["$defs"]["SynthOpsReleaseRunFacet"]
+    # every field the facet class emits is described, and nothing else: the two cannot drift apart
+    assert set(definition["properties"]) == {a.name for a in attrs.fields(SynthOpsReleaseRunFacet)}
+    with pytest.raises(ValidationError):  # the schema constrains: an unknown status does not pass
+        validator.validate({"synthOpsRelease": {**facets[-1], "status": "shipped"}})
+
+
+def test_no_placeholder_urls_and_each_points_into_the_repository():
+    import tomllib
+
+    placeholders = [str(p.relative_to(REPO)) for p in (REPO / "synth_ops").rglob("*")
+                    if p.is_file() and p.suffix in (".py", ".json", ".md", ".txt", ".yaml", ".html")
+                    and "example.invalid" in p.read_text(errors="replace")]
+    assert placeholders == []
+
+    from synth_ops.airflow import DOCS_URL, get_provider_info
+    from synth_ops.airflow.lineage import SCHEMA_URL
+
+    urls = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["urls"]
+    repository = urls["Repository"]
+    assert repository == "https://github.com/synth-ops/synth-ops" and urls["Homepage"] == repository
+    assert urls["Documentation"] == f"{repository}/tree/main/docs" and (REPO / "docs").is_dir()
+    (integration,) = get_provider_info()["integrations"]
+    assert integration["external-doc-url"] == DOCS_URL and DOCS_URL.startswith(f"{repository}/blob/main/")
+    assert (REPO / DOCS_URL.removeprefix(f"{repository}/blob/main/")).is_file()
+    shipped = REPO / SCHEMA_URL.partition("#")[0].removeprefix(RAW)
+    assert SCHEMA_URL.startswith(RAW) and shipped.is_file()
+    assert json.loads(shipped.read_text()) == _facet_schema()

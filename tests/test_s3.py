@@ -5,7 +5,6 @@ import re
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -253,3 +252,41 @@ def test_a_privacy_ledger_never_falls_back_to_an_unconditional_write(s3, proxy):
         reserve(store, "shared", "run1", "t", Charge(1.0, 1e-9), Budget(3.0, 1e-6))
     assert isinstance(refused.value, StoreError) and refused.value.exit_code == 3
     assert not store.exists(ledger_key("shared"))
+
+
+def test_explicit_credentials_reach_the_session_and_nothing_else(tmp_path, s3, monkeypatch):
+    """Keys held outside the spec (an Airflow connection's) with none in the environment: the
+    workspace's sources and artifacts, a store a worker process unpickles, and every store opened
+    in an ``s3_credentials`` scope use them; nothing shows them and the environment stays clean."""
+    import pickle
+
+    from synth_ops.stores import S3Credentials, s3_credentials
+    from synth_ops.workspace import Workspace
+
+    names = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+    for name in names:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance role to fall back on either
+    secrets = ("AKIASYNTHOPSUNIT0001", "unit-test-secret-4bQ", "unit-test-token-9pL")
+    keys = S3Credentials(*secrets)
+    uri = f"s3://{s3['bucket']}/explicit"
+    with pytest.raises(StoreError, match="NoCredentialsError"):
+        open_store(uri).write_bytes("k", b"x")  # the standard chain is empty here
+
+    store = open_store(uri, None, keys)
+    store.write_bytes("k", b"one")
+    assert pickle.loads(pickle.dumps(store)).read_bytes("k") == b"one"
+    with s3_credentials(keys):
+        assert open_store(uri).read_bytes("k") == b"one"
+    with pytest.raises(StoreError, match="NoCredentialsError"):
+        open_store(uri).read_bytes("k")  # the scope ended with its block
+
+    s3["client"].upload_file(str(PENGUINS_CSV), s3["bucket"], "raw/penguins.csv")
+    doc = penguins_doc(source=f"s3://{s3['bucket']}/raw/penguins.csv", artifacts={"uri": f"s3://{s3['bucket']}/private"})
+    ws = Workspace.open(load_spec(write_spec(tmp_path, doc)), keys)
+    assert ws.source_fingerprints["penguins"].startswith("s3-etag:")
+    ws.write("penguins", "probe.json", {"ok": True})
+    assert ws.read("penguins", "probe.json") == {"ok": True}
+    shown = " ".join([repr(keys), str(keys), repr(store), repr(ws), f"{keys}"])
+    assert not any(secret in shown for secret in secrets)
+    assert not any(name in os.environ for name in names)

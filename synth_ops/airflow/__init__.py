@@ -7,6 +7,9 @@ from __future__ import annotations
 
 __all__ = ["get_provider_info", "synth_task_group", "published_asset", "SynthOpsHook"]
 
+# The Airflow how-to in the repository's docs (pyproject.toml [project.urls] names the repository).
+DOCS_URL = "https://github.com/synth-ops/synth-ops/blob/main/docs/how-to/airflow.md"
+
 
 def __getattr__(name: str):
     # Lazy: `import synth_ops.airflow` (provider discovery) must not import Airflow's SDK eagerly.
@@ -33,7 +36,7 @@ def get_provider_info() -> dict:
         "name": "synth-ops",
         "description": "Privacy-safe synthetic copies of tables: profile, fit, generate, gate and publish.",
         "versions": [current],
-        "integrations": [{"integration-name": "synth-ops", "external-doc-url": "https://example.invalid/synth-ops",
+        "integrations": [{"integration-name": "synth-ops", "external-doc-url": DOCS_URL,
                           "tags": ["software"]}],
         "operators": [{"integration-name": "synth-ops", "python-modules": ["synth_ops.airflow.operators"]}],
         "hooks": [{"integration-name": "synth-ops", "python-modules": ["synth_ops.airflow.hooks"]}],

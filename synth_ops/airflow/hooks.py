@@ -2,7 +2,6 @@
 so DAG parsing touches neither the network nor any heavy library."""
 from __future__ import annotations
 
-import os
 from functools import cached_property
 from typing import Any
 
@@ -13,8 +12,10 @@ class SynthOpsHook(BaseHook):
     """Connection types it understands:
 
     - ``aws`` (the Amazon provider's type): login/password are the access key pair and extra may
-      hold ``aws_session_token``, ``region_name`` and ``endpoint_url``. The credentials are exported
-      to this task process's environment, which is where the standard AWS chain looks.
+      hold ``aws_session_token``, ``region_name`` and ``endpoint_url``. The key pair goes to the S3
+      stores' boto3 sessions only (``credentials``), as the Amazon provider's hooks do: never into
+      ``os.environ`` (where every library and subprocess of the task would see it), the spec or a
+      record. Without login/password the worker's own AWS chain is used.
     - ``fs`` or ``synth_ops``: extra ``{"path": ..., "artifacts_path": ...}`` override the publish and
       artifacts locations.
     - none: the spec is used as written, with the worker's own AWS chain.
@@ -34,19 +35,29 @@ class SynthOpsHook(BaseHook):
         self.overrides = {k: v for k, v in (overrides or {}).items() if v not in (None, "")}
 
     @cached_property
+    def connection(self):
+        return self.get_connection(self.synth_ops_conn_id) if self.synth_ops_conn_id else None
+
+    @cached_property
+    def credentials(self):
+        """An ``aws`` connection's key pair, for the S3 stores' sessions; None: the AWS chain."""
+        from synth_ops.stores import S3Credentials
+
+        conn = self.connection
+        if conn is None or conn.conn_type != "aws" or not (conn.login and conn.password):
+            return None
+        return S3Credentials(conn.login, conn.password, conn.extra_dejson.get("aws_session_token") or None)
+
+    @cached_property
     def spec(self):
         from synth_ops.spec import load_spec, with_overrides
 
         spec = load_spec(self.spec_path, root=self.root)
         update: dict[str, dict[str, Any]] = {}
-        if self.synth_ops_conn_id:
-            conn = self.get_connection(self.synth_ops_conn_id)
+        if self.connection is not None:
+            conn = self.connection
             extra = conn.extra_dejson
-            if conn.conn_type == "aws":
-                for env, value in (("AWS_ACCESS_KEY_ID", conn.login), ("AWS_SECRET_ACCESS_KEY", conn.password),
-                                   ("AWS_SESSION_TOKEN", extra.get("aws_session_token"))):
-                    if value:
-                        os.environ[env] = value
+            if conn.conn_type == "aws":  # the endpoint and region only: the keys stay out of the spec
                 s3 = {k: extra[src] for k, src in (("region", "region_name"), ("endpoint_url", "endpoint_url"))
                       if extra.get(src)}
                 if s3:
@@ -66,5 +77,5 @@ class SynthOpsHook(BaseHook):
     def get_workspace(self):
         from synth_ops.workspace import Workspace
 
-        return Workspace.open(self.spec)
+        return Workspace.open(self.spec, self.credentials)
 

@@ -19,7 +19,10 @@ from urllib.parse import urlparse
 from attrs import define
 from openlineage.client.facet_v2 import RunFacet
 
-SCHEMA_URL = "https://example.invalid/synth-ops/spec/facets/1-0-0/SynthOpsReleaseRunFacet.json"
+# The facet's JSON Schema ships in the package (facets/) and is served from the repository; the
+# fragment points at the facet's definition, as OpenLineage's own facet schema URLs do.
+SCHEMA_URL = ("https://raw.githubusercontent.com/synth-ops/synth-ops/main/synth_ops/airflow/facets/"
+              "SynthOpsReleaseRunFacet.json#/$defs/SynthOpsReleaseRunFacet")
 # Gates whose measure must stay at or under the threshold; every other gate is a floor. Named
 # without their ``[...]`` part: membership[distance] (the AUC's lower bound), attribute_inference[c]
 # (the risk's lower bound), empirical_epsilon (a DP fit's charged epsilon; otherwise reported).

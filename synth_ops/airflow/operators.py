@@ -13,7 +13,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Sequence
 
-from airflow.sdk import Asset, BaseOperator, TaskGroup
+from airflow.sdk import Asset, AssetAlias, BaseOperator, TaskGroup
 
 from synth_ops.airflow.hooks import SynthOpsHook
 from synth_ops.airflow.links import SynthOpsReportLink
@@ -45,13 +45,18 @@ class SynthOpsBaseOperator(BaseOperator):
 
     def execute(self, context):
         """The step, with every synth-ops error in Airflow's terms: bad input, a failed gate or a
-        tampered model fail the task for good (retrying cannot help); a store failure is retried."""
+        tampered model fail the task for good (retrying cannot help); a store failure is retried.
+
+        An ``aws`` connection's keys reach every S3 store the step opens (sources, artifacts,
+        publish, ledgers) through a scope around the step, never through ``os.environ``."""
         from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
         from synth_ops.errors import GateFailed, InputError, ModelIntegrityError, SpecError, StoreError, SynthOpsError
+        from synth_ops.stores import s3_credentials
 
         try:
-            return self.run_step(context)
+            with s3_credentials(self.hook.credentials):
+                return self.run_step(context)
         except (SpecError, InputError, ModelIntegrityError, GateFailed) as error:
             raise AirflowFailException(f"{type(error).__name__}: {error}") from None
         except StoreError as error:
@@ -230,10 +235,14 @@ def _gate_summary(record) -> dict[str, Any]:
 
 def published_asset(spec_path: str, root: str | None = None, table: str | None = None) -> Asset:
     """The Airflow Asset of a published table: its ``_latest.json`` URI. Parses the spec only."""
-    from synth_ops.releases import latest_key
     from synth_ops.spec import load_spec
 
-    spec = load_spec(spec_path, root=root, check_files=False)
+    return _asset_of(load_spec(spec_path, root=root, check_files=False), table)
+
+
+def _asset_of(spec, table: str | None = None) -> Asset:
+    from synth_ops.releases import latest_key
+
     table = table or next(iter(spec.tables))
     base = spec.publish.uri if "://" in spec.publish.uri else Path(spec.publish.uri).as_uri()
     uri = f"{base}/{latest_key(spec.name)}"
@@ -246,33 +255,39 @@ def published_asset(spec_path: str, root: str | None = None, table: str | None =
 class SynthPublishOperator(ReportLinkMixin, SourceLineageMixin, SynthOpsBaseOperator):
     """Publishes the gated run and emits one Asset event per published table.
 
+    ``spec_path`` is rendered only when the task runs, so which tables (and Assets) there are is
+    known only then: the operator's outlet is an ``AssetAlias``, and each run attaches one event
+    per published table to it, for the Asset ``published_asset`` names (a DAG scheduled on that
+    Asset runs as before). The alias is ``synth-ops.<dag_id>.<task_id>`` unless ``asset_alias``
+    names it: one per publishing task, so two DAGs that template the same path text never share one.
+
     Lineage: the source tables in; each published table out (``<publish>/<name>/<table>``) with its
     schema, row/byte/file counts, release version and one data-quality assertion per gate."""
 
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        from synth_ops.spec import load_spec
-
-        spec = load_spec(self.spec_path, root=self.root, check_files=False)
-        self.assets = {t: published_asset(self.spec_path, self.root, t) for t in spec.tables}
-        self.outlets = list(self.assets.values())
+    def __init__(self, *, asset_alias: str | None = None, **kwargs):
+        super().__init__(**kwargs)  # nothing is read here: spec_path may still be a template
+        self.asset_alias = AssetAlias(name=asset_alias or f"synth-ops.{self.dag_id}.{self.task_id}",
+                                      group="synthetic-data")
+        self.outlets = [*self.outlets, self.asset_alias]
 
     def run_step(self, context) -> dict[str, Any]:
         from synth_ops.records import headline
+        from synth_ops.spec import load_spec
         from synth_ops.steps.publish import publish
 
         ws = self.workspace
         release = publish(ws)
         self.release_status = release.status  # "published" or "up_to_date", for the lineage run facet
-        for table, asset in self.assets.items():
-            context["outlet_events"][asset].extra = {
-                "version": release.version, "status": release.status, "rows": release.tables[table]["rows"],
-                **headline(ws.read(table, "gates.json")["results"]),
-            }
+        # The spec as written (no connection overrides): the Asset a consumer names with published_asset.
+        spec = load_spec(self.spec_path, root=self.root, check_files=False)
+        events = context["outlet_events"][self.asset_alias]
+        for table in spec.tables:
+            extra = {"version": release.version, "status": release.status, "rows": release.tables[table]["rows"],
+                     **headline(ws.read(table, "gates.json")["results"])}
             privacy = release.tables[table].get("privacy")
             if privacy:  # a DP fit: the ledger's totals ride along to the asset catalog
-                context["outlet_events"][asset].extra["privacy"] = {
-                    k: privacy.get(k) for k in ("ledger", "epsilon_spent", "epsilon_remaining")}
+                extra["privacy"] = {k: privacy.get(k) for k in ("ledger", "epsilon_spent", "epsilon_remaining")}
+            events.add(_asset_of(spec, table), extra=extra)
         return release.to_dict()
 
     def get_openlineage_facets_on_start(self):
@@ -295,7 +310,7 @@ class SynthPublishOperator(ReportLinkMixin, SourceLineageMixin, SynthOpsBaseOper
 
         ws = self.workspace
         spec = ws.spec
-        store = open_store(spec.publish.uri, spec.s3)
+        store = open_store(spec.publish.uri, spec.s3, self.hook.credentials)
         key = releases.release_key(spec.name, ws.run_id)
         release = read_json(store, key) if store.exists(key) else None
         pointer = releases.current_version(store, spec.name)
@@ -327,7 +342,10 @@ def synth_task_group(spec_path: str, *, group_id: str | None = None, synth_ops_c
                      root: str | None = None, rows: int | str | None = None, seed: int | str | None = None,
                      **task_kwargs) -> TaskGroup:
     """profile >> fit >> generate (mapped per shard) >> validate >> publish, in one line; with
-    relationships, one mapped generate task per table, in the plan's parent-before-child order."""
+    relationships, one mapped generate task per table, in the plan's parent-before-child order.
+
+    The group's shape (tables, shards) comes from the spec, so ``spec_path`` is read here, at parse
+    time: it must be a path, not a template. A templated path goes to the operators themselves."""
     from synth_ops.plan import build_plan
     from synth_ops.spec import load_spec
 

@@ -1,6 +1,8 @@
 """The S3 store (AWS, MinIO or any S3-compatible server): the one module that touches boto3.
 
-- Credentials come only from the standard AWS chain (environment, profile, instance role).
+- Credentials come from the standard AWS chain (environment, profile, instance role), unless
+  the caller passes its own (``S3Credentials``, e.g. an Airflow connection's keys): those go to
+  this store's boto3 session only, never to ``os.environ``, a spec or a record.
 - Every object is written with server-side encryption (AES256, or aws:kms with a key id), no ACLs.
 - botocore's "standard" retry mode retries throttling (503 SlowDown), 5xx and connection errors
   with exponential backoff, at most ``max_attempts`` times; after that a StoreError (exit 3).
@@ -16,7 +18,7 @@ import os
 from typing import Any
 
 from synth_ops.errors import StoreError
-from synth_ops.stores import ConditionalWriteUnsupported, ObjectNotFound, PreconditionFailed
+from synth_ops.stores import ConditionalWriteUnsupported, ObjectNotFound, PreconditionFailed, S3Credentials
 
 log = logging.getLogger("synth_ops")
 MB = 1024 * 1024
@@ -31,13 +33,17 @@ def split_uri(uri: str) -> tuple[str, str]:
 
 
 class S3Store:
-    def __init__(self, uri: str, options: Any = None):
+    def __init__(self, uri: str, options: Any = None, credentials: S3Credentials | None = None):
         self.bucket, self.prefix = split_uri(uri)
         self.uri = f"s3://{self.bucket}" + (f"/{self.prefix}" if self.prefix else "")
         self.options = options
+        self._credentials = credentials
         self._client = None
 
-    def __getstate__(self):  # worker processes build their own client
+    def __repr__(self) -> str:  # shown in a Workspace's repr: the location, never the credentials
+        return f"S3Store({self.uri!r})"
+
+    def __getstate__(self):  # worker processes build their own client (with the same credentials)
         return {**self.__dict__, "_client": None}
 
     def _option(self, name: str, env: str | None = None, default: Any = None) -> Any:
@@ -59,8 +65,10 @@ class S3Store:
                 read_timeout=60,
             )
             # endpoint and region fall back to boto3's own environment handling
-            # (AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, AWS_REGION / AWS_DEFAULT_REGION).
-            self._client = boto3.session.Session().client(
+            # (AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, AWS_REGION / AWS_DEFAULT_REGION); credentials
+            # given to the session take precedence over the whole chain, for this client only.
+            session = boto3.session.Session(**(self._credentials.session_kwargs() if self._credentials else {}))
+            self._client = session.client(
                 "s3", endpoint_url=self._option("endpoint_url"), region_name=self._option("region"), config=config)
         return self._client
 
