@@ -8,8 +8,8 @@ STAMP := $(VENV)/.synth-ops-installed
 
 install: $(STAMP)
 
-# setup.py builds the sampler's C kernels (synth_ops/_kernels.c) into the package, in place
-$(STAMP): pyproject.toml setup.py synth_ops/_kernels.c constraints.txt
+# setup.py builds the sampler's C kernels (synth_ops/sampler/_kernels.c) into the package, in place
+$(STAMP): pyproject.toml setup.py synth_ops/sampler/_kernels.c constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -c constraints.txt torch==2.13.0

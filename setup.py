@@ -1,7 +1,7 @@
-"""The one compiled module, ``synth_ops._kernels`` (everything else is in pyproject.toml).
+"""The one compiled module, ``synth_ops.sampler._kernels`` (everything else is in pyproject.toml).
 
 Optional: where no C compiler is found the install goes on without it, and the sampler runs the
-numpy code it replaces, which gives the same rows (``synth_ops/kernels.py``).
+numpy code it replaces, which gives the same rows (``synth_ops/sampler/kernels.py``).
 """
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
@@ -19,5 +19,5 @@ class BuildKernels(build_ext):
         super().build_extensions()
 
 
-setup(ext_modules=[Extension("synth_ops._kernels", ["synth_ops/_kernels.c"], optional=True)],
+setup(ext_modules=[Extension("synth_ops.sampler._kernels", ["synth_ops/sampler/_kernels.c"], optional=True)],
       cmdclass={"build_ext": BuildKernels})

@@ -49,7 +49,7 @@ def run_table(name: str, directory: Path, shards: int = 3, fmt: str = "csv", tim
 def _measures(name: str, spec_path: Path) -> dict:
     from synth_ops.spec import load_spec
     from synth_ops.stores import read_json
-    from synth_ops.workspace import Workspace
+    from synth_ops.runtime.workspace import Workspace
 
     ws = Workspace.open(load_spec(spec_path))
     out: dict = {}

@@ -69,12 +69,12 @@ def _synthesize(doc: dict, directory: Path):
     """(training rows, holdout rows, synthetic rows, fit seconds) through synth-ops' own steps."""
     import pandas as pd
 
-    from synth_ops.holdout import load_training_rows
+    from synth_ops.profiling.holdout import load_training_rows
     from synth_ops.spec import load_spec
     from synth_ops.steps.fit import fit
     from synth_ops.steps.generate import generate
     from synth_ops.steps.profile import profile
-    from synth_ops.workspace import Workspace
+    from synth_ops.runtime.workspace import Workspace
 
     spec = directory / "spec.yaml"
     spec.write_text(yaml.safe_dump(doc))

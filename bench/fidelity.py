@@ -95,7 +95,7 @@ def run_cli(spec: Path, timeout: float) -> dict:
 def gate_results(name: str, spec: Path) -> list[dict] | None:
     """The ``results`` list of the run's gates.json, or None when validate did not write one."""
     from synth_ops.spec import load_spec
-    from synth_ops.workspace import Workspace
+    from synth_ops.runtime.workspace import Workspace
 
     ws = Workspace.open(load_spec(spec))
     return ws.read(name, "gates.json")["results"] if ws.has(name, "gates.json") else None

@@ -26,9 +26,10 @@ def main() -> None:
     from synth_ops.gates import GATES, GateInput
     from synth_ops.spec import load_spec
     from synth_ops.steps.fit import fit
-    from synth_ops.steps.generate import generate, verified_shards
+    from synth_ops.runtime.shards import verified_shards
+    from synth_ops.steps.generate import generate
     from synth_ops.steps.profile import profile
-    from synth_ops.workspace import Workspace
+    from synth_ops.runtime.workspace import Workspace
 
     with tempfile.TemporaryDirectory(prefix="synth-ops-gates-") as tmp:
         doc = yaml.safe_load((REPO / "examples" / "flights.yaml").read_text())

@@ -47,7 +47,7 @@ def _child(mode: str, spec_path: str, model_path: str, rows: int) -> dict:
     else:
         from synth_ops.spec import load_spec
         from synth_ops.steps.generate import generate
-        from synth_ops.workspace import Workspace
+        from synth_ops.runtime.workspace import Workspace
 
         ws = Workspace.open(load_spec(spec_path))
         started = time.perf_counter()
@@ -92,7 +92,7 @@ def main() -> None:
     from synth_ops.spec import load_spec
     from synth_ops.steps.fit import fit
     from synth_ops.steps.profile import profile
-    from synth_ops.workspace import Workspace
+    from synth_ops.runtime.workspace import Workspace
 
     counts = [int(n) for n in args.rows.split(",")]
     with tempfile.TemporaryDirectory(prefix="synth-ops-bench-") as tmp:

@@ -5,7 +5,7 @@
    airlines, airports, planes and the flights of the first ``--hma-days`` days of 2013, parent
    tables whole), and synth-ops' copula on the same subset.
 
-Each run is the real pipeline (``synth_ops.pipeline.run``) in its own process, so peak RSS is the
+Each run is the real pipeline (``synth_ops.steps.pipeline.run``) in its own process, so peak RSS is the
 run's own. Prints one row per run: tables, rows, fit and generate seconds, wall seconds, peak RSS,
 the multi-table quality score and its four properties, the lowest referential integrity, and
 whether the release published.
@@ -31,7 +31,7 @@ TARGET_SECONDS = 15 * 60
 
 RUNNER = """
 import json, resource, sys, time
-from synth_ops import pipeline
+from synth_ops.steps import pipeline
 from synth_ops.errors import GateFailed
 from synth_ops.spec import load_spec
 spec = load_spec(sys.argv[1])
@@ -95,9 +95,9 @@ def write_spec(directory: Path, name: str, paths: dict[str, Path], kind: str, sh
 
 
 def run(label: str, spec_path: Path, workers: int, timeout: float) -> dict:
-    from synth_ops.plan import SCHEMA_MODEL, build_plan
+    from synth_ops.steps.plan import SCHEMA_MODEL, build_plan
     from synth_ops.spec import load_spec
-    from synth_ops.workspace import Workspace
+    from synth_ops.runtime.workspace import Workspace
 
     try:
         result = subprocess.run([sys.executable, "-c", RUNNER, str(spec_path), str(workers)], capture_output=True,

@@ -72,7 +72,7 @@ def _child(args) -> dict:
         return {"rows": len(frame), "seconds": seconds, "peak_rss_mb": _peak_rss_mb()}
     from synth_ops.spec import load_spec
     from synth_ops.steps.generate import generate
-    from synth_ops.workspace import Workspace
+    from synth_ops.runtime.workspace import Workspace
 
     ws = Workspace.open(load_spec(args.spec))
     started = time.perf_counter()  # the whole step: worker start, imports, model load, sampling, Parquet
@@ -220,11 +220,11 @@ def keys_case(args) -> None:
     from sdv.metadata import Metadata
     from sdv.single_table import GaussianCopulaSynthesizer
 
-    from synth_ops.holdout import load_training_rows
+    from synth_ops.profiling.holdout import load_training_rows
     from synth_ops.spec import load_spec
     from synth_ops.steps.fit import fit
     from synth_ops.steps.profile import profile
-    from synth_ops.workspace import Workspace
+    from synth_ops.runtime.workspace import Workspace
 
     sys.path.insert(0, str(REPO / "bench"))
     from corpus_tables import load
@@ -275,7 +275,7 @@ def keys_case(args) -> None:
 # bounded batches. Times are wall-clock (time.time) so the parent can add the process start.
 SAMPLER_CHILD = r"""
 import json, sys, time
-from synth_ops.row_groups import RowGroupWriter
+from synth_ops.io.row_groups import RowGroupWriter
 from synth_ops.sampler.sampler import DEFAULT_BATCH_ROWS, Sampler, shard_seed
 sampler = Sampler.load(sys.argv[1])
 writing = 0.0  # seconds inside the Parquet writer: this run's own write-only rate, at the same moments
@@ -300,7 +300,7 @@ print(json.dumps({"loaded_at": loaded_at, "done_at": done_at, "writing": writing
 LIMITS_CHILD = r"""
 import json, sys, time
 import numpy as np, pyarrow as pa, pyarrow.parquet as pq
-from synth_ops.row_groups import PARQUET_OPTIONS
+from synth_ops.io.row_groups import PARQUET_OPTIONS
 from synth_ops.sampler.sampler import Sampler
 sampler = Sampler.load(sys.argv[1])
 rows = 1_000_000
@@ -393,11 +393,11 @@ def _raw_reference(tmp: Path, table: str, source: Path, args) -> dict:
 
     import cloudpickle
 
-    from synth_ops.holdout import load_training_rows
+    from synth_ops.profiling.holdout import load_training_rows
     from synth_ops.spec import load_spec
     from synth_ops.steps.profile import profile
     from synth_ops.synthesizers.sdv.single import SDVSingleTable
-    from synth_ops.workspace import Workspace
+    from synth_ops.runtime.workspace import Workspace
 
     ws = Workspace.open(load_spec(_sampler_spec(tmp, table, source, "gaussian_copula", args)))
     profile(ws, table)
@@ -428,7 +428,7 @@ def sampler_case(args) -> None:
     from synth_ops.spec import load_spec
     from synth_ops.steps.fit import fit
     from synth_ops.steps.profile import profile
-    from synth_ops.workspace import Workspace
+    from synth_ops.runtime.workspace import Workspace
 
     results = []
     with tempfile.TemporaryDirectory(prefix="synth-ops-perf-sampler-") as tmp:
@@ -510,10 +510,10 @@ def profile_case(args) -> None:
     the best of ``--repeats`` of each, measured alternately in this process, imports excluded."""
     import pandas as pd
 
-    from synth_ops.sources import read_source_table
+    from synth_ops.stores.sources import read_source_table
     from synth_ops.spec import load_spec
     from synth_ops.steps.profile import profile
-    from synth_ops.workspace import Workspace
+    from synth_ops.runtime.workspace import Workspace
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="synth-ops-perf-profile-") as tmp:
@@ -566,13 +566,13 @@ def flights_case(args) -> None:
     import cloudpickle
     import pandas as pd
 
-    from synth_ops import models
-    from synth_ops.holdout import load_training_rows
+    from synth_ops.runtime import models
+    from synth_ops.profiling.holdout import load_training_rows
     from synth_ops.spec import load_spec
     from synth_ops.steps.fit import fit
     from synth_ops.steps.profile import profile
     from synth_ops.synthesizers.sdv.single import SDVSingleTable
-    from synth_ops.workspace import Workspace
+    from synth_ops.runtime.workspace import Workspace
 
     with tempfile.TemporaryDirectory(prefix="synth-ops-perf-") as tmp:
         source = _flights_source(args, Path(tmp))

@@ -151,7 +151,7 @@ def register_copying() -> None:
 def _profile(name: str, source: Path, directory: Path) -> tuple[dict, dict]:
     """(columns_plan, SDV metadata of the learned columns) from ``synth-ops profile`` on a default spec."""
     from synth_ops.spec import load_spec
-    from synth_ops.workspace import Workspace
+    from synth_ops.runtime.workspace import Workspace
 
     directory.mkdir(parents=True, exist_ok=True)
     spec = default_spec(name, source, directory)
@@ -173,7 +173,7 @@ def dp_domains(name: str, source: Path, directory: Path) -> tuple[dict, dict]:
     public ones, and the DP guarantee does not cover domains read from the data."""
     import pandas as pd
 
-    from synth_ops.columns import learned_columns
+    from synth_ops.spec.columns import learned_columns
 
     plan, metadata = _profile(name, source, directory)
     frame = None
@@ -253,10 +253,11 @@ def time_privacy_gates(name: str, spec: Path) -> dict | None:
     from synth_ops.gates.inference import attribute_inference_gate
     from synth_ops.gates.membership import membership_gate
     from synth_ops.gates.privacy import privacy_gates
-    from synth_ops.quiet import quiet_libraries
+    from synth_ops.runtime.quiet import quiet_libraries
     from synth_ops.spec import load_spec
-    from synth_ops.steps.generate import shard_records, verified_shards
-    from synth_ops.workspace import Workspace
+    from synth_ops.runtime.shards import verified_shards
+    from synth_ops.steps.generate import shard_records
+    from synth_ops.runtime.workspace import Workspace
 
     ws = Workspace.open(load_spec(spec))
     if not ws.has(name, "gates.json"):

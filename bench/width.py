@@ -96,11 +96,12 @@ def gate_breakdown(spec_path: Path, table: str, profile_top: int) -> tuple[list[
     """Seconds of each gate family and of the HTML report on the generated shards, in process (a gate's
     first use loads the real rows, shared by the later ones); with ``profile_top``, a cProfile listing."""
     from synth_ops.gates import GATES, GateInput
-    from synth_ops.quiet import quiet_libraries
+    from synth_ops.runtime.quiet import quiet_libraries
     from synth_ops.spec import load_spec
-    from synth_ops.steps.generate import shard_records, verified_shards
+    from synth_ops.runtime.shards import verified_shards
+    from synth_ops.steps.generate import shard_records
     from synth_ops.steps.validate import _write_report
-    from synth_ops.workspace import Workspace
+    from synth_ops.runtime.workspace import Workspace
 
     ws = Workspace.open(load_spec(spec_path))
     shards = shard_records(ws, table)

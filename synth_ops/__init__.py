@@ -16,7 +16,7 @@ from synth_ops.errors import (
 
 __all__ = [
     "GateFailed", "InputError", "ModelIntegrityError", "Spec", "SpecError", "StoreError", "SynthOpsError",
-    "load_spec", "read_latest", "Sampler",
+    "load_spec", "read_latest", "Runner", "Sampler",
 ]
 
 
@@ -25,6 +25,10 @@ def __getattr__(name: str):
         from synth_ops.sampler.sampler import Sampler
 
         return Sampler
+    if name == "Runner":  # the service under the CLI, Airflow and Dagster: a run step by step
+        from synth_ops.steps.pipeline import Runner
+
+        return Runner
     if name in ("Spec", "load_spec"):  # pydantic (about 0.3 s): not for a process that only samples
         from synth_ops import spec
 
@@ -38,6 +42,6 @@ def read_latest(uri: str, name: str, table: str, s3_options=None):
     ``uri`` is a local directory or ``s3://bucket/prefix``; ``s3_options`` (a spec's ``s3``
     section) sets endpoint, region and addressing style, else the AWS environment does.
     """
-    from synth_ops.releases import read_latest as _read_latest
+    from synth_ops.runtime.releases import read_latest as _read_latest
 
     return _read_latest(uri, name, table, s3_options)

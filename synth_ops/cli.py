@@ -144,20 +144,6 @@ def _configure_logging(verbose: bool, quiet: bool) -> None:
     log.setLevel(logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO)
 
 
-def _tables(ws, selected: Sequence[str] | None) -> list[str]:
-    from synth_ops.errors import SpecError
-
-    from synth_ops.plan import build_plan
-
-    order = [t.name for t in build_plan(ws.spec).tables]  # parents before children
-    if not selected:
-        return order
-    unknown = [t for t in selected if t not in ws.spec.tables]
-    if unknown:
-        raise SpecError(f"--table: no table named {', '.join(unknown)} in the spec")
-    return [t for t in order if t in selected]
-
-
 def _emit(args, records: list, summary: str) -> None:
     if args.json:
         print(json.dumps([r.to_dict() for r in records], indent=2, sort_keys=True))
@@ -173,69 +159,48 @@ def _run(args, progress: _Progress) -> int:
     spec = load_spec(args.spec, root=args.root)
     if args.command == "budget":
         return _budget(args, spec)
+    from synth_ops.steps.pipeline import Runner
+
     if args.command == "run":
-        from synth_ops.pipeline import run
-
         with progress.rows(None, "generate") as on_rows:
-            release = run(spec, workers=args.workers, on_rows=on_rows, on_fit=progress.fit())
+            release = Runner.open(spec).run(workers=args.workers, on_rows=on_rows, on_fit=progress.fit())
         _emit(args, [release], _release_line(release))
         return 0
 
-    from synth_ops.workspace import Workspace
-
-    ws = Workspace.open(spec)
+    runner = Runner.open(spec)
+    ws = runner.ws
     if args.command == "publish":
-        from synth_ops.steps.publish import publish
-
-        release = publish(ws)
+        release = runner.publish()
         _emit(args, [release], _release_line(release))
         return 0
-    tables = _tables(ws, args.table)
+    tables = runner.tables(args.table)
     if args.command == "profile":
-        from synth_ops.steps.profile import profile
-
-        records = [profile(ws, t) for t in tables]
+        records = runner.profile(tables)
         _emit(args, records, "\n".join(
             f"profiled {r.table}: {r.rows} rows x {r.columns} columns; generated, not learned: "
             f"{', '.join(f'{c} ({role})' for c, role in r.generated.items()) or 'none'}; "
             f"profile at {ws.location(r.profile_key)}" for r in records))
     elif args.command == "fit":
-        from synth_ops.steps.fit import fit
-
-        from synth_ops.plan import build_plan
-
-        units = dict.fromkeys(build_plan(ws.spec).model_of(t).name for t in tables)  # related tables: one model
-        records = [fit(ws, unit, progress=progress.fit()) for unit in units]
+        records = runner.fit(tables, progress=progress.fit())  # related tables: one model
         _emit(args, records, "\n".join(
             f"fitted {r.table}: {r.kind} on {r.train_rows} rows ({r.holdout_rows} held out) in {r.fit_seconds:.1f}s"
             for r in records))
     elif args.command == "generate":
-        from synth_ops.steps.generate import generate, generate_shard, planned_rows
-
         records = []
         for t in tables:
-            total = planned_rows(ws, t)
+            total = runner.planned_rows(t)
             with progress.rows(total[args.shard] if args.shard is not None else sum(total), f"generate {t}") as on_rows:
                 if args.shard is not None:
-                    records.append(generate_shard(ws, t, args.shard, on_rows))
+                    records.append(runner.generate_shard(t, args.shard, on_rows))
                 else:
-                    records += generate(ws, t, workers=args.workers, on_rows=on_rows)
+                    records += runner.generate([t], workers=args.workers, on_rows=on_rows)
         _emit(args, records, f"generated {sum(r.rows for r in records)} rows in {len(records)} shard(s)")
     elif args.command == "validate":
-        from synth_ops.steps.validate import validate
-
-        from synth_ops.steps.validate import validate_release
-
-        records = [validate(ws, t) for t in tables]
-        if not args.table:  # related tables: the release gates judge them together
-            release = validate_release(ws)
-            records += [release] if release is not None else []
+        records = runner.validate(args.table)  # every table: related tables are judged as one release too
         _emit(args, records, "\n".join(
             f"validated {r.table}: {'passed' if r.passed else 'FAILED'} ({len(r.results)} checks); "
             f"results in {ws.location(r.gates_key)}; report at {ws.location(r.report_key)}" for r in records))
-        failures = [line for r in records for line in r.failures()]
-        if failures:
-            raise GateFailed(f"{len(failures)} gate(s) failed", failures)
+        runner.raise_failures(records, "nothing published")
     return 0
 
 
@@ -274,7 +239,7 @@ def _budget(args, spec) -> int:
 def _pull(args) -> int:
     from pathlib import Path
 
-    from synth_ops import releases
+    from synth_ops.runtime import releases
     from synth_ops.errors import SpecError
     from synth_ops.stores import open_store
 

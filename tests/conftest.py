@@ -50,7 +50,7 @@ import os, signal, sys
 from synth_ops.spec import load_spec
 from synth_ops.steps.publish import publish
 from synth_ops.stores.local import LocalStore
-from synth_ops.workspace import Workspace
+from synth_ops.runtime.workspace import Workspace
 if len(sys.argv) > 3:
     point, root, writes, atomic = sys.argv[2], os.path.realpath(sys.argv[3]), [], LocalStore._atomic
     at, _, phase = point.partition(":")
@@ -94,7 +94,7 @@ def fitted_workspace(directory: Path, doc: dict):
     from synth_ops.spec import load_spec
     from synth_ops.steps.fit import fit
     from synth_ops.steps.profile import profile
-    from synth_ops.workspace import Workspace
+    from synth_ops.runtime.workspace import Workspace
 
     ws = Workspace.open(load_spec(write_spec(directory, doc)))
     for table in ws.spec.tables:
@@ -109,7 +109,7 @@ def copy_workspace(ws, directory: Path):
     Locations are not part of the run id, so the copy is the same run: a test that rewrites shards
     or records of a module fixture's workspace works on this, and the tests sharing it see it intact.
     """
-    from synth_ops.workspace import Workspace
+    from synth_ops.runtime.workspace import Workspace
 
     artifacts = directory / "artifacts"
     shutil.copytree(ws.spec.artifacts.uri, artifacts)
@@ -126,10 +126,10 @@ def rewrite_shard(ws, table: str, record, frame: pd.DataFrame) -> None:
     """Replace a shard's rows and keep its record consistent, as a buggy synthesizer would."""
     import pyarrow.parquet as pq
 
-    from synth_ops.fingerprints import sha256_file
-    from synth_ops.records import ShardRecord
-    from synth_ops.schema import from_profile, to_arrow
-    from synth_ops.steps.generate import shard_key
+    from synth_ops.io.fingerprints import sha256_file
+    from synth_ops.runtime.records import ShardRecord
+    from synth_ops.io.schema import from_profile, to_arrow
+    from synth_ops.runtime.shards import shard_key
 
     schema = from_profile(ws.read(table, "profile.json")["arrow_schema"])
     path = ws.artifacts.local_path(record.key)

@@ -6,9 +6,9 @@ import re
 
 import numpy as np
 
-from synth_ops import report
+from synth_ops.gates import report
 from synth_ops.gates.membership import ROC_POINTS
-from synth_ops.holdout import load_training_rows
+from synth_ops.profiling.holdout import load_training_rows
 from synth_ops.steps.generate import generate
 from synth_ops.steps.validate import validate
 from tests.conftest import PENGUINS_CSV, fitted_workspace, penguins_doc

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from synth_ops.cli import main
-from synth_ops.holdout import load_training_rows
+from synth_ops.profiling.holdout import load_training_rows
 from synth_ops.spec import MEMBERSHIP_AUC_MAX
 from synth_ops.steps.generate import generate
 from synth_ops.steps.validate import validate

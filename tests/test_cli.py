@@ -173,7 +173,7 @@ def test_pull_never_aborts_at_exit_even_when_threads_are_slow_to_take_the_gil(tm
     (tmp_path / "shim.c").write_text(GIL_DELAY_SHIM)
     shim = tmp_path / "shim.so"
     subprocess.run([compiler, "-shared", "-fPIC", "-O1", "-o", str(shim), str(tmp_path / "shim.c"), "-ldl"], check=True)
-    from synth_ops.pipeline import run
+    from synth_ops.steps.pipeline import run
     from synth_ops.spec import load_spec
 
     spec = write_spec(tmp_path, penguins_doc(generate={"rows": 700, "shards": 3, "batch_rows": 200}))

@@ -290,7 +290,7 @@ def test_catalog_metadata_shows_schema_row_count_owners_and_gate_direction(tmp_p
         # an identical refit (same spec, source, libraries) keeps the model's data version, whatever
         # its pickle's checksum
         from synth_ops.steps.fit import fit
-        from synth_ops.workspace import Workspace
+        from synth_ops.runtime.workspace import Workspace
 
         ws = Workspace.open(load_spec(spec, root=tmp_path))
         fit(ws, "penguins", force=True)
@@ -303,7 +303,7 @@ def test_source_observation_records_the_fingerprint_and_makes_downstream_stale(t
     from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleStatus
     from dagster._core.loader import LoadingContextForTest
 
-    from synth_ops.fingerprints import sha256_file
+    from synth_ops.io.fingerprints import sha256_file
 
     source = tmp_path / "penguins.csv"
     penguins_frame.to_csv(source, index=False)

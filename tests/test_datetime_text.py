@@ -4,7 +4,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from synth_ops.datetime_text import _arrow, _iso, format_datetimes, format_seconds
+from synth_ops.io.datetime_text import _arrow, _iso, format_datetimes, format_seconds
 
 ISO = ["%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d"]
 
@@ -48,7 +48,7 @@ def test_fixed_width_iso_text_equals_arrows_cast(fmt, window):
 
 
 def _parts(fmt: str):
-    from synth_ops.datetime_text import _ISO_FORMAT
+    from synth_ops.io.datetime_text import _ISO_FORMAT
 
     iso = _ISO_FORMAT.fullmatch(fmt)
     return iso["sep"], iso["suffix"] or ""

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from synth_ops import models
-from synth_ops.columns import DISCRETE_MAX, discrete_support, snap_to_support
+from synth_ops.runtime import models
+from synth_ops.spec.columns import DISCRETE_MAX, discrete_support, snap_to_support
 from synth_ops.errors import ModelIntegrityError
 from synth_ops.sampler.sampler import Sampler
 from tests.conftest import fitted_workspace
@@ -183,8 +183,8 @@ def test_a_dp_fit_keeps_a_discrete_number_to_its_declared_values():
 def test_the_snap_operation_gives_the_same_rows_on_the_arrow_and_reference_paths():
     """A hand-written sampler: integer and float targets, with and without nulls, the ops before the
     snap in the compiled kernel's terms (the arrow path) or numpy's (the reference path)."""
-    from synth_ops.columns import fill
-    from synth_ops.schema import to_arrow
+    from synth_ops.sampler.generated import fill
+    from synth_ops.io.schema import to_arrow
 
     snap_int = ["snap", [1.0, 2.0, 3.0, 5.0], [1.5, 2.5, 4.0]]
     snap_float = ["snap", [0.0, 0.144292, 1.0], [0.45, 0.55]]

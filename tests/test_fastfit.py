@@ -8,12 +8,12 @@ import pytest
 from scipy import stats
 
 from synth_ops.spec import load_spec
-from synth_ops import models
-from synth_ops.holdout import load_training_rows
+from synth_ops.runtime import models
+from synth_ops.profiling.holdout import load_training_rows
 from synth_ops.synthesizers.sdv.fastfit import DistinctValueMLE, fast_fit
 from synth_ops.synthesizers.sdv.single import SDVSingleTable, native_datetimes, seed_everything
 from synth_ops.steps.profile import profile
-from synth_ops.workspace import Workspace
+from synth_ops.runtime.workspace import Workspace
 from tests.conftest import fitted_workspace, penguins_doc, write_spec
 
 

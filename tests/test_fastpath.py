@@ -4,11 +4,11 @@ import pandas as pd
 import pytest
 
 from synth_ops.spec import load_spec
-from synth_ops import models
+from synth_ops.runtime import models
 from synth_ops.steps.fit import fit
 from synth_ops.synthesizers.sdv.fastpath import roundtrip_format, tabulate_marginals
 from synth_ops.steps.profile import profile
-from synth_ops.workspace import Workspace
+from synth_ops.runtime.workspace import Workspace
 from tests.conftest import fitted_workspace, penguins_doc, write_spec
 
 NUMERIC = ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"]

@@ -5,13 +5,13 @@ import pandas as pd
 import pytest
 
 from synth_ops.errors import ModelIntegrityError
-from synth_ops.fingerprints import library_versions
+from synth_ops.io.fingerprints import library_versions
 from synth_ops.spec import load_spec
-from synth_ops.holdout import load_training_rows
-from synth_ops.models import load as load_model
+from synth_ops.profiling.holdout import load_training_rows
+from synth_ops.runtime.models import load as load_model
 from synth_ops.steps.fit import fit
 from synth_ops.steps.profile import profile
-from synth_ops.workspace import Workspace
+from synth_ops.runtime.workspace import Workspace
 from tests.conftest import penguins_doc, run_cli, write_spec
 
 

@@ -8,12 +8,12 @@ import pandas as pd
 import pytest
 
 from synth_ops.spec import load_spec
-from synth_ops.holdout import load_training_rows
+from synth_ops.profiling.holdout import load_training_rows
 from synth_ops.steps.fit import fit
 from synth_ops.steps.generate import generate
 from synth_ops.steps.profile import profile
 from synth_ops.steps.validate import validate
-from synth_ops.workspace import Workspace
+from synth_ops.runtime.workspace import Workspace
 from tests.conftest import fitted_workspace, penguins_doc, rewrite_shard, run_cli, write_spec
 
 

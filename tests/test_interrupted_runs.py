@@ -9,7 +9,7 @@ import sys
 import time
 
 from synth_ops import read_latest
-from synth_ops.pipeline import run
+from synth_ops.steps.pipeline import run
 from synth_ops.spec import load_spec
 from tests.conftest import REPO, penguins_doc, write_spec
 
@@ -85,7 +85,7 @@ def test_a_run_killed_during_generate_then_rerun(tmp_path):
 
 
 def test_staging_files_of_dead_processes_are_swept_whatever_their_name(tmp_path):
-    from synth_ops.staging import staging_path
+    from synth_ops.io.staging import staging_path
 
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     pid = int(dead.stdout)

@@ -1,12 +1,12 @@
-"""The compiled sampler loops (``synth_ops/_kernels.c``) give the bits of the numpy (or Arrow) code
+"""The compiled sampler loops (``synth_ops/sampler/_kernels.c``) give the bits of the numpy (or Arrow) code
 they stand in for: the normal draws (SFC64's steps included), a tabulated inverse CDF with its
 clip/round/floor/scale operations and integer columns' rounding, category codes by grid cell, and
 mixed-width text; whole samplers sample the same rows with and without them."""
 import numpy as np
 import pytest
 
-from synth_ops import kernels
-from synth_ops.normals import _SHIFT, CHUNK, NormalDraws, _tables
+from synth_ops.sampler import kernels
+from synth_ops.sampler.normals import _SHIFT, CHUNK, NormalDraws, _tables
 from synth_ops.sampler import decoders
 from synth_ops.sampler.arrow_columns import Column
 from tests.test_sampler import _every_kind_sampler
@@ -22,7 +22,7 @@ def numpy_only(monkeypatch):
 
 def test_the_install_built_the_kernels():
     # make install compiles them; without them every other test here compares numpy with itself
-    assert kernels.compiled is not None, "synth_ops._kernels is missing: pip install -e . needs a C compiler"
+    assert kernels.compiled is not None, "synth_ops.sampler._kernels is missing: pip install -e . needs a C compiler"
 
 
 def _uniforms():
@@ -62,7 +62,7 @@ def test_sfc64_draws_step_the_generator_as_numpy_does(numpy_only):
     """The copulas' stream (SFC64) is stepped inside the kernel: the same draws as numpy's uniforms
     through the numpy passes, and the generator left where numpy leaves it, across fills of any
     size and other draws from the same generator in between."""
-    from synth_ops.normals import sampling_stream
+    from synth_ops.sampler.normals import sampling_stream
 
     def run():
         rng, draws, seen = sampling_stream(4, "flights"), None, []
@@ -267,7 +267,7 @@ def test_a_column_read_first_from_any_inverse_is_the_reference_decoders(source, 
     the kernel for a tabulated inverse, through numpy for steps and identity inverses."""
     import pyarrow as pa
 
-    from synth_ops.schema import to_arrow
+    from synth_ops.io.schema import to_arrow
 
     every = _every_kind_sampler()
     inverses = every.inverses + [decoders.Inverse({"identity": True}, {}, 8.3, "test")]

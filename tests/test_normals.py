@@ -1,4 +1,4 @@
-"""The copulas' standard normal draws (``synth_ops.normals``): each draw is the normal quantile of
+"""The copulas' standard normal draws (``synth_ops.sampler.normals``): each draw is the normal quantile of
 the Generator's next uniform, to within the table's interpolation, so the draws are normal, in
 stream order, and the same whatever the chunks."""
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 from scipy import stats
 from scipy.special import ndtri
 
-from synth_ops.normals import _SHIFT, CHUNK, NormalDraws, _tables, standard_normal
+from synth_ops.sampler.normals import _SHIFT, CHUNK, NormalDraws, _tables, standard_normal
 
 # a cell's linear interpolation of the quantile is off by at most 8.1e-7 (at |z| near 1.15)
 INTERPOLATION = 1e-6

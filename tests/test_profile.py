@@ -4,7 +4,7 @@ import pytest
 from synth_ops.errors import InputError, SpecError
 from synth_ops.spec import load_spec
 from synth_ops.steps.profile import profile
-from synth_ops.workspace import Workspace
+from synth_ops.runtime.workspace import Workspace
 from tests.conftest import penguins_doc, write_spec
 
 
@@ -33,8 +33,8 @@ def test_a_source_fingerprint_is_the_sha256_of_its_bytes_at_any_size(tmp_path, s
     (sizes around the read buffers: hashlib.file_digest's 256 KiB, the former loop's 1 MiB)."""
     import hashlib
 
-    from synth_ops.fingerprints import sha256_file
-    from synth_ops.sources import source_fingerprint
+    from synth_ops.io.fingerprints import sha256_file
+    from synth_ops.stores.sources import source_fingerprint
 
     path = tmp_path / "source.csv"
     path.write_bytes(np.random.default_rng(size).integers(0, 256, size, dtype=np.uint8).tobytes())

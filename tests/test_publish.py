@@ -5,9 +5,10 @@ import signal
 import pandas as pd
 import pytest
 
-from synth_ops import read_latest, releases
+from synth_ops import read_latest
+from synth_ops.runtime import releases
 from synth_ops.errors import GateFailed, StoreError
-from synth_ops.pipeline import run
+from synth_ops.steps.pipeline import run
 from synth_ops.spec import load_spec
 from synth_ops.stores import open_store
 from tests.conftest import penguins_doc, start_publisher, write_spec
@@ -89,7 +90,7 @@ def test_killed_publish_never_leaves_a_partial_release(tmp_path):
     from synth_ops.steps.generate import generate
     from synth_ops.steps.profile import profile
     from synth_ops.steps.validate import validate
-    from synth_ops.workspace import Workspace
+    from synth_ops.runtime.workspace import Workspace
 
     ws = Workspace.open(new_spec)
     profile(ws, "penguins"), fit(ws, "penguins"), generate(ws, "penguins")

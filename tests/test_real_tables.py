@@ -9,16 +9,17 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from synth_ops import keys, read_latest
-from synth_ops.fingerprints import sha256_file
-from synth_ops.pipeline import run
+from synth_ops.profiling import keys
+from synth_ops import read_latest
+from synth_ops.io.fingerprints import sha256_file
+from synth_ops.steps.pipeline import run
 from synth_ops.spec import load_spec
-from synth_ops.holdout import load_training_rows
+from synth_ops.profiling.holdout import load_training_rows
 from synth_ops.steps.fit import fit
 from synth_ops.steps.generate import generate
 from synth_ops.steps.profile import profile
 from synth_ops.steps.validate import validate
-from synth_ops.workspace import Workspace
+from synth_ops.runtime.workspace import Workspace
 from tests.conftest import REPO, copy_workspace, rewrite_shard, run_cli, write_spec
 
 sys.path.insert(0, str(REPO / "bench"))

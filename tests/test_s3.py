@@ -9,9 +9,10 @@ import time
 import pandas as pd
 import pytest
 
-from synth_ops import read_latest, releases
+from synth_ops import read_latest
+from synth_ops.runtime import releases
 from synth_ops.errors import StoreError
-from synth_ops.pipeline import run
+from synth_ops.steps.pipeline import run
 from synth_ops.spec import S3Options, load_spec
 from synth_ops.stores import open_store
 from tests.conftest import PENGUINS_CSV, penguins_doc, run_cli, start_publisher, write_spec
@@ -123,7 +124,7 @@ def _validated(tmp_path, bucket, filename, **sections):
     from synth_ops.steps.generate import generate
     from synth_ops.steps.profile import profile
     from synth_ops.steps.validate import validate
-    from synth_ops.workspace import Workspace
+    from synth_ops.runtime.workspace import Workspace
 
     path = _s3_spec(tmp_path, bucket, filename, **sections)
     ws = Workspace.open(load_spec(path))
@@ -261,7 +262,7 @@ def test_explicit_credentials_reach_the_session_and_nothing_else(tmp_path, s3, m
     import pickle
 
     from synth_ops.stores import S3Credentials, s3_credentials
-    from synth_ops.workspace import Workspace
+    from synth_ops.runtime.workspace import Workspace
 
     names = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
     for name in names:

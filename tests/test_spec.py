@@ -131,14 +131,14 @@ def test_relationships_default_to_the_multi_table_copula_and_keep_orphans():
     assert spec.synthesizer.kind == "copula"
     assert spec.relationships[0].orphans == "keep" and spec.relationships[0].child_columns == ("x", "y")
     explicit = parse_spec({**_related([_rel()]), "synthesizer": {"kind": "gaussian_copula"}}, check_files=False)
-    from synth_ops.plan import build_plan
+    from synth_ops.steps.plan import build_plan
 
     with pytest.raises(SpecError, match="gaussian_copula models one table at a time"):
         build_plan(explicit)
 
 
 def test_nycflights13_example_declares_every_table_and_relationship():
-    from synth_ops.plan import build_plan
+    from synth_ops.steps.plan import build_plan
 
     spec = load_spec(REPO / "examples" / "nycflights13.yaml", root=REPO, check_files=False)
     plan = build_plan(spec)
@@ -149,7 +149,7 @@ def test_nycflights13_example_declares_every_table_and_relationship():
 
 
 def test_a_table_may_have_its_own_synthesizer_unless_it_is_related():
-    from synth_ops.plan import build_plan
+    from synth_ops.steps.plan import build_plan
 
     doc = {"name": "r", "tables": {"a": {"source": "a.csv", "synthesizer": {"kind": "copula", "seed": 4}},
                                    "b": {"source": "b.csv"}}, "synthesizer": {"kind": "gaussian_copula"}}
@@ -162,7 +162,7 @@ def test_a_table_may_have_its_own_synthesizer_unless_it_is_related():
 
 
 def test_tables_are_ordered_parents_first_and_in_spec_order_among_equals():
-    from synth_ops.plan import build_plan
+    from synth_ops.steps.plan import build_plan
 
     # p2 comes before p1 in the spec, but x (p1's child) before y (p2's): each wave keeps the spec's order
     rels = [_rel(parent="p1", child="x"), _rel(parent="p2", child="y"), _rel(parent="x", child="z", child_key="x_id"),

@@ -26,7 +26,7 @@ def _doc(source, name="t", table="t", rows=400, **synthesizer):
 
 
 def _model(ws, table):
-    from synth_ops import models
+    from synth_ops.runtime import models
 
     return models.load(ws, table)
 
@@ -94,7 +94,7 @@ def test_min_leaf_auto_grows_with_the_rows(tmp_path, penguins_ws):
 
 
 def test_fitting_threads_do_not_change_the_model(penguins_ws, monkeypatch):
-    from synth_ops.holdout import load_training_rows
+    from synth_ops.profiling.holdout import load_training_rows
     from synth_ops.synthesizers.trees import model as tree_model
     from synth_ops.synthesizers.trees.backend import TreesSynthesizer
 
@@ -118,7 +118,7 @@ def test_fitting_threads_do_not_change_the_model(penguins_ws, monkeypatch):
 def test_penguins_raw_keeps_nulls_booleans_datetimes_and_a_wide_category(tmp_path, penguins_raw_csv):
     import pyarrow.parquet as pq
 
-    from synth_ops.holdout import split_holdout
+    from synth_ops.profiling.holdout import split_holdout
     from synth_ops.steps.generate import generate
 
     real = pd.read_csv(penguins_raw_csv)
@@ -149,7 +149,7 @@ def test_penguins_raw_keeps_nulls_booleans_datetimes_and_a_wide_category(tmp_pat
 def test_a_column_of_rare_categories_keeps_the_shared_ones(tmp_path):
     # la_riots: 38 neighbourhoods in 63 rows, none reaching rare_min; the column must not come out null
     from bench.corpus_tables import write_source
-    from synth_ops.holdout import split_holdout
+    from synth_ops.profiling.holdout import split_holdout
 
     source = write_source("la_riots", tmp_path)
     real = pd.read_csv(source)
@@ -242,7 +242,7 @@ def test_sampler_rows_equal_the_backend_rows(penguins_ws, tmp_path):
     import pyarrow as pa
 
     from synth_ops.sampler.sampler import Sampler, shard_seed
-    from synth_ops.schema import from_profile, to_arrow
+    from synth_ops.io.schema import from_profile, to_arrow
 
     model, sampler = _model(penguins_ws, "penguins"), _sampler(penguins_ws, "penguins")
     assert sampler.doc["engine"] == "trees"

@@ -9,7 +9,7 @@ from synth_ops.spec import load_spec
 from synth_ops.steps.generate import generate
 from synth_ops.steps.profile import profile
 from synth_ops.steps.validate import validate
-from synth_ops.workspace import Workspace
+from synth_ops.runtime.workspace import Workspace
 from tests.conftest import REPO, fitted_workspace, penguins_doc, rewrite_shard, run_cli, write_spec
 
 

@@ -28,8 +28,10 @@ KEY_NAMES = {"tables": "<table>", "columns": "<column>"}
 
 def on_page_markdown(markdown: str, page, config, files, **kwargs) -> str:
     for marker, render in MARKERS.items():
-        if marker in markdown:
-            markdown = markdown.replace(marker, render())
+        # a marker alone on its line; one quoted in prose (the contributing page) stays as written
+        pattern = re.compile(rf"^{re.escape(marker)}$", re.M)
+        if pattern.search(markdown):
+            markdown = pattern.sub(lambda _: render(), markdown)
     return markdown
 
 

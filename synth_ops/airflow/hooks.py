@@ -75,7 +75,7 @@ class SynthOpsHook(BaseHook):
         return with_overrides(spec, update, root=self.root) if update else spec
 
     def get_workspace(self):
-        from synth_ops.workspace import Workspace
+        from synth_ops.runtime.workspace import Workspace
 
         return Workspace.open(self.spec, self.credentials)
 

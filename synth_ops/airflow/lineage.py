@@ -90,7 +90,7 @@ def assertions_facet(results: list[dict[str, Any]], columns: set[str]):
     ``detail`` text is left out on purpose."""
     from openlineage.client.facet_v2 import data_quality_assertions_dataset as dq
 
-    from synth_ops.records import shown
+    from synth_ops.runtime.records import shown
 
     assertions = []
     for result in results:

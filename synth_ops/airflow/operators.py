@@ -43,6 +43,18 @@ class SynthOpsBaseOperator(BaseOperator):
         facets and the report link read the same run's records after the step."""
         return self.hook.get_workspace()
 
+    @cached_property
+    def runner(self):
+        """The service every step calls (``synth_ops.steps.pipeline.Runner``) over this task's workspace."""
+        from synth_ops.steps.pipeline import Runner
+
+        return Runner(self.workspace)
+
+    @property
+    def selected(self) -> list[str] | None:
+        """The table this task is narrowed to, or None: every table of the spec."""
+        return [self.table] if self.table else None
+
     def execute(self, context):
         """The step, with every synth-ops error in Airflow's terms: bad input, a failed gate or a
         tampered model fail the task for good (retrying cannot help); a store failure is retried.
@@ -71,7 +83,7 @@ class SynthOpsBaseOperator(BaseOperator):
         return self.spec_tables(ws.spec)
 
     def spec_tables(self, spec) -> list[str]:
-        from synth_ops.plan import build_plan
+        from synth_ops.steps.plan import build_plan
 
         return [self.table] if self.table else [t.name for t in build_plan(spec).tables]  # parents first
 
@@ -112,22 +124,12 @@ def _gate_results(ws, table: str) -> list[dict] | None:
 
 class SynthProfileOperator(SourceLineageMixin, SynthOpsBaseOperator):
     def run_step(self, context) -> list[dict[str, Any]]:
-        from synth_ops.steps.profile import profile
-
-        ws = self.workspace
-        return [profile(ws, t).to_dict() for t in self.tables(ws)]
+        return [r.to_dict() for r in self.runner.profile(self.selected)]
 
 
 class SynthFitOperator(SourceLineageMixin, SynthOpsBaseOperator):
     def run_step(self, context) -> list[dict[str, Any]]:
-        from synth_ops.steps.fit import fit
-
-        from synth_ops.plan import build_plan
-
-        ws = self.workspace
-        plan = build_plan(ws.spec)
-        units = dict.fromkeys(plan.model_of(t).name for t in self.tables(ws))  # related tables share one model
-        return [fit(ws, unit).to_dict() for unit in units]
+        return [r.to_dict() for r in self.runner.fit(self.selected)]  # related tables share one model
 
 
 class SynthGenerateOperator(SynthOpsBaseOperator):
@@ -140,13 +142,10 @@ class SynthGenerateOperator(SynthOpsBaseOperator):
         self.shard = shard
 
     def run_step(self, context) -> list[dict[str, Any]]:
-        from synth_ops.steps.generate import generate, generate_shard
-
-        ws = self.workspace
         if self.shard is not None:
-            table = self.table or next(iter(ws.spec.tables))
-            return [generate_shard(ws, table, int(self.shard)).to_dict()]
-        return [r.to_dict() for t in self.tables(ws) for r in generate(ws, t)]
+            table = self.table or next(iter(self.workspace.spec.tables))
+            return [self.runner.generate_shard(table, int(self.shard)).to_dict()]
+        return [r.to_dict() for r in self.runner.generate(self.selected)]
 
 
 class ReportLinkMixin:
@@ -155,16 +154,8 @@ class ReportLinkMixin:
     def report_location(self) -> str | None:
         """Where this run's report is: the release report when related tables are judged as one
         release, else the (first) table's. None before validate has written one."""
-        from synth_ops.plan import SCHEMA_MODEL, build_plan
-
         try:
-            ws = self.workspace
-            units = self.tables(ws)
-            if not self.table and build_plan(ws.spec).relations:
-                units = [SCHEMA_MODEL, *units]
-            for unit in units:
-                if ws.has(unit, "gates.json") and ws.read(unit, "gates.json").get("report_key"):
-                    return ws.location(ws.read(unit, "gates.json")["report_key"])
+            return self.runner.report_location(self.selected)
         except Exception as error:  # a link must never fail the task; the step's own error says why
             self.log.warning("no synth-ops report link: %s: %s", type(error).__name__, error)
         return None
@@ -181,7 +172,7 @@ class SynthValidateOperator(ReportLinkMixin, SourceLineageMixin, SynthOpsBaseOpe
 
         from synth_ops.airflow import lineage
 
-        from synth_ops.plan import SCHEMA_MODEL, build_plan
+        from synth_ops.steps.plan import SCHEMA_MODEL, build_plan
 
         ws = self.workspace
         staged, judged = [], {}
@@ -201,15 +192,8 @@ class SynthValidateOperator(ReportLinkMixin, SourceLineageMixin, SynthOpsBaseOpe
     def run_step(self, context) -> list[dict[str, Any]]:
         from airflow.sdk.exceptions import AirflowFailException
 
-        from synth_ops.steps.validate import validate
-
-        from synth_ops.steps.validate import validate_release
-
-        ws = self.workspace
-        records = [validate(ws, t) for t in self.tables(ws)]
-        release = None if self.table else validate_release(ws)  # related tables: judged as one release
-        records += [release] if release is not None else []
-        failures = [line for r in records for line in r.failures()]
+        records = self.runner.validate(self.selected)  # related tables: judged as one release too
+        failures = self.runner.failures(records)
         if failures:
             raise AirflowFailException(f"{len(failures)} gate(s) failed; nothing will be published: " + "; ".join(failures))
         return [_gate_summary(r) for r in records]
@@ -241,7 +225,7 @@ def published_asset(spec_path: str, root: str | None = None, table: str | None =
 
 
 def _asset_of(spec, table: str | None = None) -> Asset:
-    from synth_ops.releases import latest_key
+    from synth_ops.runtime.releases import latest_key
 
     table = table or next(iter(spec.tables))
     base = spec.publish.uri if "://" in spec.publish.uri else Path(spec.publish.uri).as_uri()
@@ -271,12 +255,10 @@ class SynthPublishOperator(ReportLinkMixin, SourceLineageMixin, SynthOpsBaseOper
         self.outlets = [*self.outlets, self.asset_alias]
 
     def run_step(self, context) -> dict[str, Any]:
-        from synth_ops.records import headline
+        from synth_ops.runtime.records import headline
         from synth_ops.spec import load_spec
-        from synth_ops.steps.publish import publish
-
         ws = self.workspace
-        release = publish(ws)
+        release = self.runner.publish()
         self.release_status = release.status  # "published" or "up_to_date", for the lineage run facet
         # The spec as written (no connection overrides): the Asset a consumer names with published_asset.
         spec = load_spec(self.spec_path, root=self.root, check_files=False)
@@ -304,7 +286,7 @@ class SynthPublishOperator(ReportLinkMixin, SourceLineageMixin, SynthOpsBaseOper
         publish failed), and each table's manifest."""
         from airflow.providers.openlineage.extractors import OperatorLineage
 
-        from synth_ops import releases
+        from synth_ops.runtime import releases
         from synth_ops.airflow import lineage
         from synth_ops.stores import open_store, read_json
 
@@ -346,7 +328,7 @@ def synth_task_group(spec_path: str, *, group_id: str | None = None, synth_ops_c
 
     The group's shape (tables, shards) comes from the spec, so ``spec_path`` is read here, at parse
     time: it must be a path, not a template. A templated path goes to the operators themselves."""
-    from synth_ops.plan import build_plan
+    from synth_ops.steps.plan import build_plan
     from synth_ops.spec import load_spec
 
     spec = load_spec(spec_path, root=root, check_files=False)  # structure only: no data is read here

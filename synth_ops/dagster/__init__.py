@@ -12,7 +12,8 @@ Customise keys, groups and tags by subclassing :class:`SynthOpsTranslator`. In a
 from synth_ops.dagster.component import SynthOpsComponent
 from synth_ops.dagster.factory import build_definitions
 from synth_ops.dagster.resource import SynthOpsResource
-from synth_ops.dagster.specs import TableAssets, build_asset_specs, gate_names
+from synth_ops.dagster.specs import TableAssets, build_asset_specs
+from synth_ops.gates.checks import gate_names
 from synth_ops.dagster.translator import SynthOpsTranslator
 
 __all__ = ["SynthOpsComponent", "SynthOpsResource", "SynthOpsTranslator", "TableAssets", "build_asset_specs",

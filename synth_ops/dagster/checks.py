@@ -6,17 +6,6 @@ as flat metadata entries, so the Dagster UI plots them run over run.
 """
 from __future__ import annotations
 
-# gate family -> the check that carries it (the rest: the family's own name)
-CHECK_OF_FAMILY = {"membership": "membership_inference"}
-
-
-def check_of(result: dict) -> str:
-    """The check a gate result belongs to: one per gate family, one per privacy measure."""
-    if result["gate"] == "privacy":
-        return result["name"]
-    return CHECK_OF_FAMILY.get(result["gate"], result["gate"])
-
-
 def shown(number, missing: str = "not measured"):
     """Dagster metadata takes no None: a number, or what its absence means."""
     return missing if number is None else number

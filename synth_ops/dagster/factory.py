@@ -11,7 +11,7 @@ from typing import Iterable
 
 import dagster as dg
 
-from synth_ops.dagster.checks import check_metadata, check_of
+from synth_ops.dagster.checks import check_metadata
 from synth_ops.dagster.resource import SynthOpsResource
 from synth_ops.dagster.specs import TableAssets, build_asset_specs
 from synth_ops.dagster.translator import STAGES, SynthOpsTranslator
@@ -45,10 +45,8 @@ def privacy_metadata(privacy: dict | None) -> dict:
 def _profile_asset(path: str, key: str, ta: TableAssets, prefix: str) -> dg.AssetsDefinition:
     @dg.multi_asset(name=f"{prefix}profile", specs=[ta.profile], required_resource_keys={key})
     def _asset(context: dg.AssetExecutionContext):
-        from synth_ops.steps.profile import profile
-
-        ws = getattr(context.resources, key).workspace(path)
-        record = profile(ws, ta.table)
+        runner = getattr(context.resources, key).runner(path)
+        ws, (record,) = runner.ws, runner.profile([ta.table])
         return dg.MaterializeResult(data_version=dg.DataVersion(ws.run_id), metadata={
             "rows": record.rows, "columns": record.columns, "pii_columns": ", ".join(record.pii_columns) or "none",
             "generated_columns": ", ".join(f"{c} ({role})" for c, role in record.generated.items()) or "none",
@@ -62,10 +60,8 @@ def _profile_asset(path: str, key: str, ta: TableAssets, prefix: str) -> dg.Asse
 def _model_asset(path: str, key: str, ta: TableAssets, prefix: str) -> dg.AssetsDefinition:
     @dg.multi_asset(name=f"{prefix}model", specs=[ta.model], required_resource_keys={key})
     def _asset(context: dg.AssetExecutionContext):
-        from synth_ops.steps.fit import fit
-
-        ws = getattr(context.resources, key).workspace(path)
-        record = fit(ws, ta.table)
+        runner = getattr(context.resources, key).runner(path)
+        ws, (record,) = runner.ws, runner.fit([ta.table])  # related tables: their one model
         # the version of what the model was fitted from (spec, sources, libraries: the run id), not of
         # its pickle, which differs between identical fits and would make everything downstream stale
         return dg.MaterializeResult(data_version=dg.DataVersion(ws.run_id), metadata={
@@ -90,16 +86,14 @@ def _synthetic_asset(path: str, key: str, ta: TableAssets, prefix: str) -> dg.As
            required_resource_keys={key})
     def plan(context: dg.OpExecutionContext):
         # the run plan (the spec alone) fixes the shard count: no workspace (source hashing) needed to fan out
-        from synth_ops.plan import build_plan
+        from synth_ops.steps.plan import build_plan
 
         for shard in range(build_plan(getattr(context.resources, key).load(path)).table(ta.table).shards):
             yield dg.DynamicOutput(shard, mapping_key=f"shard_{shard:05d}")
 
     @dg.op(name=f"{prefix}generate_shard", required_resource_keys={key})
     def generate(context: dg.OpExecutionContext, shard: int) -> dict:
-        from synth_ops.steps.generate import generate_shard
-
-        record = generate_shard(getattr(context.resources, key).workspace(path), ta.table, shard)
+        record = getattr(context.resources, key).runner(path).generate_shard(ta.table, shard)
         context.log.info(f"shard {shard}: {record.rows} rows in {record.seconds:.1f}s")
         return record.to_dict()
 
@@ -132,13 +126,45 @@ def _synthetic_asset(path: str, key: str, ta: TableAssets, prefix: str) -> dg.As
 def _gate_checks(path: str, key: str, ta: TableAssets, prefix: str) -> dg.AssetChecksDefinition:
     @dg.multi_asset_check(name=f"{prefix}gates", specs=list(ta.checks), required_resource_keys={key})
     def _checks(context: dg.AssetCheckExecutionContext):
-        from synth_ops.steps.validate import validate
+        from synth_ops.gates.checks import check_of
 
-        ws = getattr(context.resources, key).workspace(path)
-        record = validate(ws, ta.table)
-        report = ws.location(record.report_key)
+        runner = getattr(context.resources, key).runner(path)
+        (record,) = runner.validate([ta.table])
+        report = runner.ws.location(record.report_key)
         for check in ta.checks:
             results = [r for r in record.results if check_of(r) == check.name]
+            failed = [r for r in results if not r["passed"]]
+            yield dg.AssetCheckResult(
+                asset_key=check.asset_key, check_name=check.name, passed=not failed,
+                severity=dg.AssetCheckSeverity.ERROR,
+                metadata={**check_metadata(check.name, results), "checks": len(results),
+                          "failed": "; ".join(f"{r['name']}: {r['detail']}" for r in failed) or "none",
+                          "report": dg.MetadataValue.path(report)},
+            )
+
+    return _checks
+
+
+def _release_checks(path: str, key: str, tables: list[TableAssets], name: str) -> dg.AssetChecksDefinition | None:
+    """The release gates over related tables (key uniqueness, referential integrity, cardinality,
+    multi-table quality), run once after every related table's shards, each result shown on the
+    tables it judges; blocking, so a failure stops publication as the table gates' do."""
+    specs = [check for ta in tables for check in ta.release_checks]
+    if not specs:
+        return None
+
+    @dg.multi_asset_check(name=f"{name}__release_gates", specs=specs, required_resource_keys={key})
+    def _checks(context: dg.AssetCheckExecutionContext):
+        from synth_ops.gates.checks import release_check_of, release_tables_of
+
+        runner = getattr(context.resources, key).runner(path)
+        record = runner.validate_release()
+        report = runner.ws.location(record.report_key)
+        by_asset = {ta.synthetic.key: ta.table for ta in tables}
+        for check in specs:
+            table = by_asset[check.asset_key]
+            results = [r for r in record.results
+                       if release_check_of(r) == check.name and table in release_tables_of(r, runner.plan)]
             failed = [r for r in results if not r["passed"]]
             yield dg.AssetCheckResult(
                 asset_key=check.asset_key, check_name=check.name, passed=not failed,
@@ -155,14 +181,12 @@ def _published_assets(path: str, key: str, tables: list[TableAssets], name: str)
     @dg.multi_asset(name=f"{name}__published", specs=[ta.published for ta in tables], can_subset=False,
                     required_resource_keys={key})
     def _assets(context: dg.AssetExecutionContext):
-        from synth_ops.plan import build_plan
-        from synth_ops.records import headline
-        from synth_ops.releases import latest_key
-        from synth_ops.steps.publish import publish
+        from synth_ops.runtime.records import headline
+        from synth_ops.runtime.releases import latest_key
 
-        ws = getattr(context.resources, key).workspace(path)
-        release = publish(ws)
-        plan = build_plan(ws.spec)
+        runner = getattr(context.resources, key).runner(path)
+        ws, plan = runner.ws, runner.plan
+        release = runner.publish()
         for ta in tables:
             gates = headline(ws.read(ta.table, "gates.json")["results"])
             info = release.tables[ta.table]
@@ -186,7 +210,7 @@ def _source_asset(path: str, key: str, ta: TableAssets, prefix: str) -> dg.Asset
     """External and observable: Dagster records its fingerprint as data version, never runs it in a job."""
 
     def _source(context):
-        from synth_ops.sources import source_fingerprint
+        from synth_ops.stores.sources import source_fingerprint
 
         spec = getattr(context.resources, key).load(path)
         uri = spec.tables[ta.table].source
@@ -208,7 +232,7 @@ def _source_sensor(path: str, key: str, spec_name: str, job) -> dg.SensorDefinit
     @dg.sensor(name=f"{spec_name}_source_changed", job=job, minimum_interval_seconds=60,
                required_resource_keys={key})
     def _sensor(context: dg.SensorEvaluationContext):
-        from synth_ops.sources import source_fingerprint
+        from synth_ops.stores.sources import source_fingerprint
 
         spec = getattr(context.resources, key).load(path)
         current = {t: source_fingerprint(s.source, spec.s3) for t, s in spec.tables.items()}
@@ -252,6 +276,8 @@ def build_definitions(spec_paths: Iterable[str | Path], translator: SynthOpsTran
                 models.add(ta.model.key)
                 assets.append(_model_asset(path, key, ta, prefix))
             checks.append(_gate_checks(path, key, ta, prefix))
+        release = _release_checks(path, key, tables, spec.name)
+        checks += [release] if release is not None else []
         assets.append(_published_assets(path, key, tables, spec.name))
         keys = list(dict.fromkeys(getattr(ta, stage).key for ta in tables for stage in STAGES if stage != "source"))
         job = dg.define_asset_job(f"{spec.name}_synthesize", selection=dg.AssetSelection.assets(*keys),

@@ -23,6 +23,10 @@ class SynthOpsResource(dg.ConfigurableResource):
         return with_overrides(spec, update, root=self.root or None) if update else spec
 
     def workspace(self, spec_path: str):
-        from synth_ops.workspace import Workspace
+        return self.runner(spec_path).ws
 
-        return Workspace.open(self.load(spec_path))
+    def runner(self, spec_path: str):
+        """The service each asset and check calls (``synth_ops.steps.pipeline.Runner``)."""
+        from synth_ops.steps.pipeline import Runner
+
+        return Runner.open(self.load(spec_path))

@@ -39,7 +39,7 @@ class SynthOpsTranslator:
     def _model(spec, name: str):
         """The plan's model of ``name`` (a model unit, as the model stage is given, or a table): its kind
         is the one the run fits (a table's own synthesizer, the spec's for related tables)."""
-        from synth_ops.plan import build_plan
+        from synth_ops.steps.plan import build_plan
 
         plan = build_plan(spec)
         return next((m for m in plan.models if m.name == name), None) or plan.model_of(name)
@@ -53,7 +53,7 @@ class SynthOpsTranslator:
             covers = f" of {', '.join(model.tables)}" if len(model.tables) > 1 else ""
             return f"{model.kind} synthesizer fitted on the non-holdout rows{covers}."
         if stage == "synthetic":
-            from synth_ops.plan import build_plan
+            from synth_ops.steps.plan import build_plan
 
             # a backend that samples a whole schema at once (hma) makes one shard, whatever the spec says
             shards = build_plan(spec).table(table).shards

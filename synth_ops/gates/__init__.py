@@ -17,8 +17,8 @@ import dataclasses
 import functools
 from typing import Callable
 
-from synth_ops.records import GateResult, ShardRecord
-from synth_ops.workspace import Workspace
+from synth_ops.runtime.records import GateResult, ShardRecord
+from synth_ops.runtime.workspace import Workspace
 
 
 @dataclasses.dataclass
@@ -35,14 +35,14 @@ class GateInput:
     @functools.cached_property
     def real(self):
         """(train, holdout) exactly as the fit step split them."""
-        from synth_ops.holdout import load_training_rows
+        from synth_ops.profiling.holdout import load_training_rows
 
         return load_training_rows(self.ws, self.table)
 
     @functools.cached_property
     def learned(self) -> list[str]:
         """The columns the synthesizer learned: the only ones fidelity and privacy are judged on."""
-        from synth_ops.columns import learned_columns
+        from synth_ops.spec.columns import learned_columns
 
         return learned_columns(self.profile["columns_plan"])
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import warnings
 
-from synth_ops.records import GateResult
+from synth_ops.runtime.records import GateResult
 
 FOLDS = 3
 Z_ONE_SIDED_95 = 1.6449

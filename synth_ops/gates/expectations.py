@@ -14,7 +14,7 @@ import logging
 from pathlib import Path
 
 from synth_ops.errors import SpecError, one_line
-from synth_ops.records import GateResult
+from synth_ops.runtime.records import GateResult
 
 log = logging.getLogger("synth_ops")
 
@@ -54,8 +54,8 @@ def automatic_suite(profile: dict, public: dict | None = None) -> dict:
     "categories": {column: [values]}}): their domains are those, and nulls are not refused (the
     mechanism measures every column's null cell with noise; the real rows' extremes, categories
     and null shares are exactly what it does not release)."""
-    from synth_ops import columns as roles
-    from synth_ops import keys
+    from synth_ops.spec import columns as roles
+    from synth_ops.profiling import keys
 
     order = [name for name, _ in profile["arrow_schema"]]
     types = dict((name, kind) for name, kind in profile["arrow_schema"])

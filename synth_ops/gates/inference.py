@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import math
 
-from synth_ops.records import GateResult
+from synth_ops.runtime.records import GateResult
 
 TOLERANCE = 0.05
 WILSON_CONFIDENCE = 0.90  # two-sided: each limit is a one-sided 95% bound (z = 1.645)
@@ -84,7 +84,7 @@ def _successes(predicted, truth, training, metadata: dict, column: str) -> int:
     """How many predictions succeed (see the module docstring)."""
     import numpy as np
 
-    from synth_ops.columns import discrete_support
+    from synth_ops.spec.columns import discrete_support
     from synth_ops.gates.learning import as_text
     from synth_ops.gates.privacy import as_number
 

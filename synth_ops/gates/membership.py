@@ -56,7 +56,7 @@ from __future__ import annotations
 
 import math
 
-from synth_ops.records import GateResult
+from synth_ops.runtime.records import GateResult
 
 K = 5
 MIN_CANDIDATES = 10

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import math
 
-from synth_ops.records import GateResult
+from synth_ops.runtime.records import GateResult
 
 ONE_HOT_MAX = 50
 REFERENCE_ROWS = 100_000
@@ -238,7 +238,7 @@ def _pii_leak(gate_input) -> GateResult:
     A value with no letter or digit ("-", "?") is punctuation, kept as it is, not a leak."""
     import math
 
-    from synth_ops import keys
+    from synth_ops.profiling import keys
 
     flagged = sorted(gate_input.profile.get("pii", {}))  # the replaced columns
     plan = gate_input.profile["columns_plan"]

@@ -40,7 +40,7 @@ import math
 import sys
 import warnings
 
-from synth_ops.records import GateResult
+from synth_ops.runtime.records import GateResult
 
 log = logging.getLogger("synth_ops")
 SYNTHETIC_ROWS_PER_SCORE = 5_000  # below this many rows per sample, average several samples

@@ -14,11 +14,11 @@ Values are shares and distances only: no real value reaches the results.
 """
 from __future__ import annotations
 
-from synth_ops.columns import learned_columns
-from synth_ops.records import GateResult
-from synth_ops.relations import NULL, key_index, kept_source, read_links
+from synth_ops.spec.columns import learned_columns
+from synth_ops.runtime.records import GateResult
+from synth_ops.profiling.relations import NULL, key_index, kept_source, read_links
 from synth_ops.spec import as_columns
-from synth_ops.workspace import Workspace
+from synth_ops.runtime.workspace import Workspace
 
 KS_CRITICAL = 1.358  # c(0.05) of the two-sample Kolmogorov-Smirnov test
 
@@ -26,10 +26,10 @@ KS_CRITICAL = 1.358  # c(0.05) of the two-sample Kolmogorov-Smirnov test
 class _Synthetic:
     """Columns of the release's synthetic tables, each table's shards verified (sha256) once."""
 
-    def __init__(self, ws: Workspace, stack):
-        from synth_ops.steps.generate import shard_records, verified_shards
+    def __init__(self, ws: Workspace, plan, stack):
+        from synth_ops.runtime.shards import shard_records, verified_shards
 
-        self._open = lambda table: stack.enter_context(verified_shards(ws, shard_records(ws, table)))
+        self._open = lambda table: stack.enter_context(verified_shards(ws, shard_records(ws, table, plan)))
         self._paths: dict[str, list[str]] = {}
 
     def read(self, table: str, columns: list[str]):
@@ -50,7 +50,7 @@ def release_gates(ws: Workspace, plan) -> list[GateResult]:
     from contextlib import ExitStack
 
     with ExitStack() as stack:
-        return _release_gates(ws, plan, _Synthetic(ws, stack))
+        return _release_gates(ws, plan, _Synthetic(ws, plan, stack))
 
 
 def _release_gates(ws: Workspace, plan, synthetic: _Synthetic) -> list[GateResult]:

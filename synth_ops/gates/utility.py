@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import warnings
 
-from synth_ops.records import GateResult
+from synth_ops.runtime.records import GateResult
 
 HEAVY_TAIL_SKEW = 2.0
 BOOTSTRAP = 200

@@ -18,13 +18,10 @@ class PlannedCharge:
     budget: Budget
 
 
-def planned_charge(spec, kind: str, tables: tuple[str, ...] | list[str]) -> PlannedCharge | None:
-    """The charge a fit of ``tables`` with ``kind`` makes, or None for a backend without DP.
-    SpecError when privacy and the backend disagree (a privacy section on a non-DP kind would
-    promise a guarantee nothing gives)."""
-    from synth_ops import synthesizers
-
-    private = synthesizers.backend(kind).capabilities.differential_privacy
+def planned_charge(spec, kind: str, tables: tuple[str, ...] | list[str], private: bool) -> PlannedCharge | None:
+    """The charge a fit of ``tables`` with ``kind`` makes, or None for a backend without DP
+    (``private``: the backend's ``capabilities.differential_privacy``). SpecError when privacy and the
+    backend disagree (a privacy section on a non-DP kind would promise a guarantee nothing gives)."""
     if spec.privacy is None:
         if private:
             raise SpecError(f"privacy: synthesizer.kind {kind} spends privacy: set privacy.epsilon, privacy.delta "

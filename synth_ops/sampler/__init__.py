@@ -2,8 +2,9 @@
 ``.npy`` arrays, sampled with numpy, pandas and pyarrow only (no modelling library, no pickle).
 
 ``format.py`` reads and writes the artifact (format version, sha256 manifest); ``decoders.py`` turns
-normal scores into column values; ``sampler.py`` is the public ``Sampler``; ``export_sdv.py`` and
-``export_copula.py`` translate fitted backends (imported by ``fit`` only: they read SDV's objects).
+normal scores into column values; ``sampler.py`` is the public ``Sampler``; ``generated.py`` makes the
+columns synth-ops generates rather than learns. Fitted backends translate themselves into this format
+(``synthesizers/*/export.py``, called by ``steps/export.py``): nothing here imports a backend.
 """
 from __future__ import annotations
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from synth_ops import kernels
-from synth_ops.arrow_numpy import cast, from_numpy
+from synth_ops.sampler import kernels
+from synth_ops.io.arrow_numpy import cast, from_numpy
 from synth_ops.sampler import decoders
 from synth_ops.sampler.category_codes import GridCodes, Intervals
 from synth_ops.sampler.dictionaries import FixedWidthText, GatheredText, dictionary_array
@@ -93,7 +93,7 @@ class Column:
     def _reference(self, batch, rng):
         import pandas as pd
 
-        from synth_ops.schema import to_arrow
+        from synth_ops.io.schema import to_arrow
         import pyarrow as pa
 
         series = decoders.decode(self.spec, batch, rng)
@@ -153,7 +153,7 @@ class Column:
         nanoseconds = _floor(values.astype("int64"), self.spec.get("floor") or "ns")
         mask = missing if missing.any() else None
         if self.spec.get("format"):
-            from synth_ops.datetime_text import format_seconds
+            from synth_ops.io.datetime_text import format_seconds
 
             return format_seconds(nanoseconds // _NANOSECONDS["s"], self.spec["format"], mask)
         if pa.types.is_date32(target):

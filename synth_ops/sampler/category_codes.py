@@ -6,7 +6,7 @@ checked against ``np.searchsorted`` on the interpolated values in ``tests/test_s
 """
 from __future__ import annotations
 
-from synth_ops import kernels
+from synth_ops.sampler import kernels
 from synth_ops.sampler import decoders
 
 

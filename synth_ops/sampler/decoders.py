@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from synth_ops import kernels
+from synth_ops.sampler import kernels
 from synth_ops.errors import ModelIntegrityError
 
 
@@ -246,7 +246,7 @@ def _snap(values, op: list):
     increasing, with one cut fewer than values)."""
     import numpy as np
 
-    from synth_ops.columns import snap_to_support
+    from synth_ops.spec.columns import snap_to_support
 
     try:
         support, cuts = np.asarray(op[1], dtype="float64"), np.asarray(op[2], dtype="float64")
@@ -322,7 +322,7 @@ def decode(spec: dict[str, Any], batch: Batch, rng):
         if spec.get("floor"):
             stamps = stamps.dt.floor(spec["floor"])
         if spec.get("format"):
-            from synth_ops.datetime_text import format_datetimes
+            from synth_ops.io.datetime_text import format_datetimes
 
             return format_datetimes(stamps, spec["format"]).where(stamps.notna(), None)
         return stamps.dt.tz_localize(spec["tz"]) if spec.get("tz") else stamps

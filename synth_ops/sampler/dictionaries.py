@@ -1,10 +1,10 @@
 """A category column's values as an Arrow array of its field's type, and text rows taken from it.
-Built from buffers, not ``pa.array``, which imports pandas (``synth_ops/arrow_numpy.py``).
+Built from buffers, not ``pa.array``, which imports pandas (``synth_ops/io/arrow_numpy.py``).
 """
 from __future__ import annotations
 
-from synth_ops import kernels
-from synth_ops.arrow_numpy import cast
+from synth_ops.sampler import kernels
+from synth_ops.io.arrow_numpy import cast
 
 
 class FixedWidthText:
@@ -50,7 +50,7 @@ class FixedWidthText:
         when they would not fit int32 offsets."""
         import numpy as np
 
-        from synth_ops.arrow_numpy import fixed_width_text
+        from synth_ops.io.arrow_numpy import fixed_width_text
 
         rows = len(codes)
         if self.null_entries is not None:
@@ -94,7 +94,7 @@ class GatheredText:
         import numpy as np
         import pyarrow as pa
 
-        from synth_ops.arrow_numpy import validity
+        from synth_ops.io.arrow_numpy import validity
 
         if kernels.compiled is None:
             return None
@@ -116,7 +116,7 @@ def dictionary_array(values: list, target):
     import numpy as np
     import pyarrow as pa
 
-    from synth_ops import arrow_numpy
+    from synth_ops.io import arrow_numpy
 
     present = [v for v in values if v is not None]
     missing = np.array([v is None for v in values], dtype=bool)

@@ -12,7 +12,7 @@ scores through inverse CDFs) or ``"engine": "trees"`` (sequential trees and leaf
 spec with ``synthesizer.seed: seed`` when each shard holds ``rows`` rows (keys start at
 ``shard * rows`` unless ``first_row`` says otherwise), whatever ``batch_rows`` is: the learned
 columns draw each stream in row order, generated columns with random parts a block of release rows
-at a time (``columns.BLOCK_ROWS``). ``batch_rows`` bounds memory; its default is
+at a time (``generated.BLOCK_ROWS``). ``batch_rows`` bounds memory; its default is
 ``generate.batch_rows``' own.
 """
 from __future__ import annotations
@@ -127,7 +127,7 @@ class Sampler:
         return [spec["name"] for spec in self.decoders]
 
     def schema(self):
-        from synth_ops.schema import from_profile
+        from synth_ops.io.schema import from_profile
 
         return from_profile(self.schema_pairs)
 
@@ -135,7 +135,7 @@ class Sampler:
         """The normal scores' stream and one stream per decoder (its nulls), as the backends seed them."""
         import numpy as np
 
-        from synth_ops.normals import sampling_stream
+        from synth_ops.sampler.normals import sampling_stream
 
         normal = sampling_stream(seed, self.table)
         streams = {spec["name"]: decoders.NullDraws(
@@ -149,7 +149,7 @@ class Sampler:
         measured with flights' 18 columns)."""
         import numpy as np
 
-        from synth_ops.normals import NormalDraws
+        from synth_ops.sampler.normals import NormalDraws
 
         batch_rows, width = max(batch_rows, 1), len(self.copula_columns)
         draws = np.empty((min(batch_rows, max(rows, 0)), width))
@@ -189,7 +189,7 @@ class Sampler:
         plus ``fill``."""
         import pyarrow as pa
 
-        from synth_ops.columns import FOREIGN, LEARNED
+        from synth_ops.spec.columns import FOREIGN, LEARNED
         from synth_ops.sampler.arrow_columns import Column
 
         if "child" in self.doc:
@@ -238,11 +238,11 @@ class Sampler:
 
 def _generated(plan: dict[str, dict], fields: dict, rows: int, first_row: int, seed: int) -> dict:
     """The generated columns (keys, ids, constants...) of one batch as Arrow arrays: straight from
-    numpy where ``columns.generate_arrow`` can, the others through pandas (``columns.fill``)."""
+    numpy where ``generated.generate_arrow`` can, the others through pandas (``generated.fill``)."""
     import pyarrow as pa
 
-    from synth_ops.columns import fill, generate_arrow
-    from synth_ops.schema import to_arrow
+    from synth_ops.sampler.generated import fill, generate_arrow
+    from synth_ops.io.schema import to_arrow
 
     out, rest = {}, {}
     for column, entry in plan.items():

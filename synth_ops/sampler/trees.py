@@ -321,7 +321,7 @@ class TreeEngine:
         self.inverses = [decoders.Inverse({"identity": True}, {}, 1.0, where) for _ in self.columns]
 
     def _streams(self, seed: int):
-        from synth_ops.normals import NormalDraws
+        from synth_ops.sampler.normals import NormalDraws
 
         return [(column_stream(seed, self.table, j, c.name, 0),
                  NormalDraws(column_stream(seed, self.table, j, c.name, 1)) if c.smooth is not None else None)

@@ -14,8 +14,8 @@ from __future__ import annotations
 import zlib
 from typing import Iterator
 
-from synth_ops.columns import learned_columns
-from synth_ops.workspace import Workspace
+from synth_ops.spec.columns import learned_columns
+from synth_ops.runtime.workspace import Workspace
 
 
 def _stream_seed(seed: int, *parts) -> int:
@@ -27,7 +27,7 @@ def _stream_seed(seed: int, *parts) -> int:
 def _read_shard(ws: Workspace, table: str, shard: int, columns: list[str]):
     import pyarrow.parquet as pq
 
-    from synth_ops.steps.generate import shard_key
+    from synth_ops.runtime.shards import shard_key
     from synth_ops.stores import local_copy
 
     with local_copy(ws.artifacts, shard_key(ws, table, shard)) as path:
@@ -40,7 +40,7 @@ def child_batches(ws: Workspace, run_plan, model, table: str, shard: int, rows: 
     ``first_row``: the shard's first row number in the release."""
     import numpy as np
 
-    from synth_ops.steps.generate import parent_counts
+    from synth_ops.runtime.shards import parent_counts
 
     primary = run_plan.relation(run_plan.table(table).primary)
     parent_learned = learned_columns(ws.read(primary.parent, "profile.json")["columns_plan"])
@@ -97,8 +97,8 @@ def _pool(ws: Workspace, relation, model):
     import numpy as np
     import pandas as pd
 
-    from synth_ops.plan import build_plan
-    from synth_ops.steps.generate import parent_counts
+    from synth_ops.steps.plan import build_plan
+    from synth_ops.runtime.shards import parent_counts
 
     shards = build_plan(ws.spec).table(relation.parent).shards
     learned = learned_columns(ws.read(relation.parent, "profile.json")["columns_plan"])

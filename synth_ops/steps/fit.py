@@ -8,12 +8,12 @@ from __future__ import annotations
 import logging
 import time
 
-from synth_ops import models
-from synth_ops.columns import learned_columns
-from synth_ops.fingerprints import sha256_json
-from synth_ops.holdout import load_training_rows, split_holdout
-from synth_ops.records import ModelRecord
-from synth_ops.workspace import Workspace
+from synth_ops.runtime import models
+from synth_ops.spec.columns import learned_columns
+from synth_ops.io.fingerprints import sha256_json
+from synth_ops.profiling.holdout import load_training_rows, split_holdout
+from synth_ops.runtime.records import ModelRecord
+from synth_ops.runtime.workspace import Workspace
 
 log = logging.getLogger("synth_ops")
 
@@ -28,7 +28,7 @@ def fit(ws: Workspace, unit: str, progress=None, force: bool = False) -> ModelRe
     columns are all generated (keys, ids, replaced text, constants) has no model to fit.
     """
     from synth_ops import synthesizers
-    from synth_ops.plan import build_plan
+    from synth_ops.steps.plan import build_plan
 
     plan = build_plan(ws.spec)
     if unit in ws.spec.tables:
@@ -40,7 +40,7 @@ def fit(ws: Workspace, unit: str, progress=None, force: bool = False) -> ModelRe
     settings = ws.spec.synthesizer_of(model.tables[0])
     from synth_ops.privacy.charges import charged_fit, check_budget, planned_charge
 
-    planned = planned_charge(ws.spec, settings.kind, model.tables)
+    planned = planned_charge(ws.spec, settings.kind, model.tables, synthesizers.capabilities(settings.kind).differential_privacy)
     if planned is not None:
         check_budget(ws.spec, ws.run_id, planned)  # refused before reading a training row
     data, metadata, learned, splits, positions = {}, {}, {}, {}, {}
@@ -65,26 +65,19 @@ def fit(ws: Workspace, unit: str, progress=None, force: bool = False) -> ModelRe
     synthesizer, info, privacy = None, {}, {}
     if any(learned.values()) or relations:
         synthesizer = synthesizers.create(settings, ws.spec.privacy)
-        # a backend that samples a whole schema at once (hma) needs the release's scale now
-        # (of the rows it is fitted on: the training rows)
-        root = splits[model.tables[0]]
-        target = ws.spec.generate.row_count(root["train_rows"] + root["holdout_rows"])
-        synthesizer.options["scale"] = target / max(root["train_rows"], 1)
         if planned is not None:  # an input the backend refuses is refused before anything is reserved
             synthesizer.check(metadata)
         if progress:
             progress("fitting", 0)
         with charged_fit(ws.spec, ws.run_id, planned) as privacy:
-            info = synthesizer.fit(data, metadata, relations)
+            info = synthesizer.fit(data, metadata, relations, context=_context(ws, splits[model.tables[0]]))
         if progress:
             progress("fitted", 1)
     fit_seconds = round(time.perf_counter() - started, 3)
 
-    import cloudpickle
+    from synth_ops.steps.export import export_samplers
 
-    from synth_ops.sampler.export import export_samplers
-
-    model_key, digest = models.write(ws, unit, cloudpickle.dumps(synthesizer))
+    model_key, digest = models.write(ws, unit, models.dumps(synthesizer))
     samplers = export_samplers(ws, plan, unit, synthesizer, learned, settings.kind)
     train_rows = sum(s["train_rows"] for s in splits.values())
     holdout_rows = sum(s["holdout_rows"] for s in splits.values())
@@ -113,11 +106,20 @@ def fit(ws: Workspace, unit: str, progress=None, force: bool = False) -> ModelRe
     return record
 
 
+def _context(ws: Workspace, root: dict):
+    """The release's scale of the rows a model is fitted on (the first table's training rows): a
+    backend that samples a whole schema at once (hma) draws it at this scale."""
+    from synth_ops.synthesizers.base import FitContext
+
+    target = ws.spec.generate.row_count(root["train_rows"] + root["holdout_rows"])
+    return FitContext(scale=target / max(root["train_rows"], 1))
+
+
 def _relation_data(ws: Workspace, plan, model, positions: dict, learned: dict) -> dict:
     """Each relationship among the model's tables as the backend learns it (see RelationData)."""
     import numpy as np
 
-    from synth_ops.relations import kept_source, read_links
+    from synth_ops.profiling.relations import kept_source, read_links
     from synth_ops.synthesizers.base import RelationData
 
     relations, sources = {}, {}

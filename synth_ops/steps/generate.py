@@ -11,77 +11,37 @@ import os
 import tempfile
 import time
 import zlib
-from contextlib import contextmanager
-from typing import Callable, Iterator
+from typing import Callable
 
-from synth_ops import models
-from synth_ops import schema as arrow_schema
-from synth_ops.columns import fill
+from synth_ops.runtime import models
+from synth_ops.io import schema as arrow_schema
+from synth_ops.sampler.generated import fill
 from synth_ops.errors import InputError, SynthOpsError
-from synth_ops.fingerprints import sha256_file
-from synth_ops.records import ShardRecord
-from synth_ops.row_groups import RowGroupWriter
-from synth_ops.staging import staging_path
-from synth_ops.stores import local_copy, read_json
-from synth_ops.workspace import Workspace
+from synth_ops.io.fingerprints import sha256_file
+from synth_ops.runtime.records import ShardRecord
+from synth_ops.io.row_groups import RowGroupWriter
+from synth_ops.io.staging import staging_path
+from synth_ops.stores import read_json
+from synth_ops.runtime.shards import shard_key, shard_seed, verified_shards
+from synth_ops.runtime.workspace import Workspace
 
 log = logging.getLogger("synth_ops")
 
 
-def shard_rows(total: int, shards: int) -> list[int]:
-    base, extra = divmod(total, shards)
-    return [base + (1 if i < extra else 0) for i in range(shards)]
-
-
-def shard_seed(seed: int, shard: int) -> int:
-    import numpy as np
-
-    return int(np.random.SeedSequence([seed, shard]).generate_state(1)[0])
-
-
-def shard_key(ws: Workspace, table: str, shard: int, suffix: str = "parquet") -> str:
-    return ws.key(table, "shards", f"part-{shard:05d}.{suffix}")
-
-
 def planned_rows(ws: Workspace, table: str) -> list[int]:
-    """Rows of each shard: the spec's count for a table without parents; for a child table, the
-    children its primary parent's synthetic rows ask for (shard i under parent shard i) plus rows
-    without a parent at the real share."""
-    from synth_ops.plan import build_plan
+    """Rows of each shard of ``table`` under this run's plan (``runtime.shards.planned_rows``)."""
+    from synth_ops.runtime import shards
+    from synth_ops.steps.plan import build_plan
 
-    ws.require(table, "profile.json", "profile")
-    plan = build_plan(ws.spec)
-    profile = ws.read(table, "profile.json")
-    if plan.table(table).primary is None:
-        return shard_rows(ws.spec.generate.row_count(profile["rows"]), plan.table(table).shards)
-    relation = plan.relation(plan.table(table).primary)
-    share = profile["relationships"][relation.name]["unlinked"] / max(profile["rows"], 1)
-    if share >= 1:  # every real key is null: the table's size cannot follow its parents
-        return shard_rows(ws.spec.generate.row_count(profile["rows"]), plan.table(table).shards)
-    rows = []
-    for shard in range(plan.table(relation.parent).shards):
-        linked = int(parent_counts(ws, relation, shard).sum())
-        rows.append(linked + unlinked_rows(linked, share))
-    return rows
+    return shards.planned_rows(ws, table, build_plan(ws.spec))
 
 
-def unlinked_rows(linked: int, share: float) -> int:
-    """Rows without a parent beside ``linked`` rows with one, at the real share (< 1) of such rows."""
-    if share <= 0:
-        return 0
-    return int(round(linked * share / (1.0 - share)))
+def shard_records(ws: Workspace, table: str) -> list[ShardRecord]:
+    """The records of every planned shard of ``table``; InputError if one is missing."""
+    from synth_ops.runtime import shards
+    from synth_ops.steps.plan import build_plan
 
-
-def parent_counts(ws: Workspace, relation, shard: int):
-    """The synthetic child counts of one parent shard's rows in ``relation``."""
-    import pyarrow.parquet as pq
-
-    key = shard_key(ws, relation.parent, shard, "counts.parquet")
-    if not ws.artifacts.exists(key):
-        raise InputError(f"tables.{relation.child}: parent table {relation.parent} is not generated for this run; "
-                         "generate parents first")
-    with local_copy(ws.artifacts, key) as path:
-        return pq.read_table(path, columns=[relation.count_column]).column(0).to_numpy()
+    return shards.shard_records(ws, table, build_plan(ws.spec))
 
 
 def generate_shard(ws: Workspace, table: str, shard: int, on_batch: Callable[[int], None] | None = None,
@@ -100,7 +60,7 @@ def generate_shard(ws: Workspace, table: str, shard: int, on_batch: Callable[[in
             if on_batch:
                 on_batch(existing.rows)
             return existing
-    from synth_ops.plan import build_plan
+    from synth_ops.steps.plan import build_plan
 
     profile = ws.read(table, "profile.json")
     schema = arrow_schema.from_profile(profile["arrow_schema"])
@@ -111,7 +71,7 @@ def generate_shard(ws: Workspace, table: str, shard: int, on_batch: Callable[[in
     sampler = portable_sampler(ws, unit, table)
     model = None if sampler is not None else models.load(ws, unit)
     if sampler is not None and run_plan.table(table).primary is not None:
-        from synth_ops.sampler.children import ChildSampler
+        from synth_ops.synthesizers.copula.child_sampler import ChildSampler
 
         model, sampler = ChildSampler(sampler), None  # rows under the parents' rows (steps/children.py)
     seed = shard_seed(ws.spec.synthesizer_of(table).seed, shard)
@@ -317,35 +277,3 @@ def generate(ws: Workspace, table: str, workers: int = 1, on_rows: Callable[[int
     return records
 
 
-def shard_records(ws: Workspace, table: str) -> list[ShardRecord]:
-    """The records of every planned shard; InputError if one is missing."""
-    records = []
-    missing = []
-    for shard in range(len(planned_rows(ws, table))):
-        key = shard_key(ws, table, shard, "json")
-        if not ws.artifacts.exists(key):
-            missing.append(shard)
-            continue
-        records.append(ShardRecord.from_dict(read_json(ws.artifacts, key)))
-    if missing:
-        raise InputError(f"tables.{table}: shards {missing} not generated for this run; run `synth-ops generate` first")
-    return records
-
-
-@contextmanager
-def verified_shards(ws: Workspace, records: list[ShardRecord]) -> Iterator[list[str]]:
-    """Local paths of the shards, each checked against its record's sha256.
-
-    With remote artifacts the shards are staged in a temporary directory, removed on exit.
-    """
-    with tempfile.TemporaryDirectory(prefix="synth-ops-shards-") as staging:
-        paths = []
-        for record in records:
-            local = ws.artifacts.local_path(record.key)
-            if local is None:
-                local = os.path.join(staging, f"part-{record.shard:05d}.parquet")
-                ws.artifacts.get_file(record.key, local)
-            if sha256_file(local) != record.sha256:
-                raise SynthOpsError(f"{ws.location(record.key)}: sha256 does not match its shard record; regenerate")
-            paths.append(local)
-        yield paths

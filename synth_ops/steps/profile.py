@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import logging
 
-from synth_ops import schema
-from synth_ops.columns import CONSTANT, ID, KEY, LEARNED, NULL, REPLACED, learned_columns
+from synth_ops.io import schema
+from synth_ops.spec.columns import CONSTANT, ID, KEY, LEARNED, NULL, REPLACED, learned_columns
 from synth_ops.errors import InputError, SpecError
-from synth_ops.records import ProfileRecord
-from synth_ops.sources import read_source_table
-from synth_ops.holdout import split_holdout
-from synth_ops.workspace import Workspace
+from synth_ops.runtime.records import ProfileRecord
+from synth_ops.stores.sources import read_source_table
+from synth_ops.profiling.holdout import split_holdout
+from synth_ops.runtime.workspace import Workspace
 
 log = logging.getLogger("synth_ops")
 
@@ -30,9 +30,11 @@ def profile(ws: Workspace, table: str, force: bool = False) -> ProfileRecord:
     one error before any model is fitted. The run id is content-addressed, so an existing
     profile of this run is reused unless ``force``.
     """
-    from synth_ops import preflight, relations, synthesizers
-    from synth_ops.detect import detect
-    from synth_ops.plan import build_plan
+    from synth_ops.steps import preflight
+    from synth_ops.profiling import relations
+    from synth_ops import synthesizers
+    from synth_ops.profiling.detect import detect
+    from synth_ops.steps.plan import build_plan
 
     if not force and ws.has(table, "profile.json") and ws.has(table, "metadata.json"):
         log.info("%s: profile up to date", table)
@@ -64,7 +66,7 @@ def profile(ws: Workspace, table: str, force: bool = False) -> ProfileRecord:
 
     settings = ws.spec.synthesizer_of(table)
     if not ws.spec.relationships:
-        planned_charge(ws.spec, settings.kind, [table])  # privacy and the backend agree
+        planned_charge(ws.spec, settings.kind, [table], synthesizers.capabilities(settings.kind).differential_privacy)  # privacy and the backend agree
     synthesizers.create(settings, ws.spec.privacy).check(
         {table: detection.metadata["tables"][table] if learned else {"columns": {}}})
     preflight.check_suites(ws.spec.gates.suites, table, list(frame.columns))
@@ -230,7 +232,7 @@ def _column_stats(series, sdtype: str, keeps_support: bool = False) -> dict:
     (``columns.discrete_support``), which every backend's output keeps to."""
     import pandas as pd
 
-    from synth_ops.columns import discrete_support
+    from synth_ops.spec.columns import discrete_support
 
     non_null = series.dropna()
     stats = {

@@ -10,12 +10,13 @@ import datetime
 import json
 import logging
 
-from synth_ops import releases
+from synth_ops.runtime import releases
 from synth_ops.errors import GateFailed, StoreError
-from synth_ops.records import GateRecord, ReleaseRecord
-from synth_ops.steps.generate import shard_records, verified_shards
+from synth_ops.runtime.records import GateRecord, ReleaseRecord
+from synth_ops.runtime.shards import verified_shards
+from synth_ops.steps.generate import shard_records
 from synth_ops.stores import PreconditionFailed, Store, open_store, write_json
-from synth_ops.workspace import Workspace
+from synth_ops.runtime.workspace import Workspace
 
 log = logging.getLogger("synth_ops")
 
@@ -34,7 +35,7 @@ def publish(ws: Workspace, store: Store | None = None) -> ReleaseRecord:
     for table in spec.tables:
         ws.require(table, "gates.json", "validate")
         gate_records[table] = GateRecord.from_dict(ws.read(table, "gates.json"))
-    from synth_ops.plan import SCHEMA_MODEL, build_plan
+    from synth_ops.steps.plan import SCHEMA_MODEL, build_plan
 
     if build_plan(spec).relations:  # related tables publish together or not at all
         from synth_ops.steps.validate import validate_release
@@ -88,7 +89,7 @@ def _publish_table(ws: Workspace, store: Store, table: str, version: str, gates:
             key = releases.part_key(name, table, version, record.shard)
             store.put_file(key, path)
         parts.append({"key": key, "rows": record.rows, "bytes": record.bytes, "sha256": record.sha256})
-    from synth_ops.plan import build_plan
+    from synth_ops.steps.plan import build_plan
 
     model = ws.read(build_plan(ws.spec).model_of(table).name, "model.json")
     manifest = {

@@ -4,10 +4,11 @@ from __future__ import annotations
 import logging
 
 from synth_ops.gates import GATES, GateInput
-from synth_ops.quiet import quiet_libraries
-from synth_ops.records import GateRecord
-from synth_ops.steps.generate import shard_records, verified_shards
-from synth_ops.workspace import Workspace
+from synth_ops.runtime.quiet import quiet_libraries
+from synth_ops.runtime.records import GateRecord
+from synth_ops.runtime.shards import verified_shards
+from synth_ops.steps.generate import shard_records
+from synth_ops.runtime.workspace import Workspace
 
 log = logging.getLogger("synth_ops")
 
@@ -42,7 +43,7 @@ def validate(ws: Workspace, table: str, force: bool = False) -> GateRecord:
 
 
 def _write_report(ws: Workspace, table: str, gate_input: GateInput, results: list[dict]) -> str:
-    from synth_ops import report
+    from synth_ops.gates import report
 
     rows, learned = ws.spec.gates.quality_rows, gate_input.learned
     page = report.render(
@@ -62,7 +63,7 @@ def _write_report(ws: Workspace, table: str, gate_input: GateInput, results: lis
 
 
 def _model_unit(ws: Workspace, table: str) -> str:
-    from synth_ops.plan import build_plan
+    from synth_ops.steps.plan import build_plan
 
     return build_plan(ws.spec).model_of(table).name
 
@@ -72,7 +73,7 @@ def validate_release(ws: Workspace, force: bool = False) -> GateRecord | None:
     plan's SCHEMA_MODEL unit with a report of the relationships and every table's results.
     None when the spec has no relationships."""
     from synth_ops.gates.release import release_gates
-    from synth_ops.plan import SCHEMA_MODEL, build_plan
+    from synth_ops.steps.plan import SCHEMA_MODEL, build_plan
 
     plan = build_plan(ws.spec)
     if not plan.relations:
@@ -98,7 +99,7 @@ def validate_release(ws: Workspace, force: bool = False) -> GateRecord | None:
 def _release_report(ws: Workspace, plan, results: list[dict]) -> str:
     """Relationships, their real orphan counts, the release gates and every table's gate summary:
     counts and scores only, no values."""
-    from synth_ops import report
+    from synth_ops.gates import report
 
     relationships = []
     for relation in plan.relations:

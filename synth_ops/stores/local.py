@@ -7,8 +7,8 @@ import shutil
 from pathlib import Path
 
 from synth_ops.errors import StoreError
-from synth_ops.fingerprints import sha256_bytes, sha256_file
-from synth_ops.staging import staging_path
+from synth_ops.io.fingerprints import sha256_bytes, sha256_file
+from synth_ops.io.staging import staging_path
 from synth_ops.stores import ObjectNotFound, PreconditionFailed
 
 

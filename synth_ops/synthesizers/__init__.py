@@ -2,40 +2,27 @@
 
 The registry maps each kind to ``"module:Class"`` and imports the module only when the kind is
 used, so validating a spec, parsing a DAG or loading a Dagster code location imports no backend
-(SDV, torch). Adding a backend is one module and one ``register`` call (or one line below).
+(SDV, torch). Adding a backend is one module and one ``register`` call (or one line in the registry,
+``synth_ops/spec/kinds.py``: which kinds a spec may name is the spec's vocabulary).
 """
 from __future__ import annotations
 
 import importlib
 
-_REGISTRY: dict[str, str] = {
-    "gaussian_copula": "synth_ops.synthesizers.sdv.single:SDVSingleTable",
-    "ctgan": "synth_ops.synthesizers.sdv.single:SDVSingleTable",
-    "tvae": "synth_ops.synthesizers.sdv.single:SDVSingleTable",
-    "copulagan": "synth_ops.synthesizers.sdv.single:SDVSingleTable",
-    "copula": "synth_ops.synthesizers.copula.backend:CopulaSynthesizer",
-    "hma": "synth_ops.synthesizers.sdv.hma:SDVHMA",
-    "dp_mst": "synth_ops.synthesizers.dp.backend:DPSynthesizer",
-    "dp_aim": "synth_ops.synthesizers.dp.backend:DPSynthesizer",
-    "trees": "synth_ops.synthesizers.trees.backend:TreesSynthesizer",
-}
+from synth_ops.spec.kinds import REGISTRY, kinds, register
 
-
-def register(kind: str, target: str) -> None:
-    """Make ``synthesizer.kind: <kind>`` use the class ``target`` ("package.module:Class")."""
-    if ":" not in target:
-        raise ValueError(f"expected 'module:Class', got {target!r}")
-    _REGISTRY[kind] = target
-
-
-def kinds() -> tuple[str, ...]:
-    return tuple(_REGISTRY)
+__all__ = ["REGISTRY", "backend", "capabilities", "create", "kinds", "library", "register"]
 
 
 def backend(kind: str):
     """The Synthesizer subclass that implements ``kind`` (imported on first use)."""
-    module, _, name = _REGISTRY[kind].partition(":")
+    module, _, name = REGISTRY[kind].partition(":")
     return getattr(importlib.import_module(module), name)
+
+
+def capabilities(kind: str):
+    """What ``kind``'s backend can do (``base.Capabilities``): the plan and the ledger read it."""
+    return backend(kind).capabilities
 
 
 def library(kind: str) -> str:

@@ -3,9 +3,11 @@ later differential privacy) states it can do, and the calls the steps make on it
 
 A backend is plain configuration in (``synthesizer`` of the spec), a fitted model out, and
 seeded batches of the learned columns when sampled. Public methods validate, then call the
-private ones a backend implements (as SDV's ``fit`` calls ``_fit``). Everything a backend pickles
-is behind ``to_bytes``/``from_bytes``; the steps store it with its checksum and the library
-versions it was made under (``synth_ops/models.py``) and never unpickle a mismatch.
+private ones a backend implements (as SDV's ``fit`` calls ``_fit``). What the run knows at fit time
+and the configuration does not say (the release's scale) comes in as a ``FitContext``. Persistence
+is not the backend's: the runtime pickles the fitted object with its checksum and the library
+versions it was made under (``synth_ops/runtime/models.py``) and never unpickles a mismatch. A
+backend translates itself into the portable sampler (``sampler_parts`` or ``export_sampler``).
 """
 from __future__ import annotations
 
@@ -47,6 +49,15 @@ class RelationData:
     parent_rows: Any = None        # np.ndarray: the parent's training rows, as positions ``parents`` uses
 
 
+@dataclasses.dataclass(frozen=True)
+class FitContext:
+    """What a fit needs from the run beyond its configuration."""
+
+    # rows the release asks for per training row of the first (root) table: a backend that samples
+    # a whole schema at once (hma) draws it at this scale
+    scale: float = 1.0
+
+
 class Synthesizer:
     """One fitted (or to-be-fitted) model. Subclasses set ``kinds``, ``library`` and ``capabilities``
     and implement ``_check``, ``_fit`` and ``_sample``."""
@@ -74,16 +85,18 @@ class Synthesizer:
 
     # -- fitting --------------------------------------------------------------------------------
     def fit(self, data: dict[str, Any], metadata: dict[str, dict],
-            relations: dict[str, RelationData] | None = None) -> dict[str, Any]:
+            relations: dict[str, RelationData] | None = None, context: FitContext | None = None) -> dict[str, Any]:
         """Fit on ``data`` (table -> training rows of its learned columns, parents first) and, for a
-        multi-table backend, ``relations`` (name -> RelationData); returns what model.json should
-        say about how it was fitted (JSON-serialisable)."""
+        multi-table backend, ``relations`` (name -> RelationData); ``context``: what the run knows
+        that the configuration does not say. Returns what model.json should say about how it was
+        fitted (JSON-serialisable)."""
         unknown = set(data) - set(metadata)
         if unknown:
             raise ValueError(f"no metadata for tables {sorted(unknown)}")
         if not self.capabilities.multi_table and (len(data) != 1 or relations):
             raise ValueError(f"{self.kind} fits one table at a time, got {len(data)}")
         self.tables = tuple(data)
+        self.context = context or FitContext()
         if self.capabilities.multi_table:
             return self._fit(data, metadata, relations or {})
         return self._fit(data, metadata)
@@ -112,17 +125,15 @@ class Synthesizer:
         within it."""
         raise NotImplementedError(f"{self.kind} does not sample child tables")
 
-    # -- persistence ----------------------------------------------------------------------------
-    def to_bytes(self) -> bytes:
-        import cloudpickle
+    # -- the portable sampler --------------------------------------------------------------------
+    def sampler_parts(self, table: str, child: bool):
+        """A Gaussian-copula backend's sampler parts of ``table`` (``sampler.export_parts.Parts``;
+        ``child``: sampled under its primary parent's rows). A backend with its own sampler engine
+        writes it itself (``export_sampler``); any other raises ``Unsupported``, and generation
+        loads the pickled model."""
+        from synth_ops.sampler.export_parts import Unsupported
 
-        return cloudpickle.dumps(self)
-
-    @staticmethod
-    def from_bytes(blob: bytes) -> "Synthesizer":
-        import cloudpickle
-
-        return cloudpickle.loads(blob)
+        raise Unsupported(f"kind {self.kind} has no portable sampler")
 
 
 def learn_supports(frame, columns_metadata: dict) -> dict[str, Any]:
@@ -131,7 +142,7 @@ def learn_supports(frame, columns_metadata: dict) -> dict[str, Any]:
     snaps its output of them to these (``keep_supports``)."""
     import pandas as pd
 
-    from synth_ops.columns import discrete_support
+    from synth_ops.spec.columns import discrete_support
 
     supports = {}
     for column, meta in columns_metadata.get("columns", {}).items():
@@ -151,7 +162,7 @@ def keep_supports(frame, supports: dict[str, Any], cuts: dict[str, Any] | None =
     at ``cuts[column]`` when given, else to the nearest value), in the column's own dtype."""
     import pandas as pd
 
-    from synth_ops.columns import snap_to_support
+    from synth_ops.spec.columns import snap_to_support
 
     for column, support in supports.items():
         if column not in frame:

@@ -9,9 +9,9 @@ from __future__ import annotations
 import zlib
 from typing import Any, Iterator
 
-from synth_ops.columns import discrete_support
+from synth_ops.spec.columns import discrete_support
 from synth_ops.errors import SpecError
-from synth_ops.normals import sampling_stream
+from synth_ops.sampler.normals import sampling_stream
 from synth_ops.synthesizers.base import Capabilities, Synthesizer
 
 _NUMERIC = {"numerical"}
@@ -100,7 +100,7 @@ class ColumnCodec:
         if self.sdtype in _DATETIME:
             stamps = pd.Series(pd.to_datetime(np.where(np.isnan(values), np.nan, values), unit="ns"))
             if self.print_format:
-                from synth_ops.datetime_text import format_datetimes
+                from synth_ops.io.datetime_text import format_datetimes
 
                 text = format_datetimes(stamps, self.print_format)
                 return text.where(stamps.notna(), None)
@@ -225,6 +225,11 @@ class CopulaSynthesizer(Synthesizer):
         for start in range(0, rows, batch_rows):
             n = min(batch_rows, rows - start)
             yield self._frame(table, model.sample(n, rng, self.own[table]) if self.own[table] else {}, n)
+
+    def sampler_parts(self, table: str, child: bool):
+        from synth_ops.synthesizers.copula.export import parts
+
+        return parts(self, table, child)
 
     def sample_children(self, table: str, context, groups, seed: int):
         """Rows of ``table`` given their parents' synthetic learned columns (``context``, one row per

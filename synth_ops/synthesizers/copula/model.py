@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from synth_ops.normals import standard_normal
+from synth_ops.sampler.normals import standard_normal
 
 EPS = 1e-10  # uniforms are kept inside (EPS, 1 - EPS): the normal quantile of 0 or 1 is infinite
 RIDGE = 0.05  # added to the conditioning block's diagonal

@@ -2,7 +2,7 @@
 it is tested with.
 
 The fast paths (``fastfit``, ``fastpath``), the backends' seeding (``single``, ``hma``) and the
-portable sampler's SDV export (``sampler/export_sdv.py``) rely on what no release promises: the
+portable sampler's SDV export (``synthesizers/sdv/export.py``) rely on what no release promises: the
 attributes a fitted synthesizer, data processor or transformer keeps, the private helpers a fit is
 patched at, the steps of a copula's sampling. A minor release may rename or rework any of them,
 and not always loudly: a patch of a renamed helper would do nothing, an export reading a reworked

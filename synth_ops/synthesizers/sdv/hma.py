@@ -19,7 +19,7 @@ import warnings
 from typing import Any, Iterator
 
 from synth_ops.errors import InputError, SpecError
-from synth_ops.quiet import quiet_libraries
+from synth_ops.runtime.quiet import quiet_libraries
 from synth_ops.synthesizers.base import Capabilities, Synthesizer, keep_supports, learn_supports
 from synth_ops.synthesizers.sdv.single import sdv_error_summary, seed_everything
 
@@ -82,7 +82,7 @@ class SDVHMA(Synthesizer):
             child = tables[relation.plan.child]
             child[_fk(name)] = child[_fk(name)].astype("Int64")
         self.relations = {name: r.plan for name, r in relations.items()}
-        self.scale = float(self.options.get("scale") or 1.0)
+        self.scale = float(self.context.scale)
         started = time.perf_counter()
         with warnings.catch_warnings(), quiet_libraries():
             warnings.simplefilter("ignore")
@@ -91,7 +91,7 @@ class SDVHMA(Synthesizer):
                 seed_everything(self.seed)
                 model.fit(tables)
                 fitted = time.perf_counter()
-                from synth_ops.steps.generate import shard_seed
+                from synth_ops.runtime.shards import shard_seed
 
                 self.model, self.sampled_seed = model, shard_seed(self.seed, 0)  # the seed of the one shard
                 self.sampled = self._sample_schema(self.sampled_seed)

@@ -11,7 +11,7 @@ import zlib
 from typing import Any, Iterator
 
 from synth_ops.errors import InputError, SpecError, one_line
-from synth_ops.quiet import quiet_libraries
+from synth_ops.runtime.quiet import quiet_libraries
 from synth_ops.synthesizers.base import Capabilities, Synthesizer, keep_supports, learn_supports
 
 log = logging.getLogger("synth_ops")
@@ -159,12 +159,20 @@ class SDVSingleTable(Synthesizer):
         return {"fit_rows": fit_rows, "marginals": marginals, "fast_sampling": fast,
                 "native_datetimes": self.datetimes}
 
+    def sampler_parts(self, table: str, child: bool):
+        from synth_ops.sampler.export_parts import Unsupported
+        from synth_ops.synthesizers.sdv.export import parts
+
+        if child:
+            raise Unsupported("a child table is sampled under its parents' rows")
+        return parts(self, table)
+
     def _sample(self, table: str, rows: int, seed: int, batch_rows: int) -> Iterator[Any]:
         """Seeds the copula/GAN random state and every RDT transformer's reverse-transform state, so
         that shards with different seeds draw independent rows and the same seed repeats exactly.
         Discrete numbers are snapped to their training values last (``keep_supports``), as the
         portable sampler's ``snap`` operation does."""
-        from synth_ops.datetime_text import format_datetimes
+        from synth_ops.io.datetime_text import format_datetimes
         from synth_ops.synthesizers.sdv import compat
         from synth_ops.synthesizers.sdv.fastpath import accelerate
 

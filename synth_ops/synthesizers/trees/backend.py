@@ -32,7 +32,7 @@ class TreesSynthesizer(Synthesizer):
             read_knobs(self.params)
 
     def _fit(self, data: dict[str, Any], metadata: dict[str, dict]) -> dict[str, Any]:
-        from synth_ops.schema import infer
+        from synth_ops.io.schema import infer
         from synth_ops.synthesizers.trees.encoding import encode
         from synth_ops.synthesizers.trees.knobs import read_knobs
         from synth_ops.synthesizers.trees.model import decoders, fit_rows_sample, fit_table, fit_threads

@@ -87,7 +87,7 @@ def encode(name: str, series, meta: dict, rare_min: int, tail_quantile: float, c
 def _number(name: str, codec, raw, tail_quantile: float, common) -> Encoded:
     import numpy as np
 
-    from synth_ops.columns import discrete_support
+    from synth_ops.spec.columns import discrete_support
 
     values = np.asarray(raw, dtype="float64")
     present = values[~np.isnan(values)]

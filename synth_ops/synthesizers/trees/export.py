@@ -15,7 +15,7 @@ def sampler_files(backend, table: str, profile: dict | None = None,
     """(sampler.json without its format fields, arrays) of ``table``. ``profile``: the table's
     profile.json (its Arrow schema and columns plan: generated columns too); without it, the
     learned columns alone, typed as the training rows were."""
-    from synth_ops.columns import LEARNED
+    from synth_ops.spec.columns import LEARNED
     from synth_ops.sampler.export_parts import json_values
 
     model = backend.models[table]

@@ -26,7 +26,7 @@ class _Frozen(BaseModel):
 
 
 class KeyFormat(_Frozen):
-    """How a key or id column is generated (see synth_ops/keys.py); unset fields keep what the
+    """How a key or id column is generated (see synth_ops/profiling/keys.py); unset fields keep what the
     profile inferred from the source."""
 
     kind: Optional[Literal["integer", "numbered"]] = Field(None, description="integer: start + step * n; "
@@ -156,7 +156,7 @@ class SynthesizerSpec(_Frozen):
     @field_validator("kind")
     @classmethod
     def _registered(cls, value: str) -> str:
-        from synth_ops.synthesizers import kinds
+        from synth_ops.spec.kinds import kinds
 
         if value not in kinds():
             raise ValueError(f"Input should be one of {', '.join(kinds())}, got {value!r}")
@@ -383,7 +383,7 @@ class PrivacySpec(_Frozen):
 
 
 class Spec(_Frozen):
-    name: str = Field(pattern=NAME_PATTERN, description="[a-z][a-z0-9_]*: the storage prefix, the Dagster key prefix and the Airflow ids")
+    name: str = Field(pattern=NAME_PATTERN, description="`[a-z][a-z0-9_]*`: the storage prefix, the Dagster key prefix and the Airflow ids")
     tables: dict[str, TableSpec] = Field(min_length=1)
     relationships: tuple[Relationship, ...] = ()
     synthesizer: SynthesizerSpec = Field(default_factory=SynthesizerSpec)

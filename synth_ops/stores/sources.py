@@ -12,7 +12,7 @@ from pathlib import PurePosixPath
 from typing import Any, Iterator
 
 from synth_ops.errors import InputError
-from synth_ops.fingerprints import sha256_file
+from synth_ops.io.fingerprints import sha256_file
 
 
 def source_fingerprint(uri: str, s3_options: Any = None) -> str:

@@ -3,7 +3,7 @@
 
 ``synth_ops/steps/children.py`` asks its model for the rows under each block of parent rows and for
 each drawn relationship's parent scores; a ``ChildSampler`` answers both from the exported
-``child`` section (see ``export_copula.py``): the context columns' codecs and marginals turn the
+``child`` section (see ``export.py``): the context columns' codecs and marginals turn the
 parents' values into normal scores (the same forward transforms and random streams as the
 backend), the Schur complement's weights and residual factor draw the child's scores, and the
 sampler's decoders turn them into values.
@@ -15,7 +15,7 @@ import zlib
 from typing import Any
 
 from synth_ops.errors import ModelIntegrityError
-from synth_ops.normals import sampling_stream, standard_normal
+from synth_ops.sampler.normals import sampling_stream, standard_normal
 from synth_ops.sampler import decoders
 
 

@@ -18,11 +18,11 @@ import re
 import warnings
 from typing import Any
 
-from synth_ops import columns as roles
+from synth_ops.spec import columns as roles
 from synth_ops.errors import SpecError, one_line
-from synth_ops.pii import PII_SDTYPES, identifying
-from synth_ops.pii import evidence as pii_evidence
-from synth_ops.quiet import quiet_libraries
+from synth_ops.profiling.pii import PII_SDTYPES, identifying
+from synth_ops.profiling.pii import evidence as pii_evidence
+from synth_ops.runtime.quiet import quiet_libraries
 
 _KEY_TOKENS = {"id", "key", "uuid", "guid", "rownames", "rowname", "index", "idx", "obs", "identifier", "code"}
 _CODE = re.compile(r"^[A-Z0-9][A-Z0-9_\-./:#]*$")
@@ -169,7 +169,7 @@ def detect(frame, table: str, spec_table, seed: int, key: tuple[str, ...] | None
 
     from sdv.metadata import Metadata
 
-    from synth_ops import keys
+    from synth_ops.profiling import keys
 
     with warnings.catch_warnings(), quiet_libraries():
         warnings.simplefilter("ignore")
@@ -267,7 +267,7 @@ _FORMAT_FIELDS = {"integer": ("start", "step"), "numbered": ("prefix", "width", 
 
 def _key_format(series, override, field: str, problems: list[str]) -> dict:
     """The inferred format, with the spec's ``key_format`` fields on top (checked complete)."""
-    from synth_ops import keys
+    from synth_ops.profiling import keys
 
     fmt = keys.infer_format(series, unique=bool(series.dropna().is_unique))
     if override is None or override.key_format is None:

@@ -1,84 +1,16 @@
-"""The column plan: for every source column, whether the synthesizer learns it or synth-ops generates
-it, and how. Written into ``profile.json`` under ``"columns_plan"``, so a user sees (and the spec can
-change) every column that is not learned, with the reason.
+"""The values of the columns synth-ops generates rather than learns (the column plan's roles: keys,
+ids, stand-ins for identifying text, constants, nulls), and the full table: learned columns plus
+generated ones, in source column order. Used by the portable sampler and by generation from a
+pickled model alike, so both write the same generated values.
 
-Roles:
-    learned   modelled by the synthesizer (the only columns SDV ever sees)
-    key       the primary key: unique over the whole release, generated from the release row number
-    id        another identifier: same shape as the source (unique if the source's is), never learned
-    replaced  identifying text: random values of the source's shape, never a real value
-    constant  one value in every row (and nulls where the source has them, at its rate)
-    null      every value null, as in the source
-    foreign   a foreign key: the primary key of the synthetic parent row the row is sampled under
-              (or drawn among), so every non-null value resolves within the release
-
-Generated columns are vectorised; keys come from the row's position in the release, so shards own
-disjoint key blocks whatever their number. Their random parts (nulls, ids drawn among the source's
-count, replaced text, a template's free positions) are drawn a block of ``BLOCK_ROWS`` release rows
-at a time, each block seeded from ``(shard seed, column, block)``: the values do not depend on the
-batches a shard is generated in.
+Each generated column draws from its own stream per block of ``BLOCK_ROWS`` release rows, so its
+values do not depend on where batches or shards start.
 """
 from __future__ import annotations
 
 import zlib
-from typing import Any
 
-LEARNED, KEY, ID, REPLACED, CONSTANT, NULL = "learned", "key", "id", "replaced", "constant", "null"
-FOREIGN = "foreign"
-GENERATED = (KEY, ID, REPLACED, CONSTANT, NULL)
-
-
-def learned_columns(plan: dict[str, dict]) -> list[str]:
-    return [c for c, entry in plan.items() if entry["role"] == LEARNED]
-
-
-# A learned number with at most this many distinct non-null values is *discrete* (codes, counts,
-# ratings, 0/1 indicators stored as floats): every synthetic value is one of them. 20 holds a
-# 0-10 or 1-20 scale, a month, small counts and code lists (randhie's coins: 4 values), while a
-# measured quantity has far more (penguins' smallest numeric column, flipper length: 55); a column
-# just above it is a coarse measurement, where values between the real ones are plausible.
-DISCRETE_MAX = 20
-
-
-def discrete_support(values):
-    """The sorted distinct non-null values (float64) of a numeric column with at most
-    ``DISCRETE_MAX`` of them, else None. Backends call it on their training rows, the profile on
-    the source: a backend's support is within the profile's."""
-    import numpy as np
-
-    values = np.asarray(values, dtype="float64")
-    support = np.unique(values[~np.isnan(values)])
-    if not 0 < len(support) <= DISCRETE_MAX or not np.isfinite(support).all():
-        return None
-    return support
-
-
-def support_cuts(support):
-    """The cut points between neighbouring support values at which ``snap_to_support`` moves to
-    the next one: midpoints, so a value goes to its nearest support value."""
-    import numpy as np
-
-    support = np.asarray(support, dtype="float64")
-    return support[:-1] + (support[1:] - support[:-1]) / 2
-
-
-def snap_to_support(values, support, cuts=None):
-    """Each value as the support value whose interval holds it: ``support[i]`` for
-    ``cuts[i - 1] < value <= cuts[i]`` (default cuts: the nearest value, ties to the lower one);
-    NaN stays NaN. numpy only: the portable sampler applies it too (its ``snap`` op)."""
-    import numpy as np
-
-    values = np.asarray(values, dtype="float64")
-    support = np.asarray(support, dtype="float64")
-    cuts = support_cuts(support) if cuts is None else np.asarray(cuts, dtype="float64")
-    snapped = support[np.minimum(np.searchsorted(cuts, values, side="left"), len(support) - 1)]
-    snapped[np.isnan(values)] = np.nan
-    return snapped
-
-
-def unique_columns(plan: dict[str, dict]) -> list[str]:
-    """Columns that must not repeat anywhere in a release: the key and ids unique in the source."""
-    return [c for c, e in plan.items() if e["role"] == KEY or (e["role"] == ID and e.get("unique"))]
+from synth_ops.spec.columns import CONSTANT, FOREIGN, ID, KEY, LEARNED, NULL, REPLACED, ColumnEntry, ColumnPlan
 
 
 # Divides generate.batch_rows' default: a shard that starts on a block edge draws no block twice at
@@ -93,7 +25,7 @@ def column_rng(seed: int, column: str, block: int = 0):
     return np.random.default_rng([seed, zlib.crc32(repr(column).encode()), block])
 
 
-def _draws(entry: dict[str, Any]) -> bool:
+def _draws(entry: ColumnEntry) -> bool:
     """Whether a generated column's values take random draws (else no stream is made for it)."""
     role = entry["role"]
     if role == NULL:
@@ -107,7 +39,7 @@ def _draws(entry: dict[str, Any]) -> bool:
     return True  # ids drawn among the source's count, replaced text
 
 
-def _blockwise(entry: dict[str, Any], rows: int, first_row: int, seed: int, column: str, build, join):
+def _blockwise(entry: ColumnEntry, rows: int, first_row: int, seed: int, column: str, build, join):
     """``build(counter, rng)`` for release rows ``first_row`` .. ``first_row + rows - 1``: at once when
     the column draws nothing, else a whole block at a time from the block's own stream, keeping the
     rows asked for (``join`` puts the pieces together)."""
@@ -131,7 +63,7 @@ def _blockwise(entry: dict[str, Any], rows: int, first_row: int, seed: int, colu
     return join(pieces)
 
 
-def generate_column(entry: dict[str, Any], rows: int, first_row: int, seed: int, column: str):
+def generate_column(entry: ColumnEntry, rows: int, first_row: int, seed: int, column: str):
     """One generated column for ``rows`` rows whose first is release row ``first_row``: a pandas
     Series, integers as Int64 (exact beyond 2**53 even with nulls), text as objects with None."""
     import pandas as pd
@@ -140,11 +72,11 @@ def generate_column(entry: dict[str, Any], rows: int, first_row: int, seed: int,
                       lambda pieces: pd.concat(pieces, ignore_index=True))
 
 
-def _series(entry: dict[str, Any], counter, rng):
+def _series(entry: ColumnEntry, counter, rng):
     import numpy as np
     import pandas as pd
 
-    from synth_ops import keys
+    from synth_ops.profiling import keys
 
     role, rows = entry["role"], len(counter)
     if role == NULL:
@@ -174,7 +106,7 @@ def _series(entry: dict[str, Any], counter, rng):
     return pd.Series(values)
 
 
-def generate_arrow(entry: dict[str, Any], field, rows: int, first_row: int, seed: int, column: str):
+def generate_arrow(entry: ColumnEntry, field, rows: int, first_row: int, seed: int, column: str):
     """``generate_column`` straight to an Arrow array of ``field``'s type, without pandas, for the
     columns a sampler meets most (integer keys and ids, constants of the field's own type, all-null
     columns): the same values from the same streams (a test compares the two). None for any other
@@ -183,7 +115,8 @@ def generate_arrow(entry: dict[str, Any], field, rows: int, first_row: int, seed
     import numpy as np
     import pyarrow as pa
 
-    from synth_ops import arrow_numpy, keys
+    from synth_ops.io import arrow_numpy
+    from synth_ops.profiling import keys
 
     role, target = entry["role"], field.type
     if role == NULL:
@@ -218,7 +151,7 @@ def _same_kind(kind, target) -> bool:
     return any(test(kind) and test(target) for test in (pa.types.is_integer, pa.types.is_floating, pa.types.is_boolean))
 
 
-def fill(learned, plan: dict[str, dict], rows: int, first_row: int, seed: int):
+def fill(learned, plan: ColumnPlan, rows: int, first_row: int, seed: int):
     """The full table in source column order: ``learned`` (a DataFrame, may lack columns) plus every
     generated column. ``first_row`` is the release row number of the batch's first row; the values
     do not depend on where batches start."""

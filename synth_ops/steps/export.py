@@ -1,5 +1,9 @@
 """fit's side: export each table of a fitted model as a sampler beside its model.json, or say why not.
 
+Each backend translates itself: a Gaussian copula hands its parts (``Synthesizer.sampler_parts``:
+``synthesizers/copula/export.py``, ``synthesizers/sdv/export.py``) to ``sampler_doc`` here; a backend
+with its own engine writes its sampler (``export_sampler``: ``kind: trees``).
+
 A table gets ``<artifacts>/<name>/<run id>/<table>/sampler/`` when its backend can be translated
 (SDV's GaussianCopula, synth-ops' copula for tables without parents), when the backend exports
 itself (``export_sampler``: ``kind: trees``) or when nothing of it is learned; model.json records
@@ -23,21 +27,7 @@ def _parts(synthesizer, table: str, child: bool) -> Parts:
         return Parts(factor=None)
     if synthesizer.kind not in synthesizer.capabilities.portable_sampler:
         raise Unsupported(f"kind {synthesizer.kind} has no portable sampler")
-    from synth_ops.synthesizers.copula.backend import CopulaSynthesizer
-
-    if isinstance(synthesizer, CopulaSynthesizer):
-        from synth_ops.sampler import export_copula
-
-        return export_copula.parts(synthesizer, table, child)
-    if child:
-        raise Unsupported("a child table is sampled under its parents' rows")
-    from synth_ops.synthesizers.sdv.single import SDVSingleTable
-
-    if isinstance(synthesizer, SDVSingleTable):
-        from synth_ops.sampler import export_sdv
-
-        return export_sdv.parts(synthesizer, table)
-    raise Unsupported(f"kind {synthesizer.kind} has no portable sampler")
+    return synthesizer.sampler_parts(table, child)  # the backend translates itself
 
 
 def sampler_doc(table: str, parts: Parts, profile: dict, source: dict[str, Any]) -> tuple[dict, dict]:

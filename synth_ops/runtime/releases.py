@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 from synth_ops.errors import InputError, StoreError
-from synth_ops.fingerprints import sha256_bytes
+from synth_ops.io.fingerprints import sha256_bytes
 from synth_ops.stores import Store, open_store, read_json
 
 

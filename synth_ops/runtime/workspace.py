@@ -10,8 +10,8 @@ from contextlib import nullcontext
 from typing import Any
 
 from synth_ops.errors import InputError
-from synth_ops.fingerprints import library_versions, run_id
-from synth_ops.sources import source_fingerprint
+from synth_ops.io.fingerprints import library_versions, run_id
+from synth_ops.stores.sources import source_fingerprint
 from synth_ops.spec import Spec
 from synth_ops.stores import S3Credentials, Store, open_store, read_json, s3_credentials, write_json
 

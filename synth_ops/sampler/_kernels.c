@@ -2,7 +2,7 @@
  * per operation. Python's C API and the buffer protocol only: no numpy headers, so building needs
  * nothing but a C compiler. Each loop repeats, operation for operation and rounding for rounding,
  * the numpy (or Arrow) code it stands in for, which stays beside its call as the path of a machine
- * without this module (synth_ops/kernels.py lists them; tests/test_kernels.py compares the bits),
+ * without this module (synth_ops/sampler/kernels.py lists them; tests/test_kernels.py compares the bits),
  * so such a machine samples the same rows. Built with -ffp-contract=off: a fused multiply-add
  * would round once where numpy rounds twice. */
 #define PY_SSIZE_T_CLEAN
@@ -487,6 +487,6 @@ static PyMethodDef methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "synth_ops._kernels", NULL, 0, methods, NULL, NULL, NULL, NULL};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "synth_ops.sampler._kernels", NULL, 0, methods, NULL, NULL, NULL, NULL};
 
 PyMODINIT_FUNC PyInit__kernels(void) { return PyModuleDef_Init(&module); }

@@ -42,7 +42,7 @@ def format_seconds(seconds, fmt: str, mask=None):
     import numpy as np
     import pyarrow as pa
 
-    from synth_ops.arrow_numpy import from_numpy
+    from synth_ops.io.arrow_numpy import from_numpy
 
     iso = _ISO_FORMAT.fullmatch(fmt)
     if iso:
@@ -98,7 +98,7 @@ def _iso(seconds, mask, sep: str | None, suffix: str):
     """The fixed-width ISO text of ``seconds``, or None where the table path does not apply."""
     import numpy as np
 
-    from synth_ops.arrow_numpy import fixed_width_text
+    from synth_ops.io.arrow_numpy import fixed_width_text
 
     rows = len(seconds)
     width = 10 if sep is None else 19 + len(suffix)

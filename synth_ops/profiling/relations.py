@@ -10,7 +10,7 @@ the profile compares real keys again.
 from __future__ import annotations
 
 from synth_ops.errors import InputError
-from synth_ops.workspace import Workspace
+from synth_ops.runtime.workspace import Workspace
 
 LINKS = "links.parquet"
 SOURCE_ROW = "_source_row"
@@ -56,7 +56,7 @@ def _as_text(value) -> str | None:
 def kept_source(ws: Workspace, table: str):
     """The table's source rows that are learned and judged: all of them, except child rows an
     ``orphans: drop`` relationship removed (positions from the profile's links)."""
-    from synth_ops.sources import read_source
+    from synth_ops.stores.sources import read_source
 
     spec_table = ws.spec.tables[table]
     frame = read_source(spec_table.source, spec_table.exclude, field=f"tables.{table}.source", s3_options=ws.spec.s3)

@@ -221,7 +221,7 @@ def parts(backend, table: str) -> Parts:
 def _snap_ops(backend, column: str) -> list:
     """The backend's last step for a discrete number (``SDVSingleTable._sample``): its values
     snapped to the training support at the backend's cuts (``columns.snap_to_support``)."""
-    from synth_ops.columns import support_cuts
+    from synth_ops.spec.columns import support_cuts
 
     support = getattr(backend, "supports", {}).get(column)
     if support is None:

@@ -3,7 +3,7 @@ for the privacy gates' and the quality gate's baselines)."""
 from __future__ import annotations
 
 from synth_ops.errors import InputError
-from synth_ops.workspace import Workspace
+from synth_ops.runtime.workspace import Workspace
 
 
 def split_holdout(n_rows: int, share: float, seed: int):
@@ -26,7 +26,7 @@ def split_holdout(n_rows: int, share: float, seed: int):
 
 def load_training_rows(ws: Workspace, table: str):
     """(train, holdout) frames of the source, exactly as the fit step split them."""
-    from synth_ops.relations import kept_source
+    from synth_ops.profiling.relations import kept_source
 
     frame = kept_source(ws, table)
     train, holdout = split_holdout(len(frame), ws.spec.gates.holdout, ws.spec.synthesizer.seed)

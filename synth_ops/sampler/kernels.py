@@ -17,7 +17,7 @@ the numpy code is then the whole path, about 1.4x slower.
 from __future__ import annotations
 
 try:
-    from synth_ops import _kernels as compiled
+    from synth_ops.sampler import _kernels as compiled
 except ImportError:  # installed without a C compiler: the numpy path gives the same rows
     compiled = None
 

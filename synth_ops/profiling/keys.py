@@ -158,7 +158,7 @@ def _template_capacity(positions: list[str]) -> int:
 
 def shapes_format(series, seed: int, limit: int = 200) -> dict[str, Any]:
     """A stand-in format for identifying text: up to ``limit`` value shapes, letters and digits erased."""
-    from synth_ops.pii import EMAIL_PATTERN
+    from synth_ops.profiling.pii import EMAIL_PATTERN
 
     values = series.dropna().astype(str)
     sample = values.sample(min(len(values), 5 * limit), random_state=seed) if len(values) else values
@@ -293,7 +293,7 @@ def _shapes(fmt, n: int, rng):
     """``n`` values of the format's shapes (``A`` a capital, ``a`` a small letter, ``9`` a digit, any
     other character itself), the shape of each drawn by weight. One matrix of characters for all
     rows, no loop over shapes or positions: generated columns are drawn a block of rows at a time
-    (``columns.BLOCK_ROWS``), and a loop over 200 shapes cost ~13 ms a block."""
+    (``sampler/generated.py``'s ``BLOCK_ROWS``), and a loop over 200 shapes cost ~13 ms a block."""
     import numpy as np
 
     shapes = fmt["shapes"]

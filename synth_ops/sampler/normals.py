@@ -10,7 +10,7 @@ sign of ``u - 0.5`` gives the sign of the draw. Interpolation moves a draw by at
 |z| = 1.15, less in the tails), a thousandth of the copula grid's own steps (``decoders.lookup``);
 ``u`` takes 2^53 values, so the draws reach -8.29 and +8.21 sigma.
 
-Where the install built ``synth_ops._kernels``, the passes are one compiled loop doing the same
+Where the install built ``synth_ops.sampler._kernels``, the passes are one compiled loop doing the same
 arithmetic (``kernels.py``), the same bits; for SFC64 (the copulas' stream) the loop also steps the
 generator as numpy does: 3.0-3.7 ns a value against 5.4-5.9 with numpy's uniforms and 8.2 for the
 numpy passes.
@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import functools
 
-from synth_ops import kernels
+from synth_ops.sampler import kernels
 
 CELL_BITS = 8
 CHUNK = 16_384  # values a pass: the scratch arrays stay in the core's cache (128 KB each)

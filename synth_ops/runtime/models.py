@@ -11,10 +11,17 @@ from __future__ import annotations
 from typing import Any
 
 from synth_ops.errors import ModelIntegrityError
-from synth_ops.fingerprints import sha256_bytes
-from synth_ops.workspace import Workspace
+from synth_ops.io.fingerprints import sha256_bytes
+from synth_ops.runtime.workspace import Workspace
 
 MODEL_JSON = "model.json"
+
+
+def dumps(model: Any) -> bytes:
+    """The fitted backend as the bytes ``write`` stores (cloudpickle: backends hold library objects)."""
+    import cloudpickle
+
+    return cloudpickle.dumps(model)
 
 
 def write(ws: Workspace, unit: str, blob: bytes) -> tuple[str, str]:

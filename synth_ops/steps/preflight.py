@@ -74,8 +74,8 @@ def check_attack_columns(spec_table, table: str, plan: dict[str, dict]) -> None:
 def check_key_capacity(plan: dict[str, dict], table: str, rows: int) -> None:
     """Every unique generated column can number ``rows`` rows (a short code pattern cannot, nor can
     an integer key that would pass 2**63), and every other id its distinct values."""
-    from synth_ops import keys
-    from synth_ops.columns import unique_columns
+    from synth_ops.profiling import keys
+    from synth_ops.spec.columns import unique_columns
 
     problems = []
     unique = set(unique_columns(plan))

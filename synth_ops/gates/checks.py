@@ -1,0 +1,136 @@
+"""The checks a run's gates report under, named and described once for every shell.
+
+A table's gates report under one check per gate family (each privacy measure its own: ``check_of``);
+related tables judged as one release add the release checks, each on the tables it judges
+(``release_checks``, ``release_tables_of``). Dagster's asset checks are built from these; the
+descriptions carry the spec's thresholds.
+"""
+from __future__ import annotations
+
+RELEASE = "release"
+# a release gate result's name -> its check (results are named "<check>:<table or relationship>")
+RELEASE_CHECKS = ("primary_key_unique", "referential_integrity", "cardinality", "release_quality")
+
+
+# gate family -> the check that carries it (the rest: the family's own name)
+CHECK_OF_FAMILY = {"membership": "membership_inference"}
+
+
+def check_of(result: dict) -> str:
+    """The check a gate result belongs to: one per gate family, one per privacy measure."""
+    if result["gate"] == "privacy":
+        return result["name"]
+    return CHECK_OF_FAMILY.get(result["gate"], result["gate"])
+
+
+def gate_names(spec, table: str | None = None) -> list[str]:
+    """One blocking check per gate; the utility gate only when the spec asks for it (the
+    discriminator is measured on every run, blocking only when its threshold is set), the membership
+    attacks unless switched off, and attribute inference for a ``table`` naming sensitive columns."""
+    gates = spec.gates
+    names = ["expectations", "quality", "discriminator", "exact_match", "dcr_share", "pii_leak"]
+    names += ["utility"] if gates.utility is not None else []
+    names += ["membership_inference"] if gates.membership_inference is not None else []
+    if table is not None and gates.attribute_inference is not None and spec.tables[table].sensitive:
+        names.append("attribute_inference")
+    return names
+
+
+def discriminator_rule(gates) -> str:
+    if gates.discriminator_auc_max == "auto":
+        return (f"<= {gates.discriminator_limit(related=False)} for a table modelled alone (related tables: "
+                "measured and reported, not gated)")
+    if gates.discriminator_auc_max is None:
+        return "measured and reported (not gated: gates.discriminator_auc_max is null)"
+    return f"<= {gates.discriminator_auc_max}"
+
+
+def membership_rule(gates) -> str:
+    limit = gates.membership_inference.auc_max if gates.membership_inference else None
+    return ("measured and reported (not gated: gates.membership_inference.auc_max is null)" if limit is None
+            else f"<= {limit}")
+
+
+def attribute_inference_rule(spec, table: str | None) -> str:
+    settings = spec.gates.attribute_inference
+    columns = spec.tables[table] if table is not None else None
+    which = (f"per sensitive column ({', '.join(columns.sensitive)}), inferred from the quasi-identifiers "
+             f"({', '.join(columns.quasi_identifiers)}) by the nearest synthetic row: " if columns else "")
+    limit = settings.risk_max if settings else None
+    return which + ("success on training rows minus on holdout rows, judged at its lower 95% bound, "
+                    + ("measured and reported (not gated)" if limit is None else f"<= {limit}"))
+
+
+def check_description(spec, gate: str, table: str | None = None) -> str:
+    """What a gate measures and which way it must go, with the spec's thresholds."""
+    gates = spec.gates
+    quality = f"SDMetrics quality score of synthetic vs training rows >= {gates.quality_share} x the holdout's own"
+    if gates.quality_min is not None:
+        quality += f", and >= {gates.quality_min}"
+    return {
+        "expectations": "Great Expectations suites (automatic and the spec's) on every synthetic row: failed "
+                        "expectations == 0",
+        "quality": quality,
+        "exact_match": f"share of synthetic rows equal to a training row, beyond the holdout's own share, "
+                       f"<= {gates.exact_match_max}",
+        "dcr_share": f"share of synthetic rows closer to a training row than to a holdout row <= "
+                     f"{gates.dcr_share_max} (0.5 is ideal)",
+        "pii_leak": "real values of replaced (identifying) columns found in synthetic rows, beyond chance: "
+                    "<= the chance bound",
+        "discriminator": "ROC AUC of a classifier telling synthetic from training rows, minus the same for "
+                         "holdout rows, "
+                         + discriminator_rule(gates),
+        "utility": f"per target ({', '.join(gates.utility.columns) if gates.utility else ''}): score of a model "
+                   f"trained on synthetic / trained on real rows, on the holdout, >= "
+                   f"{gates.utility.min_ratio if gates.utility else ''}",
+        "membership_inference": "ROC AUC of each membership inference attack (distance to the closest synthetic "
+                                "row; synthetic over holdout density) telling training from holdout rows, judged at "
+                                f"its lower 95% bound, {membership_rule(gates)}; the empirical epsilon the attacks "
+                                "prove is reported (for a differentially private fit: <= the charged epsilon)",
+        "attribute_inference": attribute_inference_rule(spec, table),
+    }[gate]
+
+
+def release_check_of(result: dict) -> str:
+    """The release check a release gate result belongs to."""
+    name = result["name"].split(":", 1)[0]
+    return "release_quality" if name == "quality" else name
+
+
+def release_checks(spec, plan, table: str) -> list[str]:
+    """The release checks on ``table`` (none for a table outside relationships): its key's
+    uniqueness, the referential integrity and cardinality of the relationships it is the child
+    of, and the multi-table quality, which judges every related table."""
+    related = [r for r in plan.relations if table in (r.parent, r.child)]
+    if not related:
+        return []
+    names = ["primary_key_unique"]
+    children = [r for r in plan.relations if r.child == table]
+    names += ["referential_integrity"] if children else []
+    names += ["cardinality"] if any(not r.implied for r in children) else []
+    return names + ["release_quality"]
+
+
+def release_tables_of(result: dict, plan) -> list[str]:
+    """The tables a release gate result is shown on: the key's table, the relationship's child,
+    or every related table (the multi-table quality)."""
+    check, _, subject = result["name"].partition(":")
+    if check == "primary_key_unique":
+        return [subject]
+    if check in ("referential_integrity", "cardinality"):
+        return [r.child for r in plan.relations if r.name == subject]
+    return list(dict.fromkeys(t for r in plan.relations for t in (r.parent, r.child)))
+
+
+def release_description(spec, check: str) -> str:
+    gates = spec.gates
+    return {
+        "primary_key_unique": "every synthetic row's primary key unique and present: share of rows with a unique "
+                              "key == 1",
+        "referential_integrity": "every synthetic foreign key of this table points at a synthetic parent row: "
+                                 "share resolved == 1",
+        "cardinality": f"1 - KS distance of children per parent row, real vs synthetic, >= {gates.cardinality_min} "
+                       "(or within the 5% sampling noise)",
+        "release_quality": "SDMetrics' multi-table quality score over the related tables >= "
+                           f"{gates.quality_min if gates.quality_min is not None else gates.release_quality_min}",
+    }[check]
