@@ -231,7 +231,8 @@ def test_schedule_comes_from_the_spec(tmp_path):
 
 
 def test_related_tables_materialize_with_lineage_from_parents_to_children(tmp_path, nyc_slice):
-    from tests.conftest import NYC_TABLES, nyc_doc
+    from synth_ops.gates.checks import RELEASE_CHECKS
+    from tests.conftest import NYC_RELATIONSHIPS, NYC_TABLES, nyc_doc
 
     spec = write_spec(tmp_path, nyc_doc(nyc_slice, generate={"shards": 2, "batch_rows": 2000},
                                         # the multi-table copula's empirical marginals sit denser around
@@ -252,6 +253,14 @@ def test_related_tables_materialize_with_lineage_from_parents_to_children(tmp_pa
         for table in NYC_TABLES:
             event = _materializations(instance, ["nyc", table, "published"])[0].asset_materialization
             assert event.metadata["status"].value == "published" and event.metadata["rows"].value > 0, table
+        # the release gates are checks too, on flights (nothing is sampled under it), from one run of them
+        release = {e.check_name: e for e in result.get_asset_check_evaluations()
+                   if e.asset_key == synthetic["flights"] and e.check_name in RELEASE_CHECKS}
+        assert set(release) == set(RELEASE_CHECKS) and all(e.passed for e in release.values())
+        assert release["referential_integrity"].metadata["checks"].value == len(NYC_RELATIONSHIPS)  # one per relationship
+        assert release["primary_key_unique"].metadata["checks"].value >= 4  # the parents' keys at least
+        assert not [e for e in result.get_asset_check_evaluations()
+                    if e.check_name in RELEASE_CHECKS and e.asset_key != synthetic["flights"]]
     versions = {read.split("/")[-2] for read in map(str, (tmp_path / "warehouse" / "nyc").rglob("_manifest.json"))}
     assert len(versions) == 1  # the whole schema is one release
 

@@ -7,8 +7,10 @@ as flat metadata entries, so the Dagster UI plots them run over run.
 from __future__ import annotations
 
 def shown(number, missing: str = "not measured"):
-    """Dagster metadata takes no None: a number, or what its absence means."""
-    return missing if number is None else number
+    """Dagster metadata takes no None (nor numpy scalars): a number, or what its absence means."""
+    if number is None:
+        return missing
+    return number.item() if hasattr(number, "item") else number
 
 
 def check_metadata(check: str, results: list[dict]) -> dict:

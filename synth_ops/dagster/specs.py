@@ -57,8 +57,12 @@ def build_asset_specs(spec, translator: SynthOpsTranslator | None = None) -> lis
                                           "private artifacts)")
             for gate in gate_names(spec, table)
         )
+        related = list(dict.fromkeys(t for r in plan.relations for t in (r.parent, r.child)))
         release = tuple(
             dg.AssetCheckSpec(name=check, asset=key["synthetic"], blocking=True,
+                              # they read every related table's rows: run once all are there
+                              additional_deps=[translator.get_asset_key(spec, t, "synthetic") for t in related
+                                               if t != table],
                               description=f"{release_description(spec, check)} (related tables, judged as one "
                                           "release); publication is blocked when it fails")
             for check in release_checks(spec, plan, table)

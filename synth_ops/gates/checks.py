@@ -1,8 +1,8 @@
 """The checks a run's gates report under, named and described once for every shell.
 
 A table's gates report under one check per gate family (each privacy measure its own: ``check_of``);
-related tables judged as one release add the release checks, each on the tables it judges
-(``release_checks``, ``release_tables_of``). Dagster's asset checks are built from these; the
+related tables judged as one release add the release checks, shown on the related tables nothing is
+sampled under (``release_checks``, ``release_tables_of``). Dagster's asset checks are built from these; the
 descriptions carry the spec's thresholds.
 """
 from __future__ import annotations
@@ -97,29 +97,42 @@ def release_check_of(result: dict) -> str:
     return "release_quality" if name == "quality" else name
 
 
+def release_leaves(plan) -> list[str]:
+    """The related tables no other table is sampled under: where the release checks are shown.
+    A check on a table runs after its rows and blocks what is downstream of it, so a release check
+    (which reads every related table) can only sit on a table with no children."""
+    related = list(dict.fromkeys(t for r in plan.relations for t in (r.parent, r.child)))
+    parents = {r.parent for r in plan.relations}
+    return [t for t in related if t not in parents]
+
+
 def release_checks(spec, plan, table: str) -> list[str]:
-    """The release checks on ``table`` (none for a table outside relationships): its key's
-    uniqueness, the referential integrity and cardinality of the relationships it is the child
-    of, and the multi-table quality, which judges every related table."""
-    related = [r for r in plan.relations if table in (r.parent, r.child)]
-    if not related:
+    """The release checks shown on ``table``: every release check family on each leaf of the related
+    tables (``release_leaves``), none elsewhere."""
+    if table not in release_leaves(plan):
         return []
-    names = ["primary_key_unique"]
-    children = [r for r in plan.relations if r.child == table]
-    names += ["referential_integrity"] if children else []
-    names += ["cardinality"] if any(not r.implied for r in children) else []
-    return names + ["release_quality"]
+    return list(RELEASE_CHECKS)
 
 
 def release_tables_of(result: dict, plan) -> list[str]:
-    """The tables a release gate result is shown on: the key's table, the relationship's child,
-    or every related table (the multi-table quality)."""
+    """The leaves a release gate result is shown on: those sampled under the table it judges (the
+    key's table, the relationship's child), or every leaf (the multi-table quality)."""
     check, _, subject = result["name"].partition(":")
+    leaves = release_leaves(plan)
     if check == "primary_key_unique":
-        return [subject]
-    if check in ("referential_integrity", "cardinality"):
-        return [r.child for r in plan.relations if r.name == subject]
-    return list(dict.fromkeys(t for r in plan.relations for t in (r.parent, r.child)))
+        judged = subject
+    elif check in ("referential_integrity", "cardinality"):
+        judged = next((r.child for r in plan.relations if r.name == subject), None)
+    else:
+        return leaves
+    below, frontier = {judged}, [judged]
+    while frontier:  # the tables sampled under the judged one, at any depth
+        table = frontier.pop()
+        for r in plan.relations:
+            if r.parent == table and r.child not in below:
+                below.add(r.child)
+                frontier.append(r.child)
+    return [t for t in leaves if t in below]
 
 
 def release_description(spec, check: str) -> str:

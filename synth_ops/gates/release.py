@@ -96,7 +96,7 @@ def _release_gates(ws: Workspace, plan, synthetic: _Synthetic) -> list[GateResul
                                       / max(len(real_counts) * len(synthetic_counts), 1))
         results.append(GateResult(
             gate="release", name=f"cardinality:{relation.name}", value=1.0 - distance,
-            threshold=gates.cardinality_min, bound=1.0 - noise,
+            threshold=gates.cardinality_min, bound=float(1.0 - noise),
             passed=1.0 - distance >= gates.cardinality_min or distance <= noise,
             detail=f"1 - KS distance of children per parent row, real ({len(real_counts)} parents) vs synthetic "
                    f"({len(synthetic_counts)}); a distance within the 5% sampling noise {noise:.3f} also passes"))
