@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.synth-ops-installed
 
-.PHONY: install demo test bench clean chromium services deploy-check ui-smoke docs
+.PHONY: install demo test bench clean chromium services deploy-check ui-smoke docs lint
 
 install: $(STAMP)
 
@@ -50,7 +50,12 @@ docs: $(STAMP)
 # module's fixtures (the Celery cluster, the Airflow home) start once. TEST_WORKERS=0: one process.
 TEST_WORKERS ?= 2
 
-test: $(STAMP) chromium services deploy-check docs
+# ruff: lint and format, configured in pyproject.toml (the layering is tests/test_layers.py's)
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test: $(STAMP) chromium services deploy-check docs lint
 	$(PY) -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # Starts dagster dev and the Airflow 3 UI on loopback, runs penguins in both, saves screenshots

@@ -3,6 +3,7 @@
 Optional: where no C compiler is found the install goes on without it, and the sampler runs the
 numpy code it replaces, which gives the same rows (``synth_ops/sampler/kernels.py``).
 """
+
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
@@ -19,5 +20,7 @@ class BuildKernels(build_ext):
         super().build_extensions()
 
 
-setup(ext_modules=[Extension("synth_ops.sampler._kernels", ["synth_ops/sampler/_kernels.c"], optional=True)],
-      cmdclass={"build_ext": BuildKernels})
+setup(
+    ext_modules=[Extension("synth_ops.sampler._kernels", ["synth_ops/sampler/_kernels.c"], optional=True)],
+    cmdclass={"build_ext": BuildKernels},
+)

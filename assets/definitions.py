@@ -1,8 +1,9 @@
 """Dagster code location: every spec in examples/, as assets with blocking gate checks.
 
-    dagster dev -f assets/definitions.py
-    dagster definitions validate -f assets/definitions.py
+dagster dev -f assets/definitions.py
+dagster definitions validate -f assets/definitions.py
 """
+
 from pathlib import Path
 
 from synth_ops.dagster import SynthOpsResource, build_definitions

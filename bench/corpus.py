@@ -7,6 +7,7 @@ unique, and for a table that did not publish, the one line that says why.
 
     python bench/corpus.py [--skip-heavy] [--tables a,b,c] [--json results.json]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,8 +27,13 @@ from corpus_tables import TABLES, write_source  # noqa: E402
 
 
 def default_spec(name: str, source: Path, directory: Path, shards: int = 3) -> Path:
-    doc = {"name": name, "tables": {name: {"source": str(source)}}, "generate": {"shards": shards},
-           "publish": {"uri": str(directory / "warehouse")}, "artifacts": {"uri": str(directory / "artifacts")}}
+    doc = {
+        "name": name,
+        "tables": {name: {"source": str(source)}},
+        "generate": {"shards": shards},
+        "publish": {"uri": str(directory / "warehouse")},
+        "artifacts": {"uri": str(directory / "artifacts")},
+    }
     path = directory / "spec.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     return path
@@ -38,25 +44,38 @@ def run_table(name: str, directory: Path, shards: int = 3, fmt: str = "csv", tim
     source = write_source(name, directory / "source", fmt)
     spec = default_spec(name, source, directory, shards)
     started = time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", "synth_ops.cli", "-q", "run", str(spec)], capture_output=True,
-                            text=True, timeout=timeout, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    row = {"table": name, "exit": result.returncode, "seconds": round(time.perf_counter() - started, 1),
-           "stderr": result.stderr.strip()}
+    result = subprocess.run(
+        [sys.executable, "-m", "synth_ops.cli", "-q", "run", str(spec)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    row = {
+        "table": name,
+        "exit": result.returncode,
+        "seconds": round(time.perf_counter() - started, 1),
+        "stderr": result.stderr.strip(),
+    }
     row.update(_measures(name, spec))
     return row
 
 
 def _measures(name: str, spec_path: Path) -> dict:
+    from synth_ops.runtime.workspace import Workspace
     from synth_ops.spec import load_spec
     from synth_ops.stores import read_json
-    from synth_ops.runtime.workspace import Workspace
 
     ws = Workspace.open(load_spec(spec_path))
     out: dict = {}
     if ws.has(name, "profile.json"):
         profile = ws.read(name, "profile.json")
-        out.update(rows=profile["rows"], columns=len(profile["columns"]), primary_key=profile["primary_key"],
-                   generated=profile["record"].get("generated", {}))
+        out.update(
+            rows=profile["rows"],
+            columns=len(profile["columns"]),
+            primary_key=profile["primary_key"],
+            generated=profile["record"].get("generated", {}),
+        )
     if ws.has(name, "model.json"):
         out["fit_seconds"] = ws.read(name, "model.json")["fit_seconds"]
     shards = sorted(ws.artifacts.list(ws.key(name, "shards")))
@@ -93,14 +112,18 @@ def format_row(row: dict) -> str:
         lines = [line for line in row["stderr"].splitlines() if line.strip()]
         why = " ".join(lines[-3:])[:300].replace("|", "/")
     key = {True: "unique", False: "REPEATED"}.get(row.get("key_unique"), "-")
-    return (f"| {row['table']} | {row.get('rows', '?')} x {row.get('columns', '?')} | {row['exit']} | "
-            f"{_cell(row.get('quality_score'), True)} | {_cell(row.get('exact_match'))} | "
-            f"{_cell(row.get('dcr_share'))} | {row.get('fit_seconds', '-')} | {row.get('generate_seconds', '-')} | "
-            f"{row.get('primary_key') or '-'}: {key} | {why} |")
+    return (
+        f"| {row['table']} | {row.get('rows', '?')} x {row.get('columns', '?')} | {row['exit']} | "
+        f"{_cell(row.get('quality_score'), True)} | {_cell(row.get('exact_match'))} | "
+        f"{_cell(row.get('dcr_share'))} | {row.get('fit_seconds', '-')} | {row.get('generate_seconds', '-')} | "
+        f"{row.get('primary_key') or '-'}: {key} | {why} |"
+    )
 
 
-HEADER = ("| table | rows x cols | exit | quality / holdout baseline | exact-match excess | DCR share | fit s | "
-          "generate s | primary key | why not published |\n|---|---|---|---|---|---|---|---|---|---|")
+HEADER = (
+    "| table | rows x cols | exit | quality / holdout baseline | exact-match excess | DCR share | fit s | "
+    "generate s | primary key | why not published |\n|---|---|---|---|---|---|---|---|---|---|"
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,8 +132,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tables", help="comma-separated table names (default: all)")
     parser.add_argument("--json", help="also write every row as JSON here")
     args = parser.parse_args(argv)
-    names = args.tables.split(",") if args.tables else [n for n, t in TABLES.items()
-                                                          if not (args.skip_heavy and t.heavy)]
+    names = (
+        args.tables.split(",") if args.tables else [n for n, t in TABLES.items() if not (args.skip_heavy and t.heavy)]
+    )
     rows = []
     print(HEADER, flush=True)
     for name in names:

@@ -18,6 +18,7 @@ as many synthetic rows as training rows, against the training rows:
 
 Prints a Markdown table and writes a small SVG chart (quality and utility against epsilon).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,9 +33,15 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 # the survey's answer codes are public (its questionnaire): declared as categories
-CATEGORIES = {"rate_marriage": [1, 2, 3, 4, 5], "religious": [1, 2, 3, 4], "occupation": [1, 2, 3, 4, 5, 6],
-              "occupation_husb": [1, 2, 3, 4, 5, 6], "children": [0, 1, 2, 3, 4, 5.5],
-              "educ": [9, 12, 14, 16, 17, 20], "had_affair": [False, True]}
+CATEGORIES = {
+    "rate_marriage": [1, 2, 3, 4, 5],
+    "religious": [1, 2, 3, 4],
+    "occupation": [1, 2, 3, 4, 5, 6],
+    "occupation_husb": [1, 2, 3, 4, 5, 6],
+    "children": [0, 1, 2, 3, 4, 5.5],
+    "educ": [9, 12, 14, 16, 17, 20],
+    "had_affair": [False, True],
+}
 BOUNDS = {"age": [17.5, 42], "yrs_married": [0.5, 23], "affairs": [0, 60]}
 INTEGER_CODES = ("rate_marriage", "religious", "occupation", "occupation_husb", "educ")
 TARGET = "had_affair"
@@ -54,14 +61,28 @@ def _table(directory: Path) -> Path:
 
 
 def _doc(source: Path, directory: Path, kind: str, epsilon: float | None) -> dict:
-    doc = {"name": "fair", "tables": {"fair": {"source": str(source), "metadata": {"columns": {
-               c: {"sdtype": "boolean" if c == TARGET else "categorical"} for c in CATEGORIES}}}},
-           "synthesizer": {"kind": kind, "seed": 11}, "publish": {"uri": str(directory / "warehouse")},
-           "artifacts": {"uri": str(directory / "artifacts")}}
+    doc = {
+        "name": "fair",
+        "tables": {
+            "fair": {
+                "source": str(source),
+                "metadata": {
+                    "columns": {c: {"sdtype": "boolean" if c == TARGET else "categorical"} for c in CATEGORIES}
+                },
+            }
+        },
+        "synthesizer": {"kind": kind, "seed": 11},
+        "publish": {"uri": str(directory / "warehouse")},
+        "artifacts": {"uri": str(directory / "artifacts")},
+    }
     if epsilon is not None:
-        doc["privacy"] = {"epsilon": epsilon, "delta": 1e-9, "budget": {"epsilon": 1000.0, "delta": 1e-6},
-                          "bounds": {"fair": BOUNDS},
-                          "categories": {"fair": {c: v for c, v in CATEGORIES.items() if c != TARGET}}}
+        doc["privacy"] = {
+            "epsilon": epsilon,
+            "delta": 1e-9,
+            "budget": {"epsilon": 1000.0, "delta": 1e-6},
+            "bounds": {"fair": BOUNDS},
+            "categories": {"fair": {c: v for c, v in CATEGORIES.items() if c != TARGET}},
+        }
     return doc
 
 
@@ -70,11 +91,11 @@ def _synthesize(doc: dict, directory: Path):
     import pandas as pd
 
     from synth_ops.profiling.holdout import load_training_rows
+    from synth_ops.runtime.workspace import Workspace
     from synth_ops.spec import load_spec
     from synth_ops.steps.fit import fit
     from synth_ops.steps.generate import generate
     from synth_ops.steps.profile import profile
-    from synth_ops.runtime.workspace import Workspace
 
     spec = directory / "spec.yaml"
     spec.write_text(yaml.safe_dump(doc))
@@ -87,8 +108,13 @@ def _synthesize(doc: dict, directory: Path):
 
     shards = sorted(Path(ws.artifacts.local_path(ws.key("fair", "shards"))).glob("part-*.parquet"))
     synthetic = pd.concat([pq.read_table(p).to_pandas() for p in shards], ignore_index=True)
-    return train, holdout, synthetic.sample(len(train), random_state=0, replace=len(synthetic) < len(train)), \
-        record.fit_seconds, ws.read("fair", "metadata.json")["tables"]["fair"]
+    return (
+        train,
+        holdout,
+        synthetic.sample(len(train), random_state=0, replace=len(synthetic) < len(train)),
+        record.fit_seconds,
+        ws.read("fair", "metadata.json")["tables"]["fair"],
+    )
 
 
 def _histograms(frame, real):
@@ -131,9 +157,15 @@ def _scores(train, holdout, synthetic, metadata) -> dict:
     quality, _ = quality_score(train, synthetic, metadata, "fair")
     real_h, synthetic_h = _histograms(train, train), _histograms(synthetic, train)
     one = np.mean([_tvd(real_h[c], synthetic_h[c]) for c in real_h.columns])
-    two = np.mean([_tvd(real_h[a].astype(str) + "|" + real_h[b].astype(str),
-                        synthetic_h[a].astype(str) + "|" + synthetic_h[b].astype(str))
-                   for a, b in itertools.combinations(real_h.columns, 2)])
+    two = np.mean(
+        [
+            _tvd(
+                real_h[a].astype(str) + "|" + real_h[b].astype(str),
+                synthetic_h[a].astype(str) + "|" + synthetic_h[b].astype(str),
+            )
+            for a, b in itertools.combinations(real_h.columns, 2)
+        ]
+    )
     features = [c for c in train.columns if c not in (TARGET, "affairs")]  # affairs would give it away
 
     def auc(rows) -> float:
@@ -143,8 +175,12 @@ def _scores(train, holdout, synthetic, metadata) -> dict:
             return float("nan")
         model = HistGradientBoostingClassifier(random_state=0)
         model.fit(rows[features].apply(pd.to_numeric, errors="coerce"), labels)
-        return float(roc_auc_score(holdout[TARGET].astype(bool),
-                                   model.predict_proba(holdout[features].apply(pd.to_numeric, errors="coerce"))[:, 1]))
+        return float(
+            roc_auc_score(
+                holdout[TARGET].astype(bool),
+                model.predict_proba(holdout[features].apply(pd.to_numeric, errors="coerce"))[:, 1],
+            )
+        )
 
     return {"quality": quality, "tvd1": float(one), "tvd2": float(two), "auc": auc(synthetic), "auc_real": auc(train)}
 
@@ -164,25 +200,41 @@ def _svg(rows: list[dict], copula: dict, path: Path) -> None:
     def y(value):
         return top + (y1 - value) / (y1 - y0) * (height - top - bottom)
 
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" '
-             'font-size="11">', f'<rect width="{width}" height="{height}" fill="white"/>']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" '
+        'font-size="11">',
+        f'<rect width="{width}" height="{height}" fill="white"/>',
+    ]
     for tick in (0.4, 0.6, 0.8, 1.0):
-        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" stroke="#eee"/>'
-                     f'<text x="{left - 6}" y="{y(tick) + 4:.1f}" text-anchor="end">{tick:.1f}</text>')
+        parts.append(
+            f'<line x1="{left}" x2="{width - right}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" stroke="#eee"/>'
+            f'<text x="{left - 6}" y="{y(tick) + 4:.1f}" text-anchor="end">{tick:.1f}</text>'
+        )
     for r, value in zip(rows, xs):
-        parts.append(f'<text x="{x(value):.1f}" y="{height - bottom + 16}" text-anchor="middle">{r["epsilon"]:g}</text>')
-    parts.append(f'<text x="{(left + width - right) / 2:.1f}" y="{height - 4}" text-anchor="middle">epsilon per fit '
-                 '(log scale)</text>')
+        parts.append(
+            f'<text x="{x(value):.1f}" y="{height - bottom + 16}" text-anchor="middle">{r["epsilon"]:g}</text>'
+        )
+    parts.append(
+        f'<text x="{(left + width - right) / 2:.1f}" y="{height - 4}" text-anchor="middle">epsilon per fit '
+        "(log scale)</text>"
+    )
     for key, colour, label in (("quality", "#2f6db5", "quality"), ("auc", "#d9822b", "AUC, trained on synthetic")):
         points = " ".join(f"{x(v):.1f},{y(r[key]):.1f}" for r, v in zip(rows, xs) if r[key] == r[key])
         parts.append(f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="2"/>')
-        parts += [f'<circle cx="{x(v):.1f}" cy="{y(r[key]):.1f}" r="3" fill="{colour}"/>'
-                  for r, v in zip(rows, xs) if r[key] == r[key]]
-        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y(copula[key]):.1f}" y2="{y(copula[key]):.1f}" '
-                     f'stroke="{colour}" stroke-dasharray="4 3"/>')
+        parts += [
+            f'<circle cx="{x(v):.1f}" cy="{y(r[key]):.1f}" r="3" fill="{colour}"/>'
+            for r, v in zip(rows, xs)
+            if r[key] == r[key]
+        ]
+        parts.append(
+            f'<line x1="{left}" x2="{width - right}" y1="{y(copula[key]):.1f}" y2="{y(copula[key]):.1f}" '
+            f'stroke="{colour}" stroke-dasharray="4 3"/>'
+        )
         parts.append(f'<text x="{width - right + 6}" y="{y(rows[-1][key]) + 4:.1f}" fill="{colour}">{label}</text>')
-    parts.append(f'<text x="{width - right + 6}" y="{y(copula["quality"]) + 14:.1f}" fill="#666">dashed: non-DP '
-                 'copula</text></svg>')
+    parts.append(
+        f'<text x="{width - right + 6}" y="{y(copula["quality"]) + 14:.1f}" fill="#666">dashed: non-DP '
+        "copula</text></svg>"
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(parts) + "\n")
 
@@ -203,20 +255,32 @@ def main() -> None:
             directory = tmp / f"{kind}-{epsilon}"
             directory.mkdir()
             started = time.perf_counter()
-            train, holdout, synthetic, fit_seconds, metadata = _synthesize(_doc(source, directory, kind, epsilon),
-                                                                           directory)
+            train, holdout, synthetic, fit_seconds, metadata = _synthesize(
+                _doc(source, directory, kind, epsilon), directory
+            )
             scores = _scores(train, holdout, synthetic, metadata)
-            rows.append({"kind": kind, "epsilon": epsilon, "fit_seconds": fit_seconds,
-                         "wall": time.perf_counter() - started, **scores})
+            rows.append(
+                {
+                    "kind": kind,
+                    "epsilon": epsilon,
+                    "fit_seconds": fit_seconds,
+                    "wall": time.perf_counter() - started,
+                    **scores,
+                }
+            )
             print(rows[-1], flush=True)
     copula, dp_rows = rows[0], rows[1:]
     print()
-    print(f"| synthesizer | epsilon per fit (delta 1e-9) | quality | TVD 1-way | TVD 2-way | AUC on real holdout "
-          f"(real-trained: {copula['auc_real']:.3f}) | fit s |")
+    print(
+        f"| synthesizer | epsilon per fit (delta 1e-9) | quality | TVD 1-way | TVD 2-way | AUC on real holdout "
+        f"(real-trained: {copula['auc_real']:.3f}) | fit s |"
+    )
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in rows:
         epsilon = "none (not DP)" if r["epsilon"] is None else f"{r['epsilon']:g}"
-        print(f"| {r['kind']} | {epsilon} | {r['quality']:.3f} | {r['tvd1']:.3f} | {r['tvd2']:.3f} | {r['auc']:.3f} | {r['fit_seconds']:.1f} |")
+        print(
+            f"| {r['kind']} | {epsilon} | {r['quality']:.3f} | {r['tvd1']:.3f} | {r['tvd2']:.3f} | {r['auc']:.3f} | {r['fit_seconds']:.1f} |"
+        )
     _svg(dp_rows, copula, Path(args.svg))
     print(f"chart: {args.svg}")
 

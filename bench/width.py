@@ -21,6 +21,7 @@ every time.
 
     python bench/width.py [--widths 20,200] [--rows 300] [--profile 25] [--keep DIR]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -65,8 +66,13 @@ def wide_table(rows: int, width: int, seed: int = SEED):
 
 def _cli(*args: str, timeout: float) -> tuple[float, subprocess.CompletedProcess]:
     started = time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", "synth_ops.cli", "-q", *args], capture_output=True, text=True,
-                            timeout=timeout, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    result = subprocess.run(
+        [sys.executable, "-m", "synth_ops.cli", "-q", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     return time.perf_counter() - started, result
 
 
@@ -97,19 +103,20 @@ def gate_breakdown(spec_path: Path, table: str, profile_top: int) -> tuple[list[
     first use loads the real rows, shared by the later ones); with ``profile_top``, a cProfile listing."""
     from synth_ops.gates import GATES, GateInput
     from synth_ops.runtime.quiet import quiet_libraries
-    from synth_ops.spec import load_spec
     from synth_ops.runtime.shards import verified_shards
+    from synth_ops.runtime.workspace import Workspace
+    from synth_ops.spec import load_spec
     from synth_ops.steps.generate import shard_records
     from synth_ops.steps.validate import _write_report
-    from synth_ops.runtime.workspace import Workspace
 
     ws = Workspace.open(load_spec(spec_path))
     shards = shard_records(ws, table)
     rows, profiler = [], cProfile.Profile() if profile_top else None
     with verified_shards(ws, shards) as paths, quiet_libraries():
-        gate_input = GateInput(ws=ws, table=table, profile=ws.read(table, "profile.json"), shard_paths=paths,
-                               shards=shards)
-        gate_input.real  # loaded once for every gate: not charged to the first one
+        gate_input = GateInput(
+            ws=ws, table=table, profile=ws.read(table, "profile.json"), shard_paths=paths, shards=shards
+        )
+        _ = gate_input.real  # loaded once for every gate: not charged to the first one
         results = []
         for gate in GATES:
             started = time.perf_counter()
@@ -139,8 +146,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--widths", default="20,200", help="comma-separated column counts (default 20,200)")
     parser.add_argument("--rows", type=int, default=300)
-    parser.add_argument("--profile", type=int, default=0, metavar="N",
-                        help="also list the N functions with most cumulative time in the widest validation")
+    parser.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also list the N functions with most cumulative time in the widest validation",
+    )
     parser.add_argument("--timeout", type=float, default=3600)
     parser.add_argument("--keep", help="work in this directory and keep it (default: a temporary one)")
     args = parser.parse_args(argv)
@@ -161,8 +173,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(row["stderr"][-2000:], file=sys.stderr)
         narrow, wide = results[0], results[-1]
         ratio = wide["run"] / narrow["run"]
-        print(f"\nwhole run {wide['width']}/{narrow['width']} columns: {wide['run']:.1f} s / {narrow['run']:.1f} s "
-              f"= {ratio:.1f}x (columns {wide['width'] / narrow['width']:.0f}x; target <= ~12x)")
+        print(
+            f"\nwhole run {wide['width']}/{narrow['width']} columns: {wide['run']:.1f} s / {narrow['run']:.1f} s "
+            f"= {ratio:.1f}x (columns {wide['width'] / narrow['width']:.0f}x; target <= ~12x)"
+        )
         for step in STEPS:
             if step in narrow and step in wide:
                 print(f"  {step}: {wide[step]:.1f} s / {narrow[step]:.1f} s = {wide[step] / narrow[step]:.1f}x")
@@ -173,14 +187,16 @@ def main(argv: list[str] | None = None) -> int:
         breakdowns = {row["width"]: gate_breakdown(row["spec"], f"wide{row['width']}", 0)[0] for row in results}
         # profiled apart: cProfile's overhead on GX's pure-Python graph work would skew the timings
         listing = gate_breakdown(wide["spec"], f"wide{wide['width']}", args.profile)[1] if args.profile else ""
-        print(f"\nvalidate, in process, each gate family and the HTML report (target at {wide['width']} columns: "
-              "well under 60 s):")
+        print(
+            f"\nvalidate, in process, each gate family and the HTML report (target at {wide['width']} columns: "
+            "well under 60 s):"
+        )
         print("| gate | " + " | ".join(f"{w} cols s" for w in breakdowns) + f" | {wide['width']}/{narrow['width']} |")
         print("|---|" + "---:|" * (len(breakdowns) + 1))
         names = [name for name, _, _ in breakdowns[wide["width"]]]
         for name in names + ["all"]:
             cells = []
-            for width, gates in breakdowns.items():
+            for gates in breakdowns.values():
                 seconds = {n: s for n, s, _ in gates}
                 cells.append(sum(seconds.values()) if name == "all" else seconds.get(name, float("nan")))
             ratio = cells[-1] / cells[0] if cells[0] > 0.05 else float("nan")

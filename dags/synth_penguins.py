@@ -2,6 +2,7 @@
 
 SYNTH_OPS_ROOT (default: the repository) is where the example spec and its relative paths live.
 """
+
 import os
 from pathlib import Path
 

@@ -2,6 +2,7 @@
 
 Scheduled on the published table's Asset; reads the release through `_latest.json` only.
 """
+
 import os
 from pathlib import Path
 

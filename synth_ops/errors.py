@@ -3,6 +3,7 @@
 Each subclass maps to one CLI exit code (see ``EXIT_CODES``), so the shells
 (CLI, Dagster, Airflow) translate errors the same way.
 """
+
 from __future__ import annotations
 
 

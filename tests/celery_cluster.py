@@ -11,6 +11,7 @@ reports its Celery name as its hostname (``[core] hostname_callable``), so the m
 task instances say which worker ran them. This module imports nothing heavy at the top: the
 workers import it for ``worker_hostname``.
 """
+
 from __future__ import annotations
 
 import os
@@ -64,7 +65,7 @@ def session_members(session: int) -> list[int]:
             stat = (entry / "stat").read_text()
         except OSError:
             continue
-        fields = stat[stat.rindex(")") + 2:].split()  # state ppid pgrp session ...
+        fields = stat[stat.rindex(")") + 2 :].split()  # state ppid pgrp session ...
         if int(fields[3]) == session:
             members.append(int(entry.name))
     return members
@@ -144,7 +145,8 @@ def write_synth_dag(dags: Path, dag_id: str, spec: Path, root: Path, retries: in
     """A DAG file with synth-ops' task group for ``spec``; ``retries`` on every task but validate
     (a failed gate is final), one second apart so a retried shard starts promptly."""
     path = dags / f"{dag_id}.py"
-    path.write_text(textwrap.dedent(f"""
+    path.write_text(
+        textwrap.dedent(f"""
         import datetime
         import pendulum
         from airflow.sdk import DAG
@@ -152,15 +154,22 @@ def write_synth_dag(dags: Path, dag_id: str, spec: Path, root: Path, retries: in
         with DAG({dag_id!r}, schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False,
                  default_args={{"retries": {retries}, "retry_delay": datetime.timedelta(seconds=1)}}):
             synth_task_group({str(spec)!r}, root={str(root)!r})
-    """))
+    """)
+    )
     return path
 
 
 class CeleryCluster:
     """Airflow 3.3 with the CeleryExecutor: PostgreSQL metadata, Redis broker, N Celery workers."""
 
-    def __init__(self, base: Path, dags: Path, workers: tuple[str, ...] = ("worker-a", "worker-b"),
-                 heartbeat_timeout: int = 10, extra_env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        base: Path,
+        dags: Path,
+        workers: tuple[str, ...] = ("worker-a", "worker-b"),
+        heartbeat_timeout: int = 10,
+        extra_env: dict[str, str] | None = None,
+    ):
         self.base = Path(base)
         self.dags = Path(dags)
         self.worker_names = workers
@@ -205,16 +214,19 @@ class CeleryCluster:
         }
 
     # -- lifecycle ---------------------------------------------------------------------------------
-    def start(self, timeout: float = 240) -> "CeleryCluster":
+    def start(self, timeout: float = 240) -> CeleryCluster:
         deadline = time.monotonic() + timeout
         self.database = create_database("synthops_af")
         self.redis_db = claim_redis_database(self.token)
-        migrated = subprocess.run([self.airflow, "db", "migrate"], env=self.env(), capture_output=True, text=True,
-                                  timeout=timeout)
+        migrated = subprocess.run(
+            [self.airflow, "db", "migrate"], env=self.env(), capture_output=True, text=True, timeout=timeout
+        )
         if migrated.returncode != 0:
             raise RuntimeError(f"airflow db migrate failed: {migrated.stderr[-2000:]}")
-        self._launch("api-server", [self.airflow, "api-server", "--host", "127.0.0.1", "--port", str(self.port),
-                                    "--workers", "1"])
+        self._launch(
+            "api-server",
+            [self.airflow, "api-server", "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1"],
+        )
         self._launch("scheduler", [self.airflow, "scheduler", "--skip-serve-logs"])
         self._launch("dag-processor", [self.airflow, "dag-processor"])
         for name in self.worker_names:
@@ -227,15 +239,31 @@ class CeleryCluster:
 
     def start_worker(self, name: str) -> None:
         """A Celery worker with one slot, named ``<name>@<host>``; serve-logs off (two on one port)."""
-        self._launch(name, [self.airflow, "celery", "worker", "--concurrency", "1", "--celery-hostname",
-                            f"{name}@%h", "--queues", f"synth_ops_{self.token}", "--skip-serve-logs"],
-                     {"AIRFLOW__CORE__HOSTNAME_CALLABLE": "tests.celery_cluster.worker_hostname",
-                      WORKER_VARIABLE: name})
+        self._launch(
+            name,
+            [
+                self.airflow,
+                "celery",
+                "worker",
+                "--concurrency",
+                "1",
+                "--celery-hostname",
+                f"{name}@%h",
+                "--queues",
+                f"synth_ops_{self.token}",
+                "--skip-serve-logs",
+            ],
+            {"AIRFLOW__CORE__HOSTNAME_CALLABLE": "tests.celery_cluster.worker_hostname", WORKER_VARIABLE: name},
+        )
 
     def wait_worker_ready(self, name: str, timeout: float = 120) -> None:
         # Celery logs "<name>@<host> ready." once it consumes from the queue
-        wait_until(lambda: f"{name}@{socket.gethostname()} ready." in self.log(name) or self._dead(name), timeout,
-                   f"Celery worker {name}", on_timeout=lambda: self.tail(name))
+        wait_until(
+            lambda: f"{name}@{socket.gethostname()} ready." in self.log(name) or self._dead(name),
+            timeout,
+            f"Celery worker {name}",
+            on_timeout=lambda: self.tail(name),
+        )
         if self._dead(name):
             raise RuntimeError(f"Celery worker {name} exited:{self.tail(name)}")
 
@@ -281,13 +309,23 @@ class CeleryCluster:
     # -- runs --------------------------------------------------------------------------------------
     def trigger(self, dag_id: str, timeout: float = 120) -> str:
         """Wait until the dag-processor has serialized ``dag_id``, then trigger one run."""
-        wait_until(lambda: self.query("SELECT 1 FROM serialized_dag WHERE dag_id = %s", (dag_id,)), timeout,
-                   f"the dag-processor to serialize {dag_id}", interval=0.5,
-                   on_timeout=lambda: self.tail("dag-processor") + str(self.query(
-                       "SELECT filename, stacktrace FROM import_error")))
+        wait_until(
+            lambda: self.query("SELECT 1 FROM serialized_dag WHERE dag_id = %s", (dag_id,)),
+            timeout,
+            f"the dag-processor to serialize {dag_id}",
+            interval=0.5,
+            on_timeout=lambda: (
+                self.tail("dag-processor") + str(self.query("SELECT filename, stacktrace FROM import_error"))
+            ),
+        )
         run_id = f"scaleout_{secrets.token_hex(4)}"
-        triggered = subprocess.run([self.airflow, "dags", "trigger", dag_id, "--run-id", run_id], env=self.env(),
-                                   capture_output=True, text=True, timeout=timeout)
+        triggered = subprocess.run(
+            [self.airflow, "dags", "trigger", dag_id, "--run-id", run_id],
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         if triggered.returncode != 0:
             raise RuntimeError(f"airflow dags trigger failed: {triggered.stderr[-2000:]}")
         return run_id
@@ -297,9 +335,13 @@ class CeleryCluster:
         return rows[0]["state"] if rows else None
 
     def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 240) -> str:
-        return wait_until(lambda: (self.run_state(dag_id, run_id) in ("success", "failed")
-                                   and self.run_state(dag_id, run_id)), timeout, f"DAG run {run_id}",
-                          interval=0.5, on_timeout=lambda: "\n" + self.explain(dag_id, run_id))
+        return wait_until(
+            lambda: self.run_state(dag_id, run_id) in ("success", "failed") and self.run_state(dag_id, run_id),
+            timeout,
+            f"DAG run {run_id}",
+            interval=0.5,
+            on_timeout=lambda: "\n" + self.explain(dag_id, run_id),
+        )
 
     def task_instances(self, dag_id: str, run_id: str, history: bool = False) -> list[dict]:
         """Task instances of a run (``history``: their earlier tries, which Airflow moves aside on retry)."""
@@ -307,7 +349,8 @@ class CeleryCluster:
         return self.query(
             f"SELECT task_id, map_index, try_number, state, hostname, pid, start_date, end_date "
             f"FROM {table} WHERE dag_id = %s AND run_id = %s ORDER BY task_id, map_index, try_number",
-            (dag_id, run_id))
+            (dag_id, run_id),
+        )
 
     def explain(self, dag_id: str, run_id: str) -> str:
         """Task states and the errors the failed tasks logged: what an assertion message should show."""
@@ -315,8 +358,9 @@ class CeleryCluster:
 
         lines = []
         for ti in self.task_instances(dag_id, run_id):
-            lines.append(f"{ti['task_id']}[{ti['map_index']}] try {ti['try_number']}: {ti['state']} "
-                         f"on {ti['hostname']}")
+            lines.append(
+                f"{ti['task_id']}[{ti['map_index']}] try {ti['try_number']}: {ti['state']} on {ti['hostname']}"
+            )
             if ti["state"] != "failed":
                 continue
             folder = self.base / "home" / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={ti['task_id']}"
@@ -349,9 +393,15 @@ class CeleryCluster:
 
     def _launch(self, name: str, command: list[str], extra_env: dict[str, str] | None = None) -> None:
         log = open(self.base / "logs" / f"{name}.log", "ab")
-        self.processes[name] = subprocess.Popen(command, env={**self.env(), **(extra_env or {})}, stdout=log,
-                                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                                start_new_session=True, cwd=self.base)
+        self.processes[name] = subprocess.Popen(
+            command,
+            env={**self.env(), **(extra_env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            cwd=self.base,
+        )
         log.close()
 
     def _dead(self, name: str) -> bool:

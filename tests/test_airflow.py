@@ -3,12 +3,12 @@
 Airflow reads its configuration at import, so everything Airflow runs in subprocesses
 (tests/airflow_driver.py) whose environment points at the temporary home.
 """
+
 import json
 import os
 import subprocess
 import sys
 import textwrap
-
 from pathlib import Path
 
 import pytest
@@ -25,9 +25,16 @@ def airflow_home(tmp_path_factory):
     root = base / "root"
     root.mkdir()
     copy_repo_layout(root)
-    env = {**os.environ, "AIRFLOW_HOME": str(base / "home"), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-           "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"), "SYNTH_OPS_ROOT": str(root)}
-    migrated = subprocess.run([venv_script("airflow"), "db", "migrate"], env=env, capture_output=True, text=True, timeout=300)
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(base / "home"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+        "SYNTH_OPS_ROOT": str(root),
+    }
+    migrated = subprocess.run(
+        [venv_script("airflow"), "db", "migrate"], env=env, capture_output=True, text=True, timeout=300
+    )
     assert migrated.returncode == 0, migrated.stderr[-2000:]
     return {"env": env, "root": root}
 
@@ -54,11 +61,21 @@ def test_every_dag_imports_without_heavy_libraries(airflow_home):
 
 
 def test_provider_is_registered(airflow_home):
-    listed = subprocess.run([venv_script("airflow"), "providers", "list"], env=airflow_home["env"], capture_output=True,
-                            text=True, timeout=120)
+    listed = subprocess.run(
+        [venv_script("airflow"), "providers", "list"],
+        env=airflow_home["env"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert listed.returncode == 0 and "synth-ops" in listed.stdout
-    hooks = subprocess.run([venv_script("airflow"), "providers", "hooks"], env=airflow_home["env"], capture_output=True,
-                           text=True, timeout=120)
+    hooks = subprocess.run(
+        [venv_script("airflow"), "providers", "hooks"],
+        env=airflow_home["env"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert "synth_ops.airflow.hooks.SynthOpsHook" in hooks.stdout
 
 
@@ -81,8 +98,13 @@ def test_synth_penguins_then_train_on_synthetic(airflow_home):
     labels = sorted(t["label"] for t in out["tasks"] if t["task_id"].endswith(".generate"))
     assert labels == [f"penguins shard {i}" for i in range(4)]
     (validated,) = out["xcoms"]["synth_penguins.validate[-1]"]
-    assert {g["name"] for g in validated["gates"]} >= {"quality_score", "discriminator_auc", "exact_match", "dcr_share",
-                                                       "pii_leak"}
+    assert {g["name"] for g in validated["gates"]} >= {
+        "quality_score",
+        "discriminator_auc",
+        "exact_match",
+        "dcr_share",
+        "pii_leak",
+    }
     discriminator = next(g for g in validated["gates"] if g["name"] == "discriminator_auc")
     assert discriminator["threshold"] == 0.2 and discriminator["baseline"] is not None  # the default, alone
     membership = {g["name"]: g for g in validated["gates"] if g["gate"] == "membership"}
@@ -110,13 +132,15 @@ def test_failed_gate_fails_validate_and_skips_publish(airflow_home, tmp_path):
     spec.write_text(yaml.safe_dump(doc))
     dags = tmp_path / "dags"
     dags.mkdir()
-    (dags / "synth_strict.py").write_text(textwrap.dedent(f"""
+    (dags / "synth_strict.py").write_text(
+        textwrap.dedent(f"""
         import pendulum
         from airflow.sdk import DAG
         from synth_ops.airflow import synth_task_group
         with DAG("synth_strict", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC")):
             synth_task_group({str(spec)!r}, root={str(root)!r})
-    """))
+    """)
+    )
     env = {**airflow_home["env"], "AIRFLOW__CORE__DAGS_FOLDER": str(dags)}
     out = _driver(env, "test", "synth_strict")
     states = {t["task_id"].split(".")[-1]: t["state"] for t in out["tasks"] if t["map_index"] <= 0}
@@ -146,8 +170,13 @@ def test_hook_takes_locations_from_a_connection_and_validates_overrides(airflow_
     conn = {"conn_type": "fs", "extra": {"path": str(tmp_path / "pub"), "artifacts_path": str(tmp_path / "art")}}
     env = {**airflow_home["env"], "AIRFLOW_CONN_SYNTH_OPS_DEFAULT": json.dumps(conn)}
     root = airflow_home["root"]
-    result = subprocess.run([sys.executable, "-c", HOOK, str(root / "examples" / "penguins.yaml"), str(root)],
-                            env=env, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", HOOK, str(root / "examples" / "penguins.yaml"), str(root)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     out = json.loads(result.stdout.strip().splitlines()[-1])
     assert out["publish"] == str(tmp_path / "pub") and out["artifacts"] == str(tmp_path / "art")
@@ -158,27 +187,36 @@ def test_hook_takes_locations_from_a_connection_and_validates_overrides(airflow_
 def test_related_tables_generate_in_dependency_order(airflow_home, tmp_path, nyc_slice):
     from tests.conftest import NYC_TABLES, nyc_doc, write_spec
 
-    spec = write_spec(tmp_path, nyc_doc(nyc_slice, generate={"shards": 2, "batch_rows": 2000},
-                                        # the multi-table copula's empirical marginals sit denser around
-                                        # training values: on this slice's flights the density attack's
-                                        # bound lands at 0.652 (README, "Privacy attacks"); this test is
-                                        # about ordering, not privacy
-                                        gates={"membership_inference": {"auc_max": None}}))
+    spec = write_spec(
+        tmp_path,
+        nyc_doc(
+            nyc_slice,
+            generate={"shards": 2, "batch_rows": 2000},
+            # the multi-table copula's empirical marginals sit denser around
+            # training values: on this slice's flights the density attack's
+            # bound lands at 0.652 (README, "Privacy attacks"); this test is
+            # about ordering, not privacy
+            gates={"membership_inference": {"auc_max": None}},
+        ),
+    )
     dags = tmp_path / "dags"
     dags.mkdir()
-    (dags / "synth_nyc.py").write_text(textwrap.dedent(f"""
+    (dags / "synth_nyc.py").write_text(
+        textwrap.dedent(f"""
         import pendulum
         from airflow.sdk import DAG
         from synth_ops.airflow import synth_task_group
         with DAG("synth_nyc", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC")):
             synth_task_group({str(spec)!r})
-    """))
+    """)
+    )
     env = {**airflow_home["env"], "AIRFLOW__CORE__DAGS_FOLDER": str(dags)}
     out = _driver(env, "test", "synth_nyc")
     assert out["run_state"] == "success", out["log"][-3000:]
     upstream = out["upstream"]
-    assert upstream["synth_nyc.generate_flights"] == sorted(f"synth_nyc.generate_{t}" for t in
-                                                            ("airlines", "airports", "planes", "weather"))
+    assert upstream["synth_nyc.generate_flights"] == sorted(
+        f"synth_nyc.generate_{t}" for t in ("airlines", "airports", "planes", "weather")
+    )
     assert upstream["synth_nyc.generate_weather"] == ["synth_nyc.generate_airports"]
     spans = {}
     for task in out["tasks"]:
@@ -201,7 +239,8 @@ def test_bad_input_fails_for_good_without_retries(airflow_home, tmp_path):
     spec = write_spec(tmp_path, penguins_doc(source))
     dags = tmp_path / "dags"
     dags.mkdir()
-    (dags / "synth_empty.py").write_text(textwrap.dedent(f"""
+    (dags / "synth_empty.py").write_text(
+        textwrap.dedent(f"""
         import datetime
         import pendulum
         from airflow.sdk import DAG
@@ -209,7 +248,8 @@ def test_bad_input_fails_for_good_without_retries(airflow_home, tmp_path):
         with DAG("synth_empty", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
                  default_args={{"retries": 3, "retry_delay": datetime.timedelta(seconds=1)}}):
             synth_task_group({str(spec)!r})
-    """))
+    """)
+    )
     env = {**airflow_home["env"], "AIRFLOW__CORE__DAGS_FOLDER": str(dags)}
     out = _driver(env, "test", "synth_empty")
     states = {t["task_id"].split(".")[-1]: t["state"] for t in out["tasks"] if t["map_index"] <= 0}
@@ -225,22 +265,34 @@ def test_a_dp_fit_puts_its_charge_and_the_ledger_totals_in_xcom(airflow_home, tm
     charge and the ledger's totals; a second run past the budget fails the fit for good."""
     from tests.conftest import PENGUINS_CSV
 
-    doc = {"name": "penguins_dp", "tables": {"penguins": {
-               "source": str(PENGUINS_CSV),
-               # two categorical columns: the fit's JAX compilation is what this test waits for
-               "exclude": ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "year", "body_mass_g", "sex"]}},
-           "synthesizer": {"kind": "dp_mst", "seed": 1, "params": {"iters": 50, "bins": 8}},
-           "generate": {"rows": 300},
-           "privacy": {"epsilon": 1.0, "budget": {"epsilon": 1.0, "delta": 1e-6},
-                       "categories": {"penguins": {"species": ["Adelie", "Gentoo", "Chinstrap"],
-                                                   "island": ["Biscoe", "Dream", "Torgersen"]}}},
-           "publish": {"uri": str(tmp_path / "warehouse")}, "artifacts": {"uri": str(tmp_path / "artifacts")}}
+    doc = {
+        "name": "penguins_dp",
+        "tables": {
+            "penguins": {
+                "source": str(PENGUINS_CSV),
+                # two categorical columns: the fit's JAX compilation is what this test waits for
+                "exclude": ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "year", "body_mass_g", "sex"],
+            }
+        },
+        "synthesizer": {"kind": "dp_mst", "seed": 1, "params": {"iters": 50, "bins": 8}},
+        "generate": {"rows": 300},
+        "privacy": {
+            "epsilon": 1.0,
+            "budget": {"epsilon": 1.0, "delta": 1e-6},
+            "categories": {
+                "penguins": {"species": ["Adelie", "Gentoo", "Chinstrap"], "island": ["Biscoe", "Dream", "Torgersen"]}
+            },
+        },
+        "publish": {"uri": str(tmp_path / "warehouse")},
+        "artifacts": {"uri": str(tmp_path / "artifacts")},
+    }
     dags = tmp_path / "dags"
     dags.mkdir()
     for seed in (1, 2):
         doc["synthesizer"]["seed"] = seed
         (tmp_path / f"dp{seed}.yaml").write_text(yaml.safe_dump(doc))
-        (dags / f"synth_dp{seed}.py").write_text(textwrap.dedent(f"""
+        (dags / f"synth_dp{seed}.py").write_text(
+            textwrap.dedent(f"""
             import datetime
             import pendulum
             from airflow.sdk import DAG
@@ -248,7 +300,8 @@ def test_a_dp_fit_puts_its_charge_and_the_ledger_totals_in_xcom(airflow_home, tm
             with DAG("synth_dp{seed}", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
                      default_args={{"retries": 2, "retry_delay": datetime.timedelta(seconds=1)}}):
                 synth_task_group({str(tmp_path / f"dp{seed}.yaml")!r})
-        """))
+        """)
+        )
     env = {**airflow_home["env"], "AIRFLOW__CORE__DAGS_FOLDER": str(dags)}
     out = _driver(env, "test", "synth_dp1")
     assert out["run_state"] == "success", out["log"][-3000:]
@@ -301,8 +354,11 @@ with DAG("train_on_templated", schedule=[published_asset({spec!r}, table="pengui
     train()
 """
 # Distinct from anything else in the run, so a leak into a record or a log is found by its text
-KEYS = {"login": "AKIASYNTHOPSTEST7Q2X", "password": "synth-ops-test-secret-Zq81vR",
-        "aws_session_token": "synth-ops-test-token-Wx5mK"}
+KEYS = {
+    "login": "AKIASYNTHOPSTEST7Q2X",
+    "password": "synth-ops-test-secret-Zq81vR",
+    "aws_session_token": "synth-ops-test-token-Wx5mK",
+}
 
 
 @pytest.fixture(scope="module")
@@ -315,33 +371,58 @@ def templated_s3_run(airflow_home, moto_server, tmp_path_factory):
 
     base = tmp_path_factory.mktemp("templated")
     bucket = f"synth-templated-{uuid.uuid4().hex[:8]}"
-    client = boto3.client("s3", endpoint_url=moto_server.endpoint, region_name="us-east-1",
-                          aws_access_key_id="testing", aws_secret_access_key="testing")
+    client = boto3.client(
+        "s3",
+        endpoint_url=moto_server.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
     client.create_bucket(Bucket=bucket)
     client.upload_file(str(PENGUINS_CSV), bucket, "raw/penguins.csv")
     # source, artifacts and releases on S3: every store the steps open needs the connection's keys
-    spec = write_spec(base, penguins_doc(source=f"s3://{bucket}/raw/penguins.csv", name="penguins_s3",
-                                         generate={"rows": 300, "shards": 1},
-                                         publish={"uri": f"s3://{bucket}/synthetic"},
-                                         artifacts={"uri": f"s3://{bucket}/private"}), "pipeline.yaml")
+    spec = write_spec(
+        base,
+        penguins_doc(
+            source=f"s3://{bucket}/raw/penguins.csv",
+            name="penguins_s3",
+            generate={"rows": 300, "shards": 1},
+            publish={"uri": f"s3://{bucket}/synthetic"},
+            artifacts={"uri": f"s3://{bucket}/private"},
+        ),
+        "pipeline.yaml",
+    )
     dags = base / "dags"
     dags.mkdir()
     (dags / "synth_templated.py").write_text(TEMPLATED_DAG)
     (dags / "train_on_templated.py").write_text(CONSUMER_DAG.format(spec=str(spec)))
-    conn = {"conn_type": "aws", "login": KEYS["login"], "password": KEYS["password"],
-            "extra": {"aws_session_token": KEYS["aws_session_token"], "region_name": "us-east-1",
-                      "endpoint_url": moto_server.endpoint}}
+    conn = {
+        "conn_type": "aws",
+        "login": KEYS["login"],
+        "password": KEYS["password"],
+        "extra": {
+            "aws_session_token": KEYS["aws_session_token"],
+            "region_name": "us-east-1",
+            "endpoint_url": moto_server.endpoint,
+        },
+    }
     env = {k: v for k, v in airflow_home["env"].items() if not k.startswith("AWS_")}
-    env |= {"AIRFLOW__CORE__DAGS_FOLDER": str(dags), "AIRFLOW_VAR_SYNTH_SPEC_DIR": str(base),
-            "AIRFLOW_CONN_SYNTH_S3": json.dumps(conn),
-            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",  # the consumer is queued only if unpaused
-            # nothing in the worker's own AWS chain: the connection's keys are the only way in
-            "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-            "AWS_EC2_METADATA_DISABLED": "true"}
+    env |= {
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+        "AIRFLOW_VAR_SYNTH_SPEC_DIR": str(base),
+        "AIRFLOW_CONN_SYNTH_S3": json.dumps(conn),
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",  # the consumer is queued only if unpaused
+        # nothing in the worker's own AWS chain: the connection's keys are the only way in
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
     out = _driver(env, "test", "synth_templated")
-    objects = {item["Key"]: client.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
-               for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket)
-               for item in page.get("Contents", [])}
+    objects = {
+        item["Key"]: client.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+        for item in page.get("Contents", [])
+    }
     return {"out": out, "bucket": bucket, "objects": objects, "home": airflow_home["env"]["AIRFLOW_HOME"]}
 
 
@@ -359,8 +440,9 @@ def test_a_templated_spec_path_parses_runs_and_triggers_the_published_asset(temp
     assert event["extra"]["rows"] == 300 and 0 < event["extra"]["quality_score"] <= 1
     # the event reached the Asset the consumer is scheduled on: a run of it is queued
     with sqlite3.connect(Path(templated_s3_run["home"]) / "airflow.db") as db:
-        queued = db.execute("SELECT q.target_dag_id, a.name, a.uri FROM asset_dag_run_queue q "
-                            "JOIN asset a ON a.id = q.asset_id").fetchall()
+        queued = db.execute(
+            "SELECT q.target_dag_id, a.name, a.uri FROM asset_dag_run_queue q JOIN asset a ON a.id = q.asset_id"
+        ).fetchall()
     assert ("train_on_templated", event["name"], event["uri"]) in queued
 
 

@@ -1,6 +1,7 @@
 """Privacy attacks as gates, on the real penguins table: membership inference (and the empirical
 epsilon its success proves) and attribute inference. Each fails on rows built to leak (a stand-in
 for a memorising synthesizer, written into the shards) and passes a real fit."""
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -31,7 +32,7 @@ def _replace_output(ws, records, rows: pd.DataFrame, table: str = "penguins"):
     rows = rows.iloc[np.resize(np.arange(len(rows)), total)].reset_index(drop=True)
     offset = 0
     for record in records:
-        rewrite_shard(ws, table, record, rows.iloc[offset:offset + record.rows].reset_index(drop=True))
+        rewrite_shard(ws, table, record, rows.iloc[offset : offset + record.rows].reset_index(drop=True))
         offset += record.rows
 
 
@@ -91,9 +92,18 @@ def _seattle(directory, seed=0):
     attacker who knows a day's date and wants its weather label and wind speed."""
     from bench.corpus_tables import write_source
 
-    doc = {"name": "weather", "synthesizer": {"seed": seed}, "generate": {"shards": 2},
-           "tables": {"seattle_weather": {"source": str(write_source("seattle_weather", directory)),
-                                          "quasi_identifiers": ["date"], "sensitive": ["weather", "wind"]}}}
+    doc = {
+        "name": "weather",
+        "synthesizer": {"seed": seed},
+        "generate": {"shards": 2},
+        "tables": {
+            "seattle_weather": {
+                "source": str(write_source("seattle_weather", directory)),
+                "quasi_identifiers": ["date"],
+                "sensitive": ["weather", "wind"],
+            }
+        },
+    }
     ws = fitted_workspace(directory, doc)
     return ws, generate(ws, "seattle_weather")
 
@@ -193,11 +203,18 @@ def test_the_empirical_epsilon_of_a_dp_fit_is_at_most_its_charged_epsilon(tmp_pa
         "tables": {"penguins": {"source": str(PENGUINS_CSV), "exclude": [*MEASUREMENTS, "year"]}},
         "synthesizer": {"kind": "dp_mst", "seed": 1, "params": {"bins": 8, "iters": 50}},
         "generate": {"rows": 500, "shards": 2},
-        "privacy": {"epsilon": epsilon, "budget": {"epsilon": 2.0},
-                    "bounds": {"penguins": {"body_mass_g": [2500, 6500]}},
-                    "categories": {"penguins": {"species": ["Adelie", "Gentoo", "Chinstrap"],
-                                                "island": ["Biscoe", "Dream", "Torgersen"],
-                                                "sex": ["male", "female"]}}},
+        "privacy": {
+            "epsilon": epsilon,
+            "budget": {"epsilon": 2.0},
+            "bounds": {"penguins": {"body_mass_g": [2500, 6500]}},
+            "categories": {
+                "penguins": {
+                    "species": ["Adelie", "Gentoo", "Chinstrap"],
+                    "island": ["Biscoe", "Dream", "Torgersen"],
+                    "sex": ["male", "female"],
+                }
+            },
+        },
     }
     ws, _ = _staged(tmp_path, doc)
     membership = _results(validate(ws, "penguins"), "membership")

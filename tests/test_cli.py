@@ -11,6 +11,7 @@ import pytest
 
 from tests.conftest import PENGUINS_CSV, REPO, copy_repo_layout, penguins_doc, run_cli, write_spec
 
+
 def _parser_commands() -> dict[str, str]:
     """Every subcommand the CLI's parser defines, with its one-line help: read from the parser, so a
     command added later is covered without editing this list."""
@@ -57,7 +58,9 @@ def test_example_penguins_end_to_end_then_pull(tmp_path, penguins_frame):
     assert again.returncode == 0 and again.stdout.startswith("up to date: penguins")
     # private artifacts hold real values; the published location holds only synthetic tables and records
     published = {p.name for p in (tmp_path / "warehouse").rglob("*") if p.is_file()}
-    assert not published & {"profile.json", "metadata.json", "suite.json"} and not any(name.endswith(".pkl") for name in published)
+    assert not published & {"profile.json", "metadata.json", "suite.json"} and not any(
+        name.endswith(".pkl") for name in published
+    )
     # logs never print real values
     for value in ("Adelie", "Torgersen", "Biscoe", "3750", "39.1"):
         assert value not in result.stderr + result.stdout + again.stderr
@@ -80,19 +83,30 @@ def test_step_by_step_commands_with_json_records(tmp_path):
     assert records["publish"][0]["status"] == "published"
     one = run_cli("generate", spec, "--shard", "2")
     assert one.returncode == 0 and "100 rows in 1 shard" in one.stdout
-    pulled = run_cli("pull", "--uri", str(tmp_path / "warehouse"), "--name", "penguins", "--table", "penguins",
-                     "--out", str(tmp_path / "p.parquet"))
+    pulled = run_cli(
+        "pull",
+        "--uri",
+        str(tmp_path / "warehouse"),
+        "--name",
+        "penguins",
+        "--table",
+        "penguins",
+        "--out",
+        str(tmp_path / "p.parquet"),
+    )
     assert pulled.returncode == 0 and len(pd.read_parquet(tmp_path / "p.parquet")) == 400
 
 
 def test_flights_sample_end_to_end(tmp_path, flights_sample_csv, flights_frame):
     doc = {
         "name": "flights",
-        "tables": {"flights": {
-            "source": str(flights_sample_csv),
-            "exclude": ["year"],
-            "metadata": {"primary_key": None, "columns": {"flight": {"sdtype": "categorical"}}},
-        }},
+        "tables": {
+            "flights": {
+                "source": str(flights_sample_csv),
+                "exclude": ["year"],
+                "metadata": {"primary_key": None, "columns": {"flight": {"sdtype": "categorical"}}},
+            }
+        },
         "synthesizer": {"kind": "gaussian_copula", "seed": 13},
         "generate": {"rows": 3000, "shards": 3, "batch_rows": 1000},
     }  # default gates: judged against the holdout's own score and at the sample's confidence bound
@@ -110,14 +124,21 @@ def test_flights_sample_end_to_end(tmp_path, flights_sample_csv, flights_frame):
 
 def test_budget_reads_an_unspent_ledger_without_writing_and_refuses_an_unknown_table(tmp_path):
     """Charges and totals after fits: tests/test_privacy_ledger.py and tests/test_dp.py."""
-    doc = {"name": "penguins", "tables": {"penguins": {"source": str(PENGUINS_CSV)}},
-           "privacy": {"epsilon": 1.0, "budget": {"epsilon": 3.0}}}
+    doc = {
+        "name": "penguins",
+        "tables": {"penguins": {"source": str(PENGUINS_CSV)}},
+        "privacy": {"epsilon": 1.0, "budget": {"epsilon": 3.0}},
+    }
     spec = str(write_spec(tmp_path, doc))
     out = run_cli("budget", spec, "--json")
     assert out.returncode == 0, out.stderr
     (report,) = json.loads(out.stdout)
-    assert (report["ledger"], report["tables"], report["fits"], report["entries"]) == \
-        ("penguins.penguins", ["penguins"], 0, [])
+    assert (report["ledger"], report["tables"], report["fits"], report["entries"]) == (
+        "penguins.penguins",
+        ["penguins"],
+        0,
+        [],
+    )
     assert (report["epsilon_spent"], report["epsilon_remaining"]) == (0.0, 3.0)
     text = run_cli("budget", spec, "--table", "penguins")
     assert text.returncode == 0 and text.stdout.startswith("privacy ledger penguins.penguins (tables: penguins)")
@@ -129,8 +150,9 @@ def test_budget_reads_an_unspent_ledger_without_writing_and_refuses_an_unknown_t
 
 
 def test_pull_without_a_release_is_exit_3(tmp_path):
-    result = run_cli("pull", "--uri", str(tmp_path), "--name", "penguins", "--table", "penguins",
-                     "--out", str(tmp_path / "x.csv"))
+    result = run_cli(
+        "pull", "--uri", str(tmp_path), "--name", "penguins", "--table", "penguins", "--out", str(tmp_path / "x.csv")
+    )
     assert result.returncode == 3 and "nothing published" in result.stderr
 
 
@@ -161,8 +183,6 @@ int PyGILState_Ensure(void) {
 """
 
 
-
-
 def test_pull_never_aborts_at_exit_even_when_threads_are_slow_to_take_the_gil(tmp_path):
     """Arrow pool threads that released Python objects after read_table returned made ``pull``
     abort at interpreter exit ("terminate called without an active exception", -6) once in ~50
@@ -173,16 +193,21 @@ def test_pull_never_aborts_at_exit_even_when_threads_are_slow_to_take_the_gil(tm
     (tmp_path / "shim.c").write_text(GIL_DELAY_SHIM)
     shim = tmp_path / "shim.so"
     subprocess.run([compiler, "-shared", "-fPIC", "-O1", "-o", str(shim), str(tmp_path / "shim.c"), "-ldl"], check=True)
-    from synth_ops.steps.pipeline import run
     from synth_ops.spec import load_spec
+    from synth_ops.steps.pipeline import run
 
     spec = write_spec(tmp_path, penguins_doc(generate={"rows": 700, "shards": 3, "batch_rows": 200}))
     run(load_spec(spec))  # in-process: the pulls below are what is tested
     env = {**os.environ, "LD_PRELOAD": str(shim), "GIL_DELAY_MS": "5"}
     for i in range(6):
         out = tmp_path / f"pulled-{i}.parquet"
-        result = subprocess.run([sys.executable, "-m", "synth_ops.cli", "pull", str(spec), "--out", str(out)],
-                                cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+        result = subprocess.run(
+            [sys.executable, "-m", "synth_ops.cli", "pull", str(spec), "--out", str(out)],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert result.returncode == 0 and "terminate called" not in result.stderr, (i, result.returncode, result.stderr)
         assert len(pd.read_parquet(out)) == 700
-

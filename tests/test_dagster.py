@@ -1,4 +1,5 @@
 """Dagster: assets materialize against a real DagsterInstance in a temp DAGSTER_HOME."""
+
 import os
 import subprocess
 import sys
@@ -24,8 +25,15 @@ def test_asset_specs_are_built_by_a_pure_function(penguins_spec):
     assert [d.asset_key for d in table.profile.deps] == [table.source.key]
     assert table.published.tags["synth-ops/synthetic"] == "true"
     assert table.model.code_version == spec.content_hash()[:16]
-    assert [c.name for c in table.checks] == ["expectations", "quality", "discriminator", "exact_match", "dcr_share",
-                                             "pii_leak", "membership_inference"]
+    assert [c.name for c in table.checks] == [
+        "expectations",
+        "quality",
+        "discriminator",
+        "exact_match",
+        "dcr_share",
+        "pii_leak",
+        "membership_inference",
+    ]
     assert all(c.blocking and c.asset_key == table.synthetic.key for c in table.checks)
 
 
@@ -59,11 +67,20 @@ def test_translator_is_the_customisation_point(penguins_spec):
 def test_model_kinds_and_descriptions_follow_each_tables_own_synthesizer(tmp_path):
     doc = {
         "name": "shop",
-        "tables": {"shops": {"source": "shops.csv"}, "sales": {"source": "sales.csv"},
-                   "visits": {"source": "visits.csv", "synthesizer": {"kind": "dp_mst"}},
-                   "notes": {"source": "notes.csv", "synthesizer": {"kind": "trees"}}},
-        "relationships": [{"parent_table_name": "shops", "parent_primary_key": "id",
-                           "child_table_name": "sales", "child_foreign_key": "shop"}],
+        "tables": {
+            "shops": {"source": "shops.csv"},
+            "sales": {"source": "sales.csv"},
+            "visits": {"source": "visits.csv", "synthesizer": {"kind": "dp_mst"}},
+            "notes": {"source": "notes.csv", "synthesizer": {"kind": "trees"}},
+        },
+        "relationships": [
+            {
+                "parent_table_name": "shops",
+                "parent_primary_key": "id",
+                "child_table_name": "sales",
+                "child_foreign_key": "shop",
+            }
+        ],
         "synthesizer": {"kind": "hma"},
         "privacy": {"epsilon": 1.0, "budget": {"epsilon": 4.0}},
         "generate": {"shards": 3},
@@ -71,33 +88,49 @@ def test_model_kinds_and_descriptions_follow_each_tables_own_synthesizer(tmp_pat
     tables = {t.table: t for t in build_asset_specs(load_spec(write_spec(tmp_path, doc), check_files=False))}
     # each model shows its backend's library; the related tables share the spec's hma model
     assert {t: a.model.kinds - {"synth-ops"} for t, a in tables.items()} == {
-        "shops": {"sdv"}, "sales": {"sdv"}, "visits": {"opendp"}, "notes": {"scikitlearn"}}
+        "shops": {"sdv"},
+        "sales": {"sdv"},
+        "visits": {"opendp"},
+        "notes": {"scikitlearn"},
+    }
     assert tables["visits"].model.description.startswith("dp_mst synthesizer")
     assert tables["notes"].model.description.startswith("trees synthesizer")
-    assert tables["sales"].model.description.startswith("hma synthesizer") and "of shops, sales" in \
-        tables["sales"].model.description
+    assert (
+        tables["sales"].model.description.startswith("hma synthesizer")
+        and "of shops, sales" in tables["sales"].model.description
+    )
     # hma samples the whole schema at once: one shard, whatever generate.shards says
     assert "in 1 seeded shard," in tables["sales"].synthetic.description
     assert "in 3 seeded shards" in tables["notes"].synthetic.description
 
 
 def test_code_location_loads_no_heavy_library():
-    code = ("import runpy, sys; runpy.run_path('assets/definitions.py'); "
-            "print(sorted(m for m in ('sdv', 'great_expectations', 'torch', 'pandas', 'boto3') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-W", "ignore", "-c", code], cwd=REPO, capture_output=True, text=True,
-                         check=True).stdout
+    code = (
+        "import runpy, sys; runpy.run_path('assets/definitions.py'); "
+        "print(sorted(m for m in ('sdv', 'great_expectations', 'torch', 'pandas', 'boto3') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", code], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == "[]"
-    validate = subprocess.run([venv_script("dagster"), "definitions", "validate", "-f", "assets/definitions.py"],
-                              cwd=REPO, capture_output=True, text=True, env={**os.environ, "DAGSTER_HOME": ""})
+    validate = subprocess.run(
+        [venv_script("dagster"), "definitions", "validate", "-f", "assets/definitions.py"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DAGSTER_HOME": ""},
+    )
     assert validate.returncode == 0, validate.stderr[-2000:]
 
 
 def _defs_file(directory, spec_path):
     path = directory / "defs.py"
-    path.write_text(textwrap.dedent(f"""
+    path.write_text(
+        textwrap.dedent(f"""
         from synth_ops.dagster import SynthOpsResource, build_definitions
         defs = build_definitions([{str(spec_path)!r}], resource=SynthOpsResource(root={str(directory)!r}))
-    """))
+    """)
+    )
     return path
 
 
@@ -111,12 +144,23 @@ def test_penguins_end_to_end_multiprocess_with_parallel_shards(tmp_path):
     # SDV's own sampling path: loading SDV inside each shard step keeps the steps in the seconds, so
     # that two parallel steps overlap measurably (through the portable sampler each takes a fraction
     # of a second and one can end before the other's process has started)
-    spec = write_spec(tmp_path, penguins_doc(generate={"rows": 2000, "shards": 2},
-                                             synthesizer={"kind": "gaussian_copula", "seed": 7, "fast_sampling": False}))
+    spec = write_spec(
+        tmp_path,
+        penguins_doc(
+            generate={"rows": 2000, "shards": 2},
+            synthesizer={"kind": "gaussian_copula", "seed": 7, "fast_sampling": False},
+        ),
+    )
     defs = _defs_file(tmp_path, spec)
     env = {**os.environ, "DAGSTER_HOME": str(home)}
-    result = subprocess.run([venv_script("dagster"), "job", "execute", "-f", str(defs), "-j", "penguins_synthesize"],
-                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [venv_script("dagster"), "job", "execute", "-f", str(defs), "-j", "penguins_synthesize"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     instance = dg.DagsterInstance.from_config(str(home))
     for stage in STAGES:
@@ -131,14 +175,24 @@ def test_penguins_end_to_end_multiprocess_with_parallel_shards(tmp_path):
     assert published["report"].value.endswith("report.html") and len(published["version"].value) == 16
     synthetic_key = dg.AssetKey(["penguins", "penguins", "synthetic"])
     checks = {}
-    for name in ("expectations", "quality", "discriminator", "exact_match", "dcr_share", "pii_leak",
-                 "membership_inference"):
+    for name in (
+        "expectations",
+        "quality",
+        "discriminator",
+        "exact_match",
+        "dcr_share",
+        "pii_leak",
+        "membership_inference",
+    ):
         record = instance.event_log_storage.get_latest_asset_check_execution_by_key(
-            [dg.AssetCheckKey(synthetic_key, name)])[dg.AssetCheckKey(synthetic_key, name)]
+            [dg.AssetCheckKey(synthetic_key, name)]
+        )[dg.AssetCheckKey(synthetic_key, name)]
         evaluation = record.event.dagster_event.event_specific_data
         checks[name] = evaluation
         assert evaluation.passed, name
-    assert checks["quality"].metadata["threshold"].value == pytest.approx(0.7 * checks["quality"].metadata["baseline"].value, abs=1e-3)
+    assert checks["quality"].metadata["threshold"].value == pytest.approx(
+        0.7 * checks["quality"].metadata["baseline"].value, abs=1e-3
+    )
     assert "value" in checks["dcr_share"].metadata
     # measured on every run, with its baseline, gated by default for a table modelled alone
     discriminator = checks["discriminator"].metadata
@@ -156,8 +210,11 @@ def test_penguins_end_to_end_multiprocess_with_parallel_shards(tmp_path):
     spans = {}
     for event in instance.all_logs(run.run_id):
         step = event.step_key or ""
-        if "generate_shard" in step and event.dagster_event and event.dagster_event.event_type_value in (
-                "STEP_START", "STEP_SUCCESS"):
+        if (
+            "generate_shard" in step
+            and event.dagster_event
+            and event.dagster_event.event_type_value in ("STEP_START", "STEP_SUCCESS")
+        ):
             spans.setdefault(step, {})[event.dagster_event.event_type_value] = event.timestamp
     assert len(spans) == 2
     (a, b) = spans.values()
@@ -234,12 +291,18 @@ def test_related_tables_materialize_with_lineage_from_parents_to_children(tmp_pa
     from synth_ops.gates.checks import RELEASE_CHECKS
     from tests.conftest import NYC_RELATIONSHIPS, NYC_TABLES, nyc_doc
 
-    spec = write_spec(tmp_path, nyc_doc(nyc_slice, generate={"shards": 2, "batch_rows": 2000},
-                                        # the multi-table copula's empirical marginals sit denser around
-                                        # training values: on this slice's flights the density attack's
-                                        # bound lands at 0.652 (README, "Privacy attacks"); this test is
-                                        # about ordering, not privacy
-                                        gates={"membership_inference": {"auc_max": None}}))
+    spec = write_spec(
+        tmp_path,
+        nyc_doc(
+            nyc_slice,
+            generate={"shards": 2, "batch_rows": 2000},
+            # the multi-table copula's empirical marginals sit denser around
+            # training values: on this slice's flights the density attack's
+            # bound lands at 0.652 (README, "Privacy attacks"); this test is
+            # about ordering, not privacy
+            gates={"membership_inference": {"auc_max": None}},
+        ),
+    )
     defs = build_definitions([spec], resource=SynthOpsResource(root=str(tmp_path)))
     graph = defs.resolve_asset_graph()
     synthetic = {t: dg.AssetKey(["nyc", t, "synthetic"]) for t in NYC_TABLES}
@@ -254,20 +317,29 @@ def test_related_tables_materialize_with_lineage_from_parents_to_children(tmp_pa
             event = _materializations(instance, ["nyc", table, "published"])[0].asset_materialization
             assert event.metadata["status"].value == "published" and event.metadata["rows"].value > 0, table
         # the release gates are checks too, on flights (nothing is sampled under it), from one run of them
-        release = {e.check_name: e for e in result.get_asset_check_evaluations()
-                   if e.asset_key == synthetic["flights"] and e.check_name in RELEASE_CHECKS}
+        release = {
+            e.check_name: e
+            for e in result.get_asset_check_evaluations()
+            if e.asset_key == synthetic["flights"] and e.check_name in RELEASE_CHECKS
+        }
         assert set(release) == set(RELEASE_CHECKS) and all(e.passed for e in release.values())
-        assert release["referential_integrity"].metadata["checks"].value == len(NYC_RELATIONSHIPS)  # one per relationship
+        assert release["referential_integrity"].metadata["checks"].value == len(
+            NYC_RELATIONSHIPS
+        )  # one per relationship
         assert release["primary_key_unique"].metadata["checks"].value >= 4  # the parents' keys at least
-        assert not [e for e in result.get_asset_check_evaluations()
-                    if e.check_name in RELEASE_CHECKS and e.asset_key != synthetic["flights"]]
+        assert not [
+            e
+            for e in result.get_asset_check_evaluations()
+            if e.check_name in RELEASE_CHECKS and e.asset_key != synthetic["flights"]
+        ]
     versions = {read.split("/")[-2] for read in map(str, (tmp_path / "warehouse" / "nyc").rglob("_manifest.json"))}
     assert len(versions) == 1  # the whole schema is one release
 
 
 def test_catalog_metadata_shows_schema_row_count_owners_and_gate_direction(tmp_path, penguins_frame):
-    spec = write_spec(tmp_path, penguins_doc(owners=["team:privacy", "data@example.com"],
-                                             generate={"rows": 300, "shards": 2}))
+    spec = write_spec(
+        tmp_path, penguins_doc(owners=["team:privacy", "data@example.com"], generate={"rows": 300, "shards": 2})
+    )
     (table,) = build_asset_specs(load_spec(spec))
     assert set(table.published.owners) == {"team:privacy", "data@example.com"}
     assert table.source.kinds >= {"csv"} and table.published.kinds >= {"parquet"}
@@ -293,13 +365,15 @@ def test_catalog_metadata_shows_schema_row_count_owners_and_gate_direction(tmp_p
         model_key = dg.AssetKey(["penguins", "penguins", "model"])
 
         def model_version():
-            return _materializations(instance, list(model_key.path))[0].asset_materialization.tags["dagster/data_version"]
+            return _materializations(instance, list(model_key.path))[0].asset_materialization.tags[
+                "dagster/data_version"
+            ]
 
         first = model_version()
         # an identical refit (same spec, source, libraries) keeps the model's data version, whatever
         # its pickle's checksum
-        from synth_ops.steps.fit import fit
         from synth_ops.runtime.workspace import Workspace
+        from synth_ops.steps.fit import fit
 
         ws = Workspace.open(load_spec(spec, root=tmp_path))
         fit(ws, "penguins", force=True)

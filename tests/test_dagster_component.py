@@ -1,4 +1,5 @@
 """The Dagster Component: a dg project's defs.yaml declares what build_definitions builds."""
+
 import json
 import os
 import subprocess
@@ -45,7 +46,8 @@ def importable(monkeypatch):
 def _project(directory, module: str, components: dict[str, dict]):
     """A dg project (flat layout, as assets/synth_ops_project) with one defs.yaml per component."""
     directory.mkdir(parents=True)
-    (directory / "pyproject.toml").write_text(textwrap.dedent(f"""
+    (directory / "pyproject.toml").write_text(
+        textwrap.dedent(f"""
         [project]
         name = "{module}"
         version = "0.1.0"
@@ -55,12 +57,14 @@ def _project(directory, module: str, components: dict[str, dict]):
 
         [tool.dg.project]
         root_module = "{module}"
-    """))
+    """)
+    )
     package = directory / module
     for name, attributes in components.items():
         (package / "defs" / name).mkdir(parents=True)
-        (package / "defs" / name / "defs.yaml").write_text(yaml.safe_dump({"type": COMPONENT,
-                                                                            "attributes": attributes}))
+        (package / "defs" / name / "defs.yaml").write_text(
+            yaml.safe_dump({"type": COMPONENT, "attributes": attributes})
+        )
     (package / "__init__.py").write_text("")
     return directory
 
@@ -77,29 +81,48 @@ def test_example_project_yields_the_same_definitions_as_build_definitions(import
     assert shape["jobs"] == ["penguins_synthesize"] and shape["sensors"] == ["penguins_source_changed"]
 
 
-def test_component_paths_resolve_against_the_defs_folder_and_components_compose(tmp_path, penguins_frame,
-                                                                               importable):
+def test_component_paths_resolve_against_the_defs_folder_and_components_compose(tmp_path, penguins_frame, importable):
     specs = tmp_path / "specs"
     specs.mkdir()
     penguins_frame.head(200).to_csv(specs / "penguins.csv", index=False)
     # relative source, publish and artifacts paths: resolved against `root`
-    write_spec(specs, penguins_doc(source="penguins.csv", name="birds", schedule="0 4 * * *",
-                                   publish={"uri": "warehouse"}, artifacts={"uri": "artifacts"}),
-               filename="birds.yaml")
-    write_spec(specs, penguins_doc(source="penguins.csv", publish={"uri": "warehouse"},
-                                   artifacts={"uri": "artifacts"}), filename="penguins.yaml")
-    project = _project(tmp_path / "project", "composed_project", {
-        # paths relative to the folder of its defs.yaml: project/composed_project/defs/<name>/
-        "birds": {"specs": ["../../../../specs/birds.yaml"], "root": "../../../../specs"},
-        # another root under its own resource key: both merge into one code location
-        "penguins": {"specs": [str(specs / "penguins.yaml")], "root": str(specs),
-                     "publish_uri": str(tmp_path / "elsewhere"), "resource_key": "synth_ops_penguins"},
-    })
+    write_spec(
+        specs,
+        penguins_doc(
+            source="penguins.csv",
+            name="birds",
+            schedule="0 4 * * *",
+            publish={"uri": "warehouse"},
+            artifacts={"uri": "artifacts"},
+        ),
+        filename="birds.yaml",
+    )
+    write_spec(
+        specs,
+        penguins_doc(source="penguins.csv", publish={"uri": "warehouse"}, artifacts={"uri": "artifacts"}),
+        filename="penguins.yaml",
+    )
+    project = _project(
+        tmp_path / "project",
+        "composed_project",
+        {
+            # paths relative to the folder of its defs.yaml: project/composed_project/defs/<name>/
+            "birds": {"specs": ["../../../../specs/birds.yaml"], "root": "../../../../specs"},
+            # another root under its own resource key: both merge into one code location
+            "penguins": {
+                "specs": [str(specs / "penguins.yaml")],
+                "root": str(specs),
+                "publish_uri": str(tmp_path / "elsewhere"),
+                "resource_key": "synth_ops_penguins",
+            },
+        },
+    )
     defs = dg.load_from_defs_folder(path_within_project=importable(project, "composed_project"))
     resource = SynthOpsResource(root=str(specs))
     expected = dg.Definitions.merge(
         build_definitions([specs / "birds.yaml"], resource=resource),
-        build_definitions([specs / "penguins.yaml"], resource=resource, resource_key="synth_ops_penguins"))
+        build_definitions([specs / "penguins.yaml"], resource=resource, resource_key="synth_ops_penguins"),
+    )
     assert _shape(defs) == _shape(expected)
     assert _shape(defs)["schedules"] == ["birds_schedule"]
     resources = defs.resources
@@ -111,7 +134,8 @@ def test_component_paths_resolve_against_the_defs_folder_and_components_compose(
     with dg.instance_for_test(temp_dir=str(tmp_path / "home")) as instance:
         profile = dg.AssetKey(["birds", "penguins", "profile"])
         result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
-            instance=instance, asset_selection=[profile])
+            instance=instance, asset_selection=[profile]
+        )
         assert result.success
         metadata = instance.fetch_materializations(profile, limit=1).records[0].asset_materialization.metadata
         assert metadata["rows"].value == 200
@@ -120,11 +144,17 @@ def test_component_paths_resolve_against_the_defs_folder_and_components_compose(
 
 def test_components_with_different_settings_under_one_key_are_refused(tmp_path, importable):
     spec = write_spec(tmp_path, penguins_doc())
-    project = _project(tmp_path / "project", "clashing_project", {
-        "a": {"specs": [str(spec)], "root": str(tmp_path)},
-        "b": {"specs": [str(write_spec(tmp_path, penguins_doc(name="other"), "other.yaml"))],
-              "root": str(tmp_path / "project")},
-    })
+    project = _project(
+        tmp_path / "project",
+        "clashing_project",
+        {
+            "a": {"specs": [str(spec)], "root": str(tmp_path)},
+            "b": {
+                "specs": [str(write_spec(tmp_path, penguins_doc(name="other"), "other.yaml"))],
+                "root": str(tmp_path / "project"),
+            },
+        },
+    )
     with pytest.raises(Exception) as raised:
         dg.load_from_defs_folder(path_within_project=importable(project, "clashing_project"))
     causes, error = [], raised.value
@@ -135,8 +165,14 @@ def test_components_with_different_settings_under_one_key_are_refused(tmp_path, 
 
 
 def _dg(*args: str, cwd=EXAMPLE_PROJECT) -> subprocess.CompletedProcess:
-    return subprocess.run([venv_script("dg"), *args], cwd=cwd, capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "DAGSTER_HOME": "", "NO_COLOR": "1"})
+    return subprocess.run(
+        [venv_script("dg"), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "DAGSTER_HOME": "", "NO_COLOR": "1"},
+    )
 
 
 def test_dg_lists_the_component_from_the_entry_point():

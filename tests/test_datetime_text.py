@@ -1,4 +1,5 @@
 """Datetimes printed back as text: pandas' strftime is the reference, Arrow's cast the fallback."""
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -15,8 +16,9 @@ def test_datetimes_print_back_exactly_as_pandas_would(fmt):
     series = pd.Series(pd.to_datetime("1969-12-30") + pd.to_timedelta(rng.uniform(0, 3e9, 5000), unit="s"))
     series[3] = pd.NaT
     expected = series.dt.strftime(fmt)
-    pd.testing.assert_series_equal(format_datetimes(series, fmt).fillna("NaT"), expected.fillna("NaT"),
-                                   check_names=False)
+    pd.testing.assert_series_equal(
+        format_datetimes(series, fmt).fillna("NaT"), expected.fillna("NaT"), check_names=False
+    )
 
 
 def _seconds(text: str) -> int:
@@ -25,9 +27,14 @@ def _seconds(text: str) -> int:
 
 # windows of ~100 years (the table path's widest span is 2^17 days) around the calendar's edges:
 # year 1, the Gregorian reform, a century that is not a leap year, the epoch, 2000, year 9999
-WINDOWS = [("0001-01-01T00:00:00", "0100-12-31T23:59:59"), ("1550-01-01", "1650-01-01"),
-           ("1850-01-01", "1950-12-31"), ("1920-01-01", "2020-01-01"), ("1999-12-31", "2000-03-01"),
-           ("9900-01-01", "9999-12-31T23:59:59")]
+WINDOWS = [
+    ("0001-01-01T00:00:00", "0100-12-31T23:59:59"),
+    ("1550-01-01", "1650-01-01"),
+    ("1850-01-01", "1950-12-31"),
+    ("1920-01-01", "2020-01-01"),
+    ("1999-12-31", "2000-03-01"),
+    ("9900-01-01", "9999-12-31T23:59:59"),
+]
 
 
 @pytest.mark.parametrize("fmt", ISO)
@@ -37,8 +44,14 @@ def test_fixed_width_iso_text_equals_arrows_cast(fmt, window):
     ends of the window and the seconds around midnight, with nulls."""
     low, high = (_seconds(t) for t in window)
     rng = np.random.default_rng(1)
-    seconds = np.concatenate([rng.integers(low, high + 1, 20_000), [low, high],
-                              (rng.integers(low, high, 50) // 86_400 * 86_400)[:, None] + [-1, 0, 1]], axis=None)
+    seconds = np.concatenate(
+        [
+            rng.integers(low, high + 1, 20_000),
+            [low, high],
+            (rng.integers(low, high, 50) // 86_400 * 86_400)[:, None] + [-1, 0, 1],
+        ],
+        axis=None,
+    )
     mask = rng.random(len(seconds)) < 0.05
     for nulls in (None, mask):
         text = _iso(seconds, nulls, *_parts(fmt))
@@ -54,11 +67,14 @@ def _parts(fmt: str):
     return iso["sep"], iso["suffix"] or ""
 
 
-@pytest.mark.parametrize("seconds", [
-    [_seconds("1900-01-01"), _seconds("2300-01-01")],             # wider than one table
-    [_seconds("0001-01-01T00:00:00") - 1, 0],                     # before year 1
-    [_seconds("9999-12-31T23:59:59") + 1, 0],                     # after year 9999
-])
+@pytest.mark.parametrize(
+    "seconds",
+    [
+        [_seconds("1900-01-01"), _seconds("2300-01-01")],  # wider than one table
+        [_seconds("0001-01-01T00:00:00") - 1, 0],  # before year 1
+        [_seconds("9999-12-31T23:59:59") + 1, 0],  # after year 9999
+    ],
+)
 def test_iso_text_beyond_the_tables_goes_through_arrow(seconds):
     seconds = np.asarray(seconds, dtype="int64")
     assert _iso(seconds, None, "T", "Z") is None

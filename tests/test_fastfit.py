@@ -1,4 +1,5 @@
 """The fast fitting path against SDV's own: the same model, and every shortcut checked on its own."""
+
 import contextlib
 import warnings
 
@@ -7,13 +8,13 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from synth_ops.spec import load_spec
-from synth_ops.runtime import models
 from synth_ops.profiling.holdout import load_training_rows
+from synth_ops.runtime import models
+from synth_ops.runtime.workspace import Workspace
+from synth_ops.spec import load_spec
+from synth_ops.steps.profile import profile
 from synth_ops.synthesizers.sdv.fastfit import DistinctValueMLE, fast_fit
 from synth_ops.synthesizers.sdv.single import SDVSingleTable, native_datetimes, seed_everything
-from synth_ops.steps.profile import profile
-from synth_ops.runtime.workspace import Workspace
 from tests.conftest import fitted_workspace, penguins_doc, write_spec
 
 
@@ -178,7 +179,9 @@ def _sdv_synthesizer(ws, table, train=None):
     for column in native_datetimes(columns, train) if train is not None else {}:
         for setting in ("datetime_format", "range_min", "range_max"):
             columns["columns"][column].pop(setting, None)
-    return SDVSingleTable("gaussian_copula", ws.spec.synthesizer.params, ws.spec.synthesizer.seed)._build(table, columns)
+    return SDVSingleTable("gaussian_copula", ws.spec.synthesizer.params, ws.spec.synthesizer.seed)._build(
+        table, columns
+    )
 
 
 def _plain_sdv_fit(ws, table):
@@ -198,8 +201,11 @@ def test_fast_fit_is_sdvs_model(tmp_path, flights_sample_csv, dataset):
     if dataset == "penguins":
         doc = penguins_doc(synthesizer={"kind": "gaussian_copula", "seed": 7, "fit_rows": None})
     else:
-        doc = {"name": "flights", "synthesizer": {"kind": "gaussian_copula", "fit_rows": None},
-               "tables": {"flights": {"source": str(flights_sample_csv), "exclude": ["year"]}}}
+        doc = {
+            "name": "flights",
+            "synthesizer": {"kind": "gaussian_copula", "fit_rows": None},
+            "tables": {"flights": {"source": str(flights_sample_csv), "exclude": ["year"]}},
+        }
     ws = fitted_workspace(tmp_path, doc)
     fast, plain = models.load(ws, dataset).model._model, _plain_sdv_fit(ws, dataset)
     assert fast.columns == plain.columns
@@ -215,11 +221,14 @@ def test_fast_fit_is_sdvs_model(tmp_path, flights_sample_csv, dataset):
     assert set(marginals) == set(fast.columns) and all(m["fitted_on"] == "all rows" for m in marginals.values())
 
 
-@pytest.mark.parametrize("values", [
-    ["2013-01-01", "2013-01-02", "2013-01-01"],                          # dates only: printed without a time
-    [None, "2013-01-01 05:00", "2013-01-01 05:00", "2013-03-01 00:00"],    # NaT first, times
-    ["2013-01-01 05:00", "2013-01-01 05:00", "2013-02-01 06:00:00.25"],  # one fractional value, last
-])
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["2013-01-01", "2013-01-02", "2013-01-01"],  # dates only: printed without a time
+        [None, "2013-01-01 05:00", "2013-01-01 05:00", "2013-03-01 00:00"],  # NaT first, times
+        ["2013-01-01 05:00", "2013-01-01 05:00", "2013-02-01 06:00:00.25"],  # one fractional value, last
+    ],
+)
 def test_datetime_format_guesses_match_sdv_and_rdt(values):
     import sdv.data_processing.datetime_formatter as datetime_formatter
     from rdt.transformers.datetime import UnixTimestampEncoder
@@ -266,8 +275,17 @@ def _refusal(monkeypatch, library: str, version: str):
         monkeypatch.undo()
 
 
-@pytest.mark.parametrize("library,version", [("sdv", "2.1.0"), ("sdv", "1.17.4"), ("sdv", "2.1.0.dev0"),
-                                             ("rdt", "2.1.0"), ("copulas", "0.13.0"), ("copulas", "0.15.1")])
+@pytest.mark.parametrize(
+    "library,version",
+    [
+        ("sdv", "2.1.0"),
+        ("sdv", "1.17.4"),
+        ("sdv", "2.1.0.dev0"),
+        ("rdt", "2.1.0"),
+        ("copulas", "0.13.0"),
+        ("copulas", "0.15.1"),
+    ],
+)
 def test_a_library_outside_the_tested_range_is_refused_in_one_line(monkeypatch, library, version):
     from rdt.transformers.categorical import UniformEncoder
 
@@ -346,8 +364,11 @@ def test_no_module_but_compat_reads_sdv_rdt_or_copulas_private_names():
             continue
         where = path.relative_to(root.parent)
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Attribute) and node.attr in private \
-                    and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")):
+            if (
+                isinstance(node, ast.Attribute)
+                and node.attr in private
+                and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"))
+            ):
                 found.append(f"{where}:{node.lineno} .{node.attr}")
             elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in private:
                 found.append(f"{where}:{node.lineno} {node.value!r}")

@@ -1,14 +1,15 @@
 """The fast sampling path against SDV's own: parity per distribution, and the fallbacks."""
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from synth_ops.spec import load_spec
 from synth_ops.runtime import models
-from synth_ops.steps.fit import fit
-from synth_ops.synthesizers.sdv.fastpath import roundtrip_format, tabulate_marginals
-from synth_ops.steps.profile import profile
 from synth_ops.runtime.workspace import Workspace
+from synth_ops.spec import load_spec
+from synth_ops.steps.fit import fit
+from synth_ops.steps.profile import profile
+from synth_ops.synthesizers.sdv.fastpath import roundtrip_format, tabulate_marginals
 from tests.conftest import fitted_workspace, penguins_doc, write_spec
 
 NUMERIC = ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"]
@@ -85,8 +86,12 @@ def test_fit_rows_bounds_the_marginal_fits_and_is_recorded(tmp_path, penguins_fr
 
 
 def test_datetime_strings_take_the_vectorised_path_and_print_back(tmp_path, flights_sample_csv):
-    doc = {"name": "flights", "tables": {"flights": {"source": str(flights_sample_csv), "exclude": ["year"]}},
-           "synthesizer": {"kind": "gaussian_copula"}, "generate": {"rows": 500, "shards": 1}}
+    doc = {
+        "name": "flights",
+        "tables": {"flights": {"source": str(flights_sample_csv), "exclude": ["year"]}},
+        "synthesizer": {"kind": "gaussian_copula"},
+        "generate": {"rows": 500, "shards": 1},
+    }
     ws = fitted_workspace(tmp_path, doc)
     assert ws.read("flights", "model.json")["native_datetimes"] == {"time_hour": "%Y-%m-%dT%H:%M:%SZ"}
     frame = _batches(ws, "flights", 500, 500, seed=2)[0]
@@ -139,8 +144,13 @@ def test_columnwise_reverse_transform_gives_rdts_rows(penguins_frame):
     hyper = HyperTransformer()
     hyper.detect_initial_config(frame)
     # one transformer with two output columns (value + is_null), one with random reverse draws
-    hyper.update_transformers({"body_mass_g": FloatFormatter(missing_value_generation="from_column"),
-                               "sex": UniformEncoder(), "island": UniformEncoder()})
+    hyper.update_transformers(
+        {
+            "body_mass_g": FloatFormatter(missing_value_generation="from_column"),
+            "sex": UniformEncoder(),
+            "island": UniformEncoder(),
+        }
+    )
     hyper.fit(frame)
     transformed = hyper.transform(frame)
     assert "body_mass_g.is_null" in transformed.columns
@@ -166,8 +176,7 @@ def test_columnwise_reverse_keeps_the_sampled_rows(tmp_path, flights_sample_csv,
         ws = fitted_workspace(tmp_path, doc)
 
     def draw():
-        return pd.concat(_batches(ws, dataset, 3000, 1000, seed=5),
-                         ignore_index=True)
+        return pd.concat(_batches(ws, dataset, 3000, 1000, seed=5), ignore_index=True)
 
     fast = draw()
     monkeypatch.setattr(fastpath, "columnwise_reverse_transform", lambda model: False)

@@ -1,17 +1,17 @@
-import os
 import json
+import os
 
 import pandas as pd
 import pytest
 
 from synth_ops.errors import ModelIntegrityError
 from synth_ops.io.fingerprints import library_versions
-from synth_ops.spec import load_spec
 from synth_ops.profiling.holdout import load_training_rows
 from synth_ops.runtime.models import load as load_model
+from synth_ops.runtime.workspace import Workspace
+from synth_ops.spec import load_spec
 from synth_ops.steps.fit import fit
 from synth_ops.steps.profile import profile
-from synth_ops.runtime.workspace import Workspace
 from tests.conftest import penguins_doc, run_cli, write_spec
 
 
@@ -73,7 +73,9 @@ def test_model_from_other_library_versions_is_refused(fitted):
 def test_cli_generate_refuses_tampered_model_with_exit_2(tmp_path):
     # fast_sampling off: no portable sampler, so generate loads the pickle (the sampler path is
     # version-independent by design; tests/test_sampler.py covers its integrity checks)
-    spec = write_spec(tmp_path, penguins_doc(synthesizer={"kind": "gaussian_copula", "seed": 7, "fast_sampling": False}))
+    spec = write_spec(
+        tmp_path, penguins_doc(synthesizer={"kind": "gaussian_copula", "seed": 7, "fast_sampling": False})
+    )
     assert run_cli("profile", str(spec)).returncode == 0
     assert run_cli("fit", str(spec)).returncode == 0
     ws = Workspace.open(load_spec(spec))
@@ -89,8 +91,9 @@ def test_cli_generate_refuses_tampered_model_with_exit_2(tmp_path):
 
 @pytest.mark.parametrize("kind", ["ctgan", "tvae", "copulagan"])
 def test_neural_synthesizers_fit_seeded_and_sample(tmp_path, kind):
-    doc = penguins_doc(synthesizer={"kind": kind, "seed": 3, "params": {"epochs": 2}},
-                       generate={"rows": 50, "shards": 1})
+    doc = penguins_doc(
+        synthesizer={"kind": kind, "seed": 3, "params": {"epochs": 2}}, generate={"rows": 50, "shards": 1}
+    )
     ws = Workspace.open(load_spec(write_spec(tmp_path, doc)))
     profile(ws, "penguins")
     record = fit(ws, "penguins")

@@ -1,4 +1,5 @@
 """Fidelity, privacy and utility gates: each fails on data built to fail it and passes a real fit."""
+
 import json
 import shutil
 import subprocess
@@ -7,13 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from synth_ops.spec import load_spec
 from synth_ops.profiling.holdout import load_training_rows
+from synth_ops.runtime.workspace import Workspace
+from synth_ops.spec import load_spec
 from synth_ops.steps.fit import fit
 from synth_ops.steps.generate import generate
 from synth_ops.steps.profile import profile
 from synth_ops.steps.validate import validate
-from synth_ops.runtime.workspace import Workspace
 from tests.conftest import fitted_workspace, penguins_doc, rewrite_shard, run_cli, write_spec
 
 
@@ -39,8 +40,16 @@ def test_a_real_fit_passes_every_gate(tmp_path):
     record = validate(ws, "penguins")
     gates = _gates(record)
     assert record.passed, record.failures()
-    assert set(gates) == {"quality_score", "discriminator_auc", "exact_match", "dcr_share", "pii_leak",
-                          "membership[distance]", "membership[density]", "empirical_epsilon"}
+    assert set(gates) == {
+        "quality_score",
+        "discriminator_auc",
+        "exact_match",
+        "dcr_share",
+        "pii_leak",
+        "membership[distance]",
+        "membership[density]",
+        "empirical_epsilon",
+    }
     quality = gates["quality_score"]
     assert 0.6 < quality["baseline"] < 1 and quality["threshold"] == pytest.approx(0.7 * quality["baseline"], abs=1e-4)
     assert quality["value"] >= quality["threshold"]
@@ -115,7 +124,11 @@ def test_identifying_names_are_replaced_and_a_leak_of_them_fails(tmp_path, pengu
 
     # a generator that reproduced real names would be caught
     names = pd.read_csv(source).observer
-    _replace_output(ws, records, lambda n: published.head(n).assign(observer=names.sample(n, replace=True, random_state=n).to_numpy()))
+    _replace_output(
+        ws,
+        records,
+        lambda n: published.head(n).assign(observer=names.sample(n, replace=True, random_state=n).to_numpy()),
+    )
     gates = _gates(validate(ws, "penguins"))
     assert not gates["pii_leak"]["passed"] and gates["pii_leak"]["value"] > 0
     assert "observer" in gates["pii_leak"]["detail"] and "Ada" not in gates["pii_leak"]["detail"]
@@ -143,8 +156,16 @@ def test_failed_gates_print_one_summary_line_each_and_publish_nothing(tmp_path):
 def _chromium(*args):
     binary = shutil.which("chromium")
     assert binary, "Debian's chromium is required (make test installs it)"
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ]
     return subprocess.run([binary, *flags, *args], capture_output=True, text=True, timeout=120)
 
 
@@ -160,14 +181,21 @@ def test_report_renders_in_headless_chromium_and_stays_private(tmp_path):
     profile_dir = tmp_path / "chrome-profile"
     dom = _chromium(f"--user-data-dir={profile_dir}", "--dump-dom", f"file://{report}")
     assert dom.returncode == 0, dom.stderr[-2000:]
-    assert dom.stdout.count("<tr class=\"pass\">") >= 20 and "quality_score" in dom.stdout
+    assert dom.stdout.count('<tr class="pass">') >= 20 and "quality_score" in dom.stdout
     # the scorecard opens the report: fidelity, utility (with its bars), discriminator, privacy;
     # the expectations collapse to a count, the passing ones folded
     scorecard = dom.stdout.index('id="scorecard"')
     assert scorecard < dom.stdout.index('id="gates"') < dom.stdout.index('id="expectations-count"')
-    card = dom.stdout[scorecard:dom.stdout.index("</table>", scorecard)]
-    for measure in ("fidelity", "utility_ratio[sex] (roc_auc)", "augmentation[sex]", "discriminator_auc",
-                    "exact_match", "dcr_share", "GX suites"):
+    card = dom.stdout[scorecard : dom.stdout.index("</table>", scorecard)]
+    for measure in (
+        "fidelity",
+        "utility_ratio[sex] (roc_auc)",
+        "augmentation[sex]",
+        "discriminator_auc",
+        "exact_match",
+        "dcr_share",
+        "GX suites",
+    ):
         assert measure in card, measure
     assert card.count('<svg class="bars"') == 1 and "not gated" in card
     assert '<details id="expectations-passed">' in dom.stdout
@@ -176,8 +204,9 @@ def test_report_renders_in_headless_chromium_and_stays_private(tmp_path):
     assert scorecard < dom.stdout.index('id="attacks"') < dom.stdout.index('id="gates"')
     assert dom.stdout.count('<svg class="roc"') == 2 and "membership[distance]" in card
     shot = tmp_path / "report.png"
-    taken = _chromium(f"--user-data-dir={profile_dir}", "--window-size=1300,3200", f"--screenshot={shot}",
-                      f"file://{report}")
+    taken = _chromium(
+        f"--user-data-dir={profile_dir}", "--window-size=1300,3200", f"--screenshot={shot}", f"file://{report}"
+    )
     assert taken.returncode == 0 and shot.exists(), taken.stderr[-2000:]
     pixels = np.asarray(Image.open(shot).convert("RGB")).reshape(-1, 3).astype(int)
 
@@ -188,8 +217,13 @@ def test_report_renders_in_headless_chromium_and_stays_private(tmp_path):
     assert share((0x4C, 0x72, 0xB0)) > 0.005 and share((0xDD, 0x84, 0x52)) > 0.005
     # profile, suite, metadata and report hold real values: none of them is published
     published = [p for p in (tmp_path / "warehouse").rglob("*") if p.is_file()]
-    assert not [p for p in published if p.suffix == ".html" or p.name in
-                {"profile.json", "suite.json", "metadata.json", "gates.json"} or p.suffix == ".pkl"]
+    assert not [
+        p
+        for p in published
+        if p.suffix == ".html"
+        or p.name in {"profile.json", "suite.json", "metadata.json", "gates.json"}
+        or p.suffix == ".pkl"
+    ]
     for path in published:
         if path.suffix == ".json":
             text = path.read_text()
@@ -222,13 +256,28 @@ def test_every_gate_that_compares_with_the_holdout_fails_unmeasured_without_hold
         raise AssertionError("a gate measured synthetic rows without holdout rows to compare them with")
 
     gate_input = types.SimpleNamespace(
-        ws=types.SimpleNamespace(spec=spec), table="penguins", profile={"pii": {}, "columns_plan": {}},
-        learned=list(penguins_frame.columns), real=(penguins_frame, penguins_frame.iloc[:0]),
-        synthetic_sample=no_synthetic_rows, iter_synthetic=no_synthetic_rows, real_sample=no_synthetic_rows)
-    results = {r.name: r for gate in (privacy_gates, membership_gate, attribute_inference_gate, utility_gate)
-               for r in gate(gate_input)}
-    gated = ["exact_match", "dcr_share", "membership[distance]", "membership[density]",
-             "attribute_inference[species]", "utility_ratio[sex]"]
+        ws=types.SimpleNamespace(spec=spec),
+        table="penguins",
+        profile={"pii": {}, "columns_plan": {}},
+        learned=list(penguins_frame.columns),
+        real=(penguins_frame, penguins_frame.iloc[:0]),
+        synthetic_sample=no_synthetic_rows,
+        iter_synthetic=no_synthetic_rows,
+        real_sample=no_synthetic_rows,
+    )
+    results = {
+        r.name: r
+        for gate in (privacy_gates, membership_gate, attribute_inference_gate, utility_gate)
+        for r in gate(gate_input)
+    }
+    gated = [
+        "exact_match",
+        "dcr_share",
+        "membership[distance]",
+        "membership[density]",
+        "attribute_inference[species]",
+        "utility_ratio[sex]",
+    ]
     for name in gated:
         assert results[name].value is None and not results[name].passed, results[name]
         assert results[name].detail == "not measured: no holdout rows: nothing to compare the synthetic rows with"
@@ -249,17 +298,25 @@ def test_a_utility_ratio_the_synthetic_model_cannot_score_is_not_measured_and_fa
     assert ratio["detail"].startswith("not measured: the model trained on synthetic gives no r2 on")
     assert ratio["measures"]["synthetic"] is None and ratio["measures"]["real"] > 0
     assert _gates(record)["augmentation[body_mass_g]"]["value"] is not None  # real rows in it: scored
-    assert any("utility/utility_ratio[body_mass_g] failed: value not measured, threshold 0.5" in line
-               for line in record.failures())
+    assert any(
+        "utility/utility_ratio[body_mass_g] failed: value not measured, threshold 0.5" in line
+        for line in record.failures()
+    )
     stored = ws.artifacts.read_bytes(record.gates_key).decode()
     assert "NaN" not in stored  # gates.json stays strict JSON: no sentinel number
     report = ws.artifacts.read_bytes(record.report_key).decode()
     assert "FAIL (not measured)" in report
 
 
-@pytest.mark.parametrize("successes, n, low, high", [
-    (0, 69, 0.0, 0.052739), (3, 69, 0.014896, 0.120214), (150, 344, 0.384634, 0.488871), (600, 600, 0.993638, 1.0),
-])
+@pytest.mark.parametrize(
+    "successes, n, low, high",
+    [
+        (0, 69, 0.0, 0.052739),
+        (3, 69, 0.014896, 0.120214),
+        (150, 344, 0.384634, 0.488871),
+        (600, 600, 0.993638, 1.0),
+    ],
+)
 def test_wilson_intervals_are_scipys_and_keep_the_hand_written_values(successes, n, low, high):
     from scipy.stats import binomtest
 
@@ -272,8 +329,9 @@ def test_wilson_intervals_are_scipys_and_keep_the_hand_written_values(successes,
     assert wilson(0, 0) == (0.0, 1.0)  # no rows: nothing known
 
 
-@pytest.mark.parametrize("raw, rows, before", [(0.6213, 152.83, 0.542311), (0.55, 4000.0, 0.534542),
-                                               (0.48, 13.33, 0.248149)])
+@pytest.mark.parametrize(
+    "raw, rows, before", [(0.6213, 152.83, 0.542311), (0.55, 4000.0, 0.534542), (0.48, 13.33, 0.248149)]
+)
 def test_the_dcr_bound_at_a_fractional_effective_size_moves_by_at_most_half_a_row(raw, rows, before):
     from synth_ops.gates.privacy import dcr_lower
 

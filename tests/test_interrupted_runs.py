@@ -1,6 +1,7 @@
 """Runs that overlap or die: two concurrent runs of one spec, and runs killed with SIGKILL during fit
 and during generate, then re-run, end with exactly one complete current release and no staging
 files left behind."""
+
 import json
 import os
 import signal
@@ -9,15 +10,20 @@ import sys
 import time
 
 from synth_ops import read_latest
-from synth_ops.steps.pipeline import run
 from synth_ops.spec import load_spec
+from synth_ops.steps.pipeline import run
 from tests.conftest import REPO, penguins_doc, write_spec
 
 
 def _start_run(spec):
-    return subprocess.Popen([sys.executable, "-m", "synth_ops.cli", "run", str(spec)], cwd=REPO,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "synth_ops.cli", "run", str(spec)],
+        cwd=REPO,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _kill_when(process, ready, timeout=240):
@@ -58,9 +64,13 @@ def test_two_concurrent_runs_of_one_spec_publish_one_complete_release(tmp_path):
 def test_a_run_killed_during_fit_then_rerun(tmp_path, flights_sample_csv):
     # a 3,000-row flights sample fits for seconds under SDV's copula, long after split.json (written
     # just before) appears
-    doc = {"name": "penguins", "tables": {"penguins": {"source": str(flights_sample_csv)}},
-           "synthesizer": {"kind": "gaussian_copula", "fit_rows": None}, "generate": {"rows": 3000, "shards": 2},
-           "gates": {"discriminator_auc_max": None}}  # SDV's copula on flights is told apart: not this test's subject
+    doc = {
+        "name": "penguins",
+        "tables": {"penguins": {"source": str(flights_sample_csv)}},
+        "synthesizer": {"kind": "gaussian_copula", "fit_rows": None},
+        "generate": {"rows": 3000, "shards": 2},
+        "gates": {"discriminator_auc_max": None},
+    }  # SDV's copula on flights is told apart: not this test's subject
     spec = write_spec(tmp_path, doc)
     process = _start_run(spec)
     artifacts = tmp_path / "artifacts"
@@ -73,8 +83,13 @@ def test_a_run_killed_during_fit_then_rerun(tmp_path, flights_sample_csv):
 def test_a_run_killed_during_generate_then_rerun(tmp_path):
     # SDV's own sampling path: seconds per shard, so the poll catches one mid-write (the portable
     # sampler writes these shards in a fraction of a second; both paths stage through the same writer)
-    spec = write_spec(tmp_path, penguins_doc(generate={"rows": 300_000, "shards": 2, "batch_rows": 10_000},
-                                             synthesizer={"kind": "gaussian_copula", "seed": 7, "fast_sampling": False}))
+    spec = write_spec(
+        tmp_path,
+        penguins_doc(
+            generate={"rows": 300_000, "shards": 2, "batch_rows": 10_000},
+            synthesizer={"kind": "gaussian_copula", "seed": 7, "fast_sampling": False},
+        ),
+    )
     process = _start_run(spec)
     artifacts = tmp_path / "artifacts"
     assert _kill_when(process, lambda: any(artifacts.rglob(".part-*.partial")))  # a shard being written

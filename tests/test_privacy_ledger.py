@@ -1,5 +1,6 @@
 """The privacy-budget ledger: zCDP composition, reservations by conditional write (local store and
 the loopback S3 server), racing fits in separate processes, and `synth-ops budget`."""
+
 import json
 import math
 import multiprocessing
@@ -20,8 +21,9 @@ def _opendp_profile(rho):
     from opendp import combinators, domains, measurements, metrics, mod
 
     mod.enable_features("contrib")
-    gaussian = measurements.make_gaussian(domains.atom_domain(T=float, nan=False),
-                                          metrics.absolute_distance(T=float), scale=1.0)
+    gaussian = measurements.make_gaussian(
+        domains.atom_domain(T=float, nan=False), metrics.absolute_distance(T=float), scale=1.0
+    )
     return combinators.make_zCDP_to_approxDP(gaussian).map(math.sqrt(2 * rho))
 
 
@@ -154,8 +156,12 @@ def test_racing_fits_never_spend_past_the_budget(where, tmp_path, request):
 
 
 def test_budget_command_prints_the_ledger(tmp_path):
-    doc = {"name": "penguins", "tables": {"penguins": {"source": str(PENGUINS_CSV)}},
-           "privacy": {"epsilon": 1.0, "budget": {"epsilon": 3.0}}, "publish": {"uri": str(tmp_path / "warehouse")}}
+    doc = {
+        "name": "penguins",
+        "tables": {"penguins": {"source": str(PENGUINS_CSV)}},
+        "privacy": {"epsilon": 1.0, "budget": {"epsilon": 3.0}},
+        "publish": {"uri": str(tmp_path / "warehouse")},
+    }
     spec = write_spec(tmp_path, doc)
     store = open_store(str(tmp_path / "warehouse"))
     reserve(store, "penguins.penguins", "abc123", "penguins", Charge(1.0, 1e-9), Budget(3.0, 1e-6))
@@ -179,9 +185,14 @@ def test_a_fit_refused_before_measuring_is_released_and_one_failing_after_is_cha
     from synth_ops.privacy.charges import PlannedCharge, charged_fit
     from synth_ops.spec import Spec
 
-    spec = Spec.model_validate({"name": "s", "tables": {"t": {"source": "t.csv"}},
-                                "privacy": {"epsilon": 1.0, "budget": {"epsilon": 3.0}},
-                                "publish": {"uri": str(tmp_path / "warehouse")}})
+    spec = Spec.model_validate(
+        {
+            "name": "s",
+            "tables": {"t": {"source": "t.csv"}},
+            "privacy": {"epsilon": 1.0, "budget": {"epsilon": 3.0}},
+            "publish": {"uri": str(tmp_path / "warehouse")},
+        }
+    )
     planned = PlannedCharge("s.t", "t", Charge(1.0, 1e-9), Budget(3.0, 1e-6))
     with pytest.raises(InputError):
         with charged_fit(spec, "refused", planned):

@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 
 from synth_ops.errors import InputError, SpecError
+from synth_ops.runtime.workspace import Workspace
 from synth_ops.spec import load_spec
 from synth_ops.steps.profile import profile
-from synth_ops.runtime.workspace import Workspace
 from tests.conftest import penguins_doc, write_spec
 
 
@@ -67,14 +67,23 @@ def test_identifying_columns_are_replaced_and_look_alikes_are_learned(tmp_path, 
     assert set(record.pii_columns) == {"observer", "contact", "radio"}
     assert "person names" in doc["pii"]["observer"] and "email" in doc["pii"]["contact"]
     assert plan["band_code"]["role"] == "key"  # a unique code: the detected primary key, generated
-    for column, sdtype in (("city", "categorical"), ("latitude", "numerical"), ("emails_sent", "numerical"),
-                           ("leader_name", "categorical")):
+    for column, sdtype in (
+        ("city", "categorical"),
+        ("latitude", "numerical"),
+        ("emails_sent", "numerical"),
+        ("leader_name", "categorical"),
+    ):
         assert plan[column] == {"role": "learned", "sdtype": sdtype}, column
     assert plan["state"]["role"] == "constant"
     # what looked like PII but is learned is said in the profile, with what to set to change it
     assert any("'leader_name'" in w and "pii: true" in w for w in doc["warnings"])
-    assert record.generated == {"observer": "replaced", "contact": "replaced", "radio": "replaced",
-                                "band_code": "key", "state": "constant"}
+    assert record.generated == {
+        "observer": "replaced",
+        "contact": "replaced",
+        "radio": "replaced",
+        "band_code": "key",
+        "state": "constant",
+    }
 
 
 def test_numeric_primary_key_detection_is_visible_and_fixable(tmp_path, penguins_frame):
@@ -153,5 +162,9 @@ def test_flights_profile_carries_the_constant_year(tmp_path, flights_frame):
     assert stats["dep_delay"]["null_share"] > 0
     assert stats["dep_delay"]["null_share"] == pytest.approx(flights_frame.dep_delay.isna().mean())
     assert stats["carrier"]["distinct"] == flights_frame.carrier.nunique() == 16
-    assert doc["columns_plan"]["year"] == {"role": "constant", "reason": "one distinct value: reproduced as is",
-                                           "value": 2013, "null_share": 0.0}
+    assert doc["columns_plan"]["year"] == {
+        "role": "constant",
+        "reason": "one distinct value: reproduced as is",
+        "value": 2013,
+        "null_share": 0.0,
+    }

@@ -6,10 +6,10 @@ import pandas as pd
 import pytest
 
 from synth_ops import read_latest
-from synth_ops.runtime import releases
 from synth_ops.errors import GateFailed, StoreError
-from synth_ops.steps.pipeline import run
+from synth_ops.runtime import releases
 from synth_ops.spec import load_spec
+from synth_ops.steps.pipeline import run
 from synth_ops.stores import open_store
 from tests.conftest import penguins_doc, start_publisher, write_spec
 
@@ -44,7 +44,9 @@ def test_rerun_with_unchanged_inputs_is_up_to_date_and_writes_nothing(tmp_path):
     assert second.status == "up_to_date" and second.version == first.version
     assert {**_snapshot(tmp_path / "warehouse"), **_snapshot(tmp_path / "artifacts")} == before
     # a changed input is a new version
-    changed = load_spec(write_spec(tmp_path, penguins_doc(synthesizer={"kind": "gaussian_copula", "seed": 8}), "b.yaml"))
+    changed = load_spec(
+        write_spec(tmp_path, penguins_doc(synthesizer={"kind": "gaussian_copula", "seed": 8}), "b.yaml")
+    )
     third = run(changed)
     assert third.status == "published" and third.version != first.version
     assert releases.current_version(open_store(spec.publish.uri), "penguins") == third.version
@@ -73,8 +75,19 @@ def test_publish_refuses_a_failed_gate(tmp_path):
 
 def _impossible_suite(tmp_path):
     path = tmp_path / "impossible.json"
-    path.write_text(json.dumps({"name": "impossible", "expectations": [
-        {"type": "expect_column_values_to_be_between", "kwargs": {"column": "body_mass_g", "min_value": 0, "max_value": 1}}]}))
+    path.write_text(
+        json.dumps(
+            {
+                "name": "impossible",
+                "expectations": [
+                    {
+                        "type": "expect_column_values_to_be_between",
+                        "kwargs": {"column": "body_mass_g", "min_value": 0, "max_value": 1},
+                    }
+                ],
+            }
+        )
+    )
     return path
 
 
@@ -86,11 +99,11 @@ def test_killed_publish_never_leaves_a_partial_release(tmp_path):
     old_frame = read_latest(old_spec.publish.uri, "penguins", "penguins")
     new_path = write_spec(tmp_path, penguins_doc(generate={"rows": 800, "shards": 4, "batch_rows": 100}), "new.yaml")
     new_spec = load_spec(new_path)
+    from synth_ops.runtime.workspace import Workspace
     from synth_ops.steps.fit import fit
     from synth_ops.steps.generate import generate
     from synth_ops.steps.profile import profile
     from synth_ops.steps.validate import validate
-    from synth_ops.runtime.workspace import Workspace
 
     ws = Workspace.open(new_spec)
     profile(ws, "penguins"), fit(ws, "penguins"), generate(ws, "penguins")
@@ -104,7 +117,10 @@ def test_killed_publish_never_leaves_a_partial_release(tmp_path):
     assert counted.returncode == 0, err
     writes = out.split()[2:]
     parts = [releases.part_key("penguins", "penguins", ws.run_id, i) for i in range(4)]
-    manifest, release = releases.manifest_key("penguins", "penguins", ws.run_id), releases.release_key("penguins", ws.run_id)
+    manifest, release = (
+        releases.manifest_key("penguins", "penguins", ws.run_id),
+        releases.release_key("penguins", ws.run_id),
+    )
     assert writes == [*parts, manifest, release, releases.latest_key("penguins")]
     new_frame = read_latest(new_spec.publish.uri, "penguins", "penguins")
     assert len(new_frame) == 800
@@ -112,13 +128,27 @@ def test_killed_publish_never_leaves_a_partial_release(tmp_path):
     def reset():
         shutil.rmtree(warehouse / "penguins" / "penguins" / ws.run_id)
         store.delete(release)
-        store.write_bytes(releases.latest_key("penguins"), json.dumps(
-            {"name": "penguins", "version": old.version, "release": releases.release_key("penguins", old.version)}).encode())
+        store.write_bytes(
+            releases.latest_key("penguins"),
+            json.dumps(
+                {"name": "penguins", "version": old.version, "release": releases.release_key("penguins", old.version)}
+            ).encode(),
+        )
 
     # before and after the bytes of the first part, a middle part, the last part, the manifest,
     # the release record and the pointer (after: written to its temp file, never renamed)
-    for point in ("0:before", "0:after", "2:before", "3:after", "4:before", "4:after", "5:before", "5:after",
-                  "6:before", "6:after"):
+    for point in (
+        "0:before",
+        "0:after",
+        "2:before",
+        "3:after",
+        "4:before",
+        "4:after",
+        "5:before",
+        "5:after",
+        "6:before",
+        "6:after",
+    ):
         reset()
         before = set(store.list("penguins"))
         proc = start_publisher(new_path, point, warehouse)

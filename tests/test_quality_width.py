@@ -1,5 +1,6 @@
 """The quality gate's score at any width: SDMetrics' QualityReport score when every pair is scored,
 a bounded seeded sample of pairs (the same for the baseline and every synthetic sample) beyond."""
+
 import itertools
 import types
 import warnings
@@ -28,8 +29,9 @@ def _report(real, synthetic, metadata):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         report.generate({"t": real}, {"t": synthetic[real.columns]}, {"tables": {"t": metadata}}, verbose=False)
-    return float(report.get_score()), {row["Property"]: float(row["Score"]) for _, row in
-                                       report.get_properties().iterrows()}
+    return float(report.get_score()), {
+        row["Property"]: float(row["Score"]) for _, row in report.get_properties().iterrows()
+    }
 
 
 def test_the_constants_restated_are_sdmetrics_own():
@@ -60,17 +62,29 @@ def test_with_every_pair_scored_the_score_is_the_quality_reports():
 def test_datetimes_and_booleans_score_as_the_report_scores_them():
     rng = np.random.default_rng(5)
     n = 300
-    frame = pd.DataFrame({"when": pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 10**15, n), unit="ns"),
-                          "flag": rng.random(n) < 0.3, "x": rng.normal(size=n)})
+    frame = pd.DataFrame(
+        {
+            "when": pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 10**15, n), unit="ns"),
+            "flag": rng.random(n) < 0.3,
+            "x": rng.normal(size=n),
+        }
+    )
     frame["y"] = 2 * frame["x"] + (frame["when"] - frame["when"].min()).dt.total_seconds() / 1e5
     frame.loc[rng.random(n) < 0.1, "when"] = pd.NaT
-    metadata = {"columns": {"when": {"sdtype": "datetime", "datetime_format": "%Y-%m-%d %H:%M:%S.%f"},
-                            "flag": {"sdtype": "boolean"}, "x": {"sdtype": "numerical"}, "y": {"sdtype": "numerical"}}}
+    metadata = {
+        "columns": {
+            "when": {"sdtype": "datetime", "datetime_format": "%Y-%m-%d %H:%M:%S.%f"},
+            "flag": {"sdtype": "boolean"},
+            "x": {"sdtype": "numerical"},
+            "y": {"sdtype": "numerical"},
+        }
+    }
     real, synthetic = frame.iloc[:150].reset_index(drop=True), frame.iloc[150:].reset_index(drop=True)
     as_text = synthetic.assign(when=synthetic["when"].dt.strftime("%Y-%m-%d %H:%M:%S.%f"))  # parsed by its format
     for other in (synthetic, as_text):
-        assert quality.quality_score(real, other, metadata)[0] == pytest.approx(_report(real, other, metadata)[0],
-                                                                                abs=1e-9)
+        assert quality.quality_score(real, other, metadata)[0] == pytest.approx(
+            _report(real, other, metadata)[0], abs=1e-9
+        )
 
 
 def test_pairs_are_unranked_in_combinations_order_and_sampled_without_repeats():
@@ -103,9 +117,15 @@ def _gate_input(frame, metadata, seed: int):
     stand_in = pd.concat([holdout] * 4, ignore_index=True).apply(lambda c: rng.permutation(c.to_numpy()))
     spec = types.SimpleNamespace(gates=GatesSpec(), synthesizer=types.SimpleNamespace(seed=seed))
     return types.SimpleNamespace(
-        ws=types.SimpleNamespace(spec=spec), table="wide", learned=list(frame.columns), metadata=metadata,
-        real=(train, holdout), real_sample=lambda rows: train.sample(min(rows, len(train)), random_state=seed),
-        synthetic_sample=lambda rows: stand_in.iloc[:rows], shards=[types.SimpleNamespace(rows=len(stand_in))])
+        ws=types.SimpleNamespace(spec=spec),
+        table="wide",
+        learned=list(frame.columns),
+        metadata=metadata,
+        real=(train, holdout),
+        real_sample=lambda rows: train.sample(min(rows, len(train)), random_state=seed),
+        synthetic_sample=lambda rows: stand_in.iloc[:rows],
+        shards=[types.SimpleNamespace(rows=len(stand_in))],
+    )
 
 
 def _pairs_per_comparison(monkeypatch, gate_input):
@@ -114,6 +134,7 @@ def _pairs_per_comparison(monkeypatch, gate_input):
     def recording(reference, synthetic):
         seen.append(reference.pairs.names)
         return compare(reference, synthetic)
+
     monkeypatch.setattr(quality, "compare", recording)
     result = quality.quality_gate(gate_input)[0]
     monkeypatch.setattr(quality, "compare", compare)

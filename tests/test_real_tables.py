@@ -2,6 +2,7 @@
 three shards. The whole corpus runs in ``bench/corpus.py``; these are the small ones that pin down
 keys, awkward columns and the calibrated gates.
 """
+
 import re
 import sys
 
@@ -9,17 +10,17 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from synth_ops.profiling import keys
 from synth_ops import read_latest
 from synth_ops.io.fingerprints import sha256_file
-from synth_ops.steps.pipeline import run
-from synth_ops.spec import load_spec
+from synth_ops.profiling import keys
 from synth_ops.profiling.holdout import load_training_rows
+from synth_ops.runtime.workspace import Workspace
+from synth_ops.spec import load_spec
 from synth_ops.steps.fit import fit
 from synth_ops.steps.generate import generate
+from synth_ops.steps.pipeline import run
 from synth_ops.steps.profile import profile
 from synth_ops.steps.validate import validate
-from synth_ops.runtime.workspace import Workspace
 from tests.conftest import REPO, copy_workspace, rewrite_shard, run_cli, write_spec
 
 sys.path.insert(0, str(REPO / "bench"))
@@ -70,7 +71,9 @@ def test_patterned_text_key_of_a_real_table(tmp_path):
     fmt = Workspace.open(load_spec(spec)).read("planes", "profile.json")["columns_plan"]["tailnum"]["format"]
     pattern = re.compile(keys.regex(fmt))
     assert out.tailnum.map(lambda v: bool(pattern.fullmatch(v))).all()
-    assert out.tailnum.str.startswith("N").all() and out.tailnum.str.len().mode()[0] == source.tailnum.str.len().mode()[0]
+    assert (
+        out.tailnum.str.startswith("N").all() and out.tailnum.str.len().mode()[0] == source.tailnum.str.len().mode()[0]
+    )
     # year is an integer column with nulls in the source: still an integer column
     assert str(_published_schema(tmp_path, "planes").field("year").type) == "int64"
 
@@ -188,9 +191,9 @@ def test_awkward_columns_are_carried_through_parquet(tmp_path):
     source = _awkward(tmp_path)
     source["seen at"] = pd.to_datetime(source["seen at"], utc=True)
     source["Island"] = source["Island"].astype("category")
-    source["laid"] = pd.to_datetime(source["Date Egg"]).dt.date                       # date32
-    source["logged"] = pd.to_datetime(source["Date Egg"]).astype("datetime64[us]")    # as Spark writes
-    source["season start"] = pd.Timestamp("2007-11-01", tz="UTC")                      # a constant timestamp
+    source["laid"] = pd.to_datetime(source["Date Egg"]).dt.date  # date32
+    source["logged"] = pd.to_datetime(source["Date Egg"]).astype("datetime64[us]")  # as Spark writes
+    source["season start"] = pd.Timestamp("2007-11-01", tz="UTC")  # a constant timestamp
     source = source.iloc[::2]  # a filtered frame: pandas writes its index as __index_level_0__
     path = tmp_path / "awkward.parquet"
     source.to_parquet(path)
@@ -230,9 +233,12 @@ def test_a_text_key_can_be_numbered_as_integers_and_an_override_beats_detection(
     path = tmp_path / "keys.csv"
     source.to_csv(path, index=False)
     doc = _doc("keys", path)
-    doc["tables"]["keys"]["metadata"] = {"columns": {
-        "customer": {"sdtype": "id", "key_format": {"kind": "integer", "start": 5000, "step": 10}},
-        "year": {"sdtype": "numerical"}}}
+    doc["tables"]["keys"]["metadata"] = {
+        "columns": {
+            "customer": {"sdtype": "id", "key_format": {"kind": "integer", "start": 5000, "step": 10}},
+            "year": {"sdtype": "numerical"},
+        }
+    }
     spec = write_spec(tmp_path, doc)
     assert run(load_spec(spec)).status == "published"
     plan = Workspace.open(load_spec(spec)).read("keys", "profile.json")["columns_plan"]

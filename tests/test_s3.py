@@ -1,4 +1,5 @@
 """The S3 store end to end, over HTTP to moto's server on loopback (no patched clients)."""
+
 import os
 import random
 import re
@@ -10,10 +11,10 @@ import pandas as pd
 import pytest
 
 from synth_ops import read_latest
-from synth_ops.runtime import releases
 from synth_ops.errors import StoreError
-from synth_ops.steps.pipeline import run
+from synth_ops.runtime import releases
 from synth_ops.spec import S3Options, load_spec
+from synth_ops.steps.pipeline import run
 from synth_ops.stores import open_store
 from tests.conftest import PENGUINS_CSV, penguins_doc, run_cli, start_publisher, write_spec
 from tests.s3_server import FaultProxy
@@ -50,9 +51,11 @@ def test_run_publishes_to_s3_encrypted_then_pull(tmp_path, s3, penguins_frame):
 
 def test_source_and_artifacts_on_s3(tmp_path, s3, monkeypatch):
     s3["client"].upload_file(str(PENGUINS_CSV), s3["bucket"], "raw/penguins.csv")
-    doc = penguins_doc(source=f"s3://{s3['bucket']}/raw/penguins.csv",
-                       publish={"uri": f"s3://{s3['bucket']}/synthetic"},
-                       artifacts={"uri": f"s3://{s3['bucket']}/private"})
+    doc = penguins_doc(
+        source=f"s3://{s3['bucket']}/raw/penguins.csv",
+        publish={"uri": f"s3://{s3['bucket']}/synthetic"},
+        artifacts={"uri": f"s3://{s3['bucket']}/private"},
+    )
     spec = load_spec(write_spec(tmp_path, doc))
     import tempfile
 
@@ -67,7 +70,9 @@ def test_source_and_artifacts_on_s3(tmp_path, s3, monkeypatch):
     assert not list(temp.iterdir())
     keys = _all_objects(s3["client"], s3["bucket"])
     run_keys = [k for k in keys if k.startswith("private/penguins/")]
-    assert any(re.search(r"/model-[0-9a-f]{16}\.pkl$", k) for k in run_keys) and any(k.endswith("report.html") for k in run_keys)
+    assert any(re.search(r"/model-[0-9a-f]{16}\.pkl$", k) for k in run_keys) and any(
+        k.endswith("report.html") for k in run_keys
+    )
     profile = [k for k in run_keys if k.endswith("profile.json")][0]
     import json
 
@@ -89,8 +94,10 @@ def test_missing_bucket_is_one_line_exit_3(tmp_path, s3):
     result = run_cli("run", str(spec))
     assert result.returncode == 3
     lines = result.stderr.strip().splitlines()
-    assert lines == ["synth-ops: error: s3://no-such-bucket-for-synth-ops/synthetic: "
-                     "bucket 'no-such-bucket-for-synth-ops' does not exist"]  # before any work
+    assert lines == [
+        "synth-ops: error: s3://no-such-bucket-for-synth-ops/synthetic: "
+        "bucket 'no-such-bucket-for-synth-ops' does not exist"
+    ]  # before any work
     assert "Traceback" not in result.stderr
 
 
@@ -106,7 +113,9 @@ def test_denied_access_is_one_line_exit_3(tmp_path, s3, proxy):
     proxy.deny("_latest.json")
     result = run_cli("run", str(_s3_spec(tmp_path, s3["bucket"])))
     assert result.returncode == 3, result.stderr
-    assert result.stderr.strip().splitlines()[-1].endswith("access denied (check the AWS credentials and bucket policy)")
+    assert (
+        result.stderr.strip().splitlines()[-1].endswith("access denied (check the AWS credentials and bucket policy)")
+    )
 
 
 def test_slowdown_and_5xx_are_retried(tmp_path, s3, proxy):
@@ -120,11 +129,11 @@ def test_slowdown_and_5xx_are_retried(tmp_path, s3, proxy):
 
 def _validated(tmp_path, bucket, filename, **sections):
     """A run that passed its gates and waits to be published."""
+    from synth_ops.runtime.workspace import Workspace
     from synth_ops.steps.fit import fit
     from synth_ops.steps.generate import generate
     from synth_ops.steps.profile import profile
     from synth_ops.steps.validate import validate
-    from synth_ops.runtime.workspace import Workspace
 
     path = _s3_spec(tmp_path, bucket, filename, **sections)
     ws = Workspace.open(load_spec(path))
@@ -135,13 +144,15 @@ def _validated(tmp_path, bucket, filename, **sections):
 
 def test_faults_mid_publish_leave_the_previous_release_current(tmp_path, s3, proxy):
     s3_section = {"max_attempts": 2}
-    old_path, old_ws = _validated(tmp_path, s3["bucket"], "old.yaml", s3=s3_section,
-                                  generate={"rows": 300, "shards": 1})
+    old_path, old_ws = _validated(
+        tmp_path, s3["bucket"], "old.yaml", s3=s3_section, generate={"rows": 300, "shards": 1}
+    )
     assert start_publisher(old_path).wait(timeout=60) == 0
     uri = f"s3://{s3['bucket']}/synthetic"
     old_frame = read_latest(uri, "penguins", "penguins")
-    new_path, new_ws = _validated(tmp_path, s3["bucket"], "new.yaml", s3=s3_section,
-                                  generate={"rows": 3000, "shards": 30, "batch_rows": 100})
+    new_path, new_ws = _validated(
+        tmp_path, s3["bucket"], "new.yaml", s3=s3_section, generate={"rows": 3000, "shards": 30, "batch_rows": 100}
+    )
     store = open_store(uri)
     rng = random.Random(7)
 
@@ -182,9 +193,13 @@ def test_two_racing_publishers_leave_one_complete_current_release(tmp_path, s3):
     uri = f"s3://{s3['bucket']}/synthetic"
     paths = {}
     for seed in (1, 2):
-        path, ws = _validated(tmp_path, s3["bucket"], f"seed{seed}.yaml",
-                              synthesizer={"kind": "gaussian_copula", "seed": seed},
-                              generate={"rows": 2000, "shards": 20, "batch_rows": 100})
+        path, ws = _validated(
+            tmp_path,
+            s3["bucket"],
+            f"seed{seed}.yaml",
+            synthesizer={"kind": "gaussian_copula", "seed": seed},
+            generate={"rows": 2000, "shards": 20, "batch_rows": 100},
+        )
         paths[ws.run_id] = path
     procs = {version: start_publisher(path) for version, path in paths.items()}
     codes = {version: proc.wait(timeout=120) for version, proc in procs.items()}
@@ -219,8 +234,13 @@ def test_large_objects_stream_to_disk_not_memory(tmp_path, s3):
     s3["client"].upload_file(str(big), s3["bucket"], "raw/big.parquet")
     big.unlink()
     out = tmp_path / "copy.parquet"
-    result = subprocess.run([sys.executable, "-c", DOWNLOADER, f"s3://{s3['bucket']}", "raw/big.parquet", str(out)],
-                            capture_output=True, text=True, env=os.environ.copy(), check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", DOWNLOADER, f"s3://{s3['bucket']}", "raw/big.parquet", str(out)],
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+        check=True,
+    )
     peak_mb = int(result.stdout.strip())
     assert out.stat().st_size == 200 * 1024 * 1024
     assert peak_mb < 120, f"downloading a 200 MB object peaked at {peak_mb} MB"
@@ -261,8 +281,8 @@ def test_explicit_credentials_reach_the_session_and_nothing_else(tmp_path, s3, m
     in an ``s3_credentials`` scope use them; nothing shows them and the environment stays clean."""
     import pickle
 
-    from synth_ops.stores import S3Credentials, s3_credentials
     from synth_ops.runtime.workspace import Workspace
+    from synth_ops.stores import S3Credentials, s3_credentials
 
     names = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
     for name in names:
@@ -283,7 +303,9 @@ def test_explicit_credentials_reach_the_session_and_nothing_else(tmp_path, s3, m
         open_store(uri).read_bytes("k")  # the scope ended with its block
 
     s3["client"].upload_file(str(PENGUINS_CSV), s3["bucket"], "raw/penguins.csv")
-    doc = penguins_doc(source=f"s3://{s3['bucket']}/raw/penguins.csv", artifacts={"uri": f"s3://{s3['bucket']}/private"})
+    doc = penguins_doc(
+        source=f"s3://{s3['bucket']}/raw/penguins.csv", artifacts={"uri": f"s3://{s3['bucket']}/private"}
+    )
     ws = Workspace.open(load_spec(write_spec(tmp_path, doc)), keys)
     assert ws.source_fingerprints["penguins"].startswith("s3-etag:")
     ws.write("penguins", "probe.json", {"ok": True})

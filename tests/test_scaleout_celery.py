@@ -5,6 +5,7 @@ Shows the mapped shard tasks spread over both workers and combined into one rele
 killed mid-shard: Airflow notices the missing heartbeat, retries the shard on the other worker,
 and the release is complete. Everything is read back from the metadata database and the store.
 """
+
 import json
 import os
 from importlib.metadata import version
@@ -39,8 +40,10 @@ def _missing_dependencies() -> list[str]:
     if find_spec("asyncpg") is None:
         missing.append("asyncpg (Airflow 3's API server opens an async engine on the PostgreSQL metadata DB)")
     if Version(version("celery")) >= Version("5.7"):
-        missing.append(f"celery<5.7 (celery {version('celery')} dropped celery.backends.database.retry, "
-                       "which apache-airflow-providers-celery 3.26 imports)")
+        missing.append(
+            f"celery<5.7 (celery {version('celery')} dropped celery.backends.database.retry, "
+            "which apache-airflow-providers-celery 3.26 imports)"
+        )
     return missing
 
 
@@ -66,22 +69,29 @@ def celery(tmp_path_factory):
     copy_repo_layout(root)
     dags = base / "dags"
     dags.mkdir()
-    for name, generate, synthesizer in (("spread", SPREAD, SLOW_SAMPLING), ("kill", KILL, SLOW_SAMPLING),
-                                        ("light", LIGHT, None)):
+    for name, generate, synthesizer in (
+        ("spread", SPREAD, SLOW_SAMPLING),
+        ("kill", KILL, SLOW_SAMPLING),
+        ("light", LIGHT, None),
+    ):
         # all parsed while the cluster starts
         write_synth_dag(dags, f"synth_{name}", _spec(root, name, generate, synthesizer), root)
     imports = base / "imports"  # what tests/import_recorder records in every Airflow process
     imports.mkdir()
     python_path = os.pathsep.join(filter(None, [str(IMPORT_RECORDER), str(REPO), os.environ.get("PYTHONPATH")]))
-    with CeleryCluster(base / "cluster", dags,
-                       extra_env={"PYTHONPATH": python_path, "SYNTH_OPS_IMPORT_LOG": str(imports)}) as cluster:
+    with CeleryCluster(
+        base / "cluster", dags, extra_env={"PYTHONPATH": python_path, "SYNTH_OPS_IMPORT_LOG": str(imports)}
+    ) as cluster:
         yield SimpleNamespace(cluster=cluster, root=root, imports=imports)
 
 
 def _shard_xcoms(cluster, dag_id: str, run_id: str) -> dict[int, dict]:
     """Each generate task's return value (its shard record), by shard."""
-    rows = cluster.query("SELECT map_index, value FROM xcom WHERE dag_id = %s AND run_id = %s AND key = "
-                         "'return_value' AND task_id LIKE %s", (dag_id, run_id, "%.generate"))
+    rows = cluster.query(
+        "SELECT map_index, value FROM xcom WHERE dag_id = %s AND run_id = %s AND key = "
+        "'return_value' AND task_id LIKE %s",
+        (dag_id, run_id, "%.generate"),
+    )
     records = {}
     for row in rows:
         value = row["value"] if not isinstance(row["value"], str) else json.loads(row["value"])
@@ -104,7 +114,8 @@ def _assert_complete_release(celery, name: str, dag_id: str, run_id: str, genera
     assert [p["key"].rsplit("/", 1)[-1] for p in parts] == [f"part-{i:05d}.parquet" for i in range(generate["shards"])]
     produced = _shard_xcoms(celery.cluster, dag_id, run_id)
     assert {i: (r["sha256"], r["rows"]) for i, r in produced.items()} == {
-        i: (p["sha256"], p["rows"]) for i, p in enumerate(parts)}
+        i: (p["sha256"], p["rows"]) for i, p in enumerate(parts)
+    }
     staged = celery.root / ".synth-ops" / f"artifacts_{name}"
     assert not list(staged.rglob("*.partial"))  # no staging file left behind
 
@@ -134,16 +145,26 @@ def test_worker_killed_mid_shard_is_retried_and_the_release_stays_complete(celer
     def shard_being_written_on_worker_a():
         """A generate task running on worker A whose process has started writing its shard file."""
         for ti in cluster.task_instances("synth_kill", run_id):
-            if (ti["task_id"] == GENERATE.format(name="kill") and ti["state"] == "running"
-                    and (ti["hostname"] or "").startswith("worker-a@") and ti["pid"]):
-                staged = list(artifacts.glob(f"*/penguins/shards/.part-{ti['map_index']:05d}.parquet."
-                                             f"{ti['pid']}-*.partial"))
+            if (
+                ti["task_id"] == GENERATE.format(name="kill")
+                and ti["state"] == "running"
+                and (ti["hostname"] or "").startswith("worker-a@")
+                and ti["pid"]
+            ):
+                staged = list(
+                    artifacts.glob(f"*/penguins/shards/.part-{ti['map_index']:05d}.parquet.{ti['pid']}-*.partial")
+                )
                 if staged:
                     return ti, staged
         return None
 
-    victim, staged = wait_until(shard_being_written_on_worker_a, 180, "a shard being written on worker A",
-                                interval=0.1, on_timeout=lambda: cluster.tail("worker-a"))
+    victim, staged = wait_until(
+        shard_being_written_on_worker_a,
+        180,
+        "a shard being written on worker A",
+        interval=0.1,
+        on_timeout=lambda: cluster.tail("worker-a"),
+    )
     # the shard's process belongs to worker A's process tree (the task runner has a process group
     # of its own, so the whole session is killed, as losing the machine would)
     assert os.getsid(victim["pid"]) == cluster.processes["worker-a"].pid
@@ -155,8 +176,11 @@ def test_worker_killed_mid_shard_is_retried_and_the_release_stays_complete(celer
     assert state == "success", cluster.explain("synth_kill", run_id)
     tis = cluster.task_instances("synth_kill", run_id)
     shard = victim["map_index"]
-    (killed,) = [h for h in cluster.task_instances("synth_kill", run_id, history=True)
-                 if h["task_id"] == GENERATE.format(name="kill") and h["map_index"] == shard]
+    (killed,) = [
+        h
+        for h in cluster.task_instances("synth_kill", run_id, history=True)
+        if h["task_id"] == GENERATE.format(name="kill") and h["map_index"] == shard
+    ]
     assert (killed["try_number"], killed["state"], killed["pid"]) == (1, "failed", victim["pid"])
     assert killed["hostname"].startswith("worker-a@")
     (retried,) = [t for t in tis if t["task_id"] == GENERATE.format(name="kill") and t["map_index"] == shard]
@@ -185,5 +209,6 @@ def test_generate_tasks_sample_without_modelling_libraries(celery):
     assert {r["pid"] for r in loads} == shard_pids  # the task instances' own processes
     assert not [r for r in ours if r["task"] == generate and r["module"] != "synth_ops.sampler.sampler"]
     assert "sdv" in {r["module"] for r in ours if r["task"] == "synth_penguins_light.fit"}
-    assert not [r for r in records if r["task"] is None and r["module"] != "synth_ops.sampler.sampler"], \
+    assert not [r for r in records if r["task"] is None and r["module"] != "synth_ops.sampler.sampler"], (
         "a modelling library was imported outside a task (while parsing DAGs?)"
+    )

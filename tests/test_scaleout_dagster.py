@@ -4,6 +4,7 @@ The job runs as a deployment runs it: `dagster job execute` in a subprocess whos
 a dagster.yaml pointing run, event-log and schedule storage at a fresh PostgreSQL database; the
 shard ops run as separate processes, at most two at a time. Everything is read back from PostgreSQL.
 """
+
 import json
 import os
 import subprocess
@@ -27,7 +28,8 @@ def postgres_home(tmp_path):
     database = create_database("synthops_dg")
     home = tmp_path / "dagster_home"
     home.mkdir()
-    (home / "dagster.yaml").write_text(textwrap.dedent(f"""
+    (home / "dagster.yaml").write_text(
+        textwrap.dedent(f"""
         storage:
           postgres:
             postgres_db:
@@ -37,7 +39,8 @@ def postgres_home(tmp_path):
               db_name: {database}
               port: 5432
               scheme: postgresql+psycopg2
-    """))
+    """)
+    )
     yield home, database
     drop_database(database)
 
@@ -56,40 +59,69 @@ def test_shards_run_in_separate_processes_with_postgres_instance_storage(tmp_pat
     home, database = postgres_home
     # SDV's own sampling path keeps each shard step in the seconds (SDV loads inside it), so two steps
     # overlap measurably; through the portable sampler a shard can end before the next process starts
-    spec = write_spec(tmp_path, penguins_doc(generate={"rows": ROWS, "shards": SHARDS},
-                                             synthesizer={"kind": "gaussian_copula", "seed": 7, "fast_sampling": False}))
+    spec = write_spec(
+        tmp_path,
+        penguins_doc(
+            generate={"rows": ROWS, "shards": SHARDS},
+            synthesizer={"kind": "gaussian_copula", "seed": 7, "fast_sampling": False},
+        ),
+    )
     defs = tmp_path / "defs.py"
-    defs.write_text(textwrap.dedent(f"""
+    defs.write_text(
+        textwrap.dedent(f"""
         from synth_ops.dagster import SynthOpsResource, build_definitions
         defs = build_definitions([{str(spec)!r}], resource=SynthOpsResource(root={str(tmp_path)!r}))
-    """))
+    """)
+    )
     config = tmp_path / "run_config.yaml"
     config.write_text("execution:\n  config:\n    multiprocess:\n      max_concurrent: 2\n")
-    result = subprocess.run([venv_script("dagster"), "job", "execute", "-f", str(defs), "-j", "penguins_synthesize",
-                             "-c", str(config)], cwd=tmp_path, env={**os.environ, "DAGSTER_HOME": str(home)},
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [venv_script("dagster"), "job", "execute", "-f", str(defs), "-j", "penguins_synthesize", "-c", str(config)],
+        cwd=tmp_path,
+        env={**os.environ, "DAGSTER_HOME": str(home)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
 
     # the run and its events are in PostgreSQL, not in SQLite files under DAGSTER_HOME
     ((run_id, status),) = _query(database, "SELECT run_id, status FROM runs")
     assert status == "SUCCESS"
     assert not list(home.rglob("*.db"))
-    starts = _query(database, "SELECT step_key, event FROM event_logs WHERE run_id = %s AND "
-                              "dagster_event_type = 'STEP_START'", (run_id,))
-    ends = dict(_query(database, "SELECT step_key, timestamp FROM event_logs WHERE run_id = %s AND "
-                                 "dagster_event_type = 'STEP_SUCCESS'", (run_id,)))
+    starts = _query(
+        database,
+        "SELECT step_key, event FROM event_logs WHERE run_id = %s AND dagster_event_type = 'STEP_START'",
+        (run_id,),
+    )
+    ends = dict(
+        _query(
+            database,
+            "SELECT step_key, timestamp FROM event_logs WHERE run_id = %s AND dagster_event_type = 'STEP_SUCCESS'",
+            (run_id,),
+        )
+    )
     pids = {step: json.loads(event)["dagster_event"]["pid"] for step, event in starts}
     shard_steps = sorted(step for step in pids if "generate_shard" in step)
     assert len(shard_steps) == SHARDS
     # each shard op ran in a process of its own, none in the process that ran the run
     shard_pids = {pids[step] for step in shard_steps}
-    orchestrator = {json.loads(event)["dagster_event"]["pid"] for (event,) in _query(
-        database, "SELECT event FROM event_logs WHERE run_id = %s AND dagster_event_type = 'RUN_START'", (run_id,))}
+    orchestrator = {
+        json.loads(event)["dagster_event"]["pid"]
+        for (event,) in _query(
+            database, "SELECT event FROM event_logs WHERE run_id = %s AND dagster_event_type = 'RUN_START'", (run_id,)
+        )
+    }
     assert len(shard_pids) == SHARDS and not shard_pids & orchestrator
 
     # the executor ran steps side by side, never more than max_concurrent at once
-    started = dict(_query(database, "SELECT step_key, timestamp FROM event_logs WHERE run_id = %s AND "
-                                    "dagster_event_type = 'STEP_START'", (run_id,)))
+    started = dict(
+        _query(
+            database,
+            "SELECT step_key, timestamp FROM event_logs WHERE run_id = %s AND dagster_event_type = 'STEP_START'",
+            (run_id,),
+        )
+    )
     spans = [(started[step], ends[step]) for step in started]
     overlap = max(sum(start <= moment < end for start, end in spans) for moment, _ in spans)
     assert overlap == 2, spans
@@ -116,14 +148,26 @@ def test_shard_ops_sample_through_the_portable_sampler_without_modelling_librari
     log.mkdir()
     spec = write_spec(tmp_path, penguins_doc(generate={"rows": 2000, "shards": 2}))
     defs = tmp_path / "defs.py"
-    defs.write_text(textwrap.dedent(f"""
+    defs.write_text(
+        textwrap.dedent(f"""
         from synth_ops.dagster import SynthOpsResource, build_definitions
         defs = build_definitions([{str(spec)!r}], resource=SynthOpsResource(root={str(tmp_path)!r}))
-    """))
-    env = {**os.environ, "DAGSTER_HOME": str(home), "SYNTH_OPS_IMPORT_LOG": str(log),
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(IMPORT_RECORDER), str(REPO), os.environ.get("PYTHONPATH")]))}
-    result = subprocess.run([venv_script("dagster"), "job", "execute", "-f", str(defs), "-j", "penguins_synthesize"],
-                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    """)
+    )
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "SYNTH_OPS_IMPORT_LOG": str(log),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(IMPORT_RECORDER), str(REPO), os.environ.get("PYTHONPATH")])),
+    }
+    result = subprocess.run(
+        [venv_script("dagster"), "job", "execute", "-f", str(defs), "-j", "penguins_synthesize"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
 
     instance = DagsterInstance.from_config(str(home))

@@ -1,4 +1,5 @@
 """One contract, run unchanged against the local store and the S3 store (HTTP to a loopback server)."""
+
 import json
 
 import pytest

@@ -1,5 +1,6 @@
 """One contract for every registered backend: fit, seeded sample, reproducible rows, a tampered
 model refused; and the pieces of synth-ops' own copula that multi-table sampling relies on."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -9,13 +10,27 @@ import pytest
 from tests.conftest import fitted_workspace, penguins_doc
 
 # small settings per kind: the contract, not the model quality, is under test
-PARAMS = {"ctgan": {"epochs": 2}, "tvae": {"epochs": 2}, "copulagan": {"epochs": 2},
-          "dp_mst": {"iters": 30, "bins": 8}, "dp_aim": {"iters": 30, "bins": 8, "rounds": 4}}
+PARAMS = {
+    "ctgan": {"epochs": 2},
+    "tvae": {"epochs": 2},
+    "copulagan": {"epochs": 2},
+    "dp_mst": {"iters": 30, "bins": 8},
+    "dp_aim": {"iters": 30, "bins": 8, "rounds": 4},
+}
 # DP backends learn declared domains only; three numeric columns fewer keep their fits short
-PRIVACY = {"epsilon": 1.0, "budget": {"epsilon": 10.0},
-           "bounds": {"penguins": {"body_mass_g": [2500, 6500]}},
-           "categories": {"penguins": {"species": ["Adelie", "Gentoo", "Chinstrap"], "sex": ["male", "female"],
-                                       "island": ["Biscoe", "Dream", "Torgersen"], "year": [2007, 2008, 2009]}}}
+PRIVACY = {
+    "epsilon": 1.0,
+    "budget": {"epsilon": 10.0},
+    "bounds": {"penguins": {"body_mass_g": [2500, 6500]}},
+    "categories": {
+        "penguins": {
+            "species": ["Adelie", "Gentoo", "Chinstrap"],
+            "sex": ["male", "female"],
+            "island": ["Biscoe", "Dream", "Torgersen"],
+            "year": [2007, 2008, 2009],
+        }
+    },
+}
 
 
 def _kinds():
@@ -33,8 +48,10 @@ def test_every_backend_keeps_the_contract(tmp_path, kind, penguins_frame):
     from synth_ops.steps.generate import generate
     from synth_ops.synthesizers.base import Synthesizer
 
-    doc = penguins_doc(synthesizer={"kind": kind, "seed": 3, "params": PARAMS.get(kind, {})},
-                       generate={"rows": 200, "shards": 1, "batch_rows": 80})
+    doc = penguins_doc(
+        synthesizer={"kind": kind, "seed": 3, "params": PARAMS.get(kind, {})},
+        generate={"rows": 200, "shards": 1, "batch_rows": 80},
+    )
     if kind.startswith("dp_"):
         doc["privacy"] = PRIVACY
         doc["tables"]["penguins"]["exclude"] = ["bill_length_mm", "bill_depth_mm", "flipper_length_mm"]
@@ -86,8 +103,10 @@ def test_registering_a_backend_touches_only_the_registry():
     try:
         from synth_ops.spec import parse_spec
 
-        spec = parse_spec({"name": "t", "tables": {"t": {"source": "x.csv"}}, "synthesizer": {"kind": "tuned_copula"}},
-                          check_files=False)
+        spec = parse_spec(
+            {"name": "t", "tables": {"t": {"source": "x.csv"}}, "synthesizer": {"kind": "tuned_copula"}},
+            check_files=False,
+        )
         assert isinstance(synthesizers.create(spec.synthesizer), Tuned)
     finally:
         synthesizers.REGISTRY.pop("tuned_copula")
@@ -99,8 +118,9 @@ def test_unknown_kind_lists_the_registered_ones():
     from synth_ops.spec import parse_spec
 
     with pytest.raises(SpecError, match=r"synthesizer\.kind: Input should be one of .*copula.*got 'hma3'"):
-        parse_spec({"name": "t", "tables": {"t": {"source": "x.csv"}}, "synthesizer": {"kind": "hma3"}},
-                   check_files=False)
+        parse_spec(
+            {"name": "t", "tables": {"t": {"source": "x.csv"}}, "synthesizer": {"kind": "hma3"}}, check_files=False
+        )
 
 
 def test_unique_within_spaces_values_by_the_step_inside_each_group():

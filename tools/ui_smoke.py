@@ -9,6 +9,7 @@ whatever happens. The example spec writes to ./warehouse and ./.synth-ops of the
 
     .venv/bin/python tools/ui_smoke.py --out ui-smoke
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,8 +31,15 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 PENGUINS = ["penguins", "penguins"]
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--hide-scrollbars", "--window-size=1400,1000"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--hide-scrollbars",
+    "--window-size=1400,1000",
+]
 
 
 def log(message: str) -> None:
@@ -40,8 +48,12 @@ def log(message: str) -> None:
 
 def environment(**overrides: str) -> dict:
     # the venv's scripts first: airflow standalone starts its components as `airflow ...` from PATH
-    return {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "PYTHONUNBUFFERED": "1",
-            **overrides}
+    return {
+        **os.environ,
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PYTHONUNBUFFERED": "1",
+        **overrides,
+    }
 
 
 def free_port() -> int:
@@ -56,8 +68,9 @@ class Server:
     def __init__(self, name: str, command: list[str], env: dict, logfile: Path):
         self.name, self.logfile = name, logfile
         self.handle = logfile.open("wb")
-        self.process = subprocess.Popen(command, cwd=REPO, env=env, stdout=self.handle, stderr=subprocess.STDOUT,
-                                        start_new_session=True)
+        self.process = subprocess.Popen(
+            command, cwd=REPO, env=env, stdout=self.handle, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -81,8 +94,12 @@ class Server:
 
 def http(url: str, body: dict | None = None, method: str | None = None, timeout: float = 30) -> tuple[int, dict]:
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method or ("POST" if data else "GET"),
-                                     headers={"Content-Type": "application/json", "Accept": "application/json"})
+    request = urllib.request.Request(
+        url,
+        data=data,
+        method=method or ("POST" if data else "GET"),
+        headers={"Content-Type": "application/json", "Accept": "application/json"},
+    )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             text = response.read().decode()
@@ -109,8 +126,19 @@ def screenshot(url: str, path: Path, profile: Path, budget_ms: int = 20000) -> P
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if not chromium:
         raise RuntimeError("chromium not found: run `make chromium`")
-    subprocess.run([chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--virtual-time-budget={budget_ms}",
-                    f"--screenshot={path}", url], check=True, capture_output=True, timeout=180)
+    subprocess.run(
+        [
+            chromium,
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={profile}",
+            f"--virtual-time-budget={budget_ms}",
+            f"--screenshot={path}",
+            url,
+        ],
+        check=True,
+        capture_output=True,
+        timeout=180,
+    )
     if not path.exists() or path.stat().st_size < 5000:
         raise RuntimeError(f"{path}: no screenshot of {url}")
     return path
@@ -118,11 +146,16 @@ def screenshot(url: str, path: Path, profile: Path, budget_ms: int = 20000) -> P
 
 # ---- Dagster ----------------------------------------------------------------------------------
 
+
 def start_dagster(home: Path, port: int) -> Server:
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     env = environment(DAGSTER_HOME=str(home))
-    return Server("dagster dev", [str(BIN / "dagster"), "dev", "-f", "assets/definitions.py", "-h", "127.0.0.1",
-                                  "-p", str(port)], env, home / "dagster-dev.log")
+    return Server(
+        "dagster dev",
+        [str(BIN / "dagster"), "dev", "-f", "assets/definitions.py", "-h", "127.0.0.1", "-p", str(port)],
+        env,
+        home / "dagster-dev.log",
+    )
 
 
 def graphql(base: str, query: str, **variables) -> dict:
@@ -175,8 +208,9 @@ def follow_run_logs(port: int, run_id: str, timeout: float) -> dict:
     events: dict[str, int] = {}
     try:
         ws.send(json.dumps({"type": "connection_init", "payload": {}}))
-        ws.send(json.dumps({"id": "1", "type": "start",
-                            "payload": {"query": RUN_LOGS, "variables": {"runId": run_id}}}))
+        ws.send(
+            json.dumps({"id": "1", "type": "start", "payload": {"query": RUN_LOGS, "variables": {"runId": run_id}}})
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
@@ -206,14 +240,27 @@ def follow_run_logs(port: int, run_id: str, timeout: float) -> dict:
 def dagster_smoke(port: int, server: Server, out: Path, profile: Path, timeout: float) -> list[Path]:
     base = f"http://127.0.0.1:{port}"
     wait_until("dagster webserver", lambda: http(f"{base}/server_info")[0] == 200, server, 180)
-    location = wait_until("code location", lambda: next(
-        (e["name"] for e in graphql(base, "{ workspaceOrError { ... on Workspace { locationEntries { name "
-                                          "locationOrLoadError { __typename } } } } }")
-         ["workspaceOrError"]["locationEntries"]
-         if e["locationOrLoadError"] and e["locationOrLoadError"]["__typename"] == "RepositoryLocation"), None),
-        server, 180)
-    keys = {"/".join(node["assetKey"]["path"]) for node in
-            graphql(base, "{ assetNodes { assetKey { path } } }")["assetNodes"]}
+    location = wait_until(
+        "code location",
+        lambda: next(
+            (
+                e["name"]
+                for e in graphql(
+                    base,
+                    "{ workspaceOrError { ... on Workspace { locationEntries { name "
+                    "locationOrLoadError { __typename } } } } }",
+                )["workspaceOrError"]["locationEntries"]
+                if e["locationOrLoadError"] and e["locationOrLoadError"]["__typename"] == "RepositoryLocation"
+            ),
+            None,
+        ),
+        server,
+        180,
+    )
+    keys = {
+        "/".join(node["assetKey"]["path"])
+        for node in graphql(base, "{ assetNodes { assetKey { path } } }")["assetNodes"]
+    }
     expected = {"/".join(PENGUINS + [stage]) for stage in ("source", "profile", "model", "synthetic", "published")}
     missing = expected - keys
     if missing:
@@ -226,11 +273,21 @@ def dagster_smoke(port: int, server: Server, out: Path, profile: Path, timeout: 
     log(f"dagster: launched penguins_synthesize run {run_id}; following its live logs")
     events = follow_run_logs(port, run_id, timeout)
     # the run record turns terminal just after its last event
-    status = wait_until("run status", lambda: (lambda s: s if s in ("SUCCESS", "FAILURE", "CANCELED") else None)(
-        graphql(base, "query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }",
-                id=run_id)["runOrError"]["status"]), server, 60, every=1)
-    log(f"dagster: run {run_id} {status}; subscription delivered {sum(events.values())} events "
-        f"({', '.join(f'{k}={v}' for k, v in sorted(events.items()))})")
+    status = wait_until(
+        "run status",
+        lambda: (lambda s: s if s in ("SUCCESS", "FAILURE", "CANCELED") else None)(
+            graphql(base, "query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }", id=run_id)[
+                "runOrError"
+            ]["status"]
+        ),
+        server,
+        60,
+        every=1,
+    )
+    log(
+        f"dagster: run {run_id} {status}; subscription delivered {sum(events.values())} events "
+        f"({', '.join(f'{k}={v}' for k, v in sorted(events.items()))})"
+    )
     if status != "SUCCESS":
         raise RuntimeError(f"dagster run {run_id} ended {status}: {base}/runs/{run_id}")
 
@@ -248,20 +305,27 @@ def dagster_smoke(port: int, server: Server, out: Path, profile: Path, timeout: 
 
 # ---- Airflow ----------------------------------------------------------------------------------
 
+
 def start_airflow(home: Path, port: int) -> Server:
     base = f"http://127.0.0.1:{port}"
-    env = environment(**{
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-        "AIRFLOW__CORE__AUTH_MANAGER": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
-        "AIRFLOW__API__HOST": "127.0.0.1", "AIRFLOW__API__PORT": str(port), "AIRFLOW__API__BASE_URL": base,
-        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base}/execution/",
-        # one secret for every component: task tokens signed by the API server verify in the workers
-        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(32), "AIRFLOW__API__SECRET_KEY": secrets.token_hex(16),
-        "SYNTH_OPS_ROOT": str(REPO),
-    })
+    env = environment(
+        **{
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+            "AIRFLOW__CORE__AUTH_MANAGER": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(port),
+            "AIRFLOW__API__BASE_URL": base,
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base}/execution/",
+            # one secret for every component: task tokens signed by the API server verify in the workers
+            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(32),
+            "AIRFLOW__API__SECRET_KEY": secrets.token_hex(16),
+            "SYNTH_OPS_ROOT": str(REPO),
+        }
+    )
     return Server("airflow standalone", [str(BIN / "airflow"), "standalone"], env, home / "standalone.log")
 
 
@@ -279,8 +343,15 @@ def airflow_smoke(port: int, server: Server, out: Path, profile: Path, timeout: 
     run_id = doc["dag_run_id"]
     log(f"airflow: triggered synth_penguins run {run_id}")
     quoted = urllib.request.quote(run_id, safe="")
-    state = wait_until("synth_penguins run", lambda: (lambda s: s if s in ("success", "failed") else None)(
-        http(f"{api}/dags/synth_penguins/dagRuns/{quoted}")[1].get("state")), server, timeout, every=5)
+    state = wait_until(
+        "synth_penguins run",
+        lambda: (lambda s: s if s in ("success", "failed") else None)(
+            http(f"{api}/dags/synth_penguins/dagRuns/{quoted}")[1].get("state")
+        ),
+        server,
+        timeout,
+        every=5,
+    )
     tasks = http(f"{api}/dags/synth_penguins/dagRuns/{quoted}/taskInstances?limit=100")[1]
     summary = {}
     for ti in tasks.get("task_instances", []):
@@ -315,8 +386,10 @@ def main() -> int:
         # write the same spec's ./warehouse and ./.synth-ops
         servers.append(start_dagster(scratch / "dagster", dagster_port))
         servers.append(start_airflow(scratch / "airflow", airflow_port))
-        log(f"dagster dev on http://127.0.0.1:{dagster_port}, airflow on http://127.0.0.1:{airflow_port} "
-            f"(homes and logs in {scratch})")
+        log(
+            f"dagster dev on http://127.0.0.1:{dagster_port}, airflow on http://127.0.0.1:{airflow_port} "
+            f"(homes and logs in {scratch})"
+        )
         shots += dagster_smoke(dagster_port, servers[0], out, scratch / "chromium", args.run_timeout)
         shots += airflow_smoke(airflow_port, servers[1], out, scratch / "chromium", args.run_timeout)
         ok = True

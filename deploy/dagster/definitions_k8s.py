@@ -8,6 +8,7 @@ than the default step resources through `per_step_k8s_config`, keyed by op name.
 
 Specs used on a cluster must publish to and keep artifacts in s3:// URIs: step pods share no disk.
 """
+
 import os
 from pathlib import Path
 
@@ -50,8 +51,9 @@ executor = k8s_job_executor.configured(
         "service_account_name": "synth-ops",
         "step_k8s_config": {"container_config": {"resources": STEP_RESOURCES}},
         "per_step_k8s_config": {
-            name: {"container_config": {"resources": SHARD_RESOURCES,
-                                        "env": [{"name": "OMP_NUM_THREADS", "value": "1"}]}}
+            name: {
+                "container_config": {"resources": SHARD_RESOURCES, "env": [{"name": "OMP_NUM_THREADS", "value": "1"}]}
+            }
             for name in shard_op_names(SPECS)
         },
         "max_concurrent": 8,

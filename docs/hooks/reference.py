@@ -6,6 +6,7 @@ command of ``synth_ops.cli.build_parser()``. A page asks for one by holding its 
 (``<!-- generated: spec-reference -->``, ``<!-- generated: cli-reference -->``), so the prose around
 it stays hand-written and the tables cannot drift from the code. Run as a script, it prints both.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,7 +32,7 @@ def on_page_markdown(markdown: str, page, config, files, **kwargs) -> str:
         # a marker alone on its line; one quoted in prose (the contributing page) stays as written
         pattern = re.compile(rf"^{re.escape(marker)}$", re.M)
         if pattern.search(markdown):
-            markdown = pattern.sub(lambda _: render(), markdown)
+            markdown = pattern.sub(lambda _, render=render: render(), markdown)
     return markdown
 
 
@@ -81,8 +82,12 @@ def spec_reference() -> str:
             if nested:
                 links = ", ".join(f"[{_title(p)}](#{_anchor(p)})" for p in nested)
                 described = f"{described}; fields: {links}" if described else f"fields: {links}"
-            row = [f"`{name}`", _type_name(field.annotation, BaseModel) + _constraints(field.metadata),
-                   _default(field, BaseModel), described or "—"]
+            row = [
+                f"`{name}`",
+                _type_name(field.annotation, BaseModel) + _constraints(field.metadata),
+                _default(field, BaseModel),
+                described or "—",
+            ]
             out.append("| " + " | ".join(_cell(c) for c in row) + " |")
         out.append("")
     return "\n".join(out)

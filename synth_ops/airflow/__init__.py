@@ -3,6 +3,7 @@
 Exposed to Airflow through the ``apache_airflow_provider`` entry point (``get_provider_info``),
 so ``airflow providers list`` shows it. Importing this package imports no heavy library.
 """
+
 from __future__ import annotations
 
 __all__ = ["get_provider_info", "synth_task_group", "published_asset", "SynthOpsHook"]
@@ -36,12 +37,12 @@ def get_provider_info() -> dict:
         "name": "synth-ops",
         "description": "Privacy-safe synthetic copies of tables: profile, fit, generate, gate and publish.",
         "versions": [current],
-        "integrations": [{"integration-name": "synth-ops", "external-doc-url": DOCS_URL,
-                          "tags": ["software"]}],
+        "integrations": [{"integration-name": "synth-ops", "external-doc-url": DOCS_URL, "tags": ["software"]}],
         "operators": [{"integration-name": "synth-ops", "python-modules": ["synth_ops.airflow.operators"]}],
         "hooks": [{"integration-name": "synth-ops", "python-modules": ["synth_ops.airflow.hooks"]}],
-        "connection-types": [{"hook-class-name": "synth_ops.airflow.hooks.SynthOpsHook",
-                              "connection-type": "synth_ops"}],
+        "connection-types": [
+            {"hook-class-name": "synth_ops.airflow.hooks.SynthOpsHook", "connection-type": "synth_ops"}
+        ],
         # Listed for `airflow providers links`; Airflow 3 resolves the URL on the worker into XCom.
         "extra-links": ["synth_ops.airflow.links.SynthOpsReportLink"],
     }

@@ -1,5 +1,6 @@
 """SynthOpsHook: resolves a spec and its stores from an Airflow connection. Built lazily in tasks,
 so DAG parsing touches neither the network nor any heavy library."""
+
 from __future__ import annotations
 
 from functools import cached_property
@@ -26,8 +27,13 @@ class SynthOpsHook(BaseHook):
     conn_type = "synth_ops"
     hook_name = "synth-ops"
 
-    def __init__(self, spec_path: str, synth_ops_conn_id: str | None = None, root: str | None = None,
-                 overrides: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        spec_path: str,
+        synth_ops_conn_id: str | None = None,
+        root: str | None = None,
+        overrides: dict[str, Any] | None = None,
+    ):
         super().__init__()
         self.spec_path = spec_path
         self.synth_ops_conn_id = synth_ops_conn_id
@@ -58,8 +64,11 @@ class SynthOpsHook(BaseHook):
             conn = self.connection
             extra = conn.extra_dejson
             if conn.conn_type == "aws":  # the endpoint and region only: the keys stay out of the spec
-                s3 = {k: extra[src] for k, src in (("region", "region_name"), ("endpoint_url", "endpoint_url"))
-                      if extra.get(src)}
+                s3 = {
+                    k: extra[src]
+                    for k, src in (("region", "region_name"), ("endpoint_url", "endpoint_url"))
+                    if extra.get(src)
+                }
                 if s3:
                     update["s3"] = s3
             else:
@@ -78,4 +87,3 @@ class SynthOpsHook(BaseHook):
         from synth_ops.runtime.workspace import Workspace
 
         return Workspace.open(self.spec, self.credentials)
-

@@ -8,6 +8,7 @@ detail (the detail of a failed expectation can describe values).
 Imported only from inside ``get_openlineage_facets_on_*`` so the ``[openlineage]`` extra stays
 optional and DAG parsing never loads the OpenLineage client.
 """
+
 from __future__ import annotations
 
 import re
@@ -21,13 +22,22 @@ from openlineage.client.facet_v2 import RunFacet
 
 # The facet's JSON Schema ships in the package (facets/) and is served from the repository; the
 # fragment points at the facet's definition, as OpenLineage's own facet schema URLs do.
-SCHEMA_URL = ("https://raw.githubusercontent.com/synth-ops/synth-ops/main/synth_ops/airflow/facets/"
-              "SynthOpsReleaseRunFacet.json#/$defs/SynthOpsReleaseRunFacet")
+SCHEMA_URL = (
+    "https://raw.githubusercontent.com/synth-ops/synth-ops/main/synth_ops/airflow/facets/"
+    "SynthOpsReleaseRunFacet.json#/$defs/SynthOpsReleaseRunFacet"
+)
 # Gates whose measure must stay at or under the threshold; every other gate is a floor. Named
 # without their ``[...]`` part: membership[distance] (the AUC's lower bound), attribute_inference[c]
 # (the risk's lower bound), empirical_epsilon (a DP fit's charged epsilon; otherwise reported).
-CEILING_GATES = {"exact_match", "dcr_share", "pii_leak", "discriminator_auc", "membership", "attribute_inference",
-                 "empirical_epsilon"}
+CEILING_GATES = {
+    "exact_match",
+    "dcr_share",
+    "pii_leak",
+    "discriminator_auc",
+    "membership",
+    "attribute_inference",
+    "empirical_epsilon",
+}
 # Gates whose threshold bounds the value minus its baseline, not the value itself
 EXCESS_GATES = {"discriminator_auc"}
 COLUMN_IN_NAME = re.compile(r"\[([^\]]+)\]$")
@@ -77,9 +87,14 @@ def schema_facet(columns: list[list[str]] | None):
 
     if not columns:
         return {}
-    return {"schema": schema_dataset.SchemaDatasetFacet(fields=[
-        schema_dataset.SchemaDatasetFacetFields(name=name, type=kind, ordinal_position=i)
-        for i, (name, kind) in enumerate(columns, start=1)])}
+    return {
+        "schema": schema_dataset.SchemaDatasetFacet(
+            fields=[
+                schema_dataset.SchemaDatasetFacetFields(name=name, type=kind, ordinal_position=i)
+                for i, (name, kind) in enumerate(columns, start=1)
+            ]
+        )
+    }
 
 
 def assertions_facet(results: list[dict[str, Any]], columns: set[str]):
@@ -99,14 +114,18 @@ def assertions_facet(results: list[dict[str, Any]], columns: set[str]):
         expected = "reported, not gated" if result["threshold"] is None else f"{op} {result['threshold']:g}"
         context = [f"{key} {result[key]:g}" for key in ("baseline", "bound") if result.get(key) is not None]
         column = None if result["gate"] in NOT_A_COLUMN else COLUMN_IN_NAME.search(name)
-        assertions.append(dq.Assertion(
-            assertion=f"{name} reported" if result["threshold"] is None else f"{subject} {expected}",
-            success=bool(result["passed"]),
-            column=column.group(1) if column and column.group(1) in columns else None,
-            severity="error",  # any failed gate stops the release
-            name=f"{result['gate']}/{name}", expected=expected, actual=shown(result["value"]),
-            description="unexpected rows" if result["gate"] == "expectations" else "; ".join(context) or None,
-        ))
+        assertions.append(
+            dq.Assertion(
+                assertion=f"{name} reported" if result["threshold"] is None else f"{subject} {expected}",
+                success=bool(result["passed"]),
+                column=column.group(1) if column and column.group(1) in columns else None,
+                severity="error",  # any failed gate stops the release
+                name=f"{result['gate']}/{name}",
+                expected=expected,
+                actual=shown(result["value"]),
+                description="unexpected rows" if result["gate"] == "expectations" else "; ".join(context) or None,
+            )
+        )
     return {"dataQualityAssertions": dq.DataQualityAssertionsDatasetFacet(assertions=assertions)}
 
 
@@ -122,9 +141,16 @@ def input_dataset(uri: str, columns: list[list[str]] | None, results: list[dict]
     return InputDataset(namespace=namespace, name=name, facets=schema_facet(columns), inputFacets=input_facets)
 
 
-def output_dataset(uri: str, columns: list[list[str]] | None, *, results: list[dict] | None = None,
-                   rows: int | None = None, size: int | None = None, files: int | None = None,
-                   version: str | None = None):
+def output_dataset(
+    uri: str,
+    columns: list[list[str]] | None,
+    *,
+    results: list[dict] | None = None,
+    rows: int | None = None,
+    size: int | None = None,
+    files: int | None = None,
+    version: str | None = None,
+):
     from openlineage.client.event_v2 import OutputDataset
     from openlineage.client.facet_v2 import dataset_version_dataset, output_statistics_output_dataset
 
@@ -137,10 +163,14 @@ def output_dataset(uri: str, columns: list[list[str]] | None, *, results: list[d
     output_facets = {}
     if rows is not None:
         output_facets["outputStatistics"] = output_statistics_output_dataset.OutputStatisticsOutputDatasetFacet(
-            rowCount=rows, size=size, fileCount=files)
+            rowCount=rows, size=size, fileCount=files
+        )
     return OutputDataset(namespace=namespace, name=name, facets=facets, outputFacets=output_facets)
 
 
 def release_run_facet(ws, status: str, tables: list[str]) -> dict[str, SynthOpsReleaseRunFacet]:
-    return {"synthOpsRelease": SynthOpsReleaseRunFacet(version=ws.run_id, status=status, pipeline=ws.spec.name,
-                                                       specHash=ws.spec_hash, tables=list(tables))}
+    return {
+        "synthOpsRelease": SynthOpsReleaseRunFacet(
+            version=ws.run_id, status=status, pipeline=ws.spec.name, specHash=ws.spec_hash, tables=list(tables)
+        )
+    }

@@ -6,6 +6,7 @@ is linked as ``file://`` (opens in a browser on a host that mounts that path); a
 its ``s3://`` URI, which the report never leaves: it shows real distributions and is never
 published.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

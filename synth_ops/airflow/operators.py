@@ -7,11 +7,13 @@ Profile, fit, validate and publish describe themselves to OpenLineage (``get_ope
 built by ``lineage.py``); the OpenLineage provider is an optional extra, imported only inside those
 methods. Validate and publish carry a "synth-ops report" link to the run's private HTML report.
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from airflow.sdk import Asset, AssetAlias, BaseOperator, TaskGroup
 
@@ -23,8 +25,17 @@ class SynthOpsBaseOperator(BaseOperator):
     template_fields: Sequence[str] = ("spec_path", "rows", "seed", "synth_ops_conn_id")
     ui_color = "#e8f1fb"
 
-    def __init__(self, *, spec_path: str, synth_ops_conn_id: str | None = None, root: str | None = None,
-                 rows: int | str | None = None, seed: int | str | None = None, table: str | None = None, **kwargs):
+    def __init__(
+        self,
+        *,
+        spec_path: str,
+        synth_ops_conn_id: str | None = None,
+        root: str | None = None,
+        rows: int | str | None = None,
+        seed: int | str | None = None,
+        table: str | None = None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.spec_path = spec_path
         self.synth_ops_conn_id = synth_ops_conn_id
@@ -98,8 +109,9 @@ class SourceLineageMixin:
         from synth_ops.airflow import lineage
 
         spec = self.hook.spec
-        return OperatorLineage(inputs=[lineage.input_dataset(spec.tables[t].source, None)
-                                       for t in self.spec_tables(spec)])
+        return OperatorLineage(
+            inputs=[lineage.input_dataset(spec.tables[t].source, None) for t in self.spec_tables(spec)]
+        )
 
     def get_openlineage_facets_on_complete(self, task_instance):
         from airflow.providers.openlineage.extractors import OperatorLineage
@@ -171,23 +183,24 @@ class SynthValidateOperator(ReportLinkMixin, SourceLineageMixin, SynthOpsBaseOpe
         from airflow.providers.openlineage.extractors import OperatorLineage
 
         from synth_ops.airflow import lineage
-
         from synth_ops.steps.plan import SCHEMA_MODEL, build_plan
 
         ws = self.workspace
         staged, judged = [], {}
         for table in self.tables(ws):
             judged[table] = _gate_results(ws, table)
-            staged.append(lineage.input_dataset(ws.location(ws.key(table, "shards")), _profile_schema(ws, table),
-                                                judged[table]))
+            staged.append(
+                lineage.input_dataset(ws.location(ws.key(table, "shards")), _profile_schema(ws, table), judged[table])
+            )
         if not self.table and build_plan(ws.spec).relations:  # cross-table gates: in the status only
             judged[SCHEMA_MODEL] = _gate_results(ws, SCHEMA_MODEL)
         if any(results is None for results in judged.values()):
             status = "not_validated"  # the step stopped before its gates were written
         else:
             status = "validated" if all(r["passed"] for rs in judged.values() for r in rs) else "gates_failed"
-        return OperatorLineage(inputs=self.source_datasets() + staged,
-                               run_facets=lineage.release_run_facet(ws, status, self.tables(ws)))
+        return OperatorLineage(
+            inputs=self.source_datasets() + staged, run_facets=lineage.release_run_facet(ws, status, self.tables(ws))
+        )
 
     def run_step(self, context) -> list[dict[str, Any]]:
         from airflow.sdk.exceptions import AirflowFailException
@@ -195,7 +208,9 @@ class SynthValidateOperator(ReportLinkMixin, SourceLineageMixin, SynthOpsBaseOpe
         records = self.runner.validate(self.selected)  # related tables: judged as one release too
         failures = self.runner.failures(records)
         if failures:
-            raise AirflowFailException(f"{len(failures)} gate(s) failed; nothing will be published: " + "; ".join(failures))
+            raise AirflowFailException(
+                f"{len(failures)} gate(s) failed; nothing will be published: " + "; ".join(failures)
+            )
         return [_gate_summary(r) for r in records]
 
 
@@ -208,11 +223,15 @@ def _gate_summary(record) -> dict[str, Any]:
     expectations as counts (a suite has dozens). Rates, counts and scores only, never a data value;
     the membership attacks' ROC curves stay in gates.json and the report (XCom is kept small)."""
     expectations = [r for r in record.results if r["gate"] == "expectations"]
-    measured = [{k: r.get(k) for k in ("gate", "name", "value", "threshold", "baseline", "bound", "passed")}
-                | {"measures": {k: v for k, v in (r.get("measures") or {}).items() if k not in XCOM_LEFT_OUT}}
-                for r in record.results if r["gate"] != "expectations"]
+    measured = [
+        {k: r.get(k) for k in ("gate", "name", "value", "threshold", "baseline", "bound", "passed")}
+        | {"measures": {k: v for k, v in (r.get("measures") or {}).items() if k not in XCOM_LEFT_OUT}}
+        for r in record.results
+        if r["gate"] != "expectations"
+    ]
     return {k: v for k, v in record.to_dict().items() if k != "results"} | {
-        "checks": len(record.results), "gates": measured,
+        "checks": len(record.results),
+        "gates": measured,
         "expectations": {"checked": len(expectations), "failed": sum(not r["passed"] for r in expectations)},
     }
 
@@ -232,8 +251,12 @@ def _asset_of(spec, table: str | None = None) -> Asset:
     uri = f"{base}/{latest_key(spec.name)}"
     if len(spec.tables) > 1:  # one pointer serves every table of the release
         uri += f"?table={table}"
-    return Asset(name=f"synth-ops.{spec.name}.{table}", uri=uri, group="synthetic-data",
-                 extra={"pipeline": spec.name, "table": table})
+    return Asset(
+        name=f"synth-ops.{spec.name}.{table}",
+        uri=uri,
+        group="synthetic-data",
+        extra={"pipeline": spec.name, "table": table},
+    )
 
 
 class SynthPublishOperator(ReportLinkMixin, SourceLineageMixin, SynthOpsBaseOperator):
@@ -250,13 +273,15 @@ class SynthPublishOperator(ReportLinkMixin, SourceLineageMixin, SynthOpsBaseOper
 
     def __init__(self, *, asset_alias: str | None = None, **kwargs):
         super().__init__(**kwargs)  # nothing is read here: spec_path may still be a template
-        self.asset_alias = AssetAlias(name=asset_alias or f"synth-ops.{self.dag_id}.{self.task_id}",
-                                      group="synthetic-data")
+        self.asset_alias = AssetAlias(
+            name=asset_alias or f"synth-ops.{self.dag_id}.{self.task_id}", group="synthetic-data"
+        )
         self.outlets = [*self.outlets, self.asset_alias]
 
     def run_step(self, context) -> dict[str, Any]:
         from synth_ops.runtime.records import headline
         from synth_ops.spec import load_spec
+
         ws = self.workspace
         release = self.runner.publish()
         self.release_status = release.status  # "published" or "up_to_date", for the lineage run facet
@@ -264,8 +289,12 @@ class SynthPublishOperator(ReportLinkMixin, SourceLineageMixin, SynthOpsBaseOper
         spec = load_spec(self.spec_path, root=self.root, check_files=False)
         events = context["outlet_events"][self.asset_alias]
         for table in spec.tables:
-            extra = {"version": release.version, "status": release.status, "rows": release.tables[table]["rows"],
-                     **headline(ws.read(table, "gates.json")["results"])}
+            extra = {
+                "version": release.version,
+                "status": release.status,
+                "rows": release.tables[table]["rows"],
+                **headline(ws.read(table, "gates.json")["results"]),
+            }
             privacy = release.tables[table].get("privacy")
             if privacy:  # a DP fit: the ledger's totals ride along to the asset catalog
                 extra["privacy"] = {k: privacy.get(k) for k in ("ledger", "epsilon_spent", "epsilon_remaining")}
@@ -277,8 +306,9 @@ class SynthPublishOperator(ReportLinkMixin, SourceLineageMixin, SynthOpsBaseOper
 
         planned = super().get_openlineage_facets_on_start()
         spec = self.hook.spec
-        planned.outputs = [lineage.output_dataset(lineage.join(spec.publish.uri, spec.name, t), None)
-                           for t in self.spec_tables(spec)]
+        planned.outputs = [
+            lineage.output_dataset(lineage.join(spec.publish.uri, spec.name, t), None) for t in self.spec_tables(spec)
+        ]
         return planned
 
     def get_openlineage_facets_on_complete(self, task_instance):
@@ -286,8 +316,8 @@ class SynthPublishOperator(ReportLinkMixin, SourceLineageMixin, SynthOpsBaseOper
         publish failed), and each table's manifest."""
         from airflow.providers.openlineage.extractors import OperatorLineage
 
-        from synth_ops.runtime import releases
         from synth_ops.airflow import lineage
+        from synth_ops.runtime import releases
         from synth_ops.stores import open_store, read_json
 
         ws = self.workspace
@@ -300,40 +330,60 @@ class SynthPublishOperator(ReportLinkMixin, SourceLineageMixin, SynthOpsBaseOper
         for table in self.tables(ws):
             uri = lineage.join(spec.publish.uri, spec.name, table)
             if release is None or table not in release["tables"]:
-                outputs.append(lineage.output_dataset(uri, _profile_schema(ws, table),
-                                                      results=_gate_results(ws, table)))
+                outputs.append(
+                    lineage.output_dataset(uri, _profile_schema(ws, table), results=_gate_results(ws, table))
+                )
                 continue
             manifest = read_json(store, release["tables"][table]["manifest"])
-            outputs.append(lineage.output_dataset(
-                uri, manifest["schema"], results=release["tables"][table]["gates"]["results"],
-                rows=manifest["rows"], size=manifest["bytes"], files=len(manifest["parts"]), version=ws.run_id))
+            outputs.append(
+                lineage.output_dataset(
+                    uri,
+                    manifest["schema"],
+                    results=release["tables"][table]["gates"]["results"],
+                    rows=manifest["rows"],
+                    size=manifest["bytes"],
+                    files=len(manifest["parts"]),
+                    version=ws.run_id,
+                )
+            )
         if release is None:
             status = "not_published"
         elif pointer != ws.run_id:  # complete, but another publisher switched _latest.json meanwhile
             status = "superseded"
         else:
             status = getattr(self, "release_status", "published")
-        return OperatorLineage(inputs=self.source_datasets(), outputs=outputs,
-                               run_facets=lineage.release_run_facet(ws, status, self.tables(ws)))
+        return OperatorLineage(
+            inputs=self.source_datasets(),
+            outputs=outputs,
+            run_facets=lineage.release_run_facet(ws, status, self.tables(ws)),
+        )
 
 
 SHARD_LABEL = "{{ task.table }} shard {{ task.shard }}"  # how the grid labels a mapped generate task
 
 
-def synth_task_group(spec_path: str, *, group_id: str | None = None, synth_ops_conn_id: str | None = None,
-                     root: str | None = None, rows: int | str | None = None, seed: int | str | None = None,
-                     **task_kwargs) -> TaskGroup:
+def synth_task_group(
+    spec_path: str,
+    *,
+    group_id: str | None = None,
+    synth_ops_conn_id: str | None = None,
+    root: str | None = None,
+    rows: int | str | None = None,
+    seed: int | str | None = None,
+    **task_kwargs,
+) -> TaskGroup:
     """profile >> fit >> generate (mapped per shard) >> validate >> publish, in one line; with
     relationships, one mapped generate task per table, in the plan's parent-before-child order.
 
     The group's shape (tables, shards) comes from the spec, so ``spec_path`` is read here, at parse
     time: it must be a path, not a template. A templated path goes to the operators themselves."""
-    from synth_ops.steps.plan import build_plan
     from synth_ops.spec import load_spec
+    from synth_ops.steps.plan import build_plan
 
     spec = load_spec(spec_path, root=root, check_files=False)  # structure only: no data is read here
-    common = dict(spec_path=spec_path, synth_ops_conn_id=synth_ops_conn_id, root=root, rows=rows, seed=seed,
-                  **task_kwargs)
+    common = dict(
+        spec_path=spec_path, synth_ops_conn_id=synth_ops_conn_id, root=root, rows=rows, seed=seed, **task_kwargs
+    )
     with TaskGroup(group_id=group_id or f"synth_{spec.name}") as group:
         profile = SynthProfileOperator(task_id="profile", **common)
         fit = SynthFitOperator(task_id="fit", **common)
@@ -342,15 +392,17 @@ def synth_task_group(spec_path: str, *, group_id: str | None = None, synth_ops_c
         publish = SynthPublishOperator(task_id="publish", **common)
         if not plan.relations:
             shards = [{"table": t.name, "shard": i} for t in plan.tables for i in range(t.shards)]
-            generate = SynthGenerateOperator.partial(task_id="generate", map_index_template=SHARD_LABEL,
-                                                     **common).expand_kwargs(shards)
+            generate = SynthGenerateOperator.partial(
+                task_id="generate", map_index_template=SHARD_LABEL, **common
+            ).expand_kwargs(shards)
             profile >> fit >> generate >> validate >> publish
         else:  # one mapped task per table; a child's shards start once its parents' shards are all done
             generated = {}
             for table in plan.tables:
                 shards = [{"table": table.name, "shard": i} for i in range(table.shards)]
                 generated[table.name] = SynthGenerateOperator.partial(
-                    task_id=f"generate_{table.name}", map_index_template=SHARD_LABEL, **common).expand_kwargs(shards)
+                    task_id=f"generate_{table.name}", map_index_template=SHARD_LABEL, **common
+                ).expand_kwargs(shards)
                 upstream = [generated[p] for p in table.parents] or [fit]
                 upstream >> generated[table.name]
                 generated[table.name] >> validate

@@ -9,12 +9,20 @@ Customise keys, groups and tags by subclassing :class:`SynthOpsTranslator`. In a
 ``type: synth_ops.dagster.SynthOpsComponent`` in a ``defs.yaml`` declares the same definitions
 (:mod:`synth_ops.dagster.component`); this module is the ``dagster_dg_cli.registry_modules`` entry point.
 """
+
 from synth_ops.dagster.component import SynthOpsComponent
 from synth_ops.dagster.factory import build_definitions
 from synth_ops.dagster.resource import SynthOpsResource
 from synth_ops.dagster.specs import TableAssets, build_asset_specs
-from synth_ops.gates.checks import gate_names
 from synth_ops.dagster.translator import SynthOpsTranslator
+from synth_ops.gates.checks import gate_names
 
-__all__ = ["SynthOpsComponent", "SynthOpsResource", "SynthOpsTranslator", "TableAssets", "build_asset_specs",
-           "build_definitions", "gate_names"]
+__all__ = [
+    "SynthOpsComponent",
+    "SynthOpsResource",
+    "SynthOpsTranslator",
+    "TableAssets",
+    "build_asset_specs",
+    "build_definitions",
+    "gate_names",
+]

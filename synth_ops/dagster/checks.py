@@ -4,7 +4,9 @@ Each gate family is one check, each privacy measure its own (``check_of``). A ch
 first failing result (else its first); the privacy attacks add every attack's or column's numbers
 as flat metadata entries, so the Dagster UI plots them run over run.
 """
+
 from __future__ import annotations
+
 
 def shown(number, missing: str = "not measured"):
     """Dagster metadata takes no None (nor numpy scalars): a number, or what its absence means."""
@@ -64,4 +66,4 @@ def _attribute_inference(results: list[dict]) -> dict:
 
 def _bracketed(name: str) -> str:
     """``membership[distance]`` -> ``distance``."""
-    return name[name.index("[") + 1:-1] if name.endswith("]") and "[" in name else name
+    return name[name.index("[") + 1 : -1] if name.endswith("]") and "[" in name else name

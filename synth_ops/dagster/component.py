@@ -9,6 +9,7 @@
 Every path attribute resolves against the folder holding the ``defs.yaml`` (templates such as
 ``{{ context.project_root }}`` give absolute paths). ``root`` defaults to the dg project root.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -36,23 +37,35 @@ class SynthOpsComponent(dg.Component, dg.Model, dg.Resolvable):
     """
 
     specs: list[str] = Field(description="synth-ops spec files, relative to the folder of this defs.yaml")
-    root: str | None = Field(None, description="directory the specs' relative paths (sources, publish and "
-                                               "artifacts URIs) resolve against, relative to the folder of this "
-                                               "defs.yaml; default: the dg project root")
+    root: str | None = Field(
+        None,
+        description="directory the specs' relative paths (sources, publish and "
+        "artifacts URIs) resolve against, relative to the folder of this "
+        "defs.yaml; default: the dg project root",
+    )
     publish_uri: str = Field("", description="overrides every spec's publish.uri when set")
     artifacts_uri: str = Field("", description="overrides every spec's artifacts.uri when set")
     s3_endpoint_url: str = Field("", description="overrides every spec's s3.endpoint_url when set")
-    resource_key: str = Field(RESOURCE_KEY, description="key of the SynthOpsResource these definitions use; "
-                                                        "components with different settings in one project "
-                                                        "need different keys")
+    resource_key: str = Field(
+        RESOURCE_KEY,
+        description="key of the SynthOpsResource these definitions use; "
+        "components with different settings in one project "
+        "need different keys",
+    )
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
         here = self._folder(context)
         root = (here / self.root) if self.root is not None else Path(context.project_root)
-        resource = _shared_resource(self.resource_key, root=str(root.resolve()), publish_uri=self.publish_uri,
-                                    artifacts_uri=self.artifacts_uri, s3_endpoint_url=self.s3_endpoint_url)
-        return build_definitions([(here / spec).resolve() for spec in self.specs], resource=resource,
-                                 resource_key=self.resource_key)
+        resource = _shared_resource(
+            self.resource_key,
+            root=str(root.resolve()),
+            publish_uri=self.publish_uri,
+            artifacts_uri=self.artifacts_uri,
+            s3_endpoint_url=self.s3_endpoint_url,
+        )
+        return build_definitions(
+            [(here / spec).resolve() for spec in self.specs], resource=resource, resource_key=self.resource_key
+        )
 
     @staticmethod
     def _folder(context: dg.ComponentLoadContext) -> Path:

@@ -1,4 +1,5 @@
 """The Dagster resource: where specs resolve and which stores they use, per deployment."""
+
 from __future__ import annotations
 
 import dagster as dg
@@ -17,9 +18,15 @@ class SynthOpsResource(dg.ConfigurableResource):
         from synth_ops.spec import load_spec, with_overrides
 
         spec = load_spec(spec_path, root=self.root or None)
-        update = {section: {key: value} for section, key, value in (
-            ("publish", "uri", self.publish_uri), ("artifacts", "uri", self.artifacts_uri),
-            ("s3", "endpoint_url", self.s3_endpoint_url)) if value}
+        update = {
+            section: {key: value}
+            for section, key, value in (
+                ("publish", "uri", self.publish_uri),
+                ("artifacts", "uri", self.artifacts_uri),
+                ("s3", "endpoint_url", self.s3_endpoint_url),
+            )
+            if value
+        }
         return with_overrides(spec, update, root=self.root or None) if update else spec
 
     def workspace(self, spec_path: str):

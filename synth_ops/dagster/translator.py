@@ -1,4 +1,5 @@
 """The single customisation point for how synth-ops specs appear in the Dagster catalog."""
+
 from __future__ import annotations
 
 import dagster as dg
@@ -16,15 +17,21 @@ class SynthOpsTranslator:
         return spec.name
 
     def get_tags(self, spec, table: str, stage: str) -> dict[str, str]:
-        return {"synth-ops/stage": stage, "synth-ops/synthetic": "true" if stage in ("synthetic", "published") else "false"}
+        return {
+            "synth-ops/stage": stage,
+            "synth-ops/synthetic": "true" if stage in ("synthetic", "published") else "false",
+        }
 
     def get_kinds(self, spec, table: str, stage: str) -> set[str]:
         """Dagster shows known kinds as icons: the storage format and place, or the library a model is
         made with (its backend's ``library``) (at most three)."""
         if stage == "source":
             source = spec.tables[table].source if table in spec.tables else ""
-            return {"synth-ops", "parquet" if source.lower().endswith(".parquet") else "csv",
-                    *(["s3"] if source.startswith("s3://") else [])}
+            return {
+                "synth-ops",
+                "parquet" if source.lower().endswith(".parquet") else "csv",
+                *(["s3"] if source.startswith("s3://") else []),
+            }
         if stage == "model":
             from synth_ops import synthesizers
 
@@ -57,12 +64,13 @@ class SynthOpsTranslator:
 
             # a backend that samples a whole schema at once (hma) makes one shard, whatever the spec says
             shards = build_plan(spec).table(table).shards
-            return (f"Synthetic {table!r} in {shards} seeded shard{'s' if shards != 1 else ''}, gated by blocking "
-                    "checks.")
+            return (
+                f"Synthetic {table!r} in {shards} seeded shard{'s' if shards != 1 else ''}, gated by blocking checks."
+            )
         return {
             "source": f"Real source table {table!r} (private), observed by content fingerprint.",
             "profile": "Column statistics, SDV metadata (detected + spec overrides) and PII flags.",
             "published": "Released synthetic table: read it through _latest.json (synth_ops.read_latest). The "
-                         "`report` entry of each materialization is the release's gate report (report.html, in "
-                         "the private artifacts: it holds real values).",
+            "`report` entry of each materialization is the release's gate report (report.html, in "
+            "the private artifacts: it holds real values).",
         }[stage]

@@ -11,11 +11,12 @@ or utility claim that was not measured must not let a release through; a measure
 undefined on the data it was given (a target no model predicts better than chance, too few attack
 candidates) is reported and does not block.
 """
+
 from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Callable
+from collections.abc import Callable
 
 from synth_ops.runtime.records import GateResult, ShardRecord
 from synth_ops.runtime.workspace import Workspace
@@ -89,12 +90,20 @@ class GateInput:
 NO_HOLDOUT = "no holdout rows: nothing to compare the synthetic rows with"
 
 
-def not_measured(gate: str, name: str, threshold: float | None, why: str, *, passed: bool = True,
-                 measures: dict | None = None) -> GateResult:
+def not_measured(
+    gate: str, name: str, threshold: float | None, why: str, *, passed: bool = True, measures: dict | None = None
+) -> GateResult:
     """A check that could not measure: value None and ``why`` in the detail (counts and reasons only,
     never a data value)."""
-    return GateResult(gate=gate, name=name, value=None, threshold=threshold, passed=passed,
-                      detail=f"not measured: {why}", measures=measures or {})
+    return GateResult(
+        gate=gate,
+        name=name,
+        value=None,
+        threshold=threshold,
+        passed=passed,
+        detail=f"not measured: {why}",
+        measures=measures or {},
+    )
 
 
 def without_holdout(gate_input: GateInput, gate: str, checks: dict[str, float | None]) -> list[GateResult]:
@@ -109,8 +118,9 @@ def without_holdout(gate_input: GateInput, gate: str, checks: dict[str, float | 
     _, holdout = gate_input.real
     if len(holdout):
         return []
-    return [not_measured(gate, name, threshold, NO_HOLDOUT, passed=threshold is None)
-            for name, threshold in checks.items()]
+    return [
+        not_measured(gate, name, threshold, NO_HOLDOUT, passed=threshold is None) for name, threshold in checks.items()
+    ]
 
 
 def _expectations(gate_input: GateInput) -> list[GateResult]:
@@ -157,5 +167,12 @@ def _discriminator(gate_input: GateInput) -> list[GateResult]:
     return discriminator_gate(gate_input)
 
 
-GATES: list[Callable[[GateInput], list[GateResult]]] = [_expectations, _quality, _discriminator, _utility, _privacy,
-                                                        _membership, _attribute_inference]
+GATES: list[Callable[[GateInput], list[GateResult]]] = [
+    _expectations,
+    _quality,
+    _discriminator,
+    _utility,
+    _privacy,
+    _membership,
+    _attribute_inference,
+]

@@ -5,6 +5,7 @@ related tables judged as one release add the release checks, shown on the relate
 sampled under (``release_checks``, ``release_tables_of``). Dagster's asset checks are built from these; the
 descriptions carry the spec's thresholds.
 """
+
 from __future__ import annotations
 
 RELEASE = "release"
@@ -38,8 +39,10 @@ def gate_names(spec, table: str | None = None) -> list[str]:
 
 def discriminator_rule(gates) -> str:
     if gates.discriminator_auc_max == "auto":
-        return (f"<= {gates.discriminator_limit(related=False)} for a table modelled alone (related tables: "
-                "measured and reported, not gated)")
+        return (
+            f"<= {gates.discriminator_limit(related=False)} for a table modelled alone (related tables: "
+            "measured and reported, not gated)"
+        )
     if gates.discriminator_auc_max is None:
         return "measured and reported (not gated: gates.discriminator_auc_max is null)"
     return f"<= {gates.discriminator_auc_max}"
@@ -47,18 +50,27 @@ def discriminator_rule(gates) -> str:
 
 def membership_rule(gates) -> str:
     limit = gates.membership_inference.auc_max if gates.membership_inference else None
-    return ("measured and reported (not gated: gates.membership_inference.auc_max is null)" if limit is None
-            else f"<= {limit}")
+    return (
+        "measured and reported (not gated: gates.membership_inference.auc_max is null)"
+        if limit is None
+        else f"<= {limit}"
+    )
 
 
 def attribute_inference_rule(spec, table: str | None) -> str:
     settings = spec.gates.attribute_inference
     columns = spec.tables[table] if table is not None else None
-    which = (f"per sensitive column ({', '.join(columns.sensitive)}), inferred from the quasi-identifiers "
-             f"({', '.join(columns.quasi_identifiers)}) by the nearest synthetic row: " if columns else "")
+    which = (
+        f"per sensitive column ({', '.join(columns.sensitive)}), inferred from the quasi-identifiers "
+        f"({', '.join(columns.quasi_identifiers)}) by the nearest synthetic row: "
+        if columns
+        else ""
+    )
     limit = settings.risk_max if settings else None
-    return which + ("success on training rows minus on holdout rows, judged at its lower 95% bound, "
-                    + ("measured and reported (not gated)" if limit is None else f"<= {limit}"))
+    return which + (
+        "success on training rows minus on holdout rows, judged at its lower 95% bound, "
+        + ("measured and reported (not gated)" if limit is None else f"<= {limit}")
+    )
 
 
 def check_description(spec, gate: str, table: str | None = None) -> str:
@@ -69,24 +81,23 @@ def check_description(spec, gate: str, table: str | None = None) -> str:
         quality += f", and >= {gates.quality_min}"
     return {
         "expectations": "Great Expectations suites (automatic and the spec's) on every synthetic row: failed "
-                        "expectations == 0",
+        "expectations == 0",
         "quality": quality,
         "exact_match": f"share of synthetic rows equal to a training row, beyond the holdout's own share, "
-                       f"<= {gates.exact_match_max}",
+        f"<= {gates.exact_match_max}",
         "dcr_share": f"share of synthetic rows closer to a training row than to a holdout row <= "
-                     f"{gates.dcr_share_max} (0.5 is ideal)",
+        f"{gates.dcr_share_max} (0.5 is ideal)",
         "pii_leak": "real values of replaced (identifying) columns found in synthetic rows, beyond chance: "
-                    "<= the chance bound",
+        "<= the chance bound",
         "discriminator": "ROC AUC of a classifier telling synthetic from training rows, minus the same for "
-                         "holdout rows, "
-                         + discriminator_rule(gates),
+        "holdout rows, " + discriminator_rule(gates),
         "utility": f"per target ({', '.join(gates.utility.columns) if gates.utility else ''}): score of a model "
-                   f"trained on synthetic / trained on real rows, on the holdout, >= "
-                   f"{gates.utility.min_ratio if gates.utility else ''}",
+        f"trained on synthetic / trained on real rows, on the holdout, >= "
+        f"{gates.utility.min_ratio if gates.utility else ''}",
         "membership_inference": "ROC AUC of each membership inference attack (distance to the closest synthetic "
-                                "row; synthetic over holdout density) telling training from holdout rows, judged at "
-                                f"its lower 95% bound, {membership_rule(gates)}; the empirical epsilon the attacks "
-                                "prove is reported (for a differentially private fit: <= the charged epsilon)",
+        "row; synthetic over holdout density) telling training from holdout rows, judged at "
+        f"its lower 95% bound, {membership_rule(gates)}; the empirical epsilon the attacks "
+        "prove is reported (for a differentially private fit: <= the charged epsilon)",
         "attribute_inference": attribute_inference_rule(spec, table),
     }[gate]
 
@@ -139,11 +150,11 @@ def release_description(spec, check: str) -> str:
     gates = spec.gates
     return {
         "primary_key_unique": "every synthetic row's primary key unique and present: share of rows with a unique "
-                              "key == 1",
+        "key == 1",
         "referential_integrity": "every synthetic foreign key of this table points at a synthetic parent row: "
-                                 "share resolved == 1",
+        "share resolved == 1",
         "cardinality": f"1 - KS distance of children per parent row, real vs synthetic, >= {gates.cardinality_min} "
-                       "(or within the 5% sampling noise)",
+        "(or within the 5% sampling noise)",
         "release_quality": "SDMetrics' multi-table quality score over the related tables >= "
-                           f"{gates.quality_min if gates.quality_min is not None else gates.release_quality_min}",
+        f"{gates.quality_min if gates.quality_min is not None else gates.release_quality_min}",
     }[check]

@@ -14,6 +14,7 @@ bound (each AUC's Hanley-McNeil standard error at its counts). Its default, ``au
 limit (``null``) the AUC is measured and reported on every run and never blocks. Without holdout
 rows there is no baseline: "not measured".
 """
+
 from __future__ import annotations
 
 import math
@@ -35,28 +36,49 @@ def discriminator_gate(gate_input) -> list[GateResult]:
     held_rows = min(len(holdout), rows)
     if not columns or held_rows < 2 * FOLDS:
         why = "no learned columns" if not columns else f"{held_rows} holdout rows: too few to cross-validate"
-        return [GateResult(gate="discriminator", name="discriminator_auc", value=None, threshold=threshold,
-                           passed=True, detail=f"not measured: {why}")]
+        return [
+            GateResult(
+                gate="discriminator",
+                name="discriminator_auc",
+                value=None,
+                threshold=threshold,
+                passed=True,
+                detail=f"not measured: {why}",
+            )
+        ]
     from synth_ops.gates import learning
 
     train = gate_input.real_sample(rows)[columns]
     synthetic = gate_input.synthetic_sample(rows)[columns]
     encoding = learning.Encoding.fit(train, gate_input.metadata, columns)
     auc = _cross_validated_auc(encoding, train, synthetic, seed)
-    baseline = _cross_validated_auc(encoding, train.iloc[:held_rows], holdout.sample(held_rows, random_state=seed)[columns],
-                                    seed)
-    spread = math.hypot(learning.auc_standard_error(auc, rows, rows),
-                        learning.auc_standard_error(baseline, held_rows, held_rows))
+    baseline = _cross_validated_auc(
+        encoding, train.iloc[:held_rows], holdout.sample(held_rows, random_state=seed)[columns], seed
+    )
+    spread = math.hypot(
+        learning.auc_standard_error(auc, rows, rows), learning.auc_standard_error(baseline, held_rows, held_rows)
+    )
     excess = auc - baseline
     lower = excess - Z_ONE_SIDED_95 * spread
     passed = threshold is None or lower <= threshold
-    detail = (f"{FOLDS}-fold ROC AUC telling {rows} synthetic from {rows} training rows {auc:.3f}; {held_rows} "
-              f"holdout rows from as many training rows {baseline:.3f}; excess {excess:.3f}, lower 95% bound {lower:.3f}; 0.5 is "
-              f"indistinguishable" + ("" if threshold is not None else "; reported, not gated"))
-    return [GateResult(gate="discriminator", name="discriminator_auc", value=round(auc, 4), threshold=threshold,
-                       passed=passed, detail=detail, baseline=round(baseline, 4), bound=round(lower, 4),
-                       measures={"excess": round(excess, 4), "rows": rows, "holdout_rows": held_rows,
-                                 "folds": FOLDS})]
+    detail = (
+        f"{FOLDS}-fold ROC AUC telling {rows} synthetic from {rows} training rows {auc:.3f}; {held_rows} "
+        f"holdout rows from as many training rows {baseline:.3f}; excess {excess:.3f}, lower 95% bound {lower:.3f}; 0.5 is "
+        f"indistinguishable" + ("" if threshold is not None else "; reported, not gated")
+    )
+    return [
+        GateResult(
+            gate="discriminator",
+            name="discriminator_auc",
+            value=round(auc, 4),
+            threshold=threshold,
+            passed=passed,
+            detail=detail,
+            baseline=round(baseline, 4),
+            bound=round(lower, 4),
+            measures={"excess": round(excess, 4), "rows": rows, "holdout_rows": held_rows, "folds": FOLDS},
+        )
+    ]
 
 
 def _cross_validated_auc(encoding, real, other, seed: int) -> float:
@@ -73,6 +95,7 @@ def _cross_validated_auc(encoding, real, other, seed: int) -> float:
     folds = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=seed)
     with warnings.catch_warnings(), learning.fitting(len(labels)):
         warnings.simplefilter("ignore")
-        scores = cross_val_predict(learning.model("classify", seed), features, labels, cv=folds,
-                                   method="predict_proba")[:, 1]
+        scores = cross_val_predict(
+            learning.model("classify", seed), features, labels, cv=folds, method="predict_proba"
+        )[:, 1]
     return float(roc_auc_score(labels, scores))

@@ -7,6 +7,7 @@ here, so no GX state leaks between runs. The synthetic table is read in batches 
 ``gates.validate_batch_rows``; an expectation passes only if it passes on every batch (exact for
 row-wise expectations; aggregate ones are judged per batch).
 """
+
 from __future__ import annotations
 
 import json
@@ -21,8 +22,12 @@ log = logging.getLogger("synth_ops")
 _SET_SDTYPES = {"categorical", "boolean", "ordinal"}
 # Judged on every row of the release at once (over the columns they name), not batch by batch:
 # a key repeated across two shards is only visible there.
-WHOLE_RELEASE = {"expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique",
-                 "expect_column_unique_value_count_to_be_between", "expect_column_proportion_of_unique_values_to_be_between"}
+WHOLE_RELEASE = {
+    "expect_column_values_to_be_unique",
+    "expect_compound_columns_to_be_unique",
+    "expect_column_unique_value_count_to_be_between",
+    "expect_column_proportion_of_unique_values_to_be_between",
+}
 
 
 def gx_type_names(arrow_type: str) -> list[str] | None:
@@ -54,8 +59,8 @@ def automatic_suite(profile: dict, public: dict | None = None) -> dict:
     "categories": {column: [values]}}): their domains are those, and nulls are not refused (the
     mechanism measures every column's null cell with noise; the real rows' extremes, categories
     and null shares are exactly what it does not release)."""
-    from synth_ops.spec import columns as roles
     from synth_ops.profiling import keys
+    from synth_ops.spec import columns as roles
 
     order = [name for name, _ in profile["arrow_schema"]]
     types = dict((name, kind) for name, kind in profile["arrow_schema"])
@@ -65,7 +70,7 @@ def automatic_suite(profile: dict, public: dict | None = None) -> dict:
         stats, entry = profile["columns"][column], plan[column]
         role = entry["role"]
 
-        def expect(kind: str, **kwargs):
+        def expect(kind: str, column=column, **kwargs):  # this column's, bound now
             expectations.append({"type": kind, "kwargs": {"column": column, **kwargs}})
 
         names = gx_type_names(types[column])
@@ -99,10 +104,16 @@ def automatic_suite(profile: dict, public: dict | None = None) -> dict:
             elif "support" in stats:  # a discrete number: every backend keeps to its real values
                 expect("expect_column_values_to_be_in_set", value_set=stats["support"])
             elif "min" in stats and "unique_within" not in entry:  # a key's own column may move past max
-                expect("expect_column_values_to_be_between", min_value=_widened(stats["min"], -1),
-                       max_value=_widened(stats["max"], 1))
-    return {"name": f"{profile['name']}.{profile['table']}.automatic", "expectations": expectations,
-            "meta": {"generated_by": "synth-ops"}}
+                expect(
+                    "expect_column_values_to_be_between",
+                    min_value=_widened(stats["min"], -1),
+                    max_value=_widened(stats["max"], 1),
+                )
+    return {
+        "name": f"{profile['name']}.{profile['table']}.automatic",
+        "expectations": expectations,
+        "meta": {"generated_by": "synth-ops"},
+    }
 
 
 def _widened(bound, direction: int):
@@ -128,8 +139,15 @@ def load_suites(paths: tuple[str, ...], table: str) -> list[dict]:
             raise SpecError(f"{field}: {path} is not a GX suite (expected an object with an 'expectations' list)")
         meta = doc.get("meta") if isinstance(doc.get("meta"), dict) else {}
         if meta.get("table", table) == table:
-            suites.append({"name": doc.get("name") or Path(path).stem, "expectations": doc["expectations"],
-                           "meta": meta, "path": path, "index": i})
+            suites.append(
+                {
+                    "name": doc.get("name") or Path(path).stem,
+                    "expectations": doc["expectations"],
+                    "meta": meta,
+                    "path": path,
+                    "index": i,
+                }
+            )
     return suites
 
 
@@ -165,9 +183,15 @@ def public_domain(spec, table: str) -> dict | None:
     """The declared domain of ``table``'s learned columns when a DP synthesizer fits it, else None."""
     from synth_ops import synthesizers
 
-    if spec.privacy is None or not synthesizers.backend(spec.synthesizer_of(table).kind).capabilities.differential_privacy:
+    if (
+        spec.privacy is None
+        or not synthesizers.backend(spec.synthesizer_of(table).kind).capabilities.differential_privacy
+    ):
         return None
-    return {"bounds": dict(spec.privacy.bounds.get(table, {})), "categories": dict(spec.privacy.categories.get(table, {}))}
+    return {
+        "bounds": dict(spec.privacy.bounds.get(table, {})),
+        "categories": dict(spec.privacy.categories.get(table, {})),
+    }
 
 
 def run_expectations(gate_input) -> list[GateResult]:
@@ -178,8 +202,10 @@ def run_expectations(gate_input) -> list[GateResult]:
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     ws, table = gate_input.ws, gate_input.table
-    suite_docs = [automatic_suite(gate_input.profile, public_domain(ws.spec, table)),
-                  *load_suites(ws.spec.gates.suites, table)]
+    suite_docs = [
+        automatic_suite(gate_input.profile, public_domain(ws.spec, table)),
+        *load_suites(ws.spec.gates.suites, table),
+    ]
     ws.write(table, "suite.json", suite_docs)
 
     context = gx.get_context(mode="ephemeral")
@@ -195,7 +221,9 @@ def run_expectations(gate_input) -> list[GateResult]:
             suite = context.suites.add(gx.ExpectationSuite(name=name, expectations=expectations))
         except Exception as error:  # GX raises several types for an invalid expectation config
             raise SpecError(f"gates.suites: invalid expectation in suite {name}: {one_line(error)[:300]}") from None
-        return context.validation_definitions.add(gx.ValidationDefinition(name=name, data=batch_definition, suite=suite))
+        return context.validation_definitions.add(
+            gx.ValidationDefinition(name=name, data=batch_definition, suite=suite)
+        )
 
     batched, whole, whole_columns = [], [], []
     for i, doc in enumerate(suite_docs):
@@ -213,8 +241,10 @@ def run_expectations(gate_input) -> list[GateResult]:
     def record(suite_name: str, frame, validation) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            result = validation.run(batch_parameters={"dataframe": frame},
-                                    result_format={"result_format": "BASIC", "partial_unexpected_count": 0})
+            result = validation.run(
+                batch_parameters={"dataframe": frame},
+                result_format={"result_format": "BASIC", "partial_unexpected_count": 0},
+            )
         for item in result.results:
             config = item.expectation_config
             entry = outcome.setdefault((suite_name, config.id), [True, 0, config.type, config.kwargs.get("column")])
@@ -240,11 +270,16 @@ def run_expectations(gate_input) -> list[GateResult]:
     for (suite_name, _), (passed, unexpected, kind, column) in outcome.items():
         target = f"{column}: " if column else ""
         # Never the unexpected values themselves: only counts reach gates.json and the logs.
-        results.append(GateResult(
-            gate="expectations", name=f"{suite_name}/{kind}" + (f"[{column}]" if column else ""),
-            value=float(unexpected), threshold=0.0, passed=passed,
-            detail="" if passed else f"{target}{unexpected} unexpected",
-        ))
+        results.append(
+            GateResult(
+                gate="expectations",
+                name=f"{suite_name}/{kind}" + (f"[{column}]" if column else ""),
+                value=float(unexpected),
+                threshold=0.0,
+                passed=passed,
+                detail="" if passed else f"{target}{unexpected} unexpected",
+            )
+        )
     failed = sum(not r.passed for r in results)
     log.debug("%s: %d expectations checked, %d failed", table, len(results), failed)
     return results

@@ -33,6 +33,7 @@ gate fails only when the excess is statistically clear. One result per sensitive
 rows: "not measured", failing (``synth_ops.gates.without_holdout``); fewer than ``MIN_CANDIDATES``
 candidates of each kind: "not measured", not blocking.
 """
+
 from __future__ import annotations
 
 import math
@@ -61,8 +62,11 @@ def attribute_inference_gate(gate_input) -> list[GateResult]:
     m = len(members)
     synthetic = gate_input.synthetic_sample(gate_input.ws.spec.gates.privacy_rows)
     if m < MIN_CANDIDATES or len(synthetic) == 0:
-        why = f"{m} candidate rows of each kind (holdout rows), fewer than {MIN_CANDIDATES}" if m < MIN_CANDIDATES \
+        why = (
+            f"{m} candidate rows of each kind (holdout rows), fewer than {MIN_CANDIDATES}"
+            if m < MIN_CANDIDATES
             else "no synthetic rows"
+        )
         return [not_measured("attribute_inference", name, threshold, why) for name in names]
     from sklearn.neighbors import NearestNeighbors
 
@@ -74,8 +78,10 @@ def attribute_inference_gate(gate_input) -> list[GateResult]:
     chosen = [nearest.kneighbors(_encode(rows, encoders))[1][:, 0] for rows in (members, non_members)]
     results = []
     for column in sensitive:
-        hits = [_successes(synthetic[column].iloc[index], rows[column], train[column], gate_input.metadata, column)
-                for index, rows in zip(chosen, (members, non_members))]
+        hits = [
+            _successes(synthetic[column].iloc[index], rows[column], train[column], gate_input.metadata, column)
+            for index, rows in zip(chosen, (members, non_members))
+        ]
         results.append(_judge(column, hits[0], hits[1], m, len(known), len(synthetic), threshold))
     return results
 
@@ -84,9 +90,9 @@ def _successes(predicted, truth, training, metadata: dict, column: str) -> int:
     """How many predictions succeed (see the module docstring)."""
     import numpy as np
 
-    from synth_ops.spec.columns import discrete_support
     from synth_ops.gates.learning import as_text
     from synth_ops.gates.privacy import as_number
+    from synth_ops.spec.columns import discrete_support
 
     sdtype = metadata["columns"].get(column, {}).get("sdtype", "categorical")
     predicted, truth = predicted.reset_index(drop=True), truth.reset_index(drop=True)
@@ -119,10 +125,24 @@ def _judge(column, hits_train, hits_holdout, m, known, synthetic_rows, threshold
     risk = train_rate - holdout_rate
     lower = newcombe_lower(hits_train, hits_holdout, m, m)
     passed = threshold is None or lower <= threshold
-    detail = (f"the nearest of {synthetic_rows} synthetic rows on {known} quasi-identifiers gives {column} of "
-              f"{train_rate:.3f} of {m} training rows and {holdout_rate:.3f} of {m} holdout rows; excess {risk:.3f}, "
-              f"lower 95% bound {lower:.3f}; 0 is ideal" + ("; reported, not gated" if threshold is None else ""))
-    return GateResult(gate="attribute_inference", name=f"attribute_inference[{column}]", value=round(risk, 4),
-                      threshold=threshold, passed=passed, detail=detail, baseline=0.0, bound=round(lower, 4),
-                      measures={"train_success": round(train_rate, 4), "holdout_success": round(holdout_rate, 4),
-                                "candidates": m, "quasi_identifiers": known})
+    detail = (
+        f"the nearest of {synthetic_rows} synthetic rows on {known} quasi-identifiers gives {column} of "
+        f"{train_rate:.3f} of {m} training rows and {holdout_rate:.3f} of {m} holdout rows; excess {risk:.3f}, "
+        f"lower 95% bound {lower:.3f}; 0 is ideal" + ("; reported, not gated" if threshold is None else "")
+    )
+    return GateResult(
+        gate="attribute_inference",
+        name=f"attribute_inference[{column}]",
+        value=round(risk, 4),
+        threshold=threshold,
+        passed=passed,
+        detail=detail,
+        baseline=0.0,
+        bound=round(lower, 4),
+        measures={
+            "train_success": round(train_rate, 4),
+            "holdout_success": round(holdout_rate, 4),
+            "candidates": m,
+            "quasi_identifiers": known,
+        },
+    )

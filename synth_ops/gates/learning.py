@@ -8,6 +8,7 @@ of more than ``MAX_NATIVE_CATEGORIES`` distinct values (its bins hold at most 25
 training frequency instead, an unseen value as 0. Missing values stay missing: the models route
 them natively.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -29,7 +30,7 @@ class Encoding:
     columns: dict[str, tuple]
 
     @classmethod
-    def fit(cls, train, metadata: dict, columns: list[str]) -> "Encoding":
+    def fit(cls, train, metadata: dict, columns: list[str]) -> Encoding:
         out = {}
         for column in columns:
             sdtype = metadata["columns"].get(column, {}).get("sdtype", "categorical")
@@ -90,5 +91,5 @@ def auc_standard_error(auc: float, positives: int, negatives: int) -> float:
     if positives == 0 or negatives == 0:
         return math.inf
     q1, q2 = auc / (2 - auc), 2 * auc * auc / (1 + auc)
-    variance = (auc * (1 - auc) + (positives - 1) * (q1 - auc * auc) + (negatives - 1) * (q2 - auc * auc))
+    variance = auc * (1 - auc) + (positives - 1) * (q1 - auc * auc) + (negatives - 1) * (q2 - auc * auc)
     return math.sqrt(max(variance, 0.0) / (positives * negatives))

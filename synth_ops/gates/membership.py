@@ -52,6 +52,7 @@ No holdout rows: "not measured", failing where gated (``synth_ops.gates.without_
 learned columns, or fewer than ``MIN_CANDIDATES`` candidates of each kind: "not measured", not
 blocking.
 """
+
 from __future__ import annotations
 
 import math
@@ -96,9 +97,15 @@ def membership_gate(gate_input) -> list[GateResult]:
     members, non_members, population = candidate_rows(gate_input)
     synthetic = gate_input.synthetic_sample(gate_input.ws.spec.gates.privacy_rows) if columns else None
     m = len(members)
-    why = ("no learned columns" if not columns
-           else f"{m} candidate rows of each kind (holdout rows), fewer than {MIN_CANDIDATES}"
-           if m < MIN_CANDIDATES else "no synthetic rows" if len(synthetic) == 0 else None)
+    why = (
+        "no learned columns"
+        if not columns
+        else f"{m} candidate rows of each kind (holdout rows), fewer than {MIN_CANDIDATES}"
+        if m < MIN_CANDIDATES
+        else "no synthetic rows"
+        if len(synthetic) == 0
+        else None
+    )
     if why is not None:
         return [not_measured("membership", name, limit, why) for name, limit in checks.items()]
     scores = _scores(gate_input, columns, members, non_members, population, synthetic)
@@ -106,8 +113,7 @@ def membership_gate(gate_input) -> list[GateResult]:
     confidence = 1 - 0.05 / max(1, len(levels) * len(scores))  # Bonferroni over every (attack, level)
     results, epsilons = [], {}
     for attack, (inside, outside) in scores.items():
-        result, epsilons[attack] = _judge(attack, inside, outside, threshold, levels, confidence, delta,
-                                          len(synthetic))
+        result, epsilons[attack] = _judge(attack, inside, outside, threshold, levels, confidence, delta, len(synthetic))
         results.append(result)
     results.append(_empirical_epsilon(epsilons, levels, confidence, delta, dp, charged, m))
     return results
@@ -169,8 +175,9 @@ def clopper_pearson(successes: int, n: int, confidence: float = 0.95) -> tuple[f
     return float(interval.low), float(interval.high)
 
 
-def epsilon_lower_bound(true_positives: int, false_positives: int, positives: int, negatives: int,
-                        confidence: float, delta: float) -> float:
+def epsilon_lower_bound(
+    true_positives: int, false_positives: int, positives: int, negatives: int, confidence: float, delta: float
+) -> float:
     """The epsilon an attack with these counts proves at ``confidence`` (see the module docstring)."""
     tpr_low = clopper_pearson(true_positives, positives, confidence)[0]
     fpr_high = clopper_pearson(false_positives, negatives, confidence)[1]
@@ -206,15 +213,33 @@ def _judge(attack, inside, outside, threshold, levels, confidence, delta, synthe
         tpr = tpr_low = tpr_high = None
         at_1pct = f"TPR at 1% FPR not measured ({n} holdout candidates, fewer than 100)"
     passed = threshold is None or lower <= threshold
-    detail = (f"ROC AUC {auc:.3f} telling {m} training from {n} holdout rows by {ATTACKS[attack]} "
-              f"({synthetic_rows} synthetic rows), lower 95% bound {lower:.3f}; {at_1pct}; 0.5 is chance"
-              + ("; reported, not gated" if threshold is None else ""))
-    measures = {"tpr_at_1pct_fpr": _rounded(tpr), "tpr_low": _rounded(tpr_low), "tpr_high": _rounded(tpr_high),
-                "members": m, "non_members": n, "epsilon_lower_bound": round(epsilon, 4),
-                "auc_standard_error": round(error, 4), "rates": rates,
-                "roc": roc_points(np.r_[np.ones(m), np.zeros(n)], np.r_[inside, outside])}
-    return GateResult(gate="membership", name=f"membership[{attack}]", value=round(auc, 4), threshold=threshold,
-                      passed=passed, detail=detail, baseline=0.5, bound=round(lower, 4), measures=measures), epsilon
+    detail = (
+        f"ROC AUC {auc:.3f} telling {m} training from {n} holdout rows by {ATTACKS[attack]} "
+        f"({synthetic_rows} synthetic rows), lower 95% bound {lower:.3f}; {at_1pct}; 0.5 is chance"
+        + ("; reported, not gated" if threshold is None else "")
+    )
+    measures = {
+        "tpr_at_1pct_fpr": _rounded(tpr),
+        "tpr_low": _rounded(tpr_low),
+        "tpr_high": _rounded(tpr_high),
+        "members": m,
+        "non_members": n,
+        "epsilon_lower_bound": round(epsilon, 4),
+        "auc_standard_error": round(error, 4),
+        "rates": rates,
+        "roc": roc_points(np.r_[np.ones(m), np.zeros(n)], np.r_[inside, outside]),
+    }
+    return GateResult(
+        gate="membership",
+        name=f"membership[{attack}]",
+        value=round(auc, 4),
+        threshold=threshold,
+        passed=passed,
+        detail=detail,
+        baseline=0.5,
+        bound=round(lower, 4),
+        measures=measures,
+    ), epsilon
 
 
 def roc_points(labels, scores, points: int = ROC_POINTS) -> list[list[float]]:
@@ -241,22 +266,41 @@ def roc_points(labels, scores, points: int = ROC_POINTS) -> list[list[float]]:
 def _empirical_epsilon(epsilons: dict, levels, confidence, delta, dp, charged, m) -> GateResult:
     name = "empirical_epsilon"
     if not levels:
-        return GateResult(gate="membership", name=name, value=None, threshold=charged if dp else None, passed=True,
-                          detail=f"not measured: {m} holdout candidates, too few for a 10% false positive rate")
+        return GateResult(
+            gate="membership",
+            name=name,
+            value=None,
+            threshold=charged if dp else None,
+            passed=True,
+            detail=f"not measured: {m} holdout candidates, too few for a 10% false positive rate",
+        )
     value = round(max(epsilons.values()), 4)
     each = ", ".join(f"{a} {e:.3f}" for a, e in epsilons.items())
-    detail = (f"a lower bound on the privacy loss implied by the membership attacks ({each}; at FPR "
-              f"{', '.join(f'{f:g}' for f in levels)}, Clopper-Pearson at {confidence:.4f} each, delta {delta:g})")
+    detail = (
+        f"a lower bound on the privacy loss implied by the membership attacks ({each}; at FPR "
+        f"{', '.join(f'{f:g}' for f in levels)}, Clopper-Pearson at {confidence:.4f} each, delta {delta:g})"
+    )
     if dp:
         passed = value <= charged
         detail += f"; the fit's differential privacy guarantees at most epsilon {charged:g}, an upper bound on it"
     else:
         passed = True
         detail += "; reported, not gated: the fit is not differentially private"
-    return GateResult(gate="membership", name=name, value=value, threshold=charged if dp else None, passed=passed,
-                      detail=detail, baseline=0.0,
-                      measures={"attacks": {a: round(e, 4) for a, e in epsilons.items()}, "delta": delta,
-                                "fpr_levels": list(levels), "confidence": round(confidence, 6)})
+    return GateResult(
+        gate="membership",
+        name=name,
+        value=value,
+        threshold=charged if dp else None,
+        passed=passed,
+        detail=detail,
+        baseline=0.0,
+        measures={
+            "attacks": {a: round(e, 4) for a, e in epsilons.items()},
+            "delta": delta,
+            "fpr_levels": list(levels),
+            "confidence": round(confidence, 6),
+        },
+    )
 
 
 def _rounded(number: float | None) -> float | None:

@@ -34,6 +34,7 @@ synthetic row as near to a training row as to a holdout row counts at the share 
 has, n_t / (n_t + n_h), not as a half.
 Distance is Euclidean over that encoding.
 """
+
 from __future__ import annotations
 
 import math
@@ -74,8 +75,14 @@ def wilson(successes: int, n: int, confidence: float = 0.95) -> tuple[float, flo
 
 
 def _no_learned_columns(name: str, threshold: float) -> GateResult:
-    return GateResult(gate="privacy", name=name, value=0.0, threshold=threshold, passed=True,
-                      detail="no learned columns: nothing was learned from the real rows")
+    return GateResult(
+        gate="privacy",
+        name=name,
+        value=0.0,
+        threshold=threshold,
+        passed=True,
+        detail="no learned columns: nothing was learned from the real rows",
+    )
 
 
 def _exact_match(gate_input) -> GateResult:
@@ -102,11 +109,16 @@ def _exact_match(gate_input) -> GateResult:
     synthetic_lower = wilson(matched, total)[0]
     bound = max(0.0, synthetic_lower - holdout_upper)
     return GateResult(
-        gate="privacy", name="exact_match", value=round(max(0.0, synthetic_share - holdout_share), 6),
-        threshold=threshold, passed=bound <= threshold, baseline=round(holdout_share, 6), bound=round(bound, 6),
+        gate="privacy",
+        name="exact_match",
+        value=round(max(0.0, synthetic_share - holdout_share), 6),
+        threshold=threshold,
+        passed=bound <= threshold,
+        baseline=round(holdout_share, 6),
+        bound=round(bound, 6),
         detail=f"synthetic {synthetic_share:.4f} of {total} rows match a training row (lower bound "
-               f"{synthetic_lower:.4f}); holdout baseline {holdout_share:.4f} (upper bound {holdout_upper:.4f}, "
-               f"{len(holdout)} rows); judged on {len(columns)} learned columns",
+        f"{synthetic_lower:.4f}); holdout baseline {holdout_share:.4f} (upper bound {holdout_upper:.4f}, "
+        f"{len(holdout)} rows); judged on {len(columns)} learned columns",
     )
 
 
@@ -225,10 +237,15 @@ def _dcr(gate_input) -> GateResult:
     share = _weighted(raw, n_t, n_h)
     bound = _weighted(dcr_lower(raw, effective_rows(len(synthetic), n_t)), n_t, n_h)
     return GateResult(
-        gate="privacy", name="dcr_share", value=round(share, 4), threshold=gates.dcr_share_max,
-        passed=bound <= gates.dcr_share_max, baseline=0.5, bound=round(bound, 4),
+        gate="privacy",
+        name="dcr_share",
+        value=round(share, 4),
+        threshold=gates.dcr_share_max,
+        passed=bound <= gates.dcr_share_max,
+        baseline=0.5,
+        bound=round(bound, 4),
         detail=f"{len(synthetic)} synthetic rows vs {n_t} training and {n_h} holdout rows "
-               f"(unweighted share {raw:.4f}, lower bound {bound:.4f}); 0.5 is ideal",
+        f"(unweighted share {raw:.4f}, lower bound {bound:.4f}); 0.5 is ideal",
     )
 
 
@@ -257,10 +274,23 @@ def _pii_leak(gate_input) -> GateResult:
             leaked[column] = hits
     total = sum(leaked.values())
     bound = expected + 4 * math.sqrt(expected) + 1 if expected else 0.0  # chance alone stays below this
-    detail = "no columns replaced" if not flagged else (
-        f"checked {', '.join(flagged)}" if not total
-        else "real values reproduced in " + ", ".join(f"{c} ({n} rows)" for c, n in leaked.items()))
+    detail = (
+        "no columns replaced"
+        if not flagged
+        else (
+            f"checked {', '.join(flagged)}"
+            if not total
+            else "real values reproduced in " + ", ".join(f"{c} ({n} rows)" for c, n in leaked.items())
+        )
+    )
     if flagged and expected:
         detail += f"; {expected:.1f} expected by chance (random fill of short shapes)"
-    return GateResult(gate="privacy", name="pii_leak", value=float(total), threshold=round(bound, 3),
-                      passed=total <= bound, baseline=round(expected, 3), detail=detail)
+    return GateResult(
+        gate="privacy",
+        name="pii_leak",
+        value=float(total),
+        threshold=round(bound, 3),
+        passed=total <= bound,
+        baseline=round(expected, 3),
+        detail=detail,
+    )

@@ -32,6 +32,7 @@ computed once and reused by every comparison. With all pairs scored the score eq
 (tests/test_quality_width.py checks it to 1e-9); with a sample, the gate says how many pairs it
 scored of how many, and the standard error the sampling adds.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -126,6 +127,7 @@ class _Frame:
 
     def typed(self, column: str):
         """The column after the report's datetime conversion (None: a datetime that does not parse)."""
+
         def parse(name):
             import pandas as pd
 
@@ -134,6 +136,7 @@ class _Frame:
                 return series
             # sdmetrics' _convert_datetime_column: text parses by the metadata's format, and only by it
             return pd.to_datetime(series, format=self.meta[name]["datetime_format"])
+
         return self._cached("typed", column, parse)
 
     def numbers(self, column: str):
@@ -150,6 +153,7 @@ class _Frame:
                 values[missing] = np.nan
                 return values
             return series.to_numpy(dtype="float64", na_value=np.nan)
+
         return self._cached("numbers", column, numeric)
 
     def constant(self, column: str) -> bool:
@@ -159,6 +163,7 @@ class _Frame:
         def single(name):
             values = self.numbers(name)
             return len(np.unique(values[~np.isnan(values)])) == 1
+
         return bool(self._cached("constant", column, single))
 
     def bins(self, column: str):
@@ -171,6 +176,7 @@ class _Frame:
             if values is None:
                 raise ValueError("not numeric")
             return np.digitize(values, bins=np.histogram_bin_edges(values[~np.isnan(values)])).astype("int64")
+
         return self._cached("bins", column, cut)
 
 
@@ -208,8 +214,9 @@ class Reference:
     vocabulary: dict  # discrete column -> the real values (pandas Index), the code space for every frame
 
 
-def prepare_reference(real, metadata: dict, pairs: PairChoice | None = None, seed: int = 0,
-                      max_pairs: int = MAX_PAIRS) -> Reference:
+def prepare_reference(
+    real, metadata: dict, pairs: PairChoice | None = None, seed: int = 0, max_pairs: int = MAX_PAIRS
+) -> Reference:
     """Prepare ``real`` (the columns ``metadata`` lists) for scoring: per column, its cleaned values or
     frequencies; per chosen pair (``pairs``, else chosen from ``seed``), its real statistics."""
     columns_meta = metadata["columns"]
@@ -266,6 +273,7 @@ def _codes(reference: Reference, frame: _Frame, column: str):
         if unseen.any():
             codes[unseen] = len(vocabulary) + 1 + pd.factorize(series[unseen])[0]
         return codes
+
     return frame._cached("codes", column, encode)
 
 
@@ -288,8 +296,7 @@ def _real_trend(reference: Reference, a: str, b: str) -> _Trend:
         counts = not math.isnan(correlation) and abs(correlation) > REAL_CORRELATION_THRESHOLD
         return _Trend((a, b), "CorrelationSimilarity", counts, real_correlation=correlation)
     # a mixed pair bins its continuous column; two discrete columns are compared as they are
-    trend = _Trend((a, b), "ContingencySimilarity", False,
-                   discrete=tuple("bins" if c else "codes" for c in continuous))
+    trend = _Trend((a, b), "ContingencySimilarity", False, discrete=tuple("bins" if c else "codes" for c in continuous))
     keys = _pair_codes(reference, frame, trend)
     if keys is None:
         return trend
@@ -401,8 +408,9 @@ def _ks_complement(real_sorted, synthetic) -> float:
         return float("nan")
     synthetic = np.sort(synthetic)
     values = np.concatenate([real_sorted, synthetic])
-    gaps = (np.searchsorted(real_sorted, values, side="right") / len(real_sorted)
-            - np.searchsorted(synthetic, values, side="right") / len(synthetic))
+    gaps = np.searchsorted(real_sorted, values, side="right") / len(real_sorted) - np.searchsorted(
+        synthetic, values, side="right"
+    ) / len(synthetic)
     return float(1 - max(np.clip(-gaps.min(), 0, 1), gaps.max()))
 
 
@@ -470,8 +478,9 @@ def sampling_error(trends, pairs: PairChoice, with_shapes: bool = True) -> float
 # --- the public measures ----------------------------------------------------------------------------
 
 
-def quality_score(real, synthetic, metadata: dict, table: str | None = None, *, seed: int = 0,
-                  max_pairs: int = MAX_PAIRS) -> tuple[float, dict[str, float]]:
+def quality_score(
+    real, synthetic, metadata: dict, table: str | None = None, *, seed: int = 0, max_pairs: int = MAX_PAIRS
+) -> tuple[float, dict[str, float]]:
     """SDMetrics' quality score of ``synthetic`` against ``real``: (score, {property: score}).
 
     The columns are those ``metadata["columns"]`` lists; the pairs all of theirs up to ``max_pairs``,
@@ -488,8 +497,16 @@ def quality_gate(gate_input) -> list[GateResult]:
     learned = gate_input.learned
     floor = gates.quality_min
     if not learned:
-        return [GateResult(gate="quality", name="quality_score", value=1.0, threshold=floor or 0.0, passed=True,
-                           detail="no learned columns: every column is generated")]
+        return [
+            GateResult(
+                gate="quality",
+                name="quality_score",
+                value=1.0,
+                threshold=floor or 0.0,
+                passed=True,
+                detail="no learned columns: every column is generated",
+            )
+        ]
     metadata = {**gate_input.metadata, "columns": {c: gate_input.metadata["columns"][c] for c in learned}}
     seed = gate_input.ws.spec.synthesizer.seed
     _, holdout = gate_input.real
@@ -507,20 +524,32 @@ def quality_gate(gate_input) -> list[GateResult]:
     measures = _measures(reference, scored, baseline, samples, len(pool) // samples)
 
     names = scored[0].properties.keys()
-    detail = ", ".join(f"{name.lower()} {np.mean([s.properties.get(name, np.nan) for s in scored]):.3f}"
-                       for name in names)
+    detail = ", ".join(
+        f"{name.lower()} {np.mean([s.properties.get(name, np.nan) for s in scored]):.3f}" for name in names
+    )
     detail += "; " + _pairs_detail(measures)
     shared = None if baseline is None else gates.quality_share * baseline.score
     threshold = max(t for t in (floor, shared) if t is not None)
     if baseline is not None:
-        detail += (f"; holdout baseline {baseline.score:.3f} ({size} rows), synthetic mean of {samples} sample(s) of "
-                   f"{len(pool) // samples} rows; needs {gates.quality_share:g} x baseline"
-                   + (f" and at least {floor:g}" if floor is not None else ""))
+        detail += (
+            f"; holdout baseline {baseline.score:.3f} ({size} rows), synthetic mean of {samples} sample(s) of "
+            f"{len(pool) // samples} rows; needs {gates.quality_share:g} x baseline"
+            + (f" and at least {floor:g}" if floor is not None else "")
+        )
     log.debug("%s: quality %.3f (%s)", gate_input.table, score, detail)
     # GateResult.measures is new: where a record lacks it, the detail above carries the pair counts and error
-    return [GateResult(gate="quality", name="quality_score", value=round(score, 4), threshold=round(threshold, 4),
-                       passed=score >= threshold, detail=detail,
-                       baseline=None if baseline is None else round(baseline.score, 4), measures=measures)]
+    return [
+        GateResult(
+            gate="quality",
+            name="quality_score",
+            value=round(score, 4),
+            threshold=round(threshold, 4),
+            passed=score >= threshold,
+            detail=detail,
+            baseline=None if baseline is None else round(baseline.score, 4),
+            measures=measures,
+        )
+    ]
 
 
 def _measures(reference: Reference, scored: list[Scores], baseline: Scores | None, samples: int, rows: int) -> dict:
@@ -544,8 +573,9 @@ def _measures(reference: Reference, scored: list[Scores], baseline: Scores | Non
         "pairs_counted": int(sum(t.counts for t in reference.trends)),
         "pairs_sampled": pairs.scored < pairs.total,
         "standard_error": rounded(sampling_error(per_pair, pairs, with_shapes)),
-        "baseline_standard_error": None if baseline is None else rounded(sampling_error(baseline.trends, pairs,
-                                                                                         with_shapes)),
+        "baseline_standard_error": None
+        if baseline is None
+        else rounded(sampling_error(baseline.trends, pairs, with_shapes)),
         "column_shapes": rounded(np.mean([s.properties.get("Column Shapes", np.nan) for s in scored])),
         "column_pair_trends": rounded(np.mean([s.properties.get("Column Pair Trends", np.nan) for s in scored])),
         "samples": samples,
@@ -558,6 +588,8 @@ def _pairs_detail(measures: dict) -> str:
     if not measures["pairs_sampled"]:
         return f"pair trends on all {total} pairs ({counted} above the real correlation/association thresholds)"
     error = measures["standard_error"]
-    return (f"pair trends on a seeded sample of {scored} of {total} pairs ({counted} above the real "
-            f"correlation/association thresholds), sampling standard error of the score "
-            + ("not estimable" if error is None else f"{error:.4f}"))
+    return (
+        f"pair trends on a seeded sample of {scored} of {total} pairs ({counted} above the real "
+        f"correlation/association thresholds), sampling standard error of the score "
+        + ("not estimable" if error is None else f"{error:.4f}")
+    )

@@ -12,13 +12,14 @@
   metadata has no composite keys); the three gates above cover them.
 Values are shares and distances only: no real value reaches the results.
 """
+
 from __future__ import annotations
 
-from synth_ops.spec.columns import learned_columns
+from synth_ops.profiling.relations import NULL, kept_source, key_index, read_links
 from synth_ops.runtime.records import GateResult
-from synth_ops.profiling.relations import NULL, key_index, kept_source, read_links
-from synth_ops.spec import as_columns
 from synth_ops.runtime.workspace import Workspace
+from synth_ops.spec import as_columns
+from synth_ops.spec.columns import learned_columns
 
 KS_CRITICAL = 1.358  # c(0.05) of the two-sample Kolmogorov-Smirnov test
 
@@ -38,8 +39,7 @@ class _Synthetic:
 
         if table not in self._paths:
             self._paths[table] = self._open(table)
-        return pd.concat([pq.read_table(p, columns=columns).to_pandas() for p in self._paths[table]],
-                         ignore_index=True)
+        return pd.concat([pq.read_table(p, columns=columns).to_pandas() for p in self._paths[table]], ignore_index=True)
 
 
 def _key(profile: dict) -> list[str]:
@@ -67,10 +67,16 @@ def _release_gates(ws: Workspace, plan, synthetic: _Synthetic) -> list[GateResul
         keys = synthetic.read(table.name, key)
         repeated = int(keys.duplicated(keep=False).sum())
         share = 1.0 - repeated / len(keys) if len(keys) else 1.0
-        results.append(GateResult(
-            gate="release", name=f"primary_key_unique:{table.name}", value=share, threshold=1.0,
-            passed=repeated == 0 and not keys.isna().any(axis=None),
-            detail=f"{repeated} of {len(keys)} rows share their key" if repeated else ""))
+        results.append(
+            GateResult(
+                gate="release",
+                name=f"primary_key_unique:{table.name}",
+                value=share,
+                threshold=1.0,
+                passed=repeated == 0 and not keys.isna().any(axis=None),
+                detail=f"{repeated} of {len(keys)} rows share their key" if repeated else "",
+            )
+        )
     for relation in plan.relations:
         parent_keys = synthetic.read(relation.parent, list(relation.parent_key))
         child_keys = synthetic.read(relation.child, list(relation.child_key))
@@ -78,28 +84,45 @@ def _release_gates(ws: Workspace, plan, synthetic: _Synthetic) -> list[GateResul
         present = int((index != NULL).sum())
         resolved = int((index >= 0).sum())
         share = resolved / present if present else 1.0
-        results.append(GateResult(
-            gate="release", name=f"referential_integrity:{relation.name}", value=share, threshold=1.0,
-            passed=resolved == present,
-            detail=f"{present - resolved} of {present} foreign keys point at no {relation.parent} row"
-            if resolved != present else ""))
+        results.append(
+            GateResult(
+                gate="release",
+                name=f"referential_integrity:{relation.name}",
+                value=share,
+                threshold=1.0,
+                passed=resolved == present,
+                detail=f"{present - resolved} of {present} foreign keys point at no {relation.parent} row"
+                if resolved != present
+                else "",
+            )
+        )
         if relation.implied:
             continue
         synthetic_counts = np.bincount(index[index >= 0], minlength=len(parent_keys))
         links = read_links(ws, relation.child)[relation.name].to_numpy()
         real_counts = np.bincount(links[links >= 0], minlength=profiles[relation.parent]["rows"])
-        distance = float(ks_2samp(real_counts, synthetic_counts, method="asymp").statistic) \
-            if len(real_counts) and len(synthetic_counts) else 1.0
+        distance = (
+            float(ks_2samp(real_counts, synthetic_counts, method="asymp").statistic)
+            if len(real_counts) and len(synthetic_counts)
+            else 1.0
+        )
         # With few parents (16 airlines) two samples of one law differ by more than 0.3: a distance
         # within the two-sample KS critical value (5%) is no evidence of a difference, and passes.
-        noise = KS_CRITICAL * np.sqrt((len(real_counts) + len(synthetic_counts))
-                                      / max(len(real_counts) * len(synthetic_counts), 1))
-        results.append(GateResult(
-            gate="release", name=f"cardinality:{relation.name}", value=1.0 - distance,
-            threshold=gates.cardinality_min, bound=float(1.0 - noise),
-            passed=1.0 - distance >= gates.cardinality_min or distance <= noise,
-            detail=f"1 - KS distance of children per parent row, real ({len(real_counts)} parents) vs synthetic "
-                   f"({len(synthetic_counts)}); a distance within the 5% sampling noise {noise:.3f} also passes"))
+        noise = KS_CRITICAL * np.sqrt(
+            (len(real_counts) + len(synthetic_counts)) / max(len(real_counts) * len(synthetic_counts), 1)
+        )
+        results.append(
+            GateResult(
+                gate="release",
+                name=f"cardinality:{relation.name}",
+                value=1.0 - distance,
+                threshold=gates.cardinality_min,
+                bound=float(1.0 - noise),
+                passed=1.0 - distance >= gates.cardinality_min or distance <= noise,
+                detail=f"1 - KS distance of children per parent row, real ({len(real_counts)} parents) vs synthetic "
+                f"({len(synthetic_counts)}); a distance within the 5% sampling noise {noise:.3f} also passes",
+            )
+        )
     results.append(_quality(ws, plan, profiles, synthetic))
     return results
 
@@ -113,16 +136,31 @@ def _quality(ws: Workspace, plan, profiles: dict, release: _Synthetic) -> GateRe
     threshold = gates.quality_min if gates.quality_min is not None else gates.release_quality_min
     single = [r for r in plan.relations if len(r.child_key) == 1]
     parents = {r.parent for r in single}
-    metadata = {"tables": {}, "relationships": [
-        {"parent_table_name": r.parent, "parent_primary_key": r.parent_key[0],
-         "child_table_name": r.child, "child_foreign_key": r.child_key[0]} for r in single]}
+    metadata = {
+        "tables": {},
+        "relationships": [
+            {
+                "parent_table_name": r.parent,
+                "parent_primary_key": r.parent_key[0],
+                "child_table_name": r.child,
+                "child_foreign_key": r.child_key[0],
+            }
+            for r in single
+        ],
+    }
     real, synthetic = {}, {}
     for table in plan.tables:
         profile = profiles[table.name]
         learned = learned_columns(profile["columns_plan"])
         key = _key(profile)
-        ids = list(dict.fromkeys([*(key if len(key) == 1 and table.name in parents else []),
-                                  *(r.child_key[0] for r in single if r.child == table.name)]))
+        ids = list(
+            dict.fromkeys(
+                [
+                    *(key if len(key) == 1 and table.name in parents else []),
+                    *(r.child_key[0] for r in single if r.child == table.name),
+                ]
+            )
+        )
         columns = list(dict.fromkeys([*ids, *learned]))
         meta = ws.read(table.name, "metadata.json")["tables"][table.name]["columns"]
         metadata["tables"][table.name] = {
@@ -142,8 +180,9 @@ def _quality(ws: Workspace, plan, profiles: dict, release: _Synthetic) -> GateRe
     parts = {row["Property"]: float(row["Score"]) for _, row in properties.iterrows()}
     score = float(report.get_score())
     detail = ", ".join(f"{name} {value:.3f}" for name, value in parts.items() if value == value)
-    return GateResult(gate="release", name="quality", value=score, threshold=threshold,
-                      passed=score >= threshold, detail=detail)
+    return GateResult(
+        gate="release", name="quality", value=score, threshold=threshold, passed=score >= threshold, detail=detail
+    )
 
 
 def _subsample(frame, rows: int, rng):
@@ -152,4 +191,3 @@ def _subsample(frame, rows: int, rng):
     if len(frame) <= rows:
         return frame
     return frame.iloc[np.sort(rng.choice(len(frame), size=rows, replace=False))].reset_index(drop=True)
-

@@ -23,6 +23,7 @@ trained on synthetic (or augmented) rows gives no score (a numerical target none
 value of) the ratio is "not measured" too, and fails where gated, as a ratio it cannot reach. No
 holdout rows: "not measured", failing where gated (``synth_ops.gates.without_holdout``).
 """
+
 from __future__ import annotations
 
 import warnings
@@ -63,8 +64,10 @@ def _target(gate_input, utility, target: str) -> list[GateResult]:
     task = _Task.of(train[target], gate_input.metadata["columns"][target].get("sdtype"))
     if task.chance is None or len(test) < 2:
         why = task.why or "fewer than two holdout rows have a value"
-        return [_not_measured(f"utility_ratio[{target}]", utility.min_ratio, why),
-                _not_measured(f"augmentation[{target}]", utility.augmentation_min, why)]
+        return [
+            _not_measured(f"utility_ratio[{target}]", utility.min_ratio, why),
+            _not_measured(f"augmentation[{target}]", utility.augmentation_min, why),
+        ]
     features = [c for c in gate_input.learned if c != target]
     synthetic = gate_input.synthetic_sample(len(train))
     extra = gate_input.synthetic_sample(max(1, round(utility.augmentation_share * len(train))))
@@ -72,23 +75,51 @@ def _target(gate_input, utility, target: str) -> list[GateResult]:
     predictions = {}
     for name, rows in (("real", train), ("synthetic", synthetic), ("augmented", pd.concat([train, extra]))):
         rows = rows[rows[target].notna()]
-        predictions[name] = task.predict(rows[target], encoding.transform(rows[features]),
-                                         encoding.transform(test[features]), seed)
+        predictions[name] = task.predict(
+            rows[target], encoding.transform(rows[features]), encoding.transform(test[features]), seed
+        )
     truth = task.truth(test[target])
     scores = {name: task.score(truth, p) for name, p in predictions.items()}
     draws = _bootstrap(task, truth, predictions, seed)
-    measures = {"metric": task.metric, "real": _score(scores["real"]), "synthetic": _score(scores["synthetic"]),
-                "augmented": _score(scores["augmented"]), "train_rows": len(train), "holdout_rows": len(test),
-                "transform": task.transform}
+    measures = {
+        "metric": task.metric,
+        "real": _score(scores["real"]),
+        "synthetic": _score(scores["synthetic"]),
+        "augmented": _score(scores["augmented"]),
+        "train_rows": len(train),
+        "holdout_rows": len(test),
+        "transform": task.transform,
+    }
     if not scores["real"] - task.chance > 0:  # NaN too: the holdout rows hold one class
-        why = (f"a model trained on the real rows scores {scores['real']:.3f} {task.metric}, no better than chance"
-               if np.isfinite(scores["real"]) else f"{task.metric} is undefined on these holdout rows")
-        return [_not_measured(f"utility_ratio[{target}]", utility.min_ratio, why, measures),
-                _not_measured(f"augmentation[{target}]", utility.augmentation_min, why, measures)]
-    return [_ratio(f"utility_ratio[{target}]", scores["synthetic"], scores["real"], draws["synthetic"] / draws["real"],
-                   utility.min_ratio, measures, "trained on synthetic"),
-            _ratio(f"augmentation[{target}]", scores["augmented"], scores["real"], draws["augmented"] / draws["real"],
-                   utility.augmentation_min, measures, f"trained on real + {len(extra)} synthetic rows")]
+        why = (
+            f"a model trained on the real rows scores {scores['real']:.3f} {task.metric}, no better than chance"
+            if np.isfinite(scores["real"])
+            else f"{task.metric} is undefined on these holdout rows"
+        )
+        return [
+            _not_measured(f"utility_ratio[{target}]", utility.min_ratio, why, measures),
+            _not_measured(f"augmentation[{target}]", utility.augmentation_min, why, measures),
+        ]
+    return [
+        _ratio(
+            f"utility_ratio[{target}]",
+            scores["synthetic"],
+            scores["real"],
+            draws["synthetic"] / draws["real"],
+            utility.min_ratio,
+            measures,
+            "trained on synthetic",
+        ),
+        _ratio(
+            f"augmentation[{target}]",
+            scores["augmented"],
+            scores["real"],
+            draws["augmented"] / draws["real"],
+            utility.augmentation_min,
+            measures,
+            f"trained on real + {len(extra)} synthetic rows",
+        ),
+    ]
 
 
 def _score(score: float) -> float | None:
@@ -101,13 +132,21 @@ def _score(score: float) -> float | None:
 class _Task:
     """What kind of prediction a target asks for, and how it is scored."""
 
-    def __init__(self, kind: str, metric: str, chance: float | None, classes=(), transform: str = "none",
-                 why: str = "", sdtype: str = "numerical"):
+    def __init__(
+        self,
+        kind: str,
+        metric: str,
+        chance: float | None,
+        classes=(),
+        transform: str = "none",
+        why: str = "",
+        sdtype: str = "numerical",
+    ):
         self.kind, self.metric, self.chance, self.classes = kind, metric, chance, list(classes)
         self.transform, self.why, self.sdtype = transform, why, sdtype
 
     @classmethod
-    def of(cls, values, sdtype: str | None) -> "_Task":
+    def of(cls, values, sdtype: str | None) -> _Task:
         import numpy as np
         from scipy.stats import skew
 
@@ -163,8 +202,11 @@ class _Task:
             fitted.fit(features, y)
             if self.metric == "roc_auc":
                 positive = list(fitted.classes_).index(self.classes[1]) if self.classes[1] in fitted.classes_ else None
-                return fitted.predict_proba(test_features)[:, positive] if positive is not None \
+                return (
+                    fitted.predict_proba(test_features)[:, positive]
+                    if positive is not None
                     else np.zeros(len(test_features))
+                )
             return fitted.predict(test_features)
 
     def score(self, truth, predicted) -> float:
@@ -230,8 +272,9 @@ def _weighted_scores(task: _Task, truth, predicted, weights):
         return wins / (np.where(positive, w, 0.0).sum(axis=1) * negative_w.sum(axis=1))
 
 
-def _ratio(name: str, score: float, real: float, ratios, threshold: float | None, measures: dict,
-           what: str) -> GateResult:
+def _ratio(
+    name: str, score: float, real: float, ratios, threshold: float | None, measures: dict, what: str
+) -> GateResult:
     import numpy as np
 
     from synth_ops.gates import not_measured
@@ -240,17 +283,34 @@ def _ratio(name: str, score: float, real: float, ratios, threshold: float | None
     if not np.isfinite(value):
         # the model gave no score: a numerical target none of its training rows holds a value of
         # (``_Task.predict``); no ratio reaches the threshold, so a gated one fails, as before
-        return not_measured("utility", name, threshold, f"the model {what} gives no {measures['metric']} on "
-                            f"{measures['holdout_rows']} holdout rows (its training rows hold no value of the target)",
-                            passed=threshold is None, measures=measures)
+        return not_measured(
+            "utility",
+            name,
+            threshold,
+            f"the model {what} gives no {measures['metric']} on "
+            f"{measures['holdout_rows']} holdout rows (its training rows hold no value of the target)",
+            passed=threshold is None,
+            measures=measures,
+        )
     finite = ratios[np.isfinite(ratios)]
     upper = float(np.quantile(finite, 0.95)) if finite.size else value
     passed = threshold is None or upper >= threshold
-    detail = (f"{measures['metric']} on {measures['holdout_rows']} holdout rows: {what} {score:.3f}, trained on "
-              f"real {real:.3f}; upper 95% bound of the ratio {upper:.3f}"
-              + ("" if threshold is not None else "; reported, not gated"))
-    return GateResult(gate="utility", name=name, value=round(float(value), 4), threshold=threshold,
-                      passed=passed, detail=detail, baseline=1.0, bound=round(upper, 4), measures=measures)
+    detail = (
+        f"{measures['metric']} on {measures['holdout_rows']} holdout rows: {what} {score:.3f}, trained on "
+        f"real {real:.3f}; upper 95% bound of the ratio {upper:.3f}"
+        + ("" if threshold is not None else "; reported, not gated")
+    )
+    return GateResult(
+        gate="utility",
+        name=name,
+        value=round(float(value), 4),
+        threshold=threshold,
+        passed=passed,
+        detail=detail,
+        baseline=1.0,
+        bound=round(upper, 4),
+        measures=measures,
+    )
 
 
 def _not_measured(name: str, threshold: float | None, why: str, measures: dict | None = None) -> GateResult:

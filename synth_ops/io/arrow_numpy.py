@@ -4,6 +4,7 @@
 process that otherwise needs only numpy and pyarrow. The sampler builds its arrays from buffers
 instead: the values' own buffer and a validity bitmap packed from a null mask.
 """
+
 from __future__ import annotations
 
 
@@ -44,8 +45,9 @@ def strings(values):
     np.cumsum([len(b) for b in encoded], out=offsets[1:])
     bitmap, nulls = validity(np.array([v is None for v in values], dtype=bool))
     kind, offsets = (pa.string(), offsets.astype(np.int32)) if offsets[-1] < 2**31 else (pa.large_string(), offsets)
-    return pa.Array.from_buffers(kind, len(encoded), [bitmap, pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded))],
-                                 null_count=nulls)
+    return pa.Array.from_buffers(
+        kind, len(encoded), [bitmap, pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded))], null_count=nulls
+    )
 
 
 def fixed_width_text(data, rows: int, width: int, mask=None):

@@ -7,6 +7,7 @@ dates of the days the batch touches and the 86,400 times of a day, straight into
 buffer (about 3x faster than Arrow's own cast to string, which in turn is ~5x faster than
 strftime). Other formats, and dates outside years 1-9999, go through Arrow.
 """
+
 from __future__ import annotations
 
 import functools
@@ -72,7 +73,7 @@ def _arrow(stamps, fmt: str):
 
 @functools.lru_cache(maxsize=8)
 def _dates(first_block: int, blocks: int):
-    """"YYYY-MM-DD" of each day of ``blocks`` blocks from ``first_block``, as two columns of one
+    """ "YYYY-MM-DD" of each day of ``blocks`` blocks from ``first_block``, as two columns of one
     table: its first 8 bytes (uint64) and last 2 (uint16)."""
     import numpy as np
 
@@ -84,7 +85,7 @@ def _dates(first_block: int, blocks: int):
 
 @functools.lru_cache(maxsize=1)
 def _times():
-    """"HH:MM:SS" of each second of a day, as uint64."""
+    """ "HH:MM:SS" of each second of a day, as uint64."""
     import numpy as np
 
     second = np.arange(_DAY)

@@ -1,4 +1,5 @@
 """Content hashes and library versions: what makes a run, a model or a release identifiable."""
+
 from __future__ import annotations
 
 import hashlib

@@ -9,6 +9,7 @@ So batches are buffered (zero-copy Arrow slices) into groups of ``ROW_GROUP_ROWS
 own default for ``write_table``, or fewer when a group would exceed ``ROW_GROUP_BYTES``: memory
 stays bounded for wide tables.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -24,8 +25,7 @@ class RowGroupWriter:
     A group is written once it holds ``rows`` rows or ``max_bytes`` bytes; ``close`` writes the rest.
     Leaving a ``with`` block on an exception closes the file without writing what is buffered."""
 
-    def __init__(self, where, schema, rows: int = ROW_GROUP_ROWS, max_bytes: int = ROW_GROUP_BYTES,
-                 **options):
+    def __init__(self, where, schema, rows: int = ROW_GROUP_ROWS, max_bytes: int = ROW_GROUP_BYTES, **options):
         import pyarrow.parquet as pq
 
         self.rows, self.max_bytes = rows, max_bytes
@@ -62,7 +62,7 @@ class RowGroupWriter:
         self._flush(everything=True)
         self._writer.close()
 
-    def __enter__(self) -> "RowGroupWriter":
+    def __enter__(self) -> RowGroupWriter:
         return self
 
     def __exit__(self, kind, error, traceback) -> None:

@@ -3,6 +3,7 @@ every manifest. Types are widened (int64, double, string) so every shard writes 
 integer columns stay integers even where pandas held them as floats (nulls), booleans stay
 booleans, timestamps keep their unit and time zone.
 """
+
 from __future__ import annotations
 
 import re
@@ -50,8 +51,10 @@ def with_key_types(schema: list[list[str]], plan: dict[str, dict]) -> list[list[
     """Keys and ids are written as their format generates them: integers or text (a text key given
     ``key_format: {kind: integer}`` becomes an integer column, and the other way round)."""
     kinds = {c: e["format"]["kind"] for c, e in plan.items() if e["role"] in ("key", "id")}
-    return [[name, "int64" if kinds.get(name) == "integer" else "string" if name in kinds else kind]
-            for name, kind in schema]
+    return [
+        [name, "int64" if kinds.get(name) == "integer" else "string" if name in kinds else kind]
+        for name, kind in schema
+    ]
 
 
 _UNITS = {"s": "s", "ms": "ms", "us": "us", "ns": "ns"}

@@ -6,6 +6,7 @@ writer into the same directory first removes the partial files of processes that
 (whatever their name: a content-addressed model is re-fitted under another name); a live process's
 file (a concurrent run writing the same content) is left alone.
 """
+
 from __future__ import annotations
 
 import os
@@ -29,7 +30,7 @@ def sweep(directory: str | Path) -> int:
     """Remove the partial files in ``directory`` left by dead processes; how many were removed."""
     removed = 0
     for path in Path(directory).glob(f".*{SUFFIX}"):
-        owner = path.name[:-len(SUFFIX)].rsplit(".", 1)[-1]  # "<pid>-<thread>"
+        owner = path.name[: -len(SUFFIX)].rsplit(".", 1)[-1]  # "<pid>-<thread>"
         pid = owner.split("-")[0]
         if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
             path.unlink(missing_ok=True)

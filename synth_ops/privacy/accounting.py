@@ -12,6 +12,7 @@ it, found by ``brentq`` over that forward conversion. Both directions are determ
 (OpenDP's epsilon at a delta is a numeric search of its own: 3 ms a call on an idle core, 15-20
 under load).
 """
+
 from __future__ import annotations
 
 import functools
@@ -95,7 +96,7 @@ def rho_of(epsilon: float, delta: float) -> float:
     high = 2 * low
     while spent(high) <= delta:
         low, high = high, 2 * high
-    rho = brentq(excess, low, high, xtol=1e-300, rtol=4 * 2.0 ** -52)
+    rho = brentq(excess, low, high, xtol=1e-300, rtol=4 * 2.0**-52)
     # brentq's root is within its tolerance on either side of the crossing, and the log scale
     # rounds: step below it until OpenDP's delta is within the budget (a few ulps), or take the
     # bracket's end that is

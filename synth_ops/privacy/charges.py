@@ -1,10 +1,12 @@
 """Where fit meets the ledger: which ledger a DP fit is charged to, the budget check a run makes
 before any work, and the reservation around the fit itself (see ``ledger.py`` for the rules)."""
+
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from synth_ops.errors import SpecError, SynthOpsError
 from synth_ops.privacy.ledger import Budget, Charge
@@ -24,16 +26,23 @@ def planned_charge(spec, kind: str, tables: tuple[str, ...] | list[str], private
     backend disagree (a privacy section on a non-DP kind would promise a guarantee nothing gives)."""
     if spec.privacy is None:
         if private:
-            raise SpecError(f"privacy: synthesizer.kind {kind} spends privacy: set privacy.epsilon, privacy.delta "
-                            "and privacy.budget")
+            raise SpecError(
+                f"privacy: synthesizer.kind {kind} spends privacy: set privacy.epsilon, privacy.delta "
+                "and privacy.budget"
+            )
         return None
     if not private:
-        raise SpecError(f"privacy: synthesizer.kind {kind} is not differentially private; use dp_mst or dp_aim, "
-                        "or remove the privacy section")
+        raise SpecError(
+            f"privacy: synthesizer.kind {kind} is not differentially private; use dp_mst or dp_aim, "
+            "or remove the privacy section"
+        )
     (table,) = tables  # DP backends fit one table at a time (their capabilities say so)
-    return PlannedCharge(spec.privacy.ledger_of(spec.name, table), table,
-                         Charge(spec.privacy.epsilon, spec.privacy.delta),
-                         Budget(spec.privacy.budget.epsilon, spec.privacy.budget.delta))
+    return PlannedCharge(
+        spec.privacy.ledger_of(spec.name, table),
+        table,
+        Charge(spec.privacy.epsilon, spec.privacy.delta),
+        Budget(spec.privacy.budget.epsilon, spec.privacy.budget.delta),
+    )
 
 
 def _store(spec):
@@ -65,8 +74,9 @@ def charged_fit(spec, run_id: str, planned: PlannedCharge | None) -> Iterator[di
     from synth_ops.privacy.ledger import read_ledger, reserve, settle
 
     store = _store(spec)
-    reserve(store, planned.ledger, run_id, planned.table, planned.charge, planned.budget,
-            {"spec": spec.name, "kind": "fit"})
+    reserve(
+        store, planned.ledger, run_id, planned.table, planned.charge, planned.budget, {"spec": spec.name, "kind": "fit"}
+    )
     try:
         yield outcome
     except SynthOpsError as error:
@@ -82,5 +92,8 @@ def charged_fit(spec, run_id: str, planned: PlannedCharge | None) -> Iterator[di
 
 def privacy_record(state, planned: PlannedCharge, entry: dict[str, Any]) -> dict[str, Any]:
     """What records, metadata and the report say of a DP fit: its charge and its ledger's totals."""
-    return {"ledger": planned.ledger, "charge": {k: entry[k] for k in ("epsilon", "delta", "rho")},
-            **{k: v for k, v in state.summary(planned.budget).items() if k != "ledger"}}
+    return {
+        "ledger": planned.ledger,
+        "charge": {k: entry[k] for k in ("epsilon", "delta", "rho")},
+        **{k: v for k, v in state.summary(planned.budget).items() if k != "ledger"},
+    }

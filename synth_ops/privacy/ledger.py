@@ -16,6 +16,7 @@ instead of charging again (a run id is one spec content on one source; its model
 as does an unchanged re-run. Sampling more rows from a fitted model reads no real row and costs
 nothing.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -72,8 +73,11 @@ class LedgerState:
         out = {"ledger": self.name, "rho_spent": self.rho, "fits": sum(e["status"] in SPENT for e in self.entries)}
         if budget is not None:
             spent = self.epsilon(budget.delta)
-            out.update(epsilon_spent=spent, epsilon_remaining=max(budget.epsilon - spent, 0.0),
-                       budget={"epsilon": budget.epsilon, "delta": budget.delta})
+            out.update(
+                epsilon_spent=spent,
+                epsilon_remaining=max(budget.epsilon - spent, 0.0),
+                budget={"epsilon": budget.epsilon, "delta": budget.delta},
+            )
         return out
 
 
@@ -84,7 +88,7 @@ def ledger_key(name: str) -> str:
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def _read(store, name: str) -> tuple[LedgerState, str | None]:
@@ -101,8 +105,9 @@ def _read(store, name: str) -> tuple[LedgerState, str | None]:
             raise ValueError
         return LedgerState(name, list(doc["entries"])), tag
     except (ValueError, KeyError, TypeError, AttributeError):
-        raise StoreError(f"{store.uri.rstrip('/')}/{key}: not a synth-ops privacy ledger; "
-                         "it was modified outside synth-ops") from None
+        raise StoreError(
+            f"{store.uri.rstrip('/')}/{key}: not a synth-ops privacy ledger; it was modified outside synth-ops"
+        ) from None
 
 
 def read_ledger(store, name: str) -> LedgerState:
@@ -123,13 +128,16 @@ def check_room(state: LedgerState, charge: Charge, budget: Budget) -> None:
 
 def _refusal(state: LedgerState, charge: Charge, budget: Budget) -> str:
     spent = state.epsilon(budget.delta)
-    return (f"privacy ledger {state.name}: spent epsilon {spent:.4g}, this fit requests epsilon {charge.epsilon:.4g} "
-            f"(delta {charge.delta:.3g}), remaining {max(budget.epsilon - spent, 0.0):.4g} of the budget's "
-            f"epsilon {budget.epsilon:.4g} at delta {budget.delta:.3g}: fit refused, nothing fitted or published")
+    return (
+        f"privacy ledger {state.name}: spent epsilon {spent:.4g}, this fit requests epsilon {charge.epsilon:.4g} "
+        f"(delta {charge.delta:.3g}), remaining {max(budget.epsilon - spent, 0.0):.4g} of the budget's "
+        f"epsilon {budget.epsilon:.4g} at delta {budget.delta:.3g}: fit refused, nothing fitted or published"
+    )
 
 
-def reserve(store, name: str, run_id: str, table: str, charge: Charge, budget: Budget,
-            who: dict[str, Any] | None = None) -> dict[str, Any]:
+def reserve(
+    store, name: str, run_id: str, table: str, charge: Charge, budget: Budget, who: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Reserve ``charge`` for (run id, table) before the fit reads a row, or raise BudgetExceeded
     when the ledger's total with it would pass ``budget``. A run id that holds a reservation or a
     charge already is not charged again."""
@@ -141,8 +149,16 @@ def reserve(store, name: str, run_id: str, table: str, charge: Charge, budget: B
         if entry is not None and entry["status"] in SPENT:
             return entry
         check_room(state, charge, budget)
-        fresh = {"run_id": run_id, "table": table, **(who or {}), "epsilon": charge.epsilon, "delta": charge.delta,
-                 "rho": charge.rho, "status": "reserved", "reserved_at": _now()}
+        fresh = {
+            "run_id": run_id,
+            "table": table,
+            **(who or {}),
+            "epsilon": charge.epsilon,
+            "delta": charge.delta,
+            "rho": charge.rho,
+            "status": "reserved",
+            "reserved_at": _now(),
+        }
         state.entries = [e for e in state.entries if e is not entry] + [fresh]
         try:
             _write(store, state, tag)
@@ -189,6 +205,12 @@ def budget_report(spec, tables: list[str]) -> list[dict[str, Any]]:
     reports = []
     for name, of_tables in ledgers.items():
         state = read_ledger(store, name)
-        reports.append({**state.summary(budget_of(spec)), "tables": of_tables, "entries": state.entries,
-                        "uri": f"{store.uri.rstrip('/')}/{ledger_key(name)}"})
+        reports.append(
+            {
+                **state.summary(budget_of(spec)),
+                "tables": of_tables,
+                "entries": state.entries,
+                "uri": f"{store.uri.rstrip('/')}/{ledger_key(name)}",
+            }
+        )
     return reports

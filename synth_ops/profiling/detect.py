@@ -11,6 +11,7 @@ What is corrected, and why:
   replaces them with fake values; see ``pii.py`` for when a column is really replaced.
 - Constant and all-null columns carry no information: reproduced as they are, never fitted.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -18,11 +19,11 @@ import re
 import warnings
 from typing import Any
 
-from synth_ops.spec import columns as roles
 from synth_ops.errors import SpecError, one_line
 from synth_ops.profiling.pii import PII_SDTYPES, identifying
 from synth_ops.profiling.pii import evidence as pii_evidence
 from synth_ops.runtime.quiet import quiet_libraries
+from synth_ops.spec import columns as roles
 
 _KEY_TOKENS = {"id", "key", "uuid", "guid", "rownames", "rowname", "index", "idx", "obs", "identifier", "code"}
 _CODE = re.compile(r"^[A-Z0-9][A-Z0-9_\-./:#]*$")
@@ -31,8 +32,8 @@ MIN_KEY_ROWS = 6  # as SDV: fewer rows than this say nothing about uniqueness
 
 @dataclasses.dataclass
 class Detection:
-    metadata: dict            # SDV metadata ({"tables": {table: ...}}) of the learned columns only
-    plan: dict[str, dict]     # every source column, in source order -> its role entry
+    metadata: dict  # SDV metadata ({"tables": {table: ...}}) of the learned columns only
+    plan: dict[str, dict]  # every source column, in source order -> its role entry
     primary_key: str | list[str] | None  # a list for a composite key
     detected_key: str | None  # the key detection chose (None when the spec set it)
     notes: list[str]
@@ -40,7 +41,7 @@ class Detection:
 
 def _tokens(column: str) -> set[str]:
     spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", str(column))  # customerId -> customer Id
-    spaced = re.sub(r"([A-Z]+)(ID)$", r"\1 \2", spaced)           # CustomerID -> Customer ID
+    spaced = re.sub(r"([A-Z]+)(ID)$", r"\1 \2", spaced)  # CustomerID -> Customer ID
     return {t for t in re.split(r"[^a-z0-9]+", spaced.lower()) if t}
 
 
@@ -143,14 +144,15 @@ def _check_override(series, column: str, override, field: str) -> list[str]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
-                parsed = pd.to_datetime(values.astype(str), errors="coerce",
-                                        format=override.datetime_format or "mixed")
+                parsed = pd.to_datetime(values.astype(str), errors="coerce", format=override.datetime_format or "mixed")
             except (ValueError, TypeError):  # the format itself is invalid, whatever the values
                 return [f"{field}.datetime_format: {override.datetime_format!r} is not a strftime format"]
         bad = int(parsed.isna().sum())
         if bad:
-            return [f"{field}: sdtype datetime, but {bad} of {len(values)} values do not parse as datetimes"
-                    + (f" with format {override.datetime_format!r}" if override.datetime_format else "")]
+            return [
+                f"{field}: sdtype datetime, but {bad} of {len(values)} values do not parse as datetimes"
+                + (f" with format {override.datetime_format!r}" if override.datetime_format else "")
+            ]
     if override.sdtype == "boolean" and not pd.api.types.is_bool_dtype(series):
         bad = int((~values.isin([True, False])).sum())
         if bad:
@@ -158,18 +160,24 @@ def _check_override(series, column: str, override, field: str) -> list[str]:
     return []
 
 
-def detect(frame, table: str, spec_table, seed: int, key: tuple[str, ...] | None = None,
-           foreign: dict[str, str] | None = None, key_field: str | None = None) -> Detection:
+def detect(
+    frame,
+    table: str,
+    spec_table,
+    seed: int,
+    key: tuple[str, ...] | None = None,
+    foreign: dict[str, str] | None = None,
+    key_field: str | None = None,
+) -> Detection:
     """Detect, correct and override: raises SpecError naming every bad override at once.
 
     ``key``: the primary key the relationships give (it beats the metadata and detection);
     ``foreign``: foreign key columns -> the relationship that sets them (never learned).
     """
-    from synth_ops.spec import as_columns
-
     from sdv.metadata import Metadata
 
     from synth_ops.profiling import keys
+    from synth_ops.spec import as_columns
 
     with warnings.catch_warnings(), quiet_libraries():
         warnings.simplefilter("ignore")
@@ -192,15 +200,19 @@ def detect(frame, table: str, spec_table, seed: int, key: tuple[str, ...] | None
                 what = f"column {key_columns[0]!r}" if len(key_columns) == 1 else f"columns {list(key_columns)}"
                 # named where the spec set the key: a relationship, or the table's metadata
                 where = f"{key_field}: {what} of {table}" if key else f"{field}.primary_key: {what}"
-                problems.append(f"{where} has {nulls} nulls and {repeats} repeated values; "
-                                "a primary key must be unique and never null")
+                problems.append(
+                    f"{where} has {nulls} nulls and {repeats} repeated values; "
+                    "a primary key must be unique and never null"
+                )
     else:
         primary_key = detected_key = detect_key(frame, overrides)
         if detected_key in foreign:  # a foreign key is the parent's, never this table's own numbering
             primary_key = detected_key = None
         if detected_key is not None:
-            notes.append(f"primary key {detected_key!r} was chosen by detection; set {field}.primary_key "
-                         "(or null) in the spec if that is wrong")
+            notes.append(
+                f"primary key {detected_key!r} was chosen by detection; set {field}.primary_key "
+                "(or null) in the spec if that is wrong"
+            )
 
     plan: dict[str, dict[str, Any]] = {}
     learned_sdtypes: dict[str, dict] = {}
@@ -213,27 +225,49 @@ def detect(frame, table: str, spec_table, seed: int, key: tuple[str, ...] | None
         if override is not None:
             problems += _check_override(series, column, override, f"{field}.columns.{column}")
         if column in foreign:
-            plan[column] = {"role": roles.FOREIGN, "reason": f"foreign key ({foreign[column]})",
-                            "relationship": foreign[column], "null_share": null_share}
+            plan[column] = {
+                "role": roles.FOREIGN,
+                "reason": f"foreign key ({foreign[column]})",
+                "relationship": foreign[column],
+                "null_share": null_share,
+            }
         elif distinct == 0:
             plan[column] = {"role": roles.NULL, "reason": "every value is null: reproduced as null"}
         elif distinct == 1:
-            plan[column] = {"role": roles.CONSTANT, "reason": "one distinct value: reproduced as is",
-                            "value": _plain(series.dropna().iloc[0]), "null_share": null_share}
+            plan[column] = {
+                "role": roles.CONSTANT,
+                "reason": "one distinct value: reproduced as is",
+                "value": _plain(series.dropna().iloc[0]),
+                "null_share": null_share,
+            }
         elif column == primary_key:
-            plan[column] = {"role": roles.KEY, "reason": "primary key" + (" (detected)" if detected_key else ""),
-                            "format": _key_format(series, override, f"{field}.columns.{column}", problems)}
+            plan[column] = {
+                "role": roles.KEY,
+                "reason": "primary key" + (" (detected)" if detected_key else ""),
+                "format": _key_format(series, override, f"{field}.columns.{column}", problems),
+            }
         elif override is not None and override.sdtype == "id":
             unique = bool(series.dropna().is_unique)
-            plan[column] = {"role": roles.ID, "reason": "sdtype id in the spec", "unique": unique,
-                            "distinct": distinct, "null_share": null_share,
-                            "format": _key_format(series, override, f"{field}.columns.{column}", problems)}
+            plan[column] = {
+                "role": roles.ID,
+                "reason": "sdtype id in the spec",
+                "unique": unique,
+                "distinct": distinct,
+                "null_share": null_share,
+                "format": _key_format(series, override, f"{field}.columns.{column}", problems),
+            }
         elif override is not None and (override.pii or (override.sdtype in PII_SDTYPES and override.pii is not False)):
             if not _replaceable(series):
-                problems.append(f"{field}.columns.{column}: pii: true on a {series.dtype} column; only text and "
-                                "numbers can be replaced by random values of their shape")
-            plan[column] = {"role": roles.REPLACED, "reason": "PII in the spec", "null_share": null_share,
-                            "format": keys.shapes_format(series, seed)}
+                problems.append(
+                    f"{field}.columns.{column}: pii: true on a {series.dtype} column; only text and "
+                    "numbers can be replaced by random values of their shape"
+                )
+            plan[column] = {
+                "role": roles.REPLACED,
+                "reason": "PII in the spec",
+                "null_share": null_share,
+                "format": keys.shapes_format(series, seed),
+            }
         elif override is not None:
             sdtype = override.sdtype if override.sdtype not in PII_SDTYPES else _learned_sdtype(series)
             plan[column] = {"role": roles.LEARNED, "sdtype": sdtype}
@@ -241,25 +275,45 @@ def detect(frame, table: str, spec_table, seed: int, key: tuple[str, ...] | None
             learned_sdtypes[column].pop("pii", None)
         elif (sdv_sdtype == "id" and "id" in _tokens(column)) or _is_key(series, column):
             unique = bool(series.dropna().is_unique)
-            reason = ("identifier (column name)" if "id" in _tokens(column) else "a unique numbering (another key)"
-                      if _whole_numbers(series) else "unique code-like values (another key)")
-            plan[column] = {"role": roles.ID, "reason": reason, "unique": unique, "distinct": distinct,
-                            "null_share": null_share, "format": keys.infer_format(series, unique)}
+            reason = (
+                "identifier (column name)"
+                if "id" in _tokens(column)
+                else "a unique numbering (another key)"
+                if _whole_numbers(series)
+                else "unique code-like values (another key)"
+            )
+            plan[column] = {
+                "role": roles.ID,
+                "reason": reason,
+                "unique": unique,
+                "distinct": distinct,
+                "null_share": null_share,
+                "format": keys.infer_format(series, unique),
+            }
         else:
             reason, note = identifying(series, column, sdv_sdtype)
             if note:
                 notes.append(f"column {column!r}: {note}")
             if reason:
-                plan[column] = {"role": roles.REPLACED, "reason": reason, "null_share": null_share,
-                                "format": keys.shapes_format(series, seed)}
+                plan[column] = {
+                    "role": roles.REPLACED,
+                    "reason": reason,
+                    "null_share": null_share,
+                    "format": keys.shapes_format(series, seed),
+                }
             else:
                 sdtype = sdv_sdtype if sdv_sdtype not in PII_SDTYPES and sdv_sdtype != "id" else _learned_sdtype(series)
                 plan[column] = {"role": roles.LEARNED, "sdtype": sdtype}
                 learned_sdtypes[column] = {"sdtype": sdtype}
     if problems:
         raise SpecError("; ".join(problems))
-    return Detection(metadata=_learned_metadata(sdv_metadata, table, learned_sdtypes, field), plan=plan,
-                     primary_key=primary_key, detected_key=detected_key, notes=notes)
+    return Detection(
+        metadata=_learned_metadata(sdv_metadata, table, learned_sdtypes, field),
+        plan=plan,
+        primary_key=primary_key,
+        detected_key=detected_key,
+        notes=notes,
+    )
 
 
 _FORMAT_FIELDS = {"integer": ("start", "step"), "numbered": ("prefix", "width", "suffix", "start", "step")}

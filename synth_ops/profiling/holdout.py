@@ -1,5 +1,6 @@
 """The seeded split of each source table into training rows and holdout rows (kept out of fitting,
 for the privacy gates' and the quality gate's baselines)."""
+
 from __future__ import annotations
 
 from synth_ops.errors import InputError
@@ -18,9 +19,11 @@ def split_holdout(n_rows: int, share: float, seed: int):
     # The profile step splits before any fit, so such a table ends there (exit 2), not at gates
     # that would have nothing to compare with.
     if n_holdout == 0:
-        raise InputError(f"gates.holdout: {share} of {n_rows} rows is no holdout row; every privacy and utility "
-                         "gate compares the synthetic rows with held-out real rows (raise gates.holdout, or "
-                         "use a larger table)")
+        raise InputError(
+            f"gates.holdout: {share} of {n_rows} rows is no holdout row; every privacy and utility "
+            "gate compares the synthetic rows with held-out real rows (raise gates.holdout, or "
+            "use a larger table)"
+        )
     return np.sort(order[n_holdout:]), np.sort(order[:n_holdout])
 
 

@@ -23,6 +23,7 @@ A counter ``n`` is a row's position in the whole release (shard offset + row in 
 from it are unique across shards by construction. Ids that repeat in the source are drawn with
 replacement from ``0..distinct-1`` instead.
 """
+
 from __future__ import annotations
 
 import re
@@ -40,9 +41,17 @@ CLASSES = {
     "alnum": "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
 }
 _SHAPE_CLASSES = {"A": "upper", "a": "lower", "9": "digit"}
-_REGEX_CLASSES = {"digit": r"\d", "hex_lower": "[0-9a-f]", "hex_upper": "[0-9A-F]", "lower": "[a-z]",
-                  "upper": "[A-Z]", "alnum_lower": "[0-9a-z]", "alnum_upper": "[0-9A-Z]", "letter": "[A-Za-z]",
-                  "alnum": "[0-9A-Za-z]"}
+_REGEX_CLASSES = {
+    "digit": r"\d",
+    "hex_lower": "[0-9a-f]",
+    "hex_upper": "[0-9A-F]",
+    "lower": "[a-z]",
+    "upper": "[A-Z]",
+    "alnum_lower": "[0-9a-z]",
+    "alnum_upper": "[0-9A-Z]",
+    "letter": "[A-Za-z]",
+    "alnum": "[0-9A-Za-z]",
+}
 # The counter of a template key lives in trailing positions whose capacity stays below 2**31, so
 # (multiplier * n + offset) fits in int64 arithmetic; that still numbers two billion rows.
 _COUNTER_CAPACITY = 2**31
@@ -65,8 +74,13 @@ def infer_format(series, unique: bool) -> dict[str, Any]:
     values = series.dropna()
     if pd.api.types.is_bool_dtype(values):
         values = values.astype(str)
-    if pd.api.types.is_numeric_dtype(values) and len(values) and (values % 1 == 0).all() \
-            and INT64_MIN <= int(values.min()) and int(values.max()) <= INT64_MAX:
+    if (
+        pd.api.types.is_numeric_dtype(values)
+        and len(values)
+        and (values % 1 == 0).all()
+        and INT64_MIN <= int(values.min())
+        and int(values.max()) <= INT64_MAX
+    ):
         return _integer_format(values.astype("int64"))
     text = values.astype(str)
     numbered = _numbered_format(text)
@@ -98,8 +112,14 @@ def _numbered_format(text) -> dict[str, Any] | None:
     numbers = digits.astype("int64")
     width = int(lengths.max()) if padded or lengths.nunique() == 1 else 0
     low, high = int(numbers.min()), int(numbers.max())
-    return {"kind": "numbered", "prefix": parts[0].iloc[0], "width": width, "suffix": parts[2].iloc[0],
-            "start": low, "step": _step(low, high, int(numbers.nunique()))}
+    return {
+        "kind": "numbered",
+        "prefix": parts[0].iloc[0],
+        "width": width,
+        "suffix": parts[2].iloc[0],
+        "start": low,
+        "step": _step(low, high, int(numbers.nunique())),
+    }
 
 
 def _smallest_class(chars: set[str]) -> str:
@@ -184,7 +204,7 @@ def chance_matches(fmt: dict[str, Any], real_values, rows: int) -> float:
     from collections import Counter
 
     suffix = fmt.get("suffix", "")
-    real = Counter(_shape(v[:len(v) - len(suffix)]) for v in real_values if v.endswith(suffix))
+    real = Counter(_shape(v[: len(v) - len(suffix)]) for v in real_values if v.endswith(suffix))
     weights = fmt.get("weights") or [1 / len(fmt["shapes"])] * len(fmt["shapes"])
     return rows * sum(w * real[s] / shape_capacity(s) for s, w in zip(fmt["shapes"], weights))
 

@@ -11,19 +11,36 @@ nobody sees why. Here a column is replaced only when it is really identifying:
 
 Everything else is learned, and the profile says when a column looked like PII but was kept.
 """
+
 from __future__ import annotations
 
 import re
 
 # SDV sdtypes that identify a person or a device on their own.
 DIRECT_IDENTIFIERS = {
-    "email", "phone_number", "first_name", "last_name", "name", "ssn", "address", "street_address",
-    "secondary_address", "iban", "swift8", "swift11", "credit_card_number", "ipv4_address", "ipv6_address",
-    "ip_address", "mac_address", "license_plate", "vin", "user_agent_string",
+    "email",
+    "phone_number",
+    "first_name",
+    "last_name",
+    "name",
+    "ssn",
+    "address",
+    "street_address",
+    "secondary_address",
+    "iban",
+    "swift8",
+    "swift11",
+    "credit_card_number",
+    "ipv4_address",
+    "ipv6_address",
+    "ip_address",
+    "mac_address",
+    "license_plate",
+    "vin",
+    "user_agent_string",
 }
 # SDV sdtypes that describe where, not who: learned as ordinary categories or numbers.
-PLACES = {"city", "state", "state_abbr", "administrative_unit", "country_code", "postcode", "latitude",
-          "longitude"}
+PLACES = {"city", "state", "state_abbr", "administrative_unit", "country_code", "postcode", "latitude", "longitude"}
 PII_SDTYPES = DIRECT_IDENTIFIERS | PLACES
 
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$"
@@ -31,12 +48,28 @@ _PHONE = re.compile(r"^\+?[\d\s().-]{7,20}$")
 _DATE = re.compile(r"^\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|^\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}$")
 _PERSON = re.compile(r"^[A-Z][a-z'-]+(?: [A-Z][a-z'-]+)+$")
 _NAME_TOKENS = {
-    "name", "firstname", "first_name", "lastname", "last_name", "surname", "fullname", "full_name",
-    "email", "mail", "phone", "telephone", "mobile", "ssn", "passport", "address", "street", "iban",
+    "name",
+    "firstname",
+    "first_name",
+    "lastname",
+    "last_name",
+    "surname",
+    "fullname",
+    "full_name",
+    "email",
+    "mail",
+    "phone",
+    "telephone",
+    "mobile",
+    "ssn",
+    "passport",
+    "address",
+    "street",
+    "iban",
 }
-MOSTLY_UNIQUE = 0.5      # distinct / non-null values: below this a column repeats like a category
-FREE_TEXT_UNIQUE = 0.9   # nearly every value distinct: the column names rows, it does not describe them
-MIN_DISTINCT = 10        # fewer distinct values than this identify nobody in particular
+MOSTLY_UNIQUE = 0.5  # distinct / non-null values: below this a column repeats like a category
+FREE_TEXT_UNIQUE = 0.9  # nearly every value distinct: the column names rows, it does not describe them
+MIN_DISTINCT = 10  # fewer distinct values than this identify nobody in particular
 SAMPLE = 1000
 
 
@@ -84,8 +117,10 @@ def identifying(series, column: str, sdv_sdtype: str | None) -> tuple[str | None
     if why and distinct >= MIN_DISTINCT and share >= MOSTLY_UNIQUE:
         return f"{why}; {share:.0%} of values distinct", None
     if why:
-        return None, (f"looked like PII ({why}) but has only {distinct} distinct values ({share:.0%}): "
-                      "learned as a category; set pii: true in the spec to replace it")
+        return None, (
+            f"looked like PII ({why}) but has only {distinct} distinct values ({share:.0%}): "
+            "learned as a category; set pii: true in the spec to replace it"
+        )
     if sdv_sdtype in PLACES:
         return None, f"SDV detected sdtype {sdv_sdtype}, which describes a place, not a person: learned"
     return None, None

@@ -7,6 +7,7 @@ row position (``NULL`` when a key column is null, ``ORPHAN`` when no parent row 
 not in it). Fitting and the gates read positions from there, never key values, so no step after
 the profile compares real keys again.
 """
+
 from __future__ import annotations
 
 from synth_ops.errors import InputError
@@ -103,13 +104,19 @@ def resolve(ws: Workspace, table: str, frame, relations):
         parent_rows[relation.name] = len(parent)
         if len(index) and (index == ORPHAN).sum() == (index != NULL).sum() > 0:
             field = ws.spec.relationship_field(relation.name)
-            raise InputError(f"{field}: none of the {int((index != NULL).sum())} non-null keys of {relation.child} "
-                             f"{list(relation.child_key)} is in {relation.parent}; check that both hold the same "
-                             "values (type, formatting, time zone)")
+            raise InputError(
+                f"{field}: none of the {int((index != NULL).sum())} non-null keys of {relation.child} "
+                f"{list(relation.child_key)} is in {relation.parent}; check that both hold the same "
+                "values (type, formatting, time zone)"
+            )
         stats[relation.name] = {
-            "parent": relation.parent, "parent_key": list(relation.parent_key),
-            "foreign_key": list(relation.child_key), "orphans_policy": relation.orphans,
-            "rows": int(len(index)), "null": int((index == NULL).sum()), "orphans": int((index == ORPHAN).sum()),
+            "parent": relation.parent,
+            "parent_key": list(relation.parent_key),
+            "foreign_key": list(relation.child_key),
+            "orphans_policy": relation.orphans,
+            "rows": int(len(index)),
+            "null": int((index == NULL).sum()),
+            "orphans": int((index == ORPHAN).sum()),
         }
     kept = np.ones(len(frame), dtype=bool)
     for relation in relations:

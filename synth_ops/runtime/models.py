@@ -6,6 +6,7 @@ never pairs one run's model.json with the other's pickle. A pickle is loaded onl
 sha256 and the library versions match model.json: a tampered file or an upgrade is refused with a
 clear error instead of failing somewhere inside a backend.
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -4,13 +4,22 @@ SDV logs the metadata it detects at INFO, and SDV 2.0's metadata lists category 
 column ranges: real data. Orchestrators (Airflow, Dagster) run with the root logger at INFO, so
 without this those values would land in task logs. The levels are restored on exit.
 """
+
 from __future__ import annotations
 
 import logging
 from contextlib import contextmanager
 
-LIBRARY_LOGGERS = ("sdv", "SingleTableSynthesizer", "MultiTableSynthesizer", "rdt", "copulas", "ctgan",
-                   "sdmetrics", "great_expectations")
+LIBRARY_LOGGERS = (
+    "sdv",
+    "SingleTableSynthesizer",
+    "MultiTableSynthesizer",
+    "rdt",
+    "copulas",
+    "ctgan",
+    "sdmetrics",
+    "great_expectations",
+)
 
 
 @contextmanager

@@ -2,6 +2,7 @@
 
 Data never travels in a record, only URIs, counts, fingerprints, scores and pass/fail.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -81,7 +82,7 @@ class GateResult(Record):
     passed: bool
     detail: str = ""
     baseline: float | None = None  # what real data achieves on the same measure (holdout vs training)
-    bound: float | None = None     # the confidence bound the threshold was compared with, if any
+    bound: float | None = None  # the confidence bound the threshold was compared with, if any
     measures: dict[str, Any] = dataclasses.field(default_factory=dict)  # the numbers behind the value
 
 
@@ -116,8 +117,7 @@ class GateRecord(Record):
     def failures(self) -> list[str]:
         return [
             f"{self.table}: gate {r['gate']}/{r['name']} failed: value {shown(r['value'])}, "
-            f"threshold {shown(r['threshold'], 'none')}"
-            + (f" ({r['detail']})" if r.get("detail") else "")
+            f"threshold {shown(r['threshold'], 'none')}" + (f" ({r['detail']})" if r.get("detail") else "")
             for r in self.results
             if not r["passed"]
         ]

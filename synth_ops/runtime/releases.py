@@ -1,9 +1,10 @@
 """The published layout and its readers (docs/concepts/design.md, "Storage layout and the publish protocol").
 
-    <publish>/<name>/<table>/<version>/part-00000.parquet ... and _manifest.json
-    <publish>/<name>/_releases/<version>.json
-    <publish>/<name>/_latest.json        written last; readers start here and only here
+<publish>/<name>/<table>/<version>/part-00000.parquet ... and _manifest.json
+<publish>/<name>/_releases/<version>.json
+<publish>/<name>/_latest.json        written last; readers start here and only here
 """
+
 from __future__ import annotations
 
 import json
@@ -55,8 +56,10 @@ def read_table(store: Store, release: dict, table: str):
     import pyarrow.parquet as pq
 
     if table not in release["tables"]:
-        raise InputError(f"table {table!r} is not in release {release['version']} of {release['name']!r} "
-                         f"(tables: {', '.join(sorted(release['tables']))})")
+        raise InputError(
+            f"table {table!r} is not in release {release['version']} of {release['name']!r} "
+            f"(tables: {', '.join(sorted(release['tables']))})"
+        )
     manifest = read_json(store, release["tables"][table]["manifest"])
     parts = []
     for part in manifest["parts"]:

@@ -2,12 +2,13 @@
 their files checked against those records. What generation writes and the gates and publication
 read; ``plan`` is the run plan (``steps.plan.build_plan``), passed in.
 """
+
 from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from synth_ops.errors import InputError, SynthOpsError
 from synth_ops.io.fingerprints import sha256_file
@@ -63,8 +64,10 @@ def parent_counts(ws: Workspace, relation, shard: int):
 
     key = shard_key(ws, relation.parent, shard, "counts.parquet")
     if not ws.artifacts.exists(key):
-        raise InputError(f"tables.{relation.child}: parent table {relation.parent} is not generated for this run; "
-                         "generate parents first")
+        raise InputError(
+            f"tables.{relation.child}: parent table {relation.parent} is not generated for this run; "
+            "generate parents first"
+        )
     with local_copy(ws.artifacts, key) as path:
         return pq.read_table(path, columns=[relation.count_column]).column(0).to_numpy()
 

@@ -3,6 +3,7 @@
 The run id is content-addressed (spec content, source bytes, library versions), so every step of
 a run, in any process (CLI step, Airflow task, Dagster op), finds the same directory.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -11,9 +12,9 @@ from typing import Any
 
 from synth_ops.errors import InputError
 from synth_ops.io.fingerprints import library_versions, run_id
-from synth_ops.stores.sources import source_fingerprint
 from synth_ops.spec import Spec
 from synth_ops.stores import S3Credentials, Store, open_store, read_json, s3_credentials, write_json
+from synth_ops.stores.sources import source_fingerprint
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,7 +27,7 @@ class Workspace:
     versions: dict[str, str]
 
     @classmethod
-    def open(cls, spec: Spec, credentials: S3Credentials | None = None) -> "Workspace":
+    def open(cls, spec: Spec, credentials: S3Credentials | None = None) -> Workspace:
         """``credentials``: S3 keys held outside the spec (an Airflow connection's), for the sources
         and the artifacts store; None: an ``s3_credentials`` scope's, else the standard AWS chain."""
         with s3_credentials(credentials) if credentials else nullcontext():

@@ -6,6 +6,7 @@ normal scores into column values; ``sampler.py`` is the public ``Sampler``; ``ge
 columns synth-ops generates rather than learns. Fitted backends translate themselves into this format
 (``synthesizers/*/export.py``, called by ``steps/export.py``): nothing here imports a backend.
 """
+
 from __future__ import annotations
 
 from synth_ops.sampler.format import FORMAT, FORMAT_VERSION, write_sampler

@@ -9,18 +9,25 @@ numbers and datetimes a validity bitmap over the numbers. A (decoder, field type
 does not know goes through the reference path, which gives the same values (a test compares both
 on every kind).
 """
+
 from __future__ import annotations
 
 from typing import Any
 
-from synth_ops.sampler import kernels
 from synth_ops.io.arrow_numpy import cast, from_numpy
-from synth_ops.sampler import decoders
+from synth_ops.sampler import decoders, kernels
 from synth_ops.sampler.category_codes import GridCodes, Intervals
 from synth_ops.sampler.dictionaries import FixedWidthText, GatheredText, dictionary_array
 
-_NANOSECONDS = {"D": 86_400_000_000_000, "h": 3_600_000_000_000, "min": 60_000_000_000, "s": 1_000_000_000,
-                "ms": 1_000_000, "us": 1_000, "ns": 1}
+_NANOSECONDS = {
+    "D": 86_400_000_000_000,
+    "h": 3_600_000_000_000,
+    "min": 60_000_000_000,
+    "s": 1_000_000_000,
+    "ms": 1_000_000,
+    "us": 1_000,
+    "ns": 1,
+}
 
 
 def _floor(nanoseconds, unit: str):
@@ -61,7 +68,9 @@ class Column:
             if spec.get("format"):
                 self.fast = pa.types.is_string(target) and "%f" not in spec["format"]
             else:
-                self.fast = (pa.types.is_timestamp(target) and target.unit in _NANOSECONDS) or pa.types.is_date32(target)
+                self.fast = (pa.types.is_timestamp(target) and target.unit in _NANOSECONDS) or pa.types.is_date32(
+                    target
+                )
             self.fast = self.fast and (spec.get("floor") or "ns") in _NANOSECONDS
         elif kind in ("category", "label"):
             try:
@@ -92,9 +101,9 @@ class Column:
 
     def _reference(self, batch, rng):
         import pandas as pd
+        import pyarrow as pa
 
         from synth_ops.io.schema import to_arrow
-        import pyarrow as pa
 
         series = decoders.decode(self.spec, batch, rng)
         if self.field is None:
@@ -203,8 +212,12 @@ class Column:
         else:
             values = self._values(batch)
             missing = np.isnan(values)
-            codes = np.clip(np.round(np.nan_to_num(values, nan=0.0)), spec["first_code"],
-                            spec["first_code"] + size - 1).astype("int64") - spec["first_code"]
+            codes = (
+                np.clip(
+                    np.round(np.nan_to_num(values, nan=0.0)), spec["first_code"], spec["first_code"] + size - 1
+                ).astype("int64")
+                - spec["first_code"]
+            )
         if nulls is not None:
             missing = nulls if missing is None else missing | nulls
         for text_of in (self.fixed_text, self.gathered_text):

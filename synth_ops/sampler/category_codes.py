@@ -4,10 +4,10 @@ while each value was searched. ``Intervals`` finds the codes of values, ``GridCo
 normal scores read through a tabulated inverse without interpolating most of them. Both are
 checked against ``np.searchsorted`` on the interpolated values in ``tests/test_sampler.py``.
 """
+
 from __future__ import annotations
 
-from synth_ops.sampler import kernels
-from synth_ops.sampler import decoders
+from synth_ops.sampler import decoders, kernels
 
 
 class Intervals:
@@ -106,8 +106,12 @@ class GridCodes:
         """For a category reading a grid inverse's values, with few enough bounds; else None."""
         import numpy as np
 
-        if inverse is None or inverse.kind != "grid" or spec.get("input") == "score" \
-                or len(spec["bounds"]) > cls.LARGEST:
+        if (
+            inverse is None
+            or inverse.kind != "grid"
+            or spec.get("input") == "score"
+            or len(spec["bounds"]) > cls.LARGEST
+        ):
             return None
         if not np.isfinite(inverse.table).all() or (inverse.steps < 0).any():  # not an inverse CDF
             return None
@@ -122,8 +126,9 @@ class GridCodes:
         if kernels.reads(z) and z.ndim == 1 and self.inverse.grid_z > 0:
             # the same arithmetic in one pass (kernels.py)
             codes = np.empty(len(z), dtype=np.int32)
-            if kernels.compiled.grid_cell_codes(z, float(self.inverse.grid_z), len(self.inverse.table),
-                                                float(self.split), self.codes, codes):
+            if kernels.compiled.grid_cell_codes(
+                z, float(self.inverse.grid_z), len(self.inverse.table), float(self.split), self.codes, codes
+            ):
                 redo = np.flatnonzero(codes < 0)
                 codes[redo] = self.codes_of(self.inverse(z[redo]))
             return codes

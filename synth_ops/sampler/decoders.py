@@ -8,12 +8,13 @@ the value changes, for discrete and categorical marginals, exact). Each output c
 (interval tables), booleans, label codes, child counts. Decoders are JSON dicts in
 ``sampler.json``; see ``docs`` of each function for their fields.
 """
+
 from __future__ import annotations
 
 from typing import Any
 
-from synth_ops.sampler import kernels
 from synth_ops.errors import ModelIntegrityError
+from synth_ops.sampler import kernels
 
 
 def lookup(z, table, grid_z: float, steps=None):
@@ -87,8 +88,9 @@ class Inverse:
             raise ModelIntegrityError(f"{where}: unknown inverse {sorted(spec)}")
         self.grid_z = grid_z
         # the least and greatest value it gives ((None, None): unbounded, or not known)
-        self.value_range = _value_range(self.table if self.kind == "grid" else
-                                        self.values if self.kind == "steps" else None)
+        self.value_range = _value_range(
+            self.table if self.kind == "grid" else self.values if self.kind == "steps" else None
+        )
 
     def decoded(self, z, ops: list, encoded_ops=None):
         """``_apply(self(z), ops)``: in one compiled pass for a tabulated inverse whose ``ops``
@@ -144,7 +146,7 @@ class Batch:
         self.rows = columns.shape[1]
 
     @classmethod
-    def from_rows(cls, z, inverses: list[Inverse]) -> "Batch":
+    def from_rows(cls, z, inverses: list[Inverse]) -> Batch:
         """A batch of scores laid out a row each, shape (rows, copula width)."""
         import numpy as np
 
@@ -252,8 +254,13 @@ def _snap(values, op: list):
         support, cuts = np.asarray(op[1], dtype="float64"), np.asarray(op[2], dtype="float64")
     except (IndexError, TypeError, ValueError):
         support = cuts = None
-    if support is None or support.ndim != 1 or not len(support) or cuts.shape != (len(support) - 1,) \
-            or (np.diff(support) <= 0).any():
+    if (
+        support is None
+        or support.ndim != 1
+        or not len(support)
+        or cuts.shape != (len(support) - 1,)
+        or (np.diff(support) <= 0).any()
+    ):
         raise ModelIntegrityError("a snap operation without an increasing support and its cuts; refit")
     return snap_to_support(values, support, cuts)
 
@@ -272,8 +279,9 @@ def simplify(ops: list, low: float | None = None, high: float | None = None) -> 
     for op in ops:
         if op[0] == "clip":
             lower, upper = op[1], op[2]
-            if (lower is None or (low is not None and low >= lower)) and \
-                    (upper is None or (high is not None and high <= upper)):
+            if (lower is None or (low is not None and low >= lower)) and (
+                upper is None or (high is not None and high <= upper)
+            ):
                 continue
             low = lower if low is None else (low if lower is None else max(low, lower))
             high = upper if high is None else (high if upper is None else min(high, upper))

@@ -1,10 +1,11 @@
 """A category column's values as an Arrow array of its field's type, and text rows taken from it.
 Built from buffers, not ``pa.array``, which imports pandas (``synth_ops/io/arrow_numpy.py``).
 """
+
 from __future__ import annotations
 
-from synth_ops.sampler import kernels
 from synth_ops.io.arrow_numpy import cast
+from synth_ops.sampler import kernels
 
 
 class FixedWidthText:
@@ -28,7 +29,7 @@ class FixedWidthText:
                 names.append(name)
                 formats.append(kind)
                 offsets.append(at)
-                self.parts.append((name, np.ascontiguousarray(raw[:, at:at + size]).view(kind).ravel()))
+                self.parts.append((name, np.ascontiguousarray(raw[:, at : at + size]).view(kind).ravel()))
                 at += size
         self.layout = np.dtype({"names": names, "formats": formats, "offsets": offsets, "itemsize": width})
         null_entries = np.asarray(dictionary.is_null().to_pylist(), dtype=bool)

@@ -1,5 +1,6 @@
 """What an exporter hands to ``export.py``: the copula's columns, its factor, each column's inverse and
 decoder, and the arrays they name. Shared by the SDV and the copula exporters."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -40,10 +41,10 @@ def json_values(values, column: str) -> list:
 
 @dataclasses.dataclass
 class Parts:
-    columns: list[str] = dataclasses.field(default_factory=list)     # the copula's columns, in order
-    factor: Any = None                                                # A with A @ A.T = correlation
-    inverse: list[dict] = dataclasses.field(default_factory=list)    # per copula column
-    decoders: list[dict] = dataclasses.field(default_factory=list)   # per output column
+    columns: list[str] = dataclasses.field(default_factory=list)  # the copula's columns, in order
+    factor: Any = None  # A with A @ A.T = correlation
+    inverse: list[dict] = dataclasses.field(default_factory=list)  # per copula column
+    decoders: list[dict] = dataclasses.field(default_factory=list)  # per output column
     arrays: dict[str, Any] = dataclasses.field(default_factory=dict)
     extra: dict[str, Any] = dataclasses.field(default_factory=dict)  # more sections of sampler.json
 

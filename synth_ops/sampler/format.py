@@ -6,6 +6,7 @@ never executes code from the store. A file whose sha256 differs from the manifes
 whose own sha256 differs from what the caller expects (``model.json`` records it), or a format
 version this synth-ops does not know is refused with one line naming the file.
 """
+
 from __future__ import annotations
 
 import io
@@ -81,8 +82,11 @@ def write_sampler(target, doc: dict[str, Any], arrays: dict[str, Any], prefix: s
     files[DOC] = json.dumps(body, indent=1, sort_keys=False, allow_nan=False).encode()
     for name, data in files.items():
         directory.write(name, data)
-    manifest = {"format": FORMAT, "format_version": FORMAT_VERSION,
-                "files": {name: _sha256(data) for name, data in sorted(files.items())}}
+    manifest = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "files": {name: _sha256(data) for name, data in sorted(files.items())},
+    }
     blob = json.dumps(manifest, indent=1).encode()
     directory.write(MANIFEST, blob)  # last: a sampler without its manifest is never loaded
     return _sha256(blob)
@@ -93,8 +97,10 @@ def _check_version(doc: Any, where: str) -> None:
         raise ModelIntegrityError(f"{where}: not a synth-ops sampler (format {FORMAT!r} expected)")
     version = doc.get("format_version")
     if version != FORMAT_VERSION:
-        raise ModelIntegrityError(f"{where}: sampler format_version {version!r} is not supported by this synth-ops "
-                                  f"(it reads version {FORMAT_VERSION}); use a matching synth-ops or refit")
+        raise ModelIntegrityError(
+            f"{where}: sampler format_version {version!r} is not supported by this synth-ops "
+            f"(it reads version {FORMAT_VERSION}); use a matching synth-ops or refit"
+        )
 
 
 def _json(data: bytes, where: str) -> Any:
@@ -111,8 +117,9 @@ def read_sampler(source, prefix: str = "", expected_sha256: str | None = None) -
     directory = _Directory(source, prefix)
     blob = directory.read(MANIFEST)
     if expected_sha256 is not None and _sha256(blob) != expected_sha256:
-        raise ModelIntegrityError(f"{directory.where(MANIFEST)}: sha256 does not match model.json; "
-                                  "the file was modified, refit")
+        raise ModelIntegrityError(
+            f"{directory.where(MANIFEST)}: sha256 does not match model.json; the file was modified, refit"
+        )
     manifest = _json(blob, directory.where(MANIFEST))
     _check_version(manifest, directory.where(MANIFEST))
     listed = manifest.get("files")
@@ -124,8 +131,9 @@ def read_sampler(source, prefix: str = "", expected_sha256: str | None = None) -
             raise ModelIntegrityError(f"{directory.where(MANIFEST)}: lists an unexpected file {name!r}")
         data = directory.read(name)
         if _sha256(data) != digest:
-            raise ModelIntegrityError(f"{directory.where(name)}: sha256 does not match manifest.json; "
-                                      "the file was modified, refit")
+            raise ModelIntegrityError(
+                f"{directory.where(name)}: sha256 does not match manifest.json; the file was modified, refit"
+            )
         contents[name] = data
     doc = _json(contents.pop(DOC), directory.where(DOC))
     _check_version(doc, directory.where(DOC))

@@ -6,12 +6,12 @@ pickled model alike, so both write the same generated values.
 Each generated column draws from its own stream per block of ``BLOCK_ROWS`` release rows, so its
 values do not depend on where batches or shards start.
 """
+
 from __future__ import annotations
 
 import zlib
 
 from synth_ops.spec.columns import CONSTANT, FOREIGN, ID, KEY, LEARNED, NULL, REPLACED, ColumnEntry, ColumnPlan
-
 
 # Divides generate.batch_rows' default: a shard that starts on a block edge draws no block twice at
 # default batches; elsewhere a block across a batch edge is drawn by both batches.
@@ -68,8 +68,15 @@ def generate_column(entry: ColumnEntry, rows: int, first_row: int, seed: int, co
     Series, integers as Int64 (exact beyond 2**53 even with nulls), text as objects with None."""
     import pandas as pd
 
-    return _blockwise(entry, rows, first_row, seed, column, lambda counter, rng: _series(entry, counter, rng),
-                      lambda pieces: pd.concat(pieces, ignore_index=True))
+    return _blockwise(
+        entry,
+        rows,
+        first_row,
+        seed,
+        column,
+        lambda counter, rng: _series(entry, counter, rng),
+        lambda pieces: pd.concat(pieces, ignore_index=True),
+    )
 
 
 def _series(entry: ColumnEntry, counter, rng):
@@ -83,8 +90,9 @@ def _series(entry: ColumnEntry, counter, rng):
         return pd.Series(np.full(rows, None, dtype=object))
     if role == CONSTANT:
         value = entry["value"]
-        values = np.full(rows, value, dtype="int64" if isinstance(value, int) and not isinstance(value, bool)
-                         else object)
+        values = np.full(
+            rows, value, dtype="int64" if isinstance(value, int) and not isinstance(value, bool) else object
+        )
     elif role == KEY or (role == ID and entry.get("unique")):
         values = keys.generate(entry["format"], counter, rng)
     elif role == ID:
@@ -139,8 +147,9 @@ def generate_arrow(entry: ColumnEntry, field, rows: int, first_row: int, seed: i
     share = entry.get("null_share", 0.0)
     mask = None
     if share > 0 and role != KEY:  # the draw ``_series`` makes for these columns, from the same streams
-        mask = _blockwise(entry, rows, first_row, seed, column,
-                          lambda counter, rng: rng.random(len(counter)) < share, np.concatenate)
+        mask = _blockwise(
+            entry, rows, first_row, seed, column, lambda counter, rng: rng.random(len(counter)) < share, np.concatenate
+        )
     built = arrow_numpy.repeated(value, rows, mask) if values is None else arrow_numpy.from_numpy(values, kind, mask)
     return None if built is None else arrow_numpy.cast(built, target)
 

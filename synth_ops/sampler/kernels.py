@@ -14,6 +14,7 @@ them on random and edge-case inputs, and whole samplers' output): rows never dep
 this machine built the module. ``compiled`` is None where it did not (no C compiler at install);
 the numpy code is then the whole path, about 1.4x slower.
 """
+
 from __future__ import annotations
 
 try:
@@ -30,7 +31,10 @@ def reads(*arrays) -> bool:
     import numpy as np
 
     return compiled is not None and all(
-        isinstance(a, np.ndarray) and a.dtype == np.float64 and a.flags.c_contiguous for a in arrays)
+        isinstance(a, np.ndarray) and a.dtype == np.float64 and a.flags.c_contiguous for a in arrays
+    )
+
+
 _MAX_DIGITS = 300  # beyond, 10**digits overflows: left to numpy
 
 
@@ -46,8 +50,9 @@ def encode_ops(ops: list | None):
             if op[0] == "clip":
                 low, high = op[1], op[2]
                 rows.append([CLIP, -np.inf if low is None else float(low), np.inf if high is None else float(high)])
-            elif op[0] == "round" and isinstance(op[1], int) and not isinstance(op[1], bool) \
-                    and abs(op[1]) < _MAX_DIGITS:
+            elif (
+                op[0] == "round" and isinstance(op[1], int) and not isinstance(op[1], bool) and abs(op[1]) < _MAX_DIGITS
+            ):
                 rows.append([ROUND, float(op[1]), 0.0])
             elif op[0] == "floor":
                 rows.append([FLOOR, 0.0, 0.0])

@@ -21,6 +21,7 @@ ziggurat's output), and every step is exact IEEE arithmetic, so no CPU's vector 
 The copula backend (``synthesizers/copula``) and the portable sampler (``sampler/``) both draw
 here, so the sampler repeats the backend's rows.
 """
+
 from __future__ import annotations
 
 import functools
@@ -51,7 +52,7 @@ def _tables():
     intercepts = np.zeros(last + 1)
     slopes[first:] = np.diff(z) / np.diff(edges)
     intercepts[first:] = z[:-1] - edges[:-1] * slopes[first:]
-    intercepts[0] = -upper_tail(2.0 ** -54)  # u = 0 exactly: p = 0, half a step below the last
+    intercepts[0] = -upper_tail(2.0**-54)  # u = 0 exactly: p = 0, half a step below the last
     return intercepts, slopes
 
 
@@ -79,7 +80,7 @@ class NormalDraws:
             self._fill_sfc64(flat, fused)
             return out
         for start in range(0, len(flat), CHUNK):
-            z = flat[start:start + CHUNK]
+            z = flat[start : start + CHUNK]
             if fused is not None:  # the same passes in one (kernels.py)
                 self.rng.random(out=z)
                 fused.normal_scores(z, self.intercepts, self.slopes)

@@ -15,10 +15,12 @@ columns draw each stream in row order, generated columns with random parts a blo
 at a time (``generated.BLOCK_ROWS``). ``batch_rows`` bounds memory; its default is
 ``generate.batch_rows``' own.
 """
+
 from __future__ import annotations
 
 import zlib
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from synth_ops.errors import ModelIntegrityError
 from synth_ops.sampler import decoders
@@ -37,6 +39,7 @@ def shard_seed(seed: int, shard: int) -> int:
 class Sampler:
     def __init__(self, doc: dict[str, Any], arrays: dict[str, Any], where: str = "<memory>"):
         import numpy as np
+
         # Arrow's take and cast import their module on first use (50-70 ms): part of loading a
         # sampler, not of its first batch
         import pyarrow.compute  # noqa: F401
@@ -48,8 +51,9 @@ class Sampler:
             self._load_trees(doc, arrays, where)
             return
         if engine != "copula":
-            raise ModelIntegrityError(f"{where}: sampler engine {engine!r} is not known to this synth-ops; "
-                                      "use a matching synth-ops or refit")
+            raise ModelIntegrityError(
+                f"{where}: sampler engine {engine!r} is not known to this synth-ops; use a matching synth-ops or refit"
+            )
         try:
             self.table: str = doc["table"]
             self.schema_pairs: list[list[str]] = doc["schema"]
@@ -92,10 +96,16 @@ class Sampler:
         width = len(self.copula_columns)
         for spec in self.decoders:
             label = spec.get("kind") == "label"
-            if not isinstance(spec.get("from"), int) or not 0 <= spec["from"] < width \
-                    or spec.get("kind") not in ("number", "datetime", "label") or spec.get("nulls") \
-                    or label and not (isinstance(spec.get("values"), list) and spec["values"]
-                                      and isinstance(spec.get("first_code"), int)):
+            if (
+                not isinstance(spec.get("from"), int)
+                or not 0 <= spec["from"] < width
+                or spec.get("kind") not in ("number", "datetime", "label")
+                or spec.get("nulls")
+                or label
+                and not (
+                    isinstance(spec.get("values"), list) and spec["values"] and isinstance(spec.get("first_code"), int)
+                )
+            ):
                 raise ModelIntegrityError(f"{where}: a column of the trees' sampler is malformed; refit")
 
     def _simplified(self, spec: dict) -> dict:
@@ -110,14 +120,14 @@ class Sampler:
             return spec
 
     @classmethod
-    def load(cls, uri_or_path, expected_sha256: str | None = None) -> "Sampler":
+    def load(cls, uri_or_path, expected_sha256: str | None = None) -> Sampler:
         """A sampler directory (local path, ``file://`` or ``s3://`` URI), after checking every file
         against its manifest (and the manifest against ``expected_sha256`` when given)."""
         doc, arrays, where = read_sampler(str(uri_or_path), expected_sha256=expected_sha256)
         return cls(doc, arrays, where)
 
     @classmethod
-    def from_store(cls, store, prefix: str, expected_sha256: str | None = None) -> "Sampler":
+    def from_store(cls, store, prefix: str, expected_sha256: str | None = None) -> Sampler:
         doc, arrays, where = read_sampler(store, prefix, expected_sha256)
         return cls(doc, arrays, where)
 
@@ -138,8 +148,10 @@ class Sampler:
         from synth_ops.sampler.normals import sampling_stream
 
         normal = sampling_stream(seed, self.table)
-        streams = {spec["name"]: decoders.NullDraws(
-            np.random.default_rng([seed, zlib.crc32(repr(spec["name"]).encode()), 1])) for spec in self.decoders}
+        streams = {
+            spec["name"]: decoders.NullDraws(np.random.default_rng([seed, zlib.crc32(repr(spec["name"]).encode()), 1]))
+            for spec in self.decoders
+        }
         return normal, streams
 
     def _score_batches(self, rng, rows: int, batch_rows: int) -> Iterator[decoders.Batch]:
@@ -178,23 +190,28 @@ class Sampler:
 
         normal, streams = self._random_streams(seed)
         for batch in self._value_batches(normal, seed, rows, batch_rows):
-            yield pd.DataFrame({spec["name"]: decoders.decode(spec, batch, streams[spec["name"]])
-                                for spec in self.decoders}, index=range(batch.rows))
+            yield pd.DataFrame(
+                {spec["name"]: decoders.decode(spec, batch, streams[spec["name"]]) for spec in self.decoders},
+                index=range(batch.rows),
+            )
 
-    def batches(self, rows: int, seed: int, first_row: int = 0,
-                batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[tuple[Any, dict[str, Any]]]:
+    def batches(
+        self, rows: int, seed: int, first_row: int = 0, batch_rows: int = DEFAULT_BATCH_ROWS
+    ) -> Iterator[tuple[Any, dict[str, Any]]]:
         """(Arrow table of whole rows in the source's schema, {child-count column: int64 array})
         per batch: learned columns decoded straight to Arrow, generated ones (keys, ids, ...)
         from the release row numbers starting at ``first_row``. Same rows as ``learned_batches``
         plus ``fill``."""
         import pyarrow as pa
 
-        from synth_ops.spec.columns import FOREIGN, LEARNED
         from synth_ops.sampler.arrow_columns import Column
+        from synth_ops.spec.columns import FOREIGN, LEARNED
 
         if "child" in self.doc:
-            raise ValueError(f"table {self.table!r} is a child table: its rows are sampled under its parents' "
-                             "synthetic rows (synth-ops generate), not alone")
+            raise ValueError(
+                f"table {self.table!r} is a child table: its rows are sampled under its parents' "
+                "synthetic rows (synth-ops generate), not alone"
+            )
         schema = self.schema()
         fields = {field.name: field for field in schema}
         outputs = [Column(spec, fields.get(spec["name"]), self.inverses[spec["from"]]) for spec in self.decoders]
@@ -214,21 +231,32 @@ class Sampler:
             done += batch.rows
             yield pa.Table.from_arrays([arrays[name] for name in schema.names], schema=schema), counts
 
-    def arrow_batches(self, rows: int, seed: int, first_row: int = 0,
-                      batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[Any]:
+    def arrow_batches(
+        self, rows: int, seed: int, first_row: int = 0, batch_rows: int = DEFAULT_BATCH_ROWS
+    ) -> Iterator[Any]:
         """Arrow tables of whole rows (learned and generated columns, the source's schema)."""
         for table, _ in self.batches(rows, seed, first_row, batch_rows):
             yield table
 
-    def sample(self, rows: int, seed: int = 0, shard: int = 0, first_row: int | None = None,
-               batch_rows: int = DEFAULT_BATCH_ROWS, as_frame: bool = False):
+    def sample(
+        self,
+        rows: int,
+        seed: int = 0,
+        shard: int = 0,
+        first_row: int | None = None,
+        batch_rows: int = DEFAULT_BATCH_ROWS,
+        as_frame: bool = False,
+    ):
         """``rows`` synthetic rows of the whole table: a pyarrow.Table (a DataFrame with ``as_frame``)."""
         import pyarrow as pa
 
         if rows < 0:
             raise ValueError(f"rows must be at least 0, got {rows}")
-        tables = list(self.arrow_batches(rows, shard_seed(seed, shard),
-                                         shard * rows if first_row is None else first_row, batch_rows))
+        tables = list(
+            self.arrow_batches(
+                rows, shard_seed(seed, shard), shard * rows if first_row is None else first_row, batch_rows
+            )
+        )
         table = pa.concat_tables(tables) if tables else self.schema().empty_table()
         return table.to_pandas() if as_frame else table
 
@@ -241,8 +269,8 @@ def _generated(plan: dict[str, dict], fields: dict, rows: int, first_row: int, s
     numpy where ``generated.generate_arrow`` can, the others through pandas (``generated.fill``)."""
     import pyarrow as pa
 
-    from synth_ops.sampler.generated import fill, generate_arrow
     from synth_ops.io.schema import to_arrow
+    from synth_ops.sampler.generated import fill, generate_arrow
 
     out, rest = {}, {}
     for column, entry in plan.items():

@@ -31,16 +31,18 @@ the same rows whatever the batch sizes. The output of column ``j`` is row ``j`` 
 ``Batch`` (identity inverses): the ``columns`` decoders read it as numbers, datetimes or labels.
 The synthesizer samples through this same module, so the sampler repeats its rows exactly.
 """
+
 from __future__ import annotations
 
 import zlib
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from synth_ops.errors import ModelIntegrityError
 
 ENGINE = "trees"
 NODE_WIDTH = 5  # feature, left, right, leaf, missing_left
-LEAF = -1       # the feature of a leaf node
+LEAF = -1  # the feature of a leaf node
 DROP_MARKS = (0.7, 0.4, 0.15)  # the walk drops finished rows as the share expected still walking falls below these
 
 
@@ -72,8 +74,14 @@ class Tree:
         import numpy as np
 
         nodes, thresholds = np.asarray(nodes), np.asarray(thresholds)
-        if nodes.ndim != 2 or nodes.shape[1] != NODE_WIDTH or not len(nodes) or thresholds.shape != (len(nodes),) \
-                or not np.issubdtype(nodes.dtype, np.integer) or np.isnan(thresholds).any():
+        if (
+            nodes.ndim != 2
+            or nodes.shape[1] != NODE_WIDTH
+            or not len(nodes)
+            or thresholds.shape != (len(nodes),)
+            or not np.issubdtype(nodes.dtype, np.integer)
+            or np.isnan(thresholds).any()
+        ):
             raise ModelIntegrityError(f"{where}: a tree's node arrays have the wrong shape; refit")
         feature, left, right = (nodes[:, i].astype(np.intp) for i in range(3))
         self.leaf = nodes[:, 3].astype(np.intp)
@@ -81,9 +89,21 @@ class Tree:
         index = np.arange(len(nodes))
         # children after their parent (scikit-learn numbers nodes depth first): every walk ends;
         # predictors before the column itself: a row's features exist when its tree reads them
-        if (inner & ((left <= index) | (right <= index) | (left >= len(nodes)) | (right >= len(nodes))
-                     | (feature < 0) | (feature >= position))).any() or (~inner & (self.leaf < 0)).any() \
-                or not (inner[0] or len(nodes) == 1):
+        if (
+            (
+                inner
+                & (
+                    (left <= index)
+                    | (right <= index)
+                    | (left >= len(nodes))
+                    | (right >= len(nodes))
+                    | (feature < 0)
+                    | (feature >= position)
+                )
+            ).any()
+            or (~inner & (self.leaf < 0)).any()
+            or not (inner[0] or len(nodes) == 1)
+        ):
             raise ModelIntegrityError(f"{where}: a tree's nodes do not form a tree over earlier columns; refit")
         self.single = not inner[0]
         self.leaves_count = int(self.leaf[~inner].max()) + 1
@@ -123,8 +143,11 @@ class Tree:
         import numpy as np
 
         ends = ~self.inner_pairs[::2]
-        mass = np.bincount(self.node_depth[ends], weights=np.asarray(leaf_rows, dtype=np.float64)[self.leaf[ends]],
-                           minlength=self.depth + 1)
+        mass = np.bincount(
+            self.node_depth[ends],
+            weights=np.asarray(leaf_rows, dtype=np.float64)[self.leaf[ends]],
+            minlength=self.depth + 1,
+        )
         if not mass.sum() > 0:
             return
         walking = 1 - np.cumsum(mass) / mass.sum()  # the share of rows not at a leaf after k steps
@@ -147,8 +170,14 @@ class Tree:
         import numpy as np
 
         if scratch is None:
-            scratch = (np.arange(rows), np.empty(rows, dtype=np.intp), np.empty(rows, dtype=np.intp),
-                       np.empty(rows, dtype=np.float32), np.empty(rows, dtype=np.float32), np.empty(rows, dtype=bool))
+            scratch = (
+                np.arange(rows),
+                np.empty(rows, dtype=np.intp),
+                np.empty(rows, dtype=np.intp),
+                np.empty(rows, dtype=np.float32),
+                np.empty(rows, dtype=np.float32),
+                np.empty(rows, dtype=bool),
+            )
         row, at, index, x, bound, greater = scratch
         at[...] = 0
         if self.single:
@@ -168,7 +197,7 @@ class Tree:
                     done[row] = at
                 walking = np.flatnonzero(self.inner_pairs.take(at))
                 row, at = row.take(walking), at.take(walking)
-                index, x, bound, greater = index[:len(at)], x[:len(at)], bound[:len(at)], greater[:len(at)]
+                index, x, bound, greater = index[: len(at)], x[: len(at)], bound[: len(at)], greater[: len(at)]
             start_take(at, out=index, mode="clip")
             index += row
             signed_take(index, out=x, mode="clip")
@@ -200,12 +229,18 @@ class TreeColumn:
         self.name = spec["name"]
         if not isinstance(self.name, str):
             raise ModelIntegrityError(f"{where}: a tree column has no name; refit")
-        self.tree = Tree(_array(arrays, spec["nodes"], where), _array(arrays, spec["thresholds"], where),
-                         position, where)
+        self.tree = Tree(
+            _array(arrays, spec["nodes"], where), _array(arrays, spec["thresholds"], where), position, where
+        )
         self.pool = np.ascontiguousarray(_array(arrays, spec["pool"], where), dtype=np.float64)
         spans = np.asarray(_array(arrays, spec["spans"], where))
-        if spans.shape != (self.tree.leaves_count, 2) or not np.issubdtype(spans.dtype, np.integer) \
-                or (spans[:, 0] < 0).any() or (spans[:, 1] < 1).any() or (spans.sum(axis=1) > len(self.pool)).any():
+        if (
+            spans.shape != (self.tree.leaves_count, 2)
+            or not np.issubdtype(spans.dtype, np.integer)
+            or (spans[:, 0] < 0).any()
+            or (spans[:, 1] < 1).any()
+            or (spans.sum(axis=1) > len(self.pool)).any()
+        ):
             raise ModelIntegrityError(f"{where}: column {position}'s donor pools do not match its leaves; refit")
         self.starts = np.ascontiguousarray(spans[:, 0], dtype=np.int64)
         self.sizes = np.ascontiguousarray(spans[:, 1], dtype=np.int64)
@@ -215,8 +250,9 @@ class TreeColumn:
             smooth = _array(arrays, spec["smooth"], where)
             if smooth.shape != (self.tree.leaves_count, 3):
                 raise ModelIntegrityError(f"{where}: column {position}'s smoothing table has the wrong shape; refit")
-            self.bandwidth, self.low, self.high = (np.ascontiguousarray(smooth[:, i], dtype=np.float64)
-                                                   for i in range(3))
+            self.bandwidth, self.low, self.high = (
+                np.ascontiguousarray(smooth[:, i], dtype=np.float64) for i in range(3)
+            )
             self.smooth = spec["smooth"]
         self.common = None
         if spec.get("common") is not None:
@@ -238,8 +274,12 @@ class TreeColumn:
             leaf = self.tree.leaves_at
             tables = {"starts": self.starts[leaf], "sizes": self.sizes[leaf].astype(np.float64)}
             if self.smooth is not None:
-                tables.update(bandwidth=self.bandwidth[leaf], low=self.low[leaf], high=self.high[leaf],
-                              moves=self.bandwidth[leaf] > 0)
+                tables.update(
+                    bandwidth=self.bandwidth[leaf],
+                    low=self.low[leaf],
+                    high=self.high[leaf],
+                    moves=self.bandwidth[leaf] > 0,
+                )
             self._tables = tables
         return self._tables
 
@@ -323,9 +363,13 @@ class TreeEngine:
     def _streams(self, seed: int):
         from synth_ops.sampler.normals import NormalDraws
 
-        return [(column_stream(seed, self.table, j, c.name, 0),
-                 NormalDraws(column_stream(seed, self.table, j, c.name, 1)) if c.smooth is not None else None)
-                for j, c in enumerate(self.columns)]
+        return [
+            (
+                column_stream(seed, self.table, j, c.name, 0),
+                NormalDraws(column_stream(seed, self.table, j, c.name, 1)) if c.smooth is not None else None,
+            )
+            for j, c in enumerate(self.columns)
+        ]
 
     def value_batches(self, rows: int, seed: int, batch_rows: int) -> Iterator[Any]:
         """(values, features) arrays of shape (columns, batch rows) per batch, visit order."""
@@ -337,11 +381,22 @@ class TreeEngine:
         for start in range(0, rows, batch_rows):
             size = min(batch_rows, rows - start)
             if walk_scratch is None or len(walk_scratch[0]) != size:  # work arrays, reused by every column
-                walk_scratch = (np.arange(size), np.empty(size, dtype=np.intp), np.empty(size, dtype=np.intp),
-                                np.empty(size, dtype=np.float32), np.empty(size, dtype=np.float32),
-                                np.empty(size, dtype=bool))
-                draw_scratch = (np.empty(size), np.empty(size), np.empty(size), np.empty(size, dtype=np.int64),
-                                np.empty(size, dtype=bool), np.empty(size, dtype=bool))
+                walk_scratch = (
+                    np.arange(size),
+                    np.empty(size, dtype=np.intp),
+                    np.empty(size, dtype=np.intp),
+                    np.empty(size, dtype=np.float32),
+                    np.empty(size, dtype=np.float32),
+                    np.empty(size, dtype=bool),
+                )
+                draw_scratch = (
+                    np.empty(size),
+                    np.empty(size),
+                    np.empty(size),
+                    np.empty(size, dtype=np.int64),
+                    np.empty(size, dtype=bool),
+                    np.empty(size, dtype=bool),
+                )
                 uniforms, normals = np.empty(size), np.empty(size)
             values = np.empty((width, size))
             signed = np.empty((2 * width, size), dtype=np.float32)  # features, then their negations

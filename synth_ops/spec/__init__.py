@@ -4,13 +4,14 @@
 naming every offending field path. Relative paths resolve against ``root`` (default: the current
 directory), and are stored absolute so that a spec object means the same thing in any process.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any, Literal, Optional, Union
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -29,31 +30,36 @@ class KeyFormat(_Frozen):
     """How a key or id column is generated (see synth_ops/profiling/keys.py); unset fields keep what the
     profile inferred from the source."""
 
-    kind: Optional[Literal["integer", "numbered"]] = Field(None, description="integer: start + step * n; "
-                                                          "numbered: prefix + zero-padded number + suffix")
-    start: Optional[int] = Field(None, description="first key")
-    step: Optional[int] = Field(None, ge=1, description="gap between consecutive keys")
-    prefix: Optional[str] = Field(None, description="numbered: text before the number")
-    width: Optional[int] = Field(None, ge=0, le=18, description="numbered: digits, zero-padded (0: no padding)")
-    suffix: Optional[str] = Field(None, description="numbered: text after the number")
+    kind: Literal["integer", "numbered"] | None = Field(
+        None, description="integer: start + step * n; numbered: prefix + zero-padded number + suffix"
+    )
+    start: int | None = Field(None, description="first key")
+    step: int | None = Field(None, ge=1, description="gap between consecutive keys")
+    prefix: str | None = Field(None, description="numbered: text before the number")
+    width: int | None = Field(None, ge=0, le=18, description="numbered: digits, zero-padded (0: no padding)")
+    suffix: str | None = Field(None, description="numbered: text after the number")
 
 
 class ColumnOverride(_Frozen):
     """What a column is, replacing what detection chose for it."""
 
-    sdtype: str = Field(description="SDV semantic type: numerical, categorical, datetime, boolean, id, "
-                        "or a PII sdtype such as email")
-    datetime_format: Optional[str] = Field(None, description="strftime format, for datetime columns")
-    computer_representation: Optional[str] = Field(None, description="Int64, Float, ... for numerical")
-    pii: Optional[bool] = Field(None, description="true: replace the column by random values of its shape; "
-                                "false: learn it even if its sdtype is a PII one")
-    key_format: Optional[KeyFormat] = Field(None, description="for id columns and the primary key")
+    sdtype: str = Field(
+        description="SDV semantic type: numerical, categorical, datetime, boolean, id, or a PII sdtype such as email"
+    )
+    datetime_format: str | None = Field(None, description="strftime format, for datetime columns")
+    computer_representation: str | None = Field(None, description="Int64, Float, ... for numerical")
+    pii: bool | None = Field(
+        None,
+        description="true: replace the column by random values of its shape; "
+        "false: learn it even if its sdtype is a PII one",
+    )
+    key_format: KeyFormat | None = Field(None, description="for id columns and the primary key")
 
     def sdv_kwargs(self) -> dict[str, Any]:
         return {k: v for k, v in self.model_dump().items() if v is not None and k != "key_format"}
 
 
-Columns = Union[str, tuple[str, ...]]
+Columns = str | tuple[str, ...]
 
 
 def as_columns(key: Columns | None) -> tuple[str, ...]:
@@ -65,8 +71,7 @@ def as_columns(key: Columns | None) -> tuple[str, ...]:
 
 class TableMetadata(_Frozen):
     # Unset means "keep what detection chose"; an explicit null means "no primary key".
-    primary_key: Optional[Columns] = Field(None, description="primary key column (or a list of columns), "
-                                           "or null for none")
+    primary_key: Columns | None = Field(None, description="primary key column (or a list of columns), or null for none")
     columns: dict[str, ColumnOverride] = Field(default_factory=dict)
 
     @property
@@ -78,13 +83,20 @@ class TableSpec(_Frozen):
     source: str = Field(description="local path or s3://bucket/key; .csv, .csv.gz, .csv.zip or .parquet")
     metadata: TableMetadata = Field(default_factory=TableMetadata)
     exclude: tuple[str, ...] = Field((), description="source columns dropped before profiling")
-    synthesizer: Optional["SynthesizerSpec"] = Field(None, description="this table's own synthesizer, instead of "
-                                                     "the spec's (tables in no relationship only)")
-    quasi_identifiers: tuple[str, ...] = Field((), description="columns an attacker is assumed to know about a "
-                                               "person (age, zip code, ...): the attribute inference gate looks "
-                                               "up the nearest synthetic row on them; needs sensitive")
-    sensitive: tuple[str, ...] = Field((), description="columns the attribute inference gate tries to infer from "
-                                       "the quasi_identifiers (one result per column); needs quasi_identifiers")
+    synthesizer: SynthesizerSpec | None = Field(
+        None, description="this table's own synthesizer, instead of the spec's (tables in no relationship only)"
+    )
+    quasi_identifiers: tuple[str, ...] = Field(
+        (),
+        description="columns an attacker is assumed to know about a "
+        "person (age, zip code, ...): the attribute inference gate looks "
+        "up the nearest synthetic row on them; needs sensitive",
+    )
+    sensitive: tuple[str, ...] = Field(
+        (),
+        description="columns the attribute inference gate tries to infer from "
+        "the quasi_identifiers (one result per column); needs quasi_identifiers",
+    )
 
     @field_validator("source")
     @classmethod
@@ -102,12 +114,15 @@ class TableSpec(_Frozen):
         return columns
 
     @model_validator(mode="after")
-    def _attack_columns(self) -> "TableSpec":
+    def _attack_columns(self) -> TableSpec:
         if bool(self.quasi_identifiers) != bool(self.sensitive):
-            given, missing = ("quasi_identifiers", "sensitive") if self.quasi_identifiers else \
-                ("sensitive", "quasi_identifiers")
-            raise ValueError(f"{given} needs {missing} (the attribute inference gate infers the sensitive "
-                             "columns from the quasi_identifiers)")
+            given, missing = (
+                ("quasi_identifiers", "sensitive") if self.quasi_identifiers else ("sensitive", "quasi_identifiers")
+            )
+            raise ValueError(
+                f"{given} needs {missing} (the attribute inference gate infers the sensitive "
+                "columns from the quasi_identifiers)"
+            )
         both = [c for c in self.quasi_identifiers if c in self.sensitive]
         if both:
             raise ValueError(f"sensitive: column {', '.join(map(repr, both))} is also in quasi_identifiers")
@@ -122,8 +137,10 @@ class Relationship(_Frozen):
     child_table_name: str = Field(description="the child table, a key of tables")
     child_foreign_key: Columns = Field(description="as many columns as parent_primary_key, in its order")
     orphans: Literal["keep", "drop"] = Field(
-        "keep", description="child rows whose foreign key is not in the parent: keep (the row is learned and "
-        "synthesized with a null foreign key, since no synthetic parent matches it) or drop (not learned)")
+        "keep",
+        description="child rows whose foreign key is not in the parent: keep (the row is learned and "
+        "synthesized with a null foreign key, since no synthetic parent matches it) or drop (not learned)",
+    )
 
     @property
     def parent_columns(self) -> tuple[str, ...]:
@@ -140,18 +157,31 @@ class Relationship(_Frozen):
 
 
 class SynthesizerSpec(_Frozen):
-    kind: str = Field("trees", description="a registered backend (synth_ops.synthesizers): trees (the default "
-                      "for single tables), copula (the default with relationships), gaussian_copula, ctgan, tvae, "
-                      "copulagan, dp_mst, dp_aim, ...")
-    params: dict[str, Any] = Field(default_factory=dict, description="the backend's parameters (trees: its "
-                                   "privacy knobs and visit order; SDV kinds: passed to the SDV synthesizer)")
+    kind: str = Field(
+        "trees",
+        description="a registered backend (synth_ops.synthesizers): trees (the default "
+        "for single tables), copula (the default with relationships), gaussian_copula, ctgan, tvae, "
+        "copulagan, dp_mst, dp_aim, ...",
+    )
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="the backend's parameters (trees: its "
+        "privacy knobs and visit order; SDV kinds: passed to the SDV synthesizer)",
+    )
     seed: int = Field(0, ge=0, description="seeds the holdout split, fitting and every shard")
-    fit_rows: Optional[int] = Field(50_000, gt=0, description="a copula marginal is fitted on all training rows "
-                                    "(exactly, over its distinct values) when the column has at most this many "
-                                    "distinct values, else on a seeded sample of this many; null: always all rows")
-    fast_sampling: bool = Field(True, description="tabulated inverse CDFs, column-wise RDT reverse transforms "
-                                "and vectorised datetimes (same rows up to table interpolation); false: "
-                                "SDV's own sampling path throughout")
+    fit_rows: int | None = Field(
+        50_000,
+        gt=0,
+        description="a copula marginal is fitted on all training rows "
+        "(exactly, over its distinct values) when the column has at most this many "
+        "distinct values, else on a seeded sample of this many; null: always all rows",
+    )
+    fast_sampling: bool = Field(
+        True,
+        description="tabulated inverse CDFs, column-wise RDT reverse transforms "
+        "and vectorised datetimes (same rows up to table interpolation); false: "
+        "SDV's own sampling path throughout",
+    )
 
     @field_validator("kind")
     @classmethod
@@ -167,14 +197,15 @@ TableSpec.model_rebuild()
 
 
 class GenerateSpec(_Frozen):
-    rows: Optional[int] = Field(None, gt=0, description="rows per table; exclusive with scale")
-    scale: Optional[float] = Field(None, gt=0, description="times the source row count (default 1.0)")
+    rows: int | None = Field(None, gt=0, description="rows per table; exclusive with scale")
+    scale: float | None = Field(None, gt=0, description="times the source row count (default 1.0)")
     shards: int = Field(1, ge=1, le=10_000, description="independent seeded shards")
-    batch_rows: int = Field(50_000, gt=0, description="rows sampled per batch (shards are written in row "
-                                                      "groups of up to 1,048,576 rows)")
+    batch_rows: int = Field(
+        50_000, gt=0, description="rows sampled per batch (shards are written in row groups of up to 1,048,576 rows)"
+    )
 
     @model_validator(mode="after")
-    def _rows_or_scale(self) -> "GenerateSpec":
+    def _rows_or_scale(self) -> GenerateSpec:
         if self.rows is not None and self.scale is not None:
             raise ValueError("give rows or scale, not both")
         return self
@@ -191,16 +222,24 @@ class UtilitySpec(_Frozen):
     synth_ops/gates/utility.py for the models, metrics and bounds)."""
 
     targets: tuple[str, ...] = Field((), description="columns a model predicts from the other learned columns")
-    target: Optional[str] = Field(None, description="one target: the same as targets: [target]")
-    min_ratio: float = Field(0.9, gt=0, description="score(trained on synthetic) / score(trained on real), at "
-                             "least (judged at the ratio's upper 95% bound at the holdout's size)")
-    augmentation_min: Optional[float] = Field(None, gt=0, description="score(trained on real + synthetic) / "
-                                              "score(trained on real), at least; null: reported, not gated")
-    augmentation_share: float = Field(1.0, gt=0, le=10, description="synthetic rows added per real training "
-                                      "row for the augmentation score")
+    target: str | None = Field(None, description="one target: the same as targets: [target]")
+    min_ratio: float = Field(
+        0.9,
+        gt=0,
+        description="score(trained on synthetic) / score(trained on real), at "
+        "least (judged at the ratio's upper 95% bound at the holdout's size)",
+    )
+    augmentation_min: float | None = Field(
+        None,
+        gt=0,
+        description="score(trained on real + synthetic) / score(trained on real), at least; null: reported, not gated",
+    )
+    augmentation_share: float = Field(
+        1.0, gt=0, le=10, description="synthetic rows added per real training row for the augmentation score"
+    )
 
     @model_validator(mode="after")
-    def _some_target(self) -> "UtilitySpec":
+    def _some_target(self) -> UtilitySpec:
         if self.target is not None and self.targets:
             raise ValueError("give target or targets, not both")
         if self.target is None and not self.targets:
@@ -235,9 +274,14 @@ class MembershipSpec(_Frozen):
     the holdout rows (see synth_ops/gates/membership.py for the attacks, the AUC bound and the
     empirical epsilon)?"""
 
-    auc_max: Optional[float] = Field(MEMBERSHIP_AUC_MAX, gt=0.5, le=1, description="ROC AUC of each attack "
-                                     "telling training rows from holdout rows, at most (judged at its lower 95% "
-                                     "bound); null: measured and reported, not gated")
+    auc_max: float | None = Field(
+        MEMBERSHIP_AUC_MAX,
+        gt=0.5,
+        le=1,
+        description="ROC AUC of each attack "
+        "telling training rows from holdout rows, at most (judged at its lower 95% "
+        "bound); null: measured and reported, not gated",
+    )
 
 
 class AttributeInferenceSpec(_Frozen):
@@ -245,9 +289,14 @@ class AttributeInferenceSpec(_Frozen):
     synth_ops/gates/inference.py): how much better the nearest synthetic row on the quasi-identifiers
     predicts a sensitive value of a training row than of a holdout row."""
 
-    risk_max: Optional[float] = Field(0.1, ge=0, le=1, description="success rate on training rows minus on "
-                                      "holdout rows, at most (judged at its lower 95% bound); null: reported, "
-                                      "not gated")
+    risk_max: float | None = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="success rate on training rows minus on "
+        "holdout rows, at most (judged at its lower 95% bound); null: reported, "
+        "not gated",
+    )
 
 
 # gates.discriminator_auc_max: auto, chosen on the corpus (README, "Fidelity"): every corpus table
@@ -261,36 +310,67 @@ DISCRIMINATOR_AUC_MAX = 0.2
 
 class GatesSpec(_Frozen):
     suites: tuple[str, ...] = Field((), description="hand-written GX suite JSON files")
-    quality_share: float = Field(0.7, gt=0, le=1, description="synthetic quality score / the holdout's "
-                                 "(real rows scored against the training rows, same report and sizes), at least")
-    quality_min: Optional[float] = Field(None, ge=0, le=1, description="absolute floor for the SDMetrics quality "
-                                         "score, on top of quality_share")
-    holdout: float = Field(0.2, lt=1, description="share of real rows kept out of fitting (seeded split); above 0: "
-                           "the privacy, utility, quality and discriminator gates all compare the synthetic rows "
-                           "with these held-out real rows")
+    quality_share: float = Field(
+        0.7,
+        gt=0,
+        le=1,
+        description="synthetic quality score / the holdout's "
+        "(real rows scored against the training rows, same report and sizes), at least",
+    )
+    quality_min: float | None = Field(
+        None, ge=0, le=1, description="absolute floor for the SDMetrics quality score, on top of quality_share"
+    )
+    holdout: float = Field(
+        0.2,
+        lt=1,
+        description="share of real rows kept out of fitting (seeded split); above 0: "
+        "the privacy, utility, quality and discriminator gates all compare the synthetic rows "
+        "with these held-out real rows",
+    )
     exact_match_max: float = Field(0.0, ge=0, le=1, description="exact-match share beyond the holdout's own")
     dcr_share_max: float = Field(0.60, ge=0, le=1, description="share of synthetic rows closer to training rows")
-    utility: Optional[UtilitySpec] = Field(None, description="train-on-synthetic gate per target column")
-    discriminator_auc_max: Union[float, str, None] = Field(
-        "auto", description="ROC AUC of a classifier telling synthetic from training rows, minus the same for "
+    utility: UtilitySpec | None = Field(None, description="train-on-synthetic gate per target column")
+    discriminator_auc_max: float | str | None = Field(
+        "auto",
+        description="ROC AUC of a classifier telling synthetic from training rows, minus the same for "
         f"holdout rows, at most (judged at its lower 95% bound); auto: {DISCRIMINATOR_AUC_MAX} for a table "
-        "modelled alone, reported and not gated for related tables; null: measured and reported, not gated")
-    model_rows: int = Field(20_000, ge=50, description="rows (real and synthetic, each) the utility and "
-                            "discriminator models train and score on: seeded samples beyond")
+        "modelled alone, reported and not gated for related tables; null: measured and reported, not gated",
+    )
+    model_rows: int = Field(
+        20_000,
+        ge=50,
+        description="rows (real and synthetic, each) the utility and "
+        "discriminator models train and score on: seeded samples beyond",
+    )
     validate_batch_rows: int = Field(1_000_000, gt=0, description="rows per GX validation batch")
     quality_rows: int = Field(20_000, gt=0, description="seeded subsample size for the quality gate")
-    privacy_rows: int = Field(5_000, gt=0, description="seeded subsample size for distance to closest record "
-                              "and the inference attacks (half of it: candidate rows of each kind)")
-    membership_inference: Optional[MembershipSpec] = Field(
-        default_factory=MembershipSpec, description="membership inference attacks and their empirical epsilon; "
-        "null: not run")
-    attribute_inference: Optional[AttributeInferenceSpec] = Field(
-        default_factory=AttributeInferenceSpec, description="attribute inference, for tables that name "
-        "quasi_identifiers and sensitive columns; null: not run")
-    cardinality_min: float = Field(0.7, ge=0, le=1, description="related tables: 1 - KS distance of the "
-                                   "children per parent row, real vs synthetic, at least")
-    release_quality_min: float = Field(0.6, ge=0, le=1, description="related tables: SDMetrics' multi-table "
-                                       "quality score at least this (quality_min, when set, instead)")
+    privacy_rows: int = Field(
+        5_000,
+        gt=0,
+        description="seeded subsample size for distance to closest record "
+        "and the inference attacks (half of it: candidate rows of each kind)",
+    )
+    membership_inference: MembershipSpec | None = Field(
+        default_factory=MembershipSpec,
+        description="membership inference attacks and their empirical epsilon; null: not run",
+    )
+    attribute_inference: AttributeInferenceSpec | None = Field(
+        default_factory=AttributeInferenceSpec,
+        description="attribute inference, for tables that name quasi_identifiers and sensitive columns; null: not run",
+    )
+    cardinality_min: float = Field(
+        0.7,
+        ge=0,
+        le=1,
+        description="related tables: 1 - KS distance of the children per parent row, real vs synthetic, at least",
+    )
+    release_quality_min: float = Field(
+        0.6,
+        ge=0,
+        le=1,
+        description="related tables: SDMetrics' multi-table "
+        "quality score at least this (quality_min, when set, instead)",
+    )
 
     @field_validator("discriminator_auc_max", mode="before")
     @classmethod
@@ -301,7 +381,7 @@ class GatesSpec(_Frozen):
             raise ValueError(f"expected auto, null or a number above 0 and at most 0.5, got {value!r}")
         return float(value)
 
-    def discriminator_limit(self, related: bool) -> Optional[float]:
+    def discriminator_limit(self, related: bool) -> float | None:
         """The discriminator gate's limit for a table (``related``: in a relationship), or None:
         reported, not gated."""
         if self.discriminator_auc_max == "auto":
@@ -315,8 +395,10 @@ class GatesSpec(_Frozen):
         # compare with rows the model never saw): refused here rather than a release that can never
         # pass, or one that passes gates that measured nothing.
         if value <= 0:
-            raise ValueError(f"must be above 0, got {value:g}: every privacy and utility gate compares the "
-                             "synthetic rows with held-out real rows; without them nothing can be judged")
+            raise ValueError(
+                f"must be above 0, got {value:g}: every privacy and utility gate compares the "
+                "synthetic rows with held-out real rows; without them nothing can be judged"
+            )
         return value
 
 
@@ -324,13 +406,16 @@ class S3Options(_Frozen):
     """How to reach S3 for every s3:// URI of the spec. Credentials never go here: they come from
     the standard AWS chain (environment, shared profile, instance or pod role)."""
 
-    endpoint_url: Optional[str] = Field(None, description="MinIO or other S3-compatible endpoint; "
-                                        "default: AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, else AWS")
-    region: Optional[str] = Field(None, description="default: AWS_REGION / AWS_DEFAULT_REGION")
-    addressing_style: Optional[Literal["auto", "path", "virtual"]] = Field(
-        None, description="default: SYNTH_OPS_S3_ADDRESSING_STYLE, else auto")
+    endpoint_url: str | None = Field(
+        None,
+        description="MinIO or other S3-compatible endpoint; default: AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, else AWS",
+    )
+    region: str | None = Field(None, description="default: AWS_REGION / AWS_DEFAULT_REGION")
+    addressing_style: Literal["auto", "path", "virtual"] | None = Field(
+        None, description="default: SYNTH_OPS_S3_ADDRESSING_STYLE, else auto"
+    )
     sse: Literal["AES256", "aws:kms"] = Field("AES256", description="server-side encryption of every object")
-    kms_key_id: Optional[str] = Field(None, description="KMS key id or ARN when sse is aws:kms")
+    kms_key_id: str | None = Field(None, description="KMS key id or ARN when sse is aws:kms")
     max_attempts: int = Field(5, ge=1, le=20, description="attempts per request (botocore standard retries)")
     multipart_threshold_mb: int = Field(64, ge=5, description="parts at least this big upload in parts")
 
@@ -340,7 +425,10 @@ class PublishSpec(_Frozen):
 
 
 class ArtifactsSpec(_Frozen):
-    uri: str = Field(".synth-ops/artifacts", description="private artifacts (profiles, models, samplers, reports hold real values); never published")
+    uri: str = Field(
+        ".synth-ops/artifacts",
+        description="private artifacts (profiles, models, samplers, reports hold real values); never published",
+    )
 
 
 class PrivacyBudget(_Frozen):
@@ -354,18 +442,22 @@ class PrivacySpec(_Frozen):
 
     epsilon: float = Field(gt=0, description="what one fit spends")
     delta: float = Field(1e-9, gt=0, lt=1, description="what one fit spends")
-    ledger: Optional[str] = Field(None, description="ledger name, shared by specs over one source "
-                                  "(default: <spec name>.<table>)")
+    ledger: str | None = Field(
+        None, description="ledger name, shared by specs over one source (default: <spec name>.<table>)"
+    )
     budget: PrivacyBudget = Field(description="refits that would pass it are refused")
-    bounds: dict[str, dict[str, tuple[Union[float, str], Union[float, str]]]] = Field(
-        default_factory=dict, description="public [low, high] per table and numeric or datetime column")
-    categories: dict[str, dict[str, tuple[Union[str, int, float, bool], ...]]] = Field(
-        default_factory=dict, description="public values per table and categorical column (booleans need none), "
-        "or a discrete numeric column's public values (its output keeps to them)")
+    bounds: dict[str, dict[str, tuple[float | str, float | str]]] = Field(
+        default_factory=dict, description="public [low, high] per table and numeric or datetime column"
+    )
+    categories: dict[str, dict[str, tuple[str | int | float | bool, ...]]] = Field(
+        default_factory=dict,
+        description="public values per table and categorical column (booleans need none), "
+        "or a discrete numeric column's public values (its output keeps to them)",
+    )
 
     @field_validator("ledger")
     @classmethod
-    def _ledger_name(cls, value: Optional[str]) -> Optional[str]:
+    def _ledger_name(cls, value: str | None) -> str | None:
         import re
 
         if value is not None and not re.match(r"^[a-z0-9][a-z0-9_.-]{0,127}$", value):
@@ -373,7 +465,7 @@ class PrivacySpec(_Frozen):
         return value
 
     @model_validator(mode="after")
-    def _within_budget(self) -> "PrivacySpec":
+    def _within_budget(self) -> PrivacySpec:
         if self.epsilon > self.budget.epsilon:
             raise ValueError(f"epsilon {self.epsilon} per fit is more than the budget's {self.budget.epsilon}")
         return self
@@ -383,7 +475,10 @@ class PrivacySpec(_Frozen):
 
 
 class Spec(_Frozen):
-    name: str = Field(pattern=NAME_PATTERN, description="`[a-z][a-z0-9_]*`: the storage prefix, the Dagster key prefix and the Airflow ids")
+    name: str = Field(
+        pattern=NAME_PATTERN,
+        description="`[a-z][a-z0-9_]*`: the storage prefix, the Dagster key prefix and the Airflow ids",
+    )
     tables: dict[str, TableSpec] = Field(min_length=1)
     relationships: tuple[Relationship, ...] = ()
     synthesizer: SynthesizerSpec = Field(default_factory=SynthesizerSpec)
@@ -392,12 +487,16 @@ class Spec(_Frozen):
     publish: PublishSpec = Field(default_factory=PublishSpec)
     artifacts: ArtifactsSpec = Field(default_factory=ArtifactsSpec)
     s3: S3Options = Field(default_factory=S3Options)
-    privacy: Optional[PrivacySpec] = Field(None, description="differential privacy: per-fit epsilon and delta, "
-                                           "the ledger and its budget (dp_* synthesizers)")
-    schedule: Optional[str] = Field(None, description="cron expression for scheduled regeneration "
-                                    "(Dagster schedule / Airflow DAG schedule)")
-    owners: tuple[str, ...] = Field((), description="who owns the synthetic copy, shown in the asset catalog: "
-                                    "emails or team:<name>")
+    privacy: PrivacySpec | None = Field(
+        None,
+        description="differential privacy: per-fit epsilon and delta, the ledger and its budget (dp_* synthesizers)",
+    )
+    schedule: str | None = Field(
+        None, description="cron expression for scheduled regeneration (Dagster schedule / Airflow DAG schedule)"
+    )
+    owners: tuple[str, ...] = Field(
+        (), description="who owns the synthetic copy, shown in the asset catalog: emails or team:<name>"
+    )
 
     @field_validator("owners")
     @classmethod
@@ -411,7 +510,7 @@ class Spec(_Frozen):
 
     @field_validator("schedule")
     @classmethod
-    def _cron(cls, value: Optional[str]) -> Optional[str]:
+    def _cron(cls, value: str | None) -> str | None:
         if value is not None and len(value.split()) != 5:
             raise ValueError(f"expected a 5-field cron expression, got {value!r}")
         return value
@@ -437,7 +536,7 @@ class Spec(_Frozen):
         return doc
 
     @model_validator(mode="after")
-    def _relationships_valid(self) -> "Spec":
+    def _relationships_valid(self) -> Spec:
         problems = []
         parent_keys: dict[str, tuple[str, ...]] = {}
         seen: dict[str, int] = {}
@@ -451,27 +550,37 @@ class Spec(_Frozen):
                 if not columns or len(set(columns)) != len(columns):
                     problems.append(f"{field}.{role}: expected one column or a list of distinct columns")
             if len(parent) != len(child):
-                problems.append(f"{field}.child_foreign_key: {len(child)} columns for a parent_primary_key "
-                                f"of {len(parent)}")
+                problems.append(
+                    f"{field}.child_foreign_key: {len(child)} columns for a parent_primary_key of {len(parent)}"
+                )
             if rel.parent_table_name == rel.child_table_name:
                 problems.append(f"{field}: a table referencing itself is not supported")
             known = parent_keys.setdefault(rel.parent_table_name, parent)
             if known != parent:
-                problems.append(f"{field}.parent_primary_key: table {rel.parent_table_name!r} has one primary key; "
-                                f"another relationship gives {list(known)}")
+                problems.append(
+                    f"{field}.parent_primary_key: table {rel.parent_table_name!r} has one primary key; "
+                    f"another relationship gives {list(known)}"
+                )
             table = self.tables.get(rel.parent_table_name)
-            if table is not None and table.metadata.overrides_primary_key \
-                    and as_columns(table.metadata.primary_key) != parent:
-                problems.append(f"{field}.parent_primary_key: tables.{rel.parent_table_name}.metadata.primary_key "
-                                "names other columns")
+            if (
+                table is not None
+                and table.metadata.overrides_primary_key
+                and as_columns(table.metadata.primary_key) != parent
+            ):
+                problems.append(
+                    f"{field}.parent_primary_key: tables.{rel.parent_table_name}.metadata.primary_key "
+                    "names other columns"
+                )
             if rel.name in seen:
                 problems.append(f"{field}: the same foreign key as relationships.{seen[rel.name]}")
             seen.setdefault(rel.name, i)
         related = {r.parent_table_name for r in self.relationships} | {r.child_table_name for r in self.relationships}
         for name, table in self.tables.items():
             if table.synthesizer is not None and name in related:
-                problems.append(f"tables.{name}.synthesizer: {name} is in a relationship, and related tables share "
-                                "one model: set the spec's synthesizer instead")
+                problems.append(
+                    f"tables.{name}.synthesizer: {name} is in a relationship, and related tables share "
+                    "one model: set the spec's synthesizer instead"
+                )
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -484,7 +593,7 @@ class Spec(_Frozen):
         """Whether ``table`` is a parent or a child in a relationship (modelled with its relatives)."""
         return any(table in (r.parent_table_name, r.child_table_name) for r in self.relationships)
 
-    def synthesizer_of(self, table: str) -> "SynthesizerSpec":
+    def synthesizer_of(self, table: str) -> SynthesizerSpec:
         """The synthesizer settings of ``table``'s model: its own, else the spec's."""
         return self.tables[table].synthesizer or self.synthesizer
 
@@ -529,8 +638,14 @@ def _format_errors(error: ValidationError) -> str:
             message = "unknown key"
         elif item["type"] == "missing":
             message = "required key is missing"
-        elif item["type"] in ("literal_error", "string_pattern_mismatch", "greater_than", "greater_than_equal",
-                              "less_than", "less_than_equal") and not isinstance(item.get("input"), (dict, list)):
+        elif item["type"] in (
+            "literal_error",
+            "string_pattern_mismatch",
+            "greater_than",
+            "greater_than_equal",
+            "less_than",
+            "less_than_equal",
+        ) and not isinstance(item.get("input"), (dict, list)):
             message = f"{message}, got {item['input']!r}"
         message = message.removeprefix("Value error, ")
         problems.append(f"{path}: {message}" if path else message)  # model-level messages name their fields
@@ -552,15 +667,16 @@ def parse_spec(doc: Any, root: str | Path | None = None, origin: str | None = "s
         raise SpecError(f"{where}{_format_errors(error)}") from None
     base = Path(root) if root is not None else Path.cwd()
     tables = {
-        name: table.model_copy(update={"source": _resolve(table.source, base)})
-        for name, table in spec.tables.items()
+        name: table.model_copy(update={"source": _resolve(table.source, base)}) for name, table in spec.tables.items()
     }
-    spec = spec.model_copy(update={
-        "tables": tables,
-        "gates": spec.gates.model_copy(update={"suites": tuple(_resolve(s, base) for s in spec.gates.suites)}),
-        "publish": PublishSpec(uri=_resolve(spec.publish.uri, base)),
-        "artifacts": ArtifactsSpec(uri=_resolve(spec.artifacts.uri, base)),
-    })
+    spec = spec.model_copy(
+        update={
+            "tables": tables,
+            "gates": spec.gates.model_copy(update={"suites": tuple(_resolve(s, base) for s in spec.gates.suites)}),
+            "publish": PublishSpec(uri=_resolve(spec.publish.uri, base)),
+            "artifacts": ArtifactsSpec(uri=_resolve(spec.artifacts.uri, base)),
+        }
+    )
     if not check_files:
         return spec
     problems = []

@@ -15,6 +15,7 @@ Roles:
 Generated columns are made by ``synth_ops/sampler/generated.py`` (vectorised; keys from the row's
 position in the release, so shards own disjoint key blocks whatever their number).
 """
+
 from __future__ import annotations
 
 from typing import Any, Required, TypedDict

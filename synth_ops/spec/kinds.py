@@ -3,6 +3,7 @@
 Plain data, so validating a spec imports no backend; ``synth_ops.synthesizers`` imports a kind's
 module when the kind is used. ``register`` adds a kind (a plugin, a benchmark's stand-in).
 """
+
 from __future__ import annotations
 
 REGISTRY: dict[str, str] = {
@@ -16,18 +17,6 @@ REGISTRY: dict[str, str] = {
     "dp_aim": "synth_ops.synthesizers.dp.backend:DPSynthesizer",
     "trees": "synth_ops.synthesizers.trees.backend:TreesSynthesizer",
 }
-
-
-def register(kind: str, target: str) -> None:
-    """Make ``synthesizer.kind: <kind>`` use the class ``target`` ("package.module:Class")."""
-    if ":" not in target:
-        raise ValueError(f"expected 'module:Class', got {target!r}")
-    REGISTRY[kind] = target
-
-
-def kinds() -> tuple[str, ...]:
-    return tuple(REGISTRY)
-
 
 
 def register(kind: str, target: str) -> None:

@@ -9,13 +9,14 @@ often as its synthetic count says, and within a batch the rows and those parents
 on the parent's main axis (the model learns where each child's real parent lies on it); an implied
 one (set by the primary key's columns) is left as the primary set it.
 """
+
 from __future__ import annotations
 
 import zlib
-from typing import Iterator
+from collections.abc import Iterator
 
-from synth_ops.spec.columns import learned_columns
 from synth_ops.runtime.workspace import Workspace
+from synth_ops.spec.columns import learned_columns
 
 
 def _stream_seed(seed: int, *parts) -> int:
@@ -34,8 +35,9 @@ def _read_shard(ws: Workspace, table: str, shard: int, columns: list[str]):
         return pq.read_table(path, columns=columns).to_pandas()
 
 
-def child_batches(ws: Workspace, run_plan, model, table: str, shard: int, rows: int, seed: int,
-                  first_row: int) -> Iterator:
+def child_batches(
+    ws: Workspace, run_plan, model, table: str, shard: int, rows: int, seed: int, first_row: int
+) -> Iterator:
     """DataFrames of the learned, count and foreign key columns of ``table``'s shard, ``rows`` in all;
     ``first_row``: the shard's first row number in the release."""
     import numpy as np
@@ -54,7 +56,7 @@ def child_batches(ws: Workspace, run_plan, model, table: str, shard: int, rows: 
     batch_rows = ws.spec.generate.batch_rows
     produced, batch = 0, 0
     for start, stop in _parent_blocks(counts, batch_rows):
-        block = parent_rows[np.searchsorted(parent_rows, start):np.searchsorted(parent_rows, stop)]
+        block = parent_rows[np.searchsorted(parent_rows, start) : np.searchsorted(parent_rows, stop)]
         context = parent[parent_learned].iloc[block].reset_index(drop=True)
         frame = model.sample_children(table, context, block, _stream_seed(seed, batch))
         for column, parent_column in zip(primary.child_key, primary.parent_key):
@@ -97,8 +99,8 @@ def _pool(ws: Workspace, relation, model):
     import numpy as np
     import pandas as pd
 
-    from synth_ops.steps.plan import build_plan
     from synth_ops.runtime.shards import parent_counts
+    from synth_ops.steps.plan import build_plan
 
     shards = build_plan(ws.spec).table(relation.parent).shards
     learned = learned_columns(ws.read(relation.parent, "profile.json")["columns_plan"])

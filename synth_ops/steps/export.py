@@ -10,6 +10,7 @@ itself (``export_sampler``: ``kind: trees``) or when nothing of it is learned; m
 per table either the sampler's key and manifest sha256 or the reason there is none. A model that
 cannot be exported keeps the pickle path, nothing else changes.
 """
+
 from __future__ import annotations
 
 import logging
@@ -62,8 +63,11 @@ def export_samplers(ws, plan, unit: str, synthesizer, learned: dict[str, list[st
                 continue
             parts = _parts(synthesizer, table, plan.table(table).primary is not None)
             names = [d["name"] for d in parts.decoders]
-            expected = set(learned[table]) | set(getattr(synthesizer, "counts", {}).get(table, ())) \
+            expected = (
+                set(learned[table])
+                | set(getattr(synthesizer, "counts", {}).get(table, ()))
                 | set(getattr(synthesizer, "scores", {}).get(table, ()))
+            )
             if set(names) != expected or len(names) != len(expected):
                 raise Unsupported("the exported columns differ from the learned ones")
             profile = ws.read(table, "profile.json")
@@ -76,8 +80,9 @@ def export_samplers(ws, plan, unit: str, synthesizer, learned: dict[str, list[st
             log.info("%s: no portable sampler (%s); generation loads the pickled model", table, reason)
             records[table] = {"reason": str(reason)}
         except Exception as error:  # a translation bug must not fail the fit: the pickle path still works
-            log.warning("%s: exporting the sampler failed (%s); generation loads the pickled model",
-                        table, type(error).__name__)
+            log.warning(
+                "%s: exporting the sampler failed (%s); generation loads the pickled model", table, type(error).__name__
+            )
             records[table] = {"reason": f"export failed ({type(error).__name__})"}
     return records
 
@@ -91,6 +96,12 @@ def _own_export(ws, plan, table: str, synthesizer, learned: dict[str, list[str]]
         raise Unsupported("a child table is sampled under its parents' rows")
     prefix = ws.key(table, SAMPLER_DIR)
     source = {"kind": kind, "spec": ws.spec.name, "run_id": ws.run_id}
-    digest = synthesizer.export_sampler(ws.artifacts, table, profile=ws.read(table, "profile.json"),
-                                        source=source, prefix=prefix, learned=learned[table])
+    digest = synthesizer.export_sampler(
+        ws.artifacts,
+        table,
+        profile=ws.read(table, "profile.json"),
+        source=source,
+        prefix=prefix,
+        learned=learned[table],
+    )
     return {"key": prefix, "manifest_sha256": digest}

@@ -3,17 +3,18 @@
 A thin step: the holdout split (``holdout.py``), the backend (``synthesizers/``), the model's
 artifacts and their integrity (``models.py``) each live in their own module.
 """
+
 from __future__ import annotations
 
 import logging
 import time
 
-from synth_ops.runtime import models
-from synth_ops.spec.columns import learned_columns
 from synth_ops.io.fingerprints import sha256_json
 from synth_ops.profiling.holdout import load_training_rows, split_holdout
+from synth_ops.runtime import models
 from synth_ops.runtime.records import ModelRecord
 from synth_ops.runtime.workspace import Workspace
+from synth_ops.spec.columns import learned_columns
 
 log = logging.getLogger("synth_ops")
 
@@ -40,7 +41,9 @@ def fit(ws: Workspace, unit: str, progress=None, force: bool = False) -> ModelRe
     settings = ws.spec.synthesizer_of(model.tables[0])
     from synth_ops.privacy.charges import charged_fit, check_budget, planned_charge
 
-    planned = planned_charge(ws.spec, settings.kind, model.tables, synthesizers.capabilities(settings.kind).differential_privacy)
+    planned = planned_charge(
+        ws.spec, settings.kind, model.tables, synthesizers.capabilities(settings.kind).differential_privacy
+    )
     if planned is not None:
         check_budget(ws.spec, ws.run_id, planned)  # refused before reading a training row
     data, metadata, learned, splits, positions = {}, {}, {}, {}, {}
@@ -82,25 +85,44 @@ def fit(ws: Workspace, unit: str, progress=None, force: bool = False) -> ModelRe
     train_rows = sum(s["train_rows"] for s in splits.values())
     holdout_rows = sum(s["holdout_rows"] for s in splits.values())
     record = ModelRecord(
-        name=ws.spec.name, table=unit, run_id=ws.run_id, kind=settings.kind, seed=settings.seed,
-        train_rows=train_rows, holdout_rows=holdout_rows, model_key=model_key,
-        model_sha256=digest, fit_seconds=fit_seconds, privacy=privacy or None,
+        name=ws.spec.name,
+        table=unit,
+        run_id=ws.run_id,
+        kind=settings.kind,
+        seed=settings.seed,
+        train_rows=train_rows,
+        holdout_rows=holdout_rows,
+        model_key=model_key,
+        model_sha256=digest,
+        fit_seconds=fit_seconds,
+        privacy=privacy or None,
     )
-    ws.write(unit, models.MODEL_JSON, {
-        **record.to_dict(),
-        "libraries": ws.versions,
-        "spec_hash": ws.spec_hash,
-        "tables": list(model.tables),
-        "source_fingerprint": {t: ws.source_fingerprints[t] for t in model.tables}
-        if len(model.tables) > 1 else ws.source_fingerprints[model.tables[0]],
-        "split_sha256": sha256_json(splits if len(model.tables) > 1 else splits[model.tables[0]]),
-        "learned_columns": learned if len(model.tables) > 1 else learned[model.tables[0]],
-        **info,
-        "sampler": samplers,  # per table: the portable sampler's key and manifest sha256, or why there is none
-    })
+    ws.write(
+        unit,
+        models.MODEL_JSON,
+        {
+            **record.to_dict(),
+            "libraries": ws.versions,
+            "spec_hash": ws.spec_hash,
+            "tables": list(model.tables),
+            "source_fingerprint": {t: ws.source_fingerprints[t] for t in model.tables}
+            if len(model.tables) > 1
+            else ws.source_fingerprints[model.tables[0]],
+            "split_sha256": sha256_json(splits if len(model.tables) > 1 else splits[model.tables[0]]),
+            "learned_columns": learned if len(model.tables) > 1 else learned[model.tables[0]],
+            **info,
+            "sampler": samplers,  # per table: the portable sampler's key and manifest sha256, or why there is none
+        },
+    )
     if synthesizer is not None:
-        log.info("%s: fitted %s on %d rows of %s in %.1fs", unit, settings.kind, train_rows,
-                 ", ".join(model.tables), fit_seconds)
+        log.info(
+            "%s: fitted %s on %d rows of %s in %.1fs",
+            unit,
+            settings.kind,
+            train_rows,
+            ", ".join(model.tables),
+            fit_seconds,
+        )
     else:
         log.info("%s: every column is generated (keys, ids, replaced or constant): no model to fit", unit)
     return record
@@ -140,11 +162,16 @@ def _relation_data(ws: Workspace, plan, model, positions: dict, learned: dict) -
         context.loc[parents < 0, :] = None
         sequence = None
         if relation.primary:
-            sequence = next(((c, e["step"]) for c, e in profile["columns_plan"].items()
-                             if e.get("unique_within") == relation.name), None)
+            sequence = next(
+                ((c, e["step"]) for c, e in profile["columns_plan"].items() if e.get("unique_within") == relation.name),
+                None,
+            )
         relations[relation.name] = RelationData(
-            plan=relation, counts=counts.astype("int64"), parents=np.where(parents >= 0, parents, -1),
-            context=context, sequence=sequence,
+            plan=relation,
+            counts=counts.astype("int64"),
+            parents=np.where(parents >= 0, parents, -1),
+            context=context,
+            sequence=sequence,
             parent_rows=positions[relation.parent],
         )
     return relations

@@ -4,6 +4,7 @@ A shard is the unit of parallelism (worker processes here, mapped tasks in Airfl
 steps in Dagster). Peak memory per shard depends on ``generate.batch_rows`` and the row-group bound
 (``row_groups.py``), not on the row count.
 """
+
 from __future__ import annotations
 
 import logging
@@ -11,19 +12,19 @@ import os
 import tempfile
 import time
 import zlib
-from typing import Callable
+from collections.abc import Callable
 
-from synth_ops.runtime import models
-from synth_ops.io import schema as arrow_schema
-from synth_ops.sampler.generated import fill
 from synth_ops.errors import InputError, SynthOpsError
+from synth_ops.io import schema as arrow_schema
 from synth_ops.io.fingerprints import sha256_file
-from synth_ops.runtime.records import ShardRecord
 from synth_ops.io.row_groups import RowGroupWriter
 from synth_ops.io.staging import staging_path
-from synth_ops.stores import read_json
+from synth_ops.runtime import models
+from synth_ops.runtime.records import ShardRecord
 from synth_ops.runtime.shards import shard_key, shard_seed, verified_shards
 from synth_ops.runtime.workspace import Workspace
+from synth_ops.sampler.generated import fill
+from synth_ops.stores import read_json
 
 log = logging.getLogger("synth_ops")
 
@@ -44,8 +45,9 @@ def shard_records(ws: Workspace, table: str) -> list[ShardRecord]:
     return shards.shard_records(ws, table, build_plan(ws.spec))
 
 
-def generate_shard(ws: Workspace, table: str, shard: int, on_batch: Callable[[int], None] | None = None,
-                   force: bool = False) -> ShardRecord:
+def generate_shard(
+    ws: Workspace, table: str, shard: int, on_batch: Callable[[int], None] | None = None, force: bool = False
+) -> ShardRecord:
     """Sample one shard and write it as ``shards/part-NNNNN.parquet`` plus its record.
 
     A shard of this run that still matches its record is reused unless ``force``. A table with a
@@ -116,8 +118,16 @@ def generate_shard(ws: Workspace, table: str, shard: int, on_batch: Callable[[in
         if os.path.exists(staging):
             os.unlink(staging)
     record = ShardRecord(
-        name=ws.spec.name, table=table, run_id=ws.run_id, shard=shard, seed=seed, rows=rows,
-        bytes=size, sha256=digest, key=key, seconds=round(time.perf_counter() - started, 3),
+        name=ws.spec.name,
+        table=table,
+        run_id=ws.run_id,
+        shard=shard,
+        seed=seed,
+        rows=rows,
+        bytes=size,
+        sha256=digest,
+        key=key,
+        seconds=round(time.perf_counter() - started, 3),
     )
     ws.artifacts.write_bytes(shard_key(ws, table, shard, "json"), record.to_json().encode())
     return record
@@ -159,8 +169,7 @@ def balanced_counts(counts, target: float, rng, most: int | None = None, share_w
     if target <= 0 or not len(counts):
         return np.zeros(len(counts), dtype="int64")
     if counts.sum() <= 0:
-        chosen = rng.choice(len(counts), size=min(len(counts), max(1, round(len(counts) * share_with))),
-                            replace=False)
+        chosen = rng.choice(len(counts), size=min(len(counts), max(1, round(len(counts) * share_with))), replace=False)
         counts = np.zeros(len(counts))
         counts[chosen] = 1.0
     factor = target / counts.sum()
@@ -184,8 +193,11 @@ def _write_counts(ws: Workspace, run_plan, table: str, shard: int, counts: list,
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    frame = pd.concat([pd.DataFrame(batch) for batch in counts], ignore_index=True) if counts \
+    frame = (
+        pd.concat([pd.DataFrame(batch) for batch in counts], ignore_index=True)
+        if counts
         else pd.DataFrame(index=range(rows))
+    )
     real_rows = ws.read(table, "profile.json")["rows"]
     for relation in run_plan.of_parent(table):
         if relation.count_column not in frame:  # an implied relationship draws nothing
@@ -196,8 +208,12 @@ def _write_counts(ws: Workspace, run_plan, table: str, shard: int, counts: list,
         linked = child["rows"] - stats["unlinked"]
         rng = np.random.default_rng([seed, zlib.crc32(relation.name.encode()), shard])
         frame[relation.count_column] = balanced_counts(
-            frame[relation.count_column].to_numpy(), linked * rows / max(real_rows, 1), rng,
-            most=stats["max_children"], share_with=stats["parents_with_children"] / max(stats["parent_rows"], 1))
+            frame[relation.count_column].to_numpy(),
+            linked * rows / max(real_rows, 1),
+            rng,
+            most=stats["max_children"],
+            share_with=stats["parents_with_children"] / max(stats["parent_rows"], 1),
+        )
     buffer = io.BytesIO()
     pq.write_table(pa.Table.from_pandas(frame.astype("int64"), preserve_index=False), buffer)
     ws.artifacts.write_bytes(shard_key(ws, table, shard, "counts.parquet"), buffer.getvalue())
@@ -249,8 +265,9 @@ def limit_threads(threads: int) -> None:
     pyarrow.set_cpu_count(threads)
 
 
-def generate(ws: Workspace, table: str, workers: int = 1, on_rows: Callable[[int], None] | None = None,
-             force: bool = False) -> list[ShardRecord]:
+def generate(
+    ws: Workspace, table: str, workers: int = 1, on_rows: Callable[[int], None] | None = None, force: bool = False
+) -> list[ShardRecord]:
     """All shards of one table; ``workers`` > 1 runs them in separate processes."""
     plan = planned_rows(ws, table)
     if workers <= 1 or len(plan) == 1:
@@ -263,8 +280,9 @@ def generate(ws: Workspace, table: str, workers: int = 1, on_rows: Callable[[int
         context = multiprocessing.get_context("spawn")
         processes = min(workers, len(plan))
         threads = max(1, (os.cpu_count() or 1) // processes)
-        with ProcessPoolExecutor(max_workers=processes, mp_context=context,
-                                 initializer=limit_threads, initargs=(threads,)) as pool:
+        with ProcessPoolExecutor(
+            max_workers=processes, mp_context=context, initializer=limit_threads, initargs=(threads,)
+        ) as pool:
             futures = {pool.submit(generate_shard, ws, table, shard, None, force): shard for shard in range(len(plan))}
             records = []
             for future in as_completed(futures):
@@ -275,5 +293,3 @@ def generate(ws: Workspace, table: str, workers: int = 1, on_rows: Callable[[int
         records.sort(key=lambda r: r.shard)
     log.info("%s: generated %d rows in %d shards", table, sum(r.rows for r in records), len(records))
     return records
-
-

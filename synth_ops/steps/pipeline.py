@@ -9,10 +9,11 @@ and what they stop. The CLI, the Airflow operators and the Dagster assets each c
     release = runner.run()                       # every step, publishing only if every gate passed
     runner.profile(); runner.fit(); ...          # or step by step, as an orchestrator's tasks
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from functools import cached_property
-from typing import Callable, Sequence
 
 from synth_ops.errors import GateFailed, SpecError
 from synth_ops.runtime.records import GateRecord, ModelRecord, ProfileRecord, ReleaseRecord, ShardRecord
@@ -28,7 +29,7 @@ class Runner:
         self.ws = ws
 
     @classmethod
-    def open(cls, spec: Spec, credentials=None) -> "Runner":
+    def open(cls, spec: Spec, credentials=None) -> Runner:
         """Opens the workspace (hashing every source). ``credentials``: S3 keys held outside the spec
         (``stores.S3Credentials``, an Airflow connection's), for the sources and artifacts."""
         return cls(Workspace.open(spec, credentials))
@@ -80,7 +81,9 @@ class Runner:
 
         for model in self.plan.models:
             kind = self.spec.synthesizer_of(model.tables[0]).kind
-            planned = planned_charge(self.spec, kind, model.tables, synthesizers.capabilities(kind).differential_privacy)
+            planned = planned_charge(
+                self.spec, kind, model.tables, synthesizers.capabilities(kind).differential_privacy
+            )
             if planned is not None:
                 check_budget(self.spec, self.ws.run_id, planned)
 
@@ -99,8 +102,9 @@ class Runner:
 
         return planned_rows(self.ws, table)
 
-    def generate(self, tables: Sequence[str] | None = None, workers: int = 1,
-                 on_rows: Callable[[int], None] | None = None) -> list[ShardRecord]:
+    def generate(
+        self, tables: Sequence[str] | None = None, workers: int = 1, on_rows: Callable[[int], None] | None = None
+    ) -> list[ShardRecord]:
         from synth_ops.steps.generate import generate
 
         return [r for t in self.tables(tables) for r in generate(self.ws, t, workers=workers, on_rows=on_rows)]
@@ -159,8 +163,12 @@ class Runner:
 
     # ---------------------------------------------------------------- the whole run
 
-    def run(self, workers: int = 1, on_rows: Callable[[int], None] | None = None,
-            on_fit: Callable[[str, int], None] | None = None) -> ReleaseRecord:
+    def run(
+        self,
+        workers: int = 1,
+        on_rows: Callable[[int], None] | None = None,
+        on_fit: Callable[[str, int], None] | None = None,
+    ) -> ReleaseRecord:
         """Profile, fit, generate, validate and publish. Raises GateFailed (nothing published) if a
         gate fails. With unchanged spec, sources and libraries the version id is unchanged, and a run
         whose version is already current does no work at all."""
@@ -185,7 +193,11 @@ class Runner:
         return self.publish()
 
 
-def run(spec: Spec, workers: int = 1, on_rows: Callable[[int], None] | None = None,
-        on_fit: Callable[[str, int], None] | None = None) -> ReleaseRecord:
+def run(
+    spec: Spec,
+    workers: int = 1,
+    on_rows: Callable[[int], None] | None = None,
+    on_fit: Callable[[str, int], None] | None = None,
+) -> ReleaseRecord:
     """``Runner.open(spec).run(...)``: profile, fit, generate, validate and publish every table."""
     return Runner.open(spec).run(workers=workers, on_rows=on_rows, on_fit=on_fit)

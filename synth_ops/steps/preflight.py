@@ -3,9 +3,11 @@ hand-written suites, the utility target, room in the key formats (the synthesize
 checked by its backend: ``Synthesizer.check``). Each check collects every problem of its part and
 raises one SpecError naming the fields, never a data value.
 """
+
 from __future__ import annotations
 
 from synth_ops.errors import SpecError
+
 
 def check_suites(paths: tuple[str, ...], table: str, columns: list[str]) -> list[dict]:
     """The hand-written suites that apply to ``table``, each expectation built by GX once, and every
@@ -24,8 +26,13 @@ def check_suites(paths: tuple[str, ...], table: str, columns: list[str]) -> list
                 continue
             kwargs = expectation.get("kwargs") or {}
             named = [kwargs[k] for k in ("column", "column_A", "column_B") if isinstance(kwargs.get(k), str)]
-            named += [c for k in ("column_list",) for c in kwargs.get(k) or [] if isinstance(c, str)
-                      if expectation.get("type") != "expect_table_columns_to_match_ordered_list"]
+            named += [
+                c
+                for k in ("column_list",)
+                for c in kwargs.get(k) or []
+                if isinstance(c, str)
+                if expectation.get("type") != "expect_table_columns_to_match_ordered_list"
+            ]
             missing = [c for c in named if c not in columns]
             if missing:
                 problems.append(f"{where}: no column {', '.join(map(repr, missing))} in table {table!r}")
@@ -48,8 +55,10 @@ def check_utility(utility, table: str, plan: dict[str, dict], tables: int) -> No
             if tables == 1:
                 problems.append(f"{field}: no column {target!r} in table {table!r}")
         elif entry["role"] != "learned":
-            problems.append(f"{field}: column {target!r} of table {table!r} is not learned ({entry['role']}: "
-                            f"{entry['reason']}); a model cannot be scored on it")
+            problems.append(
+                f"{field}: column {target!r} of table {table!r} is not learned ({entry['role']}: "
+                f"{entry['reason']}); a model cannot be scored on it"
+            )
     if problems:
         raise SpecError("; ".join(problems))
 
@@ -65,8 +74,10 @@ def check_attack_columns(spec_table, table: str, plan: dict[str, dict]) -> None:
             if entry is None:
                 problems.append(f"{field}: no column {column!r} in table {table!r}")
             elif entry["role"] != "learned":
-                problems.append(f"{field}: column {column!r} of table {table!r} is not learned ({entry['role']}: "
-                                f"{entry['reason']}): its generated values say nothing about a real person")
+                problems.append(
+                    f"{field}: column {column!r} of table {table!r} is not learned ({entry['role']}: "
+                    f"{entry['reason']}): its generated values say nothing about a real person"
+                )
     if problems:
         raise SpecError("; ".join(problems))
 
@@ -88,8 +99,10 @@ def check_key_capacity(plan: dict[str, dict], table: str, rows: int) -> None:
             continue  # repeated ids draw from what the pattern holds
         if capacity is not None and capacity < needed:
             what = "pattern" if entry["format"]["kind"] == "template" else "numbering (start + step * n, 64-bit)"
-            problems.append(f"tables.{table}.metadata.columns.{column}: the key's {what} holds {capacity} distinct "
-                            f"values, fewer than the {needed} to generate; lower generate.rows or set its "
-                            "key_format (kind integer or numbered, start, step)")
+            problems.append(
+                f"tables.{table}.metadata.columns.{column}: the key's {what} holds {capacity} distinct "
+                f"values, fewer than the {needed} to generate; lower generate.rows or set its "
+                "key_format (kind integer or numbered, start, step)"
+            )
     if problems:
         raise SpecError("; ".join(problems))

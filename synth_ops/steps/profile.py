@@ -4,17 +4,18 @@ the column plan (what is learned, what is generated and why; see ``detect.py`` a
 The profile holds real values (ranges, categories): it lives in the private artifacts only.
 Problems that make the source unusable are collected and raised together as one InputError.
 """
+
 from __future__ import annotations
 
 import logging
 
-from synth_ops.io import schema
-from synth_ops.spec.columns import CONSTANT, ID, KEY, LEARNED, NULL, REPLACED, learned_columns
 from synth_ops.errors import InputError, SpecError
-from synth_ops.runtime.records import ProfileRecord
-from synth_ops.stores.sources import read_source_table
+from synth_ops.io import schema
 from synth_ops.profiling.holdout import split_holdout
+from synth_ops.runtime.records import ProfileRecord
 from synth_ops.runtime.workspace import Workspace
+from synth_ops.spec.columns import CONSTANT, ID, KEY, LEARNED, NULL, REPLACED, learned_columns
+from synth_ops.stores.sources import read_source_table
 
 log = logging.getLogger("synth_ops")
 
@@ -30,10 +31,10 @@ def profile(ws: Workspace, table: str, force: bool = False) -> ProfileRecord:
     one error before any model is fitted. The run id is content-addressed, so an existing
     profile of this run is reused unless ``force``.
     """
-    from synth_ops.steps import preflight
-    from synth_ops.profiling import relations
     from synth_ops import synthesizers
+    from synth_ops.profiling import relations
     from synth_ops.profiling.detect import detect
+    from synth_ops.steps import preflight
     from synth_ops.steps.plan import build_plan
 
     if not force and ws.has(table, "profile.json") and ws.has(table, "metadata.json"):
@@ -41,13 +42,20 @@ def profile(ws: Workspace, table: str, force: bool = False) -> ProfileRecord:
         return ProfileRecord.from_dict(ws.read(table, "profile.json")["record"])
     spec_table = ws.spec.tables[table]
     field = f"tables.{table}"
-    frame, known_types = read_source_table(spec_table.source, spec_table.exclude, field=f"{field}.source",
-                                           s3_options=ws.spec.s3)
+    frame, known_types = read_source_table(
+        spec_table.source, spec_table.exclude, field=f"{field}.source", s3_options=ws.spec.s3
+    )
     plan = build_plan(ws.spec)
     as_child = sorted(plan.of_child(table), key=lambda r: not r.primary)  # the primary relationship sets shared columns
     declared_key = next((r.parent_key for r in plan.of_parent(table)), None)
-    key_field = next((f"relationships.{i}.parent_primary_key" for i, r in enumerate(ws.spec.relationships)
-                      if r.parent_table_name == table), None)
+    key_field = next(
+        (
+            f"relationships.{i}.parent_primary_key"
+            for i, r in enumerate(ws.spec.relationships)
+            if r.parent_table_name == table
+        ),
+        None,
+    )
     _check_usable(frame, table, spec_table, ws.spec.relationships)
     for relation in as_child:
         ws.require(relation.parent, "profile.json", "profile")
@@ -58,17 +66,21 @@ def profile(ws: Workspace, table: str, force: bool = False) -> ProfileRecord:
     for relation in as_child:
         for column in relation.child_key:
             foreign.setdefault(column, relation.name)
-    detection = detect(frame, table, spec_table, ws.spec.synthesizer.seed, key=declared_key, foreign=foreign,
-                       key_field=key_field)
+    detection = detect(
+        frame, table, spec_table, ws.spec.synthesizer.seed, key=declared_key, foreign=foreign, key_field=key_field
+    )
     _composite_key(frame, table, detection, plan, relationship_stats, ws.spec)
     learned = learned_columns(detection.plan)
     from synth_ops.privacy.charges import planned_charge
 
     settings = ws.spec.synthesizer_of(table)
     if not ws.spec.relationships:
-        planned_charge(ws.spec, settings.kind, [table], synthesizers.capabilities(settings.kind).differential_privacy)  # privacy and the backend agree
+        planned_charge(
+            ws.spec, settings.kind, [table], synthesizers.capabilities(settings.kind).differential_privacy
+        )  # privacy and the backend agree
     synthesizers.create(settings, ws.spec.privacy).check(
-        {table: detection.metadata["tables"][table] if learned else {"columns": {}}})
+        {table: detection.metadata["tables"][table] if learned else {"columns": {}}}
+    )
     preflight.check_suites(ws.spec.gates.suites, table, list(frame.columns))
     preflight.check_utility(ws.spec.gates.utility, table, detection.plan, len(ws.spec.tables))
     preflight.check_attack_columns(spec_table, table, detection.plan)
@@ -77,8 +89,10 @@ def profile(ws: Workspace, table: str, force: bool = False) -> ProfileRecord:
     split_holdout(len(frame), ws.spec.gates.holdout, ws.spec.synthesizer.seed)  # a holdout to judge against
 
     sdtypes = {c: m["sdtype"] for c, m in detection.metadata["tables"][table]["columns"].items()}
-    columns = {c: _column_stats(frame[c], sdtypes.get(c, detection.plan[c]["role"]), _keeps_support(detection.plan[c]))
-               for c in frame.columns}
+    columns = {
+        c: _column_stats(frame[c], sdtypes.get(c, detection.plan[c]["role"]), _keeps_support(detection.plan[c]))
+        for c in frame.columns
+    }
     replaced = {c: e["reason"] for c, e in detection.plan.items() if e["role"] == REPLACED}
     warnings = list(detection.notes)
     for column, entry in detection.plan.items():
@@ -94,8 +108,9 @@ def profile(ws: Workspace, table: str, force: bool = False) -> ProfileRecord:
         "primary_key_detected": detection.detected_key,
         "columns": columns,
         "columns_plan": detection.plan,
-        "arrow_schema": _with_parent_types(ws, schema.with_key_types(schema.infer(frame, known_types),
-                                                                      detection.plan), as_child),
+        "arrow_schema": _with_parent_types(
+            ws, schema.with_key_types(schema.infer(frame, known_types), detection.plan), as_child
+        ),
         "pii": replaced,
         "warnings": warnings,
         "relationships": relationship_stats,
@@ -105,17 +120,31 @@ def profile(ws: Workspace, table: str, force: bool = False) -> ProfileRecord:
         relations.write_links(ws, table, links)
     metadata_key = ws.write(table, "metadata.json", detection.metadata)
     record = ProfileRecord(
-        name=ws.spec.name, table=table, run_id=ws.run_id, source_fingerprint=doc["source_fingerprint"],
-        rows=doc["rows"], columns=int(frame.shape[1]), pii_columns=sorted(replaced),
-        primary_key=detection.primary_key, profile_key=ws.key(table, "profile.json"), metadata_key=metadata_key,
+        name=ws.spec.name,
+        table=table,
+        run_id=ws.run_id,
+        source_fingerprint=doc["source_fingerprint"],
+        rows=doc["rows"],
+        columns=int(frame.shape[1]),
+        pii_columns=sorted(replaced),
+        primary_key=detection.primary_key,
+        profile_key=ws.key(table, "profile.json"),
+        metadata_key=metadata_key,
         generated={c: e["role"] for c, e in detection.plan.items() if e["role"] != LEARNED},
     )
     ws.write(table, "profile.json", {**doc, "record": record.to_dict()})  # written last: marks completion
     for warning in warnings:
         log.warning("%s: %s", table, warning)
     for name, stats in relationship_stats.items():
-        log.info("%s: relationship %s: %d null and %d orphan foreign keys of %d rows (orphans: %s)", table, name,
-                 stats["null"], stats["orphans"], stats["rows"], stats["orphans_policy"])
+        log.info(
+            "%s: relationship %s: %d null and %d orphan foreign keys of %d rows (orphans: %s)",
+            table,
+            name,
+            stats["null"],
+            stats["orphans"],
+            stats["rows"],
+            stats["orphans_policy"],
+        )
     for column, entry in detection.plan.items():
         if entry["role"] in (KEY, ID, REPLACED):
             log.info("%s: column %r is generated, not learned (%s: %s)", table, column, entry["role"], entry["reason"])
@@ -156,27 +185,38 @@ def _composite_key(frame, table: str, detection, plan, stats: dict, spec) -> Non
     primary = plan.relation(plan.table(table).primary) if plan.table(table).primary else None
     free = [c for c in key if primary is None or c not in primary.child_key]
     entry = detection.plan.get(free[0], {}) if len(free) == 1 else {}
-    if primary is None or len(free) != 1 or entry.get("role") != LEARNED \
-            or entry.get("sdtype") not in ("numerical", "datetime"):
+    if (
+        primary is None
+        or len(free) != 1
+        or entry.get("role") != LEARNED
+        or entry.get("sdtype") not in ("numerical", "datetime")
+    ):
         raise SpecError(
             f"tables.{table}.metadata.primary_key: a composite key {key} needs every column but one in the foreign "
-            "key of the table's first relationship, and that one column learned as a number or datetime")
+            "key of the table's first relationship, and that one column learned as a number or datetime"
+        )
     unlinked = stats[primary.name]["unlinked"]
     if unlinked:  # their key would lack its parent part: null, and repeated
-        raise SpecError(f"{spec.relationship_field(primary.name)}.orphans: {unlinked} {table} rows have a null or orphan "
-                        f"{list(primary.child_key)}, part of the composite primary key {key}; set orphans: drop")
+        raise SpecError(
+            f"{spec.relationship_field(primary.name)}.orphans: {unlinked} {table} rows have a null or orphan "
+            f"{list(primary.child_key)}, part of the composite primary key {key}; set orphans: drop"
+        )
     values = frame[free[0]]
     if entry["sdtype"] == "datetime":
         fmt = detection.metadata["tables"][table]["columns"].get(free[0], {}).get("datetime_format")
-        parsed = values if pd.api.types.is_datetime64_any_dtype(values) else \
-            pd.to_datetime(values, format=fmt or "mixed", utc=True, errors="coerce")
+        parsed = (
+            values
+            if pd.api.types.is_datetime64_any_dtype(values)
+            else pd.to_datetime(values, format=fmt or "mixed", utc=True, errors="coerce")
+        )
         if getattr(parsed.dt, "tz", None) is not None:
             parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
         numbers = parsed.astype("datetime64[ns]").astype("int64").astype("float64")
     else:
         numbers = pd.to_numeric(values, errors="coerce").astype("float64")
-    grouped = pd.DataFrame({"parent": frame[list(primary.child_key)].astype(str).agg("|".join, axis=1),
-                            "value": numbers}).sort_values(["parent", "value"])
+    grouped = pd.DataFrame(
+        {"parent": frame[list(primary.child_key)].astype(str).agg("|".join, axis=1), "value": numbers}
+    ).sort_values(["parent", "value"])
     gaps = grouped.groupby("parent")["value"].diff().to_numpy()
     gaps = gaps[np.isfinite(gaps) & (gaps > 0)]
     entry["unique_within"] = primary.name
@@ -200,8 +240,10 @@ def _check_usable(frame, table: str, spec_table, relationships=()) -> None:
             if pd.api.types.is_float_dtype(series):
                 infinite = int(np.isinf(series.to_numpy(dtype="float64", na_value=np.nan)).sum())
                 if infinite:
-                    problems.append(f"{field}.source: column {column!r} holds {infinite} infinite values; "
-                                    "replace them with null or finite numbers")
+                    problems.append(
+                        f"{field}.source: column {column!r} holds {infinite} infinite values; "
+                        "replace them with null or finite numbers"
+                    )
     for column in spec_table.metadata.columns:
         if column not in frame.columns:
             problems.append(f"{field}.metadata.columns.{column}: no such column in the source")
@@ -211,12 +253,15 @@ def _check_usable(frame, table: str, spec_table, relationships=()) -> None:
         if key not in frame.columns:
             problems.append(f"{field}.metadata.primary_key: no such column in the source ({key!r})")
     for i, rel in enumerate(relationships):
-        for role, name, columns in (("parent_primary_key", rel.parent_table_name, rel.parent_columns),
-                                    ("child_foreign_key", rel.child_table_name, rel.child_columns)):
+        for role, name, columns in (
+            ("parent_primary_key", rel.parent_table_name, rel.parent_columns),
+            ("child_foreign_key", rel.child_table_name, rel.child_columns),
+        ):
             missing = [c for c in columns if c not in frame.columns] if name == table else []
             if missing:
-                problems.append(f"relationships.{i}.{role}: no column {', '.join(map(repr, missing))} "
-                                f"in tables.{table}.source")
+                problems.append(
+                    f"relationships.{i}.{role}: no column {', '.join(map(repr, missing))} in tables.{table}.source"
+                )
     if problems:
         raise InputError("; ".join(problems))
 
@@ -249,8 +294,9 @@ def _column_stats(series, sdtype: str, keeps_support: bool = False) -> dict:
             quantiles={str(q): _scalar(v) for q, v in quantiles.items()},
             integer=bool(pd.api.types.is_integer_dtype(series) or (non_null % 1 == 0).all()),
         )
-        support = discrete_support(non_null.to_numpy(dtype="float64")) \
-            if keeps_support and sdtype == "numerical" else None
+        support = (
+            discrete_support(non_null.to_numpy(dtype="float64")) if keeps_support and sdtype == "numerical" else None
+        )
         if support is not None:  # the source's own values (ints stay ints): what the suite compares with
             stats["support"] = sorted(_scalar(v) for v in non_null.unique())
     counts = non_null.value_counts()

@@ -4,19 +4,20 @@ Order matters and is the whole protocol: parts, then each table's manifest, then
 record, then the pointer. A run killed at any point leaves ``_latest.json`` naming the previous
 complete release; a re-run rewrites the same content-addressed version and completes it.
 """
+
 from __future__ import annotations
 
 import datetime
 import json
 import logging
 
-from synth_ops.runtime import releases
 from synth_ops.errors import GateFailed, StoreError
+from synth_ops.runtime import releases
 from synth_ops.runtime.records import GateRecord, ReleaseRecord
 from synth_ops.runtime.shards import verified_shards
+from synth_ops.runtime.workspace import Workspace
 from synth_ops.steps.generate import shard_records
 from synth_ops.stores import PreconditionFailed, Store, open_store, write_json
-from synth_ops.runtime.workspace import Workspace
 
 log = logging.getLogger("synth_ops")
 
@@ -51,7 +52,7 @@ def publish(ws: Workspace, store: Store | None = None) -> ReleaseRecord:
     release = {
         "name": spec.name,
         "version": version,
-        "published_at": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+        "published_at": datetime.datetime.now(datetime.UTC).isoformat(),
         "spec_hash": ws.spec_hash,
         "source_fingerprints": ws.source_fingerprints,
         "libraries": ws.versions,
@@ -60,8 +61,11 @@ def publish(ws: Workspace, store: Store | None = None) -> ReleaseRecord:
     if SCHEMA_MODEL in gate_records:
         record = gate_records[SCHEMA_MODEL]
         release["relationships"] = [r.model_dump(mode="json") for r in spec.relationships]
-        release["gates"] = {"passed": record.passed, "results": record.results,
-                            "report": ws.location(record.report_key)}
+        release["gates"] = {
+            "passed": record.passed,
+            "results": record.results,
+            "report": ws.location(record.report_key),
+        }
     key = releases.release_key(spec.name, version)
     write_json(store, key, release)
     pointer_doc = {"name": spec.name, "version": version, "release": key, "published_at": release["published_at"]}
@@ -72,12 +76,20 @@ def publish(ws: Workspace, store: Store | None = None) -> ReleaseRecord:
         now = releases.current_version(store, spec.name)
         if now == version:
             return up_to_date(ws, store)
-        raise StoreError(f"{store.uri}/{releases.latest_key(spec.name)}: another publisher switched it to version "
-                         f"{now} during this publish; release {version} is complete but not current, re-run to "
-                         "publish on top") from None
+        raise StoreError(
+            f"{store.uri}/{releases.latest_key(spec.name)}: another publisher switched it to version "
+            f"{now} during this publish; release {version} is complete but not current, re-run to "
+            "publish on top"
+        ) from None
     log.info("published %s version %s to %s", spec.name, version, store.uri)
-    return ReleaseRecord(name=spec.name, version=version, status="published", publish_uri=store.uri,
-                         release_key=key, tables=_summary(tables))
+    return ReleaseRecord(
+        name=spec.name,
+        version=version,
+        status="published",
+        publish_uri=store.uri,
+        release_key=key,
+        tables=_summary(tables),
+    )
 
 
 def _publish_table(ws: Workspace, store: Store, table: str, version: str, gates: GateRecord) -> dict:
@@ -120,12 +132,22 @@ def up_to_date(ws: Workspace, store: Store) -> ReleaseRecord:
     release = releases.latest_release(store, ws.spec.name)
     log.info("%s is up to date (version %s)", ws.spec.name, release["version"])
     return ReleaseRecord(
-        name=ws.spec.name, version=release["version"], status="up_to_date", publish_uri=store.uri,
+        name=ws.spec.name,
+        version=release["version"],
+        status="up_to_date",
+        publish_uri=store.uri,
         release_key=releases.release_key(ws.spec.name, release["version"]),
         tables=_summary(release["tables"]),
     )
 
 
 def _summary(tables: dict) -> dict:
-    return {t: {"rows": v["rows"], "manifest": v["manifest"], "report": v.get("report"),
-                **({"privacy": v["privacy"]} if v.get("privacy") else {})} for t, v in tables.items()}
+    return {
+        t: {
+            "rows": v["rows"],
+            "manifest": v["manifest"],
+            "report": v.get("report"),
+            **({"privacy": v["privacy"]} if v.get("privacy") else {}),
+        }
+        for t, v in tables.items()
+    }

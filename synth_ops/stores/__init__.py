@@ -9,13 +9,15 @@ S3 credentials are never part of a spec (a spec is hashed and written into recor
 own (an Airflow connection) passes them explicitly, or scopes them over a task's steps with
 ``s3_credentials``; either way they reach boto3's session only, never ``os.environ``.
 """
+
 from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, Iterator, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from synth_ops.errors import StoreError
 

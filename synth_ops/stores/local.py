@@ -1,4 +1,5 @@
 """The embedded default store: a local directory, with atomic writes (temp file + rename)."""
+
 from __future__ import annotations
 
 import fcntl

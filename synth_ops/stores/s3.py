@@ -11,6 +11,7 @@
   (it answers 501 NotImplemented) the write falls back to unconditional: last writer wins, and
   each of the racing releases is still complete, because the pointer is written last.
 """
+
 from __future__ import annotations
 
 import logging
@@ -69,7 +70,8 @@ class S3Store:
             # given to the session take precedence over the whole chain, for this client only.
             session = boto3.session.Session(**(self._credentials.session_kwargs() if self._credentials else {}))
             self._client = session.client(
-                "s3", endpoint_url=self._option("endpoint_url"), region_name=self._option("region"), config=config)
+                "s3", endpoint_url=self._option("endpoint_url"), region_name=self._option("region"), config=config
+            )
         return self._client
 
     def _key(self, key: str) -> str:
@@ -159,8 +161,9 @@ class S3Store:
         ``fallback=False``: on a server without conditional writes, raise instead of writing."""
         condition = {"IfMatch": expected} if expected else {"IfNoneMatch": "*"}
         try:
-            self._call(key, "put_object", Bucket=self.bucket, Key=self._key(key), Body=data,
-                       **condition, **self._encryption())
+            self._call(
+                key, "put_object", Bucket=self.bucket, Key=self._key(key), Body=data, **condition, **self._encryption()
+            )
         except ConditionalWriteUnsupported:
             if not fallback:
                 raise
@@ -172,19 +175,26 @@ class S3Store:
 
         threshold = int(self._option("multipart_threshold_mb", default=64)) * MB
         transfer = TransferConfig(multipart_threshold=threshold, multipart_chunksize=threshold, max_concurrency=4)
-        from botocore.exceptions import BotoCoreError, ClientError
         from boto3.exceptions import S3UploadFailedError
+        from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            self.client.upload_file(local_path, self.bucket, self._key(key), ExtraArgs=self._encryption(),
-                                    Config=transfer)
+            self.client.upload_file(
+                local_path, self.bucket, self._key(key), ExtraArgs=self._encryption(), Config=transfer
+            )
         except (BotoCoreError, ClientError) as error:
             raise self._error(error, key) from None
         except S3UploadFailedError as error:
             # s3transfer folds the ClientError into its message: recover the S3 error code from it.
             text = str(error)
-            code = next((c for c in ("NoSuchBucket", "AccessDenied", "SlowDown", "InternalError",
-                                     "ServiceUnavailable") if c in text), "unknown")
+            code = next(
+                (
+                    c
+                    for c in ("NoSuchBucket", "AccessDenied", "SlowDown", "InternalError", "ServiceUnavailable")
+                    if c in text
+                ),
+                "unknown",
+            )
             if code in ("NoSuchBucket", "AccessDenied"):
                 raise self._coded_error(self._where(key), code) from None
             raise StoreError(f"{self._where(key)}: upload failed after retries (S3 error {code})") from None
@@ -224,7 +234,7 @@ class S3Store:
         try:
             for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=base):
                 for item in page.get("Contents", []):
-                    keys.append(item["Key"][len(self.prefix) + 1:] if self.prefix else item["Key"])
+                    keys.append(item["Key"][len(self.prefix) + 1 :] if self.prefix else item["Key"])
         except Exception as error:
             raise self._error(error, prefix) from None
         return sorted(keys)

@@ -3,13 +3,15 @@
 Sources are local paths or s3:// URIs. An S3 source is streamed to a local temporary file in
 chunks (never held whole in memory) and read from there.
 """
+
 from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import PurePosixPath
-from typing import Any, Iterator
+from typing import Any
 
 from synth_ops.errors import InputError
 from synth_ops.io.fingerprints import sha256_file
@@ -99,8 +101,10 @@ def _check_header(names: list[str], field: str, uri: str) -> None:
     problems = []
     empty = [str(i + 1) for i, name in enumerate(names) if not str(name).strip()]
     if empty:
-        problems.append(f"column {', '.join(empty)} of the header {'has' if len(empty) == 1 else 'have'} no name; "
-                        "name every column (an unnamed first column is often an index written with the data)")
+        problems.append(
+            f"column {', '.join(empty)} of the header {'has' if len(empty) == 1 else 'have'} no name; "
+            "name every column (an unnamed first column is often an index written with the data)"
+        )
     repeated = [f"{name!r} ({count} times)" for name, count in Counter(names).items() if count > 1]
     if repeated:
         problems.append(f"repeated column names {', '.join(repeated)}; column names must be unique")
@@ -120,8 +124,11 @@ def _read_csv(path: str, uri: str, field: str):
     _check_header(next(csv.reader(lines[:1], delimiter=delimiter)), field, uri)
     frame = pd.read_csv(path, low_memory=False, compression="infer", sep=delimiter)
     # pandas reads an integer column with nulls as float64: look at the text to keep it an integer
-    candidates = [c for c in frame.columns if frame[c].dtype.kind == "f" and frame[c].isna().any()
-                  and (frame[c].dropna() % 1 == 0).all()]
+    candidates = [
+        c
+        for c in frame.columns
+        if frame[c].dtype.kind == "f" and frame[c].isna().any() and (frame[c].dropna() % 1 == 0).all()
+    ]
     types = {}
     if candidates:
         text = pd.read_csv(path, compression="infer", sep=delimiter, usecols=candidates, dtype=str)
@@ -136,9 +143,20 @@ def _supported(arrow_type) -> bool:
 
     if pa.types.is_dictionary(arrow_type):
         arrow_type = arrow_type.value_type
-    return any(check(arrow_type) for check in (
-        pa.types.is_integer, pa.types.is_floating, pa.types.is_decimal, pa.types.is_boolean, pa.types.is_string,
-        pa.types.is_large_string, pa.types.is_timestamp, pa.types.is_date, pa.types.is_null))
+    return any(
+        check(arrow_type)
+        for check in (
+            pa.types.is_integer,
+            pa.types.is_floating,
+            pa.types.is_decimal,
+            pa.types.is_boolean,
+            pa.types.is_string,
+            pa.types.is_large_string,
+            pa.types.is_timestamp,
+            pa.types.is_date,
+            pa.types.is_null,
+        )
+    )
 
 
 def _read_parquet(path: str, uri: str, field: str):
@@ -152,13 +170,16 @@ def _read_parquet(path: str, uri: str, field: str):
     _check_header(names, field, uri)
     nested = [name for name in names if pa.types.is_nested(schema.field(name).type)]
     if nested:
-        raise InputError(f"{field}: {uri}: column(s) {', '.join(map(repr, nested))} hold nested values "
-                         "(lists, structs or maps), which cannot be synthesized; flatten them or list them in exclude")
-    unsupported = [f"{name!r} ({schema.field(name).type})" for name in names
-                   if not _supported(schema.field(name).type)]
+        raise InputError(
+            f"{field}: {uri}: column(s) {', '.join(map(repr, nested))} hold nested values "
+            "(lists, structs or maps), which cannot be synthesized; flatten them or list them in exclude"
+        )
+    unsupported = [f"{name!r} ({schema.field(name).type})" for name in names if not _supported(schema.field(name).type)]
     if unsupported:
-        raise InputError(f"{field}: {uri}: column(s) {', '.join(unsupported)} have a type synth-ops cannot "
-                         "synthesize (supported: integers, floats, decimals, booleans, text, dates, timestamps)")
+        raise InputError(
+            f"{field}: {uri}: column(s) {', '.join(unsupported)} have a type synth-ops cannot "
+            "synthesize (supported: integers, floats, decimals, booleans, text, dates, timestamps)"
+        )
     table = pq.read_table(path, columns=names)
     types = {}
     columns = {}
@@ -176,8 +197,9 @@ def _read_parquet(path: str, uri: str, field: str):
             try:
                 columns[name] = table.column(name).cast(pa.timestamp("ns", tz=tz))
             except pa.ArrowInvalid:
-                raise InputError(f"{field}: {uri}: column {name!r} holds dates outside 1677-2262, which "
-                                 "synth-ops cannot synthesize") from None
+                raise InputError(
+                    f"{field}: {uri}: column {name!r} holds dates outside 1677-2262, which synth-ops cannot synthesize"
+                ) from None
             types[name] = str(arrow_type)
         else:
             columns[name] = table.column(name)
@@ -213,8 +235,10 @@ def read_source_table(uri: str, exclude: tuple[str, ...] = (), field: str = "sou
         first = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise InputError(f"{field}: cannot parse {uri}: {first}") from None
     except Exception as error:  # other parser errors may quote cells: their type only
-        raise InputError(f"{field}: cannot parse {uri} as {'Parquet' if uri.lower().endswith('.parquet') else 'CSV'} "
-                         f"({type(error).__name__})") from None
+        raise InputError(
+            f"{field}: cannot parse {uri} as {'Parquet' if uri.lower().endswith('.parquet') else 'CSV'} "
+            f"({type(error).__name__})"
+        ) from None
     missing = [c for c in exclude if c not in frame.columns]
     if missing:
         raise InputError(f"{field.rsplit('.', 1)[0]}.exclude: no such column in the source: {', '.join(missing)}")

@@ -5,6 +5,7 @@ used, so validating a spec, parsing a DAG or loading a Dagster code location imp
 (SDV, torch). Adding a backend is one module and one ``register`` call (or one line in the registry,
 ``synth_ops/spec/kinds.py``: which kinds a spec may name is the spec's vocabulary).
 """
+
 from __future__ import annotations
 
 import importlib

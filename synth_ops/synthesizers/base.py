@@ -9,21 +9,23 @@ is not the backend's: the runtime pickles the fitted object with its checksum an
 versions it was made under (``synth_ops/runtime/models.py``) and never unpickles a mismatch. A
 backend translates itself into the portable sampler (``sampler_parts`` or ``export_sampler``).
 """
+
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, ClassVar, Iterator
+from collections.abc import Iterator
+from typing import Any, ClassVar
 
 
 @dataclasses.dataclass(frozen=True)
 class Capabilities:
     """What a backend can do; the run plan and the preflight checks read these, nothing else."""
 
-    multi_table: bool = False        # one model covers several related tables
-    max_tables: int | None = 1       # None: no limit
-    max_depth: int | None = None     # longest parent -> child chain it accepts
-    composite_keys: bool = False     # keys of several columns
-    shards: bool = True              # a table can be sampled in independent seeded shards
+    multi_table: bool = False  # one model covers several related tables
+    max_tables: int | None = 1  # None: no limit
+    max_depth: int | None = None  # longest parent -> child chain it accepts
+    composite_keys: bool = False  # keys of several columns
+    shards: bool = True  # a table can be sampled in independent seeded shards
     differential_privacy: bool = False
     portable_sampler: tuple[str, ...] = ()  # kinds whose fitted models export a sampler (synth_ops/sampler/)
 
@@ -41,12 +43,12 @@ class RelationData:
     training rows (a child row whose parent is held out has a parent the model never saw).
     """
 
-    plan: Any                      # plan.RelationPlan
-    counts: Any                    # np.ndarray[int64]
-    parents: Any                   # np.ndarray[int64]
-    context: Any = None            # pd.DataFrame | None
+    plan: Any  # plan.RelationPlan
+    counts: Any  # np.ndarray[int64]
+    parents: Any  # np.ndarray[int64]
+    context: Any = None  # pd.DataFrame | None
     sequence: tuple[str, float] | None = None
-    parent_rows: Any = None        # np.ndarray: the parent's training rows, as positions ``parents`` uses
+    parent_rows: Any = None  # np.ndarray: the parent's training rows, as positions ``parents`` uses
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,8 +86,13 @@ class Synthesizer:
         raise NotImplementedError
 
     # -- fitting --------------------------------------------------------------------------------
-    def fit(self, data: dict[str, Any], metadata: dict[str, dict],
-            relations: dict[str, RelationData] | None = None, context: FitContext | None = None) -> dict[str, Any]:
+    def fit(
+        self,
+        data: dict[str, Any],
+        metadata: dict[str, dict],
+        relations: dict[str, RelationData] | None = None,
+        context: FitContext | None = None,
+    ) -> dict[str, Any]:
         """Fit on ``data`` (table -> training rows of its learned columns, parents first) and, for a
         multi-table backend, ``relations`` (name -> RelationData); ``context``: what the run knows
         that the configuration does not say. Returns what model.json should say about how it was
@@ -168,8 +175,9 @@ def keep_supports(frame, supports: dict[str, Any], cuts: dict[str, Any] | None =
         if column not in frame:
             continue
         series = frame[column]
-        values = snap_to_support(series.to_numpy(dtype="float64", na_value=float("nan")), support,
-                                 (cuts or {}).get(column))
+        values = snap_to_support(
+            series.to_numpy(dtype="float64", na_value=float("nan")), support, (cuts or {}).get(column)
+        )
         snapped = pd.Series(values, index=series.index)
         frame[column] = snapped.astype(series.dtype) if pd.api.types.is_numeric_dtype(series) else snapped
     return frame

@@ -6,6 +6,7 @@ One JSON line per event in ``$SYNTH_OPS_IMPORT_LOG/<pid>.jsonl``: {pid, module, 
 The Airflow task runner sets AIRFLOW_CTX_* before it executes a task; Dagster's step events carry
 the pid. Used by the scale-out tests to show that generate tasks and shard ops stay light.
 """
+
 import json
 import os
 import sys
@@ -21,8 +22,13 @@ class _Recorder:
     def find_spec(self, fullname, path=None, target=None):
         if fullname in HEAVY or fullname == SAMPLER:
             held = sorted(m for m in HEAVY if m in sys.modules)
-            record = {"pid": os.getpid(), "module": fullname, "held": held,
-                      "dag": os.environ.get("AIRFLOW_CTX_DAG_ID"), "task": os.environ.get("AIRFLOW_CTX_TASK_ID")}
+            record = {
+                "pid": os.getpid(),
+                "module": fullname,
+                "held": held,
+                "dag": os.environ.get("AIRFLOW_CTX_DAG_ID"),
+                "task": os.environ.get("AIRFLOW_CTX_TASK_ID"),
+            }
             with open(os.path.join(self.directory, f"{os.getpid()}.jsonl"), "a") as log:
                 log.write(json.dumps(record) + "\n")
         return None  # never loads anything itself

@@ -1,4 +1,5 @@
 """The code location: every component under defs/ (dg's layout)."""
+
 from pathlib import Path
 
 import dagster as dg

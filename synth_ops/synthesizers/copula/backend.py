@@ -4,14 +4,16 @@ Each table's learned columns get an empirical marginal (``marginals.py``) and th
 correlation of normal scores (``model.py``). No SDV on this path: fitting is a sort per column and
 one correlation matrix, sampling a matrix product and interpolation, so it scales to large tables.
 """
+
 from __future__ import annotations
 
 import zlib
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
-from synth_ops.spec.columns import discrete_support
 from synth_ops.errors import SpecError
 from synth_ops.sampler.normals import sampling_stream
+from synth_ops.spec.columns import discrete_support
 from synth_ops.synthesizers.base import Capabilities, Synthesizer
 
 _NUMERIC = {"numerical"}
@@ -31,8 +33,8 @@ class ColumnCodec:
         self.column, self.sdtype = column, meta.get("sdtype", "categorical")
         self.datetime_format = meta.get("datetime_format")
         self.decimals = meta.get("decimal_places")
-        self.print_format: str | None = None   # datetimes held as text: printed back with this
-        self.tz: str | None = None             # datetimes with a time zone: restored in UTC
+        self.print_format: str | None = None  # datetimes held as text: printed back with this
+        self.tz: str | None = None  # datetimes with a time zone: restored in UTC
 
     @property
     def numeric(self) -> bool:
@@ -120,13 +122,15 @@ class CopulaSynthesizer(Synthesizer):
 
     kinds = ("copula",)
     library = "numpy"
-    capabilities = Capabilities(multi_table=True, max_tables=None, composite_keys=True, shards=True,
-                                portable_sampler=("copula",))
+    capabilities = Capabilities(
+        multi_table=True, max_tables=None, composite_keys=True, shards=True, portable_sampler=("copula",)
+    )
 
     def _check(self, metadata: dict[str, dict]) -> None:
         if self.params:
-            raise SpecError(f"synthesizer.params.{next(iter(self.params))}: unknown parameter of copula "
-                            "(it takes none)")
+            raise SpecError(
+                f"synthesizer.params.{next(iter(self.params))}: unknown parameter of copula (it takes none)"
+            )
 
     def _fit(self, data: dict[str, Any], metadata: dict[str, dict], relations: dict | None = None) -> dict[str, Any]:
         import numpy as np
@@ -138,18 +142,18 @@ class CopulaSynthesizer(Synthesizer):
         relations = relations or {}
         self.codecs: dict[str, dict[str, ColumnCodec]] = {}
         self.models: dict[str, GaussianCopula] = {}
-        self.own: dict[str, list[str]] = {}           # learned and count columns a table's rows carry
-        self.context: dict[str, list[str]] = {}       # its model's parent columns, as "^<column>"
+        self.own: dict[str, list[str]] = {}  # learned and count columns a table's rows carry
+        self.context: dict[str, list[str]] = {}  # its model's parent columns, as "^<column>"
         self.sequence: dict[str, tuple[str, float, float]] = {}  # column, step, grid origin
-        self.counts: dict[str, list[str]] = {}        # its child count columns
-        self.scores: dict[str, list[str]] = {}        # "~<relationship>": where its drawn parents rank
-        self.axis: dict[str, tuple] = {}              # relationship -> (parent, its columns, loadings)
+        self.counts: dict[str, list[str]] = {}  # its child count columns
+        self.scores: dict[str, list[str]] = {}  # "~<relationship>": where its drawn parents rank
+        self.axis: dict[str, tuple] = {}  # relationship -> (parent, its columns, loadings)
         for table, frame in data.items():
             codecs = {c: ColumnCodec(c, metadata[table]["columns"].get(c, {})) for c in frame.columns}
             columns = {c: codec.encode(frame[c]) for c, codec in codecs.items()}
             marginals = {c: codecs[c].marginal(values) for c, values in columns.items()}
             self.counts[table] = []
-            for name, relation in relations.items():
+            for relation in relations.values():
                 if relation.plan.parent == table:
                     column = relation.plan.count_column
                     self.counts[table].append(column)
@@ -173,17 +177,26 @@ class CopulaSynthesizer(Synthesizer):
                     self.context[table].append(name)
             self.scores[table] = []
             for name, relation in relations.items():  # drawn keys: which parent, on the axis that matters
-                if relation.plan.child != table or relation.plan.primary or relation.context is None \
-                        or not len(relation.context.columns) or not len(frame.columns):
+                if (
+                    relation.plan.child != table
+                    or relation.plan.primary
+                    or relation.context is None
+                    or not len(relation.context.columns)
+                    or not len(frame.columns)
+                ):
                     continue
                 linked = relation.parents >= 0
                 rows_linked = np.flatnonzero(linked)
                 if len(rows_linked) < 3:
                     continue
                 context = relation.context.iloc[rows_linked].reset_index(drop=True)
-                self.axis[name] = self._canonical_axis(relation.plan.parent, context,
-                                                       {c: columns[c][rows_linked] for c in frame.columns},
-                                                       {c: marginals[c] for c in frame.columns}, metadata)
+                self.axis[name] = self._canonical_axis(
+                    relation.plan.parent,
+                    context,
+                    {c: columns[c][rows_linked] for c in frame.columns},
+                    {c: marginals[c] for c in frame.columns},
+                    metadata,
+                )
                 score = np.full(len(frame), np.nan)
                 score[linked] = self.relation_scores(name, context)
                 column = score_name(name)
@@ -195,8 +208,9 @@ class CopulaSynthesizer(Synthesizer):
                 self.sequence[table] = (column, step, float(np.nanmin(columns[column])) if len(frame) else 0.0)
             order = self.context[table] + self.own[table]
             fitted = pd.DataFrame({c: columns[c] for c in order}, index=range(len(frame))).iloc[np.flatnonzero(rows)]
-            self.models[table] = GaussianCopula.fit(fitted, {c: marginals[c] for c in order},
-                                                    table_rng(self.seed, table))
+            self.models[table] = GaussianCopula.fit(
+                fitted, {c: marginals[c] for c in order}, table_rng(self.seed, table)
+            )
             self.codecs[table] = codecs
         return {"columns": {t: {c: m.kind for c, m in model.marginals.items()} for t, model in self.models.items()}}
 
@@ -213,8 +227,11 @@ class CopulaSynthesizer(Synthesizer):
                 out[column] = np.nan_to_num(values[column], nan=0.0).astype("int64")
             elif column in self.scores.get(table, ()):  # the rank among the child's scores, in [0, 1]
                 marginal = self.models[table].marginals[column]
-                out[column] = np.where(np.isnan(values[column]), np.nan,
-                                       np.interp(values[column], marginal.quantiles, marginal.probabilities))
+                out[column] = np.where(
+                    np.isnan(values[column]),
+                    np.nan,
+                    np.interp(values[column], marginal.quantiles, marginal.probabilities),
+                )
             else:
                 out[column] = codecs[column].decode(values[column]).to_numpy()
         return pd.DataFrame(out, index=range(rows))
@@ -244,9 +261,8 @@ class CopulaSynthesizer(Synthesizer):
         given = {}
         for name in self.context[table]:
             codec = self.codecs[table][name]
-            given[name] = codec.encode(context[name[len(CONTEXT):]].reset_index(drop=True))
+            given[name] = codec.encode(context[name[len(CONTEXT) :]].reset_index(drop=True))
         return self._frame(table, model.sample_given(given, rng, self.own[table]), rows, groups)
-
 
     def _canonical_axis(self, parent: str, context, own: dict, own_marginals: dict, metadata: dict):
         """The parent's columns combined as they best predict the child's own columns: the first

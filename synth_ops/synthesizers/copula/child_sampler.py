@@ -8,6 +8,7 @@ parents' values into normal scores (the same forward transforms and random strea
 backend), the Schur complement's weights and residual factor draw the child's scores, and the
 sampler's decoders turn them into values.
 """
+
 from __future__ import annotations
 
 import math
@@ -15,8 +16,8 @@ import zlib
 from typing import Any
 
 from synth_ops.errors import ModelIntegrityError
-from synth_ops.sampler.normals import sampling_stream, standard_normal
 from synth_ops.sampler import decoders
+from synth_ops.sampler.normals import sampling_stream, standard_normal
 
 
 def _table_rng(seed: int, name: str):
@@ -48,16 +49,23 @@ def _marginal(doc: dict, arrays: dict, where: str):
 
     if doc["kind"] == "categorical":
         return CategoricalMarginal(list(doc["categories"]), np.asarray(doc["bounds"], dtype="float64"))
-    return NumericMarginal(float(doc["null_share"]), decoders._array(arrays, doc["probabilities"], where),
-                           decoders._array(arrays, doc["quantiles"], where), doc["decimals"], doc["datetime"],
-                           bool(doc["discrete"]))
+    return NumericMarginal(
+        float(doc["null_share"]),
+        decoders._array(arrays, doc["probabilities"], where),
+        decoders._array(arrays, doc["quantiles"], where),
+        doc["decimals"],
+        doc["datetime"],
+        bool(doc["discrete"]),
+    )
 
 
 def _codec(doc: dict):
     from synth_ops.synthesizers.copula.backend import ColumnCodec
 
-    return ColumnCodec(doc["column"], {"sdtype": doc["sdtype"], "datetime_format": doc["datetime_format"],
-                                       "decimal_places": doc["decimals"]})
+    return ColumnCodec(
+        doc["column"],
+        {"sdtype": doc["sdtype"], "datetime_format": doc["datetime_format"], "decimal_places": doc["decimals"]},
+    )
 
 
 class ChildSampler:
@@ -77,22 +85,36 @@ class ChildSampler:
             if conditional:
                 self.weights = decoders._array(arrays, conditional["weights"], where)
                 self.z_clip = float(conditional["z_clip"])
-                self.context = [(c["name"], _codec(c["codec"]), _marginal(c["marginal"], arrays, where))
-                                for c in conditional["context"]]
+                self.context = [
+                    (c["name"], _codec(c["codec"]), _marginal(c["marginal"], arrays, where))
+                    for c in conditional["context"]
+                ]
             self.sequence = child["sequence"]
-            self.axes = {name: (axis["loadings"], [(c["name"], c["codec"], _marginal(c["marginal"], arrays, where))
-                                                   for c in axis["columns"]])
-                         for name, axis in child["axes"].items()}
+            self.axes = {
+                name: (
+                    axis["loadings"],
+                    [(c["name"], c["codec"], _marginal(c["marginal"], arrays, where)) for c in axis["columns"]],
+                )
+                for name, axis in child["axes"].items()
+            }
             self.axis_seed = int(child["axis_seed"])
             self.quantile = NormalQuantile(float(doc["grid"]["z"]), int(doc["grid"]["points"]))
-            self.ranks = {spec["name"]: (decoders._array(arrays, spec["quantiles"], where),
-                                         decoders._array(arrays, spec["probabilities"], where))
-                          for spec in sampler.decoders if spec["kind"] == "rank"}
+            self.ranks = {
+                spec["name"]: (
+                    decoders._array(arrays, spec["quantiles"], where),
+                    decoders._array(arrays, spec["probabilities"], where),
+                )
+                for spec in sampler.decoders
+                if spec["kind"] == "rank"
+            }
         except (KeyError, TypeError, ValueError):
             raise ModelIntegrityError(f"{where}: the child section of sampler.json is incomplete; refit") from None
         d = len(sampler.copula_columns)
-        if self.unconditional.shape[0] != self.unconditional.shape[1] or len(self.own) != d \
-                or (self.weights is not None and self.weights.shape != (d, len(self.context))):
+        if (
+            self.unconditional.shape[0] != self.unconditional.shape[1]
+            or len(self.own) != d
+            or (self.weights is not None and self.weights.shape != (d, len(self.context)))
+        ):
             raise ModelIntegrityError(f"{where}: the child's factors do not match its copula columns; refit")
 
     def _scores(self, uniforms):
@@ -114,9 +136,12 @@ class ChildSampler:
         if context is None or not self.context:
             scores = (standard_normal(rng, (rows, len(self.unconditional))) @ self.unconditional.T)[:, self.own]
         else:
-            known = np.column_stack([
-                self._scores(marginal.forward(codec.encode(context[name[1:]].reset_index(drop=True)), rng))
-                for name, codec, marginal in self.context])
+            known = np.column_stack(
+                [
+                    self._scores(marginal.forward(codec.encode(context[name[1:]].reset_index(drop=True)), rng))
+                    for name, codec, marginal in self.context
+                ]
+            )
             known = np.clip(known, -self.z_clip, self.z_clip)
             scores = known @ self.weights.T + standard_normal(rng, (rows, len(self.own))) @ self.sampler.factor.T
         batch = decoders.Batch.from_rows(scores, self.sampler.inverses)
@@ -144,8 +169,9 @@ class ChildSampler:
         nulls = decoders.null_mask(spec.get("nulls"), batch, spec["from"], rng)
         if nulls is not None:
             values[nulls] = np.nan
-        batch._values[spec["from"]] = unique_within(values, np.asarray(groups), self.sequence["step"],
-                                                    self.sequence["origin"])
+        batch._values[spec["from"]] = unique_within(
+            values, np.asarray(groups), self.sequence["step"], self.sequence["origin"]
+        )
         return {**spec, "ops": [], "nulls": None}
 
     def relation_scores(self, relation: str, frame):

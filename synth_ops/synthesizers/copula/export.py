@@ -13,6 +13,7 @@ the residual's factor of the Schur complement, the context columns' marginals an
 turn a synthetic parent's values into normal scores), the unconditional factor for rows without a
 parent, the sequence rule, and the axes drawn foreign keys pair parents along (``axes``).
 """
+
 from __future__ import annotations
 
 from synth_ops.sampler.export_parts import Parts, Unsupported, grid_scores, json_values
@@ -25,19 +26,32 @@ def _marginal_doc(marginal, column: str, out: Parts) -> dict:
     from synth_ops.synthesizers.copula.marginals import CategoricalMarginal
 
     if isinstance(marginal, CategoricalMarginal):
-        return {"kind": "categorical", "categories": json_values(marginal.categories, column),
-                "bounds": [float(b) for b in marginal.bounds]}
+        return {
+            "kind": "categorical",
+            "categories": json_values(marginal.categories, column),
+            "bounds": [float(b) for b in marginal.bounds],
+        }
     names = {}
     for field in ("probabilities", "quantiles"):
         names[field] = name = f"forward-{len(out.arrays):03d}.npy"
         out.arrays[name] = np.asarray(getattr(marginal, field), dtype="float64")
-    return {"kind": "numeric", "null_share": float(marginal.null_share), **names, "decimals": marginal.decimals,
-            "datetime": marginal.datetime, "discrete": bool(marginal.discrete)}
+    return {
+        "kind": "numeric",
+        "null_share": float(marginal.null_share),
+        **names,
+        "decimals": marginal.decimals,
+        "datetime": marginal.datetime,
+        "discrete": bool(marginal.discrete),
+    }
 
 
 def _codec_doc(codec) -> dict:
-    return {"column": codec.column, "sdtype": codec.sdtype, "datetime_format": codec.datetime_format,
-            "decimals": codec.decimals}
+    return {
+        "column": codec.column,
+        "sdtype": codec.sdtype,
+        "datetime_format": codec.datetime_format,
+        "decimals": codec.decimals,
+    }
 
 
 def _decoder(out: Parts, index: int, column: str, marginal, codec, count: bool, score: bool) -> None:
@@ -52,10 +66,18 @@ def _decoder(out: Parts, index: int, column: str, marginal, codec, count: bool, 
         values = json_values(marginal.categories, column)
         out.inverse.append({"identity": True})
         # the backend's inverse: searchsorted(bounds, ndtr(z), "right"), the last category at most
-        out.decoders.append({"name": column, "kind": "category", "from": index, "input": "score",
-                             "bounds": [float(b) for b in ndtri(np.asarray(marginal.bounds, dtype="float64"))
-                                        .clip(-1e300, 1e300)],
-                             "side": "right", "overflow": "last", "values": values})
+        out.decoders.append(
+            {
+                "name": column,
+                "kind": "category",
+                "from": index,
+                "input": "score",
+                "bounds": [float(b) for b in ndtri(np.asarray(marginal.bounds, dtype="float64")).clip(-1e300, 1e300)],
+                "side": "right",
+                "overflow": "last",
+                "values": values,
+            }
+        )
         return
     if not isinstance(marginal, NumericMarginal):
         raise Unsupported(f"column {column!r}: unknown marginal {type(marginal).__name__}")
@@ -77,11 +99,29 @@ def _decoder(out: Parts, index: int, column: str, marginal, codec, count: bool, 
         out.decoders.append({"name": column, "kind": "count", "from": index, "nulls": nulls, "ops": ops})
     elif score:  # where the row's drawn parent ranks among the real ones: the marginal's own CDF
         rank = _marginal_doc(marginal, column, out)
-        out.decoders.append({"name": column, "kind": "rank", "from": index, "nulls": nulls, "ops": ops,
-                             "quantiles": rank["quantiles"], "probabilities": rank["probabilities"]})
+        out.decoders.append(
+            {
+                "name": column,
+                "kind": "rank",
+                "from": index,
+                "nulls": nulls,
+                "ops": ops,
+                "quantiles": rank["quantiles"],
+                "probabilities": rank["probabilities"],
+            }
+        )
     elif codec is not None and codec.sdtype == "datetime":
-        out.decoders.append({"name": column, "kind": "datetime", "from": index, "nulls": nulls, "ops": ops,
-                             "format": codec.print_format, "tz": codec.tz})
+        out.decoders.append(
+            {
+                "name": column,
+                "kind": "datetime",
+                "from": index,
+                "nulls": nulls,
+                "ops": ops,
+                "format": codec.print_format,
+                "tz": codec.tz,
+            }
+        )
     else:
         out.decoders.append({"name": column, "kind": "number", "from": index, "nulls": nulls, "ops": ops})
 
@@ -100,8 +140,15 @@ def parts(backend, table: str, child: bool = False) -> Parts:
     out.columns = own
     counts, scores = set(backend.counts.get(table, ())), set(backend.scores.get(table, ()))
     for index, column in enumerate(own):
-        _decoder(out, index, column, model.marginals[column], backend.codecs[table].get(column),
-                 column in counts, column in scores)
+        _decoder(
+            out,
+            index,
+            column,
+            model.marginals[column],
+            backend.codecs[table].get(column),
+            column in counts,
+            column in scores,
+        )
     full = np.linalg.cholesky(model.correlation) if model.columns else np.zeros((0, 0))
     if not child:
         if context or scores or table in backend.sequence:
@@ -118,10 +165,18 @@ def parts(backend, table: str, child: bool = False) -> Parts:
         weights = np.linalg.solve(s_kk, s_xk.T).T  # Sigma_xk Sigma_kk^-1
         out.factor = np.linalg.cholesky(_nearest_covariance(s_xx - weights @ s_xk.T))
         out.arrays["weights.npy"] = weights
-        conditional = {"weights": "weights.npy", "z_clip": Z_CLIP,
-                       "context": [{"name": name, "codec": _codec_doc(backend.codecs[table][name]),
-                                    "marginal": _marginal_doc(model.marginals[name], name, out)}
-                                   for name in context]}
+        conditional = {
+            "weights": "weights.npy",
+            "z_clip": Z_CLIP,
+            "context": [
+                {
+                    "name": name,
+                    "codec": _codec_doc(backend.codecs[table][name]),
+                    "marginal": _marginal_doc(model.marginals[name], name, out),
+                }
+                for name in context
+            ],
+        }
     else:
         out.factor = full
     # rows without a parent (and children of a parent without learned columns): the whole
@@ -134,9 +189,23 @@ def parts(backend, table: str, child: bool = False) -> Parts:
     axes = {}
     for relation, (parent, columns, loadings) in backend.axis.items():
         if f"~{relation}" in scores:
-            axes[relation] = {"loadings": [float(v) for v in loadings], "columns": [
-                {"name": c, "codec": _codec_doc(backend.codecs[parent][c]),
-                 "marginal": _marginal_doc(backend.models[parent].marginals[c], c, out)} for c in columns]}
-    out.extra["child"] = {"conditional": conditional, "unconditional": "unconditional.npy", "own": picked,
-                          "sequence": sequence, "axes": axes, "axis_seed": int(backend.seed)}
+            axes[relation] = {
+                "loadings": [float(v) for v in loadings],
+                "columns": [
+                    {
+                        "name": c,
+                        "codec": _codec_doc(backend.codecs[parent][c]),
+                        "marginal": _marginal_doc(backend.models[parent].marginals[c], c, out),
+                    }
+                    for c in columns
+                ],
+            }
+    out.extra["child"] = {
+        "conditional": conditional,
+        "unconditional": "unconditional.npy",
+        "own": picked,
+        "sequence": sequence,
+        "axes": axes,
+        "axis_seed": int(backend.seed),
+    }
     return out

@@ -13,6 +13,7 @@ exported and sampled without any modelling library.
 Forward transforms of training rows break ties at random (seeded), so the uniforms are uniform and
 the normal scores Gaussian, which the copula's correlation assumes.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -25,15 +26,14 @@ KNOTS = 2049
 class NumericMarginal:
     kind = "numeric"
     null_share: float
-    probabilities: Any      # np.ndarray of KNOTS increasing probabilities in [0, 1]
-    quantiles: Any          # np.ndarray of KNOTS non-decreasing values
-    decimals: int | None    # round sampled values to this many decimals (0: integers); None: no rounding
+    probabilities: Any  # np.ndarray of KNOTS increasing probabilities in [0, 1]
+    quantiles: Any  # np.ndarray of KNOTS non-decreasing values
+    decimals: int | None  # round sampled values to this many decimals (0: integers); None: no rounding
     datetime: str | None = None  # "ns" for datetime columns (values are int64 nanoseconds)
     discrete: bool = False  # sampled values are the knots themselves (counts, few values): no interpolation
 
     @classmethod
-    def fit(cls, values, decimals: int | None, datetime: str | None = None,
-            discrete: bool = False) -> "NumericMarginal":
+    def fit(cls, values, decimals: int | None, datetime: str | None = None, discrete: bool = False) -> NumericMarginal:
         import numpy as np
 
         values = np.asarray(values, dtype="float64")
@@ -77,8 +77,9 @@ class NumericMarginal:
         u = np.asarray(u, dtype="float64")
         p = (u - self.null_share) / max(1.0 - self.null_share, 1e-12)
         if self.discrete:
-            values = self.quantiles[np.clip(np.floor(p * len(self.quantiles)), 0, len(self.quantiles) - 1)
-                                    .astype("int64")].astype("float64")
+            values = self.quantiles[
+                np.clip(np.floor(p * len(self.quantiles)), 0, len(self.quantiles) - 1).astype("int64")
+            ].astype("float64")
         else:
             values = np.interp(p, self.probabilities, self.quantiles)
         if self.decimals is not None and not self.discrete:  # a discrete value is a real one: kept exact
@@ -87,19 +88,25 @@ class NumericMarginal:
         return values
 
     def to_doc(self) -> dict:
-        return {"kind": self.kind, "null_share": self.null_share, "probabilities": self.probabilities.tolist(),
-                "quantiles": self.quantiles.tolist(), "decimals": self.decimals, "datetime": self.datetime,
-                "discrete": self.discrete}
+        return {
+            "kind": self.kind,
+            "null_share": self.null_share,
+            "probabilities": self.probabilities.tolist(),
+            "quantiles": self.quantiles.tolist(),
+            "decimals": self.decimals,
+            "datetime": self.datetime,
+            "discrete": self.discrete,
+        }
 
 
 @dataclasses.dataclass
 class CategoricalMarginal:
     kind = "categorical"
-    categories: list          # most frequent first; None stands for null
-    bounds: Any               # np.ndarray: upper end of each category's interval, the last one 1.0
+    categories: list  # most frequent first; None stands for null
+    bounds: Any  # np.ndarray: upper end of each category's interval, the last one 1.0
 
     @classmethod
-    def fit(cls, values) -> "CategoricalMarginal":
+    def fit(cls, values) -> CategoricalMarginal:
         import numpy as np
         import pandas as pd
 

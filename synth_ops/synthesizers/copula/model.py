@@ -2,6 +2,7 @@
 correlation, and sampling, plain or conditioned on some columns' values (in normal space, by the
 Schur complement: the child rows of a synthetic parent are drawn given the parent's attributes).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -36,15 +37,16 @@ class GaussianCopula:
     correlation: Any  # np.ndarray, len(columns) x len(columns)
 
     @classmethod
-    def fit(cls, frame, marginals: dict[str, Any], rng) -> "GaussianCopula":
+    def fit(cls, frame, marginals: dict[str, Any], rng) -> GaussianCopula:
         import numpy as np
         from scipy.special import ndtri
 
         columns = list(marginals)
         if not columns:
             return cls(columns, marginals, np.zeros((0, 0)))
-        scores = np.column_stack([ndtri(np.clip(marginals[c].forward(frame[c].to_numpy(), rng), EPS, 1 - EPS))
-                                  for c in columns])
+        scores = np.column_stack(
+            [ndtri(np.clip(marginals[c].forward(frame[c].to_numpy(), rng), EPS, 1 - EPS)) for c in columns]
+        )
         correlation = np.corrcoef(scores, rowvar=False) if len(frame) > 1 else np.eye(len(columns))
         return cls(columns, marginals, _nearest_correlation(np.atleast_2d(correlation)))
 
@@ -77,8 +79,9 @@ class GaussianCopula:
             return self.sample(rows, rng, columns)
         k = [self.columns.index(c) for c in known]
         x = [self.columns.index(c) for c in columns]
-        z_known = np.column_stack([ndtri(np.clip(self.marginals[c].forward(given[c], rng), EPS, 1 - EPS))
-                                   for c in known])
+        z_known = np.column_stack(
+            [ndtri(np.clip(self.marginals[c].forward(given[c], rng), EPS, 1 - EPS)) for c in known]
+        )
         # A parent's synthetic attributes can lie outside what its real children saw, and context
         # columns are often near-collinear (few distinct parents): clipped scores and a ridge on
         # Sigma_kk keep the conditional mean from extrapolating wildly.
@@ -86,7 +89,7 @@ class GaussianCopula:
         s_kk = self.correlation[np.ix_(k, k)] + RIDGE * np.eye(len(k))
         s_xk = self.correlation[np.ix_(x, k)]
         s_xx = self.correlation[np.ix_(x, x)]
-        weights = np.linalg.solve(s_kk, s_xk.T).T          # Sigma_xk Sigma_kk^-1
+        weights = np.linalg.solve(s_kk, s_xk.T).T  # Sigma_xk Sigma_kk^-1
         residual = _nearest_covariance(s_xx - weights @ s_xk.T)
         lower = np.linalg.cholesky(residual)
         scores = z_known @ weights.T + standard_normal(rng, (rows, len(x))) @ lower.T

@@ -10,10 +10,12 @@ probability table per column in an ancestral order (``tables.py``), so sampling 
 seeded generator (any number of rows, any shard, no further privacy cost) and the pickle holds no
 OpenDP, JAX or mbi object.
 """
+
 from __future__ import annotations
 
 import zlib
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from synth_ops.errors import SpecError
 from synth_ops.synthesizers.base import Capabilities, Synthesizer
@@ -29,8 +31,15 @@ from synth_ops.synthesizers.base import Capabilities, Synthesizer
 _SHARES = {"measure_split": True, "oneway_split": False}
 _PARAMS = {
     "dp_mst": {"bins": (int, 16), "iters": (int, 300), "measure_split": (float, 0.9), "oneway_split": (float, 0.5)},
-    "dp_aim": {"bins": (int, 16), "iters": (int, 300), "measure_split": (float, 0.9), "oneway_split": (float, 0.5),
-               "rounds": (int, None), "max_size": (float, 80.0), "queries": (int, 3)},
+    "dp_aim": {
+        "bins": (int, 16),
+        "iters": (int, 300),
+        "measure_split": (float, 0.9),
+        "oneway_split": (float, 0.5),
+        "rounds": (int, None),
+        "max_size": (float, 80.0),
+        "queries": (int, 3),
+    },
 }
 
 
@@ -47,8 +56,9 @@ class DPSynthesizer(Synthesizer):
         problems = []
         for name, value in self.params.items():
             if name not in known:
-                problems.append(f"synthesizer.params.{name}: unknown parameter of {self.kind} "
-                                f"(known: {', '.join(sorted(known))})")
+                problems.append(
+                    f"synthesizer.params.{name}: unknown parameter of {self.kind} (known: {', '.join(sorted(known))})"
+                )
             elif isinstance(value, bool) or not isinstance(value, (known[name][0], int)) or value <= 0:
                 problems.append(f"synthesizer.params.{name}: expected a positive {known[name][0].__name__}")
         for name, one_allowed in _SHARES.items():
@@ -57,15 +67,18 @@ class DPSynthesizer(Synthesizer):
                 problems.append(f"synthesizer.params.{name}: expected a share in (0, 1{']' if one_allowed else ')'}")
         privacy = self.options.get("privacy")
         if privacy is None:
-            problems.append(f"privacy: synthesizer.kind {self.kind} spends privacy: set privacy.epsilon, "
-                            "privacy.delta and privacy.budget")
+            problems.append(
+                f"privacy: synthesizer.kind {self.kind} spends privacy: set privacy.epsilon, "
+                "privacy.delta and privacy.budget"
+            )
         if problems:
             raise SpecError("; ".join(problems))
         for table, columns_metadata in metadata.items():
             from synth_ops.synthesizers.dp.domains import column_domains
 
-            column_domains(table, list(columns_metadata.get("columns", {})), columns_metadata, privacy,
-                           self._param("bins"))
+            column_domains(
+                table, list(columns_metadata.get("columns", {})), columns_metadata, privacy, self._param("bins")
+            )
 
     def _fit(self, data: dict[str, Any], metadata: dict[str, dict]) -> dict[str, Any]:
         import functools
@@ -97,21 +110,31 @@ class DPSynthesizer(Synthesizer):
         estimator = functools.partial(mbi.estimation.mirror_descent, iters=self._param("iters"))
         context, released = self._release(lf, keys, estimator)
         self.model = tables.from_release(released, self.columns)
-        return {"dp": {"rho": self.rho, "spent_rho": float(context.current_privacy_loss()),
-                       "cliques": [list(c) for c in released.model.cliques],
-                       # what OpenDP measured with noise: every column alone, then the chosen sets
-                       "measured": [list(c) for c in released.marginals.cliques()],
-                       "columns": {c: {"kind": d.kind, "size": d.size} for c, d in self.domains.items()}}}
+        return {
+            "dp": {
+                "rho": self.rho,
+                "spent_rho": float(context.current_privacy_loss()),
+                "cliques": [list(c) for c in released.model.cliques],
+                # what OpenDP measured with noise: every column alone, then the chosen sets
+                "measured": [list(c) for c in released.marginals.cliques()],
+                "columns": {c: {"kind": d.kind, "size": d.size} for c, d in self.domains.items()},
+            }
+        }
 
     def _algorithm(self, estimator):
         import opendp.prelude as dp
 
-        common = {"measure_split": self._param("measure_split"), "oneway": "all",
-                  "oneway_split": self._param("oneway_split"), "estimator": estimator}
+        common = {
+            "measure_split": self._param("measure_split"),
+            "oneway": "all",
+            "oneway_split": self._param("oneway_split"),
+            "estimator": estimator,
+        }
         if self.kind == "dp_mst":
             return dp.mbi.MST(**common)
-        return dp.mbi.AIM(**common, queries=self._param("queries"), max_size=self._param("max_size"),
-                          rounds=self._param("rounds"))
+        return dp.mbi.AIM(
+            **common, queries=self._param("queries"), max_size=self._param("max_size"), rounds=self._param("rounds")
+        )
 
     def _release(self, lf, keys: dict[str, list], estimator):
         """OpenDP's release at the accounted rho, or at the nearest rho below it OpenDP accepts.
@@ -143,8 +166,9 @@ class DPSynthesizer(Synthesizer):
                 yield pd.DataFrame(index=range(n))
                 continue
             codes = tables.sample(self.model, n, rng)
-            yield pd.DataFrame({c: self.domains[c].decode(codes[c], rng).to_numpy() for c in self.columns},
-                               index=range(n))
+            yield pd.DataFrame(
+                {c: self.domains[c].decode(codes[c], rng).to_numpy() for c in self.columns}, index=range(n)
+            )
 
 
 def _release(lf, keys: dict[str, list], algorithm, rho: float):
@@ -153,6 +177,5 @@ def _release(lf, keys: dict[str, list], algorithm, rho: float):
 
     dp.enable_features("contrib")
     # one row per person (contributions=1): the unit a DP guarantee on a table of people means
-    context = dp.Context.compositor(data=lf, privacy_unit=dp.unit_of(contributions=1),
-                                    privacy_loss=dp.loss_of(rho=rho))
+    context = dp.Context.compositor(data=lf, privacy_unit=dp.unit_of(contributions=1), privacy_loss=dp.loss_of(rho=rho))
     return context, context.query(rho=rho).contingency_table(keys=keys, algorithm=algorithm).release()

@@ -20,6 +20,7 @@ Codes are small integers (a category's position, a number's bin); ``decode`` map
 values: categories to their declared values, bins to a uniform draw inside the bin (rounded like
 the source's numbers, datetimes back to the source's type through the copula's codec).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -33,11 +34,11 @@ DEFAULT_BINS = 16
 @dataclasses.dataclass
 class ColumnDomain:
     column: str
-    kind: str                       # "category" or "bins"
-    values: list | None = None      # category: the declared values (codes are their positions)
-    edges: Any = None               # bins: bins + 1 increasing edges (numbers; datetimes as nanoseconds)
-    decimals: int | None = None     # bins: round decoded numbers (0: integers)
-    codec: Any = None               # bins of a datetime column: the copula's ColumnCodec (source type)
+    kind: str  # "category" or "bins"
+    values: list | None = None  # category: the declared values (codes are their positions)
+    edges: Any = None  # bins: bins + 1 increasing edges (numbers; datetimes as nanoseconds)
+    decimals: int | None = None  # bins: round decoded numbers (0: integers)
+    codec: Any = None  # bins of a datetime column: the copula's ColumnCodec (source type)
 
     @property
     def size(self) -> int:
@@ -52,13 +53,18 @@ class ColumnDomain:
             from synth_ops.synthesizers.copula.marginals import _is_null
 
             lookup = {_plain(v): i for i, v in enumerate(self.values)}
-            return np.array([np.nan if _is_null(v) else lookup.get(_plain(v), np.nan) for v in series],
-                            dtype="float64")
-        values = self.codec.encode(series) if self.codec is not None else \
-            pd.to_numeric(series, errors="coerce").to_numpy(dtype="float64")
+            return np.array([np.nan if _is_null(v) else lookup.get(_plain(v), np.nan) for v in series], dtype="float64")
+        values = (
+            self.codec.encode(series)
+            if self.codec is not None
+            else pd.to_numeric(series, errors="coerce").to_numpy(dtype="float64")
+        )
         missing = np.isnan(values)
-        codes = np.clip(np.searchsorted(self.edges, np.clip(values, self.edges[0], self.edges[-1]), side="right") - 1,
-                        0, self.size - 1).astype("float64")
+        codes = np.clip(
+            np.searchsorted(self.edges, np.clip(values, self.edges[0], self.edges[-1]), side="right") - 1,
+            0,
+            self.size - 1,
+        ).astype("float64")
         codes[missing] = np.nan
         return codes
 
@@ -124,12 +130,20 @@ def column_domains(table: str, columns: list[str], metadata: dict, privacy: dict
         sdtype = meta.get("sdtype", "categorical")
         if column in categories and column in bounds:
             problems.append(f"privacy.bounds.{table}.{column}: declared as categories too; keep one")
-        elif sdtype in ("numerical", "datetime") and column not in bounds \
-                and not (sdtype == "numerical" and column in categories):
-            problems.append(f"privacy.bounds.{table}.{column}: declare public [low, high] bounds for this {sdtype} "
-                            "column (bounds read from the real rows would release its extremes without accounting)")
-        elif sdtype == "numerical" and column in categories \
-                and not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in categories[column]):
+        elif (
+            sdtype in ("numerical", "datetime")
+            and column not in bounds
+            and not (sdtype == "numerical" and column in categories)
+        ):
+            problems.append(
+                f"privacy.bounds.{table}.{column}: declare public [low, high] bounds for this {sdtype} "
+                "column (bounds read from the real rows would release its extremes without accounting)"
+            )
+        elif (
+            sdtype == "numerical"
+            and column in categories
+            and not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in categories[column])
+        ):
             problems.append(f"privacy.categories.{table}.{column}: expected numbers for this numerical column")
         elif column in bounds:  # numbers, datetimes, or ordinal numbers the spec gives a range
             path = f"privacy.bounds.{table}.{column}"
@@ -139,10 +153,14 @@ def column_domains(table: str, columns: list[str], metadata: dict, privacy: dict
                 problems.append(f"{path}: low must be below high")
                 continue
             codec = ColumnCodec(column, meta) if datetime else None
-            decimals = 0 if datetime or meta.get("computer_representation", "").startswith("Int") else \
-                meta.get("decimal_places")
-            domains[column] = ColumnDomain(column, "bins", edges=np.linspace(low, high, bins + 1),
-                                           decimals=decimals, codec=codec)
+            decimals = (
+                0
+                if datetime or meta.get("computer_representation", "").startswith("Int")
+                else meta.get("decimal_places")
+            )
+            domains[column] = ColumnDomain(
+                column, "bins", edges=np.linspace(low, high, bins + 1), decimals=decimals, codec=codec
+            )
         elif column in categories:
             values = list(categories[column])
             if not values or len({repr(_plain(v)) for v in values}) != len(values):
@@ -152,8 +170,10 @@ def column_domains(table: str, columns: list[str], metadata: dict, privacy: dict
         elif sdtype == "boolean":
             domains[column] = ColumnDomain(column, "category", values=[False, True])
         else:
-            problems.append(f"privacy.categories.{table}.{column}: declare the public list of this {sdtype} column's "
-                            "values (categories read from the real rows would release rare values)")
+            problems.append(
+                f"privacy.categories.{table}.{column}: declare the public list of this {sdtype} column's "
+                "values (categories read from the real rows would release rare values)"
+            )
     if problems:
         raise SpecError("; ".join(problems))
     return domains

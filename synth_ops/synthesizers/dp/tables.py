@@ -6,6 +6,7 @@ P(column | the earlier columns it shares a clique with); ``sample`` draws column
 positions in the column's public domain, with -1 for OpenDP's null cell (always the last one).
 Post-processing of the DP release: it costs no privacy.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -22,8 +23,9 @@ def from_release(released, columns: list[str]) -> dict[str, Any]:
     steps, done = [], set()
     for column in elimination[::-1]:
         parents = tuple(sorted(done.intersection(set().union(*[c for c in cliques if column in c]))))
-        joint = np.clip(np.asarray(marginals.project(parents + (column,)).datavector(flatten=False),
-                                   dtype="float64"), 0, None)
+        joint = np.clip(
+            np.asarray(marginals.project(parents + (column,)).datavector(flatten=False), dtype="float64"), 0, None
+        )
         total = joint.sum(axis=-1, keepdims=True)
         table = np.divide(joint, total, out=np.full_like(joint, 1.0 / joint.shape[-1]), where=total > 0)
         steps.append({"column": column, "parents": list(parents), "table": table})

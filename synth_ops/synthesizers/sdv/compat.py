@@ -15,6 +15,7 @@ The few private names of scipy and pandas the fast fit reproduces (``weighted_ml
 format guess) are read here too, so that one file lists every library internal synth-ops touches;
 they are not version-guarded (scipy's fit internals have been stable across the supported range).
 """
+
 from __future__ import annotations
 
 import functools
@@ -61,13 +62,16 @@ def require_tested_versions() -> None:
         if version is None:
             raise DependencyError(f"{library} is not installed; synth-ops' SDV backends need {tested_range(library)}")
         if not _release(low) <= _release(version) < _release(high):
-            raise DependencyError(f"{library} {version} is installed, outside the range synth-ops' SDV fast paths "
-                                  f"are tested with ({tested_range(library)}): pip install '{tested_range(library)}'")
+            raise DependencyError(
+                f"{library} {version} is installed, outside the range synth-ops' SDV fast paths "
+                f"are tested with ({tested_range(library)}): pip install '{tested_range(library)}'"
+            )
     _verified = True
 
 
 def _guarded(function):
     """Checks the installed versions on the first use of any accessor (after that, a flag read)."""
+
     @functools.wraps(function)
     def guarded(*args, **kwargs):
         if not _verified:
@@ -78,6 +82,7 @@ def _guarded(function):
 
 
 # --- SDV: a synthesizer's fitted parts -------------------------------------------------------------
+
 
 @_guarded
 def copula_of(model):
@@ -130,6 +135,7 @@ def training_dtypes(processor) -> dict:
 
 # --- RDT: a transformer's or formatter's fitted numbers ---------------------------------------------
 
+
 @_guarded
 def fitted_dtype(transformer):
     return getattr(transformer, "_dtype", None)
@@ -150,13 +156,17 @@ def rounding_digits(transformer) -> int | None:
 @_guarded
 def null_generation(null_transformer) -> tuple[str | None, float | None]:
     """(how nulls are sampled back: "from_column", "random" or None, the learned null share)."""
-    return (getattr(null_transformer, "_missing_value_generation", None),
-            getattr(null_transformer, "_null_percentage", None))
+    return (
+        getattr(null_transformer, "_missing_value_generation", None),
+        getattr(null_transformer, "_null_percentage", None),
+    )
 
 
 @_guarded
 def has_time_zones(transformer) -> bool:
-    return bool(getattr(transformer, "_has_multiple_timezones", False) or getattr(transformer, "_timezone_offset", None))
+    return bool(
+        getattr(transformer, "_has_multiple_timezones", False) or getattr(transformer, "_timezone_offset", None)
+    )
 
 
 @_guarded
@@ -224,6 +234,7 @@ def override_datetime_format(transformer, function: Callable) -> None:
 
 # --- copulas: the Gaussian copula's sampling steps --------------------------------------------------
 
+
 @_guarded
 def kde_bounds(univariate) -> tuple[float, float]:
     """GaussianKDE's solver bracket (data minimum - 5 std, maximum + 5 std)."""
@@ -243,6 +254,7 @@ def normal_samples(copula, num_rows: int):
 
 # --- where a fit is patched (``fastfit``) -------------------------------------------------------------
 
+
 class Hook(NamedTuple):
     """An attribute a fit replaces for its duration: ``getattr(owner, name)`` is the original."""
 
@@ -253,8 +265,12 @@ class Hook(NamedTuple):
 @_guarded
 def scipy_marginal_hooks() -> dict[str, Hook]:
     """scipy distribution name -> where a copulas univariate looks it up to call ``.fit`` on it."""
-    modules = {"beta": "copulas.univariate.beta", "gamma": "copulas.univariate.gamma",
-               "loglaplace": "copulas.univariate.log_laplace", "t": "copulas.univariate.student_t"}
+    modules = {
+        "beta": "copulas.univariate.beta",
+        "gamma": "copulas.univariate.gamma",
+        "loglaplace": "copulas.univariate.log_laplace",
+        "t": "copulas.univariate.student_t",
+    }
     return {dist: Hook(importlib.import_module(module), dist) for dist, module in modules.items()}
 
 
@@ -262,10 +278,10 @@ def scipy_marginal_hooks() -> dict[str, Hook]:
 def fit_hooks() -> dict[str, Hook]:
     """The private helpers of SDV, RDT and copulas ``fast_fit`` replaces, by what they do."""
     import sdv.metadata._single_table as single_table
-    from sdv.data_processing import datetime_formatter
     from copulas.univariate.base import ScipyModel
     from rdt.transformers.categorical import UniformEncoder
     from rdt.transformers.datetime import UnixTimestampEncoder
+    from sdv.data_processing import datetime_formatter
 
     return {
         # a staticmethod of SingleTableMetadata: (column, validation function) -> invalid values
@@ -281,6 +297,7 @@ def fit_hooks() -> dict[str, Hook]:
 
 # --- scipy and pandas internals the fast fit reproduces (not version-guarded) ----------------------
 
+
 class ScipyLikelihood(NamedTuple):
     """The pieces of ``rv_continuous._penalized_nnlf`` and ``fit`` of one scipy distribution."""
 
@@ -295,8 +312,9 @@ class ScipyLikelihood(NamedTuple):
 def scipy_likelihood(dist) -> ScipyLikelihood:
     from scipy.stats._distn_infrastructure import _LOGXMAX
 
-    return ScipyLikelihood(dist._fitstart, dist._unpack_loc_scale, dist._argcheck, dist._support_mask,
-                           dist._logpdf, _LOGXMAX)
+    return ScipyLikelihood(
+        dist._fitstart, dist._unpack_loc_scale, dist._argcheck, dist._support_mask, dist._logpdf, _LOGXMAX
+    )
 
 
 def guess_datetime_format(values) -> str | None:

@@ -19,6 +19,7 @@ What SDV does when it samples, step by step, and what the sampler keeps of it:
 Anything else (another transformer, chained transformers, constraints, keys SDV generates, time
 zones, datetime text SDV keeps as text) raises ``Unsupported``: the pickle path stays for that model.
 """
+
 from __future__ import annotations
 
 import re
@@ -27,8 +28,12 @@ from synth_ops.sampler.export_parts import Parts, Unsupported, grid_scores, json
 from synth_ops.synthesizers.sdv import compat
 
 # strftime directive chains whose print-and-parse is a floor to a unit (as fastpath's)
-_TRUNCATING = {("Y", "m", "d"): "D", ("Y", "m", "d", "H"): "h", ("Y", "m", "d", "H", "M"): "min",
-               ("Y", "m", "d", "H", "M", "S"): "s"}
+_TRUNCATING = {
+    ("Y", "m", "d"): "D",
+    ("Y", "m", "d", "H"): "h",
+    ("Y", "m", "d", "H", "M"): "min",
+    ("Y", "m", "d", "H", "M", "S"): "s",
+}
 
 
 def _factor(correlation):
@@ -120,8 +125,16 @@ def _datetime(transformer, column: str, index: dict, native_format: str | None) 
         floor = _TRUNCATING.get(tuple(re.findall(r"%(.)", fmt)))
         if floor is None:
             raise Unsupported(f"column {column!r}: a datetime format that does not truncate to a unit")
-    return {"name": column, "kind": "datetime", "from": index[column], "nulls": _nulls(transformer, column, index),
-            "ops": ops, "floor": floor, "format": native_format, "tz": None}
+    return {
+        "name": column,
+        "kind": "datetime",
+        "from": index[column],
+        "nulls": _nulls(transformer, column, index),
+        "ops": ops,
+        "floor": floor,
+        "format": native_format,
+        "tz": None,
+    }
 
 
 def parts(backend, table: str) -> Parts:
@@ -174,38 +187,66 @@ def parts(backend, table: str) -> Parts:
         if transformer is None:
             raise Unsupported(f"column {column!r}: no RDT transformer")
         outputs = transformer.get_output_columns()
-        if any(p.get("next_transformer") is not None for p in transformer.output_properties.values()) \
-                or not set(outputs) <= set(index) or outputs[0] != column:
+        if (
+            any(p.get("next_transformer") is not None for p in transformer.output_properties.values())
+            or not set(outputs) <= set(index)
+            or outputs[0] != column
+        ):
             raise Unsupported(f"column {column!r}: chained or renamed RDT outputs")
         used.update(outputs)
         dtype = compat.training_dtypes(processor)[column]
         integer = pd.api.types.is_integer_dtype(dtype)
         formatter = processor.formatters.get(column)
         if name == "FloatFormatter":
-            out.decoders.append({"name": column, "kind": "number", "from": index[column],
-                                 "nulls": _nulls(transformer, column, index),
-                                 "ops": _float_ops(transformer, pd.api.types.is_integer_dtype(compat.fitted_dtype(transformer)))
-                                 + _formatter_ops(formatter, integer) + _snap_ops(backend, column)})
+            out.decoders.append(
+                {
+                    "name": column,
+                    "kind": "number",
+                    "from": index[column],
+                    "nulls": _nulls(transformer, column, index),
+                    "ops": _float_ops(transformer, pd.api.types.is_integer_dtype(compat.fitted_dtype(transformer)))
+                    + _formatter_ops(formatter, integer)
+                    + _snap_ops(backend, column),
+                }
+            )
         elif name in ("UniformEncoder", "OrderedUniformEncoder"):  # ordinal: the same intervals, in the given order
             intervals = transformer.intervals
             if not intervals:
                 raise Unsupported(f"column {column!r}: a categorical transformer that learned nothing")
             values = json_values(list(intervals), column)
-            out.decoders.append({"name": column, "kind": "category", "from": index[column], "input": "value",
-                                 "clip": [0.0, 1.0], "bounds": [float(v[1]) for v in intervals.values()],
-                                 "side": "left", "overflow": "null", "values": values,
-                                 "frequencies": [float(f) for f in transformer.frequencies.values()]})
+            out.decoders.append(
+                {
+                    "name": column,
+                    "kind": "category",
+                    "from": index[column],
+                    "input": "value",
+                    "clip": [0.0, 1.0],
+                    "bounds": [float(v[1]) for v in intervals.values()],
+                    "side": "left",
+                    "overflow": "null",
+                    "values": values,
+                    "frequencies": [float(f) for f in transformer.frequencies.values()],
+                }
+            )
         elif name == "LabelEncoder":
             mapping = transformer.values_to_categories
             codes = sorted(mapping)
             if not codes or codes != list(range(codes[0], codes[0] + len(codes))):
                 raise Unsupported(f"column {column!r}: label codes that are not consecutive")
-            out.decoders.append({"name": column, "kind": "label", "from": index[column],
-                                 "ops": [["floor"]] if transformer.add_noise else [],
-                                 "first_code": int(codes[0]), "values": json_values([mapping[c] for c in codes], column)})
+            out.decoders.append(
+                {
+                    "name": column,
+                    "kind": "label",
+                    "from": index[column],
+                    "ops": [["floor"]] if transformer.add_noise else [],
+                    "first_code": int(codes[0]),
+                    "values": json_values([mapping[c] for c in codes], column),
+                }
+            )
         elif name == "BinaryEncoder":
-            out.decoders.append({"name": column, "kind": "boolean", "from": index[column],
-                                 "nulls": _nulls(transformer, column, index)})
+            out.decoders.append(
+                {"name": column, "kind": "boolean", "from": index[column], "nulls": _nulls(transformer, column, index)}
+            )
         elif name in ("UnixTimestampEncoder", "OptimizedTimestampEncoder"):
             out.decoders.append(_datetime(transformer, column, index, backend.datetimes.get(column)))
         else:

@@ -24,6 +24,7 @@ while one is active; every patch but the sampled marginals is exact.) (Fitting t
 marginals in parallel processes, tried before this module existed, no longer pays: spawning a
 worker and importing SDV costs more than all 18 flights marginals take to fit here.)
 """
+
 from __future__ import annotations
 
 import threading

@@ -14,6 +14,7 @@ datetime strings. Here:
 - RDT's print-and-reparse truncation of sampled datetime64 values becomes ``floor`` where the
   format makes the two the same.
 """
+
 from __future__ import annotations
 
 import functools
@@ -22,7 +23,7 @@ import re
 from synth_ops.synthesizers.sdv import compat
 from synth_ops.synthesizers.sdv.compat import hyper_transformer
 
-GRID_Z = 8.3      # norm.cdf(-8.3) ~ 5e-17: beyond any probability a float64 uniform reaches
+GRID_Z = 8.3  # norm.cdf(-8.3) ~ 5e-17: beyond any probability a float64 uniform reaches
 GRID_POINTS = 16385
 # grid points a percent_point call: copulas' GaussianKDE solves with a (points x training rows)
 # array per step, 780 MB more peak memory at 5,000 rows for the whole grid, 80 MB in chunks
@@ -45,8 +46,12 @@ def quantile_table(univariate, grid_u):
     kept for the caller to refuse."""
     import numpy as np
 
-    table = np.concatenate([np.asarray(univariate.percent_point(grid_u[start:start + QUANTILE_CHUNK]),
-                                       dtype="float64") for start in range(0, len(grid_u), QUANTILE_CHUNK)])
+    table = np.concatenate(
+        [
+            np.asarray(univariate.percent_point(grid_u[start : start + QUANTILE_CHUNK]), dtype="float64")
+            for start in range(0, len(grid_u), QUANTILE_CHUNK)
+        ]
+    )
     if type(univariate).__name__ == "GaussianKDE" and np.isinf(table).any():
         low, high = compat.kde_bounds(univariate)
         table[table == -np.inf] = low
@@ -158,9 +163,11 @@ def _reverse_columnwise(hyper, original, data, prevent_subset):
         given = columns[outputs[0]].copy() if len(outputs) == 1 else pd.DataFrame({c: columns[c] for c in outputs})
         missing_rule = transformer.missing_value_generation
         if missing_rule is not None and np.asarray(pd.isna(given)).any():
-            warnings.warn(  # RDT's warning, word for word
+            warnings.warn(  # noqa: B028  (RDT's warning, word for word, where RDT raises it)
                 f"The 'missing_value_generation' parameter is set to '{missing_rule}' but the data already "
-                "contains missing values. Missing value generation will be skipped.", UserWarning)
+                "contains missing values. Missing value generation will be skipped.",
+                UserWarning,
+            )
             transformer.missing_value_generation = None
         try:
             reversed_data = compat.reverse_one(transformer, given)
@@ -184,8 +191,12 @@ def _reverse_columnwise(hyper, original, data, prevent_subset):
 
 
 # Directive chains that pin a timestamp down to a unit, coarse to fine; nothing else may appear
-_TRUNCATING_FORMATS = {("Y", "m", "d"): "D", ("Y", "m", "d", "H"): "h", ("Y", "m", "d", "H", "M"): "min",
-                       ("Y", "m", "d", "H", "M", "S"): "s"}
+_TRUNCATING_FORMATS = {
+    ("Y", "m", "d"): "D",
+    ("Y", "m", "d", "H"): "h",
+    ("Y", "m", "d", "H", "M"): "min",
+    ("Y", "m", "d", "H", "M", "S"): "s",
+}
 
 
 def truncate_datetimes_natively(model) -> list[str]:
@@ -199,8 +210,12 @@ def truncate_datetimes_natively(model) -> list[str]:
     for column, transformer in (getattr(hyper, "field_transformers", None) or {}).items():
         fmt = getattr(transformer, "datetime_format", None)
         dtype = compat.fitted_dtype(transformer)
-        if not fmt or type(transformer).__name__ != "UnixTimestampEncoder" or dtype is None \
-                or not pd.api.types.is_datetime64_dtype(dtype):
+        if (
+            not fmt
+            or type(transformer).__name__ != "UnixTimestampEncoder"
+            or dtype is None
+            or not pd.api.types.is_datetime64_dtype(dtype)
+        ):
             continue
         unit = _TRUNCATING_FORMATS.get(tuple(re.findall(r"%(.)", fmt)))
         if unit:

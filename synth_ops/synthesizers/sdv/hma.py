@@ -12,11 +12,13 @@ A table planned for more rows than that draw made (a second root under the first
 ``generate.rows``) gets them from further whole-schema draws appended after it, never from its rows
 again (repeated rows would look like copies and inflate the exact-match share).
 """
+
 from __future__ import annotations
 
 import time
 import warnings
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from synth_ops.errors import InputError, SpecError
 from synth_ops.runtime.quiet import quiet_libraries
@@ -61,21 +63,31 @@ class SDVHMA(Synthesizer):
             if table in parents:
                 frame[PK] = np.arange(len(frame))
                 columns[PK] = {"sdtype": "id"}
-            tables[table], doc["tables"][table] = frame, {"columns": columns, **({"primary_key": PK} if table in parents else {})}
+            tables[table], doc["tables"][table] = (
+                frame,
+                {"columns": columns, **({"primary_key": PK} if table in parents else {})},
+            )
         # A child row whose parent is held out points at a row HMA never sees: as a null key HMA would
         # learn nulls the real data does not have, so such rows are left out of HMA's training.
         keep = {t: np.ones(len(f), dtype=bool) for t, f in tables.items()}
         keys = {}
         for name, relation in relations.items():
             training = {int(p): i for i, p in enumerate(relation.parent_rows)}  # kept row -> training row
-            keys[name] = np.asarray([training.get(int(p), -1) if p >= 0 else np.nan for p in relation.parents],
-                                    dtype="float64")
+            keys[name] = np.asarray(
+                [training.get(int(p), -1) if p >= 0 else np.nan for p in relation.parents], dtype="float64"
+            )
             keep[relation.plan.child] &= keys[name] != -1
         for name, relation in relations.items():
             tables[relation.plan.child][_fk(name)] = keys[name]
             doc["tables"][relation.plan.child]["columns"][_fk(name)] = {"sdtype": "id"}
-            doc["relationships"].append({"parent_table_name": relation.plan.parent, "parent_primary_key": PK,
-                                         "child_table_name": relation.plan.child, "child_foreign_key": _fk(name)})
+            doc["relationships"].append(
+                {
+                    "parent_table_name": relation.plan.parent,
+                    "parent_primary_key": PK,
+                    "child_table_name": relation.plan.child,
+                    "child_foreign_key": _fk(name),
+                }
+            )
         for table, rows in keep.items():
             tables[table] = tables[table][rows].reset_index(drop=True)
         for name, relation in relations.items():  # HMA wants keys of one type: whole numbers, nulls allowed
@@ -97,14 +109,21 @@ class SDVHMA(Synthesizer):
                 self.sampled = self._sample_schema(self.sampled_seed)
             except Exception as error:
                 if type(error).__module__.startswith(("sdv", "rdt", "copulas")):
-                    raise InputError(f"tables: SDV HMA cannot fit these tables: "
-                                     f"{sdv_error_summary(error, [c for f in tables.values() for c in f])}") from None
+                    raise InputError(
+                        f"tables: SDV HMA cannot fit these tables: "
+                        f"{sdv_error_summary(error, [c for f in tables.values() for c in f])}"
+                    ) from None
                 raise
-        self.columns = {t: list(f.columns.drop([PK], errors="ignore").drop(
-            [c for c in f.columns if c.startswith("__fk__")])) for t, f in tables.items()}
-        return {"hma_training_rows": {t: len(f) for t, f in tables.items()},
-                "hma_fit_seconds": round(fitted - started, 3),
-                "hma_sample_seconds": round(time.perf_counter() - fitted, 3), "scale": self.scale}
+        self.columns = {
+            t: list(f.columns.drop([PK], errors="ignore").drop([c for c in f.columns if c.startswith("__fk__")]))
+            for t, f in tables.items()
+        }
+        return {
+            "hma_training_rows": {t: len(f) for t, f in tables.items()},
+            "hma_fit_seconds": round(fitted - started, 3),
+            "hma_sample_seconds": round(time.perf_counter() - fitted, 3),
+            "scale": self.scale,
+        }
 
     def _sample_schema(self, seed: int, scale: float | None = None) -> dict:
         """The whole schema sampled under ``seed`` by a copy of the fitted model: sampling advances
@@ -144,8 +163,9 @@ class SDVHMA(Synthesizer):
             schema = draws[0]
         while any(len(schema[table]) < rows for table, rows in need.items()):
             k = len(draws)
-            draw = self._sample_schema(int(np.random.SeedSequence([seed, k]).generate_state(1)[0]),
-                                       self.scale * 2 ** (k - 1))
+            draw = self._sample_schema(
+                int(np.random.SeedSequence([seed, k]).generate_state(1)[0]), self.scale * 2 ** (k - 1)
+            )
             for parent in {plan.parent for plan in self.relations.values()}:
                 # keys stay unique across draws, and each child keeps pointing at its own parent
                 offset = int(schema[parent][PK].max()) + 1 if len(schema[parent]) else 0
@@ -179,7 +199,7 @@ class SDVHMA(Synthesizer):
         # first ``rows`` of its draws (HMA's count is the release's scale of the first root's rows)
         frame = self._with_counts(table, self._schema(seed, {table: rows})).iloc[:rows]
         for start in range(0, rows, batch_rows):
-            yield frame.iloc[start:start + batch_rows].reset_index(drop=True)
+            yield frame.iloc[start : start + batch_rows].reset_index(drop=True)
 
     def sample_children(self, table: str, context, groups, seed: int):
         """HMA's children of each requested parent row (``groups``: parent positions in the parent's

@@ -3,12 +3,14 @@ synth-ops' exact speed-ups: ``fastfit`` while fitting, ``fastpath`` while sampli
 
 The only module that builds, fits or samples an SDV single-table synthesizer.
 """
+
 from __future__ import annotations
 
 import logging
 import warnings
 import zlib
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from synth_ops.errors import InputError, SpecError, one_line
 from synth_ops.runtime.quiet import quiet_libraries
@@ -24,8 +26,7 @@ SDV_CLASSES = {
 }
 # Hyper-parameters SDV passes to ctgan unchecked, where a bad value fails deep in training (or never).
 _POSITIVE = {"epochs", "batch_size", "pac", "embedding_dim", "discriminator_steps"}
-_NON_NEGATIVE = {"generator_lr", "generator_decay", "discriminator_lr", "discriminator_decay", "l2scale",
-                 "loss_factor"}
+_NON_NEGATIVE = {"generator_lr", "generator_decay", "discriminator_lr", "discriminator_decay", "l2scale", "loss_factor"}
 
 
 def sdv_class(kind: str):
@@ -78,8 +79,9 @@ def _type_problems(name: str, value: Any, default: Any) -> list[str]:
             return [f"{field}: expected at least 0, got {value}"]
         return []
     if isinstance(default, tuple):
-        if not isinstance(value, (list, tuple)) or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0
-                                                           for v in value):
+        if not isinstance(value, (list, tuple)) or not all(
+            isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value
+        ):
             return [f"{field}: expected a list of positive integers"]
     return []
 
@@ -110,15 +112,20 @@ class SDVSingleTable(Synthesizer):
 
         signature = inspect.signature(sdv_class(self.kind).__init__)
         known = {name: p.default for name, p in signature.parameters.items() if name not in ("self", "metadata")}
-        problems = [f"synthesizer.params.{name}: unknown parameter of {self.kind} (known: {', '.join(sorted(known))})"
-                    for name in self.params if name not in known]
+        problems = [
+            f"synthesizer.params.{name}: unknown parameter of {self.kind} (known: {', '.join(sorted(known))})"
+            for name in self.params
+            if name not in known
+        ]
         for name, value in self.params.items():
             if name in known and known[name] is not inspect.Parameter.empty and known[name] is not None:
                 problems += _type_problems(name, value, known[name])
         if self.kind in ("ctgan", "copulagan") and not problems:
             batch, pac = self.params.get("batch_size", known["batch_size"]), self.params.get("pac", known["pac"])
             if batch % 2 or batch % pac:
-                problems.append(f"synthesizer.params.batch_size: must be even and a multiple of pac ({pac}), got {batch}")
+                problems.append(
+                    f"synthesizer.params.batch_size: must be even and a multiple of pac ({pac}), got {batch}"
+                )
         if problems:
             raise SpecError("; ".join(problems))
         for table, columns_metadata in metadata.items():
@@ -128,7 +135,7 @@ class SDVSingleTable(Synthesizer):
     def _fit(self, data: dict[str, Any], metadata: dict[str, dict]) -> dict[str, Any]:
         from synth_ops.synthesizers.sdv.fastfit import fast_fit
 
-        (table, train), = data.items()
+        ((table, train),) = data.items()
         columns_metadata = {**metadata[table], "columns": {c: dict(m) for c, m in metadata[table]["columns"].items()}}
         fast = self.options.get("fast_sampling", True)
         fit_rows = self.options.get("fit_rows")
@@ -151,13 +158,13 @@ class SDVSingleTable(Synthesizer):
                     self.model.fit({table: train})
             except Exception as error:
                 if type(error).__module__.startswith(("sdv", "rdt", "copulas", "ctgan")):
-                    raise InputError(f"tables.{table}: SDV cannot fit this table: "
-                                     f"{sdv_error_summary(error, train.columns)}") from None
+                    raise InputError(
+                        f"tables.{table}: SDV cannot fit this table: {sdv_error_summary(error, train.columns)}"
+                    ) from None
                 raise
         if self.kind == "gaussian_copula":
             self.cuts = quantile_cuts(self.model, train, self.supports)
-        return {"fit_rows": fit_rows, "marginals": marginals, "fast_sampling": fast,
-                "native_datetimes": self.datetimes}
+        return {"fit_rows": fit_rows, "marginals": marginals, "fast_sampling": fast, "native_datetimes": self.datetimes}
 
     def sampler_parts(self, table: str, child: bool):
         from synth_ops.sampler.export_parts import Unsupported

@@ -11,9 +11,11 @@ The fitted state is the portable sampler's own arrays and JSON (``export.py``); 
 sampler's tree engine (``synth_ops/sampler/trees.py``), so an exported sampler gives exactly the
 rows this backend gives for the same seed, and the model holds no scikit-learn object.
 """
+
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from synth_ops.synthesizers.base import Capabilities, Synthesizer
 
@@ -38,7 +40,7 @@ class TreesSynthesizer(Synthesizer):
         from synth_ops.synthesizers.trees.model import decoders, fit_rows_sample, fit_table, fit_threads
         from synth_ops.synthesizers.trees.order import visit_order
 
-        (table, frame), = data.items()
+        ((table, frame),) = data.items()
         learned = list(frame.columns)
         knobs = read_knobs(self.params, learned)
         columns_metadata = metadata[table].get("columns", {})
@@ -47,8 +49,10 @@ class TreesSynthesizer(Synthesizer):
         fitted = frame if rows is None else frame.iloc[rows]
         knobs = knobs.resolved(len(fitted))
         # how many training rows share a value is counted on all of them (rare_min)
-        encoded = {c: encode(c, fitted[c], columns_metadata.get(c, {}), knobs.rare_min, knobs.tail_quantile,
-                             counted=frame[c]) for c in learned}
+        encoded = {
+            c: encode(c, fitted[c], columns_metadata.get(c, {}), knobs.rare_min, knobs.tail_quantile, counted=frame[c])
+            for c in learned
+        }
         order = visit_order(encoded, knobs.order)
         trees, arrays, info = fit_table(table, [encoded[c] for c in order], knobs, self.seed, fit_threads())
         # the fitted state, in one place: what the sampler's tree engine reads
@@ -73,11 +77,19 @@ class TreesSynthesizer(Synthesizer):
 
         specs = self.models[table]["columns"]
         for batch in self._engine(table).batches(rows, seed, batch_rows):
-            yield pd.DataFrame({spec["name"]: decoders.decode(spec, batch, None) for spec in specs},
-                               index=range(batch.rows))
+            yield pd.DataFrame(
+                {spec["name"]: decoders.decode(spec, batch, None) for spec in specs}, index=range(batch.rows)
+            )
 
-    def export_sampler(self, target, table: str | None = None, profile: dict | None = None,
-                       source: dict | None = None, prefix: str = "", learned: list[str] | None = None) -> str:
+    def export_sampler(
+        self,
+        target,
+        table: str | None = None,
+        profile: dict | None = None,
+        source: dict | None = None,
+        prefix: str = "",
+        learned: list[str] | None = None,
+    ) -> str:
         """Write ``table``'s portable sampler (numpy and pyarrow only) into ``target``, a directory
         or a Store (keys under ``prefix``); returns its manifest's sha256. ``profile``: the table's
         profile.json, so the sampler writes whole rows (generated columns too). ``learned``: the

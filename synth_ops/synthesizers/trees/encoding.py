@@ -19,6 +19,7 @@ feature its later columns split on, and the decoder that turns donors back into 
   category reaches ``rare_min``, the threshold is its largest count (at least 2): the column keeps
   the categories the most rows share and never draws one row's own.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -34,19 +35,19 @@ _RESOLUTIONS_NS = (86_400_000_000_000, 3_600_000_000_000, 60_000_000_000, 1_000_
 @dataclasses.dataclass
 class Encoded:
     name: str
-    kind: str                       # "number", "datetime" or "category"
-    values: Any                     # float64 donors: numbers (NaN: null) or category codes
-    decoder: dict                   # the output decoder, without its "from"
-    offset: float = 0.0             # feature = float32((value - offset) * scale)
+    kind: str  # "number", "datetime" or "category"
+    values: Any  # float64 donors: numbers (NaN: null) or category codes
+    decoder: dict  # the output decoder, without its "from"
+    offset: float = 0.0  # feature = float32((value - offset) * scale)
     scale: float = 1.0
-    categories: int | None = None   # a category's codes below this are values; the others decode as null
-    kept: Any = None                # bool per row: may enter a donor pool (not a rare category)
-    decimals: int | None = None     # smoothed numbers are rounded to these decimals ...
-    step: float | None = None       # ... or to multiples of this (datetimes)
-    discrete: bool = False          # a number of few values: never smoothed
-    distinct: int = 0               # distinct values, null counted (the visit order's key)
-    common: Any = None              # bool per row (numbers): its value is shared by rare_min training rows
-    rare_min: int | None = None     # a category's own threshold: below rare_min where no category reaches it
+    categories: int | None = None  # a category's codes below this are values; the others decode as null
+    kept: Any = None  # bool per row: may enter a donor pool (not a rare category)
+    decimals: int | None = None  # smoothed numbers are rounded to these decimals ...
+    step: float | None = None  # ... or to multiples of this (datetimes)
+    discrete: bool = False  # a number of few values: never smoothed
+    distinct: int = 0  # distinct values, null counted (the visit order's key)
+    common: Any = None  # bool per row (numbers): its value is shared by rare_min training rows
+    rare_min: int | None = None  # a category's own threshold: below rare_min where no category reaches it
 
     @property
     def smoothable(self) -> bool:
@@ -103,13 +104,38 @@ def _number(name: str, codec, raw, tail_quantile: float, common) -> Encoded:
     offset = float(np.nanmin(values)) if len(present) else 0.0
     if codec.sdtype in _DATETIMES:
         step = next((float(s) for s in _RESOLUTIONS_NS if not np.any(np.fmod(present, s))), 1.0)
-        decoder = {"name": name, "kind": "datetime", "nulls": None, "ops": [], "format": codec.print_format,
-                   "tz": codec.tz}
-        return Encoded(name, "datetime", values, decoder, offset=offset, scale=1e-9, step=step,
-                       discrete=discrete, distinct=distinct, common=common)
+        decoder = {
+            "name": name,
+            "kind": "datetime",
+            "nulls": None,
+            "ops": [],
+            "format": codec.print_format,
+            "tz": codec.tz,
+        }
+        return Encoded(
+            name,
+            "datetime",
+            values,
+            decoder,
+            offset=offset,
+            scale=1e-9,
+            step=step,
+            discrete=discrete,
+            distinct=distinct,
+            common=common,
+        )
     decoder = {"name": name, "kind": "number", "nulls": None, "ops": []}
-    return Encoded(name, "number", values, decoder, offset=offset, decimals=codec.decimals, discrete=discrete,
-                   distinct=distinct, common=common)
+    return Encoded(
+        name,
+        "number",
+        values,
+        decoder,
+        offset=offset,
+        decimals=codec.decimals,
+        discrete=discrete,
+        distinct=distinct,
+        common=common,
+    )
 
 
 def _category(name: str, raw, counts, rare_min: int) -> Encoded:
@@ -127,14 +153,29 @@ def _category(name: str, raw, counts, rare_min: int) -> Encoded:
     threshold = min(rare_min, max(2, int(sizes.max()))) if len(sizes) else rare_min
     common = [names[i] for i in ranked if sizes[i] >= threshold]
     rare = len(common) < len(counts)
-    found = pd.Index(common, dtype=object).get_indexer(series.where(~missing, None)) if common \
-        else np.full(len(series), -1)
+    found = (
+        pd.Index(common, dtype=object).get_indexer(series.where(~missing, None)) if common else np.full(len(series), -1)
+    )
     codes = found.astype("float64")
     size = len(common)
-    codes[(found < 0) & ~missing] = size                    # the rare categories: one code
-    codes[missing] = size + int(rare)                       # null: its own code
+    codes[(found < 0) & ~missing] = size  # the rare categories: one code
+    codes[missing] = size + int(rare)  # null: its own code
     values = [_plain(v) for v in common]
-    decoder = {"name": name, "kind": "label", "nulls": None, "ops": [], "first_code": 0,
-               "values": values or [None]}  # every category rare (or none at all): only nulls
-    return Encoded(name, "category", codes, decoder, categories=size, kept=(found >= 0) | missing,
-                   distinct=series[~missing].nunique() + int(missing.any()), rare_min=threshold)
+    decoder = {
+        "name": name,
+        "kind": "label",
+        "nulls": None,
+        "ops": [],
+        "first_code": 0,
+        "values": values or [None],
+    }  # every category rare (or none at all): only nulls
+    return Encoded(
+        name,
+        "category",
+        codes,
+        decoder,
+        categories=size,
+        kept=(found >= 0) | missing,
+        distinct=series[~missing].nunique() + int(missing.any()),
+        rare_min=threshold,
+    )

@@ -37,6 +37,7 @@ tail_quantile  numbers are clipped to their ``q`` and ``1 - q`` quantiles, taken
 order          the visit order: a permutation of the learned columns (default: ``order.py``).
 max_depth      a cap on each tree's depth (default: none; min_leaf bounds the trees already).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -62,14 +63,15 @@ class Knobs:
     max_depth: int | None = None
     exact_leaf: int | None = None  # set by resolved(): the leaves of columns drawn as they are
 
-    def resolved(self, rows: int) -> "Knobs":
+    def resolved(self, rows: int) -> Knobs:
         """These knobs with ``min_leaf: auto`` made numbers for a fit on ``rows`` rows: ``min_leaf``
         for the columns smoothing moves, ``exact_leaf`` for the ones drawn as they are."""
         if self.min_leaf != "auto":
             return dataclasses.replace(self, exact_leaf=self.min_leaf)
         leaf = min(AUTO_LEAF_MOST, max(AUTO_LEAF_LEAST, round(AUTO_LEAF_SHARE * rows)))
-        return dataclasses.replace(self, min_leaf=leaf if self.smoothing == "density" else AUTO_LEAF_MOST,
-                                   exact_leaf=AUTO_LEAF_MOST)
+        return dataclasses.replace(
+            self, min_leaf=leaf if self.smoothing == "density" else AUTO_LEAF_MOST, exact_leaf=AUTO_LEAF_MOST
+        )
 
     def leaf(self, smoothed: bool) -> int:
         """The least rows of a leaf of a column's tree (resolved knobs): ``smoothed``, its donors are
@@ -99,10 +101,15 @@ def _order(value: Any, learned: list[str] | None) -> list[str]:
     missing = [c for c in learned if c not in value]
     repeated = sorted({c for c in value if list(value).count(c) > 1})
     if unknown or missing or repeated:
-        parts = [f"{label} {names}" for label, names in
-                 (("not learned:", unknown), ("missing:", missing), ("repeated:", repeated)) if names]
-        return [f"synthesizer.params.order: expected a permutation of the {len(learned)} learned columns; "
-                + ", ".join(parts)]
+        parts = [
+            f"{label} {names}"
+            for label, names in (("not learned:", unknown), ("missing:", missing), ("repeated:", repeated))
+            if names
+        ]
+        return [
+            f"synthesizer.params.order: expected a permutation of the {len(learned)} learned columns; "
+            + ", ".join(parts)
+        ]
     return []
 
 
@@ -110,18 +117,24 @@ def read_knobs(params: dict[str, Any], learned: list[str] | None = None) -> Knob
     """The knobs of ``params``, or one SpecError listing every problem. ``learned``: the table's
     learned columns, which ``order`` must be a permutation of (None: not checked here)."""
     known = {f.name for f in dataclasses.fields(Knobs)} - {"exact_leaf"}
-    problems = [f"synthesizer.params.{name}: unknown parameter of trees (known: {', '.join(sorted(known))})"
-                for name in params if name not in known]
+    problems = [
+        f"synthesizer.params.{name}: unknown parameter of trees (known: {', '.join(sorted(known))})"
+        for name in params
+        if name not in known
+    ]
     if "min_leaf" in params and params["min_leaf"] != "auto":
-        problems += [p.replace("expected an integer", "expected 'auto' or an integer")
-                     for p in _integer("min_leaf", params["min_leaf"], 1)]
+        problems += [
+            p.replace("expected an integer", "expected 'auto' or an integer")
+            for p in _integer("min_leaf", params["min_leaf"], 1)
+        ]
     if "rare_min" in params:
         problems += _integer("rare_min", params["rare_min"], 1)
     if "max_depth" in params and params["max_depth"] is not None:
         problems += _integer("max_depth", params["max_depth"], 1)
     if "smoothing" in params and params["smoothing"] not in SMOOTHINGS:
-        problems.append(f"synthesizer.params.smoothing: expected one of {', '.join(SMOOTHINGS)}, "
-                        f"got {params['smoothing']!r}")
+        problems.append(
+            f"synthesizer.params.smoothing: expected one of {', '.join(SMOOTHINGS)}, got {params['smoothing']!r}"
+        )
     if "tail_quantile" in params:
         value = params["tail_quantile"]
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 0.5:

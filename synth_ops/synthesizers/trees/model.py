@@ -19,6 +19,7 @@ at least ``min_leaf`` rows, so its pool has at least that many donors (fewer onl
 categories left it; a leaf they emptied draws from its nearest ancestor's). Smoothing bandwidths
 are R's bw.nrd0 of each leaf's donors.
 """
+
 from __future__ import annotations
 
 import zlib
@@ -31,8 +32,9 @@ FIT_THREADS = 2  # trees fitted side by side, at most (and at most the cores thi
 def _tree_seed(seed: int, table: str, column: str) -> int:
     import numpy as np
 
-    return int(np.random.SeedSequence([seed, zlib.crc32(table.encode()), zlib.crc32(column.encode()), 2])
-               .generate_state(1)[0])
+    return int(
+        np.random.SeedSequence([seed, zlib.crc32(table.encode()), zlib.crc32(column.encode()), 2]).generate_state(1)[0]
+    )
 
 
 def fit_rows_sample(rows: int, fit_rows: int | None, seed: int, table: str):
@@ -108,7 +110,7 @@ def _profiles(codes, predictors):
         sums = np.bincount(codes[present], weights=x[present], minlength=size)
         means = np.where(counts > 0, sums / np.maximum(counts, 1), x[present].mean())
         profile = (means[codes] - x[present].mean()) / spread  # a category's rows, in x's own units
-        share = float((profile[present] ** 2).mean())          # between-category share of x's variance
+        share = float((profile[present] ** 2).mean())  # between-category share of x's variance
         n = int(present.sum())
         shares.append(1 - (1 - share) * (n - 1) / (n - groups))
         profiles.append(profile)
@@ -131,14 +133,22 @@ def fit_tree(encoded, predictors, knobs, seed: int):
 
     y, classify = target
     model = (DecisionTreeClassifier if classify else DecisionTreeRegressor)(
-        min_samples_leaf=min_leaf, max_depth=knobs.max_depth, random_state=seed)
+        min_samples_leaf=min_leaf, max_depth=knobs.max_depth, random_state=seed
+    )
     model.fit(predictors, y)
     tree = model.tree_
     inner = tree.children_left >= 0
     leaf = np.full(tree.node_count, -1, dtype=np.int64)
     leaf[~inner] = np.arange(int((~inner).sum()))
-    nodes = np.column_stack([np.where(inner, tree.feature, -1), tree.children_left, tree.children_right, leaf,
-                             tree.missing_go_to_left.astype(np.int64)]).astype(np.int32)
+    nodes = np.column_stack(
+        [
+            np.where(inner, tree.feature, -1),
+            tree.children_left,
+            tree.children_right,
+            leaf,
+            tree.missing_go_to_left.astype(np.int64),
+        ]
+    ).astype(np.int32)
     # the rows' leaves: scikit-learn's apply compares the same float32 features with the same
     # thresholds and sends a missing one the same way as the sampler's walker (a test holds them equal)
     return nodes, np.where(inner, tree.threshold, 0.0).astype(np.float64), leaf[model.apply(predictors)]
@@ -239,10 +249,19 @@ def _fit_column(j: int, column, predictors, knobs, seed: int, table: str):
     leaves = int(nodes[:, 3].max()) + 1
     pool, spans, common = donor_pools(column, leaf, nodes)
     stem = f"tree-{j:03d}"
-    spec = {"name": column.name, "nodes": f"{stem}-nodes.npy", "thresholds": f"{stem}-thresholds.npy",
-            "pool": f"{stem}-pool.npy", "spans": f"{stem}-spans.npy", "smooth": None, "common": None,
-            "decimals": column.decimals, "step": column.step,
-            "feature": [column.offset, column.scale], "categories": column.categories}
+    spec = {
+        "name": column.name,
+        "nodes": f"{stem}-nodes.npy",
+        "thresholds": f"{stem}-thresholds.npy",
+        "pool": f"{stem}-pool.npy",
+        "spans": f"{stem}-spans.npy",
+        "smooth": None,
+        "common": None,
+        "decimals": column.decimals,
+        "step": column.step,
+        "feature": [column.offset, column.scale],
+        "categories": column.categories,
+    }
     arrays = {spec["nodes"]: nodes, spec["thresholds"]: thresholds, spec["pool"]: pool, spec["spans"]: spans}
     if knobs.smoothing == "density" and column.smoothable:
         spec["smooth"] = f"{stem}-smooth.npy"

@@ -10,6 +10,7 @@ tail number, a flight number) out of the early predictors, where their frequency
 would say little. ``synthesizer.params.order`` replaces it with any permutation of the learned
 columns (synthpop's ``visit.sequence``).
 """
+
 from __future__ import annotations
 
 
