@@ -186,6 +186,29 @@ def test_the_membership_statistics_match_their_definitions():
     assert clopper_pearson(0, 40)[0] == 0.0 and clopper_pearson(40, 40)[1] == 1.0
 
 
+def test_members_singled_out_at_a_low_false_positive_rate_fail_even_under_the_auc_limit():
+    """Carlini et al.'s point, as on weather in bench/privacy.py: an attacker sure of a fifth of the
+    members (they score above every non-member) and guessing on the rest keeps the AUC near 0.6, yet
+    the gate fails on the true positive rate at 1% FPR; without tpr_max it passes on the AUC alone."""
+    from synth_ops.gates.membership import FPR_LEVELS, _judge
+    from synth_ops.spec import MEMBERSHIP_TPR_MAX
+
+    rng = np.random.default_rng(5)
+    m = 2000
+    outside = rng.normal(0, 1, m)
+    inside = rng.normal(0, 1, m)
+    inside[: m // 5] = 10 + rng.random(m // 5)  # a fifth of the members singled out
+    judged = {}
+    for tpr_max in (MEMBERSHIP_TPR_MAX, None):
+        result, _ = _judge("distance", inside, outside, MEMBERSHIP_AUC_MAX, list(FPR_LEVELS), 0.95, 0.0, m, tpr_max)
+        judged[tpr_max] = result
+    strict, loose = judged[MEMBERSHIP_TPR_MAX], judged[None]
+    assert strict.bound < MEMBERSHIP_AUC_MAX and strict.value < 0.65  # the AUC alone would pass
+    assert strict.measures["tpr_low"] > MEMBERSHIP_TPR_MAX and not strict.passed
+    assert "FAILED on TPR at 1% FPR" in strict.detail
+    assert loose.passed and loose.value == strict.value
+
+
 @pytest.mark.parametrize("hits, before", [((60, 40), 0.166693), ((69, 66), -0.002329), ((10, 10), -0.10035)])
 def test_the_attribute_inference_bound_keeps_its_values_on_scipys_wilson_limits(hits, before):
     """Newcombe's bound of 69 training and 69 holdout candidates, against the hand-written Wilson limits

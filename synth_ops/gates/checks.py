@@ -49,12 +49,16 @@ def discriminator_rule(gates) -> str:
 
 
 def membership_rule(gates) -> str:
-    limit = gates.membership_inference.auc_max if gates.membership_inference else None
-    return (
+    settings = gates.membership_inference
+    limit = settings.auc_max if settings else None
+    rule = (
         "measured and reported (not gated: gates.membership_inference.auc_max is null)"
         if limit is None
         else f"<= {limit}"
     )
+    if settings is not None and settings.tpr_max is not None:
+        rule += f", and its TPR at 1% FPR <= {settings.tpr_max} (at its lower 95% bound)"
+    return rule
 
 
 def attribute_inference_rule(spec, table: str | None) -> str:

@@ -113,7 +113,9 @@ def membership_gate(gate_input) -> list[GateResult]:
     confidence = 1 - 0.05 / max(1, len(levels) * len(scores))  # Bonferroni over every (attack, level)
     results, epsilons = [], {}
     for attack, (inside, outside) in scores.items():
-        result, epsilons[attack] = _judge(attack, inside, outside, threshold, levels, confidence, delta, len(synthetic))
+        result, epsilons[attack] = _judge(
+            attack, inside, outside, threshold, levels, confidence, delta, len(synthetic), settings.tpr_max
+        )
         results.append(result)
     results.append(_empirical_epsilon(epsilons, levels, confidence, delta, dp, charged, m))
     return results
@@ -189,7 +191,7 @@ def epsilon_lower_bound(
     return max(bounds)
 
 
-def _judge(attack, inside, outside, threshold, levels, confidence, delta, synthetic_rows):
+def _judge(attack, inside, outside, threshold, levels, confidence, delta, synthetic_rows, tpr_max=None):
     import numpy as np
     from scipy.stats import norm
     from sklearn.metrics import roc_auc_score
@@ -212,11 +214,14 @@ def _judge(attack, inside, outside, threshold, levels, confidence, delta, synthe
     else:
         tpr = tpr_low = tpr_high = None
         at_1pct = f"TPR at 1% FPR not measured ({n} holdout candidates, fewer than 100)"
-    passed = threshold is None or lower <= threshold
+    # a few members singled out with confidence fail the gate even when the AUC stays low
+    sure = tpr_max is not None and tpr_low is not None and tpr_low > tpr_max
+    passed = (threshold is None or lower <= threshold) and not sure
     detail = (
         f"ROC AUC {auc:.3f} telling {m} training from {n} holdout rows by {ATTACKS[attack]} "
         f"({synthetic_rows} synthetic rows), lower 95% bound {lower:.3f}; {at_1pct}; 0.5 is chance"
         + ("; reported, not gated" if threshold is None else "")
+        + (f"; FAILED on TPR at 1% FPR: its lower bound {tpr_low:.3f} > {tpr_max:g}" if sure else "")
     )
     measures = {
         "tpr_at_1pct_fpr": _rounded(tpr),
