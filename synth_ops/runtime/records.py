@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any, TypeVar
+from typing import Any, Required, TypedDict, TypeVar
 
 T = TypeVar("T", bound="Record")
 
@@ -86,7 +86,21 @@ class GateResult(Record):
     measures: dict[str, Any] = dataclasses.field(default_factory=dict)  # the numbers behind the value
 
 
-def headline(results: list[dict[str, Any]]) -> dict[str, float | None]:
+class GateResultDoc(TypedDict, total=False):
+    """A ``GateResult`` as it travels in ``gates.json``, a GateRecord, XCom and Dagster metadata."""
+
+    gate: Required[str]
+    name: Required[str]
+    value: Required[float | None]
+    threshold: Required[float | None]
+    passed: Required[bool]
+    detail: str
+    baseline: float | None
+    bound: float | None
+    measures: dict[str, Any]
+
+
+def headline(results: list[GateResultDoc]) -> dict[str, float | None]:
     """The gate values the asset catalogs show beside a published table: every measured gate but the
     expectations (counted elsewhere), with its baseline where it has one. None: not measured."""
     out: dict[str, float | None] = {}
@@ -110,7 +124,7 @@ class GateRecord(Record):
     table: str
     run_id: str
     passed: bool
-    results: list[dict[str, Any]]
+    results: list[GateResultDoc]
     gates_key: str
     report_key: str = ""
 

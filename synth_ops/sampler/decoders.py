@@ -11,10 +11,24 @@ the value changes, for discrete and categorical marginals, exact). Each output c
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Required, TypedDict
 
 from synth_ops.errors import ModelIntegrityError
 from synth_ops.sampler import kernels
+
+
+class DecoderSpec(TypedDict, total=False):
+    """One output column's decoder in ``sampler.json`` (``columns``): the fields every decoder has,
+    then those its ``kind`` reads (each decoding function's docstring says which)."""
+
+    name: Required[str]  # the output column
+    kind: Required[str]  # number, datetime, category, boolean, code, count, ...
+    input: int  # the copula column it reads
+    ops: list  # numbers: clip, round, scale, snap, ... in order (see ``apply_ops``)
+    nulls: dict[str, Any]  # where nulls come from (an indicator column, a rate)
+    format: str  # datetimes printed as text: the source's format
+    values: str  # categories and codes: the array of values
+    bounds: str  # categories: the array of interval bounds
 
 
 def lookup(z, table, grid_z: float, steps=None):
@@ -199,7 +213,7 @@ class NullDraws:
         return mask
 
 
-def null_mask(spec: dict | None, batch: Batch, source: int, rng):
+def null_mask(spec: DecoderSpec | None, batch: Batch, source: int, rng):
     """Which rows are null: ``{"rate": r}`` at random (RDT's NullTransformer; ``rng`` a NullDraws,
     or a numpy Generator for one batch alone), ``{"indicator": i}`` where copula column ``i`` is
     above 0.5 (RDT's ``from_column``), ``{"below": z}`` where the column's own score is below ``z``
@@ -307,7 +321,7 @@ def _objects(values: list):
     return out
 
 
-def decode(spec: dict[str, Any], batch: Batch, rng):
+def decode(spec: DecoderSpec, batch: Batch, rng):
     """One output column (a pandas Series) of ``batch``, as ``spec`` describes it."""
     import numpy as np
     import pandas as pd
