@@ -34,6 +34,64 @@ def venv_script(name: str) -> str:
     return shutil.which(name, path=str(Path(sys.executable).parent)) or name
 
 
+def migrate_airflow(env: dict, tmp_path_factory) -> None:
+    """``airflow db migrate`` for ``env``'s AIRFLOW_HOME (SQLite), done once per test session and
+    Airflow version: the first module migrates a template database, every other one copies it (the
+    same schema, no migration run again). The template sits beside the xdist workers' base temp
+    directories, so both workers share it; a file lock lets one of them build it."""
+    import fcntl
+    from importlib.metadata import version
+
+    shared = tmp_path_factory.getbasetemp().parent / f"airflow-{version('apache-airflow')}-template"
+    shared.mkdir(exist_ok=True)
+    template = shared / "airflow.db"
+    with open(shared / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not template.exists():
+            home = shared / "home"
+            migrated = subprocess.run(
+                [venv_script("airflow"), "db", "migrate"],
+                env={**env, "AIRFLOW_HOME": str(home)},
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+            assert migrated.returncode == 0, migrated.stderr[-2000:]
+            os.replace(home / "airflow.db", template)
+    home = Path(env["AIRFLOW_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(template, home / "airflow.db")
+
+
+# Slowest modules first (seconds summed per module, `pytest --durations=0` on a quiet 2-core machine,
+# 2026-12-07): with --dist loadfile each module runs whole on one worker, and handing out the longest
+# first keeps the two workers' finishing times close (longest-processing-time-first); it also puts the
+# two service-heavy modules, Airflow's and Celery's, on different workers from the start.
+SLOWEST_FIRST = [
+    "test_airflow.py",  # 198 s
+    "test_scaleout_celery.py",  # 151 s
+    "test_dp.py",  # 126 s
+    "test_scaleout_dagster.py",  # 111 s
+    "test_dagster.py",  # 72 s
+    "test_multitable.py",  # 72 s
+    "test_sampler.py",  # 60 s
+    "test_openlineage.py",  # 58 s
+    "test_synthesizers.py",  # 57 s
+    "test_cli.py",  # 55 s
+    "test_s3.py",  # 48 s
+    "test_interrupted_runs.py",  # 46 s
+    "test_gates.py",  # 39 s
+    "test_fastpath.py",  # 38 s
+    "test_deploy.py",  # 35 s
+    "test_generate.py",  # 30 s
+]
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(SLOWEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: a module's own order kept
+
+
 def copy_repo_layout(destination: Path) -> None:
     """examples/ and expectations/ as a user's checkout has them (without the 31 MB flights.csv)."""
     for part in ("examples", "expectations"):

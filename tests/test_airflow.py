@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO, copy_repo_layout, venv_script
+from tests.conftest import REPO, copy_repo_layout, migrate_airflow, venv_script
 
 DRIVER = str(REPO / "tests" / "airflow_driver.py")
 
@@ -32,10 +32,7 @@ def airflow_home(tmp_path_factory):
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
         "SYNTH_OPS_ROOT": str(root),
     }
-    migrated = subprocess.run(
-        [venv_script("airflow"), "db", "migrate"], env=env, capture_output=True, text=True, timeout=300
-    )
-    assert migrated.returncode == 0, migrated.stderr[-2000:]
+    migrate_airflow(env, tmp_path_factory)
     return {"env": env, "root": root}
 
 

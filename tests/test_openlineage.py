@@ -19,7 +19,7 @@ import attrs
 import pytest
 import yaml
 
-from tests.conftest import PENGUINS_CSV, REPO, copy_repo_layout, venv_script
+from tests.conftest import PENGUINS_CSV, REPO, copy_repo_layout, migrate_airflow, venv_script
 
 GROUP = "synth_lineage"
 LINK = "synth-ops report"
@@ -92,10 +92,7 @@ def lineage_run(tmp_path_factory):
         # the forked emitter opens the workspace (hashes the source): give it room on a busy CI core
         "AIRFLOW__OPENLINEAGE__EXECUTION_TIMEOUT": "60",
     }
-    migrated = subprocess.run(
-        [venv_script("airflow"), "db", "migrate"], env=env, capture_output=True, text=True, timeout=300
-    )
-    assert migrated.returncode == 0, migrated.stderr[-2000:]
+    migrate_airflow(env, tmp_path_factory)
     spec = _spec(base, root, "penguins")
     _dag(base / "dags", "synth_lineage", spec, root)
     out = _run(env, "synth_lineage")
