@@ -56,7 +56,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 
 test: $(STAMP) chromium services deploy-check docs lint
-	$(PY) -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(PY) -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile --durations=25 $(PYTEST_ARGS)
 
 # Starts dagster dev and the Airflow 3 UI on loopback, runs penguins in both, saves screenshots
 # to ui-smoke/ for a reviewer (not part of the test suite).

@@ -87,9 +87,19 @@ SLOWEST_FIRST = [
 ]
 
 
+SLOW = set(SLOWEST_FIRST)  # every module above 30 s
+# PostgreSQL, Redis, RabbitMQ (Celery, dagster-postgres) or an orchestrator's servers
+SERVICES = {"test_scaleout_celery.py", "test_scaleout_dagster.py", "test_airflow.py", "test_openlineage.py"}
+
+
 def pytest_collection_modifyitems(config, items):
     rank = {name: i for i, name in enumerate(SLOWEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: a module's own order kept
+    for item in items:  # the tiers a developer can pick with -m; CI runs them all
+        if item.path.name in SLOW:
+            item.add_marker(pytest.mark.slow)
+        if item.path.name in SERVICES:
+            item.add_marker(pytest.mark.services)
 
 
 def copy_repo_layout(destination: Path) -> None:
