@@ -323,6 +323,40 @@ def test_hma_makes_up_a_larger_planned_count_with_further_draws_not_repeats():
     pd.testing.assert_frame_equal(again, shops)
 
 
+def test_hma_makes_up_a_parents_larger_planned_count_with_spare_children_not_repeats():
+    """The plan can ask a parent row for more children than HMA drew for it (counts rescaled to the
+    real share), and for more rows without a parent than HMA drew: the rest are children HMA drew in
+    further seeded draws, never a row taken again, the same in another process; the counts HMA
+    met keep its own rows."""
+    import cloudpickle
+
+    model, relation = _tiny_hma(seed=3)
+    fitted = cloudpickle.dumps(model)
+    shops = model.sample("shops", len(model.sampled["shops"]), model.sampled_seed, batch_rows=1000)
+    shops = pd.concat(shops, ignore_index=True)
+    own = shops[relation.count_column].to_numpy()
+    counts = own + np.arange(len(own)) % 3  # two of three shops get one or two children more than HMA's
+    groups = np.repeat(np.arange(len(own)), counts)
+    learned = shops[["size", "region"]]
+    sales = model.sample_children("sales", learned.iloc[groups], groups, seed=11)
+    assert len(sales) == counts.sum()
+    # cycling a shop's children repeats them: no more repeats than HMA makes in one draw
+    assert sales["amount"].duplicated().mean() <= model.sampled["sales"]["amount"].duplicated().mean()
+    first = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    kept = np.concatenate([np.arange(f, f + o) for f, o in zip(first, own)])
+    hmas = model.sample_children(
+        "sales", learned.iloc[np.repeat(np.arange(len(own)), own)], np.repeat(np.arange(len(own)), own), seed=11
+    )
+    np.testing.assert_array_equal(sales["amount"].to_numpy()[kept], hmas["amount"].to_numpy())
+    orphans = 3 * len(model.sampled["sales"])
+    alone = model.sample_children("sales", None, -1 - np.arange(orphans), seed=12)
+    assert len(alone) == orphans and not alone["amount"].duplicated().any()
+
+    copy = cloudpickle.loads(fitted)  # in another process: the spare draws depend on the seed alone
+    pd.testing.assert_frame_equal(copy.sample_children("sales", learned.iloc[groups], groups, seed=11), sales)
+    pd.testing.assert_frame_equal(copy.sample_children("sales", None, -1 - np.arange(orphans), seed=12), alone)
+
+
 def test_hma_refuses_composite_keys_and_deep_schemas(tmp_path, nyc_slice):
     from synth_ops.errors import SpecError
     from synth_ops.spec import load_spec
