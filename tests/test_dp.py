@@ -220,20 +220,20 @@ def test_a_killed_fit_keeps_its_reservation_and_its_rerun_takes_it_over(tmp_path
     import signal
     import subprocess
     import sys
-    import time
+
+    from synth_ops.runtime import failpoints
 
     spec = write_spec(tmp_path, _doc(tmp_path, **LEAN))
     assert run_cli("profile", str(spec)).returncode == 0
-    fitting = subprocess.Popen(
-        [sys.executable, "-m", "synth_ops.cli", "fit", str(spec)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    # the fit SIGKILLs itself inside its charged block, its charge reserved (runtime/failpoints.py)
+    fitting = subprocess.run(
+        [sys.executable, "-m", "synth_ops.cli", "fit", str(spec)],
+        env={**os.environ, failpoints.VARIABLE: "fit.before_model"},
+        capture_output=True,
+        timeout=300,
     )
-    ledger = tmp_path / "warehouse" / "_privacy" / "penguins_dp.penguins.json"
-    deadline = time.monotonic() + 120
-    while not ledger.exists() and time.monotonic() < deadline and fitting.poll() is None:
-        time.sleep(0.05)
-    assert ledger.exists() and fitting.poll() is None, "the fit never reserved, or ended first"
-    os.kill(fitting.pid, signal.SIGKILL)
-    fitting.wait()
+    assert fitting.returncode == -signal.SIGKILL
+    assert (tmp_path / "warehouse" / "_privacy" / "penguins_dp.penguins.json").exists()
     (entry,) = _ledger(tmp_path)["entries"]
     assert entry["status"] == "reserved"
     budget = json.loads(run_cli("budget", str(spec), "--json").stdout)[0]

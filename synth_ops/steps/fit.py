@@ -11,7 +11,7 @@ import time
 
 from synth_ops.io.fingerprints import sha256_json
 from synth_ops.profiling.holdout import load_training_rows, split_holdout
-from synth_ops.runtime import models
+from synth_ops.runtime import failpoints, models
 from synth_ops.runtime.records import ModelRecord
 from synth_ops.runtime.workspace import Workspace
 from synth_ops.spec.columns import learned_columns
@@ -73,6 +73,7 @@ def fit(ws: Workspace, unit: str, progress=None, force: bool = False) -> ModelRe
         if progress:
             progress("fitting", 0)
         with charged_fit(ws.spec, ws.run_id, planned) as privacy:
+            failpoints.reached("fit.before_model")
             info = synthesizer.fit(data, metadata, relations, context=_context(ws, splits[model.tables[0]]))
         if progress:
             progress("fitted", 1)

@@ -19,7 +19,7 @@ from synth_ops.io import schema as arrow_schema
 from synth_ops.io.fingerprints import sha256_file
 from synth_ops.io.row_groups import RowGroupWriter
 from synth_ops.io.staging import staging_path
-from synth_ops.runtime import models
+from synth_ops.runtime import failpoints, models
 from synth_ops.runtime.records import ShardRecord
 from synth_ops.runtime.shards import shard_key, shard_seed, verified_shards
 from synth_ops.runtime.workspace import Workspace
@@ -103,6 +103,7 @@ def generate_shard(
                 if batch_counts:
                     counts.append(batch_counts)
                 writer.write(batch)
+                failpoints.reached("generate.batch_written")
                 rows += batch.num_rows
                 if on_batch:
                     on_batch(batch.num_rows)
