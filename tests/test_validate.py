@@ -117,3 +117,21 @@ def test_expectations_validate_the_release_in_batches_across_shards(tmp_path):
     assert [len(b) for b in release_batches(paths, 100)] == [100] * 7 + [50]
     rows = pd.concat(b.to_pandas() for b in release_batches(paths, 300))
     assert rows.reset_index(drop=True).equals(pd.concat(pd.read_parquet(p) for p in paths).reset_index(drop=True))
+
+
+@pytest.mark.parametrize("asks", ["membership off", "everything on"])
+def test_the_checks_a_table_reports_under_are_the_registrys(tmp_path, asks):
+    """Dagster builds a table's asset checks from ``gate_names``; a run's results must land in exactly
+    those checks, whatever the spec switches on (utility, attribute inference) or off (membership)."""
+    from synth_ops.gates.checks import check_of, gate_names
+
+    doc = penguins_doc(gates={"membership_inference": None})
+    if asks == "everything on":
+        doc = penguins_doc(gates={"utility": {"target": "species"}})
+        doc["tables"]["penguins"] |= {"quasi_identifiers": ["island", "sex"], "sensitive": ["body_mass_g"]}
+    ws = fitted_workspace(tmp_path, doc)
+    generate(ws, "penguins")
+    names = gate_names(ws.spec, "penguins")
+    assert {check_of(r) for r in validate(ws, "penguins").results} == set(names)
+    switched = {"utility", "attribute_inference", "membership_inference"}
+    assert (switched <= set(names)) if asks == "everything on" else not switched & set(names)

@@ -1,7 +1,8 @@
 """Gates: checks that must all pass before a release is published.
 
-A gate is a function ``(GateInput) -> list[GateResult]``; ``GATES`` lists them in the order they
-run. Each result carries its value, threshold and pass/fail; any failure blocks publication.
+A gate is a function ``(GateInput) -> list[GateResult]``; ``GATES``, the registry, lists them in the
+order they run, each with the checks it reports under and whether a table gets it (what
+``checks.gate_names`` and so Dagster's asset checks are built from). Each result carries its value, threshold and pass/fail; any failure blocks publication.
 
 A check that cannot measure says so (``not_measured``: value None, the reason in the detail, never
 a sentinel number). Whether that blocks depends on why: a gate that compares the synthetic rows
@@ -167,12 +168,37 @@ def _discriminator(gate_input: GateInput) -> list[GateResult]:
     return discriminator_gate(gate_input)
 
 
-GATES: list[Callable[[GateInput], list[GateResult]]] = [
-    _expectations,
-    _quality,
-    _discriminator,
-    _utility,
-    _privacy,
-    _membership,
-    _attribute_inference,
+@dataclasses.dataclass(frozen=True)
+class Gate:
+    """One gate of the registry: what it runs, the checks its results report under (``checks.check_of``;
+    Dagster's asset checks, one each) and whether a spec's table gets it at all."""
+
+    run: Callable[[GateInput], list[GateResult]]
+    checks: tuple[str, ...]
+    applies: Callable[..., bool] = lambda spec, table: True
+
+    def __call__(self, gate_input: GateInput) -> list[GateResult]:
+        return self.run(gate_input)
+
+    @property
+    def __name__(self) -> str:  # the benches label a gate by its function's name
+        return self.run.__name__
+
+
+GATES: list[Gate] = [
+    Gate(_expectations, ("expectations",)),
+    Gate(_quality, ("quality",)),
+    # measured on every run, blocking only where its threshold is set
+    Gate(_discriminator, ("discriminator",)),
+    Gate(_utility, ("utility",), lambda spec, table: spec.gates.utility is not None),
+    Gate(_privacy, ("exact_match", "dcr_share", "pii_leak")),
+    Gate(_membership, ("membership_inference",), lambda spec, table: spec.gates.membership_inference is not None),
+    # for a table naming sensitive columns
+    Gate(
+        _attribute_inference,
+        ("attribute_inference",),
+        lambda spec, table: (
+            table is not None and spec.gates.attribute_inference is not None and bool(spec.tables[table].sensitive)
+        ),
+    ),
 ]

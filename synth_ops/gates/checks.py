@@ -25,16 +25,13 @@ def check_of(result: dict) -> str:
 
 
 def gate_names(spec, table: str | None = None) -> list[str]:
-    """One blocking check per gate; the utility gate only when the spec asks for it (the
-    discriminator is measured on every run, blocking only when its threshold is set), the membership
-    attacks unless switched off, and attribute inference for a ``table`` naming sensitive columns."""
-    gates = spec.gates
-    names = ["expectations", "quality", "discriminator", "exact_match", "dcr_share", "pii_leak"]
-    names += ["utility"] if gates.utility is not None else []
-    names += ["membership_inference"] if gates.membership_inference is not None else []
-    if table is not None and gates.attribute_inference is not None and spec.tables[table].sensitive:
-        names.append("attribute_inference")
-    return names
+    """The checks a table's gates report under, from the gate registry (``GATES``): one blocking
+    check per gate family, each privacy measure its own; the utility gate only when the spec asks
+    for it, the membership attacks unless switched off, attribute inference for a ``table`` naming
+    sensitive columns."""
+    from synth_ops.gates import GATES
+
+    return [check for gate in GATES if gate.applies(spec, table) for check in gate.checks]
 
 
 def discriminator_rule(gates) -> str:
