@@ -160,6 +160,24 @@ def _synthetic_asset(path: str, key: str, ta: TableAssets, prefix: str) -> dg.As
     return _asset
 
 
+def _check_result(check: dg.AssetCheckSpec, results: list[dict], report: str) -> dg.AssetCheckResult:
+    """One blocking check from its gate results: passed unless one failed; numbers, names and the
+    report's location only."""
+    failed = [r for r in results if not r["passed"]]
+    return dg.AssetCheckResult(
+        asset_key=check.asset_key,
+        check_name=check.name,
+        passed=not failed,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            **check_metadata(check.name, results),
+            "checks": len(results),
+            "failed": "; ".join(f"{r['name']}: {r['detail']}" for r in failed) or "none",
+            "report": dg.MetadataValue.path(report),
+        },
+    )
+
+
 def _gate_checks(path: str, key: str, ta: TableAssets, prefix: str) -> dg.AssetChecksDefinition:
     @dg.multi_asset_check(name=f"{prefix}gates", specs=list(ta.checks), required_resource_keys={key})
     def _checks(context: dg.AssetCheckExecutionContext):
@@ -170,19 +188,7 @@ def _gate_checks(path: str, key: str, ta: TableAssets, prefix: str) -> dg.AssetC
         report = runner.ws.location(record.report_key)
         for check in ta.checks:
             results = [r for r in record.results if check_of(r) == check.name]
-            failed = [r for r in results if not r["passed"]]
-            yield dg.AssetCheckResult(
-                asset_key=check.asset_key,
-                check_name=check.name,
-                passed=not failed,
-                severity=dg.AssetCheckSeverity.ERROR,
-                metadata={
-                    **check_metadata(check.name, results),
-                    "checks": len(results),
-                    "failed": "; ".join(f"{r['name']}: {r['detail']}" for r in failed) or "none",
-                    "report": dg.MetadataValue.path(report),
-                },
-            )
+            yield _check_result(check, results, report)
 
     return _checks
 
@@ -210,19 +216,7 @@ def _release_checks(path: str, key: str, tables: list[TableAssets], name: str) -
                 for r in record.results
                 if release_check_of(r) == check.name and table in release_tables_of(r, runner.plan)
             ]
-            failed = [r for r in results if not r["passed"]]
-            yield dg.AssetCheckResult(
-                asset_key=check.asset_key,
-                check_name=check.name,
-                passed=not failed,
-                severity=dg.AssetCheckSeverity.ERROR,
-                metadata={
-                    **check_metadata(check.name, results),
-                    "checks": len(results),
-                    "failed": "; ".join(f"{r['name']}: {r['detail']}" for r in failed) or "none",
-                    "report": dg.MetadataValue.path(report),
-                },
-            )
+            yield _check_result(check, results, report)
 
     return _checks
 
