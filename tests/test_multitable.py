@@ -480,3 +480,33 @@ def test_two_drawn_keys_cannot_set_one_column():
     }
     with pytest.raises(SpecError, match=r"relationships\.2\.child_foreign_key: c\.q is also in relationships\.1"):
         build_plan(parse_spec(doc, check_files=False))
+
+
+def test_trees_model_a_schema_drawing_each_child_given_its_synthetic_parent(tmp_path, nyc_slice):
+    """kind: trees over related tables: a child's trees split on its primary parent's columns, so a
+    synthetic flight keeps the hour and day of the synthetic weather row it points at (real: always;
+    the copula keeps it for 16% of flights). Parents export a portable sampler with their child
+    counts; children are sampled under their parents' rows by the model."""
+    spec = write_spec(tmp_path, nyc_doc(nyc_slice, synthesizer={"kind": "trees", "seed": 5}))
+    result = run_cli("run", str(spec), timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    synthetic = _published(tmp_path / "warehouse")
+    for rel in RELATIONSHIPS:
+        parent_key, child_key = rel["parent_primary_key"], rel["child_foreign_key"]
+        parent_key = [parent_key] if isinstance(parent_key, str) else parent_key
+        child_key = [child_key] if isinstance(child_key, str) else child_key
+        assert _resolves(
+            synthetic[rel["child_table_name"]], child_key, synthetic[rel["parent_table_name"]], parent_key
+        ), rel
+    assert not synthetic["weather"].duplicated(["origin", "time_hour"]).any()
+    joined = synthetic["flights"].merge(synthetic["weather"], on=["origin", "time_hour"], suffixes=("", "_weather"))
+    assert len(joined) > 0.9 * len(synthetic["flights"].dropna(subset=["time_hour"]))
+    assert (joined["hour"] == joined["hour_weather"]).mean() > 0.85
+    assert (joined["day"] == joined["day_weather"]).mean() > 0.95
+
+    model = json.loads(next((tmp_path / "artifacts").rglob("_schema/model.json")).read_text())
+    assert model["kind"] == "trees" and model["trees"]["flights"]["given"][0].startswith("^")
+    for parent in ("airlines", "airports", "planes"):
+        assert "key" in model["sampler"][parent], model["sampler"][parent]
+    for child in ("weather", "flights"):
+        assert "parents" in model["sampler"][child]["reason"]

@@ -8,8 +8,8 @@ zip code, ...) and ``sensitive`` columns (what they want to learn); both must be
 The attack. Candidates are the membership gate's (``membership.candidate_rows``): ``m`` seeded
 training rows and ``m`` seeded holdout rows, ``m = min(holdout rows, gates.privacy_rows // 2)``.
 For each candidate, the nearest of the ``gates.privacy_rows`` sampled synthetic rows on the
-quasi-identifiers only (encoded as the DCR gate encodes columns, ``privacy._encoder`` fitted on the
-training rows' quasi-identifier columns; Euclidean; among rows tied at the same distance the first
+quasi-identifiers only (encoded as the DCR gate encodes columns, ``privacy.real_encoder`` fitted on
+the real rows' quasi-identifier columns; Euclidean; among rows tied at the same distance the first
 of the seeded sample) is taken as the candidate's record, and each sensitive column is predicted
 as that row's value. A prediction succeeds when:
 
@@ -70,10 +70,10 @@ def attribute_inference_gate(gate_input) -> list[GateResult]:
         return [not_measured("attribute_inference", name, threshold, why) for name in names]
     from sklearn.neighbors import NearestNeighbors
 
-    from synth_ops.gates.privacy import _encode, _encoder
+    from synth_ops.gates.privacy import _encode, real_encoder
 
     train, _ = gate_input.real
-    encoders = _encoder(train, gate_input.metadata, known)
+    encoders = real_encoder(gate_input, known)
     nearest = NearestNeighbors(n_neighbors=1).fit(_encode(synthetic, encoders))
     chosen = [nearest.kneighbors(_encode(rows, encoders))[1][:, 0] for rows in (members, non_members)]
     results = []

@@ -4,8 +4,9 @@ row was among the rows the synthesizer was trained on? And the privacy loss its 
 Candidates. ``m`` members (a seeded sample of training rows) and ``m`` non-members (a seeded sample
 of holdout rows, which the synthesizer never saw), ``m = min(holdout rows, gates.privacy_rows // 2)``.
 They are judged on the learned columns, encoded exactly as the DCR gate encodes them
-(``privacy._encoder`` fitted on the training rows: numbers scaled to [0, 1] by the training range,
-few categories one-hot, many by frequency); the synthetic rows are the seeded sample of
+(``privacy.real_encoder``, fitted on all the real rows so that the encoding itself does not tell
+members from non-members: numbers scaled to [0, 1] by their range, few categories one-hot, many by
+frequency); the synthetic rows are the seeded sample of
 ``gates.privacy_rows`` rows the DCR gate measures too. Each attack gives every candidate a score,
 higher meaning "was trained on":
 
@@ -136,10 +137,9 @@ def _scores(gate_input, columns, members, non_members, population, synthetic) ->
     import numpy as np
     from sklearn.neighbors import NearestNeighbors
 
-    from synth_ops.gates.privacy import _encode, _encoder
+    from synth_ops.gates.privacy import _encode, real_encoder
 
-    train, _ = gate_input.real
-    encoders = _encoder(train, gate_input.metadata, columns)
+    encoders = real_encoder(gate_input, columns)
     candidates = np.vstack([_encode(members, encoders), _encode(non_members, encoders)])
     m = len(members)
     encoded_synthetic = _encode(synthetic, encoders)

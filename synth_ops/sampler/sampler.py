@@ -99,7 +99,7 @@ class Sampler:
             if (
                 not isinstance(spec.get("from"), int)
                 or not 0 <= spec["from"] < width
-                or spec.get("kind") not in ("number", "datetime", "label")
+                or spec.get("kind") not in ("number", "count", "datetime", "label")
                 or spec.get("nulls")
                 or label
                 and not (

@@ -9,6 +9,11 @@ leaf and takes a donor drawn uniformly from its pool; a smoothed number then mov
 kernel of its leaf's bandwidth, folded back into the leaf's range and rounded to the column's
 precision. The first column's tree is a single leaf: its marginal.
 
+A child table's model first visits its parent's columns (``trees.given``, their names): their
+features are given (the synthetic parent's, one row per child), never drawn, and the drawn
+columns' trees may split on them. A sampler on disk has none: child tables are sampled under
+their parents' rows by the model.
+
 In ``sampler.json`` (``"engine": "trees"``), ``trees.columns`` lists the visit order, each entry:
 
     name                 the column
@@ -353,7 +358,11 @@ class TreeEngine:
         from synth_ops.sampler import decoders
 
         try:
-            self.columns = [TreeColumn(c, arrays, j, where) for j, c in enumerate(spec["columns"])]
+            # ``given``: visit positions whose features the caller supplies (a child table's parent
+            # columns); the drawn columns follow them
+            self.given = [str(name) for name in spec.get("given", [])]
+            first = len(self.given)
+            self.columns = [TreeColumn(c, arrays, first + j, where) for j, c in enumerate(spec["columns"])]
         except (KeyError, TypeError, ValueError):
             raise ModelIntegrityError(f"{where}: sampler.json's trees lack a required field; refit") from None
         self.table, self.where = table, where
@@ -363,20 +372,27 @@ class TreeEngine:
     def _streams(self, seed: int):
         from synth_ops.sampler.normals import NormalDraws
 
+        first = len(self.given)
         return [
             (
-                column_stream(seed, self.table, j, c.name, 0),
-                NormalDraws(column_stream(seed, self.table, j, c.name, 1)) if c.smooth is not None else None,
+                column_stream(seed, self.table, first + j, c.name, 0),
+                NormalDraws(column_stream(seed, self.table, first + j, c.name, 1)) if c.smooth is not None else None,
             )
             for j, c in enumerate(self.columns)
         ]
 
-    def value_batches(self, rows: int, seed: int, batch_rows: int) -> Iterator[Any]:
-        """(values, features) arrays of shape (columns, batch rows) per batch, visit order."""
+    def value_batches(self, rows: int, seed: int, batch_rows: int, given=None) -> Iterator[Any]:
+        """(values, features) arrays of shape (columns, batch rows) per batch, visit order.
+        ``given``: float32 features (given columns, ``rows``) of the given positions, when the
+        engine has any."""
         import numpy as np
 
+        first = len(self.given)
+        if first and (given is None or np.shape(given) != (first, rows)):
+            raise ValueError(f"table {self.table!r} is sampled given {first} parent columns, one row per child row")
         streams = self._streams(seed)
-        width, batch_rows = len(self.columns), max(int(batch_rows), 1)
+        drawn, batch_rows = len(self.columns), max(int(batch_rows), 1)
+        width = first + drawn
         walk_scratch = draw_scratch = None
         for start in range(0, rows, batch_rows):
             size = min(batch_rows, rows - start)
@@ -398,22 +414,26 @@ class TreeEngine:
                     np.empty(size, dtype=bool),
                 )
                 uniforms, normals = np.empty(size), np.empty(size)
-            values = np.empty((width, size))
+            values = np.empty((drawn, size))
             signed = np.empty((2 * width, size), dtype=np.float32)  # features, then their negations
             flat = signed.reshape(-1)
+            if first:
+                signed[:first] = given[:, start : start + size]
+                np.negative(signed[:first], out=signed[width : width + first])
             for j, (column, (donors, smoothing)) in enumerate(zip(self.columns, streams)):
                 at = column.tree.pairs(flat, width, size, walk_scratch)
                 donors.random(out=uniforms)
                 if smoothing is not None:
                     smoothing.fill(normals)
-                column.draw(at, uniforms, normals, values[j], signed[j], draw_scratch)
-                np.negative(signed[j], out=signed[width + j])
-            yield values, signed[:width]
+                k = first + j
+                column.draw(at, uniforms, normals, values[j], signed[k], draw_scratch)
+                np.negative(signed[k], out=signed[width + k])
+            yield values, signed[first:width]
 
-    def batches(self, rows: int, seed: int, batch_rows: int) -> Iterator[Any]:
+    def batches(self, rows: int, seed: int, batch_rows: int, given=None) -> Iterator[Any]:
         from synth_ops.sampler import decoders
 
-        for values, _ in self.value_batches(rows, seed, batch_rows):
+        for values, _ in self.value_batches(rows, seed, batch_rows, given):
             yield decoders.Batch(values, self.inverses)
 
 

@@ -21,31 +21,53 @@ from synth_ops.synthesizers.base import Capabilities, Synthesizer
 
 
 class TreesSynthesizer(Synthesizer):
+    """One visit order of trees per table. For related tables (one model over the schema), a
+    parent's order also draws its child counts (``#<relationship>``, integers like any learned
+    number), and a child's order first visits its primary parent's learned columns (``trees.given``):
+    its trees split on them, so each child row is drawn given its synthetic parent's attributes."""
+
     kinds = ("trees",)
     library = "scikitlearn"
-    capabilities = Capabilities(multi_table=False, max_tables=1, shards=True, portable_sampler=("trees",))
+    capabilities = Capabilities(
+        multi_table=True, max_tables=None, composite_keys=True, shards=True, portable_sampler=("trees",)
+    )
 
     def _check(self, metadata: dict[str, dict]) -> None:
+        from synth_ops.errors import SpecError
         from synth_ops.synthesizers.trees.knobs import read_knobs
 
+        if len(metadata) > 1 and self.params.get("order") is not None:
+            raise SpecError("synthesizer.params.order: names one table's columns; related tables use the default order")
         for columns_metadata in metadata.values():
-            read_knobs(self.params, list(columns_metadata.get("columns", {})))
+            read_knobs(self.params, list(columns_metadata.get("columns", {})) if len(metadata) == 1 else None)
         if not metadata:
             read_knobs(self.params)
 
-    def _fit(self, data: dict[str, Any], metadata: dict[str, dict]) -> dict[str, Any]:
+    def _fit(self, data: dict[str, Any], metadata: dict[str, dict], relations: dict | None = None) -> dict[str, Any]:
+        relations = relations or {}
+        if len(data) > 1 and self.params.get("order") is not None:
+            self._check(metadata)  # SpecError: order names one table's columns
+        self.models, self.schemas, self.counts, self.given, self.sequence = {}, {}, {}, {}, {}
+        self._engines = {}
+        info = {table: self._fit_table(table, frame, metadata, relations) for table, frame in data.items()}
+        return {"trees": info[next(iter(data))] if len(data) == 1 and not relations else info}
+
+    def _fit_table(self, table: str, frame, metadata: dict[str, dict], relations: dict) -> dict[str, Any]:
+        import numpy as np
+        import pandas as pd
+
         from synth_ops.io.schema import infer
-        from synth_ops.synthesizers.trees.encoding import encode
+        from synth_ops.synthesizers.trees.encoding import GivenColumn, encode
         from synth_ops.synthesizers.trees.knobs import read_knobs
         from synth_ops.synthesizers.trees.model import decoders, fit_rows_sample, fit_table, fit_threads
         from synth_ops.synthesizers.trees.order import visit_order
 
-        ((table, frame),) = data.items()
         learned = list(frame.columns)
-        knobs = read_knobs(self.params, learned)
+        knobs = read_knobs(self.params, learned if len(metadata) == 1 else None)
         columns_metadata = metadata[table].get("columns", {})
         # a big table is fitted on a seeded sample of fit_rows rows: time and memory bounded
         rows = fit_rows_sample(len(frame), self.options.get("fit_rows"), self.seed, table)
+        picked = slice(None) if rows is None else rows
         fitted = frame if rows is None else frame.iloc[rows]
         knobs = knobs.resolved(len(fitted))
         # how many training rows share a value is counted on all of them (rare_min)
@@ -53,13 +75,42 @@ class TreesSynthesizer(Synthesizer):
             c: encode(c, fitted[c], columns_metadata.get(c, {}), knobs.rare_min, knobs.tail_quantile, counted=frame[c])
             for c in learned
         }
+        self.counts[table] = []
+        for relation in relations.values():
+            if relation.plan.parent == table:  # its children per row: a learned integer, never published
+                name = relation.plan.count_column
+                counts = pd.Series(relation.counts.astype("float64"))
+                encoded[name] = encode(
+                    name, counts.iloc[picked], {"sdtype": "numerical"}, knobs.rare_min, knobs.tail_quantile, counts
+                )
+                encoded[name].decoder = {"name": name, "kind": "count", "nulls": None, "ops": []}
+                self.counts[table].append(name)
+        given, self.given[table] = [], []
+        primary = next((r for r in relations.values() if r.plan.child == table and r.plan.primary), None)
+        if primary is not None and primary.context is not None:
+            parent_meta = metadata[primary.plan.parent].get("columns", {})
+            context = primary.context.iloc[picked].reset_index(drop=True)
+            for column in context.columns:
+                spec, features = GivenColumn.fit(
+                    column, context[column], parent_meta.get(column, {}), knobs.rare_min, knobs.tail_quantile
+                )
+                self.given[table].append(spec)
+                given.append((f"^{column}", features))
+            if primary.sequence is not None:
+                column, step = primary.sequence
+                self.sequence[table] = (column, step, float(np.nanmin(encoded[column].values)) if len(fitted) else 0.0)
         order = visit_order(encoded, knobs.order)
-        trees, arrays, info = fit_table(table, [encoded[c] for c in order], knobs, self.seed, fit_threads())
+        trees, arrays, info = fit_table(
+            table, [encoded[c] for c in order], knobs, self.seed, fit_threads(), given=given
+        )
         # the fitted state, in one place: what the sampler's tree engine reads
-        self.models = {table: {"trees": trees, "arrays": arrays, "columns": decoders(encoded, order, learned)}}
-        self.schemas = {table: infer(fitted, {})}
-        self._engines = {}
-        return {"trees": info}
+        self.models[table] = {
+            "trees": trees,
+            "arrays": arrays,
+            "columns": decoders(encoded, order, learned + self.counts[table]),
+        }
+        self.schemas[table] = infer(fitted, {})
+        return info
 
     def _engine(self, table: str):
         from synth_ops.sampler.trees import TreeEngine
@@ -70,16 +121,43 @@ class TreesSynthesizer(Synthesizer):
             engines[table] = TreeEngine(model["trees"], model["arrays"], table)
         return engines[table]
 
-    def _sample(self, table: str, rows: int, seed: int, batch_rows: int) -> Iterator[Any]:
+    def _frame(self, table: str, batch, groups=None):
+        """The decoded DataFrame of one batch (a sequence column made unique within ``groups``)."""
         import pandas as pd
 
         from synth_ops.sampler import decoders
 
         specs = self.models[table]["columns"]
+        if groups is not None and table in self.sequence:
+            from synth_ops.synthesizers.copula.backend import unique_within
+
+            column, step, origin = self.sequence[table]
+            row = next(spec["from"] for spec in specs if spec["name"] == column)
+            batch.z[row] = unique_within(batch.z[row], groups, step, origin)
+        return pd.DataFrame(
+            {spec["name"]: decoders.decode(spec, batch, None) for spec in specs}, index=range(batch.rows)
+        )
+
+    def _sample(self, table: str, rows: int, seed: int, batch_rows: int) -> Iterator[Any]:
         for batch in self._engine(table).batches(rows, seed, batch_rows):
-            yield pd.DataFrame(
-                {spec["name"]: decoders.decode(spec, batch, None) for spec in specs}, index=range(batch.rows)
-            )
+            yield self._frame(table, batch)
+
+    def sample_children(self, table: str, context, groups, seed: int):
+        """Rows of ``table`` drawn given their parents' synthetic learned columns (``context``, one
+        row per child row; None: rows without a parent, drawn as the real ones without one were)."""
+        import numpy as np
+        import pandas as pd
+
+        rows = len(groups)
+        given = None
+        if self.given.get(table):
+            if context is None:
+                context = pd.DataFrame({spec.name: [None] * rows for spec in self.given[table]})
+            given = np.stack([spec.features(context[spec.name]) for spec in self.given[table]])
+        batch = next(iter(self._engine(table).batches(rows, seed, max(rows, 1), given)), None)
+        if batch is None:  # no rows
+            return pd.DataFrame({spec["name"]: [] for spec in self.models[table]["columns"]})
+        return self._frame(table, batch, np.asarray(groups))
 
     def export_sampler(
         self,
@@ -101,7 +179,8 @@ class TreesSynthesizer(Synthesizer):
             table = self.tables[0]
         if table not in self.tables:
             raise ValueError(f"this model does not cover table {table!r}")
-        if learned is not None and [spec["name"] for spec in self.models[table]["columns"]] != list(learned):
+        expected = None if learned is None else [*learned, *self.__dict__.get("counts", {}).get(table, [])]
+        if expected is not None and [spec["name"] for spec in self.models[table]["columns"]] != expected:
             raise Unsupported("the exported columns differ from the learned ones")
         return write(self, target, table, profile, source, prefix)
 

@@ -28,8 +28,8 @@ rare_min       how many training rows must share a value for it to be drawn as i
                code. A number with fewer (or held by one row only) is smoothed (with ``smoothing:
                density``); a common one is not, so a column's spikes stay spikes. 10 is the usual
                small-cell threshold of statistical disclosure control. 1 turns the categories'
-               protection off. A column none of whose categories reaches it uses its largest
-               count instead, at least 2 (model.json's ``rare_min_lowered`` names it).
+               protection off. A column none of whose categories reaches it uses 2 instead
+               (model.json's ``rare_min_lowered`` names it).
 tail_quantile  numbers are clipped to their ``q`` and ``1 - q`` quantiles, taken as order
                statistics (real values, so integers and discrete supports stay): 0.001 clips the
                top and bottom 0.1% of a large table and, on one of fewer than 1,000 rows, exactly

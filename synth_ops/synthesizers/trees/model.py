@@ -272,27 +272,34 @@ def _fit_column(j: int, column, predictors, knobs, seed: int, table: str):
     return spec, arrays, leaves
 
 
-def fit_table(table: str, encoded: list, knobs, seed: int, threads: int = 1) -> tuple[dict, dict, dict]:
+def fit_table(
+    table: str, encoded: list, knobs, seed: int, threads: int = 1, given: list | None = None
+) -> tuple[dict, dict, dict]:
     """(the sampler's ``trees`` section, its arrays, what model.json says) of ``encoded`` (the
     columns' encodings in visit order, of the rows the model is fitted on). Each column's tree
     is fitted on real rows alone (synthpop's CART), so the trees are independent: ``threads``
     fit them side by side (scikit-learn builds a tree without the GIL), the same trees whatever
-    their number."""
+    their number. ``given``: (name, float32 features) of columns visited first and never drawn
+    (a child table's parent columns): predictors of every tree, trees of none."""
     import numpy as np
 
-    rows = len(encoded[0].values) if encoded else 0
+    given = given or []
+    first = len(given)
+    rows = len(encoded[0].values) if encoded else len(given[0][1]) if given else 0
     # rows x columns, column-major: each tree's predictors are a contiguous leading block
-    predictors = np.empty((rows, len(encoded)), dtype=np.float32, order="F")
+    predictors = np.empty((rows, first + len(encoded)), dtype=np.float32, order="F")
+    for j, (_, features) in enumerate(given):
+        predictors[:, j] = features
     for j, column in enumerate(encoded):
-        predictors[:, j] = column.features()
-    jobs = [(j, column, predictors, knobs, seed, table) for j, column in enumerate(encoded)]
+        predictors[:, first + j] = column.features()
+    jobs = [(first + j, column, predictors, knobs, seed, table) for j, column in enumerate(encoded)]
     if threads > 1 and len(jobs) > 1:
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(max_workers=threads) as pool:
             # the last columns have the most predictors: started first, they finish together
             futures = {job[0]: pool.submit(_fit_column, *job) for job in reversed(jobs)}
-            results = [futures[j].result() for j in range(len(jobs))]
+            results = [futures[job[0]].result() for job in jobs]
     else:
         results = [_fit_column(*job) for job in jobs]
     columns, arrays, leaves = [], {}, {}
@@ -301,10 +308,14 @@ def fit_table(table: str, encoded: list, knobs, seed: int, threads: int = 1) -> 
         arrays.update(column_arrays)
         leaves[spec["name"]] = count
     info = {"order": [c.name for c in encoded], "fit_rows": rows, "leaves": leaves, "params": knobs.to_doc()}
+    trees = {"columns": columns}
+    if given:
+        trees["given"] = [name for name, _ in given]
+        info["given"] = trees["given"]
     lowered = {c.name: c.rare_min for c in encoded if c.rare_min is not None and c.rare_min < knobs.rare_min}
     if lowered:  # columns none of whose categories reach rare_min
         info["rare_min_lowered"] = lowered
-    return {"columns": columns}, arrays, info
+    return trees, arrays, info
 
 
 def decoders(encoded_by_name: dict, order: list[str], learned: list[str]) -> list[dict]:
