@@ -414,9 +414,7 @@ def test_a_child_engine_needs_its_parents_features_one_row_per_child():
     nodes, thresholds = single_leaf()
     spec = {
         "given": ["^p"],
-        "columns": [
-            {"name": "x", "nodes": "n", "thresholds": "t", "pool": "p", "spans": "s", "feature": [0.0, 1.0]}
-        ],
+        "columns": [{"name": "x", "nodes": "n", "thresholds": "t", "pool": "p", "spans": "s", "feature": [0.0, 1.0]}],
     }
     arrays = {"n": nodes, "t": thresholds, "p": np.array([1.0, 2.0]), "s": np.array([[0, 2]])}
     engine = TreeEngine(spec, arrays, "child")
