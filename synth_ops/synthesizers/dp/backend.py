@@ -131,7 +131,7 @@ class DPSynthesizer(Synthesizer):
             "estimator": estimator,
         }
         if self.kind == "dp_mst":
-            from synth_ops.synthesizers.dp.mst import MST  # OpenDP's, with its selection split fixed
+            from synth_ops.synthesizers.dp.compat import MST  # OpenDP's, with its selection split fixed
 
             return MST(**common)
         return dp.mbi.AIM(
@@ -143,7 +143,7 @@ class DPSynthesizer(Synthesizer):
 
         No retry at a lower rho: the refusal seen on fair ("insufficient budget for query", 2 ulps
         over) was OpenDP's MST splitting its selection budget into shares whose rounded-up sum
-        exceeds it, the same for every rho of a table with that many columns (``mst.py`` builds
+        exceeds it, the same for every rho of a table with that many columns (``compat.py`` builds
         that step within its share); a refusal now is a bug to report, not a rounding to retry."""
         return _release(lf, keys, self._algorithm(estimator), self.rho)
 

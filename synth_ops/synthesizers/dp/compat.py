@@ -1,4 +1,5 @@
-"""OpenDP 0.16's MST with its selection budget split so that OpenDP's own composition accepts it.
+"""The one module that reads OpenDP's private helpers (pinned <0.17, as ``sdv/compat.py`` is for
+SDV): OpenDP 0.16's MST with its selection budget split so that OpenDP's own composition accepts it.
 
 OpenDP's MST (``opendp.extras.mbi.MST``) gives its SELECT step ``d_select`` of rho and splits it
 evenly among its ``n`` rounds (one per column but one) as ``prior(d_select / n)``: one ulp below an
