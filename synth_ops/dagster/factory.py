@@ -69,6 +69,14 @@ def _profile_asset(path: str, key: str, ta: TableAssets, prefix: str) -> dg.Asse
     return _asset
 
 
+def _controls_metadata(spec, table: str) -> dict:
+    """The table's generation controls in words (column names and counts, never a value)."""
+    from synth_ops.spec.controls import describe
+
+    generate = spec.tables[table].generate if table in spec.tables else None
+    return {"controls": describe(generate.doc())} if generate is not None and generate.controls else {}
+
+
 def _model_asset(path: str, key: str, ta: TableAssets, prefix: str) -> dg.AssetsDefinition:
     @dg.multi_asset(name=f"{prefix}model", specs=[ta.model], required_resource_keys={key})
     def _asset(context: dg.AssetExecutionContext):
@@ -86,6 +94,7 @@ def _model_asset(path: str, key: str, ta: TableAssets, prefix: str) -> dg.Assets
                 "model_sha256": record.model_sha256,
                 "model": dg.MetadataValue.path(ws.location(record.model_key)),
                 **privacy_metadata(record.privacy),
+                **_controls_metadata(ws.spec, ta.table),
             },
         )
 

@@ -60,25 +60,52 @@ class GateInput:
             for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows, columns=columns):
                 yield batch.to_pandas()
 
-    def real_sample(self, rows: int):
-        """A seeded sample of at most ``rows`` training rows, the same for every caller."""
-        train, _ = self.real
+    def real_sample(self, rows: int, reference: bool = False):
+        """A seeded sample of at most ``rows`` training rows, the same for every caller (of the
+        ``reference`` rows, when asked: what the fidelity gates compare with)."""
+        train, _ = self.reference if reference else self.real
         return train.sample(min(len(train), rows), random_state=self.ws.spec.synthesizer.seed)
 
-    def synthetic_sample(self, rows: int):
-        """A seeded uniform sample of at most ``rows`` synthetic rows, read shard by shard (cached)."""
-        if rows not in self._samples:
-            self._samples[rows] = self._sample(rows)
-        return self._samples[rows]
+    @functools.cached_property
+    def controls(self) -> dict:
+        """The table's generation controls (``TableGenerate.doc()``; empty: none)."""
+        table = self.ws.spec.tables.get(self.table)
+        return table.generate.doc() if table is not None and table.generate is not None else {}
 
-    def _sample(self, rows: int):
+    @functools.cached_property
+    def reference(self):
+        """(train, holdout) as the fidelity gates (quality, discriminator) compare with: the real rows,
+        or under a rebalance the real rows resampled (seeded, as many) so the rebalanced column has its
+        requested shares and every other column its real distribution given it: what the controls
+        asked the synthetic rows to be. The privacy and utility gates keep the real rows."""
+        train, holdout = self.real
+        rebalance = self.controls.get("rebalance")
+        if not rebalance:
+            return train, holdout
+        from synth_ops.gates.control import rebalanced
+
+        seed = self.ws.spec.synthesizer.seed
+        return rebalanced(train, rebalance, [seed, 1]), rebalanced(holdout, rebalance, [seed, 2])
+
+    def synthetic_sample(self, rows: int, conditioned: bool = True):
+        """A seeded uniform sample of at most ``rows`` synthetic rows, read shard by shard (cached);
+        ``conditioned=False`` leaves out the rows generation conditions set (the release's first
+        rows): the fidelity gates judge the rows drawn as the model drew them."""
+        skip = 0 if conditioned else sum(c["rows"] for c in self.controls.get("conditions", ()))
+        if skip >= sum(s.rows for s in self.shards):  # every row conditioned: judge them all
+            skip = 0
+        if (rows, skip) not in self._samples:
+            self._samples[(rows, skip)] = self._sample(rows, skip)
+        return self._samples[(rows, skip)]
+
+    def _sample(self, rows: int, skip: int = 0):
         import numpy as np
         import pandas as pd
         import pyarrow.parquet as pq
 
         total = sum(s.rows for s in self.shards)
         rng = np.random.default_rng([self.ws.spec.synthesizer.seed, 0x6A7E])
-        chosen = np.sort(rng.choice(total, size=min(rows, total), replace=False))
+        chosen = skip + np.sort(rng.choice(total - skip, size=min(rows, total - skip), replace=False))
         parts, offset = [], 0
         for path, shard in zip(self.shard_paths, self.shards):
             local = chosen[(chosen >= offset) & (chosen < offset + shard.rows)] - offset
@@ -162,6 +189,17 @@ def _utility(gate_input: GateInput) -> list[GateResult]:
     return utility_gate(gate_input)
 
 
+def _control(gate_input: GateInput) -> list[GateResult]:
+    from synth_ops.gates.control import control_gate
+
+    return control_gate(gate_input)
+
+
+def _controlled(spec, table) -> bool:
+    generate = spec.tables[table].generate if table is not None and table in spec.tables else None
+    return generate is not None and bool(generate.controls)
+
+
 def _discriminator(gate_input: GateInput) -> list[GateResult]:
     from synth_ops.gates.discriminator import discriminator_gate
 
@@ -191,6 +229,8 @@ GATES: list[Gate] = [
     # measured on every run, blocking only where its threshold is set
     Gate(_discriminator, ("discriminator",)),
     Gate(_utility, ("utility",), lambda spec, table: spec.gates.utility is not None),
+    # for a table whose generation is controlled (tables.<t>.generate)
+    Gate(_control, ("control",), _controlled),
     Gate(_privacy, ("exact_match", "dcr_share", "pii_leak")),
     Gate(_membership, ("membership_inference",), lambda spec, table: spec.gates.membership_inference is not None),
     # for a table naming sensitive columns

@@ -100,6 +100,9 @@ def check_description(spec, gate: str, table: str | None = None) -> str:
         f"its lower 95% bound, {membership_rule(gates)}; the empirical epsilon the attacks "
         "prove is reported (for a differentially private fit: <= the charged epsilon)",
         "attribute_inference": attribute_inference_rule(spec, table),
+        "control": "the generation controls hold in the published rows: each rebalanced share within "
+        "sampling noise (99.9%) of the requested one, every condition row holding its values, no null "
+        "in an imputed column",
     }[gate]
 
 

@@ -52,19 +52,27 @@ def discriminator_gate(gate_input) -> list[GateResult]:
     from synth_ops.gates import learning
 
     train = gate_input.real_sample(rows)[columns]
-    synthetic = gate_input.synthetic_sample(rows)[columns]
+    synthetic = gate_input.synthetic_sample(rows, conditioned=False)[columns]
+    held = holdout.sample(held_rows, random_state=seed)[columns]
+    # under a rebalance the real rows are weighted to the requested shares (weights, not resampled
+    # copies: a classifier would tell a repeated real row from any synthetic one)
+    rebalance = gate_input.controls.get("rebalance")
+    weigh = (lambda frame: _weights(frame, rebalance)) if rebalance else (lambda frame: None)
     # the encoding is fitted on all the real rows: fitted on training rows alone, a holdout row's
     # category unseen in training (or counted once less) told it from a training row before any
     # synthetic row was seen, and that inflated baseline hid a real excess (two days of flights:
     # baseline 0.88, synthetic 1.00, "passed")
     everything = pd.concat([training[columns], holdout[columns]], ignore_index=True)
     encoding = learning.Encoding.fit(everything, gate_input.metadata, columns)
-    auc = _cross_validated_auc(encoding, train, synthetic, seed)
+    auc = _cross_validated_auc(encoding, train, synthetic, seed, weigh(train), None)
     baseline = _cross_validated_auc(
-        encoding, train.iloc[:held_rows], holdout.sample(held_rows, random_state=seed)[columns], seed
+        encoding, train.iloc[:held_rows], held, seed, weigh(train.iloc[:held_rows]), weigh(held)
     )
+    # weighted rows count as fewer (Kish's effective size): a rare class weighted up is a few rows
+    real_n, first_n, held_n = (_effective(weigh(f)) for f in (train, train.iloc[:held_rows], held))
     spread = math.hypot(
-        learning.auc_standard_error(auc, rows, rows), learning.auc_standard_error(baseline, held_rows, held_rows)
+        learning.auc_standard_error(auc, real_n or rows, rows),
+        learning.auc_standard_error(baseline, first_n or held_rows, held_n or held_rows),
     )
     excess = auc - baseline
     lower = excess - Z_ONE_SIDED_95 * spread
@@ -89,8 +97,22 @@ def discriminator_gate(gate_input) -> list[GateResult]:
     ]
 
 
-def _cross_validated_auc(encoding, real, other, seed: int) -> float:
-    """Out-of-fold ROC AUC of a classifier telling ``other`` (label 1) from ``real`` (label 0)."""
+def _effective(weights) -> float | None:
+    """Kish's effective sample size of weighted rows (None: unweighted)."""
+    if weights is None or not len(weights):
+        return None
+    return float(weights.sum() ** 2 / (weights**2).sum())
+
+
+def _weights(frame, rebalance):
+    from synth_ops.gates.control import rebalance_weights
+
+    return rebalance_weights(frame, rebalance)
+
+
+def _cross_validated_auc(encoding, real, other, seed: int, real_weights=None, other_weights=None) -> float:
+    """Out-of-fold ROC AUC of a classifier telling ``other`` (label 1) from ``real`` (label 0),
+    each row weighted (fitting and scoring) by its weights where given."""
     import numpy as np
     import pandas as pd
     from sklearn.metrics import roc_auc_score
@@ -100,10 +122,21 @@ def _cross_validated_auc(encoding, real, other, seed: int) -> float:
 
     features = pd.concat([encoding.transform(real), encoding.transform(other)], ignore_index=True)
     labels = np.r_[np.zeros(len(real)), np.ones(len(other))]
+    weights = None
+    if real_weights is not None or other_weights is not None:
+        weights = np.r_[
+            np.ones(len(real)) if real_weights is None else real_weights,
+            np.ones(len(other)) if other_weights is None else other_weights,
+        ]
     folds = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=seed)
     with warnings.catch_warnings(), learning.fitting(len(labels)):
         warnings.simplefilter("ignore")
         scores = cross_val_predict(
-            learning.model("classify", seed), features, labels, cv=folds, method="predict_proba"
+            learning.model("classify", seed),
+            features,
+            labels,
+            cv=folds,
+            method="predict_proba",
+            params=None if weights is None else {"sample_weight": weights},
         )[:, 1]
-    return float(roc_auc_score(labels, scores))
+    return float(roc_auc_score(labels, scores, sample_weight=weights))

@@ -49,7 +49,7 @@ def gx_type_names(arrow_type: str) -> list[str] | None:
     return [arrow_type]
 
 
-def automatic_suite(profile: dict, public: dict | None = None) -> dict:
+def automatic_suite(profile: dict, public: dict | None = None, controls: dict | None = None) -> dict:
     """The suite, as plain GX JSON, that every synthetic table must meet: types and nulls for every
     column, domains for learned ones (a discrete number's: its support, the profile's real values),
     and for generated ones what their role promises (keys unique over the release and of the
@@ -58,7 +58,10 @@ def automatic_suite(profile: dict, public: dict | None = None) -> dict:
     ``public``: a DP fit's declared domain of its learned columns ({"bounds": {column: [low, high]},
     "categories": {column: [values]}}): their domains are those, and nulls are not refused (the
     mechanism measures every column's null cell with noise; the real rows' extremes, categories
-    and null shares are exactly what it does not release)."""
+    and null shares are exactly what it does not release).
+
+    ``controls``: the table's generation controls (``TableGenerate.doc()``): a number a condition
+    asks for widens its column's range or support, so the suite never refuses a requested value."""
     from synth_ops.profiling import keys
     from synth_ops.spec import columns as roles
 
@@ -66,6 +69,7 @@ def automatic_suite(profile: dict, public: dict | None = None) -> dict:
     types = dict((name, kind) for name, kind in profile["arrow_schema"])
     expectations = [{"type": "expect_table_columns_to_match_ordered_list", "kwargs": {"column_list": order}}]
     plan = profile["columns_plan"]
+    requested = _requested_numbers(controls or {})
     for column in order:
         stats, entry = profile["columns"][column], plan[column]
         role = entry["role"]
@@ -102,18 +106,47 @@ def automatic_suite(profile: dict, public: dict | None = None) -> dict:
             if stats["sdtype"] in _SET_SDTYPES and "categories" in stats:
                 expect("expect_column_values_to_be_in_set", value_set=stats["categories"])
             elif "support" in stats:  # a discrete number: every backend keeps to its real values
-                expect("expect_column_values_to_be_in_set", value_set=stats["support"])
+                wanted = requested.get(column, [])
+                if any(isinstance(v, tuple) for v in wanted):  # a range asked for: any value within it
+                    low, high = _span(stats["min"], stats["max"], wanted)
+                    expect("expect_column_values_to_be_between", min_value=low, max_value=high)
+                else:
+                    expect("expect_column_values_to_be_in_set", value_set=sorted({*stats["support"], *wanted}))
             elif "min" in stats and "unique_within" not in entry:  # a key's own column may move past max
+                low, high = _span(stats["min"], stats["max"], requested.get(column, []))
                 expect(
                     "expect_column_values_to_be_between",
-                    min_value=_widened(stats["min"], -1),
-                    max_value=_widened(stats["max"], 1),
+                    min_value=_widened(low, -1),
+                    max_value=_widened(high, 1),
                 )
     return {
         "name": f"{profile['name']}.{profile['table']}.automatic",
         "expectations": expectations,
         "meta": {"generated_by": "synth-ops"},
     }
+
+
+def _requested_numbers(controls: dict) -> dict[str, list]:
+    """{column: the numbers its conditions ask for (a range as a (low, high) tuple)}."""
+    out: dict[str, list] = {}
+    for condition in controls.get("conditions", ()):
+        for column, value in condition["values"].items():
+            if isinstance(value, (list, tuple)):
+                if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+                    out.setdefault(column, []).append((value[0], value[1]))
+            elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                out.setdefault(column, []).append(value)
+    return out
+
+
+def _span(low, high, wanted: list):
+    """[low, high] widened to every requested number and range (where both are numbers)."""
+    if not isinstance(low, (int, float)) or not isinstance(high, (int, float)):
+        return low, high
+    for value in wanted:
+        ends = value if isinstance(value, tuple) else (value, value)
+        low, high = min(low, ends[0]), max(high, ends[1])
+    return low, high
 
 
 def _widened(bound, direction: int):
@@ -203,7 +236,11 @@ def run_expectations(gate_input) -> list[GateResult]:
 
     ws, table = gate_input.ws, gate_input.table
     suite_docs = [
-        automatic_suite(gate_input.profile, public_domain(ws.spec, table)),
+        automatic_suite(
+            gate_input.profile,
+            public_domain(ws.spec, table),
+            ws.spec.tables[table].generate.doc() if ws.spec.tables[table].generate else None,
+        ),
         *load_suites(ws.spec.gates.suites, table),
     ]
     ws.write(table, "suite.json", suite_docs)

@@ -509,8 +509,10 @@ def quality_gate(gate_input) -> list[GateResult]:
         ]
     metadata = {**gate_input.metadata, "columns": {c: gate_input.metadata["columns"][c] for c in learned}}
     seed = gate_input.ws.spec.synthesizer.seed
-    _, holdout = gate_input.real
-    reference = prepare_reference(gate_input.real_sample(gates.quality_rows)[learned], metadata, seed=seed)
+    _, holdout = gate_input.reference
+    reference = prepare_reference(
+        gate_input.real_sample(gates.quality_rows, reference=True)[learned], metadata, seed=seed
+    )
     total = sum(s.rows for s in gate_input.shards)
     # one sample size for both: fewer rows score lower by noise alone
     size = min(gates.quality_rows, len(holdout) or len(reference.frame.frame), total)
@@ -518,7 +520,7 @@ def quality_gate(gate_input) -> list[GateResult]:
     if len(holdout):
         baseline = compare(reference, holdout.sample(size, random_state=seed)[learned])
     samples = max(1, min(MAX_SAMPLES, math.ceil(SYNTHETIC_ROWS_PER_SCORE / size), total // size))
-    pool = gate_input.synthetic_sample(min(total, size * samples))[learned]
+    pool = gate_input.synthetic_sample(min(total, size * samples), conditioned=False)[learned]
     scored = [compare(reference, pool.iloc[chunk]) for chunk in np.array_split(np.arange(len(pool)), samples)]
     score = float(np.mean([s.score for s in scored]))
     measures = _measures(reference, scored, baseline, samples, len(pool) // samples)

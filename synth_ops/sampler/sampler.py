@@ -176,27 +176,49 @@ class Sampler:
             normals.fill(draws[:size])
             yield decoders.Batch(self.factor @ draws[:size].T, self.inverses)
 
-    def _value_batches(self, rng, seed: int, rows: int, batch_rows: int) -> Iterator[decoders.Batch]:
-        """The batches the decoders read: the copula's correlated scores, or the tree engine's values."""
+    def _value_batches(
+        self, rng, seed: int, rows: int, batch_rows: int, controls: dict | None = None, first_row: int = 0
+    ) -> Iterator[decoders.Batch]:
+        """The batches the decoders read: the copula's correlated scores, or the tree engine's values
+        (steered by the table's generation ``controls``, a tree engine only)."""
         if self.engine is not None:
-            return self.engine.batches(rows, seed, batch_rows)
+            bound = None
+            if controls:
+                from synth_ops.sampler.controls import BoundControls
+
+                bound = BoundControls(controls, self.engine, self.decoders, f"tables.{self.table}.generate")
+            return self.engine.batches(rows, seed, batch_rows, controls=bound, first_row=first_row)
+        if controls:
+            raise ValueError(f"table {self.table!r}: a copula sampler does not take generation controls")
         return self._score_batches(rng, rows, batch_rows)
 
-    def learned_batches(self, rows: int, seed: int, batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[Any]:
+    def learned_batches(
+        self,
+        rows: int,
+        seed: int,
+        batch_rows: int = DEFAULT_BATCH_ROWS,
+        controls: dict | None = None,
+        first_row: int = 0,
+    ) -> Iterator[Any]:
         """DataFrames of the learned (and child-count) columns through the reference decoders
         (``decoders.decode``): ``rows`` in all, at most ``batch_rows`` each. The same ``seed`` gives
         the same rows whatever ``batch_rows`` is (each random stream is drawn in row order)."""
         import pandas as pd
 
         normal, streams = self._random_streams(seed)
-        for batch in self._value_batches(normal, seed, rows, batch_rows):
+        for batch in self._value_batches(normal, seed, rows, batch_rows, controls, first_row):
             yield pd.DataFrame(
                 {spec["name"]: decoders.decode(spec, batch, streams[spec["name"]]) for spec in self.decoders},
                 index=range(batch.rows),
             )
 
     def batches(
-        self, rows: int, seed: int, first_row: int = 0, batch_rows: int = DEFAULT_BATCH_ROWS
+        self,
+        rows: int,
+        seed: int,
+        first_row: int = 0,
+        batch_rows: int = DEFAULT_BATCH_ROWS,
+        controls: dict | None = None,
     ) -> Iterator[tuple[Any, dict[str, Any]]]:
         """(Arrow table of whole rows in the source's schema, {child-count column: int64 array})
         per batch: learned columns decoded straight to Arrow, generated ones (keys, ids, ...)
@@ -221,7 +243,7 @@ class Sampler:
             raise ModelIntegrityError(f"{self.where}: column {missing[0]!r} is neither learned nor generated; refit")
         normal, streams = self._random_streams(seed)
         done = 0
-        for batch in self._value_batches(normal, seed, rows, batch_rows):
+        for batch in self._value_batches(normal, seed, rows, batch_rows, controls, first_row):
             arrays, counts = {}, {}
             for column in outputs:
                 built = column.build(batch, streams[column.name])

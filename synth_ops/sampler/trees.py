@@ -381,16 +381,20 @@ class TreeEngine:
             for j, c in enumerate(self.columns)
         ]
 
-    def value_batches(self, rows: int, seed: int, batch_rows: int, given=None) -> Iterator[Any]:
+    def value_batches(
+        self, rows: int, seed: int, batch_rows: int, given=None, controls=None, first_row: int = 0
+    ) -> Iterator[Any]:
         """(values, features) arrays of shape (columns, batch rows) per batch, visit order.
         ``given``: float32 features (given columns, ``rows``) of the given positions, when the
-        engine has any."""
+        engine has any. ``controls``: ``controls.BoundControls`` steering the draws; ``first_row``:
+        the release row number of the first row (conditions hold for the release's first rows)."""
         import numpy as np
 
         first = len(self.given)
         if first and (given is None or np.shape(given) != (first, rows)):
             raise ValueError(f"table {self.table!r} is sampled given {first} parent columns, one row per child row")
         streams = self._streams(seed)
+        redraws = controls.streams(seed, self.table) if controls is not None else {}
         drawn, batch_rows = len(self.columns), max(int(batch_rows), 1)
         width = first + drawn
         walk_scratch = draw_scratch = None
@@ -420,6 +424,7 @@ class TreeEngine:
             if first:
                 signed[:first] = given[:, start : start + size]
                 np.negative(signed[:first], out=signed[width : width + first])
+            conditions = controls.condition_of(first_row + start, size) if controls is not None else None
             for j, (column, (donors, smoothing)) in enumerate(zip(self.columns, streams)):
                 at = column.tree.pairs(flat, width, size, walk_scratch)
                 donors.random(out=uniforms)
@@ -427,13 +432,17 @@ class TreeEngine:
                     smoothing.fill(normals)
                 k = first + j
                 column.draw(at, uniforms, normals, values[j], signed[k], draw_scratch)
+                if controls is not None:
+                    controls.apply(j, at, values[j], signed[k], conditions, redraws)
                 np.negative(signed[k], out=signed[width + k])
             yield values, signed[first:width]
 
-    def batches(self, rows: int, seed: int, batch_rows: int, given=None) -> Iterator[Any]:
+    def batches(
+        self, rows: int, seed: int, batch_rows: int, given=None, controls=None, first_row: int = 0
+    ) -> Iterator[Any]:
         from synth_ops.sampler import decoders
 
-        for values, _ in self.value_batches(rows, seed, batch_rows, given):
+        for values, _ in self.value_batches(rows, seed, batch_rows, given, controls, first_row):
             yield decoders.Batch(values, self.inverses)
 
 

@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from synth_ops.errors import SpecError
+from synth_ops.spec.controls import TableGenerate
 
 SOURCE_SUFFIXES = (".csv", ".csv.gz", ".csv.zip", ".parquet")
 NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
@@ -96,6 +97,11 @@ class TableSpec(_Frozen):
         (),
         description="columns the attribute inference gate tries to infer from "
         "the quasi_identifiers (one result per column); needs quasi_identifiers",
+    )
+    generate: TableGenerate | None = Field(
+        None,
+        description="controls of this table's published rows: rebalance, conditions, impute "
+        "(synth_ops/spec/controls.py)",
     )
 
     @field_validator("source")

@@ -74,7 +74,7 @@ def fit(ws: Workspace, unit: str, progress=None, force: bool = False) -> ModelRe
             progress("fitting", 0)
         with charged_fit(ws.spec, ws.run_id, planned) as privacy:
             failpoints.reached("fit.before_model")
-            info = synthesizer.fit(data, metadata, relations, context=_context(ws, splits[model.tables[0]]))
+            info = synthesizer.fit(data, metadata, relations, context=_context(ws, model, splits[model.tables[0]]))
         if progress:
             progress("fitted", 1)
     fit_seconds = round(time.perf_counter() - started, 3)
@@ -129,13 +129,15 @@ def fit(ws: Workspace, unit: str, progress=None, force: bool = False) -> ModelRe
     return record
 
 
-def _context(ws: Workspace, root: dict):
+def _context(ws: Workspace, model, root: dict):
     """The release's scale of the rows a model is fitted on (the first table's training rows): a
-    backend that samples a whole schema at once (hma) draws it at this scale."""
+    backend that samples a whole schema at once (hma) draws it at this scale; and the columns a
+    single table's generation controls."""
     from synth_ops.synthesizers.base import FitContext
 
     target = ws.spec.generate.row_count(root["train_rows"] + root["holdout_rows"])
-    return FitContext(scale=target / max(root["train_rows"], 1))
+    controls = ws.spec.tables[model.tables[0]].generate if len(model.tables) == 1 else None
+    return FitContext(scale=target / max(root["train_rows"], 1), controls=controls.doc() if controls else {})
 
 
 def _relation_data(ws: Workspace, plan, model, positions: dict, learned: dict) -> dict:

@@ -87,11 +87,15 @@ def generate_shard(
     rows = 0
     counts = []
     count_names = [r.count_column for r in run_plan.of_parent(table)]
+    # the table's generation controls (a table in no relationship: checked when it was profiled)
+    controls = ws.spec.tables[table].generate.doc() if ws.spec.tables[table].generate else None
     if sampler is not None:
-        tables = sampler.batches(plan[shard], seed, first_row, ws.spec.generate.batch_rows)
+        tables = sampler.batches(plan[shard], seed, first_row, ws.spec.generate.batch_rows, controls=controls)
     else:
         if run_plan.table(table).primary is None:
-            batches = _learned_batches(model, table, plan[shard], ws.spec.generate.batch_rows, seed)
+            batches = _learned_batches(
+                model, table, plan[shard], ws.spec.generate.batch_rows, seed, controls, first_row
+            )
         else:
             from synth_ops.steps.children import child_batches
 
@@ -220,10 +224,12 @@ def _write_counts(ws: Workspace, run_plan, table: str, shard: int, counts: list,
     ws.artifacts.write_bytes(shard_key(ws, table, shard, "counts.parquet"), buffer.getvalue())
 
 
-def _learned_batches(model, table: str, rows: int, batch_rows: int, seed: int):
+def _learned_batches(
+    model, table: str, rows: int, batch_rows: int, seed: int, controls: dict | None = None, first_row: int = 0
+):
     """The model's batches of learned columns; empty frames of the right length when nothing is learned."""
     if model is not None:
-        yield from model.sample(table, rows, seed, batch_rows)
+        yield from model.sample(table, rows, seed, batch_rows, controls=controls, first_row=first_row)
         return
     import pandas as pd
 

@@ -106,3 +106,100 @@ def check_key_capacity(plan: dict[str, dict], table: str, rows: int) -> None:
             )
     if problems:
         raise SpecError("; ".join(problems))
+
+
+def check_controls(
+    spec_table,
+    table: str,
+    frame,
+    plan: dict[str, dict],
+    sdtypes: dict[str, str],
+    kind: str,
+    supported: tuple[str, ...],
+    related: bool,
+    rows: int,
+) -> None:
+    """``tables.<t>.generate`` against the source, before any fit: every control supported by the
+    table's kind, every column learned, a rebalanced column categorical and its values present, a
+    condition's value present (a category) or a range on a number or datetime, and room for the
+    condition rows in the release. Every problem is named at once, by its field; values are never
+    quoted (they may be real data)."""
+    controls = spec_table.generate
+    if controls is None:
+        return
+    field = f"tables.{table}.generate"
+    problems = []
+    if related and controls.controls:
+        problems.append(f"{field}: controls apply to a table in no relationship")
+    for name in controls.controls:
+        if name not in supported:
+            problems.append(f"{field}.{name}: synthesizer.kind {kind} does not support it")
+
+    def learned(column: str, where: str) -> bool:
+        entry = plan.get(column)
+        if entry is None:
+            problems.append(f"{where}: no column {column!r} in table {table!r}")
+        elif entry["role"] != "learned":
+            problems.append(f"{where}: column {column!r} is not learned ({entry['role']}): nothing to control")
+        else:
+            return True
+        return False
+
+    def texts(column: str) -> set[str]:
+        from synth_ops.gates.learning import as_text
+
+        return set(as_text(frame[column].dropna()))
+
+    rebalance = controls.rebalance
+    if rebalance is not None and learned(rebalance.column, f"{field}.rebalance.column"):
+        if sdtypes.get(rebalance.column) not in ("categorical", "boolean"):
+            problems.append(f"{field}.rebalance.column: column {rebalance.column!r} is not categorical")
+        else:
+            known = texts(rebalance.column)
+            unknown = [i for i, value in enumerate(rebalance.shares) if _text(value) not in known]
+            if unknown:
+                problems.append(
+                    f"{field}.rebalance.shares: {len(unknown)} value(s) do not occur in column {rebalance.column!r}"
+                )
+    for index, condition in enumerate(controls.conditions):
+        for column, value in condition.values.items():
+            where = f"{field}.conditions.{index}.values.{column}"
+            if not learned(column, where):
+                continue
+            numeric = sdtypes.get(column) in ("numerical", "datetime")
+            if isinstance(value, (list, tuple)) and not numeric:
+                problems.append(f"{where}: a range needs a number or datetime column")
+            elif not numeric and _text(value) not in texts(column):
+                problems.append(f"{where}: the value does not occur in column {column!r}")
+            elif numeric and not _numeric_ok(value, sdtypes.get(column)):
+                problems.append(f"{where}: expected a {sdtypes.get(column)} value or [low, high]")
+    wanted = sum(condition.rows for condition in controls.conditions)
+    if wanted > rows:
+        problems.append(f"{field}.conditions: {wanted} condition rows, more than the {rows} rows generated")
+    for index, column in enumerate(controls.impute):
+        learned(column, f"{field}.impute.{index}")
+    if problems:
+        raise SpecError("; ".join(problems))
+
+
+def _text(value) -> str:
+    """A control's value as the source's values are compared (``learning.as_text``: 1 and 1.0 alike)."""
+    import pandas as pd
+
+    from synth_ops.gates.learning import as_text
+
+    return str(as_text(pd.Series([value]))[0])
+
+
+def _numeric_ok(value, sdtype: str | None) -> bool:
+    import pandas as pd
+
+    ends = value if isinstance(value, (list, tuple)) else [value]
+    try:
+        if sdtype == "datetime":
+            [pd.Timestamp(v) for v in ends]
+        else:
+            [float(v) for v in ends]
+    except (TypeError, ValueError):
+        return False
+    return True

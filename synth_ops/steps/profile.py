@@ -86,6 +86,17 @@ def profile(ws: Workspace, table: str, force: bool = False) -> ProfileRecord:
     preflight.check_attack_columns(spec_table, table, detection.plan)
     planned = _planned_rows_estimate(ws, plan, table, len(frame))
     preflight.check_key_capacity(detection.plan, table, planned)
+    preflight.check_controls(
+        spec_table,
+        table,
+        frame,
+        detection.plan,
+        {c: m.get("sdtype") for c, m in detection.metadata["tables"][table]["columns"].items()},
+        settings.kind,
+        synthesizers.capabilities(settings.kind).controls,
+        ws.spec.is_related(table),
+        planned,
+    )
     split_holdout(len(frame), ws.spec.gates.holdout, ws.spec.synthesizer.seed)  # a holdout to judge against
 
     sdtypes = {c: m["sdtype"] for c, m in detection.metadata["tables"][table]["columns"].items()}

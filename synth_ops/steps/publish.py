@@ -58,6 +58,9 @@ def publish(ws: Workspace, store: Store | None = None) -> ReleaseRecord:
         "libraries": ws.versions,
         "tables": tables,
     }
+    controls = {t: spec.tables[t].generate.doc() for t in spec.tables if spec.tables[t].generate}
+    if controls:  # the rows were steered, not copied: said where the data is (the values are the spec's)
+        release["controls"] = json.loads(json.dumps(controls, default=str))
     if SCHEMA_MODEL in gate_records:
         record = gate_records[SCHEMA_MODEL]
         release["relationships"] = [r.model_dump(mode="json") for r in spec.relationships]

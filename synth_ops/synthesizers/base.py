@@ -28,6 +28,7 @@ class Capabilities:
     shards: bool = True  # a table can be sampled in independent seeded shards
     differential_privacy: bool = False
     portable_sampler: tuple[str, ...] = ()  # kinds whose fitted models export a sampler (synth_ops/sampler/)
+    controls: tuple[str, ...] = ()  # the tables.<t>.generate controls it honours (spec/controls.py)
 
 
 @dataclasses.dataclass
@@ -58,6 +59,9 @@ class FitContext:
     # rows the release asks for per training row of the first (root) table: a backend that samples
     # a whole schema at once (hma) draws it at this scale
     scale: float = 1.0
+    # the table's generation controls (tables.<t>.generate, ``TableGenerate.doc()``): a sequential
+    # model visits the controlled columns first, so every other column is drawn given them
+    controls: dict = dataclasses.field(default_factory=dict)
 
 
 class Synthesizer:
@@ -112,14 +116,26 @@ class Synthesizer:
         raise NotImplementedError
 
     # -- sampling -------------------------------------------------------------------------------
-    def sample(self, table: str, rows: int, seed: int, batch_rows: int) -> Iterator[Any]:
+    def sample(
+        self, table: str, rows: int, seed: int, batch_rows: int, controls: dict | None = None, first_row: int = 0
+    ) -> Iterator[Any]:
         """DataFrames of the learned columns of ``table``, ``rows`` in all, at most ``batch_rows``
         each, from a stream seeded by ``seed`` alone (a shard's seed): same seed, same rows.
         A multi-table backend adds, for a parent table, one ``#<relationship>`` column of child
-        counts per relationship it is the parent of."""
+        counts per relationship it is the parent of. ``controls``: the table's generation controls
+        (``TableGenerate.doc()``), for a backend whose capabilities name them; ``first_row``: the
+        release row number of the first row (condition rows come first in the release)."""
         if table not in self.tables:
             raise ValueError(f"this model does not cover table {table!r}")
+        if controls:
+            yield from self._sample_controlled(table, rows, seed, batch_rows, controls, first_row)
+            return
         yield from self._sample(table, rows, seed, batch_rows)
+
+    def _sample_controlled(
+        self, table: str, rows: int, seed: int, batch_rows: int, controls: dict, first_row: int
+    ) -> Iterator[Any]:
+        raise ValueError(f"kind {self.kind} does not support generation controls")
 
     def _sample(self, table: str, rows: int, seed: int, batch_rows: int) -> Iterator[Any]:
         raise NotImplementedError

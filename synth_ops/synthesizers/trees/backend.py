@@ -29,7 +29,12 @@ class TreesSynthesizer(Synthesizer):
     kinds = ("trees",)
     library = "scikitlearn"
     capabilities = Capabilities(
-        multi_table=True, max_tables=None, composite_keys=True, shards=True, portable_sampler=("trees",)
+        multi_table=True,
+        max_tables=None,
+        composite_keys=True,
+        shards=True,
+        portable_sampler=("trees",),
+        controls=("rebalance", "conditions", "impute"),
     )
 
     def _check(self, metadata: dict[str, dict]) -> None:
@@ -57,6 +62,7 @@ class TreesSynthesizer(Synthesizer):
         import pandas as pd
 
         from synth_ops.io.schema import infer
+        from synth_ops.spec.controls import controlled_columns
         from synth_ops.synthesizers.trees.encoding import GivenColumn, encode
         from synth_ops.synthesizers.trees.knobs import read_knobs
         from synth_ops.synthesizers.trees.model import decoders, fit_rows_sample, fit_table, fit_threads
@@ -100,6 +106,9 @@ class TreesSynthesizer(Synthesizer):
                 column, step = primary.sequence
                 self.sequence[table] = (column, step, float(np.nanmin(encoded[column].values)) if len(fitted) else 0.0)
         order = visit_order(encoded, knobs.order)
+        # the columns generation controls come first, so every other column is drawn given them
+        controlled = [c for c in controlled_columns(self.context.controls) if c in encoded]
+        order = controlled + [c for c in order if c not in controlled]
         trees, arrays, info = fit_table(
             table, [encoded[c] for c in order], knobs, self.seed, fit_threads(), given=given
         )
@@ -110,6 +119,8 @@ class TreesSynthesizer(Synthesizer):
             "columns": decoders(encoded, order, learned + self.counts[table]),
         }
         self.schemas[table] = infer(fitted, {})
+        if self.context.controls and not given:  # a control the model cannot draw: named now, not at generate
+            self._bound(table, self.context.controls, self._engine(table))
         return info
 
     def _engine(self, table: str):
@@ -141,6 +152,19 @@ class TreesSynthesizer(Synthesizer):
     def _sample(self, table: str, rows: int, seed: int, batch_rows: int) -> Iterator[Any]:
         for batch in self._engine(table).batches(rows, seed, batch_rows):
             yield self._frame(table, batch)
+
+    def _sample_controlled(
+        self, table: str, rows: int, seed: int, batch_rows: int, controls: dict, first_row: int
+    ) -> Iterator[Any]:
+        engine = self._engine(table)
+        bound = self._bound(table, controls, engine)
+        for batch in engine.batches(rows, seed, batch_rows, controls=bound, first_row=first_row):
+            yield self._frame(table, batch)
+
+    def _bound(self, table: str, controls: dict, engine):
+        from synth_ops.sampler.controls import BoundControls
+
+        return BoundControls(controls, engine, self.models[table]["columns"], f"tables.{table}.generate")
 
     def sample_children(self, table: str, context, groups, seed: int):
         """Rows of ``table`` drawn given their parents' synthetic learned columns (``context``, one

@@ -1,0 +1,127 @@
+"""``tables.<t>.generate``: what a table's published rows are steered to, beyond a copy.
+
+rebalance    ``{column, shares: {value: share}}``: those shares of a categorical column in the
+             published rows; its other values share the rest as they do in the real rows, and every
+             other column follows its distribution given the rebalanced one.
+conditions   ``[{values: {column: value or [low, high]}, rows: N}]``: N rows with those values (a
+             numeric or datetime column may take a range), the rest of each row drawn given them; the
+             other rows are not conditioned. Condition rows come first in the release's row order.
+impute       ``[column]``: no null is drawn in those columns; their values are drawn given the
+             columns visited before them.
+
+The shapes are checked here, when the spec loads; the columns and values against the source (and
+whether the table's synthesizer kind supports a control) by the profile step, before any fit
+(``steps/preflight.py``). Plain data: ``doc()`` is what the sampler and the release record carry.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+SHARE_SLACK = 1e-9  # shares written as decimals may add up to 1 plus a rounding
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Rebalance(_Frozen):
+    column: str = Field(description="a categorical (or boolean) learned column")
+    shares: dict[Any, float] = Field(
+        description="value -> its share of the published rows (each in [0, 1], together at most 1); "
+        "the column's other values share the rest in their real proportions"
+    )
+
+    @field_validator("shares")
+    @classmethod
+    def _shares(cls, shares: dict) -> dict:
+        if not shares:
+            raise ValueError("name at least one value")
+        bad = [str(v) for v, share in shares.items() if not 0 <= share <= 1]
+        if bad:
+            raise ValueError(f"a share is between 0 and 1 (value {', '.join(bad)})")
+        if sum(shares.values()) > 1 + SHARE_SLACK:
+            raise ValueError(f"the shares add up to {sum(shares.values()):g}, more than 1")
+        return shares
+
+
+class Condition(_Frozen):
+    values: dict[str, Any] = Field(description="column -> a value, or [low, high] for a number or datetime")
+    rows: int = Field(gt=0, description="rows of the release drawn with these values")
+
+    @field_validator("values")
+    @classmethod
+    def _values(cls, values: dict) -> dict:
+        if not values:
+            raise ValueError("name at least one column")
+        for column, value in values.items():
+            if isinstance(value, (list, tuple)):
+                if len(value) != 2 or any(v is None or isinstance(v, (list, dict, bool)) for v in value):
+                    raise ValueError(f"{column}: a range is [low, high]")
+                try:
+                    ordered = value[0] <= value[1]
+                except TypeError:
+                    raise ValueError(f"{column}: a range's ends are two numbers or two datetimes") from None
+                if not ordered:
+                    raise ValueError(f"{column}: the range's low end is above its high end")
+            elif value is None or isinstance(value, dict):
+                raise ValueError(f"{column}: expected a value or [low, high]")
+        return values
+
+
+class TableGenerate(_Frozen):
+    rebalance: Rebalance | None = Field(None, description="shares of a categorical column's values")
+    conditions: tuple[Condition, ...] = Field((), description="rows drawn with given values")
+    impute: tuple[str, ...] = Field((), description="columns drawn without nulls")
+
+    @model_validator(mode="after")
+    def _distinct(self) -> TableGenerate:
+        repeated = sorted({c for c in self.impute if self.impute.count(c) > 1})
+        if repeated:
+            raise ValueError(f"impute: column {', '.join(map(repr, repeated))} named twice")
+        if self.rebalance is not None and self.conditions:
+            # one visit order cannot put both first: the rebalanced column must precede every other
+            # column for its shares to carry the rest, a condition's columns must for its rows
+            raise ValueError("conditions: not combined with rebalance in one table (generate twice instead)")
+        return self
+
+    @property
+    def controls(self) -> list[str]:
+        """The controls asked for, by field name."""
+        return [
+            name
+            for name, asked in (
+                ("rebalance", self.rebalance is not None),
+                ("conditions", bool(self.conditions)),
+                ("impute", bool(self.impute)),
+            )
+            if asked
+        ]
+
+    def doc(self) -> dict:
+        """Plain data (values as given): what the model, the sampler and the release record carry."""
+        return self.model_dump(exclude_defaults=True)
+
+
+def controlled_columns(doc: dict) -> list[str]:
+    """The columns a model visits first under the controls ``doc`` (``TableGenerate.doc()``): the
+    rebalanced one, then the conditioned ones."""
+    first = [doc["rebalance"]["column"]] if doc.get("rebalance") else []
+    for condition in doc.get("conditions", ()):
+        first += [c for c in condition["values"] if c not in first]
+    return first
+
+
+def describe(doc: dict) -> str:
+    """The controls in words, column names and counts only (catalogs and logs: never a value)."""
+    parts = []
+    if doc.get("rebalance"):
+        shares = doc["rebalance"]["shares"]
+        parts.append(f"rebalance {doc['rebalance']['column']} ({len(shares)} value(s) set)")
+    for condition in doc.get("conditions", ()):
+        parts.append(f"condition on {', '.join(condition['values'])} ({condition['rows']} rows)")
+    if doc.get("impute"):
+        parts.append(f"impute {', '.join(doc['impute'])}")
+    return "; ".join(parts)
