@@ -72,6 +72,7 @@ bench: $(STAMP) services examples/data/flights.csv
 	$(PY) bench/gates.py
 	$(PY) bench/perf.py
 	$(PY) bench/multitable.py
+	$(PY) bench/controls.py
 	$(PY) bench/scaleout.py
 	$(PY) bench/dp.py
 	$(PY) bench/privacy.py

@@ -109,6 +109,35 @@ def test_conditions_with_a_value_and_a_range_and_an_imputed_column(tmp_path):
     assert words == "condition on island (40 rows); condition on bill_length_mm (30 rows); impute sex"
 
 
+def test_fairness_makes_the_target_independent_of_the_sensitive_column(tmp_path):
+    """penguins: species depends on the island (Torgersen holds only Adelies; parity gap 0.55).
+    Under fairness every island gets the overall species shares; the other columns follow the
+    species drawn (a Gentoo's flippers wherever it lives); the gate reports the gap before and after."""
+    doc = {
+        "name": "penguins",
+        "tables": {
+            "penguins": {
+                "source": str(PENGUINS_CSV),
+                "generate": {"fairness": {"target": "species", "sensitive": ["island"]}},
+            }
+        },
+        "synthesizer": {"seed": 3},
+        "generate": {"rows": 1000, "shards": 2},
+    }
+    assert main(["run", str(write_spec(tmp_path, doc))]) == 0
+    synthetic = _published(tmp_path, "penguins", "penguins")
+    real = pd.read_csv(PENGUINS_CSV)
+    overall = synthetic["species"].value_counts(normalize=True)
+    for _, rows in synthetic.groupby("island"):
+        shares = rows["species"].value_counts(normalize=True).reindex(overall.index, fill_value=0)
+        assert (abs(shares - overall) < 0.12).all()
+    assert abs(overall["Adelie"] - (real["species"] == "Adelie").mean()) < 0.05  # the overall shares kept
+    flippers = synthetic.groupby("species")["flipper_length_mm"].mean()
+    assert flippers["Gentoo"] > flippers["Adelie"] + 15
+    gate = _gates(tmp_path, "penguins")["fairness[species]"]
+    assert gate["passed"] and gate["value"] < 0.06 and gate["baseline"] > 0.4
+
+
 def test_the_exported_sampler_draws_the_controlled_rows_the_model_draws(tmp_path):
     from synth_ops.runtime import models
     from synth_ops.sampler.sampler import Sampler
@@ -173,6 +202,21 @@ BAD = [
         r"tables\.penguins\.generate: conditions: not combined with rebalance",
     ),
     ({"impute": ["nope"]}, r"tables\.penguins\.generate\.impute\.0: no column 'nope'"),
+    (
+        {"fairness": {"target": "body_mass_g", "sensitive": ["island"]}},
+        r"tables\.penguins\.generate\.fairness\.target: column 'body_mass_g' is not categorical",
+    ),
+    (
+        {"fairness": {"target": "species", "sensitive": ["species"]}},
+        r"tables\.penguins\.generate\.fairness\.sensitive: column 'species' is the target",
+    ),
+    (
+        {
+            "fairness": {"target": "species", "sensitive": ["island"]},
+            "rebalance": {"column": "sex", "shares": {"male": 0.5}},
+        },
+        r"tables\.penguins\.generate: rebalance: with fairness, only the fairness target",
+    ),
     ({"temperature": 0.5}, r"tables\.penguins\.generate\.temperature: unknown key"),
 ]
 
@@ -196,3 +240,20 @@ def test_a_kind_without_controls_refuses_them(tmp_path, capsys):
     }
     assert main(["run", str(write_spec(tmp_path, doc))]) == 2
     assert "tables.penguins.generate.impute: synthesizer.kind copula does not support it" in capsys.readouterr().err
+
+
+def test_the_lineage_facet_says_the_controls_in_words_and_validates(tmp_path):
+    from jsonschema import Draft202012Validator
+    from openlineage.client.serde import Serde
+
+    from synth_ops.airflow.lineage import release_run_facet
+    from synth_ops.runtime.workspace import Workspace
+    from synth_ops.spec import load_spec
+    from tests.test_openlineage import _facet_schema
+
+    controls = {"fairness": {"target": "species", "sensitive": ["island"]}, "impute": ["sex"]}
+    doc = {"name": "penguins", "tables": {"penguins": {"source": str(PENGUINS_CSV), "generate": controls}}}
+    ws = Workspace.open(load_spec(write_spec(tmp_path, doc)))
+    facet = json.loads(Serde.to_json(release_run_facet(ws, "published", ["penguins"])["synthOpsRelease"]))
+    assert facet["controls"] == {"penguins": "fairness: species independent of island; impute sex"}
+    Draft202012Validator(_facet_schema()).validate({"synthOpsRelease": facet})

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from attrs import define
+from attrs import define, field
 from openlineage.client.facet_v2 import RunFacet
 
 # The facet's JSON Schema ships in the package (facets/) and is served from the repository; the
@@ -59,6 +59,8 @@ class SynthOpsReleaseRunFacet(RunFacet):
     pipeline: str
     specHash: str  # noqa: N815 - OpenLineage facet fields are camelCase
     tables: list[str]
+    # table -> its generation controls in words (column names and counts, never a value)
+    controls: dict[str, str] = field(factory=dict)
 
     @staticmethod
     def _get_schema() -> str:
@@ -169,8 +171,20 @@ def output_dataset(
 
 
 def release_run_facet(ws, status: str, tables: list[str]) -> dict[str, SynthOpsReleaseRunFacet]:
+    from synth_ops.spec.controls import describe
+
+    controls = {
+        t: describe(ws.spec.tables[t].generate.doc())
+        for t in tables
+        if t in ws.spec.tables and ws.spec.tables[t].generate is not None and ws.spec.tables[t].generate.controls
+    }
     return {
         "synthOpsRelease": SynthOpsReleaseRunFacet(
-            version=ws.run_id, status=status, pipeline=ws.spec.name, specHash=ws.spec_hash, tables=list(tables)
+            version=ws.run_id,
+            status=status,
+            pipeline=ws.spec.name,
+            specHash=ws.spec_hash,
+            tables=list(tables),
+            controls=controls,
         )
     }

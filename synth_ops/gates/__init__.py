@@ -75,17 +75,15 @@ class GateInput:
     @functools.cached_property
     def reference(self):
         """(train, holdout) as the fidelity gates (quality, discriminator) compare with: the real rows,
-        or under a rebalance the real rows resampled (seeded, as many) so the rebalanced column has its
-        requested shares and every other column its real distribution given it: what the controls
-        asked the synthetic rows to be. The privacy and utility gates keep the real rows."""
+        or under a rebalance or fairness control the real rows resampled (seeded, as many) to what the
+        controls asked the synthetic rows to be (``control.control_weights``). The privacy and utility gates keep the real rows."""
         train, holdout = self.real
-        rebalance = self.controls.get("rebalance")
-        if not rebalance:
+        if not (self.controls.get("rebalance") or self.controls.get("fairness")):
             return train, holdout
-        from synth_ops.gates.control import rebalanced
+        from synth_ops.gates.control import reweighted
 
         seed = self.ws.spec.synthesizer.seed
-        return rebalanced(train, rebalance, [seed, 1]), rebalanced(holdout, rebalance, [seed, 2])
+        return reweighted(train, self.controls, [seed, 1]), reweighted(holdout, self.controls, [seed, 2])
 
     def synthetic_sample(self, rows: int, conditioned: bool = True):
         """A seeded uniform sample of at most ``rows`` synthetic rows, read shard by shard (cached);

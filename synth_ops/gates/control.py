@@ -1,12 +1,15 @@
 """The control gate: did the published rows get what the table's generation controls asked for?
 (``tables.<t>.generate``, ``spec/controls.py``.) The other gates judge the rest: quality and the
 discriminator compare the rows drawn without a condition with the real rows resampled to the
-requested shares (quality: ``GateInput.reference``, resampled by ``rebalanced``; the discriminator:
-the real rows weighted by ``rebalance_weights``); privacy and utility are unchanged.
+requested shares or parity (quality: ``GateInput.reference``, resampled by ``reweighted``; the
+discriminator: the real rows weighted by ``control_weights``); privacy and utility are unchanged.
 
 rebalance[<column>]      per requested value, its published share against the requested one:
                          the largest gap, which must be within sampling noise (the two-sided 99.9%
                          normal bound of a share of that many rows, plus half a row).
+fairness[<target>]       statistical parity: per group of the sensitive columns' values, each target
+                         value's share against its overall share; every gap within sampling noise
+                         (as above, at the group's size). The training rows' gap is the baseline.
 conditions.<i>           the rows of condition ``i`` (the release's rows after the conditions
                          before it) holding its values (a range: within it): all of them.
 impute[<column>]         nulls in the column: none.
@@ -23,36 +26,71 @@ from synth_ops.runtime.records import GateResult
 Z = 3.29  # two-sided 99.9%: a correct release fails one share in a thousand, not one in twenty
 
 
-def rebalance_weights(frame, rebalance: dict):
-    """Per row of ``frame``, the weight that gives its rebalanced column the requested shares and
-    its other values the rest in their own proportions (mean 1; every other column keeps its
-    distribution given the rebalanced one)."""
+def control_weights(frame, controls: dict):
+    """Per row of ``frame`` (real rows), the weight that makes them what the controls asked for
+    (mean 1), or None when no control reweights: a rebalanced column at its requested shares (its
+    other values sharing the rest in their own proportions); a fairness target independent of the
+    sensitive columns, at its overall (or rebalanced) shares. Every other column keeps its
+    distribution given the controlled ones."""
+    import numpy as np
+
+    rebalance, fairness = controls.get("rebalance"), controls.get("fairness")
+    if not rebalance and not fairness:
+        return None
+    if not len(frame):
+        return np.ones(0)
+    column = fairness["target"] if fairness else rebalance["column"]
+    target = _texts(frame[column])
+    values, inverse, counts = np.unique(target, return_inverse=True, return_counts=True)
+    real = counts / len(target)
+    wanted = _shares(values, real, rebalance["shares"] if rebalance else {})
+    if fairness:  # q(t, g) = wanted(t) P(g) over P(t, g): the target apart from the groups
+        groups = _groups(frame, fairness["sensitive"])
+        _, group_of, group_counts = np.unique(groups, return_inverse=True, return_counts=True)
+        cell = group_of * len(values) + inverse
+        cell_counts = np.bincount(cell, minlength=len(group_counts) * len(values))
+        weights = wanted[inverse] * (group_counts[group_of] / len(target)) / (cell_counts[cell] / len(target))
+    else:
+        weights = wanted[inverse] / real[inverse]
+    return weights * len(weights) / weights.sum() if weights.sum() > 0 else np.ones(len(weights))
+
+
+def _texts(series):
+    from synth_ops.gates.learning import as_text
+
+    return as_text(series).fillna("\0<null>").to_numpy(dtype=object).astype(str)
+
+
+def _groups(frame, columns):
+    """Each row's combination of the sensitive columns' values, as one text."""
+    import numpy as np
+
+    parts = [_texts(frame[c]) for c in columns]
+    return np.array(["\x1f".join(row) for row in zip(*parts)], dtype=object).astype(str)
+
+
+def _shares(values, real, requested: dict):
+    """The shares asked of ``values`` (real shares ``real``): the requested ones, the rest in proportion."""
     import numpy as np
 
     from synth_ops.gates.learning import as_text
 
-    if not len(frame):
-        return np.ones(0)
-    text = as_text(frame[rebalance["column"]]).fillna("\0<null>").to_numpy(dtype=object)
-    requested = {str(as_text(_series(value))[0]): float(share) for value, share in rebalance["shares"].items()}
-    values, counts = np.unique(text, return_counts=True)
-    real = dict(zip(values, counts / len(text)))
-    others = sum(share for value, share in real.items() if value not in requested)
-    rest = max(0.0, 1 - sum(requested.values()))
-    target = {
-        value: requested.get(value, rest * share / others if others > 0 else 0.0) for value, share in real.items()
-    }
-    weights = np.array([target[v] / real[v] for v in text])
-    return weights * len(weights) / weights.sum() if weights.sum() > 0 else np.ones(len(weights))
+    asked = {str(as_text(_series(v))[0]): float(share) for v, share in requested.items()}
+    listed = np.array([v in asked for v in values])
+    shares = np.array([asked.get(v, 0.0) for v in values])
+    others = real[~listed].sum()
+    if others > 0:
+        shares[~listed] = max(0.0, 1 - shares.sum()) * real[~listed] / others
+    return shares
 
 
-def rebalanced(frame, rebalance: dict, seed):
-    """``frame``'s rows resampled with replacement (as many, seeded) by ``rebalance_weights``."""
+def reweighted(frame, controls: dict, seed):
+    """``frame``'s rows resampled with replacement (as many, seeded) by ``control_weights``."""
     import numpy as np
 
-    if not len(frame):
+    weights = control_weights(frame, controls)
+    if weights is None or not len(frame):
         return frame
-    weights = rebalance_weights(frame, rebalance)
     rng = np.random.default_rng(seed)
     return frame.iloc[rng.choice(len(frame), size=len(frame), p=weights / weights.sum())].reset_index(drop=True)
 
@@ -72,9 +110,11 @@ def control_gate(gate_input) -> list[GateResult]:
     controls = gate_input.controls
     if not controls:
         return []
+    fairness = controls.get("fairness")
     columns = list(
         dict.fromkeys(
             ([controls["rebalance"]["column"]] if controls.get("rebalance") else [])
+            + ([fairness["target"], *fairness["sensitive"]] if fairness else [])
             + [c for condition in controls.get("conditions", ()) for c in condition["values"]]
             + list(controls.get("impute", ()))
         )
@@ -104,6 +144,23 @@ def control_gate(gate_input) -> list[GateResult]:
                 f"{len(rebalance['shares'])} value(s) requested; within sampling noise (99.9%): "
                 f"{'yes' if passed else 'no'}",
                 measures={"rows": n, "values": len(rebalance["shares"])},
+            )
+        )
+    if fairness:
+        gap, within, groups = parity_gap(frame, fairness["target"], fairness["sensitive"])
+        before, _, _ = parity_gap(gate_input.real[0], fairness["target"], fairness["sensitive"])
+        results.append(
+            GateResult(
+                gate="control",
+                name=f"fairness[{fairness['target']}]",
+                value=round(gap, 4),
+                threshold=0.0,
+                passed=bool(len(frame)) and within,
+                baseline=round(before, 4),
+                detail=f"statistical parity gap of {fairness['target']} over {groups} group(s) of "
+                f"{', '.join(fairness['sensitive'])}: {gap:.4f} published, {before:.4f} in the training rows; "
+                f"every group within sampling noise (99.9%) of the overall shares: {'yes' if within else 'no'}",
+                measures={"rows": int(len(frame)), "groups": groups, "real_gap": round(before, 4)},
             )
         )
     start = 0
@@ -140,6 +197,24 @@ def control_gate(gate_input) -> list[GateResult]:
             )
         )
     return results
+
+
+def parity_gap(frame, target: str, sensitive) -> tuple[float, bool, int]:
+    """(the largest gap between a target value's share within a group of the sensitive columns'
+    values and its overall share, whether every group's gaps are within sampling noise (99.9%, plus
+    half a row), the number of groups)."""
+    import numpy as np
+
+    if not len(frame):
+        return 0.0, True, 0
+    values, inverse = np.unique(_texts(frame[target]), return_inverse=True)
+    _, group_of, sizes = np.unique(_groups(frame, sensitive), return_inverse=True, return_counts=True)
+    overall = np.bincount(inverse, minlength=len(values)) / len(frame)
+    cells = np.bincount(group_of * len(values) + inverse, minlength=len(sizes) * len(values))
+    within_group = cells.reshape(len(sizes), len(values)) / sizes[:, None]
+    gaps = np.abs(within_group - overall[None, :])
+    allowed = Z * np.sqrt(overall * (1 - overall))[None, :] / np.sqrt(sizes)[:, None] + 0.5 / sizes[:, None]
+    return float(gaps.max()), bool((gaps <= allowed).all()), len(sizes)
 
 
 def _holds(series, value, sdtype):

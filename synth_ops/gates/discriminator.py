@@ -54,10 +54,14 @@ def discriminator_gate(gate_input) -> list[GateResult]:
     train = gate_input.real_sample(rows)[columns]
     synthetic = gate_input.synthetic_sample(rows, conditioned=False)[columns]
     held = holdout.sample(held_rows, random_state=seed)[columns]
-    # under a rebalance the real rows are weighted to the requested shares (weights, not resampled
-    # copies: a classifier would tell a repeated real row from any synthetic one)
-    rebalance = gate_input.controls.get("rebalance")
-    weigh = (lambda frame: _weights(frame, rebalance)) if rebalance else (lambda frame: None)
+
+    # under a rebalance or fairness control the real rows are weighted to what was asked (weights,
+    # not resampled copies: a classifier would tell a repeated real row from any synthetic one)
+    def weigh(frame):
+        from synth_ops.gates.control import control_weights
+
+        return control_weights(frame, gate_input.controls)
+
     # the encoding is fitted on all the real rows: fitted on training rows alone, a holdout row's
     # category unseen in training (or counted once less) told it from a training row before any
     # synthetic row was seen, and that inflated baseline hid a real excess (two days of flights:
@@ -102,12 +106,6 @@ def _effective(weights) -> float | None:
     if weights is None or not len(weights):
         return None
     return float(weights.sum() ** 2 / (weights**2).sum())
-
-
-def _weights(frame, rebalance):
-    from synth_ops.gates.control import rebalance_weights
-
-    return rebalance_weights(frame, rebalance)
 
 
 def _cross_validated_auc(encoding, real, other, seed: int, real_weights=None, other_weights=None) -> float:

@@ -6,6 +6,9 @@ a rebalanced 1% class costs what any draw costs).
 
 rebalance    the column (visited first) takes its codes from the requested shares (the column's
              other values share the rest in the proportions of its training rows' donors)
+fairness     the target (visited right after the sensitive columns) takes its codes from its
+             overall shares (or a rebalance's), never from its tree: it is drawn apart from the
+             sensitive columns, and every later column given both
 conditions   a condition's rows (the release's first rows, condition after condition) take its
              value; with a range, a drawn value outside it is drawn again from its leaf's donors
              within the range (the column's, where the leaf has none), smoothed as any donor and kept
@@ -47,9 +50,11 @@ class BoundControls:
         self.engine, self.field = engine, field
         position = {name: j for j, name in enumerate(engine.names)}
         self.decoders = {spec["name"]: spec for spec in decoders}
-        self.rebalance = None  # (position, codes, cumulative shares)
+        self.rebalance = None  # (position, cumulative shares by code)
         if doc.get("rebalance"):
             self.rebalance = self._rebalance(doc["rebalance"], position)
+        elif doc.get("fairness"):  # the target at its overall shares, whatever its sensitive columns
+            self.rebalance = self._rebalance({"column": doc["fairness"]["target"], "shares": {}}, position)
         self.ends = []  # release row after each condition's rows
         self.conditions = []  # per condition: {position: ("value", v) | ("range", low, high)}
         total = 0

@@ -6,6 +6,9 @@ rebalance    ``{column, shares: {value: share}}``: those shares of a categorical
 conditions   ``[{values: {column: value or [low, high]}, rows: N}]``: N rows with those values (a
              numeric or datetime column may take a range), the rest of each row drawn given them; the
              other rows are not conditioned. Condition rows come first in the release's row order.
+fairness     ``{target, sensitive: [column]}``: the target independent of the sensitive columns
+             (statistical parity), its overall shares kept (or a rebalance's, of the same column);
+             the other columns drawn given both.
 impute       ``[column]``: no null is drawn in those columns; their values are drawn given the
              columns visited before them.
 
@@ -18,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 SHARE_SLACK = 1e-9  # shares written as decimals may add up to 1 plus a rounding
 
@@ -71,8 +74,26 @@ class Condition(_Frozen):
         return values
 
 
+class Fairness(_Frozen):
+    target: str = Field(description="a categorical (or boolean) learned column: the outcome")
+    sensitive: tuple[str, ...] = Field(min_length=1, description="categorical columns the outcome must not depend on")
+
+    @field_validator("sensitive")
+    @classmethod
+    def _apart(cls, sensitive: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        if info.data.get("target") in sensitive:
+            raise ValueError(f"column {info.data['target']!r} is the target")
+        repeated = sorted({c for c in sensitive if sensitive.count(c) > 1})
+        if repeated:
+            raise ValueError(f"column {', '.join(map(repr, repeated))} named twice")
+        return sensitive
+
+
 class TableGenerate(_Frozen):
     rebalance: Rebalance | None = Field(None, description="shares of a categorical column's values")
+    fairness: Fairness | None = Field(
+        None, description="the target independent of the sensitive columns (statistical parity)"
+    )
     conditions: tuple[Condition, ...] = Field((), description="rows drawn with given values")
     impute: tuple[str, ...] = Field((), description="columns drawn without nulls")
 
@@ -85,6 +106,13 @@ class TableGenerate(_Frozen):
             # one visit order cannot put both first: the rebalanced column must precede every other
             # column for its shares to carry the rest, a condition's columns must for its rows
             raise ValueError("conditions: not combined with rebalance in one table (generate twice instead)")
+        if self.fairness is not None and self.conditions:
+            raise ValueError("conditions: not combined with fairness in one table (generate twice instead)")
+        if self.fairness is not None and self.rebalance is not None:
+            if self.rebalance.column != self.fairness.target:
+                raise ValueError("rebalance: with fairness, only the fairness target can be rebalanced")
+            if self.rebalance.column in self.fairness.sensitive:
+                raise ValueError("rebalance: a sensitive column cannot be rebalanced")
         return self
 
     @property
@@ -94,6 +122,7 @@ class TableGenerate(_Frozen):
             name
             for name, asked in (
                 ("rebalance", self.rebalance is not None),
+                ("fairness", self.fairness is not None),
                 ("conditions", bool(self.conditions)),
                 ("impute", bool(self.impute)),
             )
@@ -108,7 +137,11 @@ class TableGenerate(_Frozen):
 def controlled_columns(doc: dict) -> list[str]:
     """The columns a model visits first under the controls ``doc`` (``TableGenerate.doc()``): the
     rebalanced one, then the conditioned ones."""
-    first = [doc["rebalance"]["column"]] if doc.get("rebalance") else []
+    first = []
+    if doc.get("fairness"):  # the sensitive columns, then the target drawn apart from them
+        first += [*doc["fairness"]["sensitive"], doc["fairness"]["target"]]
+    if doc.get("rebalance") and doc["rebalance"]["column"] not in first:
+        first.append(doc["rebalance"]["column"])
     for condition in doc.get("conditions", ()):
         first += [c for c in condition["values"] if c not in first]
     return first
@@ -117,6 +150,9 @@ def controlled_columns(doc: dict) -> list[str]:
 def describe(doc: dict) -> str:
     """The controls in words, column names and counts only (catalogs and logs: never a value)."""
     parts = []
+    if doc.get("fairness"):
+        fairness = doc["fairness"]
+        parts.append(f"fairness: {fairness['target']} independent of {', '.join(fairness['sensitive'])}")
     if doc.get("rebalance"):
         shares = doc["rebalance"]["shares"]
         parts.append(f"rebalance {doc['rebalance']['column']} ({len(shares)} value(s) set)")

@@ -161,6 +161,14 @@ def check_controls(
                 problems.append(
                     f"{field}.rebalance.shares: {len(unknown)} value(s) do not occur in column {rebalance.column!r}"
                 )
+    fairness = controls.fairness
+    if fairness is not None:
+        named = [(fairness.target, f"{field}.fairness.target")] + [
+            (column, f"{field}.fairness.sensitive.{i}") for i, column in enumerate(fairness.sensitive)
+        ]
+        for column, where in named:
+            if learned(column, where) and sdtypes.get(column) not in ("categorical", "boolean"):
+                problems.append(f"{where}: column {column!r} is not categorical")
     for index, condition in enumerate(controls.conditions):
         for column, value in condition.values.items():
             where = f"{field}.conditions.{index}.values.{column}"
