@@ -77,6 +77,14 @@ def _controls_metadata(spec, table: str) -> dict:
     return {"controls": describe(generate.doc())} if generate is not None and generate.controls else {}
 
 
+def _auto_metadata(ws, record) -> dict:
+    """kind auto: which candidate won and why (model.json's ``auto``)."""
+    if record.kind != "auto":
+        return {}
+    auto = ws.read(record.table, "model.json").get("auto") or {}
+    return {"auto_winner": auto.get("winner", ""), "auto_why": auto.get("why", "")}
+
+
 def _model_asset(path: str, key: str, ta: TableAssets, prefix: str) -> dg.AssetsDefinition:
     @dg.multi_asset(name=f"{prefix}model", specs=[ta.model], required_resource_keys={key})
     def _asset(context: dg.AssetExecutionContext):
@@ -95,6 +103,7 @@ def _model_asset(path: str, key: str, ta: TableAssets, prefix: str) -> dg.Assets
                 "model": dg.MetadataValue.path(ws.location(record.model_key)),
                 **privacy_metadata(record.privacy),
                 **_controls_metadata(ws.spec, ta.table),
+                **_auto_metadata(ws, record),
             },
         )
 

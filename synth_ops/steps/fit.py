@@ -74,7 +74,14 @@ def fit(ws: Workspace, unit: str, progress=None, force: bool = False) -> ModelRe
             progress("fitting", 0)
         with charged_fit(ws.spec, ws.run_id, planned) as privacy:
             failpoints.reached("fit.before_model")
-            info = synthesizer.fit(data, metadata, relations, context=_context(ws, model, splits[model.tables[0]]))
+            context = _context(ws, model, splits[model.tables[0]])
+            if settings.kind == "auto":  # champion/challenger: the winner's model is the one stored
+                from synth_ops.steps.auto import choose
+
+                (table,) = model.tables
+                synthesizer, info = choose(ws, table, data[table], metadata[table], context, settings, ws.spec.privacy)
+            else:
+                info = synthesizer.fit(data, metadata, relations, context=context)
         if progress:
             progress("fitted", 1)
     fit_seconds = round(time.perf_counter() - started, 3)

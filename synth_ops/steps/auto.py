@@ -1,0 +1,174 @@
+"""``synthesizer.kind: auto`` (champion/challenger): which candidate kind models this table, by
+evidence, not by guess.
+
+A validation slice (``auto.VALIDATION_SHARE`` of the training rows, seeded) is carved from the
+training rows; each candidate is fitted on the rest, samples as many rows, and is judged by the
+run's own gates (quality, discriminator, utility where targets are declared, exact match, DCR,
+membership), with the fitted rows as "training" and the validation slice as "holdout": the real
+holdout stays untouched for the final gates. The winner passes every one of those gates and has
+the best utility ratio where targets are declared, else the best quality against its baseline;
+when none passes, the one failing fewest (then the same order). The winner is then fitted on all
+the training rows, and that model is the one stored: generation, the sampler and the controls are
+the winner's own. ``model.json``'s ``auto`` says who was tried, what each scored, who won and why.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from synth_ops.gates import GATES, GateInput
+
+log = logging.getLogger("synth_ops")
+
+# the gates a candidate is judged by: what tells candidates apart (the suites and the attacks on
+# named columns judge the published rows, by the final gates)
+JUDGED = frozenset(
+    {"quality", "discriminator", "utility", "exact_match", "dcr_share", "pii_leak", "membership_inference"}
+)
+
+
+class _Validation(GateInput):
+    """The gates' view of one candidate: its sampled rows in memory, judged against the rows it was
+    fitted on (as training rows) and the validation slice (as holdout)."""
+
+    def __init__(self, ws, table, profile, fitted, validation, synthetic, controls):
+        super().__init__(ws=ws, table=table, profile=profile, shard_paths=[], shards=[])
+        self.frame = synthetic
+        self.shards = [_Shard(len(synthetic))]
+        self.__dict__["real"] = (fitted, validation)
+        self.__dict__["controls"] = controls
+
+    def iter_synthetic(self, batch_rows: int = 200_000, columns: list[str] | None = None):
+        yield self.frame if columns is None else self.frame[columns]
+
+    def _sample(self, rows: int, skip: int = 0):
+        frame = self.frame.iloc[skip:]
+        return frame.sample(min(rows, len(frame)), random_state=self.ws.spec.synthesizer.seed).reset_index(drop=True)
+
+
+class _Shard:
+    def __init__(self, rows: int):
+        self.rows = rows
+
+
+def choose(ws, table: str, train, metadata: dict, context, settings, privacy) -> tuple[Any, dict]:
+    """(the winner fitted on ``train``, what model.json says: the winner's fit and ``auto``)."""
+    import numpy as np
+
+    from synth_ops import synthesizers
+    from synth_ops.synthesizers.auto import VALIDATION_SHARE, candidates
+
+    kinds, budget, per_kind = candidates(settings.params)
+    asked = set(ws.spec.tables[table].generate.controls) if ws.spec.tables[table].generate else set()
+    eligible = [k for k in kinds if asked <= set(synthesizers.capabilities(k).controls)]
+    rng = np.random.default_rng([settings.seed, 0xA070])
+    order = rng.permutation(len(train))
+    cut = max(1, int(round(len(train) * VALIDATION_SHARE)))
+    validation, fitted = train.iloc[np.sort(order[:cut])], train.iloc[np.sort(order[cut:])]
+    profile = ws.read(table, "profile.json")
+    started, league = time.perf_counter(), []
+    for kind in kinds:
+        if kind not in eligible:
+            league.append({"kind": kind, "skipped": f"does not support {', '.join(sorted(asked))}"})
+            continue
+        if league and any("gates" in c for c in league) and time.perf_counter() - started > budget:
+            league.append({"kind": kind, "skipped": f"time budget of {budget:g} s spent"})
+            continue
+        league.append(
+            _try(
+                ws,
+                table,
+                kind,
+                per_kind.get(kind, {}),
+                settings,
+                privacy,
+                profile,
+                fitted,
+                validation,
+                metadata,
+                context,
+            )
+        )
+    tried = [c for c in league if "gates" in c]
+    if not tried:
+        from synth_ops.errors import SpecError
+
+        raise SpecError(f"synthesizer.params.candidates: no candidate supports {', '.join(sorted(asked))}")
+    winner = min(tried, key=_rank)
+    why = _why(winner, tried)
+    log.info("%s: auto chose %s (%s)", table, winner["kind"], why)
+    final = synthesizers.create(
+        settings.model_copy(update={"kind": winner["kind"], "params": per_kind.get(winner["kind"], {})}), privacy
+    )
+    info = final.fit({table: train}, {table: metadata}, None, context=context)
+    record = {
+        "winner": winner["kind"],
+        "why": why,
+        "validation_rows": int(len(validation)),
+        "fitted_rows": int(len(fitted)),
+        "candidates": league,
+    }
+    return final, {**info, "auto": record}
+
+
+def _try(ws, table, kind, params, settings, privacy, profile, fitted, validation, metadata, context) -> dict:
+    import pandas as pd
+
+    from synth_ops import synthesizers
+
+    candidate = synthesizers.create(settings.model_copy(update={"kind": kind, "params": params}), privacy)
+    began = time.perf_counter()
+    candidate.fit({table: fitted}, {table: metadata}, None, context=context)
+    fit_seconds = time.perf_counter() - began
+    rows = list(candidate.sample(table, len(fitted), settings.seed, 50_000, controls=context.controls or None))
+    synthetic = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(index=range(len(fitted)))
+    gate_input = _Validation(ws, table, profile, fitted, validation, synthetic, context.controls or {})
+    results = [
+        r
+        for gate in GATES
+        if set(gate.checks) <= JUDGED and gate.applies(ws.spec, table)
+        for r in gate(gate_input)
+        if r.name != "pii_leak"
+    ]
+    return {
+        "kind": kind,
+        "fit_seconds": round(fit_seconds, 3),
+        "passed": all(r.passed for r in results),
+        "failed": [r.name for r in results if not r.passed],
+        "gates": {r.name: {"value": r.value, "baseline": r.baseline, "passed": r.passed} for r in results},
+    }
+
+
+def _ratio(candidate: dict, prefix: str) -> float:
+    """The candidate's mean value/baseline over its gates named ``prefix``... (utility ratios are
+    ratios already; quality is its score over the holdout's)."""
+    values = []
+    for name, gate in candidate["gates"].items():
+        if not name.startswith(prefix) or gate["value"] is None:
+            continue
+        if prefix == "utility_ratio":
+            values.append(float(gate["value"]))
+        elif gate["baseline"]:
+            values.append(float(gate["value"]) / float(gate["baseline"]))
+    return sum(values) / len(values) if values else float("-inf")
+
+
+def _rank(candidate: dict):
+    """Lower is better: failing gates first, then utility (where declared), then quality."""
+    return (len(candidate["failed"]), -_ratio(candidate, "utility_ratio"), -_ratio(candidate, "quality"))
+
+
+def _why(winner: dict, tried: list[dict]) -> str:
+    others = [c for c in tried if c is not winner]
+    if not others:
+        return "the only candidate tried"
+    utility = _ratio(winner, "utility_ratio")
+    measure = (
+        f"utility ratio {utility:.3f}"
+        if utility != float("-inf")
+        else f"quality {_ratio(winner, 'quality'):.3f} x baseline"
+    )
+    state = "passes every gate" if winner["passed"] else f"fails fewest gates ({len(winner['failed'])})"
+    return f"{state}; best {measure} on the validation slice"

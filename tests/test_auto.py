@@ -1,0 +1,81 @@
+"""synthesizer.kind: auto (champion/challenger) on the real penguins table: it judges candidates
+with the run's own gates on a validation slice carved from the training rows, keeps the winner,
+records who won and why, and an unchanged re-run refits nothing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from synth_ops.cli import main
+from tests.conftest import PENGUINS_CSV, nyc_doc, write_spec
+
+
+def _doc(**synthesizer):
+    return {
+        "name": "penguins",
+        "tables": {"penguins": {"source": str(PENGUINS_CSV)}},
+        "synthesizer": {"kind": "auto", "seed": 3, **synthesizer},
+        "gates": {"utility": {"targets": ["species"]}},
+    }
+
+
+def test_auto_keeps_the_candidate_the_gates_prefer_and_says_why(tmp_path, capsys):
+    spec = write_spec(tmp_path, _doc())
+    assert main(["run", str(spec)]) == 0
+    model = json.loads(next(tmp_path.rglob("penguins/model.json")).read_text())
+    auto = model["auto"]
+    assert model["kind"] == "auto" and [c["kind"] for c in auto["candidates"]] == ["trees", "gaussian_copula"]
+    assert auto["validation_rows"] + auto["fitted_rows"] == model["train_rows"]  # the holdout untouched
+    by_kind = {c["kind"]: c for c in auto["candidates"]}
+    for candidate in by_kind.values():  # judged by the gates: quality, privacy, utility, membership
+        assert {"quality_score", "dcr_share", "exact_match", "utility_ratio[species]", "membership[distance]"} <= set(
+            candidate["gates"]
+        )
+        assert candidate["passed"] == (not candidate["failed"])
+    winner = by_kind[auto["winner"]]
+    assert winner["passed"] or not any(c["passed"] for c in by_kind.values())
+    ratios = {k: c["gates"]["utility_ratio[species]"]["value"] for k, c in by_kind.items() if c["passed"]}
+    assert ratios[auto["winner"]] == max(ratios.values())
+    assert "utility ratio" in auto["why"] and "validation slice" in auto["why"]
+    # the stored model is the winner's own: its sampler, its rows
+    assert model["sampler"]["penguins"].get("key") or auto["winner"] != "trees"
+    capsys.readouterr()
+    assert main(["run", str(spec)]) == 0
+    assert "up to date" in capsys.readouterr().out  # nothing refitted
+
+
+def test_a_spent_time_budget_starts_no_further_candidate(tmp_path):
+    spec = write_spec(tmp_path, _doc(params={"candidates": ["trees", "gaussian_copula"], "time_budget_s": 1e-6}))
+    assert main(["run", str(spec)]) == 0
+    auto = json.loads(next(tmp_path.rglob("penguins/model.json")).read_text())["auto"]
+    assert auto["winner"] == "trees"  # the first candidate always runs
+    assert auto["candidates"][1] == {"kind": "gaussian_copula", "skipped": "time budget of 1e-06 s spent"}
+
+
+@pytest.mark.parametrize(
+    "params, expected",
+    [
+        ({"candidates": ["nope"]}, r"synthesizer\.params\.candidates\.0: 'nope' is not a kind auto can try"),
+        ({"candidates": ["auto"]}, r"synthesizer\.params\.candidates\.0: 'auto' is not a kind auto can try"),
+        ({"candidates": ["dp_mst"]}, r"synthesizer\.params\.candidates\.0: dp_mst is differentially private"),
+        ({"time_budget_s": 0}, r"synthesizer\.params\.time_budget_s: expected seconds above 0"),
+        ({"speed": 1}, r"synthesizer\.params\.speed: unknown parameter of auto"),
+        ({"params": {"ctgan": {}}}, r"synthesizer\.params\.params\.ctgan: not a candidate"),
+        ({"params": {"trees": {"min_leaf": -1}}}, r"synthesizer\.params\.min_leaf"),
+    ],
+)
+def test_bad_auto_params_are_exit_2_naming_the_field(tmp_path, capsys, params, expected):
+    import re
+
+    assert main(["run", str(write_spec(tmp_path, _doc(params=params)))]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and re.search(expected, err[0]), err
+    assert not list(tmp_path.rglob("model.json"))
+
+
+def test_auto_models_one_table_at_a_time(tmp_path, nyc_slice, capsys):
+    spec = write_spec(tmp_path, nyc_doc(nyc_slice, synthesizer={"kind": "auto"}))
+    assert main(["run", str(spec)]) == 2
+    assert "synthesizer.kind auto models one table at a time" in capsys.readouterr().err
