@@ -112,6 +112,14 @@ def gate_results(name: str, spec: Path) -> list[dict] | None:
     return ws.read(name, "gates.json")["results"] if ws.has(name, "gates.json") else None
 
 
+def auto_winner(name: str, spec: Path) -> str | None:
+    from synth_ops.runtime.workspace import Workspace
+    from synth_ops.spec import load_spec
+
+    ws = Workspace.open(load_spec(spec))
+    return (ws.read(name, "model.json").get("auto") or {}).get("winner") if ws.has(name, "model.json") else None
+
+
 def run_one(
     name: str, kind: str, source: Path, directory: Path, epochs: int, timeout: float, params: dict | None = None
 ) -> dict:
@@ -122,6 +130,8 @@ def run_one(
         measured = _measures(name, spec)
         row.update({k: measured[k] for k in ("rows", "columns", "fit_seconds", "generate_seconds") if k in measured})
         row["gates"] = gate_results(name, spec)
+        if kind == "auto":  # which candidate won (model.json's auto)
+            row["auto_winner"] = auto_winner(name, spec)
     except Exception as error:  # an invalid spec or a half-written run: the row says so, the bench goes on
         row["measure_error"] = f"{type(error).__name__}: {error}"[:300]
         row.setdefault("gates", None)
@@ -264,8 +274,9 @@ HEADER = (
 
 
 def format_row(row: dict) -> str:
+    kind = f"{row['kind']} ({row['auto_winner']})" if row.get("auto_winner") else row["kind"]
     return (
-        f"| {row['table']} | {row['kind']} | {row['target'] or '-'} | {row['exit']} | {quality_cell(row)} | "
+        f"| {row['table']} | {kind} | {row['target'] or '-'} | {row['exit']} | {quality_cell(row)} | "
         f"{tstr_cell(row)} | {augmentation_cell(row)} | {discriminator_cell(row)} | "
         f"{privacy_cell(row, 'exact_match')} | {privacy_cell(row, 'dcr_share')} | "
         f"{_seconds(row.get('fit_seconds'))} | {_seconds(row.get('generate_seconds'))} | "

@@ -39,6 +39,9 @@ def test_auto_keeps_the_candidate_the_gates_prefer_and_says_why(tmp_path, capsys
     ratios = {k: c["gates"]["utility_ratio[species]"]["value"] for k, c in by_kind.items() if c["passed"]}
     assert ratios[auto["winner"]] == max(ratios.values())
     assert "utility ratio" in auto["why"] and "validation slice" in auto["why"]
+    # the report's league table names every candidate and the chosen one
+    page = next(tmp_path.rglob("penguins/report.html")).read_text()
+    assert 'id="auto"' in page and f"{auto['winner']} (chosen)" in page and "gaussian_copula" in page
     # the stored model is the winner's own: its sampler, its rows
     assert model["sampler"]["penguins"].get("key") or auto["winner"] != "trees"
     capsys.readouterr()

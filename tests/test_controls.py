@@ -107,6 +107,8 @@ def test_conditions_with_a_value_and_a_range_and_an_imputed_column(tmp_path):
     assert release["controls"]["penguins"]["conditions"][1]["values"]["bill_length_mm"] == [50, 60]
     words = describe(release["controls"]["penguins"])
     assert words == "condition on island (40 rows); condition on bill_length_mm (30 rows); impute sex"
+    page = next(tmp_path.rglob("penguins/report.html")).read_text()
+    assert 'id="controls"' in page and "impute sex" in page
 
 
 def test_fairness_makes_the_target_independent_of_the_sensitive_column(tmp_path):

@@ -255,10 +255,13 @@ def render(
     fingerprints: dict[str, str],
     generated: dict[str, dict] | None = None,
     privacy: dict | None = None,
+    auto: dict | None = None,
+    controls: dict | None = None,
 ) -> str:
     """The report as an HTML string. ``real`` and ``synthetic`` are bounded samples of the learned
     columns; ``generated`` is the column plan of the others (role and reason); ``privacy`` is a DP
-    fit's charge and ledger totals (model.json's ``privacy``)."""
+    fit's charge and ledger totals (model.json's ``privacy``); ``auto``: kind auto's league of
+    candidates (model.json's ``auto``); ``controls``: the table's generation controls."""
     import pandas as pd
 
     sdtypes = {c: m.get("sdtype") for c, m in metadata.get("columns", {}).items()}
@@ -307,6 +310,8 @@ tr.fail td {{ background: #fde2e1; }} tr.pass td:nth-child(7) {{ color: #1a7f37;
 <p class="verdict" id="verdict">{"All gates passed" if passed else "Gates FAILED: nothing was published"}</p>
 <p>run {html.escape(run_id)}, {created}. Private: this report shows real distributions; do not publish it.</p>
 {_scorecard(gates)}
+{_controls_section(controls)}
+{_auto_section(auto)}
 {_privacy_section(privacy)}
 {_attacks(gates)}
 <h2>Gates</h2>
@@ -329,6 +334,50 @@ which fails a gated check when what it lacked was the holdout rows themselves.</
 <table id="fingerprints">{prints}</table>
 </body></html>
 """
+
+
+def _controls_section(controls: dict | None) -> str:
+    if not controls:
+        return ""
+    from synth_ops.spec.controls import describe
+
+    return (
+        f'<h2>Generation controls</h2><p id="controls">The rows were steered, not copied: '
+        f"{html.escape(describe(controls))}. The control gate checks they hold; quality and the "
+        "discriminator compare them with the real rows weighted to what was asked.</p>"
+    )
+
+
+def _auto_section(auto: dict | None) -> str:
+    """kind auto's league table: each candidate's verdict, its key measures on the validation slice."""
+    if not auto:
+        return ""
+    rows = []
+    for candidate in auto["candidates"]:
+        kind = html.escape(candidate["kind"])
+        if "gates" not in candidate:
+            rows.append(f"<tr><td>{kind}</td><td colspan='4'>not tried: {html.escape(candidate['skipped'])}</td></tr>")
+            continue
+        gates = candidate["gates"]
+        quality = gates.get("quality_score", {})
+        utility = [
+            g["value"] for name, g in gates.items() if name.startswith("utility_ratio") and g["value"] is not None
+        ]
+        verdict = "passed" if candidate["passed"] else "failed: " + ", ".join(candidate["failed"])
+        row_class = "" if candidate["passed"] else ' class="fail"'
+        chosen = " (chosen)" if candidate["kind"] == auto["winner"] else ""
+        rows.append(
+            f"<tr{row_class}><td>{kind}{chosen}</td><td>{html.escape(verdict)}</td>"
+            f"<td>{_number(quality.get('value'))} / {_number(quality.get('baseline'))}</td>"
+            f"<td>{', '.join(_number(u) for u in utility) or '-'}</td><td>{candidate['fit_seconds']}</td></tr>"
+        )
+    return (
+        f'<h2>Model choice (kind auto)</h2><p id="auto-why">{html.escape(auto["winner"])}: '
+        f"{html.escape(auto['why'])} ({auto['fitted_rows']} rows fitted, {auto['validation_rows']} judged)</p>"
+        '<table id="auto"><thead><tr><th>candidate</th><th>gates on the validation slice</th>'
+        "<th>quality / baseline</th><th>utility ratio</th><th>fit s</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
 
 
 def _privacy_section(privacy: dict | None) -> str:

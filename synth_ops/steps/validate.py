@@ -76,6 +76,8 @@ def _write_report(ws: Workspace, table: str, gate_input: GateInput, results: lis
             **{f"{name} version": v for name, v in ws.versions.items()},
         },
         privacy=ws.read(_model_unit(ws, table), "model.json").get("privacy"),
+        auto=ws.read(_model_unit(ws, table), "model.json").get("auto"),
+        controls=gate_input.controls,
     )
     key = ws.key(table, "report.html")
     ws.artifacts.write_bytes(key, page.encode())
