@@ -35,7 +35,7 @@ CASES = {
     "randhie": ("hlthp", 1, "idp", {"hlthp": {"sdtype": "categorical"}, "idp": {"sdtype": "categorical"}}),
     "planes": ("engine", "Reciprocating", "type", {}),
 }
-KINDS = ("trees",)
+KINDS = ("trees", "copula")
 
 
 def _spec(directory: Path, table: str, source: Path, kind: str, columns: dict, generate: dict | None, rows=None):

@@ -238,10 +238,48 @@ def test_a_kind_without_controls_refuses_them(tmp_path, capsys):
     doc = {
         "name": "penguins",
         "tables": {"penguins": {"source": str(PENGUINS_CSV), "generate": {"impute": ["sex"]}}},
-        "synthesizer": {"kind": "copula"},
+        "synthesizer": {"kind": "gaussian_copula"},
     }
     assert main(["run", str(write_spec(tmp_path, doc))]) == 2
-    assert "tables.penguins.generate.impute: synthesizer.kind copula does not support it" in capsys.readouterr().err
+    assert "tables.penguins.generate.impute: synthesizer.kind gaussian_copula does not support it" in (
+        capsys.readouterr().err
+    )
+
+
+@pytest.mark.parametrize(
+    "controls",
+    [
+        {"rebalance": {"column": "species", "shares": {"Chinstrap": 0.5}}, "impute": ["sex"]},
+        {"fairness": {"target": "species", "sensitive": ["island"]}},
+        {
+            "conditions": [
+                {"values": {"island": "Biscoe"}, "rows": 40},
+                {"values": {"bill_length_mm": [50, 60]}, "rows": 30},
+            ]
+        },
+    ],
+    ids=["rebalance-impute", "fairness", "conditions"],
+)
+def test_the_copula_steers_in_normal_space(tmp_path, controls):
+    """kind copula: the controlled columns set, the rest drawn given them (Schur complement)."""
+    doc = {
+        "name": "penguins",
+        "tables": {"penguins": {"source": str(PENGUINS_CSV), "generate": controls}},
+        "synthesizer": {"kind": "copula", "seed": 3},
+        "generate": {"rows": 1000, "shards": 2, "batch_rows": 300},
+    }
+    assert main(["run", str(write_spec(tmp_path, doc))]) == 0
+    synthetic = _published(tmp_path, "penguins", "penguins")
+    gates = {name: g for name, g in _gates(tmp_path, "penguins").items() if g["gate"] == "control"}
+    assert gates and all(g["passed"] for g in gates.values()), gates
+    bills = synthetic.groupby("species")["bill_length_mm"].mean()
+    assert bills["Chinstrap"] > bills["Adelie"] + 5  # the other columns follow the species drawn
+    if "impute" in controls:
+        assert synthetic["sex"].notna().all()
+        assert abs((synthetic["species"] == "Chinstrap").mean() - 0.5) < 0.05
+    if "conditions" in controls:
+        assert (synthetic["island"].iloc[:40] == "Biscoe").all()
+        assert synthetic["bill_length_mm"].iloc[40:70].between(50, 60).all()
 
 
 def test_the_lineage_facet_says_the_controls_in_words_and_validates(tmp_path):

@@ -71,6 +71,9 @@ def generate_shard(
     run_plan = build_plan(ws.spec)
     unit = run_plan.model_of(table).name
     sampler = portable_sampler(ws, unit, table)
+    controlled = ws.spec.tables[table].generate is not None and bool(ws.spec.tables[table].generate.controls)
+    if sampler is not None and controlled and sampler.engine is None:
+        sampler = None  # a copula's controls are the model's (conditioning in normal space), not its sampler's
     model = None if sampler is not None else models.load(ws, unit)
     if sampler is not None and run_plan.table(table).primary is not None:
         from synth_ops.synthesizers.copula.child_sampler import ChildSampler

@@ -123,7 +123,12 @@ class CopulaSynthesizer(Synthesizer):
     kinds = ("copula",)
     library = "numpy"
     capabilities = Capabilities(
-        multi_table=True, max_tables=None, composite_keys=True, shards=True, portable_sampler=("copula",)
+        multi_table=True,
+        max_tables=None,
+        composite_keys=True,
+        shards=True,
+        portable_sampler=("copula",),
+        controls=("rebalance", "fairness", "conditions", "impute"),  # sampled by the model, not the sampler
     )
 
     def _check(self, metadata: dict[str, dict]) -> None:
@@ -242,6 +247,16 @@ class CopulaSynthesizer(Synthesizer):
         for start in range(0, rows, batch_rows):
             n = min(batch_rows, rows - start)
             yield self._frame(table, model.sample(n, rng, self.own[table]) if self.own[table] else {}, n)
+
+    def _sample_controlled(
+        self, table: str, rows: int, seed: int, batch_rows: int, controls: dict, first_row: int
+    ) -> Iterator[Any]:
+        from synth_ops.synthesizers.copula.controls import steer
+
+        rng = sampling_stream(seed, table)
+        for start in range(0, rows, batch_rows):
+            n = min(batch_rows, rows - start)
+            yield self._frame(table, steer(self, table, n, rng, controls, first_row + start), n)
 
     def sampler_parts(self, table: str, child: bool):
         from synth_ops.synthesizers.copula.export import parts
