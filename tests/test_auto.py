@@ -82,3 +82,18 @@ def test_auto_models_one_table_at_a_time(tmp_path, nyc_slice, capsys):
     spec = write_spec(tmp_path, nyc_doc(nyc_slice, synthesizer={"kind": "auto"}))
     assert main(["run", str(spec)]) == 2
     assert "synthesizer.kind auto models one table at a time" in capsys.readouterr().err
+
+
+def test_auto_on_a_table_with_a_replaced_identifying_column(tmp_path, nyc_slice):
+    """airports: its names are replaced (PII), not learned; the candidates are judged on the learned
+    columns, and the final gates judge the replaced ones on the published rows."""
+    doc = {
+        "name": "airports",
+        "tables": {"airports": {"source": str(nyc_slice / "airports.csv")}},
+        "synthesizer": {"kind": "auto", "seed": 1, "params": {"candidates": ["trees"]}},
+    }
+    assert main(["run", str(write_spec(tmp_path, doc))]) == 0
+    profile = json.loads(next(tmp_path.rglob("airports/profile.json")).read_text())
+    assert profile["pii"]  # there is a replaced column
+    auto = json.loads(next(tmp_path.rglob("airports/model.json")).read_text())["auto"]
+    assert auto["winner"] == "trees" and auto["why"] == "the only candidate tried"

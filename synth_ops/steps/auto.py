@@ -34,6 +34,9 @@ class _Validation(GateInput):
     fitted on (as training rows) and the validation slice (as holdout)."""
 
     def __init__(self, ws, table, profile, fitted, validation, synthetic, controls):
+        # only the learned columns are here: replaced (PII) columns are generated, the same for every
+        # candidate, and judged on the published rows by the final gates
+        profile = {**profile, "pii": {}}
         super().__init__(ws=ws, table=table, profile=profile, shard_paths=[], shards=[])
         self.frame = synthetic
         self.shards = [_Shard(len(synthetic))]
