@@ -122,8 +122,9 @@ def _gate_input(frame, metadata, seed: int):
         learned=list(frame.columns),
         metadata=metadata,
         real=(train, holdout),
-        real_sample=lambda rows: train.sample(min(rows, len(train)), random_state=seed),
-        synthetic_sample=lambda rows: stand_in.iloc[:rows],
+        reference=(train, holdout),  # no generation controls: the real rows as they are
+        real_sample=lambda rows, reference=False: train.sample(min(rows, len(train)), random_state=seed),
+        synthetic_sample=lambda rows, conditioned=True: stand_in.iloc[:rows],
         shards=[types.SimpleNamespace(rows=len(stand_in))],
     )
 
