@@ -37,7 +37,8 @@ class ControlError(SpecError):
     """A control the fitted model cannot honour (named by its field)."""
 
 
-def _text(value: Any) -> str:
+def value_text(value: Any) -> str:
+    """A control's value, or a model's category, as text (1 and 1.0 alike): how the two are matched."""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     return str(value)
@@ -73,13 +74,13 @@ class BoundControls:
     # -- binding ---------------------------------------------------------------------------------
     def _code(self, column: str, value, where: str) -> float:
         spec = self.decoders[column]
-        texts = [_text(v) for v in spec["values"]]
-        if _text(value) not in texts:
+        texts = [value_text(v) for v in spec["values"]]
+        if value_text(value) not in texts:
             raise ControlError(
                 f"{where}: the value is too rare in the training rows for the model to draw it "
                 "(fewer rows than synthesizer.params.rare_min)"
             )
-        return float(spec.get("first_code", 0) + texts.index(_text(value)))
+        return float(spec.get("first_code", 0) + texts.index(value_text(value)))
 
     def _number(self, column: str, value) -> float:
         if self.decoders[column]["kind"] != "datetime":

@@ -15,11 +15,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-
-def _text(value) -> str:
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return str(value)
+from synth_ops.sampler.controls import value_text
 
 
 def steer(backend, table: str, rows: int, rng, controls: dict, first_row: int) -> dict[str, Any]:
@@ -77,9 +73,9 @@ def _categories(marginal, requested: dict, n: int, rng):
 
     real = marginal.shares()
     categories = [c for c in real if c is not None] or list(real)
-    asked = {_text(v): float(s) for v, s in requested.items()}
-    listed = np.array([_text(c) in asked for c in categories])
-    shares = np.array([asked.get(_text(c), 0.0) for c in categories])
+    asked = {value_text(v): float(s) for v, s in requested.items()}
+    listed = np.array([value_text(c) in asked for c in categories])
+    shares = np.array([asked.get(value_text(c), 0.0) for c in categories])
     weights = np.array([real[c] for c in categories])
     if weights[~listed].sum() > 0:
         shares[~listed] = max(0.0, 1 - shares.sum()) * weights[~listed] / weights[~listed].sum()
@@ -95,7 +91,7 @@ def _condition(backend, table: str, column: str, value, n: int, rng):
     marginal = backend.models[table].marginals[column]
     codec = copy.copy(backend.codecs[table][column])  # encoding may set state: not on the model's
     if getattr(marginal, "kind", "") == "categorical":
-        match = next((c for c in marginal.categories if c is not None and _text(c) == _text(value)), value)
+        match = next((c for c in marginal.categories if c is not None and value_text(c) == value_text(value)), value)
         return np.full(n, match, dtype=object)
     if isinstance(value, (list, tuple)):
         low, high = (float(v) for v in codec.encode(pd.Series(list(value))))
