@@ -173,11 +173,7 @@ def output_dataset(
 def release_run_facet(ws, status: str, tables: list[str]) -> dict[str, SynthOpsReleaseRunFacet]:
     from synth_ops.spec.controls import describe
 
-    controls = {
-        t: describe(ws.spec.tables[t].generate.doc())
-        for t in tables
-        if t in ws.spec.tables and ws.spec.tables[t].generate is not None and ws.spec.tables[t].generate.controls
-    }
+    controls = {t: describe(ws.spec.controls_of(t)) for t in tables if ws.spec.controls_of(t)}
     return {
         "synthOpsRelease": SynthOpsReleaseRunFacet(
             version=ws.run_id,

@@ -73,8 +73,8 @@ def _controls_metadata(spec, table: str) -> dict:
     """The table's generation controls in words (column names and counts, never a value)."""
     from synth_ops.spec.controls import describe
 
-    generate = spec.tables[table].generate if table in spec.tables else None
-    return {"controls": describe(generate.doc())} if generate is not None and generate.controls else {}
+    controls = spec.controls_of(table)
+    return {"controls": describe(controls)} if controls else {}
 
 
 def _auto_metadata(ws, record) -> dict:

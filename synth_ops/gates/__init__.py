@@ -42,6 +42,15 @@ class GateInput:
         return load_training_rows(self.ws, self.table)
 
     @functools.cached_property
+    def all_real(self):
+        """The training and holdout rows together: what the gates' encodings are fitted on, so that
+        an encoding does not itself tell a training row from a holdout row."""
+        import pandas as pd
+
+        train, holdout = self.real
+        return pd.concat([train, holdout], ignore_index=True)
+
+    @functools.cached_property
     def learned(self) -> list[str]:
         """The columns the synthesizer learned: the only ones fidelity and privacy are judged on."""
         from synth_ops.spec.columns import learned_columns
@@ -69,8 +78,7 @@ class GateInput:
     @functools.cached_property
     def controls(self) -> dict:
         """The table's generation controls (``TableGenerate.doc()``; empty: none)."""
-        table = self.ws.spec.tables.get(self.table)
-        return table.generate.doc() if table is not None and table.generate is not None else {}
+        return self.ws.spec.controls_of(self.table)
 
     @functools.cached_property
     def reference(self):
@@ -193,11 +201,6 @@ def _control(gate_input: GateInput) -> list[GateResult]:
     return control_gate(gate_input)
 
 
-def _controlled(spec, table) -> bool:
-    generate = spec.tables[table].generate if table is not None and table in spec.tables else None
-    return generate is not None and bool(generate.controls)
-
-
 def _discriminator(gate_input: GateInput) -> list[GateResult]:
     from synth_ops.gates.discriminator import discriminator_gate
 
@@ -228,7 +231,7 @@ GATES: list[Gate] = [
     Gate(_discriminator, ("discriminator",)),
     Gate(_utility, ("utility",), lambda spec, table: spec.gates.utility is not None),
     # for a table whose generation is controlled (tables.<t>.generate)
-    Gate(_control, ("control",), _controlled),
+    Gate(_control, ("control",), lambda spec, table: bool(spec.controls_of(table))),
     Gate(_privacy, ("exact_match", "dcr_share", "pii_leak")),
     Gate(_membership, ("membership_inference",), lambda spec, table: spec.gates.membership_inference is not None),
     # for a table naming sensitive columns

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 
+from synth_ops.gates.learning import as_text, value_as_text
 from synth_ops.runtime.records import GateResult
 
 Z = 3.29  # two-sided 99.9%: a correct release fails one share in a thousand, not one in twenty
@@ -56,8 +57,6 @@ def control_weights(frame, controls: dict):
 
 
 def _texts(series):
-    from synth_ops.gates.learning import as_text
-
     return as_text(series).fillna("\0<null>").to_numpy(dtype=object).astype(str)
 
 
@@ -73,9 +72,7 @@ def _shares(values, real, requested: dict):
     """The shares asked of ``values`` (real shares ``real``): the requested ones, the rest in proportion."""
     import numpy as np
 
-    from synth_ops.gates.learning import as_text
-
-    asked = {str(as_text(_series(v))[0]): float(share) for v, share in requested.items()}
+    asked = {value_as_text(v): float(share) for v, share in requested.items()}
     listed = np.array([v in asked for v in values])
     shares = np.array([asked.get(v, 0.0) for v in values])
     others = real[~listed].sum()
@@ -95,108 +92,104 @@ def reweighted(frame, controls: dict, seed):
     return frame.iloc[rng.choice(len(frame), size=len(frame), p=weights / weights.sum())].reset_index(drop=True)
 
 
-def _series(value):
-    import pandas as pd
-
-    return pd.Series([value])
-
-
 def control_gate(gate_input) -> list[GateResult]:
-    import numpy as np
     import pandas as pd
 
-    from synth_ops.gates.learning import as_text
+    from synth_ops.spec.controls import controlled_columns
 
     controls = gate_input.controls
     if not controls:
         return []
-    fairness = controls.get("fairness")
-    columns = list(
-        dict.fromkeys(
-            ([controls["rebalance"]["column"]] if controls.get("rebalance") else [])
-            + ([fairness["target"], *fairness["sensitive"]] if fairness else [])
-            + [c for condition in controls.get("conditions", ()) for c in condition["values"]]
-            + list(controls.get("impute", ()))
-        )
-    )
+    columns = list(dict.fromkeys([*controlled_columns(controls), *controls.get("impute", ())]))
     frame = pd.concat(list(gate_input.iter_synthetic(columns=columns)), ignore_index=True)
     results = []
-    rebalance = controls.get("rebalance")
-    if rebalance:
-        column, n = rebalance["column"], len(frame)
-        text = as_text(frame[column])
-        gaps, worst = [], 0.0
-        for value, share in rebalance["shares"].items():
-            published = float((text == str(as_text(_series(value))[0])).mean()) if n else 0.0
-            allowed = Z * math.sqrt(share * (1 - share) / max(n, 1)) + 0.5 / max(n, 1)
-            gaps.append(abs(published - share) - allowed)
-            worst = max(worst, abs(published - share))
-        passed = bool(n) and max(gaps) <= 0
-        results.append(
-            GateResult(
-                gate="control",
-                name=f"rebalance[{column}]",
-                value=round(worst, 4),
-                threshold=0.0,
-                passed=passed,
-                baseline=0.0,
-                detail=f"largest gap between a requested and a published share {worst:.4f} over {n} rows, "
-                f"{len(rebalance['shares'])} value(s) requested; within sampling noise (99.9%): "
-                f"{'yes' if passed else 'no'}",
-                measures={"rows": n, "values": len(rebalance["shares"])},
-            )
-        )
-    if fairness:
-        gap, within, groups = parity_gap(frame, fairness["target"], fairness["sensitive"])
-        before, _, _ = parity_gap(gate_input.real[0], fairness["target"], fairness["sensitive"])
-        results.append(
-            GateResult(
-                gate="control",
-                name=f"fairness[{fairness['target']}]",
-                value=round(gap, 4),
-                threshold=0.0,
-                passed=bool(len(frame)) and within,
-                baseline=round(before, 4),
-                detail=f"statistical parity gap of {fairness['target']} over {groups} group(s) of "
-                f"{', '.join(fairness['sensitive'])}: {gap:.4f} published, {before:.4f} in the training rows; "
-                f"every group within sampling noise (99.9%) of the overall shares: {'yes' if within else 'no'}",
-                measures={"rows": int(len(frame)), "groups": groups, "real_gap": round(before, 4)},
-            )
-        )
+    if controls.get("rebalance"):
+        results.append(_rebalance(frame, controls["rebalance"]))
+    if controls.get("fairness"):
+        results.append(_fairness(frame, gate_input.real[0], controls["fairness"]))
     start = 0
     for index, condition in enumerate(controls.get("conditions", ())):
-        rows = frame.iloc[start : start + condition["rows"]]
+        results.append(_condition(frame.iloc[start : start + condition["rows"]], index, condition, gate_input.metadata))
         start += condition["rows"]
-        holds = np.ones(len(rows), dtype=bool)
-        for column, value in condition["values"].items():
-            holds &= _holds(rows[column], value, gate_input.metadata["columns"].get(column, {}).get("sdtype"))
-        held = int(holds.sum())
-        results.append(
-            GateResult(
-                gate="control",
-                name=f"conditions.{index}",
-                value=held,
-                threshold=float(condition["rows"]),
-                passed=held == condition["rows"] and len(rows) == condition["rows"],
-                detail=f"{held} of the {condition['rows']} rows asked for hold the condition on "
-                f"{', '.join(condition['values'])}",
-                measures={"rows": int(len(rows)), "held": held},
-            )
-        )
     for column in controls.get("impute", ()):
         nulls = int(frame[column].isna().sum())
         results.append(
-            GateResult(
-                gate="control",
-                name=f"impute[{column}]",
-                value=nulls,
-                threshold=0.0,
-                passed=nulls == 0,
-                detail=f"{nulls} null(s) in {len(frame)} rows (imputed: none expected)",
-                measures={"rows": int(len(frame))},
+            _result(
+                f"impute[{column}]",
+                nulls,
+                nulls == 0,
+                f"{nulls} null(s) in {len(frame)} rows (imputed: none expected)",
+                {"rows": int(len(frame))},
             )
         )
     return results
+
+
+def _result(name: str, value, passed: bool, detail: str, measures: dict, threshold=0.0, baseline=None) -> GateResult:
+    return GateResult(
+        gate="control",
+        name=name,
+        value=value,
+        threshold=threshold,
+        passed=bool(passed),
+        baseline=baseline,
+        detail=detail,
+        measures=measures,
+    )
+
+
+def _rebalance(frame, rebalance: dict) -> GateResult:
+    column, n = rebalance["column"], len(frame)
+    text = as_text(frame[column])
+    gaps, worst = [], 0.0
+    for value, share in rebalance["shares"].items():
+        published = float((text == value_as_text(value)).mean()) if n else 0.0
+        allowed = Z * math.sqrt(share * (1 - share) / max(n, 1)) + 0.5 / max(n, 1)
+        gaps.append(abs(published - share) - allowed)
+        worst = max(worst, abs(published - share))
+    passed = bool(n) and max(gaps) <= 0
+    return _result(
+        f"rebalance[{column}]",
+        round(worst, 4),
+        passed,
+        f"largest gap between a requested and a published share {worst:.4f} over {n} rows, "
+        f"{len(rebalance['shares'])} value(s) requested; within sampling noise (99.9%): {'yes' if passed else 'no'}",
+        {"rows": n, "values": len(rebalance["shares"])},
+        baseline=0.0,
+    )
+
+
+def _fairness(frame, training, fairness: dict) -> GateResult:
+    target, sensitive = fairness["target"], fairness["sensitive"]
+    gap, within, groups = parity_gap(frame, target, sensitive)
+    before, _, _ = parity_gap(training, target, sensitive)
+    return _result(
+        f"fairness[{target}]",
+        round(gap, 4),
+        bool(len(frame)) and within,
+        f"statistical parity gap of {target} over {groups} group(s) of {', '.join(sensitive)}: {gap:.4f} "
+        f"published, {before:.4f} in the training rows; every group within sampling noise (99.9%) of the "
+        f"overall shares: {'yes' if within else 'no'}",
+        {"rows": int(len(frame)), "groups": groups, "real_gap": round(before, 4)},
+        baseline=round(before, 4),
+    )
+
+
+def _condition(rows, index: int, condition: dict, metadata: dict) -> GateResult:
+    import numpy as np
+
+    holds = np.ones(len(rows), dtype=bool)
+    for column, value in condition["values"].items():
+        holds &= _holds(rows[column], value, metadata["columns"].get(column, {}).get("sdtype"))
+    held = int(holds.sum())
+    return _result(
+        f"conditions.{index}",
+        held,
+        held == condition["rows"] and len(rows) == condition["rows"],
+        f"{held} of the {condition['rows']} rows asked for hold the condition on {', '.join(condition['values'])}",
+        {"rows": int(len(rows)), "held": held},
+        threshold=float(condition["rows"]),
+    )
 
 
 def parity_gap(frame, target: str, sensitive) -> tuple[float, bool, int]:
@@ -222,8 +215,6 @@ def _holds(series, value, sdtype):
     import numpy as np
     import pandas as pd
 
-    from synth_ops.gates.learning import as_text
-
     if sdtype == "datetime":
         stamps = pd.to_datetime(series, errors="coerce", utc=True)
         ends = value if isinstance(value, (list, tuple)) else (value, value)
@@ -238,4 +229,4 @@ def _holds(series, value, sdtype):
     if sdtype == "numerical":
         numbers = pd.to_numeric(series, errors="coerce").to_numpy(dtype="float64")
         return np.isclose(numbers, float(value), rtol=0, atol=1e-9)
-    return (as_text(series) == str(as_text(_series(value))[0])).fillna(False).to_numpy()
+    return (as_text(series) == value_as_text(value)).fillna(False).to_numpy()

@@ -47,7 +47,6 @@ def discriminator_gate(gate_input) -> list[GateResult]:
                 detail=f"not measured: {why}",
             )
         ]
-    import pandas as pd
 
     from synth_ops.gates import learning
 
@@ -57,23 +56,19 @@ def discriminator_gate(gate_input) -> list[GateResult]:
 
     # under a rebalance or fairness control the real rows are weighted to what was asked (weights,
     # not resampled copies: a classifier would tell a repeated real row from any synthetic one)
-    def weigh(frame):
-        from synth_ops.gates.control import control_weights
+    from synth_ops.gates.control import control_weights
 
-        return control_weights(frame, gate_input.controls)
-
+    first = train.iloc[:held_rows]
+    w_train, w_first, w_held = (control_weights(f, gate_input.controls) for f in (train, first, held))
     # the encoding is fitted on all the real rows: fitted on training rows alone, a holdout row's
     # category unseen in training (or counted once less) told it from a training row before any
     # synthetic row was seen, and that inflated baseline hid a real excess (two days of flights:
     # baseline 0.88, synthetic 1.00, "passed")
-    everything = pd.concat([training[columns], holdout[columns]], ignore_index=True)
-    encoding = learning.Encoding.fit(everything, gate_input.metadata, columns)
-    auc = _cross_validated_auc(encoding, train, synthetic, seed, weigh(train), None)
-    baseline = _cross_validated_auc(
-        encoding, train.iloc[:held_rows], held, seed, weigh(train.iloc[:held_rows]), weigh(held)
-    )
+    encoding = learning.Encoding.fit(gate_input.all_real[columns], gate_input.metadata, columns)
+    auc = _cross_validated_auc(encoding, train, synthetic, seed, w_train, None)
+    baseline = _cross_validated_auc(encoding, first, held, seed, w_first, w_held)
     # weighted rows count as fewer (Kish's effective size): a rare class weighted up is a few rows
-    real_n, first_n, held_n = (_effective(weigh(f)) for f in (train, train.iloc[:held_rows], held))
+    real_n, first_n, held_n = (_effective(w) for w in (w_train, w_first, w_held))
     spread = math.hypot(
         learning.auc_standard_error(auc, real_n or rows, rows),
         learning.auc_standard_error(baseline, first_n or held_rows, held_n or held_rows),

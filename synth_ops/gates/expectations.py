@@ -239,7 +239,7 @@ def run_expectations(gate_input) -> list[GateResult]:
         automatic_suite(
             gate_input.profile,
             public_domain(ws.spec, table),
-            ws.spec.tables[table].generate.doc() if ws.spec.tables[table].generate else None,
+            ws.spec.controls_of(table),
         ),
         *load_suites(ws.spec.gates.suites, table),
     ]

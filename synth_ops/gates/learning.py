@@ -71,6 +71,13 @@ def as_text(series):
     return series.astype("string")
 
 
+def value_as_text(value) -> str:
+    """One value as ``as_text`` writes a column's (a control's value against a column's)."""
+    import pandas as pd
+
+    return str(as_text(pd.Series([value]))[0])
+
+
 def model(kind: str, seed: int):
     """A gradient-boosting classifier (kind "classify") or regressor, categories split natively."""
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor

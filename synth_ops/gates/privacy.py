@@ -130,10 +130,7 @@ def _exact_match(gate_input) -> GateResult:
 
 def real_encoder(gate_input, columns: list[str]):
     """The encoders of ``columns`` the distance-based gates share, fitted on all the real rows."""
-    import pandas as pd
-
-    train, holdout = gate_input.real
-    return _encoder(pd.concat([train, holdout], ignore_index=True), gate_input.metadata, columns)
+    return _encoder(gate_input.all_real, gate_input.metadata, columns)
 
 
 def _encoder(train, metadata: dict, columns: list[str]):

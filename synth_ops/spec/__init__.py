@@ -613,6 +613,11 @@ class Spec(_Frozen):
         """Whether ``table`` is a parent or a child in a relationship (modelled with its relatives)."""
         return any(table in (r.parent_table_name, r.child_table_name) for r in self.relationships)
 
+    def controls_of(self, table: str | None) -> dict:
+        """``table``'s generation controls as plain data (``TableGenerate.doc()``); empty: none."""
+        spec_table = self.tables.get(table) if table is not None else None
+        return spec_table.generate.doc() if spec_table is not None and spec_table.generate is not None else {}
+
     def synthesizer_of(self, table: str) -> SynthesizerSpec:
         """The synthesizer settings of ``table``'s model: its own, else the spec's."""
         return self.tables[table].synthesizer or self.synthesizer

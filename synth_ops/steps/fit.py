@@ -143,8 +143,8 @@ def _context(ws: Workspace, model, root: dict):
     from synth_ops.synthesizers.base import FitContext
 
     target = ws.spec.generate.row_count(root["train_rows"] + root["holdout_rows"])
-    controls = ws.spec.tables[model.tables[0]].generate if len(model.tables) == 1 else None
-    return FitContext(scale=target / max(root["train_rows"], 1), controls=controls.doc() if controls else {})
+    controls = ws.spec.controls_of(model.tables[0]) if len(model.tables) == 1 else {}
+    return FitContext(scale=target / max(root["train_rows"], 1), controls=controls)
 
 
 def _relation_data(ws: Workspace, plan, model, positions: dict, learned: dict) -> dict:

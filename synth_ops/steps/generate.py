@@ -71,8 +71,9 @@ def generate_shard(
     run_plan = build_plan(ws.spec)
     unit = run_plan.model_of(table).name
     sampler = portable_sampler(ws, unit, table)
-    controlled = ws.spec.tables[table].generate is not None and bool(ws.spec.tables[table].generate.controls)
-    if sampler is not None and controlled and sampler.engine is None:
+    # the table's generation controls (a table in no relationship: checked when it was profiled)
+    controls = ws.spec.controls_of(table) or None
+    if sampler is not None and controls and sampler.engine is None:
         sampler = None  # a copula's controls are the model's (conditioning in normal space), not its sampler's
     model = None if sampler is not None else models.load(ws, unit)
     if sampler is not None and run_plan.table(table).primary is not None:
@@ -90,8 +91,6 @@ def generate_shard(
     rows = 0
     counts = []
     count_names = [r.count_column for r in run_plan.of_parent(table)]
-    # the table's generation controls (a table in no relationship: checked when it was profiled)
-    controls = ws.spec.tables[table].generate.doc() if ws.spec.tables[table].generate else None
     if sampler is not None:
         tables = sampler.batches(plan[shard], seed, first_row, ws.spec.generate.batch_rows, controls=controls)
     else:

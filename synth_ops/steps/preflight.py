@@ -145,9 +145,9 @@ def check_controls(
             return True
         return False
 
-    def texts(column: str) -> set[str]:
-        from synth_ops.gates.learning import as_text
+    from synth_ops.gates.learning import as_text, value_as_text
 
+    def texts(column: str) -> set[str]:
         return set(as_text(frame[column].dropna()))
 
     rebalance = controls.rebalance
@@ -156,7 +156,7 @@ def check_controls(
             problems.append(f"{field}.rebalance.column: column {rebalance.column!r} is not categorical")
         else:
             known = texts(rebalance.column)
-            unknown = [i for i, value in enumerate(rebalance.shares) if _text(value) not in known]
+            unknown = [i for i, value in enumerate(rebalance.shares) if value_as_text(value) not in known]
             if unknown:
                 problems.append(
                     f"{field}.rebalance.shares: {len(unknown)} value(s) do not occur in column {rebalance.column!r}"
@@ -177,7 +177,7 @@ def check_controls(
             numeric = sdtypes.get(column) in ("numerical", "datetime")
             if isinstance(value, (list, tuple)) and not numeric:
                 problems.append(f"{where}: a range needs a number or datetime column")
-            elif not numeric and _text(value) not in texts(column):
+            elif not numeric and value_as_text(value) not in texts(column):
                 problems.append(f"{where}: the value does not occur in column {column!r}")
             elif numeric and not _numeric_ok(value, sdtypes.get(column)):
                 problems.append(f"{where}: expected a {sdtypes.get(column)} value or [low, high]")
@@ -188,15 +188,6 @@ def check_controls(
         learned(column, f"{field}.impute.{index}")
     if problems:
         raise SpecError("; ".join(problems))
-
-
-def _text(value) -> str:
-    """A control's value as the source's values are compared (``learning.as_text``: 1 and 1.0 alike)."""
-    import pandas as pd
-
-    from synth_ops.gates.learning import as_text
-
-    return str(as_text(pd.Series([value]))[0])
 
 
 def _numeric_ok(value, sdtype: str | None) -> bool:

@@ -58,7 +58,7 @@ def publish(ws: Workspace, store: Store | None = None) -> ReleaseRecord:
         "libraries": ws.versions,
         "tables": tables,
     }
-    controls = {t: spec.tables[t].generate.doc() for t in spec.tables if spec.tables[t].generate}
+    controls = {t: spec.controls_of(t) for t in spec.tables if spec.controls_of(t)}
     if controls:  # the rows were steered, not copied: said where the data is (the values are the spec's)
         release["controls"] = json.loads(json.dumps(controls, default=str))
     if SCHEMA_MODEL in gate_records:
