@@ -13,7 +13,9 @@ $(STAMP): pyproject.toml setup.py synth_ops/sampler/_kernels.c constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -c constraints.txt torch==2.13.0
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[all,dev,docs]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[all,dev,docs,argn]'
+	# TabularARGN's engine without its own pins (why: pyproject.toml's [argn] extra)
+	$(PY) -m pip install --quiet -c constraints.txt --no-deps mostlyai-engine==2.7.3
 	touch $(STAMP)
 
 examples/data/flights.csv: | $(STAMP)

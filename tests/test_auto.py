@@ -22,11 +22,14 @@ def _doc(**synthesizer):
 
 
 def test_auto_keeps_the_candidate_the_gates_prefer_and_says_why(tmp_path, capsys):
-    spec = write_spec(tmp_path, _doc())
+    # the default candidates, with TabularARGN (installed by the project's install) on a tiny budget
+    tiny = {"max_training_time": 0.02, "max_epochs": 1}
+    spec = write_spec(tmp_path, _doc(params={"params": {"tabular_argn": tiny}}))
     assert main(["run", str(spec)]) == 0
     model = json.loads(next(tmp_path.rglob("penguins/model.json")).read_text())
     auto = model["auto"]
-    assert model["kind"] == "auto" and [c["kind"] for c in auto["candidates"]] == ["trees", "gaussian_copula"]
+    kinds = [c["kind"] for c in auto["candidates"]]
+    assert model["kind"] == "auto" and kinds == ["trees", "gaussian_copula", "tabular_argn"]
     assert auto["validation_rows"] + auto["fitted_rows"] == model["train_rows"]  # the holdout untouched
     by_kind = {c["kind"]: c for c in auto["candidates"]}
     for candidate in by_kind.values():  # judged by the gates: quality, privacy, utility, membership
@@ -44,6 +47,13 @@ def test_auto_keeps_the_candidate_the_gates_prefer_and_says_why(tmp_path, capsys
     assert 'id="auto"' in page and f"{auto['winner']} (chosen)" in page and "gaussian_copula" in page
     # the stored model is the winner's own: its sampler, its rows
     assert model["sampler"]["penguins"].get("key") or auto["winner"] != "trees"
+    # the Airflow lineage facet says which kind won and why (the Dagster model asset does too)
+    from synth_ops.airflow.lineage import fitted_kinds
+    from synth_ops.runtime.workspace import Workspace
+    from synth_ops.spec import load_spec
+
+    (said,) = fitted_kinds(Workspace.open(load_spec(spec)), ["penguins"]).values()
+    assert said == f"auto: {auto['winner']} ({auto['why']})"
     capsys.readouterr()
     assert main(["run", str(spec)]) == 0
     assert "up to date" in capsys.readouterr().out  # nothing refitted

@@ -170,6 +170,7 @@ def test_publish_complete_event_carries_schema_counts_gates_and_release(lineage_
     release = complete["run"]["facets"]["synthOpsRelease"]
     assert release["version"] == latest["version"] and release["status"] == "published"
     assert release["pipeline"] == "penguins" and release["tables"] == ["penguins"]
+    assert release["synthesizers"] == {"penguins": "gaussian_copula"}  # the kind whose model made the rows
     assert release["_schemaURL"].endswith("SynthOpsReleaseRunFacet.json#/$defs/SynthOpsReleaseRunFacet")
     assert release["_producer"]
 

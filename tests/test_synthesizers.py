@@ -16,6 +16,8 @@ PARAMS = {
     "copulagan": {"epochs": 2},
     "dp_mst": {"iters": 30, "bins": 8},
     "dp_aim": {"iters": 30, "bins": 8, "rounds": 4},
+    "tabular_argn": {"max_training_time": 0.02, "max_epochs": 1},
+    "auto": {"candidates": ["trees", "gaussian_copula"]},  # tabular_argn: test_auto.py
 }
 # DP backends learn declared domains only; three numeric columns fewer keep their fits short
 PRIVACY = {

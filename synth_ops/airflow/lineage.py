@@ -61,6 +61,8 @@ class SynthOpsReleaseRunFacet(RunFacet):
     tables: list[str]
     # table -> its generation controls in words (column names and counts, never a value)
     controls: dict[str, str] = field(factory=dict)
+    # table -> the kind whose model made its rows ("auto: trees (why)" under kind auto)
+    synthesizers: dict[str, str] = field(factory=dict)
 
     @staticmethod
     def _get_schema() -> str:
@@ -182,5 +184,18 @@ def release_run_facet(ws, status: str, tables: list[str]) -> dict[str, SynthOpsR
             specHash=ws.spec_hash,
             tables=list(tables),
             controls=controls,
+            synthesizers=fitted_kinds(ws, tables),
         )
     }
+
+
+def fitted_kinds(ws, tables: list[str]) -> dict[str, str]:
+    """{table: the kind of its fitted model}, from its model.json (a table not fitted yet: left out)."""
+    kinds = {}
+    for table in tables:
+        if not ws.has(table, "model.json"):
+            continue
+        model = ws.read(table, "model.json")
+        auto = model.get("auto")
+        kinds[table] = f"auto: {auto['winner']} ({auto['why']})" if auto else model.get("kind", "")
+    return kinds

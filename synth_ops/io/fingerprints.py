@@ -8,7 +8,18 @@ from pathlib import Path
 
 # Libraries whose version changes the fitted model or the sampled rows. A model pickled under
 # one set is refused under another, and the release version id changes with any of them.
-MODEL_LIBRARIES = ("synth-ops", "sdv", "rdt", "copulas", "ctgan", "pandas", "numpy", "scipy", "torch")
+MODEL_LIBRARIES = (
+    "synth-ops",
+    "sdv",
+    "rdt",
+    "copulas",
+    "ctgan",
+    "pandas",
+    "numpy",
+    "scipy",
+    "torch",
+    "mostlyai-engine",
+)
 
 
 def sha256_bytes(data: bytes) -> str:

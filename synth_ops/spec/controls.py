@@ -11,6 +11,11 @@ fairness     ``{target, sensitive: [column]}``: the target independent of the se
              the other columns drawn given both.
 impute       ``[column]``: no null is drawn in those columns; their values are drawn given the
              columns visited before them.
+temperature  a number above 0: how freely a backend that samples from predicted probabilities
+             draws (1: as learned; above 1: rarer values more often, more diverse rows; below 1:
+             the likeliest values more often). Only a backend declaring it honours it (tabular_argn);
+             the gates judge the rows as they would uncontrolled ones, so a high temperature may fail
+             a fidelity gate: that is the gates telling what it cost.
 
 The shapes are checked here, when the spec loads; the columns and values against the source (and
 whether the table's synthesizer kind supports a control) by the profile step, before any fit
@@ -96,6 +101,9 @@ class TableGenerate(_Frozen):
     )
     conditions: tuple[Condition, ...] = Field((), description="rows drawn with given values")
     impute: tuple[str, ...] = Field((), description="columns drawn without nulls")
+    temperature: float | None = Field(
+        None, gt=0, le=10, description="sampling temperature, for a backend that declares it (1: as learned)"
+    )
 
     @model_validator(mode="after")
     def _distinct(self) -> TableGenerate:
@@ -125,9 +133,17 @@ class TableGenerate(_Frozen):
                 ("fairness", self.fairness is not None),
                 ("conditions", bool(self.conditions)),
                 ("impute", bool(self.impute)),
+                ("temperature", self.temperature is not None),
             )
             if asked
         ]
+
+    @property
+    def needed(self) -> set[str]:
+        """What a backend's ``Capabilities.controls`` must name to honour these: the controls, and
+        ``ranges`` when a condition gives a range."""
+        ranges = any(isinstance(v, (list, tuple)) for c in self.conditions for v in c.values.values())
+        return set(self.controls) | ({"ranges"} if ranges else set())
 
     def doc(self) -> dict:
         """Plain data (values as given): what the model, the sampler and the release record carry."""
@@ -160,4 +176,6 @@ def describe(doc: dict) -> str:
         parts.append(f"condition on {', '.join(condition['values'])} ({condition['rows']} rows)")
     if doc.get("impute"):
         parts.append(f"impute {', '.join(doc['impute'])}")
+    if doc.get("temperature") is not None:
+        parts.append(f"temperature {doc['temperature']:g}")
     return "; ".join(parts)

@@ -16,6 +16,7 @@ REGISTRY: dict[str, str] = {
     "dp_mst": "synth_ops.synthesizers.dp.backend:DPSynthesizer",
     "dp_aim": "synth_ops.synthesizers.dp.backend:DPSynthesizer",
     "trees": "synth_ops.synthesizers.trees.backend:TreesSynthesizer",
+    "tabular_argn": "synth_ops.synthesizers.argn.backend:TabularARGNSynthesizer",  # the [argn] extra
     "auto": "synth_ops.synthesizers.auto:AutoSynthesizer",
 }
 

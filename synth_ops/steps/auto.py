@@ -64,7 +64,7 @@ def choose(ws, table: str, train, metadata: dict, context, settings, privacy) ->
     from synth_ops.synthesizers.auto import VALIDATION_SHARE, candidates
 
     kinds, budget, per_kind = candidates(settings.params)
-    asked = set(ws.spec.tables[table].generate.controls) if ws.spec.tables[table].generate else set()
+    asked = ws.spec.tables[table].generate.needed if ws.spec.tables[table].generate else set()
     eligible = [k for k in kinds if asked <= set(synthesizers.capabilities(k).controls)]
     rng = np.random.default_rng([settings.seed, 0xA070])
     order = rng.permutation(len(train))

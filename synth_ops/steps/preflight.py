@@ -177,6 +177,8 @@ def check_controls(
             numeric = sdtypes.get(column) in ("numerical", "datetime")
             if isinstance(value, (list, tuple)) and not numeric:
                 problems.append(f"{where}: a range needs a number or datetime column")
+            elif isinstance(value, (list, tuple)) and "ranges" not in supported:
+                problems.append(f"{where}: synthesizer.kind {kind} does not support a range (a value only)")
             elif not numeric and value_as_text(value) not in texts(column):
                 problems.append(f"{where}: the value does not occur in column {column!r}")
             elif numeric and not _numeric_ok(value, sdtypes.get(column)):

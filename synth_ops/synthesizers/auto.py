@@ -30,7 +30,9 @@ class AutoSynthesizer(Synthesizer):
     library = "python"
     # what any candidate can: a control is honoured by the candidates that support it (the others
     # are not tried); shards and the portable sampler are the winner's
-    capabilities = Capabilities(shards=True, controls=("rebalance", "fairness", "conditions", "impute"))
+    capabilities = Capabilities(
+        shards=True, controls=("rebalance", "fairness", "conditions", "ranges", "impute", "temperature")
+    )
 
     def _check(self, metadata: dict[str, dict]) -> None:
         from synth_ops import synthesizers
@@ -48,13 +50,14 @@ def candidates(params: dict[str, Any]) -> tuple[list[str], float, dict[str, dict
     the field for anything else."""
     from synth_ops import synthesizers
     from synth_ops.spec.kinds import kinds
+    from synth_ops.synthesizers.argn.backend import engine_installed
 
     problems = []
     unknown = sorted(set(params) - {"candidates", "time_budget_s", "params"})
     problems += [f"synthesizer.params.{name}: unknown parameter of auto" for name in unknown]
     chosen = params.get("candidates")
     if chosen is None:
-        chosen = list(DEFAULT_CANDIDATES)
+        chosen = list(DEFAULT_CANDIDATES) + (["tabular_argn"] if engine_installed() else [])
     elif not isinstance(chosen, list) or not chosen or not all(isinstance(k, str) for k in chosen):
         problems.append("synthesizer.params.candidates: expected a non-empty list of kinds")
         chosen = []

@@ -128,7 +128,7 @@ class CopulaSynthesizer(Synthesizer):
         composite_keys=True,
         shards=True,
         portable_sampler=("copula",),
-        controls=("rebalance", "fairness", "conditions", "impute"),  # sampled by the model, not the sampler
+        controls=("rebalance", "fairness", "conditions", "ranges", "impute"),  # sampled by the model, not the sampler
     )
 
     def _check(self, metadata: dict[str, dict]) -> None:

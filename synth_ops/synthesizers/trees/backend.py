@@ -34,7 +34,7 @@ class TreesSynthesizer(Synthesizer):
         composite_keys=True,
         shards=True,
         portable_sampler=("trees",),
-        controls=("rebalance", "fairness", "conditions", "impute"),
+        controls=("rebalance", "fairness", "conditions", "ranges", "impute"),
     )
 
     def _check(self, metadata: dict[str, dict]) -> None:

@@ -1,0 +1,1 @@
+"""MOSTLY AI's TabularARGN behind the synthesizer contract (the optional ``[argn]`` extra)."""
