@@ -1,6 +1,7 @@
 """Generation controls on corpus tables with a rare class (tables.<t>.generate, docs/how-to/controls.md).
 
-Per case and per backend that supports controls (today: trees), four runs of the real CLI in this
+Per case and per backend that supports controls (``--kinds``: trees, copula, and tabular_argn when its
+engine is installed, at its default training time), four runs of the real CLI in this
 process on the same spec and seed: uncontrolled, the rare class rebalanced to 50%, fairness of the
 class against a sensitive column, and the uncontrolled and rebalanced generation again at
 ``--rows`` rows to time it (generation seconds from the shard records: the cost of steering, which
@@ -10,7 +11,8 @@ gate's verdict, and train-on-synthetic on the real holdout rows: a gradient-boos
 the class from the other learned columns, its recall of the rare class and balanced accuracy,
 against the same model trained on the real training rows.
 
-    python bench/controls.py [--cases seattle_weather,randhie,planes] [--rows 200000] [--json out.json]
+    python bench/controls.py [--cases seattle_weather,randhie,planes] [--kinds trees,copula,tabular_argn]
+                             [--rows 200000] [--json out.json]
 """
 
 from __future__ import annotations
@@ -36,6 +38,12 @@ CASES = {
     "planes": ("engine", "Reciprocating", "type", {}),
 }
 KINDS = ("trees", "copula")
+
+
+def default_kinds() -> list[str]:
+    from synth_ops.synthesizers.argn.backend import engine_installed
+
+    return [*KINDS, *(["tabular_argn"] if engine_installed() else [])]
 
 
 def _spec(directory: Path, table: str, source: Path, kind: str, columns: dict, generate: dict | None, rows=None):
@@ -201,13 +209,14 @@ def render(results: list[dict], rows: int) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", default=",".join(CASES))
+    parser.add_argument("--kinds", default=",".join(default_kinds()))
     parser.add_argument("--rows", type=int, default=200_000, help="rows generated for the timed runs")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     results = []
     with tempfile.TemporaryDirectory() as directory:
         for table in args.cases.split(","):
-            for kind in KINDS:
+            for kind in args.kinds.split(","):
                 results.append(run_case(table, kind, args.rows, Path(directory) / table))
                 print(render(results[-1:], args.rows).splitlines()[-1], file=sys.stderr, flush=True)
     print(render(results, args.rows))

@@ -118,3 +118,12 @@ def test_a_missing_engine_is_named_with_its_install(monkeypatch):
     monkeypatch.setattr(backend, "engine_installed", lambda: False)
     with pytest.raises(SpecError, match=r"synthesizer\.kind: tabular_argn needs the \[argn\] extra \(pip install"):
         backend.TabularARGNSynthesizer("tabular_argn", {}, 1).check({})
+
+
+def test_a_privacy_section_is_refused_never_run_unaccounted(tmp_path, capsys):
+    doc = _doc()
+    doc["privacy"] = {"epsilon": 1.0, "delta": 1e-6, "budget": {"epsilon": 5.0}}
+    assert main(["run", str(write_spec(tmp_path, doc))]) == 2
+    err = capsys.readouterr().err
+    assert "privacy: synthesizer.kind tabular_argn is not differentially private" in err
+    assert not list(tmp_path.rglob("model.json"))

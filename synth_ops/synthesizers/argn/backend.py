@@ -241,7 +241,6 @@ class TabularARGNSynthesizer(Synthesizer):
     def _engine_rows(self, workspace: str, rows: int, seed: int, controls: dict, values: dict | None):
         import pandas as pd
         from mostlyai import engine
-        from mostlyai.engine._common import load_generated_data
 
         from synth_ops.sampler.controls import value_text
 
@@ -273,8 +272,10 @@ class TabularARGNSynthesizer(Synthesizer):
                 device="cpu",
                 workspace_dir=workspace,
             )
-            frame = load_generated_data(workspace)
-        return self._from_engine(frame.reset_index(drop=True))
+            # what the engine's load_generated_data reads (a private module): SyntheticData's parts
+            parts = sorted((Path(workspace) / "SyntheticData").glob("*.parquet"))
+            frame = pd.concat([pd.read_parquet(part) for part in parts], ignore_index=True)
+        return self._from_engine(frame)
 
     def _engine_value(self, column: str, value):
         """A condition's value as the engine's training rows held it."""
