@@ -96,6 +96,22 @@ def test_a_target_real_rows_cannot_predict_is_not_measured(tmp_path, penguins_fr
     assert noise["detail"].startswith("not measured: a model trained on the real rows scores")
 
 
+def test_holdout_rows_that_copy_a_training_row_are_not_scored(tmp_path, penguins_frame):
+    # a panel-like table: 150 rows appear twice, so some holdout rows copy a training row
+    frame = pd.concat([penguins_frame, penguins_frame.sample(150, random_state=1)], ignore_index=True)
+    source = tmp_path / "twice.csv"
+    frame.to_csv(source, index=False)
+    ws, records = _staged(tmp_path, penguins_doc(source=source, gates={"utility": {"targets": ["species"]}}))
+    train, holdout = load_training_rows(ws, "penguins")
+    rows = lambda frame: frame.astype(str).apply(tuple, axis=1)  # noqa: E731 - NaN equal to NaN, as text
+    copies = rows(holdout).isin(set(rows(train)))
+    assert 10 < copies.sum() < len(holdout)
+    species = _results(validate(ws, "penguins"), "utility")["utility_ratio[species]"]
+    measures = species["measures"]
+    assert measures["holdout_copies_left_out"] == copies.sum()
+    assert measures["holdout_rows"] == len(holdout) - copies.sum()  # the others are all scored
+
+
 def test_the_discriminator_catches_a_broken_dependence_and_passes_real_rows(tmp_path):
     from statsmodels.datasets import fair
 
