@@ -27,19 +27,25 @@ def _results(record, gate):
     return {r["name"]: r for r in record.results if r["gate"] == gate}
 
 
-def _discriminator(ws) -> dict:
-    """The discriminator gate alone on the staged shards, as validate runs it."""
+def _gate(ws, name: str) -> list[dict]:
+    """One gate alone on the staged shards, as validate runs it."""
     from synth_ops.gates import GateInput
     from synth_ops.gates.discriminator import discriminator_gate
+    from synth_ops.gates.utility import utility_gate
     from synth_ops.runtime.shards import verified_shards
     from synth_ops.steps.generate import shard_records
 
+    gate = {"discriminator": discriminator_gate, "utility": utility_gate}[name]
     shards = shard_records(ws, "penguins")
     with verified_shards(ws, shards) as paths:
         gate_input = GateInput(
             ws=ws, table="penguins", profile=ws.read("penguins", "profile.json"), shard_paths=paths, shards=shards
         )
-        return discriminator_gate(gate_input)[0].to_dict()
+        return [result.to_dict() for result in gate(gate_input)]
+
+
+def _discriminator(ws) -> dict:
+    return _gate(ws, "discriminator")[0]
 
 
 def test_two_targets_are_reported_and_real_rows_pass_utility(tmp_path):
@@ -106,7 +112,7 @@ def test_holdout_rows_that_copy_a_training_row_are_not_scored(tmp_path, penguins
     rows = lambda frame: frame.astype(str).apply(tuple, axis=1)  # noqa: E731 - NaN equal to NaN, as text
     copies = rows(holdout).isin(set(rows(train)))
     assert 10 < copies.sum() < len(holdout)
-    species = _results(validate(ws, "penguins"), "utility")["utility_ratio[species]"]
+    species = next(r for r in _gate(ws, "utility") if r["name"] == "utility_ratio[species]")
     measures = species["measures"]
     assert measures["holdout_copies_left_out"] == copies.sum()
     assert measures["holdout_rows"] == len(holdout) - copies.sum()  # the others are all scored
