@@ -93,14 +93,21 @@ def engine_installed() -> bool:
 
 @contextlib.contextmanager
 def _engine_quiet():
-    """The engine logs its progress, and its analysis's messages can name values: WARNING and up only."""
+    """The engine logs its progress, and its analysis's messages can name values: WARNING and up
+    only. And torch on one thread: the network is small, its steps are bound by Python, and with two
+    threads an epoch of penguins took 2 to 20 s whenever another process shared the two cores (an
+    OpenMP thread waiting on a descheduled sibling), against 0.6 s on one."""
+    import torch
+
     logger = logging.getLogger("mostlyai")
-    level = logger.level
+    level, threads = logger.level, torch.get_num_threads()
     logger.setLevel(max(level, logging.WARNING))
+    torch.set_num_threads(1)
     try:
         yield
     finally:
         logger.setLevel(level)
+        torch.set_num_threads(threads)
 
 
 class TabularARGNSynthesizer(Synthesizer):
