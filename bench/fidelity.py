@@ -350,9 +350,10 @@ _BARS = "▁▂▃▄▅▆▇█"
 
 
 def sparkline(numbers: list[float], low: float, high: float) -> str:
-    """One mark per number, sorted; ``low`` or less is the lowest bar, ``high`` or more the highest."""
+    """One mark per number, sorted; ``low`` or less is the lowest bar, ``high`` or more the highest.
+    A NaN (a run whose rows gave no score: longley under tabular_argn, all nulls) has no mark."""
     marks = []
-    for n in sorted(numbers):
+    for n in sorted(n for n in numbers if n == n):
         share = min(max((n - low) / (high - low), 0.0), 1.0)
         marks.append(_BARS[round(share * (len(_BARS) - 1))])
     return "".join(marks) or "-"
