@@ -107,7 +107,9 @@ def _tstr(train, holdout, column: str, rare: str, learned: list[str], metadata: 
 
     from synth_ops.gates import learning
 
-    features = [c for c in learned if c != column]
+    # a column the rows hold no value of (a backend that drew it all null) teaches nothing, and
+    # scikit-learn's binning cannot take it
+    features = [c for c in learned if c != column and train[c].notna().any()]
     encoding = learning.Encoding.fit(train, metadata, features)
     model = learning.model("classify", seed)
     labels = _text(train[column]).to_numpy()
@@ -218,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         for table in args.cases.split(","):
             for kind in args.kinds.split(","):
                 results.append(run_case(table, kind, args.rows, Path(directory) / table))
-                print(render(results[-1:], args.rows).splitlines()[-1], file=sys.stderr, flush=True)
+                print("\n".join(render(results[-1:], args.rows).splitlines()[2:]), file=sys.stderr, flush=True)
     print(render(results, args.rows))
     if args.json:
         args.json.write_text(json.dumps(results, indent=1, default=str))
