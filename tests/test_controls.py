@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -138,6 +139,23 @@ def test_fairness_makes_the_target_independent_of_the_sensitive_column(tmp_path)
     assert flippers["Gentoo"] > flippers["Adelie"] + 15
     gate = _gates(tmp_path, "penguins")["fairness[species]"]
     assert gate["passed"] and gate["value"] < 0.06 and gate["baseline"] > 0.4
+    assert "overall shares kept" in gate["detail"] and gate["measures"]["share_shift"] < 0.05
+
+
+def test_fairness_reached_by_dropping_a_target_value_fails_the_gate(penguins_frame):
+    """Parity holds when a value is never drawn (tabular_argn did that to planes' rarest engine):
+    the control gate also holds the target's overall shares to the real ones."""
+    from synth_ops.gates.control import _fairness
+
+    real = penguins_frame.dropna(subset=["species", "island"])
+    fairness = {"target": "species", "sensitive": ["island"]}
+    rng = np.random.default_rng(0)
+    kept = real.assign(species=rng.permutation(real["species"].to_numpy()))  # parity, shares as real
+    dropped = kept[kept["species"] != "Chinstrap"]  # parity still, one value gone
+    assert _fairness(kept, real, fairness).passed
+    result = _fairness(dropped, real, fairness)
+    assert not result.passed and result.measures["share_shift"] > 0.19
+    assert "overall shares kept (largest shift" in result.detail and result.detail.endswith("no")
 
 
 def test_the_exported_sampler_draws_the_controlled_rows_the_model_draws(tmp_path):

@@ -10,6 +10,8 @@ rebalance[<column>]      per requested value, its published share against the re
 fairness[<target>]       statistical parity: per group of the sensitive columns' values, each target
                          value's share against its overall share; every gap within sampling noise
                          (as above, at the group's size). The training rows' gap is the baseline.
+                         And the target's overall shares kept: each within noise of the training
+                         rows' (unless the target is rebalanced too: ``rebalance`` judges those).
 conditions.<i>           the rows of condition ``i`` (the release's rows after the conditions
                          before it) holding its values (a range: within it): all of them.
 impute[<column>]         nulls in the column: none.
@@ -106,7 +108,8 @@ def control_gate(gate_input) -> list[GateResult]:
     if controls.get("rebalance"):
         results.append(_rebalance(frame, controls["rebalance"]))
     if controls.get("fairness"):
-        results.append(_fairness(frame, gate_input.real[0], controls["fairness"]))
+        rebalanced = (controls.get("rebalance") or {}).get("column") == controls["fairness"]["target"]
+        results.append(_fairness(frame, gate_input.real[0], controls["fairness"], shares_kept=not rebalanced))
     start = 0
     for index, condition in enumerate(controls.get("conditions", ())):
         results.append(_condition(frame.iloc[start : start + condition["rows"]], index, condition, gate_input.metadata))
@@ -159,20 +162,39 @@ def _rebalance(frame, rebalance: dict) -> GateResult:
     )
 
 
-def _fairness(frame, training, fairness: dict) -> GateResult:
+def _fairness(frame, training, fairness: dict, shares_kept: bool = True) -> GateResult:
+    """Parity, and (``shares_kept``: the target is not also rebalanced, whose own result judges its
+    shares) the target's overall shares those of the training rows: parity reached by drawing a
+    value less, or not at all, is not what fairness asks for."""
     target, sensitive = fairness["target"], fairness["sensitive"]
     gap, within, groups = parity_gap(frame, target, sensitive)
     before, _, _ = parity_gap(training, target, sensitive)
+    kept, shift = _shares_kept(frame[target], training[target]) if shares_kept else (True, 0.0)
     return _result(
         f"fairness[{target}]",
         round(gap, 4),
-        bool(len(frame)) and within,
+        bool(len(frame)) and within and kept,
         f"statistical parity gap of {target} over {groups} group(s) of {', '.join(sensitive)}: {gap:.4f} "
         f"published, {before:.4f} in the training rows; every group within sampling noise (99.9%) of the "
-        f"overall shares: {'yes' if within else 'no'}",
-        {"rows": int(len(frame)), "groups": groups, "real_gap": round(before, 4)},
+        f"overall shares: {'yes' if within else 'no'}"
+        + (f"; overall shares kept (largest shift {shift:.4f}): {'yes' if kept else 'no'}" if shares_kept else ""),
+        {"rows": int(len(frame)), "groups": groups, "real_gap": round(before, 4), "share_shift": round(shift, 4)},
         baseline=round(before, 4),
     )
+
+
+def _shares_kept(published, real) -> tuple[bool, float]:
+    """(every value's published share within sampling noise (99.9%, plus half a row) of its share in
+    the real rows, the largest shift)."""
+    n = len(published)
+    shares = as_text(real.dropna()).value_counts(normalize=True)
+    counts = as_text(published.dropna()).value_counts()
+    kept, worst = True, 0.0
+    for value, share in shares.items():
+        shift = abs(counts.get(value, 0) / max(n, 1) - share)
+        kept &= shift <= Z * math.sqrt(share * (1 - share) / max(n, 1)) + 0.5 / max(n, 1)
+        worst = max(worst, shift)
+    return bool(kept), worst
 
 
 def _condition(rows, index: int, condition: dict, metadata: dict) -> GateResult:
