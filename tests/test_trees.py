@@ -215,6 +215,28 @@ def test_a_function_of_another_column_keeps_its_rank_correlation(tmp_path, pengu
     assert abs(real_rho - syn_rho) <= 0.05, (real_rho, syn_rho)
 
 
+def test_the_linear_term_keeps_a_slope_that_leaves_would_flatten(tmp_path, penguins_frame):
+    # log_mass, a function of body_mass_g: a leaf's donors span a range of masses, so a donor's
+    # own log_mass misses its synthetic row's by up to the leaf's width; the linear term (ridge
+    # on the earlier numbers, the tree on its residuals) follows the row's own mass
+    frame = penguins_frame.copy()
+    frame["log_mass"] = np.log(frame["body_mass_g"])
+    source = tmp_path / "penguins_log.csv"
+    frame.to_csv(source, index=False)
+    errors = {}
+    for linear in (True, False):
+        doc = _doc(source, params={"linear": linear})
+        doc["tables"]["t"]["metadata"] = {"columns": {"year": {"sdtype": "categorical"}}}
+        (tmp_path / str(linear)).mkdir()
+        ws = fitted_workspace(tmp_path / str(linear), doc)
+        info = ws.read("t", "model.json")["trees"]
+        assert ("log_mass" in info.get("linear", [])) is linear, info.get("linear")
+        syn = _sample(_model(ws, "t"), "t", 3000, seed=8).dropna(subset=["body_mass_g", "log_mass"])
+        assert syn["log_mass"].between(frame["log_mass"].min(), frame["log_mass"].max()).all()
+        errors[linear] = float((syn["log_mass"] - np.log(syn["body_mass_g"])).abs().mean())
+    assert errors[True] < 0.5 * errors[False], errors
+
+
 def test_a_wide_category_keeps_its_own_values_within_what_determines_it(flights_frame, tmp_path):
     from synth_ops.synthesizers.trees.model import MAX_CLASSES
 
@@ -252,6 +274,13 @@ def test_sampler_rows_equal_the_backend_rows(penguins_ws, tmp_path):
 
     model, sampler = _model(penguins_ws, "penguins"), _sampler(penguins_ws, "penguins")
     assert sampler.doc["engine"] == "trees"
+    assert any(c["linear"] for c in sampler.doc["trees"]["columns"])  # the linear terms sample alike
+    # which an older reader (format version 1) must refuse; without one, version 1 is written
+    from synth_ops.sampler.format import needed_version
+
+    assert sampler.doc["format_version"] == 2
+    plain = [{**c, "linear": None} for c in sampler.doc["trees"]["columns"]]
+    assert needed_version({**sampler.doc, "trees": {**sampler.doc["trees"], "columns": plain}}) == 1
     ours = _sample(model, "penguins", 900, seed=21, batch_rows=250)
     pd.testing.assert_frame_equal(ours, pd.concat(sampler.learned_batches(900, 21, 333), ignore_index=True))
     # the Arrow path (what generate writes) too: whole rows of a shard, learned columns equal
@@ -333,6 +362,28 @@ def test_a_tampered_tree_is_refused(penguins_ws, tmp_path):
     write_sampler(tmp_path / "bad", doc, arrays)
     with pytest.raises(ModelIntegrityError, match="do not form a tree"):
         Sampler.load(tmp_path / "bad")
+    # a linear term that reads the column's own position (or a later one) is refused too
+    doc = json.loads(json.dumps(doc))
+    position, spec = next((j, c) for j, c in enumerate(doc["trees"]["columns"]) if c["linear"])
+    spec["linear"]["levels"] = [{"position": position, "coef": [0.5, -0.5]}]
+    write_sampler(tmp_path / "bad_linear", doc, dict(sampler.arrays))
+    with pytest.raises(ModelIntegrityError, match="linear term is not over earlier numbers"):
+        Sampler.load(tmp_path / "bad_linear")
+
+
+def test_a_control_that_redraws_a_column_with_a_linear_term_needs_a_refit(penguins_ws):
+    # the model was fitted without controls, so its numbers may have linear terms (donors are
+    # residuals); a range or an imputation redraws donors as values: refused, naming the field
+    from synth_ops.sampler.controls import BoundControls, ControlError
+
+    model = _model(penguins_ws, "penguins")
+    engine = model._engine("penguins")
+    name = next(c.name for c in engine.columns if c.linear is not None)
+    with pytest.raises(ControlError, match=r"^tables\.penguins\.generate\.impute: .*fit it again"):
+        BoundControls({"impute": [name]}, engine, model.models["penguins"]["columns"], "tables.penguins.generate")
+    condition = {"conditions": [{"values": {name: [0, 10_000]}, "rows": 5}]}
+    with pytest.raises(ControlError, match=rf"conditions\.0\.values\.{name}: "):
+        BoundControls(condition, engine, model.models["penguins"]["columns"], "tables.penguins.generate")
 
 
 # -- params, CLI, privacy knobs -------------------------------------------------------------------
@@ -345,6 +396,7 @@ BAD_PARAMS = {
     "rare_min": ({"rare_min": 0}, "synthesizer.params.rare_min: expected at least 1"),
     "tail_quantile": ({"tail_quantile": 0.5}, "synthesizer.params.tail_quantile: expected a number in [0, 0.5)"),
     "max_depth": ({"max_depth": 0}, "synthesizer.params.max_depth: expected at least 1"),
+    "linear": ({"linear": "yes"}, "synthesizer.params.linear: expected true or false"),
     "order_missing": ({"order": ["species", "island"]}, "synthesizer.params.order: expected a permutation"),
     "order_unknown": (
         {

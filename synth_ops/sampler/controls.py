@@ -44,6 +44,31 @@ def value_text(value: Any) -> str:
     return str(value)
 
 
+def condition_runs(conditions, first_row: int, rows: int) -> list[tuple[int, int]]:
+    """[(condition index or -1, rows)] of release rows ``first_row .. first_row + rows``, in order:
+    a release's first rows are the conditions' (``conditions``: the spec's list, each with its
+    ``rows``), condition after condition; -1: the rows after them, unconditioned."""
+    runs, position, end, start = [], first_row, first_row + rows, 0
+    for index, condition in enumerate(conditions):
+        stop = start + int(condition["rows"])
+        overlap = min(stop, end) - max(start, position)
+        if overlap > 0:
+            runs.append((index, overlap))
+            position += overlap
+        start = stop
+    if end > position:
+        runs.append((-1, end - position))
+    return runs
+
+
+def condition_of_rows(conditions, first_row: int, rows: int):
+    """Per release row ``first_row .. first_row + rows``: its condition's index, or -1 (``condition_runs``)."""
+    import numpy as np
+
+    runs = condition_runs(conditions, first_row, rows)
+    return np.repeat(np.array([index for index, _ in runs], dtype=np.int64), [count for _, count in runs])
+
+
 class BoundControls:
     """Controls bound to one engine's visit positions, codes and units."""
 
@@ -56,12 +81,9 @@ class BoundControls:
             self.rebalance = self._rebalance(doc["rebalance"], position)
         elif doc.get("fairness"):  # the target at its overall shares, whatever its sensitive columns
             self.rebalance = self._rebalance({"column": doc["fairness"]["target"], "shares": {}}, position)
-        self.ends = []  # release row after each condition's rows
+        self.requested = list(doc.get("conditions", ()))
         self.conditions = []  # per condition: {position: ("value", v) | ("range", low, high)}
-        total = 0
-        for index, condition in enumerate(doc.get("conditions", ())):
-            total += int(condition["rows"])
-            self.ends.append(total)
+        for index, condition in enumerate(self.requested):
             self.conditions.append(
                 {
                     position[column]: self._condition(column, value, f"{field}.conditions.{index}.values.{column}")
@@ -69,6 +91,18 @@ class BoundControls:
                 }
             )
         self.impute = {position[column] for column in doc.get("impute", ())}
+        # a redraw takes donors as values: a column whose donors are residuals (a linear term)
+        # was fitted without one, since the controlled columns never get it; a model fitted
+        # under other controls may still have one
+        redrawn = [(f"{field}.impute", j) for j in sorted(self.impute)] + [
+            (f"{field}.conditions.{index}.values.{engine.names[j]}", j)
+            for index, condition in enumerate(self.conditions)
+            for j, (kind, *_) in condition.items()
+            if kind == "range"
+        ]
+        for where, j in redrawn:
+            if engine.columns[j].linear is not None:
+                raise ControlError(f"{where}: the model was fitted without this control; fit it again")
         self._restricted = {}
 
     # -- binding ---------------------------------------------------------------------------------
@@ -124,11 +158,7 @@ class BoundControls:
     # -- drawing ---------------------------------------------------------------------------------
     def condition_of(self, first_row: int, size: int):
         """Per row of a batch whose first release row is ``first_row``: its condition, or -1."""
-        import numpy as np
-
-        rows = np.arange(first_row, first_row + size)
-        which = np.searchsorted(np.asarray(self.ends, dtype=np.int64), rows, side="right")
-        return np.where(which < len(self.ends), which, -1)
+        return condition_of_rows(self.requested, first_row, size)
 
     def streams(self, seed: int, table: str) -> dict:
         """Per controlled position, its redraws' uniforms and normals, each its own stream drawn in

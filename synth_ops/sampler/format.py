@@ -5,6 +5,11 @@ Everything is data: JSON and ``.npy`` files read with ``allow_pickle=False``, so
 never executes code from the store. A file whose sha256 differs from the manifest, a manifest
 whose own sha256 differs from what the caller expects (``model.json`` records it), or a format
 version this synth-ops does not know is refused with one line naming the file.
+
+Versions: 1, the first; 2, a trees column may carry a linear term (``sampler/trees.py``), whose
+donors are residuals, so a reader that ignored the term would write wrong values. A sampler is
+written with the lowest version that holds it, so one without a linear term stays readable by
+every synth-ops that reads version 1.
 """
 
 from __future__ import annotations
@@ -17,7 +22,8 @@ from typing import Any
 from synth_ops.errors import ModelIntegrityError
 
 FORMAT = "synth-ops-sampler"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # the newest this synth-ops writes
+READS = (1, 2)
 DOC = "sampler.json"
 MANIFEST = "manifest.json"
 _ARRAY_NAME = re.compile(r"^[A-Za-z0-9_-]+\.npy$")
@@ -78,13 +84,14 @@ def write_sampler(target, doc: dict[str, Any], arrays: dict[str, Any], prefix: s
         buffer = io.BytesIO()
         np.save(buffer, np.ascontiguousarray(array), allow_pickle=False)
         files[name] = buffer.getvalue()
-    body = {"format": FORMAT, "format_version": FORMAT_VERSION, **doc}
+    version = needed_version(doc)
+    body = {"format": FORMAT, "format_version": version, **doc}
     files[DOC] = json.dumps(body, indent=1, sort_keys=False, allow_nan=False).encode()
     for name, data in files.items():
         directory.write(name, data)
     manifest = {
         "format": FORMAT,
-        "format_version": FORMAT_VERSION,
+        "format_version": version,
         "files": {name: _sha256(data) for name, data in sorted(files.items())},
     }
     blob = json.dumps(manifest, indent=1).encode()
@@ -92,14 +99,20 @@ def write_sampler(target, doc: dict[str, Any], arrays: dict[str, Any], prefix: s
     return _sha256(blob)
 
 
+def needed_version(doc: dict[str, Any]) -> int:
+    """The lowest format version that holds ``doc`` (sampler.json without its format fields)."""
+    columns = (doc.get("trees") or {}).get("columns") or ()
+    return 2 if any(isinstance(c, dict) and c.get("linear") is not None for c in columns) else 1
+
+
 def _check_version(doc: Any, where: str) -> None:
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise ModelIntegrityError(f"{where}: not a synth-ops sampler (format {FORMAT!r} expected)")
     version = doc.get("format_version")
-    if version != FORMAT_VERSION:
+    if version not in READS:
         raise ModelIntegrityError(
             f"{where}: sampler format_version {version!r} is not supported by this synth-ops "
-            f"(it reads version {FORMAT_VERSION}); use a matching synth-ops or refit"
+            f"(it reads versions {', '.join(map(str, READS))}); use a matching synth-ops or refit"
         )
 
 

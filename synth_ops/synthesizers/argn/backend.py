@@ -237,7 +237,9 @@ class TabularARGNSynthesizer(Synthesizer):
         import numpy as np
         import pandas as pd
 
-        groups = _condition_groups(controls, first_row, rows)
+        from synth_ops.sampler.controls import condition_runs
+
+        groups = condition_runs(controls.get("conditions", ()), first_row, rows)
         parts = []
         for index, (group, count) in enumerate(groups):
             chunk_seed = int(np.random.SeedSequence([*seed, zlib.crc32(table.encode()), index]).generate_state(1)[0])
@@ -297,20 +299,3 @@ class TabularARGNSynthesizer(Synthesizer):
             return float(value)
         known = {value_text(v): text for text, v in self.categories[column].items()}
         return known.get(value_text(value), value_text(value))
-
-
-def _condition_groups(controls: dict, first_row: int, rows: int) -> list[tuple[int, int]]:
-    """[(condition index or -1, rows)] of release rows ``first_row .. first_row + rows``, in order:
-    the conditions' rows come first in the release, condition after condition."""
-    groups, position, end = [], first_row, first_row + rows
-    start = 0
-    for index, condition in enumerate(controls.get("conditions", ())):
-        stop = start + condition["rows"]
-        overlap = min(stop, end) - max(start, position)
-        if overlap > 0:
-            groups.append((index, overlap))
-            position += overlap
-        start = stop
-    if end > position:
-        groups.append((-1, end - position))
-    return groups

@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from synth_ops.sampler.controls import value_text
+from synth_ops.sampler.controls import condition_of_rows, value_text
 
 
 def steer(backend, table: str, rows: int, rng, controls: dict, first_row: int) -> dict[str, Any]:
@@ -24,10 +24,7 @@ def steer(backend, table: str, rows: int, rng, controls: dict, first_row: int) -
 
     model, own = backend.models[table], backend.own[table]
     no_null = set(controls.get("impute", ()))
-    ends = np.cumsum([c["rows"] for c in controls.get("conditions", ())]).astype(np.int64)
-    release = np.arange(first_row, first_row + rows)
-    which = np.searchsorted(ends, release, side="right")
-    group_of = np.where(which < len(ends), which, -1)
+    group_of = condition_of_rows(controls.get("conditions", ()), first_row, rows)
     out: dict[str, Any] = {}
     for group in np.unique(group_of):
         index = np.flatnonzero(group_of == group)

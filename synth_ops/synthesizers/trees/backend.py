@@ -109,8 +109,9 @@ class TreesSynthesizer(Synthesizer):
         # the columns generation controls come first, so every other column is drawn given them
         controlled = [c for c in controlled_columns(self.context.controls) if c in encoded]
         order = controlled + [c for c in order if c not in controlled]
+        steered = {*controlled, *self.context.controls.get("impute", ())} if self.context.controls else set()
         trees, arrays, info = fit_table(
-            table, [encoded[c] for c in order], knobs, self.seed, fit_threads(), given=given
+            table, [encoded[c] for c in order], knobs, self.seed, fit_threads(), given=given, plain=steered
         )
         # the fitted state, in one place: what the sampler's tree engine reads
         self.models[table] = {

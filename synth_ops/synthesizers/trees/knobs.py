@@ -34,6 +34,12 @@ tail_quantile  numbers are clipped to their ``q`` and ``1 - q`` quantiles, taken
                statistics (real values, so integers and discrete supports stay): 0.001 clips the
                top and bottom 0.1% of a large table and, on one of fewer than 1,000 rows, exactly
                its most extreme value at each end (the records most easily recognised). 0 turns it off.
+linear         ``true`` (the default): with ``smoothing: density``, a continuous number without a
+               spike whose earlier numbers explain some of it gets a linear term over them
+               (``model.linear_term``): its donors are residuals and a row's value is its own
+               prediction plus a drawn residual, so a slope within a leaf is not flattened into a
+               step (diabetes' disease progression given bmi and blood pressure). Its values are
+               not real values, and stay within the column's range. ``false``: donors as values.
 order          the visit order: a permutation of the learned columns (default: ``order.py``).
 max_depth      a cap on each tree's depth (default: none; min_leaf bounds the trees already).
 """
@@ -59,6 +65,7 @@ class Knobs:
     smoothing: str = SMOOTHING
     rare_min: int = RARE_MIN
     tail_quantile: float = TAIL_QUANTILE
+    linear: bool = True
     order: tuple[str, ...] | None = None
     max_depth: int | None = None
     exact_leaf: int | None = None  # set by resolved(): the leaves of columns drawn as they are
@@ -139,6 +146,8 @@ def read_knobs(params: dict[str, Any], learned: list[str] | None = None) -> Knob
         value = params["tail_quantile"]
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 0.5:
             problems.append(f"synthesizer.params.tail_quantile: expected a number in [0, 0.5), got {value!r}")
+    if "linear" in params and not isinstance(params["linear"], bool):
+        problems.append(f"synthesizer.params.linear: expected true or false, got {params['linear']!r}")
     if "order" in params and params["order"] is not None:
         problems += _order(params["order"], learned)
     if problems:
