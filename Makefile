@@ -75,6 +75,7 @@ bench: $(STAMP) services examples/data/flights.csv
 	$(PY) bench/perf.py
 	$(PY) bench/multitable.py
 	$(PY) bench/controls.py
+	$(PY) bench/steering.py
 	$(PY) bench/splits.py
 	$(PY) bench/scaleout.py
 	$(PY) bench/dp.py
