@@ -34,8 +34,8 @@ In ``sampler.json`` (``"engine": "trees"``), ``trees.columns`` lists the visit o
                          features plus the (smoothed) residual it draws:
                          {positions: [visit positions], coef: [..], fill: [a missing feature's
                          stand-in, ..], levels: [{position: a category's visit position, coef:
-                         [a term per code; a code past them adds 0]}, ..], intercept, log_shift: null, or the term is on
-                         log(value - log_shift), low, high: the value's range (values are folded
+                         [a term per code; a code past them adds 0]}, ..], intercept,
+                         log_shift: null, or the term is on log(value - log_shift), low, high: the value's range (values are folded
                          into it, then rounded)}
 
 Each column's draws come from its own streams (a uniform per row to pick the donor, a normal per
@@ -234,7 +234,7 @@ class Tree:
 
 
 class Linear:
-    """A continuous number's linear term over earlier numbers (``linear`` in ``sampler.json``).
+    """A continuous number's linear term over earlier columns (``linear`` in ``sampler.json``).
 
     A tree's donor is a real row's value, so a synthetic row whose earlier numbers differ from its
     donor's within the leaf gets the donor's value all the same: where a number rises steadily
@@ -297,15 +297,16 @@ class Linear:
 
     def value(self, predicted, residuals, decimals):
         """The values of rows whose prediction and residual are given (in place in ``residuals``):
-        their sum (on the log scale: exponentiated, plus ``log_shift``), folded back into [low, high] as smoothing
-        folds a donor into its leaf's range (clipping piled a column's overshoot on its bounds:
+        their sum (on the log scale: exponentiated, plus ``log_shift``), folded back into [low,
+        high] as smoothing folds a donor into its leaf's range (clipping piled a column's overshoot on its bounds:
         star98's share of Black pupils, skewed towards 0, held 14% of its rows at its lowest value
         against the real 2%), rounded to ``decimals``. A null residual (a null donor) stays null."""
         import numpy as np
 
         residuals += predicted
         if self.log_shift is not None:
-            np.exp(residuals, out=residuals)
+            with np.errstate(over="ignore"):  # an overshoot to inf folds to the far bound, then is clipped
+                np.exp(residuals, out=residuals)
             residuals += self.log_shift
         with np.errstate(invalid="ignore"):
             below, above = residuals < self.low, residuals > self.high

@@ -35,8 +35,8 @@ tail_quantile  numbers are clipped to their ``q`` and ``1 - q`` quantiles, taken
                top and bottom 0.1% of a large table and, on one of fewer than 1,000 rows, exactly
                its most extreme value at each end (the records most easily recognised). 0 turns it off.
 linear         ``true`` (the default): with ``smoothing: density``, a continuous number without a
-               spike whose earlier numbers explain some of it gets a linear term over them
-               (``model.linear_term``): its donors are residuals and a row's value is its own
+               spike or lattice whose earlier columns explain some of it gets a linear term over
+               the earlier numbers and small categories (``model.linear_term``): its donors are residuals and a row's value is its own
                prediction plus a drawn residual, so a slope within a leaf is not flattened into a
                step (diabetes' disease progression given bmi and blood pressure). Its values are
                not real values, and stay within the column's range. ``false``: donors as values.

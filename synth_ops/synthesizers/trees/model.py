@@ -391,7 +391,7 @@ def fit_table(
     their number. ``given``: (name, float32 features) of columns visited first and never drawn
     (a child table's parent columns): predictors of every tree, trees of none. With
     ``knobs.linear`` and smoothing, a continuous number may get a linear term over the numbers
-    visited before it (``linear_term``), except the columns named in ``plain`` (the controlled
+    and the categories of at most ``MAX_LEVELS`` codes visited before it (``linear_term``), except the columns named in ``plain`` (the controlled
     ones: a control redraws a column's donors as values)."""
     import numpy as np
 
