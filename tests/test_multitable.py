@@ -503,6 +503,16 @@ def test_trees_model_a_schema_drawing_each_child_given_its_synthetic_parent(tmp_
     assert len(joined) > 0.9 * len(synthetic["flights"].dropna(subset=["time_hour"]))
     assert (joined["hour"] == joined["hour_weather"]).mean() > 0.85
     assert (joined["day"] == joined["day_weather"]).mean() > 0.95
+    # drawn keys keep the kind of parent a child had: far flights go to far-west airports (each
+    # flight learns where its real destination lay on the airports' axis; paired by rank on it)
+    real = {t: pd.read_csv(nyc_slice / f"{t}.csv") for t in ("flights", "airports")}
+
+    def distance_by_longitude(tables):
+        joined = tables["flights"].merge(tables["airports"], left_on="dest", right_on="faa")
+        return joined[["distance", "lon"]].corr("spearman").iloc[0, 1]
+
+    assert distance_by_longitude(real) < -0.6
+    assert distance_by_longitude(synthetic) < 0.5 * distance_by_longitude(real)
 
     model = json.loads(next((tmp_path / "artifacts").rglob("_schema/model.json")).read_text())
     assert model["kind"] == "trees" and model["trees"]["flights"]["given"][0].startswith("^")

@@ -280,52 +280,69 @@ class CopulaSynthesizer(Synthesizer):
         return self._frame(table, model.sample_given(given, rng, self.own[table]), rows, groups)
 
     def _canonical_axis(self, parent: str, context, own: dict, own_marginals: dict, metadata: dict):
-        """The parent's columns combined as they best predict the child's own columns: the first
-        canonical direction of the real (parent, child) rows in normal scores."""
-        import numpy as np
-        import pandas as pd
-
-        from synth_ops.synthesizers.copula.model import GaussianCopula
-
-        parent_meta = metadata[parent]["columns"]
-        columns, marginals = {}, {}
-        for column in context.columns:
-            codec = ColumnCodec(column, parent_meta.get(column, {}))
-            columns[context_name(column)] = values = codec.encode(context[column])
-            marginals[context_name(column)] = codec.marginal(values)
-        columns.update(own)
-        marginals.update(own_marginals)
-        joint = GaussianCopula.fit(pd.DataFrame(columns), marginals, table_rng(self.seed, f"{parent}/axis"))
-        k = len(context.columns)
-        r = joint.correlation + 1e-3 * np.eye(len(joint.columns))
-        r_pp, r_pc, r_cc = r[:k, :k], r[:k, k:], r[k:, k:]
-        matrix = np.linalg.solve(r_pp, r_pc) @ np.linalg.solve(r_cc, r_pc.T)
-        values, vectors = np.linalg.eig(matrix)
-        loadings = np.real(vectors[:, int(np.argmax(np.real(values)))])
-        loadings = loadings if loadings[np.argmax(np.abs(loadings))] > 0 else -loadings
-        return parent, list(context.columns), loadings / max(np.linalg.norm(loadings), 1e-12)
+        """(parent, its columns, loadings): ``canonical_axis`` of the real (parent, child) rows."""
+        columns, loadings, _, _ = canonical_axis(
+            context, metadata[parent]["columns"], own, own_marginals, table_rng(self.seed, f"{parent}/axis")
+        )
+        return parent, columns, loadings
 
     def relation_scores(self, relation: str, frame):
         """Each parent row's position on the axis of ``relation`` (None if it has none): drawn
         foreign keys pair children and parents by rank on it, so a child keeps the kind of parent
         it had (long flights on big planes, to far airports)."""
-        import copy
-
-        import numpy as np
-        from scipy.special import ndtri
-
-        from synth_ops.synthesizers.copula.model import EPS
-
         if relation not in self.axis:
             return None
         parent, columns, loadings = self.axis[relation]
-        rng = table_rng(self.seed, f"{relation}/axis")
-        scores = np.zeros(len(frame))
-        for column, loading in zip(columns, loadings):
-            codec = copy.copy(self.codecs[parent][column])  # encoding may set state: not on the model's
-            u = self.models[parent].marginals[column].forward(codec.encode(frame[column].reset_index(drop=True)), rng)
-            scores += loading * ndtri(np.clip(u, EPS, 1 - EPS))
-        return scores
+        model = self.models[parent]
+        return axis_scores(
+            frame, columns, loadings, self.codecs[parent], model.marginals, table_rng(self.seed, f"{relation}/axis")
+        )
+
+
+def canonical_axis(context, parent_meta: dict, own: dict, own_marginals: dict, rng) -> tuple:
+    """(the parent's columns, loadings, their codecs, their marginals on ``context``): the parent's columns (``context``, one row per linked child
+    row) combined as they best predict the child's own columns (``own``: encoded values, with
+    their marginals): the first canonical direction of the real (parent, child) rows in normal
+    scores. Drawn foreign keys pair children and parents by rank on it."""
+    import numpy as np
+    import pandas as pd
+
+    from synth_ops.synthesizers.copula.model import GaussianCopula
+
+    columns, marginals, parent_codecs, parent_marginals = {}, {}, {}, {}
+    for column in context.columns:
+        parent_codecs[column] = codec = ColumnCodec(column, parent_meta.get(column, {}))
+        columns[context_name(column)] = values = codec.encode(context[column])
+        marginals[context_name(column)] = parent_marginals[column] = codec.marginal(values)
+    columns.update(own)
+    marginals.update(own_marginals)
+    joint = GaussianCopula.fit(pd.DataFrame(columns), marginals, rng)
+    k = len(context.columns)
+    r = joint.correlation + 1e-3 * np.eye(len(joint.columns))
+    r_pp, r_pc, r_cc = r[:k, :k], r[:k, k:], r[k:, k:]
+    matrix = np.linalg.solve(r_pp, r_pc) @ np.linalg.solve(r_cc, r_pc.T)
+    values, vectors = np.linalg.eig(matrix)
+    loadings = np.real(vectors[:, int(np.argmax(np.real(values)))])
+    loadings = loadings if loadings[np.argmax(np.abs(loadings))] > 0 else -loadings
+    return list(context.columns), loadings / max(np.linalg.norm(loadings), 1e-12), parent_codecs, parent_marginals
+
+
+def axis_scores(frame, columns: list[str], loadings, codecs: dict, marginals: dict, rng):
+    """Each row of ``frame``'s position on an axis: its columns' normal scores (through ``codecs``
+    and ``marginals``, by parent column) weighted by ``loadings``."""
+    import copy
+
+    import numpy as np
+    from scipy.special import ndtri
+
+    from synth_ops.synthesizers.copula.model import EPS
+
+    scores = np.zeros(len(frame))
+    for column, loading in zip(columns, loadings):
+        codec = copy.copy(codecs[column])  # encoding may set state: not on the model's
+        u = marginals[column].forward(codec.encode(frame[column].reset_index(drop=True)), rng)
+        scores += loading * ndtri(np.clip(u, EPS, 1 - EPS))
+    return scores
 
 
 def score_name(relation: str) -> str:

@@ -53,6 +53,7 @@ class TreesSynthesizer(Synthesizer):
         if len(data) > 1 and self.params.get("order") is not None:
             self._check(metadata)  # SpecError: order names one table's columns
         self.models, self.schemas, self.counts, self.given, self.sequence = {}, {}, {}, {}, {}
+        self.scores, self.axis = {}, {}
         self._engines = {}
         info = {table: self._fit_table(table, frame, metadata, relations) for table, frame in data.items()}
         return {"trees": info[next(iter(data))] if len(data) == 1 and not relations else info}
@@ -63,6 +64,7 @@ class TreesSynthesizer(Synthesizer):
 
         from synth_ops.io.schema import infer
         from synth_ops.spec.controls import controlled_columns
+        from synth_ops.synthesizers.copula.backend import score_name
         from synth_ops.synthesizers.trees.encoding import GivenColumn, encode
         from synth_ops.synthesizers.trees.knobs import read_knobs
         from synth_ops.synthesizers.trees.model import decoders, fit_rows_sample, fit_table, fit_threads
@@ -105,6 +107,15 @@ class TreesSynthesizer(Synthesizer):
             if primary.sequence is not None:
                 column, step = primary.sequence
                 self.sequence[table] = (column, step, float(np.nanmin(encoded[column].values)) if len(fitted) else 0.0)
+        self.scores[table] = []
+        for name, relation in relations.items():  # drawn keys: where each child's parent lies on an axis
+            score = self._relation_axis(name, relation, table, fitted, picked, metadata)
+            if score is not None:
+                column = score_name(name)
+                encoded[column] = encode(
+                    column, pd.Series(score), {"sdtype": "numerical"}, knobs.rare_min, knobs.tail_quantile
+                )
+                self.scores[table].append(column)
         order = visit_order(encoded, knobs.order)
         # the columns generation controls come first, so every other column is drawn given them
         controlled = [c for c in controlled_columns(self.context.controls) if c in encoded]
@@ -117,12 +128,59 @@ class TreesSynthesizer(Synthesizer):
         self.models[table] = {
             "trees": trees,
             "arrays": arrays,
-            "columns": decoders(encoded, order, learned + self.counts[table]),
+            "columns": decoders(encoded, order, learned + self.counts[table] + self.scores[table]),
         }
         self.schemas[table] = infer(fitted, {})
         if self.context.controls and not given:  # a control the model cannot draw: named now, not at generate
             self._bound(table, self.context.controls, self._engine(table))
         return info
+
+    def _relation_axis(self, name: str, relation, table: str, fitted, picked, metadata: dict):
+        """Each fitted row's parent's position on the axis of the drawn foreign key ``name`` (NaN:
+        no parent), or None where the key is not drawn or nothing says where its parent lies.
+        The axis is the copula's (``canonical_axis``): the parent's columns as they best predict
+        the child's. Its value per row becomes a learned number (``~<relationship>``), so the
+        synthetic rows say where their parent lies, and children and parents are paired by rank
+        on it (``steps/children.py``): a far flight gets a far airport."""
+        import numpy as np
+
+        from synth_ops.synthesizers.copula.backend import ColumnCodec, axis_scores, canonical_axis, table_rng
+
+        if relation.plan.child != table or relation.plan.primary or relation.context is None:
+            return None
+        if not len(relation.context.columns) or not len(fitted.columns):
+            return None
+        parents = relation.parents[picked]
+        linked = np.flatnonzero(parents >= 0)
+        if len(linked) < 3:
+            return None
+        context = relation.context.iloc[picked].reset_index(drop=True).iloc[linked].reset_index(drop=True)
+        own, own_marginals = {}, {}
+        for column in fitted.columns:
+            codec = ColumnCodec(column, metadata[table].get("columns", {}).get(column, {}))
+            own[column] = codec.encode(fitted[column].iloc[linked].reset_index(drop=True))
+            own_marginals[column] = codec.marginal(own[column])
+        columns, loadings, codecs, marginals = canonical_axis(
+            context,
+            metadata[relation.plan.parent].get("columns", {}),
+            own,
+            own_marginals,
+            table_rng(self.seed, f"{relation.plan.parent}/axis"),
+        )
+        self.axis[name] = (columns, loadings, codecs, marginals)
+        score = np.full(len(fitted), np.nan)
+        score[linked] = axis_scores(context, columns, loadings, codecs, marginals, table_rng(self.seed, f"{name}/axis"))
+        return score
+
+    def relation_scores(self, relation: str, frame):
+        """Each parent row's position on the axis of ``relation`` (None if it has none), as the
+        fitted rows' parents were scored: drawn foreign keys pair children and parents by rank on it."""
+        from synth_ops.synthesizers.copula.backend import axis_scores, table_rng
+
+        if relation not in self.__dict__.get("axis", {}):
+            return None
+        columns, loadings, codecs, marginals = self.axis[relation]
+        return axis_scores(frame, columns, loadings, codecs, marginals, table_rng(self.seed, f"{relation}/axis"))
 
     def _engine(self, table: str):
         from synth_ops.sampler.trees import TreeEngine
