@@ -68,7 +68,7 @@ ui-smoke: $(STAMP) chromium
 bench: $(STAMP) services examples/data/flights.csv
 	$(PY) bench/corpus.py
 	$(PY) bench/fidelity.py --skip-heavy
-	$(PY) bench/fidelity.py --tables flights --kinds gaussian_copula,copula
+	$(PY) bench/fidelity.py --tables flights --kinds trees,copula
 	$(PY) bench/width.py
 	$(PY) bench/generate.py
 	$(PY) bench/gates.py
