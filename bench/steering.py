@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from controls import CASES  # noqa: E402
+from controls import CASES, _spec  # noqa: E402
 from corpus_tables import write_source  # noqa: E402
 
 
@@ -36,8 +36,6 @@ def _best(run, repeats: int = 3) -> float:
 
 
 def measure(name: str, rows: int, directory: Path) -> dict:
-    import yaml
-
     from synth_ops.runtime import models
     from synth_ops.runtime.workspace import Workspace
     from synth_ops.sampler.sampler import Sampler
@@ -46,17 +44,7 @@ def measure(name: str, rows: int, directory: Path) -> dict:
     from synth_ops.steps.profile import profile
 
     column, rare, _, columns = CASES[name]
-    source = write_source(name, directory)
-    doc = {
-        "name": name,
-        "tables": {name: {"source": str(source), "metadata": {"columns": columns}}},
-        "synthesizer": {"kind": "copula", "seed": 7},
-        "generate": {"shards": 1},
-        "artifacts": {"uri": str(directory / "artifacts")},
-        "publish": {"uri": str(directory / "warehouse")},
-    }
-    spec = directory / "spec.yaml"
-    spec.write_text(yaml.safe_dump(doc))
+    spec = _spec(directory, name, write_source(name, directory), "copula", columns, None)
     ws = Workspace.open(load_spec(spec))
     profile(ws, name)
     fit(ws, name)

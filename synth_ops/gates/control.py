@@ -147,8 +147,7 @@ def _rebalance(frame, rebalance: dict) -> GateResult:
     gaps, worst = [], 0.0
     for value, share in rebalance["shares"].items():
         published = float((text == value_as_text(value)).mean()) if n else 0.0
-        allowed = Z * math.sqrt(share * (1 - share) / max(n, 1)) + 0.5 / max(n, 1)
-        gaps.append(abs(published - share) - allowed)
+        gaps.append(abs(published - share) - _noise(share, n))
         worst = max(worst, abs(published - share))
     passed = bool(n) and max(gaps) <= 0
     return _result(
@@ -183,6 +182,11 @@ def _fairness(frame, training, fairness: dict, shares_kept: bool = True) -> Gate
     )
 
 
+def _noise(share: float, n: int) -> float:
+    """How far a share drawn over ``n`` rows may stray from ``share`` by chance: 99.9%, plus half a row."""
+    return Z * math.sqrt(share * (1 - share) / max(n, 1)) + 0.5 / max(n, 1)
+
+
 def _shares_kept(published, real) -> tuple[bool, float]:
     """(every value's published share within sampling noise (99.9%, plus half a row) of its share in
     the real rows, the largest shift)."""
@@ -192,7 +196,7 @@ def _shares_kept(published, real) -> tuple[bool, float]:
     kept, worst = True, 0.0
     for value, share in shares.items():
         shift = abs(counts.get(value, 0) / max(n, 1) - share)
-        kept &= shift <= Z * math.sqrt(share * (1 - share) / max(n, 1)) + 0.5 / max(n, 1)
+        kept &= shift <= _noise(share, n)
         worst = max(worst, shift)
     return bool(kept), worst
 
