@@ -1,6 +1,6 @@
 """Generation controls on corpus tables with a rare class (tables.<t>.generate, docs/how-to/controls.md).
 
-Per case and per backend that supports controls (``--kinds``: trees, copula, and tabular_argn when its
+Per case and per backend that supports controls (``--kinds``: trees, copula, gaussian_copula, and tabular_argn when its
 engine is installed, at its default training time), four runs of the real CLI in this
 process on the same spec and seed: uncontrolled, the rare class rebalanced to 50%, fairness of the
 class against a sensitive column, and the uncontrolled and rebalanced generation again at
@@ -37,7 +37,7 @@ CASES = {
     "randhie": ("hlthp", 1, "idp", {"hlthp": {"sdtype": "categorical"}, "idp": {"sdtype": "categorical"}}),
     "planes": ("engine", "Reciprocating", "type", {}),
 }
-KINDS = ("trees", "copula")
+KINDS = ("trees", "copula", "gaussian_copula")
 
 
 def default_kinds() -> list[str]:

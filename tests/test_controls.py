@@ -158,7 +158,9 @@ def test_fairness_reached_by_dropping_a_target_value_fails_the_gate(penguins_fra
     assert "overall shares kept (largest shift" in result.detail and result.detail.endswith("no")
 
 
-def test_the_exported_sampler_draws_the_controlled_rows_the_model_draws(tmp_path):
+@pytest.mark.parametrize("kind", ["trees", "copula", "gaussian_copula"])
+def test_the_exported_sampler_draws_the_controlled_rows_the_model_draws(tmp_path, kind):
+    """Whatever the batch sizes: the model samples in batches of 128, the sampler of 200."""
     from synth_ops.runtime import models
     from synth_ops.sampler.sampler import Sampler
 
@@ -166,7 +168,7 @@ def test_the_exported_sampler_draws_the_controlled_rows_the_model_draws(tmp_path
     doc = {
         "name": "penguins",
         "tables": {"penguins": {"source": str(PENGUINS_CSV), "generate": controls}},
-        "synthesizer": {"seed": 2},
+        "synthesizer": {"kind": kind, "seed": 2},
     }
     ws = fitted_workspace(tmp_path, doc)
     model = models.load(ws, "penguins")
@@ -178,7 +180,35 @@ def test_the_exported_sampler_draws_the_controlled_rows_the_model_draws(tmp_path
     assert abs((from_model["species"] == "Chinstrap").mean() - 0.6) < 0.07 and from_model["sex"].notna().all()
     # the other columns follow the rebalanced one: Chinstraps' long bills (real means 48.8 and 38.8 mm)
     bills = from_model.groupby("species")["bill_length_mm"].mean()
-    assert bills["Chinstrap"] > 46 and bills["Adelie"] < 41
+    assert bills["Chinstrap"] > bills["Adelie"] + 5
+
+
+@pytest.mark.parametrize("kind", ["copula", "gaussian_copula"])
+def test_a_copula_sampler_takes_exact_values_ranges_and_imputation(tmp_path, kind):
+    """The sampler steers a model fitted without controls (a copula's fit does not depend on them):
+    an exact number and a category, a range, and imputed columns that the real rows leave null."""
+    from synth_ops.sampler.controls import ControlError
+    from synth_ops.sampler.sampler import Sampler
+
+    doc = {"name": "penguins", "tables": {"penguins": {"source": str(PENGUINS_CSV)}}, "synthesizer": {"kind": kind}}
+    ws = fitted_workspace(tmp_path, doc)
+    record = ws.read("penguins", "model.json")["sampler"]["penguins"]
+    sampler = Sampler.from_store(ws.artifacts, record["key"], record["manifest_sha256"])
+    controls = {
+        "conditions": [
+            {"values": {"body_mass_g": 4000, "island": "Dream"}, "rows": 50},
+            {"values": {"bill_length_mm": [40, 45]}, "rows": 50},
+        ],
+        "impute": ["sex", "bill_length_mm"],
+    }
+    plain = pd.concat(list(sampler.learned_batches(800, 4)), ignore_index=True)
+    rows = pd.concat(list(sampler.learned_batches(800, 4, 300, controls=controls)), ignore_index=True)
+    assert (rows["body_mass_g"].iloc[:50] == 4000).all() and (rows["island"].iloc[:50] == "Dream").all()
+    assert rows["bill_length_mm"].iloc[50:100].between(40, 45).all()
+    assert rows["island"].iloc[100:].nunique() == 3  # the rest are not conditioned
+    assert plain["sex"].isna().any() and rows[["sex", "bill_length_mm"]].notna().all().all()
+    with pytest.raises(ControlError, match=r"tables\.penguins\.generate\.conditions\.0\.values\.island"):
+        list(sampler.learned_batches(10, 4, controls={"conditions": [{"values": {"island": "Atlantis"}, "rows": 5}]}))
 
 
 BAD = [
@@ -256,34 +286,43 @@ def test_a_kind_without_controls_refuses_them(tmp_path, capsys):
     doc = {
         "name": "penguins",
         "tables": {"penguins": {"source": str(PENGUINS_CSV), "generate": {"impute": ["sex"]}}},
-        "synthesizer": {"kind": "gaussian_copula"},
+        "synthesizer": {"kind": "ctgan"},
     }
     assert main(["run", str(write_spec(tmp_path, doc))]) == 2
-    assert "tables.penguins.generate.impute: synthesizer.kind gaussian_copula does not support it" in (
-        capsys.readouterr().err
-    )
+    assert "tables.penguins.generate.impute: synthesizer.kind ctgan does not support it" in (capsys.readouterr().err)
+
+
+REBALANCE_IMPUTE = {"rebalance": {"column": "species", "shares": {"Chinstrap": 0.5}}, "impute": ["sex"]}
+CONDITIONS = {
+    "conditions": [
+        {"values": {"island": "Biscoe"}, "rows": 40},
+        {"values": {"bill_length_mm": [50, 60]}, "rows": 30},
+    ]
+}
 
 
 @pytest.mark.parametrize(
-    "controls",
+    ("kind", "controls"),
     [
-        {"rebalance": {"column": "species", "shares": {"Chinstrap": 0.5}}, "impute": ["sex"]},
-        {"fairness": {"target": "species", "sensitive": ["island"]}},
-        {
-            "conditions": [
-                {"values": {"island": "Biscoe"}, "rows": 40},
-                {"values": {"bill_length_mm": [50, 60]}, "rows": 30},
-            ]
-        },
+        ("copula", REBALANCE_IMPUTE),
+        ("copula", {"fairness": {"target": "species", "sensitive": ["island"]}}),
+        ("gaussian_copula", REBALANCE_IMPUTE),
+        ("gaussian_copula", CONDITIONS),
     ],
-    ids=["rebalance-impute", "fairness", "conditions"],
+    ids=[
+        "copula-rebalance-impute",
+        "copula-fairness",
+        "gaussian_copula-rebalance-impute",
+        "gaussian_copula-conditions",
+    ],
 )
-def test_the_copula_steers_in_normal_space(tmp_path, controls):
-    """kind copula: the controlled columns set, the rest drawn given them (Schur complement)."""
+def test_the_copulas_steer_in_normal_space(tmp_path, kind, controls):
+    """The controlled columns set, the rest drawn given them (Schur complement), in the sampler
+    generation runs through (sampler/copula_controls.py), whichever library fitted the copula."""
     doc = {
         "name": "penguins",
         "tables": {"penguins": {"source": str(PENGUINS_CSV), "generate": controls}},
-        "synthesizer": {"kind": "copula", "seed": 3},
+        "synthesizer": {"kind": kind, "seed": 3},
         "generate": {"rows": 1000, "shards": 2, "batch_rows": 300},
     }
     assert main(["run", str(write_spec(tmp_path, doc))]) == 0

@@ -158,6 +158,7 @@ class Batch:
     def __init__(self, columns, inverses: list[Inverse]):
         self.z, self.inverses, self._values = columns, inverses, {}
         self.rows = columns.shape[1]
+        self.never_null: frozenset[int] = frozenset()  # copula columns whose rate nulls are not drawn (impute)
 
     @classmethod
     def from_rows(cls, z, inverses: list[Inverse]) -> Batch:
@@ -220,7 +221,7 @@ def null_mask(spec: DecoderSpec | None, batch: Batch, source: int, rng):
     (synth-ops' copula: nulls are the bottom of [0, 1))."""
     import numpy as np
 
-    if not spec:
+    if not spec or source in batch.never_null:
         return None
     if "rate" in spec:
         return (rng if isinstance(rng, NullDraws) else NullDraws(rng))(batch.rows, spec["rate"])

@@ -70,3 +70,20 @@ class Parts:
         values_name = self._name("values")
         self.arrays[values_name] = np.asarray(values, dtype="float64")
         return {"steps": {"thresholds": thresholds_name, "values": values_name}}
+
+    def doc(self, table: str) -> tuple[dict, dict]:
+        """(sampler.json's copula sections, arrays) of ``table``: what ``sampler.Sampler`` reads to
+        draw learned columns (the export adds the schema, the generated columns and the source)."""
+        import numpy as np
+
+        arrays = dict(self.arrays)
+        if self.columns:
+            arrays["factor.npy"] = np.asarray(self.factor, dtype="float64")
+        doc = {
+            "table": table,
+            "grid": {"z": GRID_Z, "points": GRID_POINTS},
+            "copula": {"columns": self.columns, "factor": "factor.npy", "inverse": self.inverse},
+            "columns": self.decoders,
+            **self.extra,
+        }
+        return doc, arrays

@@ -81,14 +81,26 @@ class NormalDraws:
             return out
         for start in range(0, len(flat), CHUNK):
             z = flat[start : start + CHUNK]
+            self.rng.random(out=z)
+            self.quantiles(z)
+        return out
+
+    def quantiles(self, uniforms):
+        """``uniforms`` (a C-contiguous float64 array of uniforms in [0, 1)) replaced in place by their
+        normal scores, by the draws' own table: what ``fill`` makes of the same uniforms (a
+        Generator's are multiples of 2^-53; others are moved by at most their rounding)."""
+        import numpy as np
+
+        flat, fused = uniforms.reshape(-1), kernels.compiled
+        for start in range(0, len(flat), CHUNK):
+            z = flat[start : start + CHUNK]
             if fused is not None:  # the same passes in one (kernels.py)
-                self.rng.random(out=z)
                 fused.normal_scores(z, self.intercepts, self.slopes)
                 continue
             rows = len(z)
             u, keys, signs = self.uniforms[:rows], self.keys[:rows], self.signs[:rows]
             bits = u.view(np.uint64)
-            self.rng.random(out=u)
+            np.copyto(u, z)
             u -= 0.5  # exact: u is a multiple of 2^-53
             np.bitwise_and(bits, np.uint64(_SIGN), out=signs)
             np.bitwise_and(bits, np.uint64(_SIGN - 1), out=bits)  # |u - 0.5|
@@ -100,7 +112,7 @@ class NormalDraws:
             np.take(self.intercepts, index, out=u, mode="clip")
             z += u
             np.bitwise_xor(z.view(np.uint64), signs, out=z.view(np.uint64))
-        return out
+        return uniforms
 
     def _fill_sfc64(self, flat, fused) -> None:
         """The draws of SFC64's next uniforms, the generator stepped inline by the kernel (numpy's

@@ -179,8 +179,10 @@ class Sampler:
     def _value_batches(
         self, rng, seed: int, rows: int, batch_rows: int, controls: dict | None = None, first_row: int = 0
     ) -> Iterator[decoders.Batch]:
-        """The batches the decoders read: the copula's correlated scores, or the tree engine's values
-        (steered by the table's generation ``controls``, a tree engine only)."""
+        """The batches the decoders read: the copula's correlated scores, or the tree engine's values,
+        steered by the table's generation ``controls`` (``copula_controls.py``, ``controls.py``)."""
+        from synth_ops.sampler.normals import NormalDraws
+
         if self.engine is not None:
             bound = None
             if controls:
@@ -189,7 +191,10 @@ class Sampler:
                 bound = BoundControls(controls, self.engine, self.decoders, f"tables.{self.table}.generate")
             return self.engine.batches(rows, seed, batch_rows, controls=bound, first_row=first_row)
         if controls:
-            raise ValueError(f"table {self.table!r}: a copula sampler does not take generation controls")
+            from synth_ops.sampler.copula_controls import CopulaControls
+
+            bound = CopulaControls(controls, self, f"tables.{self.table}.generate")
+            return bound.batches(NormalDraws(rng), bound.streams(seed, self.table), rows, batch_rows, first_row)
         return self._score_batches(rng, rows, batch_rows)
 
     def learned_batches(

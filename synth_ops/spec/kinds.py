@@ -7,7 +7,7 @@ module when the kind is used. ``register`` adds a kind (a plugin, a benchmark's 
 from __future__ import annotations
 
 REGISTRY: dict[str, str] = {
-    "gaussian_copula": "synth_ops.synthesizers.sdv.single:SDVSingleTable",
+    "gaussian_copula": "synth_ops.synthesizers.sdv.single:SDVGaussianCopula",
     "ctgan": "synth_ops.synthesizers.sdv.single:SDVSingleTable",
     "tvae": "synth_ops.synthesizers.sdv.single:SDVSingleTable",
     "copulagan": "synth_ops.synthesizers.sdv.single:SDVSingleTable",

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from synth_ops.sampler.export_parts import GRID_POINTS, GRID_Z, Parts, Unsupported
+from synth_ops.sampler.export_parts import Parts, Unsupported
 
 log = logging.getLogger("synth_ops")
 
@@ -33,22 +33,14 @@ def _parts(synthesizer, table: str, child: bool) -> Parts:
 
 def sampler_doc(table: str, parts: Parts, profile: dict, source: dict[str, Any]) -> tuple[dict, dict]:
     """(sampler.json without its format fields, arrays) of one table."""
-    import numpy as np
-
-    arrays = dict(parts.arrays)
-    if parts.columns:
-        arrays["factor.npy"] = np.asarray(parts.factor, dtype="float64")
-    doc = {
+    doc, arrays = parts.doc(table)
+    return {
         "table": table,
         "source": source,
         "schema": profile["arrow_schema"],
         "columns_plan": profile["columns_plan"],
-        "grid": {"z": GRID_Z, "points": GRID_POINTS},
-        "copula": {"columns": parts.columns, "factor": "factor.npy", "inverse": parts.inverse},
-        "columns": parts.decoders,
-        **parts.extra,
-    }
-    return doc, arrays
+        **doc,
+    }, arrays
 
 
 def export_samplers(ws, plan, unit: str, synthesizer, learned: dict[str, list[str]], kind: str) -> dict[str, dict]:

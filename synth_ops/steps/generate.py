@@ -73,8 +73,6 @@ def generate_shard(
     sampler = portable_sampler(ws, unit, table)
     # the table's generation controls (a table in no relationship: checked when it was profiled)
     controls = ws.spec.controls_of(table) or None
-    if sampler is not None and controls and sampler.engine is None:
-        sampler = None  # a copula's controls are the model's (conditioning in normal space), not its sampler's
     model = None if sampler is not None else models.load(ws, unit)
     if sampler is not None and run_plan.table(table).primary is not None:
         from synth_ops.synthesizers.copula.child_sampler import ChildSampler

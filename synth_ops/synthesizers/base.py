@@ -140,6 +140,25 @@ class Synthesizer:
     def _sample(self, table: str, rows: int, seed: int, batch_rows: int) -> Iterator[Any]:
         raise NotImplementedError
 
+    def _sample_steered(
+        self, table: str, rows: int, seed: int, batch_rows: int, controls: dict, first_row: int
+    ) -> Iterator[Any]:
+        """A Gaussian-copula backend's controlled rows: its own sampler parts, steered as the
+        exported sampler steers them (``sampler/copula_controls.py``), so a release generated
+        through either is the same."""
+        from synth_ops.sampler.controls import ControlError
+        from synth_ops.sampler.export_parts import Unsupported
+        from synth_ops.sampler.sampler import Sampler
+
+        try:
+            doc, arrays = self.sampler_parts(table, False).doc(table)
+        except Unsupported as reason:
+            raise ControlError(
+                f"tables.{table}.generate: this {self.kind} model cannot be steered ({reason})"
+            ) from None
+        sampler = Sampler({**doc, "schema": [], "columns_plan": {}}, arrays, f"{table} (in memory)")
+        yield from sampler.learned_batches(rows, seed, batch_rows, controls, first_row)
+
     def sample_children(self, table: str, context, groups, seed: int) -> Any:
         """Multi-table backends: one DataFrame of ``table``'s learned columns (and its own count
         columns), one row per row of ``context`` (the primary parent's synthetic learned columns,

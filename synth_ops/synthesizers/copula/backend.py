@@ -128,7 +128,7 @@ class CopulaSynthesizer(Synthesizer):
         composite_keys=True,
         shards=True,
         portable_sampler=("copula",),
-        controls=("rebalance", "fairness", "conditions", "ranges", "impute"),  # sampled by the model, not the sampler
+        controls=("rebalance", "fairness", "conditions", "ranges", "impute"),  # steered in its sampler
     )
 
     def _check(self, metadata: dict[str, dict]) -> None:
@@ -251,12 +251,7 @@ class CopulaSynthesizer(Synthesizer):
     def _sample_controlled(
         self, table: str, rows: int, seed: int, batch_rows: int, controls: dict, first_row: int
     ) -> Iterator[Any]:
-        from synth_ops.synthesizers.copula.controls import steer
-
-        rng = sampling_stream(seed, table)
-        for start in range(0, rows, batch_rows):
-            n = min(batch_rows, rows - start)
-            yield self._frame(table, steer(self, table, n, rng, controls, first_row + start), n)
+        yield from self._sample_steered(table, rows, seed, batch_rows, controls, first_row)
 
     def sampler_parts(self, table: str, child: bool):
         from synth_ops.synthesizers.copula.export import parts

@@ -87,18 +87,6 @@ class NumericMarginal:
         values[u < self.null_share] = np.nan
         return values
 
-    def without_null(self, u):
-        """``u`` moved off the null mass (the bottom ``null_share`` of [0, 1)), order kept: an
-        imputed column's draw, its conditional rank unchanged."""
-        return self.null_share + (1.0 - self.null_share) * u if self.null_share > 0 else u
-
-    def uniforms_within(self, low: float, high: float) -> tuple[float, float]:
-        """The interval of [0, 1) whose inverse lies in [low, high] (up to the grid's interpolation)."""
-        import numpy as np
-
-        p = np.interp([low, high], self.quantiles, self.probabilities, left=0.0, right=1.0)
-        return tuple(float(self.null_share + (1.0 - self.null_share) * v) for v in p)
-
     def to_doc(self) -> dict:
         return {
             "kind": self.kind,
@@ -155,18 +143,6 @@ class CategoricalMarginal:
 
         codes = np.minimum(np.searchsorted(self.bounds, np.asarray(u), side="right"), len(self.categories) - 1)
         return np.asarray(self.categories, dtype=object)[codes]
-
-    def without_null(self, u):
-        """``u`` moved off the null category's interval, the others' order and proportions kept."""
-        import numpy as np
-
-        if None not in self.categories:
-            return u
-        k = self.categories.index(None)
-        low = float(self.bounds[k - 1]) if k else 0.0
-        width = float(self.bounds[k]) - low
-        moved = np.asarray(u, dtype="float64") * (1.0 - width)
-        return np.where(moved >= low, moved + width, moved)
 
     def shares(self):
         """{category: its share} in the training rows."""

@@ -50,18 +50,13 @@ class GaussianCopula:
         correlation = np.corrcoef(scores, rowvar=False) if len(frame) > 1 else np.eye(len(columns))
         return cls(columns, marginals, _nearest_correlation(np.atleast_2d(correlation)))
 
-    def _values(self, columns: list[str], scores, no_null=()) -> dict[str, Any]:
+    def _values(self, columns: list[str], scores) -> dict[str, Any]:
         from scipy.special import ndtr
 
-        out = {}
-        for i, c in enumerate(columns):
-            u = ndtr(scores[:, i])
-            out[c] = self.marginals[c].inverse(self.marginals[c].without_null(u) if c in no_null else u)
-        return out
+        return {c: self.marginals[c].inverse(ndtr(scores[:, i])) for i, c in enumerate(columns)}
 
-    def sample(self, rows: int, rng, columns: list[str] | None = None, no_null=()) -> dict[str, Any]:
-        """``rows`` draws of ``columns`` (default all): {column: values}; ``no_null``: columns whose
-        draws keep their rank off the null mass (imputed)."""
+    def sample(self, rows: int, rng, columns: list[str] | None = None) -> dict[str, Any]:
+        """``rows`` draws of ``columns`` (default all): {column: values}."""
         import numpy as np
 
         if not self.columns:
@@ -70,9 +65,9 @@ class GaussianCopula:
         scores = standard_normal(rng, (rows, len(self.columns))) @ lower.T
         wanted = columns or self.columns
         picked = [self.columns.index(c) for c in wanted]
-        return self._values(wanted, scores[:, picked], no_null)
+        return self._values(wanted, scores[:, picked])
 
-    def sample_given(self, given: dict[str, Any], rng, columns: list[str], no_null=()) -> dict[str, Any]:
+    def sample_given(self, given: dict[str, Any], rng, columns: list[str]) -> dict[str, Any]:
         """One draw of ``columns`` per row of ``given`` ({column: values} of other columns of the
         model), from the conditional distribution given those values."""
         import numpy as np
@@ -81,7 +76,7 @@ class GaussianCopula:
         known = list(given)
         rows = len(next(iter(given.values()))) if given else 0
         if not known:
-            return self.sample(rows, rng, columns, no_null)
+            return self.sample(rows, rng, columns)
         k = [self.columns.index(c) for c in known]
         x = [self.columns.index(c) for c in columns]
         z_known = np.column_stack(
@@ -98,7 +93,7 @@ class GaussianCopula:
         residual = _nearest_covariance(s_xx - weights @ s_xk.T)
         lower = np.linalg.cholesky(residual)
         scores = z_known @ weights.T + standard_normal(rng, (rows, len(x))) @ lower.T
-        return self._values(columns, scores, no_null)
+        return self._values(columns, scores)
 
 
 def _nearest_covariance(matrix):

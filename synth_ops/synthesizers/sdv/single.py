@@ -270,3 +270,20 @@ def quantile_cuts(model, train, supports: dict) -> dict:
         if len(found) == len(support) - 1 and np.isfinite(found).all() and (np.diff(found) >= 0).all():
             cuts[column] = found
     return cuts
+
+
+class SDVGaussianCopula(SDVSingleTable):
+    """SDV's GaussianCopulaSynthesizer (``kind: gaussian_copula``). Generation controls steer its own
+    sampler parts in normal space (``sampler/copula_controls.py``), as synth-ops' copula is
+    steered, never SDV's rejection sampling (slow for a rare class: SDV #496, #2364; no ranges: #1843).
+    A model pickled as ``SDVSingleTable`` still loads: that class still covers the kind."""
+
+    kinds = ("gaussian_copula",)
+    capabilities = Capabilities(
+        portable_sampler=("gaussian_copula",), controls=("rebalance", "fairness", "conditions", "ranges", "impute")
+    )
+
+    def _sample_controlled(
+        self, table: str, rows: int, seed: int, batch_rows: int, controls: dict, first_row: int
+    ) -> Iterator[Any]:
+        yield from self._sample_steered(table, rows, seed, batch_rows, controls, first_row)
