@@ -64,7 +64,20 @@ def discriminator_gate(gate_input) -> list[GateResult]:
     # category unseen in training (or counted once less) told it from a training row before any
     # synthetic row was seen, and that inflated baseline hid a real excess (two days of flights:
     # baseline 0.88, synthetic 1.00, "passed")
-    encoding = learning.Encoding.fit(gate_input.all_real[columns], gate_input.metadata, columns)
+    encoding, lone = learning.Encoding.fit(
+        gate_input.all_real[columns], gate_input.metadata, columns
+    ).without_near_unique(gate_input.all_real)
+    if not encoding.columns:
+        return [
+            GateResult(
+                gate="discriminator",
+                name="discriminator_auc",
+                value=None,
+                threshold=threshold,
+                passed=True,
+                detail=f"not measured: every learned column is a near-unique label ({len(lone)})",
+            )
+        ]
     auc = _cross_validated_auc(encoding, train, synthetic, seed, w_train, None)
     baseline = _cross_validated_auc(encoding, first, held, seed, w_first, w_held)
     # weighted rows count as fewer (Kish's effective size): a rare class weighted up is a few rows
@@ -79,7 +92,9 @@ def discriminator_gate(gate_input) -> list[GateResult]:
     detail = (
         f"{FOLDS}-fold ROC AUC telling {rows} synthetic from {rows} training rows {auc:.3f}; {held_rows} "
         f"holdout rows from as many training rows {baseline:.3f}; excess {excess:.3f}, lower 95% bound {lower:.3f}; 0.5 is "
-        f"indistinguishable" + ("" if threshold is not None else "; reported, not gated")
+        f"indistinguishable"
+        + (f"; {len(lone)} near-unique label column(s) left out: {', '.join(lone)}" if lone else "")
+        + ("" if threshold is not None else "; reported, not gated")
     )
     return [
         GateResult(
@@ -91,7 +106,13 @@ def discriminator_gate(gate_input) -> list[GateResult]:
             detail=detail,
             baseline=round(baseline, 4),
             bound=round(lower, 4),
-            measures={"excess": round(excess, 4), "rows": rows, "holdout_rows": held_rows, "folds": FOLDS},
+            measures={
+                "excess": round(excess, 4),
+                "rows": rows,
+                "holdout_rows": held_rows,
+                "folds": FOLDS,
+                "left_out": len(lone),
+            },
         )
     ]
 
