@@ -11,7 +11,7 @@ RSS, exit code and the first failing gate. Then per kind: medians and minimums o
 ratios, runs published, and runs passing the discriminator at candidate limits of AUC - baseline.
 A result the run did not produce (or could not measure) prints "-".
 
-    python bench/fidelity.py [--tables a,b] [--kinds gaussian_copula,copula] [--skip-heavy] [--epochs 20]
+    python bench/fidelity.py [--tables a,b] [--kinds gaussian_copula,copula] [--skip-heavy] [--epochs 20] [--seeds 5]
                              [--params '{"min_leaf": 10}'] [--timeout 1800]
                              [--json out.json] [--markdown out.md] [--chart out.png]
 """
@@ -49,18 +49,27 @@ DISCRIMINATOR_LIMITS = (0.05, 0.1, 0.15, 0.2)
 # the spec and the run
 
 
-def synthesizer_section(kind: str, epochs: int, params: dict | None = None) -> dict:
-    return {"kind": kind, "params": {**({"epochs": epochs} if kind in EPOCH_KINDS else {}), **(params or {})}}
+def synthesizer_section(kind: str, epochs: int, params: dict | None = None, seed: int = 0) -> dict:
+    section = {"kind": kind, "params": {**({"epochs": epochs} if kind in EPOCH_KINDS else {}), **(params or {})}}
+    return {**section, "seed": seed} if seed else section
 
 
 def fidelity_spec(
-    name: str, source: Path, directory: Path, kind: str, epochs: int, target: str | None, params: dict | None = None
+    name: str,
+    source: Path,
+    directory: Path,
+    kind: str,
+    epochs: int,
+    target: str | None,
+    params: dict | None = None,
+    seed: int = 0,
 ) -> Path:
-    """bench/corpus.py's default spec, with the synthesizer and (where declared) the utility target."""
+    """bench/corpus.py's default spec, with the synthesizer and (where declared) the utility target;
+    ``seed``: synthesizer.seed, which also draws the holdout split."""
     directory.mkdir(parents=True, exist_ok=True)
     path = default_spec(name, source, directory)
     doc = yaml.safe_load(path.read_text())
-    doc["synthesizer"] = synthesizer_section(kind, epochs, params)
+    doc["synthesizer"] = synthesizer_section(kind, epochs, params, seed)
     if target is not None:
         doc["gates"] = {"utility": {"targets": [target]}}
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
@@ -122,11 +131,18 @@ def auto_winner(name: str, spec: Path) -> str | None:
 
 
 def run_one(
-    name: str, kind: str, source: Path, directory: Path, epochs: int, timeout: float, params: dict | None = None
+    name: str,
+    kind: str,
+    source: Path,
+    directory: Path,
+    epochs: int,
+    timeout: float,
+    params: dict | None = None,
+    seed: int = 0,
 ) -> dict:
     target = TABLES[name].target
-    spec = fidelity_spec(name, source, directory, kind, epochs, target, params)
-    row = {"table": name, "kind": kind, "target": target, **run_cli(spec, timeout)}
+    spec = fidelity_spec(name, source, directory, kind, epochs, target, params, seed)
+    row = {"table": name, "kind": kind, "target": target, "seed": seed, **run_cli(spec, timeout)}
     try:
         measured = _measures(name, spec)
         row.update({k: measured[k] for k in ("rows", "columns", "fit_seconds", "generate_seconds") if k in measured})
@@ -323,6 +339,65 @@ def summarize(rows: list[dict], kinds: list[str]) -> list[dict]:
     return out
 
 
+def across_seeds(rows: list[dict]) -> list[dict]:
+    """Per table, kind and target over the seeds' runs (each its own holdout split): runs published,
+    and train-on-synthetic over train-on-real as the ratio of the mean scores (one split of a few
+    hundred rows moves the real score by 0.1: docs/benchmarks/fidelity.md)."""
+    groups: dict[tuple, list[dict]] = {}
+    for row in rows:
+        groups.setdefault((row["table"], row["kind"]), []).append(row)
+    out = []
+    for (table, kind), mine in groups.items():
+        entry = {"table": table, "kind": kind, "runs": len(mine), "published": sum(r["exit"] == 0 for r in mine)}
+        for target in dict.fromkeys(t for r in mine for t in utility_targets(r)):
+            pairs = [
+                ((m := result(r, f"utility_ratio[{target}]").get("measures") or {}).get("synthetic"), m.get("real"))
+                for r in mine
+                if result(r, f"utility_ratio[{target}]") is not None
+            ]
+            pairs = [(a, b) for a, b in pairs if _number(a) is not None and _number(b) is not None]
+            if pairs:
+                synthetic, real = statistics.mean(a for a, _ in pairs), statistics.mean(b for _, b in pairs)
+                entry.setdefault("targets", {})[target] = {
+                    "splits": len(pairs),
+                    "synthetic": synthetic,
+                    "real": real,
+                    "ratio": synthetic / real if real else None,
+                }
+        out.append(entry)
+    return out
+
+
+def seeds_table(entries: list[dict]) -> str:
+    lines = [
+        "| table | kind | published (runs) | target | splits | mean synthetic / mean real score | ratio |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for e in entries:
+        for target, t in (e.get("targets") or {None: None}).items():
+            cells = (
+                f"{target} | {t['splits']} | {t['synthetic']:.3f} / {t['real']:.3f} | {_f(t['ratio'], 2)}"
+                if t
+                else "- | - | - | -"
+            )
+            lines.append(f"| {e['table']} | {e['kind']} | {e['published']} of {e['runs']} | {cells} |")
+    for kind in dict.fromkeys(e["kind"] for e in entries):
+        ratios = [
+            t["ratio"]
+            for e in entries
+            if e["kind"] == kind
+            for t in (e.get("targets") or {}).values()
+            if t["ratio"] is not None
+        ]
+        if ratios:
+            lines.append(
+                f"\n{kind}: train-on-synthetic / train-on-real over the seeds, median {statistics.median(ratios):.2f}, "
+                f"min {min(ratios):.2f} ({len(ratios)} targets); published {sum(e['published'] for e in entries if e['kind'] == kind)} "
+                f"of {sum(e['runs'] for e in entries if e['kind'] == kind)} runs"
+            )
+    return "\n".join(lines)
+
+
 def summary_table(summary: list[dict]) -> str:
     limits = " | ".join(f"AUC - baseline <= {limit:g}" for limit in DISCRIMINATOR_LIMITS)
     lines = [
@@ -440,6 +515,13 @@ def main(argv: list[str] | None = None) -> int:
         help="synthesizer.params for every kind of the run, as JSON (e.g. '{\"min_leaf\": 10}')",
     )
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per table x kind run (default: 1800)")
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=1,
+        help="runs per table x kind, synthesizer.seed 0..N-1, each its own holdout split (default: 1); "
+        "with more than one, a table of the ratios of the mean scores follows",
+    )
     parser.add_argument("--json", help="also write every row and the per-kind summary as JSON here")
     parser.add_argument("--markdown", help="also write the tables and a text chart as markdown here")
     parser.add_argument("--chart", help="also draw a PNG chart here (needs matplotlib)")
@@ -463,12 +545,17 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix=f"fidelity-{name}-") as directory:
             source = write_source(name, Path(directory) / "source")
             for kind in kinds:
-                row = run_one(name, kind, source, Path(directory) / kind, args.epochs, args.timeout, args.params)
-                rows.append(row)
-                print(format_row(row), flush=True)
+                for seed in range(args.seeds):
+                    where = Path(directory) / kind / str(seed)
+                    row = run_one(name, kind, source, where, args.epochs, args.timeout, args.params, seed)
+                    rows.append(row)
+                    print(format_row(row), flush=True)
 
     summary = summarize(rows, kinds)
     print("\n" + summary_table(summary))
+    seeds = across_seeds(rows) if args.seeds > 1 else None
+    if seeds:
+        print("\n" + seeds_table(seeds))
     chart = text_chart(summary)
     print("\n" + chart)
     if args.chart and not png_chart(rows, kinds, args.chart):
@@ -479,10 +566,15 @@ def main(argv: list[str] | None = None) -> int:
             f"`{command.strip()}`\n\n{HEADER}\n"
             + "\n".join(format_row(r) for r in rows)
             + f"\n\n{summary_table(summary)}\n\n{chart}\n"
+            + (f"\n{seeds_table(seeds)}\n" if seeds else "")
         )
     if args.json:
         Path(args.json).write_text(
-            json.dumps({"kinds": kinds, "epochs": args.epochs, "rows": rows, "summary": summary}, indent=2, default=str)
+            json.dumps(
+                {"kinds": kinds, "epochs": args.epochs, "rows": rows, "summary": summary, "across_seeds": seeds},
+                indent=2,
+                default=str,
+            )
         )
     # a failed gate is a result; a run that crashed (exit 2 or 3) or timed out is a bench failure
     return 0 if all(r["exit"] in (0, 1) and not r["timed_out"] for r in rows) else 1
