@@ -350,12 +350,12 @@ def across_seeds(rows: list[dict]) -> list[dict]:
     for (table, kind), mine in groups.items():
         entry = {"table": table, "kind": kind, "runs": len(mine), "published": sum(r["exit"] == 0 for r in mine)}
         for target in dict.fromkeys(t for r in mine for t in utility_targets(r)):
+            measures = [(result(r, f"utility_ratio[{target}]") or {}).get("measures") or {} for r in mine]
             pairs = [
-                ((m := result(r, f"utility_ratio[{target}]").get("measures") or {}).get("synthetic"), m.get("real"))
-                for r in mine
-                if result(r, f"utility_ratio[{target}]") is not None
+                (a, b)
+                for m in measures
+                if (a := _number(m.get("synthetic"))) is not None and (b := _number(m.get("real"))) is not None
             ]
-            pairs = [(a, b) for a, b in pairs if _number(a) is not None and _number(b) is not None]
             if pairs:
                 synthetic, real = statistics.mean(a for a, _ in pairs), statistics.mean(b for _, b in pairs)
                 entry.setdefault("targets", {})[target] = {

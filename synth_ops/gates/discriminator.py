@@ -37,16 +37,7 @@ def discriminator_gate(gate_input) -> list[GateResult]:
     held_rows = min(len(holdout), rows)
     if not columns or held_rows < 2 * FOLDS:
         why = "no learned columns" if not columns else f"{held_rows} holdout rows: too few to cross-validate"
-        return [
-            GateResult(
-                gate="discriminator",
-                name="discriminator_auc",
-                value=None,
-                threshold=threshold,
-                passed=True,
-                detail=f"not measured: {why}",
-            )
-        ]
+        return _not_measured(threshold, why)
 
     from synth_ops.gates import learning
 
@@ -68,16 +59,7 @@ def discriminator_gate(gate_input) -> list[GateResult]:
         gate_input.all_real[columns], gate_input.metadata, columns
     ).without_near_unique(gate_input.all_real)
     if not encoding.columns:
-        return [
-            GateResult(
-                gate="discriminator",
-                name="discriminator_auc",
-                value=None,
-                threshold=threshold,
-                passed=True,
-                detail=f"not measured: every learned column is a near-unique label ({len(lone)})",
-            )
-        ]
+        return _not_measured(threshold, f"every learned column is a near-unique label ({len(lone)})")
     auc = _cross_validated_auc(encoding, train, synthetic, seed, w_train, None)
     baseline = _cross_validated_auc(encoding, first, held, seed, w_first, w_held)
     # weighted rows count as fewer (Kish's effective size): a rare class weighted up is a few rows
@@ -113,6 +95,19 @@ def discriminator_gate(gate_input) -> list[GateResult]:
                 "folds": FOLDS,
                 "left_out": len(lone),
             },
+        )
+    ]
+
+
+def _not_measured(threshold, why: str) -> list[GateResult]:
+    return [
+        GateResult(
+            gate="discriminator",
+            name="discriminator_auc",
+            value=None,
+            threshold=threshold,
+            passed=True,
+            detail=f"not measured: {why}",
         )
     ]
 

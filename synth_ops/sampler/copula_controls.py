@@ -40,8 +40,8 @@ INDICATOR_NULL = 0.5  # an indicator column's value above which its column is nu
 
 @functools.cache
 def _normal_table():
-    """(z, Phi(z)) for z from -9 to 0: both directions of the normal CDF by interpolation, the upper
-    half by symmetry (so neither tail loses its precision to 1 - p)."""
+    """(z, Phi(z)) for z from -9 to 0: the normal CDF by interpolation, the upper half by symmetry
+    (so its tail does not lose its precision to 1 - p). Its inverse is ``NormalDraws``' own table."""
     import math
 
     import numpy as np
@@ -59,15 +59,6 @@ def normal_cdf(z):
     return np.where(z <= 0, lower, 1.0 - lower)
 
 
-def normal_quantile(u):
-    import numpy as np
-
-    grid, p = _normal_table()
-    u = np.asarray(u, dtype="float64")
-    lower = np.interp(np.minimum(u, 1.0 - u), p, grid)
-    return np.where(u <= 0.5, lower, -lower)
-
-
 class _Column:
     """One output column as the controls see it: the copula column it reads, its decoding as a
     number that never decreases with the score (``key``: a value, a code's position, 0/1), and
@@ -80,6 +71,7 @@ class _Column:
         self.inverse, self.inverses, self.reach = inverses[self.j], inverses, reach
         self.nulls = spec.get("nulls") or {}
         self._shares = None
+        self._indicator_last = None
         self.texts = [value_text(v) for v in spec.get("values", ())] if self.kind in ("category", "label") else None
         # a category whose null is one of its values (synth-ops' copula), not a null mask: its code
         self.null_code = next((i for i, v in enumerate(spec.get("values", ())) if v is None), None)
@@ -163,6 +155,13 @@ class _Column:
         if self.null_code is not None:  # a null is never a picked category
             mass[self.null_code] = 0.0
         return first, last, mass
+
+    def indicator_last(self) -> float:
+        """The greatest score of this column's null indicator column that leaves it non-null."""
+        if self._indicator_last is None:
+            indicator = self.inverses[self.nulls["indicator"]]
+            self._indicator_last = float(-_first(lambda z: indicator(-z) <= INDICATOR_NULL, 1, self.reach)[0])
+        return self._indicator_last
 
     def exact(self, key: float):
         """The copula column's value that decodes to ``key`` exactly (a number or a datetime: its ops
@@ -338,8 +337,13 @@ class CopulaControls:
         import numpy as np
 
         first, last, low, high = bounds
-        u = np.clip(low + uniforms * (high - low), 0.0, ONE_BELOW)
-        return np.clip(self._quantiles.quantiles(u), first, last)
+        return np.clip(self._normal_quantile(low + uniforms * (high - low)), first, last)
+
+    def _normal_quantile(self, u):
+        """Phi^-1 of ``u`` (a new array) by the sampler's own table (``NormalDraws.quantiles``)."""
+        import numpy as np
+
+        return self._quantiles.quantiles(np.ascontiguousarray(np.clip(u, 0.0, ONE_BELOW), dtype="float64"))
 
     def _solve(self, known: tuple):
         """(noise, weights) of drawing every copula column but ``known`` given them, as full-width
@@ -377,20 +381,17 @@ class CopulaControls:
             width = normal_cdf(high) - start
             moved = normal_cdf(scores[column.j]) * (1.0 - width)
             above = moved >= start
-            z = normal_quantile(np.where(above, moved + width, moved))
+            z = self._normal_quantile(np.where(above, moved + width, moved))
             scores[column.j] = np.where(
                 above, np.maximum(z, np.nextafter(high, np.inf)), np.minimum(z, np.nextafter(low, -np.inf))
             )
         elif "below" in nulls and column.j not in given:
             floor = normal_cdf(nulls["below"])
-            scores[column.j] = np.maximum(
-                normal_quantile(floor + (1.0 - floor) * normal_cdf(scores[column.j])), nulls["below"]
-            )
+            moved = self._normal_quantile(floor + (1.0 - floor) * normal_cdf(scores[column.j]))
+            scores[column.j] = np.maximum(moved, nulls["below"])
         elif "indicator" in nulls:
-            i = nulls["indicator"]
-            indicator = _Column({"kind": "number", "from": i}, column.inverses, column.reach, self.field)
-            last = float(-_first(lambda z: indicator.key(-z) <= INDICATOR_NULL, 1, column.reach)[0])
-            scores[i] = np.minimum(normal_quantile(normal_cdf(last) * normal_cdf(scores[i])), last)
+            i, last = nulls["indicator"], column.indicator_last()
+            scores[i] = np.minimum(self._normal_quantile(normal_cdf(last) * normal_cdf(scores[i])), last)
         elif "rate" in nulls:
             return {column.j}
         return set()
